@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Builds the wasm package into pkg/ (ES module for the browser, with TypeScript types).
+# Expects scripts/bootstrap.sh to have been sourced.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+wasm-pack build --release --target web --mode no-install --out-dir pkg

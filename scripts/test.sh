@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every test: format and lints on both targets, the core tests natively and in
+# headless Chromium, then the demo page end to end in Chromium.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+. scripts/bootstrap.sh
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "format"
+cargo fmt --all --check
+step "clippy (native)"
+cargo clippy --all-targets --locked -- -D warnings
+step "clippy (wasm32)"
+cargo clippy --all-targets --locked --target wasm32-unknown-unknown -- -D warnings
+step "tests (native)"
+cargo test --workspace --locked
+step "tests (headless Chromium)"
+wasm-pack test --headless --chrome --mode no-install
+step "demo end to end (Playwright, headless Chromium)"
+scripts/build-pkg.sh
+node --test tests/e2e/

@@ -1,0 +1,47 @@
+//! Errors as JS sees them: an `Error` whose `name` is `PhantomSyncError` and whose `code`
+//! is the stable code of the Rust error (`"invitation_expired"`, `"tampered"`, …).
+
+use wasm_bindgen::JsValue;
+
+use crate::drivers::qr::QrError;
+use crate::pairing::invitation::InvitationError;
+use crate::pairing::PairingError;
+use crate::persona::PersonaError;
+
+/// A typed error on its way to JS.
+#[derive(Debug)]
+pub struct FacadeError {
+    code: &'static str,
+    message: String,
+}
+
+impl FacadeError {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+macro_rules! from_coded_error {
+    ($($error:ty),*) => {$(
+        impl From<$error> for FacadeError {
+            fn from(error: $error) -> Self {
+                Self::new(error.code(), error.to_string())
+            }
+        }
+    )*};
+}
+
+from_coded_error!(PairingError, InvitationError, PersonaError, QrError);
+
+impl From<FacadeError> for JsValue {
+    fn from(error: FacadeError) -> Self {
+        let js_error = js_sys::Error::new(&error.message);
+        js_error.set_name("PhantomSyncError");
+        // Setting a property on a fresh Error object cannot fail.
+        let _ = js_sys::Reflect::set(&js_error, &"code".into(), &error.code.into());
+        js_error.into()
+    }
+}

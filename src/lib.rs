@@ -1,0 +1,26 @@
+//! # phantom-sync
+//!
+//! Makes a browser tab or an installed PWA a *linked device* of a Phantom Net persona.
+//!
+//! The crate is layered the way the product is:
+//!
+//! - **Sans-IO core** — plain state machines and data types, no network, storage, clock or
+//!   randomness of their own; tested natively and in the browser alike:
+//!   [`pairing`] (the seed's four steps: [`pairing::invitation`], [`pairing::channel`],
+//!   [`pairing::words`], [`pairing::messages`], [`pairing::state`] — the `SyncViewModel`),
+//!   [`persona`], [`mailbox`], and the shared [`wire`] codec and [`secret`] type.
+//! - **Drivers** — [`drivers`]: QR rendering and camera-frame decoding.
+//! - **JS facade** — `facade` (wasm32 only): `SyncManager`, the seed's API for the PWA.
+//!
+//! The wire formats are specified in `docs/PROTOCOL.md`.
+
+pub mod drivers;
+pub mod mailbox;
+pub mod pairing;
+pub mod persona;
+pub mod secret;
+pub mod testing;
+pub mod wire;
+
+#[cfg(target_arch = "wasm32")]
+pub mod facade;

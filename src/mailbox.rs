@@ -1,0 +1,49 @@
+//! Mailbox addresses: where sealed messages wait on the DHT for a device to fetch them.
+//!
+//! A mailbox is a 32-byte DHT key. A pairing mailbox is fresh for each invitation; the
+//! reply mailbox of a pairing is derived from the pairing channel, so only the two devices
+//! in it know where the other one listens.
+//!
+//! ```
+//! use phantom_sync::mailbox::MailboxAddress;
+//!
+//! let mailbox = MailboxAddress::from_bytes([0xab; 32]);
+//! assert!(mailbox.to_hex().starts_with("abab"));
+//! ```
+
+use core::fmt;
+
+use rand_core::CryptoRng;
+
+/// A 32-byte DHT key naming a mailbox.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MailboxAddress([u8; 32]);
+
+impl MailboxAddress {
+    pub const LEN: usize = 32;
+
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// A fresh, unguessable mailbox, as used once per pairing invitation.
+    pub fn random(rng: &mut impl CryptoRng) -> Self {
+        let mut bytes = [0u8; 32];
+        rng.fill_bytes(&mut bytes);
+        Self(bytes)
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    pub fn to_hex(&self) -> String {
+        data_encoding::HEXLOWER.encode(&self.0)
+    }
+}
+
+impl fmt::Debug for MailboxAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MailboxAddress({})", self.to_hex())
+    }
+}

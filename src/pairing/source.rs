@@ -1,0 +1,312 @@
+//! The source device ("Phone A"): invites, checks the words, hands over the persona.
+
+use std::collections::VecDeque;
+
+use rand_core::CryptoRng;
+
+use crate::mailbox::MailboxAddress;
+use crate::pairing::channel::{ChannelMessage, MessageKind, PairingChannel, SourceKeyPair};
+use crate::pairing::invitation::{Capabilities, Intent, InvitationId, PairingInvitation};
+use crate::pairing::messages::{Abort, AbortReason, ImportAck, PersonaPayload, SyncRequest};
+use crate::pairing::state::{FailureReason, Role, SyncState, SyncViewModel};
+use crate::pairing::words::{AuthWords, WordChoice};
+use crate::pairing::{PairingError, PairingEvent, Transmit};
+use crate::persona::{Fingerprint, Persona};
+
+/// How long an invitation accepts a request. The UI shows a new one about every minute;
+/// earlier ones stay valid until they expire, so a slow scan still works.
+pub const INVITATION_LIFETIME_SECS: u64 = 180;
+/// Invitations remembered, so a late request gets "expired" rather than "unknown".
+const REMEMBERED_INVITATIONS: usize = 16;
+
+struct IssuedInvitation {
+    invitation: PairingInvitation,
+    keys: SourceKeyPair,
+}
+
+struct AcceptedRequest {
+    channel: PairingChannel,
+    request: SyncRequest,
+    choice: WordChoice,
+    sent_fingerprint: Option<Fingerprint>,
+}
+
+/// The source side of one pairing.
+pub struct SourcePairing {
+    view: SyncViewModel,
+    capabilities: Capabilities,
+    issued: VecDeque<IssuedInvitation>,
+    accepted: Option<AcceptedRequest>,
+    outbox: VecDeque<Transmit>,
+}
+
+impl Default for SourcePairing {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SourcePairing {
+    pub fn new() -> Self {
+        Self::with_capabilities(Capabilities::default())
+    }
+
+    pub fn with_capabilities(capabilities: Capabilities) -> Self {
+        Self {
+            view: SyncViewModel::new(Role::Source),
+            capabilities,
+            issued: VecDeque::new(),
+            accepted: None,
+            outbox: VecDeque::new(),
+        }
+    }
+
+    pub fn state(&self) -> SyncState {
+        self.view.state()
+    }
+
+    /// Step 1: a fresh invitation (new key, new mailbox). Call again to rotate the QR code.
+    pub fn generate_invitation(
+        &mut self,
+        now: u64,
+        rng: &mut impl CryptoRng,
+    ) -> Result<PairingInvitation, PairingError> {
+        self.view
+            .transition(SyncState::Inviting, "show an invitation")?;
+        let keys = SourceKeyPair::generate(rng);
+        let invitation = PairingInvitation {
+            intent: Intent::LinkDevice,
+            id: InvitationId::random(rng),
+            source_key: keys.public_key(),
+            mailbox: MailboxAddress::random(rng),
+            expires_at: now.saturating_add(INVITATION_LIFETIME_SECS),
+            capabilities: self.capabilities,
+        };
+        if self.issued.len() == REMEMBERED_INVITATIONS {
+            self.issued.pop_front();
+        }
+        self.issued.push_back(IssuedInvitation {
+            invitation: invitation.clone(),
+            keys,
+        });
+        Ok(invitation)
+    }
+
+    /// Mailboxes of the invitations still accepting requests: the driver listens on these.
+    pub fn listening_mailboxes(&self, now: u64) -> Vec<MailboxAddress> {
+        self.issued
+            .iter()
+            .filter(|issued| !issued.invitation.is_expired(now))
+            .map(|issued| issued.invitation.mailbox)
+            .collect()
+    }
+
+    /// Any message from a target: a `SyncRequest`, an `ImportAck` or an `Abort`.
+    pub fn receive(
+        &mut self,
+        bytes: &[u8],
+        now: u64,
+        rng: &mut impl CryptoRng,
+    ) -> Result<PairingEvent, PairingError> {
+        let message = ChannelMessage::decode(bytes)?;
+        match message.kind {
+            MessageKind::SyncRequest => self.handle_sync_request(&message, now, rng),
+            MessageKind::ImportAck => self.handle_import_ack(&message),
+            MessageKind::Abort => self.handle_abort(&message),
+            kind => Err(PairingError::UnexpectedMessage { kind }),
+        }
+    }
+
+    /// Step 3 begins: open the request, then offer the words to pick from.
+    fn handle_sync_request(
+        &mut self,
+        message: &ChannelMessage,
+        now: u64,
+        rng: &mut impl CryptoRng,
+    ) -> Result<PairingEvent, PairingError> {
+        if let Some(accepted) = &self.accepted {
+            return Err(
+                if message.encapsulated_key.as_ref() == Some(accepted.channel.encapsulated_key()) {
+                    PairingError::ReplayedRequest
+                } else {
+                    PairingError::InvitationUsed
+                },
+            );
+        }
+        let issued = self
+            .issued
+            .iter()
+            .find(|issued| issued.invitation.id == message.invitation_id)
+            .ok_or(PairingError::UnknownInvitation)?;
+        if issued.invitation.is_expired(now) {
+            return Err(PairingError::InvitationExpired);
+        }
+        self.view
+            .require(&[SyncState::Inviting], "accept a sync request")?;
+        let mut channel = PairingChannel::accept(&issued.keys, &issued.invitation, message)?;
+        let request = SyncRequest::decode(&channel.open(message)?)?;
+        self.view
+            .transition(SyncState::Negotiating, "accept a sync request")?;
+        let choice = WordChoice::new(channel.words(), rng);
+        let device_name = request.device_name.clone();
+        self.accepted = Some(AcceptedRequest {
+            channel,
+            request,
+            choice,
+            sent_fingerprint: None,
+        });
+        // Single use: no other invitation of this session is answered from now on.
+        self.view
+            .transition(SyncState::AwaitingApproval, "show the words")?;
+        Ok(PairingEvent::RequestReceived { device_name })
+    }
+
+    /// The device asking to link, once a request was accepted.
+    pub fn request(&self) -> Option<&SyncRequest> {
+        self.accepted.as_ref().map(|accepted| &accepted.request)
+    }
+
+    /// The word triples to show, one of which the user must pick.
+    pub fn word_choice(&self) -> Option<&WordChoice> {
+        self.accepted.as_ref().map(|accepted| &accepted.choice)
+    }
+
+    /// Step 4: the user picked candidate `index`. The persona leaves only if it is right;
+    /// a wrong pick ends the pairing and tells the target.
+    pub fn approve(
+        &mut self,
+        index: usize,
+        persona: &Persona,
+        now: u64,
+    ) -> Result<(), PairingError> {
+        self.view
+            .require(&[SyncState::AwaitingApproval], "approve")?;
+        let accepted = self.accepted.as_ref().ok_or(PairingError::WordsMismatch)?;
+        if index >= accepted.choice.candidates().len() {
+            return Err(PairingError::InvalidChoice { index });
+        }
+        if !accepted.choice.is_correct(index) {
+            return self.refuse_words();
+        }
+        self.send_persona(persona, now)
+    }
+
+    /// Step 4 with typed words instead of a pick.
+    pub fn approve_typed(
+        &mut self,
+        typed: &str,
+        persona: &Persona,
+        now: u64,
+    ) -> Result<(), PairingError> {
+        self.view
+            .require(&[SyncState::AwaitingApproval], "approve")?;
+        let typed = AuthWords::parse(typed)?;
+        let accepted = self.accepted.as_ref().ok_or(PairingError::WordsMismatch)?;
+        if !accepted.choice.matches_typed(&typed) {
+            return self.refuse_words();
+        }
+        self.send_persona(persona, now)
+    }
+
+    /// The user said none of the candidates is shown on the other device.
+    pub fn reject(&mut self) -> Result<(), PairingError> {
+        self.view
+            .require(&[SyncState::AwaitingApproval], "reject")?;
+        self.abort(AbortReason::WordsRejected)?;
+        self.view
+            .transition(SyncState::Failed(FailureReason::WordsRejected), "reject")?;
+        Ok(())
+    }
+
+    /// Stops the pairing and tells the target, if one is connected.
+    pub fn cancel(&mut self) -> Result<(), PairingError> {
+        self.view.transition(SyncState::Cancelled, "cancel")?;
+        if self.accepted.is_some() {
+            self.abort(AbortReason::Cancelled)?;
+        }
+        Ok(())
+    }
+
+    /// The next message to deliver.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.outbox.pop_front()
+    }
+
+    fn refuse_words(&mut self) -> Result<(), PairingError> {
+        self.abort(AbortReason::WordsRejected)?;
+        self.view
+            .transition(SyncState::Failed(FailureReason::WordsRejected), "approve")?;
+        Err(PairingError::WordsMismatch)
+    }
+
+    fn send_persona(&mut self, persona: &Persona, now: u64) -> Result<(), PairingError> {
+        let payload = PersonaPayload {
+            persona: persona.clone(),
+            approved_at: now,
+        }
+        .encode()?;
+        let accepted = self.accepted.as_mut().ok_or(PairingError::WordsMismatch)?;
+        let message = accepted
+            .channel
+            .seal(MessageKind::PersonaPayload, &payload)?;
+        accepted.sent_fingerprint = Some(persona.fingerprint());
+        let mailbox = accepted.channel.reply_mailbox();
+        self.outbox.push_back(Transmit {
+            mailbox,
+            bytes: message.encode()?,
+        });
+        self.view.transition(SyncState::Transferring, "approve")?;
+        Ok(())
+    }
+
+    fn abort(&mut self, reason: AbortReason) -> Result<(), PairingError> {
+        if let Some(accepted) = self.accepted.as_mut() {
+            let message = accepted
+                .channel
+                .seal(MessageKind::Abort, &Abort { reason }.encode())?;
+            self.outbox.push_back(Transmit {
+                mailbox: accepted.channel.reply_mailbox(),
+                bytes: message.encode()?,
+            });
+        }
+        Ok(())
+    }
+
+    fn accepted_channel_open(
+        &mut self,
+        message: &ChannelMessage,
+    ) -> Result<(&mut AcceptedRequest, zeroize::Zeroizing<Vec<u8>>), PairingError> {
+        let accepted = self
+            .accepted
+            .as_mut()
+            .ok_or(PairingError::UnexpectedMessage { kind: message.kind })?;
+        let plaintext = accepted.channel.open(message)?;
+        Ok((accepted, plaintext))
+    }
+
+    fn handle_import_ack(
+        &mut self,
+        message: &ChannelMessage,
+    ) -> Result<PairingEvent, PairingError> {
+        self.view
+            .require(&[SyncState::Transferring], "finish the link")?;
+        let (accepted, plaintext) = self.accepted_channel_open(message)?;
+        let ack = ImportAck::decode(&plaintext)?;
+        if accepted.sent_fingerprint != Some(ack.fingerprint) {
+            return Err(PairingError::FingerprintMismatch);
+        }
+        self.view
+            .transition(SyncState::Completed, "finish the link")?;
+        Ok(PairingEvent::LinkCompleted)
+    }
+
+    fn handle_abort(&mut self, message: &ChannelMessage) -> Result<PairingEvent, PairingError> {
+        let (_, plaintext) = self.accepted_channel_open(message)?;
+        let abort = Abort::decode(&plaintext)?;
+        self.view.transition(
+            SyncState::Failed(FailureReason::from_peer(abort.reason)),
+            "stop at the peer's request",
+        )?;
+        Ok(PairingEvent::Aborted(abort.reason))
+    }
+}

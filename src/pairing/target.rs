@@ -1,0 +1,198 @@
+//! The target device ("Phone B"): scans, asks, shows the words, imports the persona.
+
+use std::collections::VecDeque;
+
+use rand_core::CryptoRng;
+
+use crate::pairing::channel::{ChannelMessage, MessageKind, PairingChannel};
+use crate::pairing::invitation::PairingInvitation;
+use crate::pairing::messages::{Abort, AbortReason, ImportAck, PersonaPayload, SyncRequest};
+use crate::pairing::state::{FailureReason, Role, SyncState, SyncViewModel};
+use crate::pairing::words::AuthWords;
+use crate::pairing::{PairingError, PairingEvent, Transmit};
+use crate::persona::Fingerprint;
+
+struct OpenChannel {
+    invitation: PairingInvitation,
+    channel: PairingChannel,
+}
+
+/// The target side of one pairing.
+pub struct TargetPairing {
+    view: SyncViewModel,
+    open: Option<OpenChannel>,
+    outbox: VecDeque<Transmit>,
+}
+
+impl Default for TargetPairing {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TargetPairing {
+    pub fn new() -> Self {
+        Self {
+            view: SyncViewModel::new(Role::Target),
+            open: None,
+            outbox: VecDeque::new(),
+        }
+    }
+
+    pub fn state(&self) -> SyncState {
+        self.view.state()
+    }
+
+    /// Step 2: the invitation was scanned; seal a `SyncRequest` to the source and return
+    /// the words to show on this device.
+    pub fn accept_invitation(
+        &mut self,
+        invitation: &PairingInvitation,
+        device_name: &str,
+        now: u64,
+        rng: &mut impl CryptoRng,
+    ) -> Result<AuthWords, PairingError> {
+        self.view
+            .require(&[SyncState::Idle], "scan an invitation")?;
+        if invitation.is_expired(now) {
+            return Err(PairingError::InvitationExpired);
+        }
+        let request = SyncRequest {
+            device_name: device_name.trim().to_owned(),
+            requested_at: now,
+        }
+        .encode()?;
+        let mut channel = PairingChannel::initiate(invitation, rng)?;
+        let message = channel.seal(MessageKind::SyncRequest, &request)?;
+        self.view
+            .transition(SyncState::Negotiating, "scan an invitation")?;
+        self.outbox.push_back(Transmit {
+            mailbox: invitation.mailbox,
+            bytes: message.encode()?,
+        });
+        let words = channel.words();
+        self.open = Some(OpenChannel {
+            invitation: invitation.clone(),
+            channel,
+        });
+        self.view
+            .transition(SyncState::AwaitingApproval, "send the request")?;
+        Ok(words)
+    }
+
+    /// The words this device shows, once it has scanned.
+    pub fn words(&self) -> Option<AuthWords> {
+        self.open.as_ref().map(|open| open.channel.words())
+    }
+
+    /// The invitation this device answered.
+    pub fn invitation(&self) -> Option<&PairingInvitation> {
+        self.open.as_ref().map(|open| &open.invitation)
+    }
+
+    /// Where the source's answer arrives: the driver listens here.
+    pub fn reply_mailbox(&self) -> Option<crate::mailbox::MailboxAddress> {
+        self.open.as_ref().map(|open| open.channel.reply_mailbox())
+    }
+
+    /// A message from the source: the persona payload or an abort.
+    pub fn receive(&mut self, bytes: &[u8]) -> Result<PairingEvent, PairingError> {
+        let message = ChannelMessage::decode(bytes)?;
+        match message.kind {
+            MessageKind::PersonaPayload => self.handle_persona_payload(&message),
+            MessageKind::Abort => self.handle_abort(&message),
+            kind => Err(PairingError::UnexpectedMessage { kind }),
+        }
+    }
+
+    fn handle_persona_payload(
+        &mut self,
+        message: &ChannelMessage,
+    ) -> Result<PairingEvent, PairingError> {
+        self.view
+            .require(&[SyncState::AwaitingApproval], "receive the persona")?;
+        let open = self
+            .open
+            .as_mut()
+            .ok_or(PairingError::UnexpectedMessage { kind: message.kind })?;
+        let plaintext = open.channel.open(message)?;
+        let payload = PersonaPayload::decode(&plaintext)?;
+        self.view
+            .transition(SyncState::Transferring, "receive the persona")?;
+        Ok(PairingEvent::PersonaReceived(payload.persona))
+    }
+
+    fn handle_abort(&mut self, message: &ChannelMessage) -> Result<PairingEvent, PairingError> {
+        let open = self
+            .open
+            .as_mut()
+            .ok_or(PairingError::UnexpectedMessage { kind: message.kind })?;
+        let abort = Abort::decode(&open.channel.open(message)?)?;
+        self.view.transition(
+            SyncState::Failed(FailureReason::from_peer(abort.reason)),
+            "stop at the peer's request",
+        )?;
+        Ok(PairingEvent::Aborted(abort.reason))
+    }
+
+    /// The driver stored the received persona: tell the source and finish.
+    pub fn confirm_import(&mut self, fingerprint: Fingerprint) -> Result<(), PairingError> {
+        self.view
+            .require(&[SyncState::Transferring], "confirm the import")?;
+        self.send(MessageKind::ImportAck, &ImportAck { fingerprint }.encode())?;
+        self.view
+            .transition(SyncState::Completed, "confirm the import")?;
+        Ok(())
+    }
+
+    /// The driver could not store the persona: tell the source and fail.
+    pub fn fail_import(&mut self) -> Result<(), PairingError> {
+        self.view
+            .require(&[SyncState::Transferring], "report a failed import")?;
+        self.send(
+            MessageKind::Abort,
+            &Abort {
+                reason: AbortReason::ImportFailed,
+            }
+            .encode(),
+        )?;
+        self.view.transition(
+            SyncState::Failed(FailureReason::ImportFailed),
+            "report a failed import",
+        )?;
+        Ok(())
+    }
+
+    /// Stops the pairing and tells the source, if a request was sent.
+    pub fn cancel(&mut self) -> Result<(), PairingError> {
+        self.view.transition(SyncState::Cancelled, "cancel")?;
+        if self.open.is_some() {
+            self.send(
+                MessageKind::Abort,
+                &Abort {
+                    reason: AbortReason::Cancelled,
+                }
+                .encode(),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The next message to deliver.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.outbox.pop_front()
+    }
+
+    fn send(&mut self, kind: MessageKind, plaintext: &[u8]) -> Result<(), PairingError> {
+        let open = self
+            .open
+            .as_mut()
+            .ok_or(PairingError::UnexpectedMessage { kind })?;
+        let message = open.channel.seal(kind, plaintext)?;
+        self.outbox.push_back(Transmit {
+            mailbox: open.invitation.mailbox,
+            bytes: message.encode()?,
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,158 @@
+//! Browser-only tests: the QR code goes through a real rasteriser, and the JS facade's
+//! errors look the way JS code expects. Run by `wasm-pack test --headless --chrome`.
+#![cfg(target_arch = "wasm32")]
+
+mod common;
+
+use common::Pair;
+use phantom_sync::drivers::qr;
+use phantom_sync::facade::SyncManager;
+use phantom_sync::pairing::invitation::PairingInvitation;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, HtmlImageElement};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const FRAME_WIDTH: u32 = 640;
+const FRAME_HEIGHT: u32 = 480;
+
+/// Draws `svg` the way a camera would see a screen: a 640×480 frame, the code smaller than
+/// the frame, off-centre, on a grey background.
+async fn rasterise(svg: &str, side: f64) -> Vec<u8> {
+    let document = web_sys::window()
+        .expect("a window")
+        .document()
+        .expect("a document");
+    let image: HtmlImageElement = document
+        .create_element("img")
+        .expect("an img")
+        .dyn_into()
+        .expect("an HtmlImageElement");
+    let encoded = js_sys::encode_uri_component(svg);
+    image.set_src(&format!("data:image/svg+xml;charset=utf-8,{encoded}"));
+    JsFuture::from(image.decode())
+        .await
+        .expect("the SVG decodes as an image");
+
+    let canvas: HtmlCanvasElement = document
+        .create_element("canvas")
+        .expect("a canvas")
+        .dyn_into()
+        .expect("an HtmlCanvasElement");
+    canvas.set_width(FRAME_WIDTH);
+    canvas.set_height(FRAME_HEIGHT);
+    let context: CanvasRenderingContext2d = canvas
+        .get_context("2d")
+        .expect("2d context")
+        .expect("2d context exists")
+        .dyn_into()
+        .expect("a 2d context");
+    context.set_fill_style_str("#808080");
+    context.fill_rect(0.0, 0.0, FRAME_WIDTH.into(), FRAME_HEIGHT.into());
+    context
+        .draw_image_with_html_image_element_and_dw_and_dh(&image, 180.0, 60.0, side, side)
+        .expect("draws");
+    context
+        .get_image_data(0.0, 0.0, FRAME_WIDTH.into(), FRAME_HEIGHT.into())
+        .expect("pixels")
+        .data()
+        .0
+}
+
+#[wasm_bindgen_test]
+async fn an_invitation_qr_rendered_to_svg_and_rasterised_decodes_back() {
+    let pair = Pair::new(21);
+    let link_code = pair.invitation.to_link_code();
+    let svg = qr::render_svg(&link_code).expect("renders");
+    let rgba = rasterise(&svg, 300.0).await;
+
+    let texts = qr::decode_rgba(FRAME_WIDTH, FRAME_HEIGHT, &rgba).expect("a code is found");
+    assert_eq!(texts, vec![link_code.clone()]);
+    assert_eq!(
+        PairingInvitation::from_link_code(&texts[0]),
+        Ok(pair.invitation.clone())
+    );
+
+    let scanned = SyncManager::scan_frame(FRAME_WIDTH, FRAME_HEIGHT, &rgba).expect("scans");
+    assert_eq!(scanned, Some(link_code));
+}
+
+#[wasm_bindgen_test]
+async fn a_frame_without_a_code_scans_to_nothing() {
+    let rgba = vec![128u8; (FRAME_WIDTH * FRAME_HEIGHT * 4) as usize];
+    assert_eq!(
+        SyncManager::scan_frame(FRAME_WIDTH, FRAME_HEIGHT, &rgba).ok(),
+        Some(None)
+    );
+    let wrong_size = SyncManager::scan_frame(FRAME_WIDTH, FRAME_HEIGHT, &rgba[..100])
+        .expect_err("a short frame is refused");
+    assert_eq!(code_of(&wrong_size), "frame_size");
+}
+
+fn code_of(error: &JsValue) -> String {
+    assert!(error.is_instance_of::<js_sys::Error>(), "JS sees an Error");
+    js_sys::Reflect::get(error, &"code".into())
+        .expect("a code property")
+        .as_string()
+        .expect("the code is a string")
+}
+
+#[wasm_bindgen_test]
+fn the_facade_links_two_devices_and_reports_errors_with_codes() {
+    let mut source = SyncManager::new("Phone".into()).expect("a device");
+    source.create_persona("Ada".into()).expect("a persona");
+    let invitation = source.generate_pairing_invitation().expect("an invitation");
+    assert!(invitation.svg.contains("<svg"));
+
+    let mut target = SyncManager::new("Laptop".into()).expect("a device");
+    let garbage = target
+        .accept_invitation("hello")
+        .expect_err("not a link code");
+    assert_eq!(code_of(&garbage), "not_a_link_code");
+
+    let words = target
+        .accept_invitation(&invitation.link_code)
+        .expect("scans");
+    assert_eq!(target.state(), "awaiting_approval");
+    let request = target.poll_transmit().expect("a request");
+    let not_a_payload = target
+        .decrypt_and_import_persona(&request.bytes)
+        .expect_err("a request is not a payload");
+    assert_eq!(code_of(&not_a_payload), "unexpected_message");
+
+    let choice = source
+        .handle_sync_request(&request.bytes)
+        .expect("accepted");
+    assert_eq!(choice.device_name(), "Laptop");
+    let index = choice
+        .candidates()
+        .iter()
+        .position(|candidate| {
+            let candidate: js_sys::Array = candidate.dyn_into().expect("an array");
+            candidate
+                .iter()
+                .map(|w| w.as_string().unwrap_or_default())
+                .collect::<Vec<_>>()
+                == words
+        })
+        .expect("the target's words are offered");
+    let replay = source
+        .handle_sync_request(&request.bytes)
+        .expect_err("a replay");
+    assert_eq!(code_of(&replay), "replayed_request");
+
+    source.approve(index).expect("approved");
+    let payload = source.poll_transmit().expect("the payload");
+    let fingerprint = target
+        .decrypt_and_import_persona(&payload.bytes)
+        .expect("imports");
+    assert_eq!(Some(fingerprint), source.fingerprint());
+    assert_eq!(target.display_name().as_deref(), Some("Ada"));
+
+    let ack = target.poll_transmit().expect("an ack");
+    assert_eq!(source.receive(&ack.bytes).expect("ack"), "link_completed");
+    assert_eq!(source.state(), "completed");
+    assert_eq!(target.state(), "completed");
+}

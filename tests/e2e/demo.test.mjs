@@ -1,0 +1,87 @@
+// The demo page end to end: a person creates a persona on "Phone A", links "Laptop" by
+// scanning the QR code, picks the laptop's words, and both show the same fingerprint.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdir } from "node:fs/promises";
+
+import { serve } from "../../scripts/serve.mjs";
+import { launchChromium } from "./browser.mjs";
+
+const shots = new URL("../../test-results/", import.meta.url).pathname;
+let server;
+let browser;
+let base;
+
+before(async () => {
+  await mkdir(shots, { recursive: true });
+  server = await serve(0);
+  base = `http://127.0.0.1:${server.address().port}`;
+  browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+async function openDemo() {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on("pageerror", (error) => errors.push(error));
+  await page.goto(`${base}/www/`);
+  await page.getByRole("button", { name: "Create persona" }).click();
+  await page.getByRole("button", { name: "Link a device" }).click();
+  await page.getByRole("button", { name: "Scan the QR code" }).click();
+  await page.locator("#words").waitFor();
+  return { page, errors };
+}
+
+test("scanning, picking the right words and approving links the laptop", async () => {
+  const { page, errors } = await openDemo();
+  const words = await page.locator("#words").textContent();
+  assert.match(words, /^\w+ \w+ \w+$/);
+  assert.equal(await page.locator("#source-state").textContent(), "awaiting_approval");
+  assert.equal(await page.locator("#candidates button").count(), 5);
+  await page.screenshot({ path: `${shots}demo-pick-words.png`, fullPage: true });
+
+  await page.locator(`#candidates button[data-words="${words}"]`).click();
+  await page.locator("#target-persona").waitFor();
+  assert.equal(await page.locator("#target-state").textContent(), "completed");
+  assert.equal(await page.locator("#source-state").textContent(), "completed");
+  assert.equal(await page.locator("#target-name").textContent(), "Ada");
+  assert.equal(
+    await page.locator("#target-fingerprint").textContent(),
+    await page.locator("#source-fingerprint").textContent(),
+  );
+  await page.screenshot({ path: `${shots}demo-linked.png`, fullPage: true });
+  assert.deepEqual(errors, []);
+});
+
+test("picking the wrong words refuses the link on both devices", async () => {
+  const { page, errors } = await openDemo();
+  const words = await page.locator("#words").textContent();
+  await page.locator(`#candidates button:not([data-words="${words}"])`).first().click();
+  await page.locator("#source-message.error").waitFor();
+  assert.equal(await page.locator("#source-state").textContent(), "failed: words_rejected");
+  assert.equal(await page.locator("#target-state").textContent(), "failed: words_rejected");
+  assert.equal(await page.locator("#target-persona").isHidden(), true);
+  assert.deepEqual(errors, []);
+});
+
+test("a link code pasted with its end cut off gets a clear error", async () => {
+  const page = await browser.newPage();
+  await page.goto(`${base}/www/`);
+  await page.getByRole("button", { name: "Create persona" }).click();
+  await page.getByRole("button", { name: "Link a device" }).click();
+  const code = await page.locator("#link-code").textContent();
+  await page.getByLabel("…or paste a link code").fill(code.slice(0, -10));
+  await page.getByRole("button", { name: "Use code" }).click();
+  const message = await page.locator("#target-message.error").textContent();
+  assert.match(message, /incomplete.*\(link_code_incomplete\)$/);
+  assert.equal(await page.locator("#target-state").textContent(), "idle");
+
+  await page.getByLabel("…or paste a link code").fill(code.toLowerCase());
+  await page.getByRole("button", { name: "Use code" }).click();
+  await page.locator("#target-words").waitFor();
+  assert.equal(await page.locator("#target-state").textContent(), "awaiting_approval");
+});

@@ -1,0 +1,383 @@
+//! The pairing flow, good and hostile, run natively (`cargo test`) and in headless Chromium
+//! (`wasm-pack test --headless --chrome`).
+
+mod common;
+
+use common::{Pair, NOW};
+use phantom_sync::pairing::channel::{ChannelError, ChannelMessage};
+use phantom_sync::pairing::invitation::{InvitationError, PairingInvitation};
+use phantom_sync::pairing::messages::AbortReason;
+use phantom_sync::pairing::state::{FailureReason, SyncState};
+use phantom_sync::pairing::{PairingError, PairingEvent, TargetPairing, INVITATION_LIFETIME_SECS};
+use phantom_sync::wire::WireError;
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+#[test]
+fn an_approved_link_mirrors_the_persona_and_completes_both_sides() {
+    let mut pair = Pair::new(1);
+    assert_eq!(pair.source.state(), SyncState::Inviting);
+    let request = pair.scan();
+    assert_eq!(request.mailbox, pair.invitation.mailbox);
+    assert_eq!(pair.target.state(), SyncState::AwaitingApproval);
+
+    let event = pair.deliver_request(&request);
+    assert_eq!(
+        event,
+        PairingEvent::RequestReceived {
+            device_name: "Laptop".into()
+        }
+    );
+    assert_eq!(pair.source.state(), SyncState::AwaitingApproval);
+
+    let choice = pair.right_choice();
+    let persona = pair.persona.clone();
+    pair.source
+        .approve(choice, &persona, NOW + 10)
+        .expect("approved");
+    assert_eq!(pair.source.state(), SyncState::Transferring);
+    let payload = pair.source.poll_transmit().expect("the persona payload");
+    assert_eq!(Some(payload.mailbox), pair.target.reply_mailbox());
+
+    let PairingEvent::PersonaReceived(mirror) = pair.target.receive(&payload.bytes).expect("opens")
+    else {
+        panic!("expected the persona");
+    };
+    assert_eq!(mirror, pair.persona);
+    assert_eq!(mirror.fingerprint(), pair.persona.fingerprint());
+    pair.target
+        .confirm_import(mirror.fingerprint())
+        .expect("import confirmed");
+    assert_eq!(pair.target.state(), SyncState::Completed);
+
+    let ack = pair.target.poll_transmit().expect("an import ack");
+    let event = pair
+        .source
+        .receive(&ack.bytes, NOW + 11, &mut pair.rng)
+        .expect("ack accepted");
+    assert_eq!(event, PairingEvent::LinkCompleted);
+    assert_eq!(pair.source.state(), SyncState::Completed);
+}
+
+#[test]
+fn typed_words_approve_like_a_pick() {
+    let mut pair = Pair::new(2);
+    let request = pair.scan();
+    pair.deliver_request(&request);
+    let words = pair
+        .target
+        .words()
+        .expect("words")
+        .to_string()
+        .to_uppercase();
+    let persona = pair.persona.clone();
+    pair.source
+        .approve_typed(&words, &persona, NOW + 10)
+        .expect("typed words accepted");
+    assert_eq!(pair.source.state(), SyncState::Transferring);
+}
+
+#[test]
+fn a_substituted_request_changes_the_words_and_the_link_is_refused() {
+    let mut pair = Pair::new(3);
+    let _honest_request = pair.scan();
+    // A man in the middle on the DHT drops the honest request and sends his own.
+    let mut attacker = TargetPairing::new();
+    let attacker_words = attacker
+        .accept_invitation(&pair.invitation, "Laptop", NOW + 5, &mut pair.rng)
+        .expect("the QR holds all the attacker needs to ask");
+    let forged = attacker.poll_transmit().expect("forged request");
+    pair.deliver_request(&forged);
+
+    let honest_words = pair.target.words().expect("the honest target shows words");
+    assert_ne!(honest_words, attacker_words);
+    let choice = pair.source.word_choice().expect("candidates");
+    assert!(
+        !choice.candidates().contains(&honest_words),
+        "the honest words are not offered"
+    );
+
+    // Typing what the real new device shows refuses the link and sends nothing secret.
+    let persona = pair.persona.clone();
+    let typed = pair
+        .source
+        .approve_typed(&honest_words.to_string(), &persona, NOW + 10);
+    assert_eq!(typed, Err(PairingError::WordsMismatch));
+    assert_eq!(
+        pair.source.state(),
+        SyncState::Failed(FailureReason::WordsRejected)
+    );
+    let abort = pair.source.poll_transmit().expect("the attacker is told");
+    assert_eq!(
+        attacker.receive(&abort.bytes),
+        Ok(PairingEvent::Aborted(AbortReason::WordsRejected))
+    );
+    assert_eq!(
+        pair.source.poll_transmit(),
+        None,
+        "no persona left the source"
+    );
+}
+
+#[test]
+fn picking_a_decoy_refuses_the_link() {
+    let mut pair = Pair::new(4);
+    let request = pair.scan();
+    pair.deliver_request(&request);
+    let decoy = (pair.right_choice() + 1) % 5;
+    let persona = pair.persona.clone();
+    assert_eq!(
+        pair.source.approve(decoy, &persona, NOW + 10),
+        Err(PairingError::WordsMismatch)
+    );
+    let abort = pair.source.poll_transmit().expect("the target is told");
+    assert_eq!(
+        pair.target.receive(&abort.bytes),
+        Ok(PairingEvent::Aborted(AbortReason::WordsRejected))
+    );
+    assert_eq!(
+        pair.target.state(),
+        SyncState::Failed(FailureReason::WordsRejected)
+    );
+}
+
+#[test]
+fn a_substituted_encapsulated_key_fails_authentication() {
+    let mut pair = Pair::new(5);
+    let request = pair.scan();
+    let mut message = ChannelMessage::decode(&request.bytes).expect("a frame");
+    let mut enc = message.encapsulated_key.expect("requests carry enc");
+    enc[0] ^= 0x40;
+    message.encapsulated_key = Some(enc);
+    let result = pair
+        .source
+        .receive(&message.encode().expect("encodes"), NOW + 6, &mut pair.rng);
+    assert_eq!(result, Err(PairingError::Channel(ChannelError::Tampered)));
+    assert_eq!(
+        pair.source.state(),
+        SyncState::Inviting,
+        "a forgery does not use up the invitation"
+    );
+}
+
+#[test]
+fn a_replayed_request_is_refused() {
+    let mut pair = Pair::new(6);
+    let request = pair.scan();
+    pair.deliver_request(&request);
+    let again = pair.source.receive(&request.bytes, NOW + 7, &mut pair.rng);
+    assert_eq!(again, Err(PairingError::ReplayedRequest));
+    assert_eq!(pair.source.state(), SyncState::AwaitingApproval);
+}
+
+#[test]
+fn a_second_request_for_a_used_invitation_is_refused() {
+    let mut pair = Pair::new(7);
+    let request = pair.scan();
+    pair.deliver_request(&request);
+    let mut second = TargetPairing::new();
+    second
+        .accept_invitation(&pair.invitation, "Phone", NOW + 8, &mut pair.rng)
+        .expect("scans");
+    let late = second.poll_transmit().expect("a second request");
+    assert_eq!(
+        pair.source.receive(&late.bytes, NOW + 9, &mut pair.rng),
+        Err(PairingError::InvitationUsed)
+    );
+}
+
+#[test]
+fn an_expired_invitation_is_refused_on_both_sides() {
+    let mut pair = Pair::new(8);
+    let late = NOW + INVITATION_LIFETIME_SECS;
+    let mut target = TargetPairing::new();
+    assert_eq!(
+        target.accept_invitation(&pair.invitation, "Laptop", late, &mut pair.rng),
+        Err(PairingError::InvitationExpired)
+    );
+    let request = pair.scan();
+    assert_eq!(
+        pair.source.receive(&request.bytes, late, &mut pair.rng),
+        Err(PairingError::InvitationExpired)
+    );
+}
+
+#[test]
+fn a_tampered_ciphertext_or_header_is_refused_and_changes_nothing() {
+    let mut pair = Pair::new(9);
+    let request = pair.scan();
+    pair.deliver_request(&request);
+    let choice = pair.right_choice();
+    let persona = pair.persona.clone();
+    pair.source
+        .approve(choice, &persona, NOW + 10)
+        .expect("approved");
+    let payload = pair.source.poll_transmit().expect("payload");
+
+    let mut flipped_ciphertext = payload.bytes.clone();
+    let last = flipped_ciphertext.len() - 1;
+    flipped_ciphertext[last] ^= 1;
+    assert_eq!(
+        pair.target.receive(&flipped_ciphertext),
+        Err(PairingError::Channel(ChannelError::Tampered))
+    );
+
+    let mut message = ChannelMessage::decode(&payload.bytes).expect("a frame");
+    message.seq = 1;
+    assert_eq!(
+        pair.target.receive(&message.encode().expect("encodes")),
+        Err(PairingError::Channel(ChannelError::Tampered)),
+        "the header is associated data"
+    );
+    assert_eq!(pair.target.state(), SyncState::AwaitingApproval);
+
+    assert!(matches!(
+        pair.target.receive(&payload.bytes),
+        Ok(PairingEvent::PersonaReceived(_))
+    ));
+    assert_eq!(
+        pair.target.receive(&payload.bytes),
+        Err(PairingError::IllegalTransition(
+            phantom_sync::pairing::state::IllegalTransition {
+                from: SyncState::Transferring,
+                action: "receive the persona",
+            }
+        ))
+    );
+}
+
+#[test]
+fn a_replayed_message_is_refused_by_the_channel() {
+    let mut pair = Pair::new(10);
+    let request = pair.scan();
+    pair.deliver_request(&request);
+    pair.source.cancel().expect("cancels");
+    let abort = pair.source.poll_transmit().expect("abort");
+    pair.target.receive(&abort.bytes).expect("first abort");
+    assert_eq!(
+        pair.target.state(),
+        SyncState::Failed(FailureReason::PeerCancelled)
+    );
+    assert_eq!(
+        pair.target.receive(&abort.bytes),
+        Err(PairingError::Channel(ChannelError::Replay { seq: 0 }))
+    );
+}
+
+#[test]
+fn a_low_order_source_key_is_refused() {
+    let mut pair = Pair::new(11);
+    let mut invitation = pair.invitation.clone();
+    invitation.source_key = [0; 32];
+    let mut target = TargetPairing::new();
+    assert_eq!(
+        target.accept_invitation(&invitation, "Laptop", NOW, &mut pair.rng),
+        Err(PairingError::Channel(ChannelError::InvalidPublicKey))
+    );
+    assert_eq!(target.state(), SyncState::Idle);
+}
+
+#[test]
+fn truncated_or_wrong_length_keys_in_a_request_are_refused() {
+    let mut pair = Pair::new(12);
+    let request = pair.scan();
+    // Cut inside the encapsulated key: 2 magic + 1 version + 1 kind + 16 id + 8 seq + 10.
+    let cut = &request.bytes[..38];
+    assert_eq!(
+        pair.source.receive(cut, NOW + 6, &mut pair.rng),
+        Err(PairingError::Wire(WireError::Truncated {
+            field: "encapsulated_key",
+            needed: 32,
+            remaining: 10,
+        }))
+    );
+    let mut longer = request.bytes.clone();
+    longer.push(0);
+    assert_eq!(
+        pair.source.receive(&longer, NOW + 6, &mut pair.rng),
+        Err(PairingError::Wire(WireError::TrailingBytes { count: 1 }))
+    );
+}
+
+#[test]
+fn truncated_or_corrupted_link_codes_are_refused() {
+    let pair = Pair::new(13);
+    let code = pair.invitation.to_link_code();
+    assert_eq!(
+        PairingInvitation::from_link_code(&code),
+        Ok(pair.invitation.clone())
+    );
+
+    let truncated = &code[..code.len() - 8];
+    assert_eq!(
+        PairingInvitation::from_link_code(truncated),
+        Err(InvitationError::IncompleteLinkCode)
+    );
+    assert!(matches!(
+        PairingInvitation::decode(&pair.invitation.encode()[..90]),
+        Err(InvitationError::Wire(WireError::Truncated { .. }))
+    ));
+
+    let mut corrupted: Vec<char> = code.chars().collect();
+    let i = corrupted.len() / 2;
+    corrupted[i] = if corrupted[i] == 'A' { 'B' } else { 'A' };
+    let corrupted: String = corrupted.into_iter().collect();
+    assert_eq!(
+        PairingInvitation::from_link_code(&corrupted),
+        Err(InvitationError::Corrupted)
+    );
+    assert_eq!(
+        PairingInvitation::from_link_code("https://example.com/"),
+        Err(InvitationError::NotALinkCode)
+    );
+    let mut bad_symbol = code.clone();
+    bad_symbol.replace_range(10..11, "!");
+    assert_eq!(
+        PairingInvitation::from_link_code(&bad_symbol),
+        Err(InvitationError::InvalidLinkCode)
+    );
+    assert!(matches!(
+        PairingInvitation::from_link_code(&format!("{code}AAAA")),
+        Err(InvitationError::Wire(WireError::TrailingBytes { .. }))
+    ));
+
+    let mut bytes = pair.invitation.encode();
+    bytes[2] = 9;
+    assert_eq!(
+        PairingInvitation::decode(&bytes),
+        Err(InvitationError::Wire(WireError::UnsupportedVersion {
+            found: 9,
+            supported: 1
+        }))
+    );
+}
+
+#[test]
+fn actions_out_of_order_are_illegal_transitions() {
+    let mut pair = Pair::new(14);
+    let persona = pair.persona.clone();
+    let err = pair
+        .source
+        .approve(0, &persona, NOW)
+        .expect_err("nothing to approve yet");
+    assert_eq!(err.code(), "illegal_transition");
+    assert_eq!(
+        pair.target
+            .confirm_import(persona.fingerprint())
+            .map_err(|e| e.code()),
+        Err("illegal_transition")
+    );
+}
+
+#[test]
+fn debug_output_never_shows_secrets() {
+    let pair = Pair::new(15);
+    let printed = format!("{:?}", pair.persona);
+    let root_hex = hex::encode(pair.persona.root_key.expose());
+    assert!(!printed.contains(&root_hex));
+    assert!(!printed.contains(&format!("{:?}", pair.persona.root_key.expose())));
+    assert!(printed.contains("redacted"));
+}

@@ -1,0 +1,176 @@
+//! Property tests: every encoder round-trips; no decoder panics on random bytes.
+#![cfg(not(target_arch = "wasm32"))]
+
+use phantom_sync::mailbox::MailboxAddress;
+use phantom_sync::pairing::channel::{ChannelMessage, MessageKind};
+use phantom_sync::pairing::invitation::{Capabilities, Intent, InvitationId, PairingInvitation};
+use phantom_sync::pairing::messages::{Abort, AbortReason, ImportAck, PersonaPayload, SyncRequest};
+use phantom_sync::pairing::words::AuthWords;
+use phantom_sync::pairing::SourcePairing;
+use phantom_sync::persona::{Conversation, Fingerprint, Persona, Prekey, PrekeyBundle};
+use phantom_sync::secret::Secret;
+use phantom_sync::testing::SeededRng;
+use proptest::prelude::*;
+
+fn invitation() -> impl Strategy<Value = PairingInvitation> {
+    (
+        any::<[u8; 16]>(),
+        any::<[u8; 32]>(),
+        any::<[u8; 32]>(),
+        any::<u64>(),
+        any::<u16>(),
+    )
+        .prop_map(|(id, key, mailbox, expires_at, caps)| PairingInvitation {
+            intent: Intent::LinkDevice,
+            id: InvitationId::from_bytes(id),
+            source_key: key,
+            mailbox: MailboxAddress::from_bytes(mailbox),
+            expires_at,
+            capabilities: Capabilities(caps),
+        })
+}
+
+fn prekey() -> impl Strategy<Value = Prekey> {
+    (any::<u32>(), any::<[u8; 32]>()).prop_map(|(id, secret)| Prekey {
+        id,
+        secret: Secret::from_bytes(secret),
+    })
+}
+
+fn persona() -> impl Strategy<Value = Persona> {
+    let bundle = (
+        any::<u32>(),
+        any::<u64>(),
+        prekey(),
+        prop::collection::vec(prekey(), 0..4),
+    )
+        .prop_map(
+            |(bundle_id, created_at, signed_prekey, one_time_prekeys)| PrekeyBundle {
+                bundle_id,
+                created_at,
+                signed_prekey,
+                one_time_prekeys,
+            },
+        );
+    let conversation = (
+        any::<[u8; 16]>(),
+        "\\PC{0,40}",
+        any::<[u8; 32]>(),
+        any::<[u8; 32]>(),
+        any::<u64>(),
+    )
+        .prop_map(|(id, title, mailbox, key, last_activity)| Conversation {
+            id,
+            title,
+            peer_mailbox: MailboxAddress::from_bytes(mailbox),
+            conversation_key: Secret::from_bytes(key),
+            last_activity,
+        });
+    (
+        "[a-zA-Z][a-zA-Z ]{0,20}",
+        any::<u64>(),
+        any::<[u8; 32]>(),
+        any::<[u8; 32]>(),
+        prop::collection::vec(bundle, 0..3),
+        prop::collection::vec(conversation, 0..4),
+    )
+        .prop_map(
+            |(display_name, created_at, root, passphrase, prekey_bundles, conversations)| Persona {
+                display_name,
+                created_at,
+                root_key: Secret::from_bytes(root),
+                database_passphrase: Secret::from_bytes(passphrase),
+                prekey_bundles,
+                conversations,
+            },
+        )
+}
+
+fn message_kind() -> impl Strategy<Value = MessageKind> {
+    prop_oneof![
+        Just(MessageKind::SyncRequest),
+        Just(MessageKind::PersonaPayload),
+        Just(MessageKind::Abort),
+        Just(MessageKind::ImportAck),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn invitations_round_trip_as_bytes_and_link_codes(invitation in invitation()) {
+        prop_assert_eq!(PairingInvitation::decode(&invitation.encode()), Ok(invitation.clone()));
+        prop_assert_eq!(PairingInvitation::from_link_code(&invitation.to_link_code()), Ok(invitation.clone()));
+        let spaced = invitation.to_link_code().to_lowercase().replace("phsync:", "phsync: ");
+        prop_assert_eq!(PairingInvitation::from_link_code(&spaced), Ok(invitation));
+    }
+
+    #[test]
+    fn channel_messages_round_trip(kind in message_kind(), id in any::<[u8; 16]>(), seq in any::<u64>(),
+                                   enc in any::<[u8; 32]>(), ciphertext in prop::collection::vec(any::<u8>(), 0..200)) {
+        let message = ChannelMessage {
+            kind,
+            invitation_id: InvitationId::from_bytes(id),
+            seq,
+            encapsulated_key: (kind == MessageKind::SyncRequest).then_some(enc),
+            ciphertext,
+        };
+        prop_assert_eq!(ChannelMessage::decode(&message.encode().unwrap()), Ok(message));
+    }
+
+    #[test]
+    fn personas_and_payloads_round_trip(persona in persona(), approved_at in any::<u64>()) {
+        prop_assert_eq!(Persona::decode(&persona.encode().unwrap()), Ok(persona.clone()));
+        let payload = PersonaPayload { persona, approved_at };
+        prop_assert_eq!(PersonaPayload::decode(&payload.encode().unwrap()), Ok(payload));
+    }
+
+    #[test]
+    fn small_messages_round_trip(name in "\\PC{0,20}", at in any::<u64>(), fingerprint in any::<[u8; 20]>(),
+                                 reason in 1u8..=4, words in any::<[u8; 5]>()) {
+        let request = SyncRequest { device_name: name, requested_at: at };
+        prop_assert_eq!(SyncRequest::decode(&request.encode().unwrap()), Ok(request));
+        let ack = ImportAck { fingerprint: Fingerprint::from_bytes(fingerprint) };
+        prop_assert_eq!(ImportAck::decode(&ack.encode()), Ok(ack));
+        let abort = Abort { reason: AbortReason::from_byte(reason).unwrap() };
+        prop_assert_eq!(Abort::decode(&abort.encode()), Ok(abort));
+        let words = AuthWords::from_exporter_bytes(words);
+        prop_assert_eq!(AuthWords::parse(&words.to_string()), Ok(words));
+    }
+
+    #[test]
+    fn decoders_never_panic_on_random_bytes(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        let _ = PairingInvitation::decode(&bytes);
+        let _ = ChannelMessage::decode(&bytes);
+        let _ = Persona::decode(&bytes);
+        let _ = PersonaPayload::decode(&bytes);
+        let _ = SyncRequest::decode(&bytes);
+        let _ = Abort::decode(&bytes);
+        let _ = ImportAck::decode(&bytes);
+        let _ = phantom_sync::drivers::qr::decode_luma(16, 16, &bytes);
+        let mut source = SourcePairing::new();
+        let mut rng = SeededRng::new(1);
+        let _ = source.generate_invitation(0, &mut rng);
+        let _ = source.receive(&bytes, 1, &mut rng);
+    }
+
+    #[test]
+    fn decoders_never_panic_on_mutated_valid_input(invitation in invitation(), flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4)) {
+        let mut bytes = invitation.encode().to_vec();
+        for (index, value) in flips {
+            let i = index.index(bytes.len());
+            bytes[i] = value;
+        }
+        let _ = PairingInvitation::decode(&bytes);
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let _ = PairingInvitation::from_link_code(&text);
+        let _ = AuthWords::parse(&text);
+    }
+
+    #[test]
+    fn hostile_lengths_do_not_allocate_beyond_the_input(count in any::<u32>(), tail in prop::collection::vec(any::<u8>(), 0..64)) {
+        let mut bytes = b"PP\x01".to_vec();
+        bytes.extend_from_slice(&count.to_be_bytes());
+        bytes.extend_from_slice(&tail);
+        prop_assert!(Persona::decode(&bytes).is_err());
+    }
+}

@@ -1,0 +1,224 @@
+//! Byte-exact test vectors of `docs/PROTOCOL.md`, checked natively and in the browser.
+//!
+//! Every value is computed from the fixed inputs in `tests/vectors/pairing-v1.json` and
+//! compared with the file. After a deliberate protocol change, regenerate the file with
+//! `PHANTOM_WRITE_VECTORS=1 cargo test --test vectors` and update `docs/PROTOCOL.md`.
+
+use phantom_sync::mailbox::MailboxAddress;
+use phantom_sync::pairing::channel::{MessageKind, PairingChannel, SourceKeyPair};
+use phantom_sync::pairing::invitation::{Capabilities, Intent, InvitationId, PairingInvitation};
+use phantom_sync::pairing::messages::{Abort, AbortReason, ImportAck, PersonaPayload, SyncRequest};
+use phantom_sync::persona::{Conversation, Persona, Prekey, PrekeyBundle};
+use phantom_sync::secret::Secret;
+use serde_json::{json, Value};
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+const VECTORS: &str = include_str!("vectors/pairing-v1.json");
+
+fn filled<const N: usize>(start: u8) -> [u8; N] {
+    let mut out = [0u8; N];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = start.wrapping_add(i as u8);
+    }
+    out
+}
+
+fn compute() -> Value {
+    let ikm_r: [u8; 32] = filled(0x01);
+    let ikm_e: [u8; 32] = filled(0x41);
+    let source_keys = SourceKeyPair::derive(&ikm_r);
+    let invitation = PairingInvitation {
+        intent: Intent::LinkDevice,
+        id: InvitationId::from_bytes(filled(0x10)),
+        source_key: source_keys.public_key(),
+        mailbox: MailboxAddress::from_bytes(filled(0x20)),
+        expires_at: 1_767_225_780,
+        capabilities: Capabilities::HISTORY_WEBRTC.union(Capabilities::HISTORY_MAILBOX),
+    };
+
+    let mut target = PairingChannel::initiate_with_ikm(&invitation, &ikm_e).expect("initiates");
+    let request = SyncRequest {
+        device_name: "Test Laptop".into(),
+        requested_at: 1_767_225_605,
+    };
+    let request_plaintext = request.encode().expect("encodes");
+    let request_message = target
+        .seal(MessageKind::SyncRequest, &request_plaintext)
+        .expect("seals");
+    let request_frame = request_message.encode().expect("frames");
+
+    let mut source =
+        PairingChannel::accept(&source_keys, &invitation, &request_message).expect("accepts");
+    assert_eq!(
+        &source.open(&request_message).expect("opens")[..],
+        &request_plaintext[..]
+    );
+    assert_eq!(source.words(), target.words());
+    assert_eq!(source.reply_mailbox(), target.reply_mailbox());
+
+    let persona = Persona {
+        display_name: "Ada".into(),
+        created_at: 1_767_139_200,
+        root_key: Secret::from_bytes(filled(0x60)),
+        database_passphrase: Secret::from_bytes(filled(0x80)),
+        prekey_bundles: vec![PrekeyBundle {
+            bundle_id: 7,
+            created_at: 1_767_139_200,
+            signed_prekey: Prekey {
+                id: 0,
+                secret: Secret::from_bytes(filled(0xa0)),
+            },
+            one_time_prekeys: vec![
+                Prekey {
+                    id: 1,
+                    secret: Secret::from_bytes(filled(0xc0)),
+                },
+                Prekey {
+                    id: 2,
+                    secret: Secret::from_bytes(filled(0xe0)),
+                },
+            ],
+        }],
+        conversations: vec![Conversation {
+            id: filled(0x30),
+            title: "Grace".into(),
+            peer_mailbox: MailboxAddress::from_bytes(filled(0x50)),
+            conversation_key: Secret::from_bytes(filled(0x70)),
+            last_activity: 1_767_200_000,
+        }],
+    };
+    let persona_bytes = persona.encode().expect("encodes");
+    let payload_plaintext = PersonaPayload {
+        persona: persona.clone(),
+        approved_at: 1_767_225_610,
+    }
+    .encode()
+    .expect("encodes");
+    let payload_message = source
+        .seal(MessageKind::PersonaPayload, &payload_plaintext)
+        .expect("seals");
+    assert_eq!(
+        &target.open(&payload_message).expect("opens")[..],
+        &payload_plaintext[..]
+    );
+
+    let ack_plaintext = ImportAck {
+        fingerprint: persona.fingerprint(),
+    }
+    .encode();
+    let ack_message = target
+        .seal(MessageKind::ImportAck, &ack_plaintext)
+        .expect("seals");
+    let abort_plaintext = Abort {
+        reason: AbortReason::Cancelled,
+    }
+    .encode();
+    let abort_message = source
+        .seal(MessageKind::Abort, &abort_plaintext)
+        .expect("seals");
+
+    json!({
+        "description": "phantom-sync pairing protocol v1; all byte strings are lower-case hex",
+        "inputs": {
+            "source_ikm": hex::encode(ikm_r),
+            "target_ikm_e": hex::encode(ikm_e),
+        },
+        "source_public_key": hex::encode(source_keys.public_key()),
+        "invitation": {
+            "intent": 1,
+            "invitation_id": hex::encode(invitation.id.as_bytes()),
+            "mailbox": invitation.mailbox.to_hex(),
+            "expires_at": invitation.expires_at,
+            "capabilities": invitation.capabilities.0,
+            "encoded": hex::encode(invitation.encode()),
+            "link_code": invitation.to_link_code(),
+        },
+        "channel": {
+            "hpke_info": hex::encode([b"phantom-sync pairing v1".as_slice(), &invitation.encode()].concat()),
+            "encapsulated_key": hex::encode(target.encapsulated_key()),
+            "words": target.words().to_string(),
+            "reply_mailbox": target.reply_mailbox().to_hex(),
+        },
+        "sync_request": {
+            "device_name": request.device_name,
+            "requested_at": request.requested_at,
+            "plaintext": hex::encode(&request_plaintext),
+            "frame": hex::encode(&request_frame),
+        },
+        "persona": {
+            "encoded": hex::encode(&*persona_bytes),
+            "identity_public_key": hex::encode(persona.identity_key().verifying_key().as_bytes()),
+            "fingerprint": persona.fingerprint().to_string(),
+            "first_one_time_prekey_public": hex::encode(persona.prekey_bundles[0].one_time_prekeys[0].public_key()),
+        },
+        "persona_payload": {
+            "approved_at": 1_767_225_610u64,
+            "plaintext": hex::encode(&*payload_plaintext),
+            "frame": hex::encode(payload_message.encode().expect("frames")),
+        },
+        "import_ack": {
+            "plaintext": hex::encode(&ack_plaintext),
+            "frame": hex::encode(ack_message.encode().expect("frames")),
+        },
+        "abort": {
+            "plaintext": hex::encode(&abort_plaintext),
+            "frame": hex::encode(abort_message.encode().expect("frames")),
+        },
+    })
+}
+
+#[test]
+fn the_protocol_matches_its_test_vectors() {
+    let computed = compute();
+    #[cfg(not(target_arch = "wasm32"))]
+    if std::env::var_os("PHANTOM_WRITE_VECTORS").is_some() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/pairing-v1.json");
+        let text = serde_json::to_string_pretty(&computed).expect("serialises") + "\n";
+        std::fs::write(path, text).expect("writes the vectors");
+        return;
+    }
+    let expected: Value = serde_json::from_str(VECTORS).expect("the vector file is JSON");
+    assert_eq!(computed, expected);
+}
+
+#[test]
+fn the_vector_frames_decode_to_their_inputs() {
+    let expected: Value = serde_json::from_str(VECTORS).expect("the vector file is JSON");
+    let hex_at = |path: &[&str]| {
+        let mut value = &expected;
+        for key in path {
+            value = &value[*key];
+        }
+        hex::decode(value.as_str().expect("a hex string")).expect("valid hex")
+    };
+    let invitation =
+        PairingInvitation::decode(&hex_at(&["invitation", "encoded"])).expect("decodes");
+    assert_eq!(
+        invitation.to_link_code(),
+        expected["invitation"]["link_code"]
+    );
+    let ikm_r: [u8; 32] = hex_at(&["inputs", "source_ikm"])
+        .try_into()
+        .expect("32 bytes");
+    let source_keys = SourceKeyPair::derive(&ikm_r);
+    let request =
+        phantom_sync::pairing::channel::ChannelMessage::decode(&hex_at(&["sync_request", "frame"]))
+            .expect("decodes");
+    let mut source = PairingChannel::accept(&source_keys, &invitation, &request).expect("accepts");
+    let plaintext = source.open(&request).expect("opens");
+    assert_eq!(
+        SyncRequest::decode(&plaintext)
+            .expect("decodes")
+            .device_name,
+        "Test Laptop"
+    );
+    let persona = Persona::decode(&hex_at(&["persona", "encoded"])).expect("decodes");
+    assert_eq!(
+        persona.fingerprint().to_string(),
+        expected["persona"]["fingerprint"]
+    );
+}

@@ -1,0 +1,192 @@
+// The demo page: two in-page devices, each a SyncManager from the wasm package, linked by
+// the same steps a phone and a laptop take. Until the DHT network arrives, messages travel
+// through an in-page mailbox router that logs what it carries.
+import init, { SyncManager } from "../pkg/phantom_sync.js";
+
+const $ = (id) => document.getElementById(id);
+
+await init();
+const phone = new SyncManager("Phone A");
+const laptop = new SyncManager("Laptop");
+let expiryTimer;
+
+function show(id, visible = true) { $(id).hidden = !visible; }
+
+function report(where, error) {
+  const text = error && error.code ? `${error.message} (${error.code})` : String(error);
+  $(where).textContent = text;
+  $(where).className = "error";
+}
+
+function say(where, text) {
+  $(where).textContent = text;
+  $(where).className = "ok";
+}
+
+function refresh() {
+  $("source-state").value = phone.state + (phone.failureReason ? `: ${phone.failureReason}` : "");
+  $("target-state").value = laptop.state + (laptop.failureReason ? `: ${laptop.failureReason}` : "");
+  document.body.dataset.sourceState = phone.state;
+  document.body.dataset.targetState = laptop.state;
+}
+
+// Delivers every pending message to the other device, as a mailbox on the DHT would.
+function route() {
+  for (const [from, to, name] of [[phone, laptop, "Phone A → Laptop"], [laptop, phone, "Laptop → Phone A"]]) {
+    for (let t = from.pollTransmit(); t; t = from.pollTransmit()) {
+      const entry = document.createElement("li");
+      entry.textContent = `${name}: ${t.bytes.length} bytes to mailbox ${t.mailbox.slice(0, 16)}…`;
+      $("log").append(entry);
+      deliver(to, t.bytes);
+    }
+  }
+  refresh();
+}
+
+function deliver(device, bytes) {
+  const where = device === phone ? "source-message" : "target-message";
+  try {
+    switch (device.receive(bytes)) {
+      case "request_received":
+        showChoice(device.wordChoice);
+        break;
+      case "persona_imported":
+        $("target-name").textContent = laptop.displayName;
+        $("target-fingerprint").textContent = laptop.fingerprint;
+        show("target-persona");
+        show("target-words", false);
+        say(where, "Linked. The fingerprint matches the phone's.");
+        break;
+      case "link_completed":
+        say(where, "Laptop is linked.");
+        break;
+      case "aborted":
+        report(where, `The other device stopped the link: ${device.failureReason}`);
+        break;
+    }
+  } catch (error) {
+    report(where, error);
+  }
+}
+
+$("create-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  try {
+    phone.createPersona($("persona-name").value);
+    $("source-name").textContent = phone.displayName;
+    $("source-fingerprint").textContent = phone.fingerprint;
+    show("source-persona");
+    show("create-form", false);
+    $("link-device").disabled = false;
+    say("source-message", "Persona created.");
+  } catch (error) {
+    report("source-message", error);
+  }
+});
+
+function showInvitation() {
+  try {
+    const invitation = phone.generatePairingInvitation();
+    $("qr").innerHTML = invitation.svg;
+    $("link-code").textContent = invitation.linkCode;
+    show("invitation");
+    $("scan").disabled = false;
+    clearInterval(expiryTimer);
+    const tick = () => {
+      const left = Math.max(0, Math.round(invitation.expiresAt - Date.now() / 1000));
+      $("expires-in").value = left;
+      if (left === 0) clearInterval(expiryTimer);
+    };
+    tick();
+    expiryTimer = setInterval(tick, 1000);
+    refresh();
+  } catch (error) {
+    report("source-message", error);
+  }
+}
+
+$("link-device").addEventListener("click", showInvitation);
+$("rotate").addEventListener("click", showInvitation);
+
+function showChoice(choice) {
+  clearInterval(expiryTimer);
+  show("invitation", false);
+  $("request-device").textContent = choice.deviceName;
+  const list = $("candidates");
+  list.replaceChildren();
+  choice.candidates.forEach((words, index) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = words.join(" ");
+    button.dataset.words = words.join(" ");
+    button.addEventListener("click", () => approve(index));
+    list.append(button);
+  });
+  show("choice");
+  list.firstElementChild?.focus();
+}
+
+function approve(index) {
+  show("choice", false);
+  try {
+    phone.approve(index);
+    say("source-message", "Approved: sending the persona, sealed for the laptop.");
+  } catch (error) {
+    report("source-message", error);
+  }
+  route();
+}
+
+$("none-match").addEventListener("click", () => {
+  show("choice", false);
+  try {
+    phone.reject();
+    report("source-message", "Link refused: the words did not match.");
+  } catch (error) {
+    report("source-message", error);
+  }
+  route();
+});
+
+function startLink(linkCode) {
+  try {
+    const words = laptop.acceptInvitation(linkCode);
+    $("words").textContent = words.join(" ");
+    show("target-words");
+    say("target-message", "Waiting for the phone to approve…");
+  } catch (error) {
+    report("target-message", error);
+  }
+  route();
+}
+
+// The laptop's "camera": the phone's QR code drawn into a 640×480 frame, then decoded by
+// the wasm QR reader from raw pixels, as frames from getUserMedia would be.
+$("scan").addEventListener("click", async () => {
+  const svg = $("qr").innerHTML;
+  const image = new Image();
+  image.src = URL.createObjectURL(new Blob([svg], { type: "image/svg+xml" }));
+  await image.decode();
+  const canvas = $("camera");
+  const context = canvas.getContext("2d", { willReadFrequently: true });
+  context.fillStyle = "#777";
+  context.fillRect(0, 0, canvas.width, canvas.height);
+  context.drawImage(image, 190, 90, 260, 260);
+  URL.revokeObjectURL(image.src);
+  show("camera");
+  const frame = context.getImageData(0, 0, canvas.width, canvas.height);
+  try {
+    const code = SyncManager.scanFrame(frame.width, frame.height, frame.data);
+    if (code) startLink(code);
+    else report("target-message", "No QR code in view; try again.");
+  } catch (error) {
+    report("target-message", error);
+  }
+});
+
+$("paste-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  startLink($("paste-code").value);
+});
+
+refresh();
