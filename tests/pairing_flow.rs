@@ -381,3 +381,36 @@ fn debug_output_never_shows_secrets() {
     assert!(!printed.contains(&format!("{:?}", pair.persona.root_key.expose())));
     assert!(printed.contains("redacted"));
 }
+
+#[test]
+fn oversized_fields_are_refused_before_allocation() {
+    use phantom_sync::pairing::channel::MessageKind;
+    use phantom_sync::pairing::messages::SyncRequest;
+
+    let mut long_name = vec![1u8];
+    long_name.extend_from_slice(&65u32.to_be_bytes());
+    long_name.extend_from_slice(&[b'a'; 65]);
+    long_name.extend_from_slice(&0u64.to_be_bytes());
+    assert_eq!(
+        SyncRequest::decode(&long_name),
+        Err(WireError::FieldTooLong {
+            field: "device_name",
+            len: 65,
+            max: 64
+        })
+    );
+
+    let mut pair = Pair::new(16);
+    let request = pair.scan();
+    let mut huge = request.bytes[..60].to_vec();
+    huge.extend_from_slice(&u32::MAX.to_be_bytes());
+    assert_eq!(
+        pair.source.receive(&huge, NOW + 6, &mut pair.rng),
+        Err(PairingError::Wire(WireError::FieldTooLong {
+            field: "ciphertext",
+            len: u32::MAX as usize,
+            max: MessageKind::SyncRequest.max_ciphertext_len(),
+        }))
+    );
+    assert_eq!(pair.source.state(), SyncState::Inviting);
+}
