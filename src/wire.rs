@@ -287,3 +287,75 @@ impl Writer {
         self.buf
     }
 }
+
+/// A value with a fixed place in a larger encoding, that can also stand alone.
+///
+/// Standing alone (as a vault record), the encoding starts with [`WireRecord::VERSION`]; the
+/// bytes are zeroized on drop because records hold secrets.
+pub trait WireRecord: Sized {
+    /// The format version written before a standalone encoding.
+    const VERSION: u8 = 1;
+    /// The fewest bytes an encoding takes: bounds list counts before allocation.
+    const MIN_LEN: usize;
+
+    fn write(&self, w: &mut Writer) -> Result<(), WireError>;
+    fn read(r: &mut Reader<'_>) -> Result<Self, WireError>;
+
+    fn encode(&self) -> Result<zeroize::Zeroizing<Vec<u8>>, WireError> {
+        let mut w = Writer::new();
+        w.put_u8(Self::VERSION);
+        self.write(&mut w)?;
+        Ok(zeroize::Zeroizing::new(w.into_bytes()))
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self, WireError> {
+        let mut r = Reader::new(bytes);
+        let found = r.u8("record_version")?;
+        if found != Self::VERSION {
+            return Err(WireError::UnsupportedVersion {
+                found,
+                supported: Self::VERSION,
+            });
+        }
+        let value = Self::read(&mut r)?;
+        r.finish()?;
+        Ok(value)
+    }
+}
+
+impl Writer {
+    /// A `u32` count (at most `max`) followed by each element.
+    pub fn put_list<T: WireRecord>(
+        &mut self,
+        field: &'static str,
+        items: &[T],
+        max: usize,
+    ) -> Result<(), WireError> {
+        self.put_count(field, items.len(), max)?;
+        items.iter().try_for_each(|item| item.write(self))
+    }
+}
+
+impl Reader<'_> {
+    /// A list written by [`Writer::put_list`].
+    pub fn list<T: WireRecord>(
+        &mut self,
+        field: &'static str,
+        max: usize,
+    ) -> Result<Vec<T>, WireError> {
+        let count = self.count(field, max, T::MIN_LEN)?;
+        let mut items = Vec::with_capacity(count);
+        for _ in 0..count {
+            items.push(T::read(self)?);
+        }
+        Ok(items)
+    }
+
+    /// A 32-byte secret, copied straight into zeroizing storage.
+    pub fn secret(&mut self, field: &'static str) -> Result<crate::secret::Secret<32>, WireError> {
+        let mut bytes = zeroize::Zeroizing::new(self.array::<32>(field)?);
+        Ok(crate::secret::Secret::from_bytes(core::mem::take(
+            &mut *bytes,
+        )))
+    }
+}

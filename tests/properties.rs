@@ -7,9 +7,13 @@ use phantom_sync::pairing::invitation::{Capabilities, Intent, InvitationId, Pair
 use phantom_sync::pairing::messages::{Abort, AbortReason, ImportAck, PersonaPayload, SyncRequest};
 use phantom_sync::pairing::words::AuthWords;
 use phantom_sync::pairing::SourcePairing;
-use phantom_sync::persona::{Conversation, Fingerprint, Persona, Prekey, PrekeyBundle};
+use phantom_sync::persona::{
+    Contact, Conversation, DeviceKeys, Fingerprint, Message, MessageId, Persona, Prekey,
+    PrekeyBundle, Sender, SyncCursor,
+};
 use phantom_sync::secret::Secret;
 use phantom_sync::testing::SeededRng;
+use phantom_sync::wire::WireRecord;
 use proptest::prelude::*;
 
 fn invitation() -> impl Strategy<Value = PairingInvitation> {
@@ -54,7 +58,7 @@ fn persona() -> impl Strategy<Value = Persona> {
         );
     let conversation = (
         any::<[u8; 16]>(),
-        "\\PC{0,40}",
+        "\\PC{0,32}",
         any::<[u8; 32]>(),
         any::<[u8; 32]>(),
         any::<u64>(),
@@ -66,21 +70,45 @@ fn persona() -> impl Strategy<Value = Persona> {
             conversation_key: Secret::from_bytes(key),
             last_activity,
         });
+    let contact = (
+        any::<[u8; 16]>(),
+        "\\PC{0,16}",
+        any::<[u8; 32]>(),
+        any::<[u8; 32]>(),
+        any::<u64>(),
+    )
+        .prop_map(
+            |(id, display_name, mailbox, identity_key, added_at)| Contact {
+                id,
+                display_name,
+                mailbox: MailboxAddress::from_bytes(mailbox),
+                identity_key,
+                added_at,
+            },
+        );
     (
         "[a-zA-Z][a-zA-Z ]{0,20}",
         any::<u64>(),
-        any::<[u8; 32]>(),
-        any::<[u8; 32]>(),
+        (any::<[u8; 32]>(), any::<[u8; 32]>()),
         prop::collection::vec(bundle, 0..3),
+        prop::collection::vec(contact, 0..3),
         prop::collection::vec(conversation, 0..4),
     )
         .prop_map(
-            |(display_name, created_at, root, passphrase, prekey_bundles, conversations)| Persona {
+            |(
                 display_name,
+                created_at,
+                (root, passphrase),
+                prekey_bundles,
+                contacts,
+                conversations,
+            )| Persona {
+                display_name: display_name.trim().to_owned(),
                 created_at,
                 root_key: Secret::from_bytes(root),
                 database_passphrase: Secret::from_bytes(passphrase),
                 prekey_bundles,
+                contacts,
                 conversations,
             },
         )
@@ -125,7 +153,7 @@ proptest! {
     }
 
     #[test]
-    fn small_messages_round_trip(name in "\\PC{0,20}", at in any::<u64>(), fingerprint in any::<[u8; 20]>(),
+    fn small_messages_round_trip(name in "\\PC{0,16}", at in any::<u64>(), fingerprint in any::<[u8; 20]>(),
                                  reason in 1u8..=4, words in any::<[u8; 5]>()) {
         let request = SyncRequest { device_name: name, requested_at: at };
         prop_assert_eq!(SyncRequest::decode(&request.encode().unwrap()), Ok(request));
@@ -138,6 +166,23 @@ proptest! {
     }
 
     #[test]
+    fn vault_records_round_trip(id in any::<[u8; 16]>(), other in any::<[u8; 16]>(), own in any::<bool>(),
+                                at in any::<u64>(), body in "\\PC{0,64}", seed in any::<[u8; 32]>(), name in "\\PC{0,16}") {
+        let message = Message {
+            id: MessageId::from_bytes(id),
+            conversation_id: other,
+            sender: if own { Sender::OwnDevice(other) } else { Sender::Contact(id) },
+            sent_at_ms: at,
+            body,
+        };
+        prop_assert_eq!(Message::decode(&message.encode().unwrap()), Ok(message));
+        let device = DeviceKeys { device_id: id, name, created_at: at, identity_seed: Secret::from_bytes(seed) };
+        prop_assert_eq!(DeviceKeys::decode(&device.encode().unwrap()), Ok(device));
+        let cursor = SyncCursor { mailbox: MailboxAddress::from_bytes(seed), position: at };
+        prop_assert_eq!(SyncCursor::decode(&cursor.encode().unwrap()), Ok(cursor));
+    }
+
+    #[test]
     fn decoders_never_panic_on_random_bytes(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
         let _ = PairingInvitation::decode(&bytes);
         let _ = ChannelMessage::decode(&bytes);
@@ -146,6 +191,11 @@ proptest! {
         let _ = SyncRequest::decode(&bytes);
         let _ = Abort::decode(&bytes);
         let _ = ImportAck::decode(&bytes);
+        let _ = Message::decode(&bytes);
+        let _ = DeviceKeys::decode(&bytes);
+        let _ = Contact::decode(&bytes);
+        let _ = Conversation::decode(&bytes);
+        let _ = PrekeyBundle::decode(&bytes);
         let _ = phantom_sync::drivers::qr::decode_luma(16, 16, &bytes);
         let mut source = SourcePairing::new();
         let mut rng = SeededRng::new(1);

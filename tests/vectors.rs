@@ -8,7 +8,7 @@ use phantom_sync::mailbox::MailboxAddress;
 use phantom_sync::pairing::channel::{MessageKind, PairingChannel, SourceKeyPair};
 use phantom_sync::pairing::invitation::{Capabilities, Intent, InvitationId, PairingInvitation};
 use phantom_sync::pairing::messages::{Abort, AbortReason, ImportAck, PersonaPayload, SyncRequest};
-use phantom_sync::persona::{Conversation, Persona, Prekey, PrekeyBundle};
+use phantom_sync::persona::{Contact, Conversation, Persona, Prekey, PrekeyBundle};
 use phantom_sync::secret::Secret;
 use serde_json::{json, Value};
 
@@ -82,6 +82,13 @@ fn compute() -> Value {
                     secret: Secret::from_bytes(filled(0xe0)),
                 },
             ],
+        }],
+        contacts: vec![Contact {
+            id: filled(0x90),
+            display_name: "Grace".into(),
+            mailbox: MailboxAddress::from_bytes(filled(0x50)),
+            identity_key: filled(0xb0),
+            added_at: 1_767_150_000,
         }],
         conversations: vec![Conversation {
             id: filled(0x30),

@@ -1,0 +1,241 @@
+//! The persona: the identity a user carries across devices, and what belongs to it.
+//!
+//! A [`Persona`] holds the master secret (`root_key`) from which the persona identity key is
+//! derived — so every device of the persona shows the same [`Fingerprint`] — the database
+//! passphrase the vault keys come from, the [prekey bundles](prekeys) contacts start
+//! sessions with, the [contacts](contact) and the [conversations](conversation) with their
+//! keys. Pairing transfers it whole. Each device also has its own [device keys](device);
+//! [messages](message) and mailbox [sync cursors](cursor) live beside the persona in the vault.
+//!
+//! ```
+//! use phantom_sync::persona::Persona;
+//! # let mut rng = phantom_sync::testing::SeededRng::new(1);
+//!
+//! let persona = Persona::create("Ada", 1_700_000_000, &mut rng)?;
+//! let copy = Persona::decode(&persona.encode()?)?;
+//! assert_eq!(copy.fingerprint(), persona.fingerprint());
+//! # Ok::<(), phantom_sync::persona::PersonaError>(())
+//! ```
+
+pub mod contact;
+pub mod conversation;
+pub mod cursor;
+pub mod device;
+pub mod message;
+pub mod prekeys;
+
+use core::fmt;
+
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use hkdf::Hkdf;
+use rand_core::CryptoRng;
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+use zeroize::Zeroizing;
+
+pub use contact::Contact;
+pub use conversation::Conversation;
+pub use cursor::SyncCursor;
+pub use device::DeviceKeys;
+pub use message::{Message, MessageId, Sender};
+pub use prekeys::{Prekey, PrekeyBundle};
+
+use crate::secret::Secret;
+use crate::wire::{Reader, WireError, Writer};
+
+/// Version of the persona encoding (inside the sealed persona payload and the vault).
+pub const PERSONA_FORMAT_VERSION: u8 = 1;
+const PERSONA_MAGIC: &[u8; 2] = b"PP";
+
+pub const MAX_DISPLAY_NAME_LEN: usize = 64;
+pub const MAX_PREKEY_BUNDLES: usize = 16;
+pub const MAX_CONTACTS: usize = 4096;
+pub const MAX_CONVERSATIONS: usize = 4096;
+/// One-time prekeys a new persona starts with.
+pub const INITIAL_ONE_TIME_PREKEYS: u32 = 20;
+
+const IDENTITY_KEY_INFO: &[u8] = b"phantom-sync persona identity v1";
+const FINGERPRINT_DOMAIN: &[u8] = b"phantom-sync fingerprint v1";
+
+/// Why a persona could not be created or decoded.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum PersonaError {
+    #[error("malformed persona: {0}")]
+    Wire(#[from] WireError),
+    #[error("the display name is empty")]
+    EmptyDisplayName,
+}
+
+impl PersonaError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            PersonaError::Wire(inner) => inner.code(),
+            PersonaError::EmptyDisplayName => "empty_display_name",
+        }
+    }
+}
+
+/// A persona with every secret a linked device needs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Persona {
+    pub display_name: String,
+    pub created_at: u64,
+    pub root_key: Secret<32>,
+    pub database_passphrase: Secret<32>,
+    pub prekey_bundles: Vec<PrekeyBundle>,
+    pub contacts: Vec<Contact>,
+    pub conversations: Vec<Conversation>,
+}
+
+/// The short, human-comparable digest of a persona's identity key.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fingerprint([u8; 20]);
+
+impl Persona {
+    /// A brand-new persona with fresh secrets and one prekey bundle.
+    pub fn create(
+        display_name: &str,
+        now: u64,
+        rng: &mut impl CryptoRng,
+    ) -> Result<Self, PersonaError> {
+        let display_name = checked_display_name(display_name)?;
+        Ok(Self {
+            display_name,
+            created_at: now,
+            root_key: Secret::generate(rng),
+            database_passphrase: Secret::generate(rng),
+            prekey_bundles: vec![PrekeyBundle::generate(
+                0,
+                INITIAL_ONE_TIME_PREKEYS,
+                now,
+                rng,
+            )],
+            contacts: Vec::new(),
+            conversations: Vec::new(),
+        })
+    }
+
+    /// The persona identity signing key, derived from the root key (HKDF-SHA256).
+    pub fn identity_key(&self) -> SigningKey {
+        let mut seed = Zeroizing::new([0u8; 32]);
+        Hkdf::<Sha256>::new(None, self.root_key.expose())
+            .expand(IDENTITY_KEY_INFO, seed.as_mut())
+            .unwrap_or_else(|_| unreachable!("32 bytes is a valid HKDF-SHA256 output length"));
+        SigningKey::from_bytes(&seed)
+    }
+
+    pub fn fingerprint(&self) -> Fingerprint {
+        Fingerprint::of(&self.identity_key().verifying_key())
+    }
+
+    /// The same persona without contacts and conversations (the vault stores those apart).
+    pub fn core(&self) -> Persona {
+        Persona {
+            contacts: Vec::new(),
+            conversations: Vec::new(),
+            ..self.clone()
+        }
+    }
+
+    /// Encodes the persona; the result holds secrets and is zeroized on drop.
+    pub fn encode(&self) -> Result<Zeroizing<Vec<u8>>, PersonaError> {
+        let mut w = Writer::new();
+        w.put_bytes(PERSONA_MAGIC);
+        w.put_u8(PERSONA_FORMAT_VERSION);
+        w.put_string("display_name", &self.display_name, MAX_DISPLAY_NAME_LEN)?;
+        w.put_u64(self.created_at);
+        w.put_bytes(self.root_key.expose());
+        w.put_bytes(self.database_passphrase.expose());
+        w.put_list("prekey_bundles", &self.prekey_bundles, MAX_PREKEY_BUNDLES)?;
+        w.put_list("contacts", &self.contacts, MAX_CONTACTS)?;
+        w.put_list("conversations", &self.conversations, MAX_CONVERSATIONS)?;
+        Ok(Zeroizing::new(w.into_bytes()))
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, PersonaError> {
+        let mut r = Reader::new(bytes);
+        r.magic_and_version(PERSONA_MAGIC, PERSONA_FORMAT_VERSION)?;
+        let display_name = r.string("display_name", MAX_DISPLAY_NAME_LEN)?;
+        let persona = Self {
+            display_name: checked_display_name(&display_name)?,
+            created_at: r.u64("created_at")?,
+            root_key: r.secret("root_key")?,
+            database_passphrase: r.secret("database_passphrase")?,
+            prekey_bundles: r.list("prekey_bundles", MAX_PREKEY_BUNDLES)?,
+            contacts: r.list("contacts", MAX_CONTACTS)?,
+            conversations: r.list("conversations", MAX_CONVERSATIONS)?,
+        };
+        r.finish()?;
+        Ok(persona)
+    }
+}
+
+fn checked_display_name(name: &str) -> Result<String, PersonaError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(PersonaError::EmptyDisplayName);
+    }
+    if name.len() > MAX_DISPLAY_NAME_LEN {
+        return Err(WireError::FieldTooLong {
+            field: "display_name",
+            len: name.len(),
+            max: MAX_DISPLAY_NAME_LEN,
+        }
+        .into());
+    }
+    Ok(name.to_owned())
+}
+
+impl fmt::Debug for Persona {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Persona")
+            .field("display_name", &self.display_name)
+            .field("fingerprint", &self.fingerprint())
+            .field("created_at", &self.created_at)
+            .field("root_key", &self.root_key)
+            .field("database_passphrase", &self.database_passphrase)
+            .field("prekey_bundles", &self.prekey_bundles.len())
+            .field("contacts", &self.contacts.len())
+            .field("conversations", &self.conversations.len())
+            .finish()
+    }
+}
+
+impl Fingerprint {
+    pub fn of(identity: &VerifyingKey) -> Self {
+        let digest = Sha256::new()
+            .chain_update(FINGERPRINT_DOMAIN)
+            .chain_update(identity.as_bytes())
+            .finalize();
+        let mut bytes = [0u8; 20];
+        bytes.copy_from_slice(&digest[..20]);
+        Self(bytes)
+    }
+
+    pub fn from_bytes(bytes: [u8; 20]) -> Self {
+        Self(bytes)
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 20] {
+        &self.0
+    }
+}
+
+/// Ten groups of four hex digits, e.g. `3f2a 91c0 …`, for people to compare.
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, pair) in self.0.chunks(2).enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            f.write_str(&data_encoding::HEXLOWER.encode(pair))?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Fingerprint({self})")
+    }
+}
