@@ -20,6 +20,7 @@ pub mod pairing;
 pub mod persona;
 pub mod secret;
 pub mod testing;
+pub mod vault;
 pub mod wire;
 
 #[cfg(target_arch = "wasm32")]

@@ -61,3 +61,5 @@ impl Pair {
             .expect("the target's words are among the candidates")
     }
 }
+
+pub mod vault_suite;

@@ -1,0 +1,156 @@
+//! The browser's device keyring: a non-extractable AES-256-GCM WebCrypto key.
+//!
+//! The key is generated with `extractable: false` and kept as a `CryptoKey` object in its own
+//! IndexedDB database, so page script can use it to wrap and unwrap the vault passphrase
+//! but can never read it out. Clearing the site's data removes it, and with it the ability
+//! to open the vault without relinking.
+
+use js_sys::{Array, Object, Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{CryptoKey, IdbDatabase, IdbTransactionMode, SubtleCrypto};
+use zeroize::Zeroizing;
+
+use crate::drivers::indexeddb::{map_error, open_database, request_result};
+use crate::vault::unlock::{DeviceKeyring, UnlockError};
+
+const KEYRING_DATABASE: &str = "phantom-sync-keyring";
+const KEYS_STORE: &str = "keys";
+const IV_LEN: usize = 12;
+
+/// A device key that never leaves the browser's crypto implementation.
+#[derive(Debug, Clone)]
+pub struct WebCryptoKeyring {
+    key: CryptoKey,
+}
+
+impl WebCryptoKeyring {
+    /// The key of device profile `profile`, created on first use.
+    pub async fn load_or_create(profile: &str) -> Result<Self, UnlockError> {
+        let db = keyring_database().await?;
+        if let Some(key) = stored_key(&db, profile).await? {
+            return Ok(Self { key });
+        }
+        let key = generate_key().await?;
+        store_key(&db, profile, &key).await?;
+        Ok(Self { key })
+    }
+
+    /// The existing key of `profile`, if this browser still has it.
+    pub async fn load(profile: &str) -> Result<Self, UnlockError> {
+        let db = keyring_database().await?;
+        stored_key(&db, profile)
+            .await?
+            .map(|key| Self { key })
+            .ok_or(UnlockError::DeviceKeyMissing)
+    }
+
+    /// Whether the key is, as intended, impossible to export.
+    pub fn is_extractable(&self) -> bool {
+        self.key.extractable()
+    }
+
+    pub fn crypto_key(&self) -> &CryptoKey {
+        &self.key
+    }
+}
+
+impl DeviceKeyring for WebCryptoKeyring {
+    async fn wrap(&self, secret: &[u8]) -> Result<Vec<u8>, UnlockError> {
+        let mut iv = [0u8; IV_LEN];
+        getrandom::fill(&mut iv).map_err(|e| UnlockError::Keyring(e.to_string()))?;
+        let promise = subtle()?
+            .encrypt_with_object_and_u8_array(&aes_gcm(&iv)?, &self.key, secret)
+            .map_err(keyring_error)?;
+        let ciphertext = JsFuture::from(promise).await.map_err(keyring_error)?;
+        let mut wrapped = iv.to_vec();
+        wrapped.extend(Uint8Array::new(&ciphertext).to_vec());
+        Ok(wrapped)
+    }
+
+    async fn unwrap(&self, wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>, UnlockError> {
+        let (iv, ciphertext) = wrapped
+            .split_at_checked(IV_LEN)
+            .ok_or(UnlockError::DeviceKeyRejected)?;
+        let promise = subtle()?
+            .decrypt_with_object_and_u8_array(&aes_gcm(iv)?, &self.key, ciphertext)
+            .map_err(keyring_error)?;
+        let plaintext = JsFuture::from(promise)
+            .await
+            .map_err(|_| UnlockError::DeviceKeyRejected)?;
+        Ok(Zeroizing::new(Uint8Array::new(&plaintext).to_vec()))
+    }
+}
+
+fn keyring_error(error: JsValue) -> UnlockError {
+    let message = error
+        .dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| error.as_string())
+        .unwrap_or_else(|| "WebCrypto failed".into());
+    UnlockError::Keyring(message)
+}
+
+fn subtle() -> Result<SubtleCrypto, UnlockError> {
+    let crypto =
+        Reflect::get(&js_sys::global(), &JsValue::from_str("crypto")).map_err(keyring_error)?;
+    let subtle = Reflect::get(&crypto, &JsValue::from_str("subtle")).map_err(keyring_error)?;
+    subtle.dyn_into().map_err(|_| {
+        UnlockError::Keyring("WebCrypto needs a secure context (https or localhost)".into())
+    })
+}
+
+fn aes_gcm(iv: &[u8]) -> Result<Object, UnlockError> {
+    let algorithm = Object::new();
+    Reflect::set(&algorithm, &"name".into(), &"AES-GCM".into()).map_err(keyring_error)?;
+    Reflect::set(&algorithm, &"iv".into(), &Uint8Array::from(iv)).map_err(keyring_error)?;
+    Ok(algorithm)
+}
+
+async fn generate_key() -> Result<CryptoKey, UnlockError> {
+    let algorithm = Object::new();
+    Reflect::set(&algorithm, &"name".into(), &"AES-GCM".into()).map_err(keyring_error)?;
+    Reflect::set(&algorithm, &"length".into(), &JsValue::from(256)).map_err(keyring_error)?;
+    let usages: Array = ["encrypt", "decrypt"]
+        .iter()
+        .map(|u| JsValue::from_str(u))
+        .collect();
+    let promise = subtle()?
+        .generate_key_with_object(&algorithm, false, &usages)
+        .map_err(keyring_error)?;
+    JsFuture::from(promise)
+        .await
+        .map_err(keyring_error)?
+        .dyn_into()
+        .map_err(|_| UnlockError::Keyring("generateKey returned no key".into()))
+}
+
+async fn keyring_database() -> Result<IdbDatabase, UnlockError> {
+    open_database(KEYRING_DATABASE, 1, &[KEYS_STORE])
+        .await
+        .map_err(|e| UnlockError::Keyring(e.to_string()))
+}
+
+async fn stored_key(db: &IdbDatabase, profile: &str) -> Result<Option<CryptoKey>, UnlockError> {
+    let request = db
+        .transaction_with_str_and_mode(KEYS_STORE, IdbTransactionMode::Readonly)
+        .and_then(|tx| tx.object_store(KEYS_STORE))
+        .and_then(|store| store.get(&JsValue::from_str(profile)))
+        .map_err(|e| UnlockError::Keyring(map_error(&e).to_string()))?;
+    let value = request_result(&request)
+        .await
+        .map_err(|e| UnlockError::Keyring(e.to_string()))?;
+    Ok(value.dyn_into::<CryptoKey>().ok())
+}
+
+async fn store_key(db: &IdbDatabase, profile: &str, key: &CryptoKey) -> Result<(), UnlockError> {
+    let request = db
+        .transaction_with_str_and_mode(KEYS_STORE, IdbTransactionMode::Readwrite)
+        .and_then(|tx| tx.object_store(KEYS_STORE))
+        .and_then(|store| store.put_with_key(key, &JsValue::from_str(profile)))
+        .map_err(|e| UnlockError::Keyring(map_error(&e).to_string()))?;
+    request_result(&request)
+        .await
+        .map_err(|e| UnlockError::Keyring(e.to_string()))?;
+    Ok(())
+}

@@ -1,0 +1,433 @@
+//! The vault: this device's encrypted copy of the persona — the seed's "SQLCipher DB".
+//!
+//! Layers, from the top: [`Vault`] (typed records: persona, device keys, contacts,
+//! conversations, messages, sync cursors) → [`cipher`] (every value sealed, every key a
+//! keyed hash) → [`store`] (a [`RawStore`]: IndexedDB in the browser, memory in native
+//! tests). The passphrase that keys the cipher is kept wrapped ([`unlock`]).
+//!
+//! ```
+//! use phantom_sync::persona::{DeviceKeys, Persona};
+//! use phantom_sync::vault::store::MemoryStore;
+//! use phantom_sync::vault::unlock::MemoryKeyring;
+//! use phantom_sync::vault::Vault;
+//! # let mut rng = phantom_sync::testing::SeededRng::new(1);
+//!
+//! let persona = Persona::create("Ada", 1_700_000_000, &mut rng)?;
+//! let device = DeviceKeys::generate("Laptop", 1_700_000_000, &mut rng)?;
+//! let keyring = MemoryKeyring::generate(&mut rng);
+//! pollster::block_on(async {
+//!     let vault = Vault::import(MemoryStore::new(), &persona, device, &keyring, &mut rng).await?;
+//!     let store = vault.lock();
+//!     let vault = Vault::unlock(store, &keyring, None, 1_700_000_100).await?;
+//!     assert_eq!(vault.persona().await?.fingerprint(), persona.fingerprint());
+//!     Ok::<(), phantom_sync::vault::VaultError>(())
+//! })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod cipher;
+pub mod schema;
+pub mod store;
+pub mod unlock;
+
+use rand_core::CryptoRng;
+use thiserror::Error;
+
+use crate::mailbox::MailboxAddress;
+use crate::persona::{
+    Contact, Conversation, DeviceKeys, Fingerprint, Message, Persona, PersonaError, SyncCursor,
+};
+use crate::secret::Secret;
+use crate::wire::{WireError, WireRecord};
+use cipher::{CipherError, VaultCipher, KEY_CHECK_ID, LOOKUP_KEY_LEN};
+use schema::SchemaError;
+use store::{RawStore, StoreError, StoreName, WriteOp};
+use unlock::{DeviceKeyring, PinAttempts, PinParams, UnlockError, UnlockRecord};
+
+const UNLOCK_ID: &[u8] = b"unlock";
+const PIN_ATTEMPTS_ID: &[u8] = b"pin_attempts";
+const PERSONA_ID: &[u8] = b"persona";
+const DEVICE_ID: &[u8] = b"device";
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum VaultError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
+    #[error(transparent)]
+    Record(#[from] CipherError),
+    #[error(transparent)]
+    Unlock(#[from] UnlockError),
+    #[error("a stored record is malformed: {0}")]
+    Wire(#[from] WireError),
+    #[error("a stored persona is malformed: {0}")]
+    Persona(#[from] PersonaError),
+    #[error("there is no vault on this device yet")]
+    NoVault,
+    #[error("this key does not open the vault")]
+    WrongKey,
+    #[error("this device already holds a different persona; unlink it first")]
+    DifferentPersona,
+    #[error("the vault is missing its {0} record")]
+    Missing(&'static str),
+}
+
+impl VaultError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            VaultError::Store(inner) => inner.code(),
+            VaultError::Schema(inner) => inner.code(),
+            VaultError::Record(inner) => inner.code(),
+            VaultError::Unlock(inner) => inner.code(),
+            VaultError::Wire(inner) => inner.code(),
+            VaultError::Persona(inner) => inner.code(),
+            VaultError::NoVault => "no_vault",
+            VaultError::WrongKey => "wrong_key",
+            VaultError::DifferentPersona => "different_persona",
+            VaultError::Missing(_) => "record_missing",
+        }
+    }
+}
+
+/// An unlocked vault over a store.
+pub struct Vault<S: RawStore> {
+    store: S,
+    passphrase: Secret<32>,
+    cipher: VaultCipher,
+}
+
+impl<S: RawStore> Vault<S> {
+    /// Stores a persona on this device, or merges it again into the vault that already holds
+    /// it, in one atomic write: a crash leaves the previous state. Messages are never
+    /// touched, and device keys already here are kept.
+    pub async fn import(
+        store: S,
+        persona: &Persona,
+        device: DeviceKeys,
+        keyring: &impl DeviceKeyring,
+        rng: &mut impl CryptoRng,
+    ) -> Result<Self, VaultError> {
+        let passphrase = persona.database_passphrase.clone();
+        let cipher = VaultCipher::derive(&passphrase);
+        let existing = match schema::stored_version(&store).await? {
+            Some(found) => {
+                schema::migrate(&store, found).await?;
+                let check = store.get(StoreName::Meta, KEY_CHECK_ID).await?;
+                if !check.is_some_and(|record| cipher.verify_key_check(&record)) {
+                    return Err(VaultError::DifferentPersona);
+                }
+                true
+            }
+            None => false,
+        };
+        let vault = Self {
+            store,
+            passphrase,
+            cipher,
+        };
+        if existing && vault.persona_core().await?.fingerprint() != persona.fingerprint() {
+            return Err(VaultError::DifferentPersona);
+        }
+        let mut ops = vec![vault.sealed(
+            StoreName::Persona,
+            PERSONA_ID,
+            &persona.core().encode()?,
+            rng,
+        )];
+        // A re-import keeps this device's keys and however the user protects the vault.
+        if !existing {
+            let unlock = unlock::protect(&vault.passphrase, keyring, None, rng).await?;
+            ops.extend([
+                schema::version_op(),
+                WriteOp::put(StoreName::Meta, KEY_CHECK_ID, &vault.cipher.key_check(rng)),
+                WriteOp::put(StoreName::Meta, UNLOCK_ID, &unlock.encode()?),
+                vault.sealed(StoreName::Device, DEVICE_ID, &device.encode()?, rng),
+            ]);
+        }
+        for contact in &persona.contacts {
+            ops.push(vault.sealed(StoreName::Contacts, &contact.id, &contact.encode()?, rng));
+        }
+        for conversation in &persona.conversations {
+            ops.push(vault.sealed(
+                StoreName::Conversations,
+                &conversation.id,
+                &conversation.encode()?,
+                rng,
+            ));
+        }
+        vault.store.write(ops).await?;
+        Ok(vault)
+    }
+
+    /// Opens the vault with its passphrase.
+    pub async fn open(store: S, passphrase: Secret<32>) -> Result<Self, VaultError> {
+        let found = schema::stored_version(&store)
+            .await?
+            .ok_or(VaultError::NoVault)?;
+        schema::migrate(&store, found).await?;
+        let cipher = VaultCipher::derive(&passphrase);
+        let check = store
+            .get(StoreName::Meta, KEY_CHECK_ID)
+            .await?
+            .ok_or(VaultError::Missing("key check"))?;
+        if !cipher.verify_key_check(&check) {
+            return Err(VaultError::WrongKey);
+        }
+        Ok(Self {
+            store,
+            passphrase,
+            cipher,
+        })
+    }
+
+    /// Unwraps the passphrase with this device's key (and the PIN, if one is set) and opens.
+    /// Wrong PINs are counted in the store; each one doubles the wait before the next try.
+    pub async fn unlock(
+        store: S,
+        keyring: &impl DeviceKeyring,
+        pin: Option<&str>,
+        now: u64,
+    ) -> Result<Self, VaultError> {
+        let record = store
+            .get(StoreName::Meta, UNLOCK_ID)
+            .await?
+            .ok_or(VaultError::NoVault)?;
+        let record = UnlockRecord::decode(&record)?;
+        if !record.needs_pin() {
+            let passphrase = unlock::recover(&record, keyring, None).await?;
+            return Self::open(store, passphrase).await;
+        }
+        let mut attempts = match store.get(StoreName::Meta, PIN_ATTEMPTS_ID).await? {
+            Some(bytes) => PinAttempts::decode(&bytes)?,
+            None => PinAttempts::default(),
+        };
+        attempts.check(now)?;
+        match unlock::recover(&record, keyring, pin).await {
+            Ok(passphrase) => {
+                if attempts != PinAttempts::default() {
+                    store
+                        .write(vec![WriteOp::Delete {
+                            store: StoreName::Meta,
+                            key: PIN_ATTEMPTS_ID.to_vec(),
+                        }])
+                        .await?;
+                }
+                Self::open(store, passphrase).await
+            }
+            Err(UnlockError::WrongPin { .. }) => {
+                let error = attempts.record_failure(now);
+                store
+                    .write(vec![WriteOp::put(
+                        StoreName::Meta,
+                        PIN_ATTEMPTS_ID,
+                        &attempts.encode()?,
+                    )])
+                    .await?;
+                Err(error.into())
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Whether opening this store asks for a PIN (readable while locked).
+    pub async fn needs_pin(store: &S) -> Result<bool, VaultError> {
+        let record = store
+            .get(StoreName::Meta, UNLOCK_ID)
+            .await?
+            .ok_or(VaultError::NoVault)?;
+        Ok(UnlockRecord::decode(&record)?.needs_pin())
+    }
+
+    /// Sets (`Some`) or removes (`None`) the PIN that unlocking asks for.
+    pub async fn set_pin(
+        &self,
+        keyring: &impl DeviceKeyring,
+        pin: Option<(&str, PinParams)>,
+        rng: &mut impl CryptoRng,
+    ) -> Result<(), VaultError> {
+        let record = unlock::protect(&self.passphrase, keyring, pin, rng).await?;
+        self.store
+            .write(vec![
+                WriteOp::put(StoreName::Meta, UNLOCK_ID, &record.encode()?),
+                WriteOp::Delete {
+                    store: StoreName::Meta,
+                    key: PIN_ATTEMPTS_ID.to_vec(),
+                },
+            ])
+            .await?;
+        Ok(())
+    }
+
+    /// Forgets the keys; the store stays as it is.
+    pub fn lock(self) -> S {
+        self.store
+    }
+
+    /// The store underneath, for drivers that report on it.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub async fn fingerprint(&self) -> Result<Fingerprint, VaultError> {
+        Ok(self.persona_core().await?.fingerprint())
+    }
+
+    /// The persona with its contacts and conversations.
+    pub async fn persona(&self) -> Result<Persona, VaultError> {
+        let mut persona = self.persona_core().await?;
+        persona.contacts = self.all(StoreName::Contacts, &[]).await?;
+        persona.conversations = self.all(StoreName::Conversations, &[]).await?;
+        Ok(persona)
+    }
+
+    async fn persona_core(&self) -> Result<Persona, VaultError> {
+        let bytes = self
+            .read(StoreName::Persona, PERSONA_ID)
+            .await?
+            .ok_or(VaultError::Missing("persona"))?;
+        Ok(Persona::decode(&bytes)?)
+    }
+
+    /// This device's own keys.
+    pub async fn device(&self) -> Result<DeviceKeys, VaultError> {
+        let bytes = self
+            .read(StoreName::Device, DEVICE_ID)
+            .await?
+            .ok_or(VaultError::Missing("device"))?;
+        Ok(DeviceKeys::decode(&bytes)?)
+    }
+
+    pub async fn put_contact(
+        &self,
+        contact: &Contact,
+        rng: &mut impl CryptoRng,
+    ) -> Result<(), VaultError> {
+        let op = self.sealed(StoreName::Contacts, &contact.id, &contact.encode()?, rng);
+        Ok(self.store.write(vec![op]).await?)
+    }
+
+    pub async fn put_conversation(
+        &self,
+        conversation: &Conversation,
+        rng: &mut impl CryptoRng,
+    ) -> Result<(), VaultError> {
+        let op = self.sealed(
+            StoreName::Conversations,
+            &conversation.id,
+            &conversation.encode()?,
+            rng,
+        );
+        Ok(self.store.write(vec![op]).await?)
+    }
+
+    /// Stores messages in one atomic write; a message already stored (same id) is replaced
+    /// by the same content, so writing twice keeps one copy.
+    pub async fn put_messages(
+        &self,
+        messages: &[Message],
+        rng: &mut impl CryptoRng,
+    ) -> Result<(), VaultError> {
+        let mut ops = Vec::with_capacity(messages.len());
+        for message in messages {
+            let key = self.message_key(&message.conversation_id, message);
+            ops.push(WriteOp::Put {
+                value: self
+                    .cipher
+                    .seal(StoreName::Messages, &key, &message.encode()?, rng),
+                store: StoreName::Messages,
+                key,
+            });
+        }
+        Ok(self.store.write(ops).await?)
+    }
+
+    /// A conversation's messages in conversation order.
+    pub async fn messages(&self, conversation_id: &[u8; 16]) -> Result<Vec<Message>, VaultError> {
+        let prefix = self.conversation_prefix(conversation_id);
+        let mut messages: Vec<Message> = self.all(StoreName::Messages, &prefix).await?;
+        messages.sort_by_key(Message::order_key);
+        Ok(messages)
+    }
+
+    pub async fn put_cursor(
+        &self,
+        cursor: &SyncCursor,
+        rng: &mut impl CryptoRng,
+    ) -> Result<(), VaultError> {
+        let op = self.sealed(
+            StoreName::Cursors,
+            cursor.mailbox.as_bytes(),
+            &cursor.encode()?,
+            rng,
+        );
+        Ok(self.store.write(vec![op]).await?)
+    }
+
+    pub async fn cursor(&self, mailbox: &MailboxAddress) -> Result<Option<SyncCursor>, VaultError> {
+        match self.read(StoreName::Cursors, mailbox.as_bytes()).await? {
+            Some(bytes) => Ok(Some(SyncCursor::decode(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn conversation_prefix(&self, conversation_id: &[u8; 16]) -> [u8; LOOKUP_KEY_LEN] {
+        let mut logical = b"conversation:".to_vec();
+        logical.extend_from_slice(conversation_id);
+        self.cipher.lookup_key(StoreName::Messages, &logical)
+    }
+
+    /// Messages are keyed by conversation, then message id, so a conversation is one range.
+    fn message_key(&self, conversation_id: &[u8; 16], message: &Message) -> Vec<u8> {
+        let mut logical = b"message:".to_vec();
+        logical.extend_from_slice(message.id.as_bytes());
+        let mut key = self.conversation_prefix(conversation_id).to_vec();
+        key.extend_from_slice(&self.cipher.lookup_key(StoreName::Messages, &logical));
+        key
+    }
+
+    fn sealed(
+        &self,
+        store: StoreName,
+        logical_key: &[u8],
+        plaintext: &[u8],
+        rng: &mut impl CryptoRng,
+    ) -> WriteOp {
+        let key = self.cipher.lookup_key(store, logical_key).to_vec();
+        WriteOp::Put {
+            value: self.cipher.seal(store, &key, plaintext, rng),
+            store,
+            key,
+        }
+    }
+
+    async fn read(
+        &self,
+        store: StoreName,
+        logical_key: &[u8],
+    ) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>, VaultError> {
+        let key = self.cipher.lookup_key(store, logical_key);
+        match self.store.get(store, &key).await? {
+            Some(record) => Ok(Some(self.cipher.open(store, &key, &record)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn all<T: WireRecord>(
+        &self,
+        store: StoreName,
+        prefix: &[u8],
+    ) -> Result<Vec<T>, VaultError> {
+        let records = self.store.scan_prefix(store, prefix).await?;
+        records
+            .iter()
+            .map(|(key, record)| Ok(T::decode(&self.cipher.open(store, key, record)?)?))
+            .collect()
+    }
+}
+
+impl<S: RawStore> core::fmt::Debug for Vault<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Vault(unlocked)")
+    }
+}

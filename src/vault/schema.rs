@@ -1,0 +1,71 @@
+//! The vault's schema version and what happens when it differs.
+//!
+//! The version is stored in the meta store and is also the IndexedDB database version, so
+//! the browser creates the object stores of [`StoreName::ALL`] on first open. A vault written
+//! by a newer build is refused untouched ([`SchemaError::Newer`]); an older one is brought
+//! up to date by [`migrate`], one step per version, inside one atomic write.
+//!
+//! [`StoreName::ALL`]: crate::vault::store::StoreName::ALL
+
+use thiserror::Error;
+
+use crate::vault::store::{RawStore, StoreError, StoreName, WriteOp};
+
+/// The schema this build writes.
+pub const SCHEMA_VERSION: u32 = 1;
+/// Meta record holding the schema version (a big-endian `u32`, not secret).
+pub const SCHEMA_VERSION_ID: &[u8] = b"schema_version";
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SchemaError {
+    #[error("this vault was written by a newer version (schema {found}, this build reads {SCHEMA_VERSION}); update the app")]
+    Newer { found: u32 },
+    #[error("the schema version record is damaged")]
+    Malformed,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl SchemaError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            SchemaError::Newer { .. } => "newer_schema",
+            SchemaError::Malformed => "schema_malformed",
+            SchemaError::Store(inner) => inner.code(),
+        }
+    }
+}
+
+/// The stored schema version, or `None` for an empty store.
+pub async fn stored_version(store: &impl RawStore) -> Result<Option<u32>, SchemaError> {
+    match store.get(StoreName::Meta, SCHEMA_VERSION_ID).await? {
+        None => Ok(None),
+        Some(bytes) => {
+            let bytes: [u8; 4] = bytes.try_into().map_err(|_| SchemaError::Malformed)?;
+            Ok(Some(u32::from_be_bytes(bytes)))
+        }
+    }
+}
+
+/// The write that records the current schema version.
+pub fn version_op() -> WriteOp {
+    WriteOp::put(
+        StoreName::Meta,
+        SCHEMA_VERSION_ID,
+        &SCHEMA_VERSION.to_be_bytes(),
+    )
+}
+
+/// Brings a vault of schema `found` to [`SCHEMA_VERSION`].
+///
+/// Version 1 is the first schema, so there are no steps yet; each later version adds its
+/// step here, run in order from `found`, together with [`version_op`] in one write.
+pub async fn migrate(store: &impl RawStore, found: u32) -> Result<(), SchemaError> {
+    if found > SCHEMA_VERSION {
+        return Err(SchemaError::Newer { found });
+    }
+    if found < SCHEMA_VERSION {
+        store.write(vec![version_op()]).await?;
+    }
+    Ok(())
+}

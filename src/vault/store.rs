@@ -1,0 +1,199 @@
+//! The storage trait under the vault: named stores of opaque byte keys and values.
+//!
+//! The vault encrypts before it writes, so an implementation only ever sees keyed hashes
+//! and ciphertext. `write` is atomic — all operations or none — which is what makes an
+//! identity import all-or-nothing. [`MemoryStore`] serves native tests; the browser uses
+//! the IndexedDB driver (`drivers::indexeddb`). One conformance suite runs against both.
+//!
+//! ```
+//! use phantom_sync::vault::store::{MemoryStore, RawStore, StoreName, WriteOp};
+//!
+//! let store = MemoryStore::new();
+//! pollster::block_on(async {
+//!     store.write(vec![WriteOp::put(StoreName::Meta, b"k", b"v")]).await?;
+//!     assert_eq!(store.get(StoreName::Meta, b"k").await?, Some(b"v".to_vec()));
+//!     Ok::<(), phantom_sync::vault::store::StoreError>(())
+//! })?;
+//! # Ok::<(), phantom_sync::vault::store::StoreError>(())
+//! ```
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use thiserror::Error;
+
+/// The object stores of a vault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum StoreName {
+    /// Schema version, key check, wrapped passphrase: what is needed before unlocking.
+    Meta,
+    Persona,
+    Device,
+    Contacts,
+    Conversations,
+    Messages,
+    Cursors,
+}
+
+impl StoreName {
+    pub const ALL: [StoreName; 7] = [
+        StoreName::Meta,
+        StoreName::Persona,
+        StoreName::Device,
+        StoreName::Contacts,
+        StoreName::Conversations,
+        StoreName::Messages,
+        StoreName::Cursors,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreName::Meta => "meta",
+            StoreName::Persona => "persona",
+            StoreName::Device => "device",
+            StoreName::Contacts => "contacts",
+            StoreName::Conversations => "conversations",
+            StoreName::Messages => "messages",
+            StoreName::Cursors => "cursors",
+        }
+    }
+}
+
+/// One change in an atomic write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteOp {
+    Put {
+        store: StoreName,
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
+    Delete {
+        store: StoreName,
+        key: Vec<u8>,
+    },
+}
+
+impl WriteOp {
+    pub fn put(store: StoreName, key: &[u8], value: &[u8]) -> Self {
+        WriteOp::Put {
+            store,
+            key: key.to_vec(),
+            value: value.to_vec(),
+        }
+    }
+}
+
+/// Why the storage underneath failed. Nothing written in a failed `write` is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum StoreError {
+    #[error("the browser's storage quota is exhausted; free some space and retry")]
+    QuotaExceeded,
+    #[error("another tab holds an older version of the database open; close it and retry")]
+    Blocked,
+    #[error("the database was closed (the browser may have cleared site data)")]
+    Closed,
+    #[error("the database was written by a newer version of the app; update it")]
+    NewerVersion,
+    #[error("storage is not available in this browser context: {0}")]
+    Unavailable(String),
+    #[error("the storage failed: {0}")]
+    Failed(String),
+}
+
+impl StoreError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::QuotaExceeded => "quota_exceeded",
+            StoreError::Blocked => "database_blocked",
+            StoreError::Closed => "database_closed",
+            StoreError::NewerVersion => "newer_schema",
+            StoreError::Unavailable(_) => "storage_unavailable",
+            StoreError::Failed(_) => "storage_failed",
+        }
+    }
+}
+
+/// Named stores of byte keys and values, with atomic batched writes.
+#[allow(async_fn_in_trait)]
+pub trait RawStore {
+    async fn get(&self, store: StoreName, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Every record whose key starts with `prefix`, in key order.
+    async fn scan_prefix(
+        &self,
+        store: StoreName,
+        prefix: &[u8],
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+
+    /// Applies every operation, or — if any fails or the page goes away — none.
+    async fn write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError>;
+}
+
+/// Records by store and key.
+type Records = BTreeMap<(StoreName, Vec<u8>), Vec<u8>>;
+
+/// An in-memory store for native tests.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    records: RefCell<Records>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl RawStore for MemoryStore {
+    async fn get(&self, store: StoreName, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.records.borrow().get(&(store, key.to_vec())).cloned())
+    }
+
+    async fn scan_prefix(
+        &self,
+        store: StoreName,
+        prefix: &[u8],
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        Ok(self
+            .records
+            .borrow()
+            .range((store, prefix.to_vec())..)
+            .take_while(|((name, key), _)| *name == store && key.starts_with(prefix))
+            .map(|((_, key), value)| (key.clone(), value.clone()))
+            .collect())
+    }
+
+    async fn write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+        let mut records = self.records.borrow_mut();
+        for op in ops {
+            match op {
+                WriteOp::Put { store, key, value } => {
+                    records.insert((store, key), value);
+                }
+                WriteOp::Delete { store, key } => {
+                    records.remove(&(store, key));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A borrowed store is a store: a failed unlock leaves the caller holding it.
+impl<T: RawStore> RawStore for &T {
+    async fn get(&self, store: StoreName, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        (**self).get(store, key).await
+    }
+
+    async fn scan_prefix(
+        &self,
+        store: StoreName,
+        prefix: &[u8],
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        (**self).scan_prefix(store, prefix).await
+    }
+
+    async fn write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+        (**self).write(ops).await
+    }
+}

@@ -1,0 +1,363 @@
+//! Unlocking: the database passphrase is never stored in clear; it is wrapped by a key that
+//! never leaves this device, and optionally by a PIN too.
+//!
+//! By default a [`DeviceKeyring`] wraps it — in the browser a non-extractable WebCrypto key
+//! kept in IndexedDB (`drivers::webcrypto`), so the vault opens by itself in milliseconds.
+//! With a PIN, the passphrase is first sealed under Argon2id(PIN) — memory-hard, tuned to
+//! about a second in the browser — and then wrapped by the device key. Wrong PINs are
+//! counted and each one doubles the wait before the next try ([`PinAttempts`]).
+//!
+//! ```
+//! use phantom_sync::secret::Secret;
+//! use phantom_sync::vault::unlock::{protect, recover, MemoryKeyring, PinParams};
+//! # let mut rng = phantom_sync::testing::SeededRng::new(1);
+//!
+//! let keyring = MemoryKeyring::generate(&mut rng);
+//! let passphrase = Secret::from_bytes([9; 32]);
+//! pollster::block_on(async {
+//!     let record = protect(&passphrase, &keyring, Some(("2468", PinParams::FOR_TESTS)), &mut rng).await?;
+//!     assert!(recover(&record, &keyring, Some("1357")).await.is_err());
+//!     assert_eq!(recover(&record, &keyring, Some("2468")).await?, passphrase);
+//!     Ok::<(), phantom_sync::vault::unlock::UnlockError>(())
+//! })?;
+//! # Ok::<(), phantom_sync::vault::unlock::UnlockError>(())
+//! ```
+
+use argon2::{Algorithm, Argon2, Params, Version};
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::XChaCha20Poly1305;
+use rand_core::CryptoRng;
+use thiserror::Error;
+use zeroize::Zeroizing;
+
+use crate::secret::Secret;
+use crate::wire::{Reader, WireError, WireRecord, Writer};
+
+const PIN_AAD: &[u8] = b"phantom-sync pin v1";
+const KEYRING_AAD: &[u8] = b"phantom-sync device keyring v1";
+const MAX_WRAPPED_LEN: usize = 1024;
+/// The longest wait a run of wrong PINs imposes, in seconds.
+pub const MAX_PIN_BACKOFF_SECS: u64 = 900;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum UnlockError {
+    #[error("this vault is protected by a PIN; enter it")]
+    PinRequired,
+    #[error("wrong PIN ({failures} wrong so far); try again in {retry_after_secs} s")]
+    WrongPin {
+        failures: u32,
+        retry_after_secs: u64,
+    },
+    #[error("too many wrong PINs; try again in {retry_after_secs} s")]
+    TooManyAttempts { retry_after_secs: u64 },
+    #[error("this device's key is missing (site data was cleared?); link the device again")]
+    DeviceKeyMissing,
+    #[error("this device's key does not open the vault")]
+    DeviceKeyRejected,
+    #[error("the device keyring failed: {0}")]
+    Keyring(String),
+    #[error("the PIN settings are out of range")]
+    InvalidPinParams,
+    #[error("malformed unlock record: {0}")]
+    Wire(#[from] WireError),
+}
+
+impl UnlockError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            UnlockError::PinRequired => "pin_required",
+            UnlockError::WrongPin { .. } => "wrong_pin",
+            UnlockError::TooManyAttempts { .. } => "too_many_attempts",
+            UnlockError::DeviceKeyMissing => "device_key_missing",
+            UnlockError::DeviceKeyRejected => "device_key_rejected",
+            UnlockError::Keyring(_) => "keyring_failed",
+            UnlockError::InvalidPinParams => "invalid_pin_params",
+            UnlockError::Wire(inner) => inner.code(),
+        }
+    }
+}
+
+/// Argon2id cost settings, stored with the record so they can be raised later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PinParams {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl PinParams {
+    /// About one second in the browser's wasm on a laptop (64 MiB, 3 passes).
+    pub const DEFAULT: PinParams = PinParams {
+        memory_kib: 64 * 1024,
+        iterations: 3,
+        parallelism: 1,
+    };
+    /// Cheap settings for tests only.
+    pub const FOR_TESTS: PinParams = PinParams {
+        memory_kib: 64,
+        iterations: 1,
+        parallelism: 1,
+    };
+    const MAX_MEMORY_KIB: u32 = 1024 * 1024;
+    const MAX_ITERATIONS: u32 = 64;
+
+    fn argon2(&self) -> Result<Argon2<'static>, UnlockError> {
+        if self.memory_kib > Self::MAX_MEMORY_KIB || self.iterations > Self::MAX_ITERATIONS {
+            return Err(UnlockError::InvalidPinParams);
+        }
+        let params = Params::new(self.memory_kib, self.iterations, self.parallelism, Some(32))
+            .map_err(|_| UnlockError::InvalidPinParams)?;
+        Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+    }
+}
+
+/// A key held by this device alone that wraps and unwraps small secrets.
+#[allow(async_fn_in_trait)]
+pub trait DeviceKeyring {
+    async fn wrap(&self, secret: &[u8]) -> Result<Vec<u8>, UnlockError>;
+    async fn unwrap(&self, wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>, UnlockError>;
+}
+
+/// A keyring whose key lives in memory: for native tests and tools.
+pub struct MemoryKeyring {
+    cipher: XChaCha20Poly1305,
+    nonces: core::cell::RefCell<[u8; 24]>,
+}
+
+impl MemoryKeyring {
+    pub fn generate(rng: &mut impl CryptoRng) -> Self {
+        let key = Secret::<32>::generate(rng);
+        let mut nonce = [0u8; 24];
+        rng.fill_bytes(&mut nonce);
+        Self {
+            cipher: XChaCha20Poly1305::new(&chacha20poly1305::Key::from(*key.expose())),
+            nonces: core::cell::RefCell::new(nonce),
+        }
+    }
+}
+
+impl DeviceKeyring for MemoryKeyring {
+    async fn wrap(&self, secret: &[u8]) -> Result<Vec<u8>, UnlockError> {
+        let mut nonce = self.nonces.borrow_mut();
+        // A counter in the nonce's last bytes: every wrap gets a fresh nonce.
+        for byte in nonce.iter_mut().rev() {
+            *byte = byte.wrapping_add(1);
+            if *byte != 0 {
+                break;
+            }
+        }
+        seal(&self.cipher, &nonce, secret, KEYRING_AAD)
+    }
+
+    async fn unwrap(&self, wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>, UnlockError> {
+        open(&self.cipher, wrapped, KEYRING_AAD).ok_or(UnlockError::DeviceKeyRejected)
+    }
+}
+
+/// How the passphrase is protected on this device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UnlockMethod {
+    DeviceKey,
+    Pin { params: PinParams, salt: [u8; 16] },
+}
+
+/// The wrapped passphrase, as stored in the vault's meta store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnlockRecord {
+    pub method: UnlockMethod,
+    pub wrapped: Vec<u8>,
+}
+
+impl UnlockRecord {
+    pub fn needs_pin(&self) -> bool {
+        matches!(self.method, UnlockMethod::Pin { .. })
+    }
+}
+
+impl WireRecord for UnlockRecord {
+    const MIN_LEN: usize = 1 + 4;
+
+    fn write(&self, w: &mut Writer) -> Result<(), WireError> {
+        match &self.method {
+            UnlockMethod::DeviceKey => w.put_u8(1),
+            UnlockMethod::Pin { params, salt } => {
+                w.put_u8(2);
+                w.put_u32(params.memory_kib);
+                w.put_u32(params.iterations);
+                w.put_u32(params.parallelism);
+                w.put_bytes(salt);
+            }
+        }
+        w.put_var_bytes("wrapped", &self.wrapped, MAX_WRAPPED_LEN)
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        let method = match r.u8("unlock_method")? {
+            1 => UnlockMethod::DeviceKey,
+            2 => UnlockMethod::Pin {
+                params: PinParams {
+                    memory_kib: r.u32("memory_kib")?,
+                    iterations: r.u32("iterations")?,
+                    parallelism: r.u32("parallelism")?,
+                },
+                salt: r.array("salt")?,
+            },
+            other => {
+                return Err(WireError::InvalidValue {
+                    field: "unlock_method",
+                    value: other.into(),
+                })
+            }
+        };
+        Ok(Self {
+            method,
+            wrapped: r.var_bytes("wrapped", MAX_WRAPPED_LEN)?.to_vec(),
+        })
+    }
+}
+
+/// Wrong PINs so far and the earliest time (Unix seconds) of the next try.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PinAttempts {
+    pub failures: u32,
+    pub not_before: u64,
+}
+
+impl PinAttempts {
+    /// Refuses a try before the back-off has passed.
+    pub fn check(&self, now: u64) -> Result<(), UnlockError> {
+        if now < self.not_before {
+            Err(UnlockError::TooManyAttempts {
+                retry_after_secs: self.not_before - now,
+            })
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Counts a wrong PIN: the wait doubles with each one, up to [`MAX_PIN_BACKOFF_SECS`].
+    pub fn record_failure(&mut self, now: u64) -> UnlockError {
+        self.failures = self.failures.saturating_add(1);
+        let wait = 1u64
+            .checked_shl(self.failures.saturating_sub(1))
+            .unwrap_or(u64::MAX)
+            .min(MAX_PIN_BACKOFF_SECS);
+        self.not_before = now.saturating_add(wait);
+        UnlockError::WrongPin {
+            failures: self.failures,
+            retry_after_secs: wait,
+        }
+    }
+}
+
+impl WireRecord for PinAttempts {
+    const MIN_LEN: usize = 4 + 8;
+
+    fn write(&self, w: &mut Writer) -> Result<(), WireError> {
+        w.put_u32(self.failures);
+        w.put_u64(self.not_before);
+        Ok(())
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        Ok(Self {
+            failures: r.u32("failures")?,
+            not_before: r.u64("not_before")?,
+        })
+    }
+}
+
+/// Wraps the passphrase with the device key, and first with the PIN if one is given.
+pub async fn protect(
+    passphrase: &Secret<32>,
+    keyring: &impl DeviceKeyring,
+    pin: Option<(&str, PinParams)>,
+    rng: &mut impl CryptoRng,
+) -> Result<UnlockRecord, UnlockError> {
+    let Some((pin, params)) = pin else {
+        return Ok(UnlockRecord {
+            method: UnlockMethod::DeviceKey,
+            wrapped: keyring.wrap(passphrase.expose()).await?,
+        });
+    };
+    let mut salt = [0u8; 16];
+    rng.fill_bytes(&mut salt);
+    let mut nonce = [0u8; 24];
+    rng.fill_bytes(&mut nonce);
+    let pin_key = pin_cipher(pin, &params, &salt)?;
+    let pin_sealed = seal(&pin_key, &nonce, passphrase.expose(), PIN_AAD)?;
+    Ok(UnlockRecord {
+        method: UnlockMethod::Pin { params, salt },
+        wrapped: keyring.wrap(&pin_sealed).await?,
+    })
+}
+
+/// Recovers the passphrase; a PIN-protected record needs the PIN.
+pub async fn recover(
+    record: &UnlockRecord,
+    keyring: &impl DeviceKeyring,
+    pin: Option<&str>,
+) -> Result<Secret<32>, UnlockError> {
+    let unwrapped = keyring.unwrap(&record.wrapped).await?;
+    let passphrase = match &record.method {
+        UnlockMethod::DeviceKey => unwrapped,
+        UnlockMethod::Pin { params, salt } => {
+            let pin = pin.ok_or(UnlockError::PinRequired)?;
+            let pin_key = pin_cipher(pin, params, salt)?;
+            open(&pin_key, &unwrapped, PIN_AAD).ok_or(UnlockError::WrongPin {
+                failures: 0,
+                retry_after_secs: 0,
+            })?
+        }
+    };
+    let bytes: [u8; 32] = passphrase
+        .as_slice()
+        .try_into()
+        .map_err(|_| UnlockError::DeviceKeyRejected)?;
+    Ok(Secret::from_bytes(bytes))
+}
+
+fn pin_cipher(
+    pin: &str,
+    params: &PinParams,
+    salt: &[u8; 16],
+) -> Result<XChaCha20Poly1305, UnlockError> {
+    let mut key = Zeroizing::new([0u8; 32]);
+    params
+        .argon2()?
+        .hash_password_into(pin.as_bytes(), salt, key.as_mut())
+        .map_err(|_| UnlockError::InvalidPinParams)?;
+    Ok(XChaCha20Poly1305::new(&chacha20poly1305::Key::from(*key)))
+}
+
+fn seal(
+    cipher: &XChaCha20Poly1305,
+    nonce: &[u8; 24],
+    secret: &[u8],
+    aad: &[u8],
+) -> Result<Vec<u8>, UnlockError> {
+    let ciphertext = cipher
+        .encrypt(
+            &chacha20poly1305::XNonce::from(*nonce),
+            Payload { msg: secret, aad },
+        )
+        .map_err(|_| UnlockError::Keyring("sealing failed".into()))?;
+    let mut out = nonce.to_vec();
+    out.extend_from_slice(&ciphertext);
+    Ok(out)
+}
+
+fn open(cipher: &XChaCha20Poly1305, sealed: &[u8], aad: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    let (nonce, ciphertext) = sealed.split_at_checked(24)?;
+    let nonce: [u8; 24] = nonce.try_into().ok()?;
+    cipher
+        .decrypt(
+            &chacha20poly1305::XNonce::from(nonce),
+            Payload {
+                msg: ciphertext,
+                aad,
+            },
+        )
+        .ok()
+        .map(Zeroizing::new)
+}

@@ -1,0 +1,432 @@
+//! The vault conformance suite: every test runs against each store implementation —
+//! `MemoryStore` natively, IndexedDB in headless Chromium.
+
+use phantom_sync::mailbox::MailboxAddress;
+use phantom_sync::persona::{
+    Contact, Conversation, DeviceKeys, Message, MessageId, Persona, Sender, SyncCursor,
+};
+use phantom_sync::secret::Secret;
+use phantom_sync::testing::SeededRng;
+use phantom_sync::vault::cipher::CipherError;
+use phantom_sync::vault::schema::{SchemaError, SCHEMA_VERSION_ID};
+use phantom_sync::vault::store::{RawStore, StoreName, WriteOp};
+use phantom_sync::vault::unlock::{MemoryKeyring, PinParams, UnlockError};
+use phantom_sync::vault::{Vault, VaultError};
+
+pub const NOW: u64 = 1_767_225_600;
+pub const MARKER: &str = "MARKER-7f3a-visible-if-unencrypted";
+
+/// Makes empty stores and reopens them as a new connection would (after a reload).
+#[allow(async_fn_in_trait)]
+pub trait Fixture {
+    type Store: RawStore;
+    async fn fresh(&self, name: &str) -> Self::Store;
+    async fn reopen(&self, store: Self::Store) -> Self::Store;
+}
+
+pub struct World {
+    pub rng: SeededRng,
+    pub persona: Persona,
+    pub device: DeviceKeys,
+    pub keyring: MemoryKeyring,
+}
+
+pub fn world(seed: u64) -> World {
+    let mut rng = SeededRng::new(seed);
+    let mut persona = Persona::create("Ada", NOW - 86_400, &mut rng).expect("persona");
+    persona.contacts.push(contact(1, "Grace"));
+    persona.contacts.push(contact(2, "Alan"));
+    persona.conversations.push(Conversation {
+        id: [1; 16],
+        title: format!("Grace {MARKER}"),
+        peer_mailbox: MailboxAddress::from_bytes([0x11; 32]),
+        conversation_key: Secret::from_bytes([0x22; 32]),
+        last_activity: NOW - 60,
+    });
+    let device = DeviceKeys::generate("Laptop", NOW, &mut rng).expect("device");
+    let keyring = MemoryKeyring::generate(&mut rng);
+    World {
+        rng,
+        persona,
+        device,
+        keyring,
+    }
+}
+
+fn contact(n: u8, name: &str) -> Contact {
+    Contact {
+        id: [n; 16],
+        display_name: format!("{name} {MARKER}"),
+        mailbox: MailboxAddress::from_bytes([n; 32]),
+        identity_key: [n.wrapping_add(100); 32],
+        added_at: NOW - 3_600,
+    }
+}
+
+pub fn message(n: u64, conversation: u8) -> Message {
+    let mut id = [0u8; 16];
+    id[..8].copy_from_slice(&n.to_be_bytes());
+    id[15] = conversation;
+    Message {
+        id: MessageId::from_bytes(id),
+        conversation_id: [conversation; 16],
+        sender: Sender::Contact([1; 16]),
+        sent_at_ms: (NOW - 1_000 + n) * 1_000,
+        body: format!("message {n} {MARKER}"),
+    }
+}
+
+async fn imported<F: Fixture>(fixture: &F, name: &str, w: &mut World) -> Vault<F::Store> {
+    let store = fixture.fresh(name).await;
+    Vault::import(store, &w.persona, w.device.clone(), &w.keyring, &mut w.rng)
+        .await
+        .expect("imports")
+}
+
+pub async fn round_trip_survives_reopening<F: Fixture>(fixture: &F) {
+    let mut w = world(1);
+    let vault = imported(fixture, "round_trip", &mut w).await;
+    let messages: Vec<Message> = (0..50).rev().map(|n| message(n, 1)).collect();
+    vault
+        .put_messages(&messages, &mut w.rng)
+        .await
+        .expect("messages stored");
+    let cursor = SyncCursor {
+        mailbox: MailboxAddress::from_bytes([9; 32]),
+        position: 77,
+    };
+    vault
+        .put_cursor(&cursor, &mut w.rng)
+        .await
+        .expect("cursor stored");
+
+    let store = fixture.reopen(vault.lock()).await;
+    let vault = Vault::unlock(store, &w.keyring, None, NOW)
+        .await
+        .expect("unlocks with the device key");
+    let mut persona = vault.persona().await.expect("persona");
+    persona.contacts.sort_by_key(|c| c.id);
+    assert_eq!(persona, w.persona);
+    assert_eq!(vault.device().await.expect("device"), w.device);
+    let stored = vault.messages(&[1; 16]).await.expect("messages");
+    let mut expected = messages.clone();
+    expected.sort_by_key(Message::order_key);
+    assert_eq!(stored, expected, "messages come back in conversation order");
+    assert_eq!(vault.messages(&[2; 16]).await.expect("none"), vec![]);
+    assert_eq!(
+        vault.cursor(&cursor.mailbox).await.expect("cursor"),
+        Some(cursor)
+    );
+}
+
+pub async fn storing_a_message_twice_keeps_one<F: Fixture>(fixture: &F) {
+    let mut w = world(2);
+    let vault = imported(fixture, "dedupe", &mut w).await;
+    let batch = [message(1, 1), message(2, 1)];
+    vault
+        .put_messages(&batch, &mut w.rng)
+        .await
+        .expect("stored");
+    vault
+        .put_messages(&batch[..1], &mut w.rng)
+        .await
+        .expect("stored again");
+    assert_eq!(vault.messages(&[1; 16]).await.expect("messages").len(), 2);
+}
+
+pub async fn a_wrong_key_is_refused<F: Fixture>(fixture: &F) {
+    let mut w = world(3);
+    let store = imported(fixture, "wrong_key", &mut w).await.lock();
+    let result = Vault::open(store, Secret::from_bytes([0x55; 32])).await;
+    assert_eq!(result.err(), Some(VaultError::WrongKey));
+}
+
+pub async fn a_tampered_record_is_refused<F: Fixture>(fixture: &F) {
+    let mut w = world(4);
+    let vault = imported(fixture, "tampered", &mut w).await;
+    let store = vault.store();
+    let (key, mut value) = store
+        .scan_prefix(StoreName::Persona, &[])
+        .await
+        .expect("scan")
+        .pop()
+        .expect("a persona record");
+    let last = value.len() - 1;
+    value[last] ^= 0x01;
+    store
+        .write(vec![WriteOp::Put {
+            store: StoreName::Persona,
+            key,
+            value,
+        }])
+        .await
+        .expect("raw write");
+    assert_eq!(
+        vault.persona().await.err(),
+        Some(VaultError::Record(CipherError::Tampered {
+            store: "persona"
+        }))
+    );
+    assert_eq!(
+        vault.device().await.expect("the rest still reads"),
+        w.device
+    );
+}
+
+pub async fn a_swapped_record_is_refused<F: Fixture>(fixture: &F) {
+    let mut w = world(5);
+    let vault = imported(fixture, "swapped", &mut w).await;
+    let store = vault.store();
+    let contacts = store
+        .scan_prefix(StoreName::Contacts, &[])
+        .await
+        .expect("scan");
+    assert_eq!(contacts.len(), 2);
+    let (first_key, _) = contacts[0].clone();
+    let (_, second_value) = contacts[1].clone();
+    store
+        .write(vec![WriteOp::Put {
+            store: StoreName::Contacts,
+            key: first_key,
+            value: second_value.clone(),
+        }])
+        .await
+        .expect("raw write");
+    assert_eq!(
+        vault.persona().await.err(),
+        Some(VaultError::Record(CipherError::Moved { store: "contacts" }))
+    );
+
+    // The same record moved to another store is refused too.
+    let (conversation_key, _) = store
+        .scan_prefix(StoreName::Conversations, &[])
+        .await
+        .expect("scan")
+        .pop()
+        .expect("a conversation");
+    store
+        .write(vec![WriteOp::Put {
+            store: StoreName::Conversations,
+            key: conversation_key,
+            value: second_value,
+        }])
+        .await
+        .expect("raw write");
+    let moved = Vault::open(vault.lock(), w.persona.database_passphrase.clone())
+        .await
+        .expect("opens")
+        .persona()
+        .await;
+    assert!(matches!(
+        moved,
+        Err(VaultError::Record(CipherError::Moved { .. }))
+    ));
+}
+
+pub async fn a_reimport_keeps_history_and_device_keys<F: Fixture>(fixture: &F) {
+    let mut w = world(6);
+    let vault = imported(fixture, "reimport", &mut w).await;
+    vault
+        .put_messages(&[message(1, 1), message(2, 1)], &mut w.rng)
+        .await
+        .expect("history");
+    let mut newer = w.persona.clone();
+    newer.conversations.push(Conversation {
+        id: [2; 16],
+        title: "Alan".into(),
+        peer_mailbox: MailboxAddress::from_bytes([0x33; 32]),
+        conversation_key: Secret::from_bytes([0x44; 32]),
+        last_activity: NOW,
+    });
+    let other_device = DeviceKeys::generate("Other", NOW, &mut w.rng).expect("device");
+    let vault = Vault::import(vault.lock(), &newer, other_device, &w.keyring, &mut w.rng)
+        .await
+        .expect("re-imports");
+    let again = Vault::import(
+        vault.lock(),
+        &newer,
+        w.device.clone(),
+        &w.keyring,
+        &mut w.rng,
+    )
+    .await
+    .expect("idempotent");
+    assert_eq!(again.messages(&[1; 16]).await.expect("messages").len(), 2);
+    assert_eq!(
+        again.persona().await.expect("persona").conversations.len(),
+        2
+    );
+    assert_eq!(
+        again.device().await.expect("device"),
+        w.device,
+        "device keys are kept"
+    );
+}
+
+pub async fn a_different_persona_is_refused_and_nothing_changes<F: Fixture>(fixture: &F) {
+    let mut w = world(7);
+    let vault = imported(fixture, "different", &mut w).await;
+    vault
+        .put_messages(&[message(1, 1)], &mut w.rng)
+        .await
+        .expect("history");
+    let stranger = Persona::create("Eve", NOW, &mut w.rng).expect("persona");
+    let result = Vault::import(
+        vault.lock(),
+        &stranger,
+        w.device.clone(),
+        &w.keyring,
+        &mut w.rng,
+    )
+    .await;
+    let Err(error) = result else {
+        panic!("a different persona must be refused");
+    };
+    assert_eq!(error, VaultError::DifferentPersona);
+}
+
+pub async fn pin_unlock_counts_wrong_pins_with_back_off<F: Fixture>(fixture: &F) {
+    let mut w = world(8);
+    let vault = imported(fixture, "pin", &mut w).await;
+    vault
+        .set_pin(
+            &w.keyring,
+            Some(("482913", PinParams::FOR_TESTS)),
+            &mut w.rng,
+        )
+        .await
+        .expect("pin set");
+    let store = fixture.reopen(vault.lock()).await;
+    assert!(Vault::needs_pin(&store)
+        .await
+        .expect("readable while locked"));
+
+    let unlock = |pin: Option<&'static str>, now: u64| Vault::unlock(&store, &w.keyring, pin, now);
+    let refused = |result: Result<Vault<&F::Store>, VaultError>| result.expect_err("refused");
+    assert_eq!(
+        refused(unlock(None, NOW).await),
+        VaultError::Unlock(UnlockError::PinRequired)
+    );
+    assert_eq!(
+        refused(unlock(Some("000000"), NOW).await),
+        VaultError::Unlock(UnlockError::WrongPin {
+            failures: 1,
+            retry_after_secs: 1
+        })
+    );
+    assert_eq!(
+        refused(unlock(Some("482913"), NOW).await),
+        VaultError::Unlock(UnlockError::TooManyAttempts {
+            retry_after_secs: 1
+        })
+    );
+    assert_eq!(
+        refused(unlock(Some("111111"), NOW + 1).await),
+        VaultError::Unlock(UnlockError::WrongPin {
+            failures: 2,
+            retry_after_secs: 2
+        })
+    );
+    let vault = unlock(Some("482913"), NOW + 3)
+        .await
+        .expect("the right PIN opens after the wait");
+    assert_eq!(
+        vault.fingerprint().await.expect("fingerprint"),
+        w.persona.fingerprint()
+    );
+    assert_eq!(
+        refused(unlock(Some("000000"), NOW + 3).await),
+        VaultError::Unlock(UnlockError::WrongPin {
+            failures: 1,
+            retry_after_secs: 1
+        }),
+        "a success resets the count"
+    );
+
+    vault
+        .set_pin(&w.keyring, None, &mut w.rng)
+        .await
+        .expect("pin removed");
+    assert!(!Vault::needs_pin(&store).await.expect("readable"));
+    unlock(None, NOW + 10)
+        .await
+        .expect("opens without a PIN again");
+}
+
+pub async fn a_newer_schema_is_refused_untouched<F: Fixture>(fixture: &F) {
+    let mut w = world(9);
+    let store = imported(fixture, "newer", &mut w).await.lock();
+    store
+        .write(vec![WriteOp::put(
+            StoreName::Meta,
+            SCHEMA_VERSION_ID,
+            &99u32.to_be_bytes(),
+        )])
+        .await
+        .expect("raw write");
+    let result = Vault::open(store, w.persona.database_passphrase.clone()).await;
+    assert_eq!(
+        result.err(),
+        Some(VaultError::Schema(SchemaError::Newer { found: 99 }))
+    );
+}
+
+/// Everything the store holds, keys and values, as one byte string per record.
+pub async fn raw_contents(store: &impl RawStore) -> Vec<Vec<u8>> {
+    let mut all = Vec::new();
+    for name in StoreName::ALL {
+        for (key, value) in store.scan_prefix(name, &[]).await.expect("scan") {
+            all.push(key);
+            all.push(value);
+        }
+    }
+    all
+}
+
+/// Secrets and markers that must never appear in storage.
+pub fn forbidden_bytes(w: &World) -> Vec<Vec<u8>> {
+    let mut forbidden = vec![
+        MARKER.as_bytes().to_vec(),
+        w.persona.root_key.expose().to_vec(),
+        w.persona.database_passphrase.expose().to_vec(),
+        w.device.identity_seed.expose().to_vec(),
+        w.persona.conversations[0]
+            .conversation_key
+            .expose()
+            .to_vec(),
+        w.persona.conversations[0].id.to_vec(),
+        b"Grace".to_vec(),
+    ];
+    forbidden.extend(w.persona.contacts.iter().map(|c| c.id.to_vec()));
+    forbidden
+}
+
+pub fn assert_nothing_readable(contents: &[Vec<u8>], forbidden: &[Vec<u8>]) {
+    for record in contents {
+        for needle in forbidden {
+            assert!(
+                !record
+                    .windows(needle.len())
+                    .any(|window| window == needle.as_slice()),
+                "found {:?} at rest",
+                String::from_utf8_lossy(needle)
+            );
+        }
+    }
+}
+
+pub async fn nothing_is_readable_at_rest<F: Fixture>(fixture: &F) -> World {
+    let mut w = world(10);
+    let vault = imported(fixture, "at_rest", &mut w).await;
+    let messages: Vec<Message> = (0..20).map(|n| message(n, 1)).collect();
+    vault
+        .put_messages(&messages, &mut w.rng)
+        .await
+        .expect("stored");
+    let contents = raw_contents(vault.store()).await;
+    assert!(contents.len() > 20);
+    let mut forbidden = forbidden_bytes(&w);
+    forbidden.extend(messages.iter().map(|m| m.id.as_bytes().to_vec()));
+    assert_nothing_readable(&contents, &forbidden);
+    w
+}
