@@ -99,14 +99,26 @@ fn code_of(error: &JsValue) -> String {
         .expect("the code is a string")
 }
 
+async fn fresh_device(profile: &str, name: &str) -> SyncManager {
+    SyncManager::delete_profile(profile.into())
+        .await
+        .expect("deleted");
+    SyncManager::open(profile.into(), name.into())
+        .await
+        .expect("a device")
+}
+
 #[wasm_bindgen_test]
-fn the_facade_links_two_devices_and_reports_errors_with_codes() {
-    let mut source = SyncManager::new("Phone".into()).expect("a device");
-    source.create_persona("Ada".into()).expect("a persona");
+async fn the_facade_links_two_devices_into_their_vaults_and_reports_errors_with_codes() {
+    let source = fresh_device("facade-phone", "Phone").await;
+    source
+        .create_persona("Ada".into())
+        .await
+        .expect("a persona");
     let invitation = source.generate_pairing_invitation().expect("an invitation");
     assert!(invitation.svg.contains("<svg"));
 
-    let mut target = SyncManager::new("Laptop".into()).expect("a device");
+    let target = fresh_device("facade-laptop", "Laptop").await;
     let garbage = target
         .accept_invitation("hello")
         .expect_err("not a link code");
@@ -118,12 +130,14 @@ fn the_facade_links_two_devices_and_reports_errors_with_codes() {
     assert_eq!(target.state(), "awaiting_approval");
     let request = target.poll_transmit().expect("a request");
     let not_a_payload = target
-        .decrypt_and_import_persona(&request.bytes)
+        .decrypt_and_import_persona(request.bytes.clone())
+        .await
         .expect_err("a request is not a payload");
     assert_eq!(code_of(&not_a_payload), "unexpected_message");
 
     let choice = source
-        .handle_sync_request(&request.bytes)
+        .handle_sync_request(request.bytes.clone())
+        .await
         .expect("accepted");
     assert_eq!(choice.device_name(), "Laptop");
     let index = choice
@@ -139,20 +153,37 @@ fn the_facade_links_two_devices_and_reports_errors_with_codes() {
         })
         .expect("the target's words are offered");
     let replay = source
-        .handle_sync_request(&request.bytes)
+        .handle_sync_request(request.bytes)
+        .await
         .expect_err("a replay");
     assert_eq!(code_of(&replay), "replayed_request");
 
     source.approve(index).expect("approved");
     let payload = source.poll_transmit().expect("the payload");
     let fingerprint = target
-        .decrypt_and_import_persona(&payload.bytes)
+        .decrypt_and_import_persona(payload.bytes)
+        .await
         .expect("imports");
-    assert_eq!(Some(fingerprint), source.fingerprint());
+    assert_eq!(Some(fingerprint.clone()), source.fingerprint());
     assert_eq!(target.display_name().as_deref(), Some("Ada"));
 
     let ack = target.poll_transmit().expect("an ack");
-    assert_eq!(source.receive(&ack.bytes).expect("ack"), "link_completed");
+    assert_eq!(
+        source.receive(ack.bytes).await.expect("ack"),
+        "link_completed"
+    );
     assert_eq!(source.state(), "completed");
     assert_eq!(target.state(), "completed");
+
+    // The laptop's vault opens again on its own, as after a reload.
+    drop(target);
+    let reopened = SyncManager::open("facade-laptop".into(), "Laptop".into())
+        .await
+        .expect("reopens");
+    assert!(!reopened.locked());
+    assert_eq!(reopened.fingerprint(), Some(fingerprint));
+    let again = reopened
+        .accept_invitation(&invitation.link_code)
+        .expect_err("already linked");
+    assert_eq!(code_of(&again), "persona_exists");
 }

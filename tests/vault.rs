@@ -44,6 +44,7 @@ mod native {
         a_different_persona_is_refused_and_nothing_changes,
         a_newer_schema_is_refused_untouched,
         pin_unlock_counts_wrong_pins_with_back_off,
+        an_interrupted_import_leaves_the_old_state_and_can_be_retried,
     );
 
     #[test]
@@ -77,7 +78,7 @@ mod browser {
 
         async fn reopen(&self, store: IndexedDbStore) -> IndexedDbStore {
             let name = store.name();
-            store.close();
+            drop(store);
             IndexedDbStore::open(&name).await.expect("reopened")
         }
     }
@@ -101,6 +102,7 @@ mod browser {
         a_different_persona_is_refused_and_nothing_changes,
         a_newer_schema_is_refused_untouched,
         pin_unlock_counts_wrong_pins_with_back_off,
+        an_interrupted_import_leaves_the_old_state_and_can_be_retried,
     );
 
     #[wasm_bindgen(inline_js = r#"
@@ -128,6 +130,17 @@ mod browser {
             db.close();
             return out;
         }
+        let heldOpen;
+        export async function holdOpen(name) {
+            heldOpen = await new Promise((resolve, reject) => {
+                const request = indexedDB.open(name);
+                request.onsuccess = () => resolve(request.result);
+                request.onerror = () => reject(request.error);
+            });
+        }
+        export function release() {
+            heldOpen.close();
+        }
         export async function exportKey(key) {
             await crypto.subtle.exportKey("raw", key);
         }
@@ -135,6 +148,9 @@ mod browser {
     extern "C" {
         #[wasm_bindgen(js_name = dumpDatabase, catch)]
         async fn dump_database(name: &str) -> Result<JsValue, JsValue>;
+        #[wasm_bindgen(js_name = holdOpen, catch)]
+        async fn hold_open(name: &str) -> Result<JsValue, JsValue>;
+        fn release();
         #[wasm_bindgen(js_name = exportKey, catch)]
         async fn export_key(key: &web_sys::CryptoKey) -> Result<JsValue, JsValue>;
     }
@@ -170,8 +186,7 @@ mod browser {
         let vault = Vault::import(store, &w.persona, w.device.clone(), &keyring, &mut w.rng)
             .await
             .expect("imports");
-        let store = vault.lock();
-        store.close();
+        drop(vault.lock());
 
         let keyring = WebCryptoKeyring::load("test-webcrypto")
             .await
@@ -204,5 +219,30 @@ mod browser {
                 .map(|e| e.code()),
             Some("device_key_missing")
         );
+    }
+
+    #[wasm_bindgen_test]
+    async fn a_database_deleted_by_another_tab_reports_closed_and_a_blocked_delete_reports_blocked()
+    {
+        use phantom_sync::vault::store::{RawStore, StoreError, StoreName};
+
+        let name = "phantom-sync-test-lifecycle";
+        let store = IndexedDb.fresh("lifecycle").await;
+        // Another tab deletes the database: this connection steps aside instead of blocking.
+        IndexedDbStore::delete(name)
+            .await
+            .expect("not blocked by our own connection");
+        assert_eq!(
+            store.get(StoreName::Meta, b"schema_version").await,
+            Err(StoreError::Closed)
+        );
+
+        // A connection that ignores version changes blocks the delete: a typed error.
+        hold_open(name).await.expect("held open");
+        assert_eq!(IndexedDbStore::delete(name).await, Err(StoreError::Blocked));
+        release();
+        IndexedDbStore::delete(name)
+            .await
+            .expect("deleted once released");
     }
 }

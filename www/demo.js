@@ -1,13 +1,14 @@
-// The demo page: two in-page devices, each a SyncManager from the wasm package, linked by
-// the same steps a phone and a laptop take. Until the DHT network arrives, messages travel
-// through an in-page mailbox router that logs what it carries.
+// The demo page: two in-page devices, each a SyncManager with its own vault (a separate
+// IndexedDB profile), linked by the same steps a phone and a laptop take. Until the DHT
+// network arrives, messages travel through an in-page mailbox router that logs them.
 import init, { SyncManager } from "../pkg/phantom_sync.js";
 
 const $ = (id) => document.getElementById(id);
+const PROFILES = { phone: "demo-phone", laptop: "demo-laptop" };
 
 await init();
-const phone = new SyncManager("Phone A");
-const laptop = new SyncManager("Laptop");
+const phone = await SyncManager.open(PROFILES.phone, "Phone A");
+const laptop = await SyncManager.open(PROFILES.laptop, "Laptop");
 let expiryTimer;
 
 function show(id, visible = true) { $(id).hidden = !visible; }
@@ -30,32 +31,49 @@ function refresh() {
   document.body.dataset.targetState = laptop.state;
 }
 
+function showPhonePersona() {
+  $("source-name").textContent = phone.displayName;
+  $("source-fingerprint").textContent = phone.fingerprint;
+  show("source-persona");
+  show("create-form", false);
+  $("link-device").disabled = false;
+}
+
+function showLaptopPersona() {
+  $("target-name").textContent = laptop.displayName;
+  $("target-fingerprint").textContent = laptop.fingerprint;
+  show("target-persona");
+  show("target-words", false);
+  show("unlock-form", false);
+  show("vault-controls");
+  show("paste-form", false);
+  show("scan", false);
+  show("camera", false);
+}
+
 // Delivers every pending message to the other device, as a mailbox on the DHT would.
-function route() {
+async function route() {
   for (const [from, to, name] of [[phone, laptop, "Phone A → Laptop"], [laptop, phone, "Laptop → Phone A"]]) {
     for (let t = from.pollTransmit(); t; t = from.pollTransmit()) {
       const entry = document.createElement("li");
       entry.textContent = `${name}: ${t.bytes.length} bytes to mailbox ${t.mailbox.slice(0, 16)}…`;
       $("log").append(entry);
-      deliver(to, t.bytes);
+      await deliver(to, t.bytes);
     }
   }
   refresh();
 }
 
-function deliver(device, bytes) {
+async function deliver(device, bytes) {
   const where = device === phone ? "source-message" : "target-message";
   try {
-    switch (device.receive(bytes)) {
+    switch (await device.receive(bytes)) {
       case "request_received":
         showChoice(device.wordChoice);
         break;
       case "persona_imported":
-        $("target-name").textContent = laptop.displayName;
-        $("target-fingerprint").textContent = laptop.fingerprint;
-        show("target-persona");
-        show("target-words", false);
-        say(where, "Linked. The fingerprint matches the phone's.");
+        showLaptopPersona();
+        say(where, "Linked, and stored in this laptop's encrypted vault. The fingerprint matches the phone's.");
         break;
       case "link_completed":
         say(where, "Laptop is linked.");
@@ -69,16 +87,12 @@ function deliver(device, bytes) {
   }
 }
 
-$("create-form").addEventListener("submit", (event) => {
+$("create-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   try {
-    phone.createPersona($("persona-name").value);
-    $("source-name").textContent = phone.displayName;
-    $("source-fingerprint").textContent = phone.fingerprint;
-    show("source-persona");
-    show("create-form", false);
-    $("link-device").disabled = false;
-    say("source-message", "Persona created.");
+    await phone.createPersona($("persona-name").value);
+    showPhonePersona();
+    say("source-message", "Persona created and stored in the phone's vault.");
   } catch (error) {
     report("source-message", error);
   }
@@ -90,7 +104,7 @@ function showInvitation() {
     $("qr").innerHTML = invitation.svg;
     $("link-code").textContent = invitation.linkCode;
     show("invitation");
-    $("scan").disabled = false;
+    $("scan").disabled = laptop.locked || Boolean(laptop.fingerprint);
     clearInterval(expiryTimer);
     const tick = () => {
       const left = Math.max(0, Math.round(invitation.expiresAt - Date.now() / 1000));
@@ -126,7 +140,7 @@ function showChoice(choice) {
   list.firstElementChild?.focus();
 }
 
-function approve(index) {
+async function approve(index) {
   show("choice", false);
   try {
     phone.approve(index);
@@ -134,10 +148,10 @@ function approve(index) {
   } catch (error) {
     report("source-message", error);
   }
-  route();
+  await route();
 }
 
-$("none-match").addEventListener("click", () => {
+$("none-match").addEventListener("click", async () => {
   show("choice", false);
   try {
     phone.reject();
@@ -145,10 +159,10 @@ $("none-match").addEventListener("click", () => {
   } catch (error) {
     report("source-message", error);
   }
-  route();
+  await route();
 });
 
-function startLink(linkCode) {
+async function startLink(linkCode) {
   try {
     const words = laptop.acceptInvitation(linkCode);
     $("words").textContent = words.join(" ");
@@ -157,7 +171,7 @@ function startLink(linkCode) {
   } catch (error) {
     report("target-message", error);
   }
-  route();
+  await route();
 }
 
 // The laptop's "camera": the phone's QR code drawn into a 640×480 frame, then decoded by
@@ -177,16 +191,65 @@ $("scan").addEventListener("click", async () => {
   const frame = context.getImageData(0, 0, canvas.width, canvas.height);
   try {
     const code = SyncManager.scanFrame(frame.width, frame.height, frame.data);
-    if (code) startLink(code);
+    if (code) await startLink(code);
     else report("target-message", "No QR code in view; try again.");
   } catch (error) {
     report("target-message", error);
   }
 });
 
-$("paste-form").addEventListener("submit", (event) => {
+$("paste-form").addEventListener("submit", async (event) => {
   event.preventDefault();
-  startLink($("paste-code").value);
+  await startLink($("paste-code").value);
 });
 
+$("unlock-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    await laptop.unlock($("unlock-pin").value);
+    $("unlock-pin").value = "";
+    showLaptopPersona();
+    say("target-message", "Unlocked.");
+  } catch (error) {
+    report("target-message", error);
+  }
+});
+
+$("pin-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    say("target-message", "Deriving the PIN key (about a second)…");
+    await laptop.setPin($("new-pin").value);
+    $("new-pin").value = "";
+    say("target-message", "PIN set: reload or lock, and the laptop asks for it.");
+  } catch (error) {
+    report("target-message", error);
+  }
+});
+
+$("lock").addEventListener("click", () => {
+  laptop.lock();
+  show("target-persona", false);
+  show("vault-controls", false);
+  show("unlock-form");
+  say("target-message", "Locked: the keys are gone from memory.");
+  refresh();
+});
+
+$("reload").addEventListener("click", () => location.reload());
+$("reset").addEventListener("click", async () => {
+  await Promise.all(Object.values(PROFILES).map((profile) => SyncManager.deleteProfile(profile)));
+  location.reload();
+});
+
+if (phone.fingerprint) showPhonePersona();
+if (laptop.fingerprint) {
+  showLaptopPersona();
+  say("target-message", "This laptop opened its vault by itself: the persona survived the reload.");
+} else if (laptop.locked) {
+  show("unlock-form");
+  show("paste-form", false);
+  say("target-message", "This laptop's vault is locked with a PIN.");
+}
 refresh();
+document.body.dataset.ready = "true";

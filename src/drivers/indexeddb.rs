@@ -39,19 +39,14 @@ impl IndexedDbStore {
         let request = factory()?
             .delete_database(name)
             .map_err(|e| map_error(&e))?;
-        let deleted =
-            Promise::new(&mut |resolve, reject| settle_request(&request, resolve, reject));
-        JsFuture::from(deleted).await.map_err(|e| map_error(&e))?;
+        JsFuture::from(open_request_promise(&request))
+            .await
+            .map_err(|e| map_error(&e))?;
         Ok(())
     }
 
     pub fn name(&self) -> String {
         self.db.name()
-    }
-
-    /// Closes the connection; the data stays.
-    pub fn close(&self) {
-        self.db.close();
     }
 
     fn transaction(
@@ -66,6 +61,13 @@ impl IndexedDbStore {
         self.db
             .transaction_with_str_sequence_and_mode(&names, mode)
             .map_err(|e| map_error(&e))
+    }
+}
+
+/// Dropping the store closes its connection; the data stays.
+impl Drop for IndexedDbStore {
+    fn drop(&mut self) {
+        self.db.close();
     }
 }
 
@@ -194,14 +196,7 @@ pub(crate) async fn open_database(
         }
     });
     request.set_onupgradeneeded(Some(on_upgrade.unchecked_ref()));
-    let opened = Promise::new(&mut |resolve, reject| {
-        let blocked_reject = reject.clone();
-        let on_blocked = Closure::once_into_js(move |_: web_sys::Event| {
-            let _ = blocked_reject.call1(&JsValue::NULL, &JsValue::from_str(BLOCKED));
-        });
-        request.set_onblocked(Some(on_blocked.unchecked_ref()));
-        settle_request(&request, resolve, reject);
-    });
+    let opened = open_request_promise(&request);
     let db: IdbDatabase = JsFuture::from(opened)
         .await
         .map_err(|e| map_error(&e))?
@@ -225,6 +220,19 @@ fn factory() -> Result<IdbFactory, StoreError> {
     value
         .dyn_into()
         .map_err(|_| StoreError::Unavailable("indexedDB is not an IDBFactory".into()))
+}
+
+/// Settles like any request, and rejects with [`StoreError::Blocked`] when another
+/// connection keeps the database from being upgraded or deleted.
+fn open_request_promise(request: &IdbOpenDbRequest) -> Promise {
+    Promise::new(&mut |resolve, reject| {
+        let blocked_reject = reject.clone();
+        let on_blocked = Closure::once_into_js(move |_: web_sys::Event| {
+            let _ = blocked_reject.call1(&JsValue::NULL, &JsValue::from_str(BLOCKED));
+        });
+        request.set_onblocked(Some(on_blocked.unchecked_ref()));
+        settle_request(request, resolve, reject);
+    })
 }
 
 /// Resolves with the request's result, rejects with its error.
@@ -312,5 +320,32 @@ pub(crate) fn map_error(error: &JsValue) -> StoreError {
         "VersionError" => StoreError::NewerVersion,
         "SecurityError" | "InvalidAccessError" => StoreError::Unavailable(message),
         _ => StoreError::Failed(format!("{name}: {message}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    use super::*;
+
+    #[wasm_bindgen_test]
+    fn dom_exceptions_become_typed_errors() {
+        let dom = |name: &str| -> JsValue {
+            DomException::new_with_message_and_name("from the test", name)
+                .expect("a DOMException")
+                .into()
+        };
+        assert_eq!(
+            map_error(&dom("QuotaExceededError")),
+            StoreError::QuotaExceeded
+        );
+        assert_eq!(map_error(&dom("InvalidStateError")), StoreError::Closed);
+        assert_eq!(map_error(&dom("VersionError")), StoreError::NewerVersion);
+        assert_eq!(map_error(&JsValue::from_str(BLOCKED)), StoreError::Blocked);
+        assert!(matches!(
+            map_error(&dom("DataError")),
+            StoreError::Failed(_)
+        ));
     }
 }

@@ -7,6 +7,11 @@ use crate::drivers::qr::QrError;
 use crate::pairing::invitation::InvitationError;
 use crate::pairing::PairingError;
 use crate::persona::PersonaError;
+use crate::vault::schema::SchemaError;
+use crate::vault::store::StoreError;
+use crate::vault::unlock::UnlockError;
+use crate::vault::VaultError;
+use crate::wire::WireError;
 
 /// A typed error on its way to JS.
 #[derive(Debug)]
@@ -34,7 +39,17 @@ macro_rules! from_coded_error {
     )*};
 }
 
-from_coded_error!(PairingError, InvitationError, PersonaError, QrError);
+from_coded_error!(
+    PairingError,
+    InvitationError,
+    PersonaError,
+    QrError,
+    VaultError,
+    SchemaError,
+    StoreError,
+    UnlockError,
+    WireError
+);
 
 impl From<FacadeError> for JsValue {
     fn from(error: FacadeError) -> Self {

@@ -1,38 +1,54 @@
 //! The JS facade: `SyncManager`, the seed's API, for the PWA and for embedders.
 //!
+//! A `SyncManager` is one device profile: its own IndexedDB vault and WebCrypto device key.
 //! It holds the sans-IO pairing machines and hands them the browser's clock and randomness;
 //! bytes it returns go to a mailbox, bytes it is given came from one. Errors reach JS as
 //! `Error` objects with a stable `code` (see [`error`]).
 //!
 //! ```js
-//! const source = new SyncManager("Phone");
-//! source.createPersona("Ada");
-//! const invitation = source.generatePairingInvitation();   // { linkCode, svg, expiresAt }
-//! const target = new SyncManager("Laptop");
-//! const words = target.acceptInvitation(invitation.linkCode);
-//! const choice = source.handleSyncRequest(target.pollTransmit().bytes);
-//! source.approve(choice.candidates.findIndex(c => c.join(" ") === words.join(" ")));
-//! target.decryptAndImportPersona(source.pollTransmit().bytes);
+//! const phone = await SyncManager.open("phone", "Phone");
+//! await phone.createPersona("Ada");
+//! const invitation = phone.generatePairingInvitation();      // { linkCode, svg, expiresAt }
+//! const laptop = await SyncManager.open("laptop", "Laptop");
+//! const words = laptop.acceptInvitation(invitation.linkCode);
+//! const choice = phone.handleSyncRequest(laptop.pollTransmit().bytes);
+//! phone.approve(choice.candidates.findIndex(c => c.join(" ") === words.join(" ")));
+//! await laptop.decryptAndImportPersona(phone.pollTransmit().bytes);
 //! ```
 
 pub mod error;
 
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
 use rand_core::UnwrapErr;
 use wasm_bindgen::prelude::*;
 
+use crate::drivers::indexeddb::IndexedDbStore;
 use crate::drivers::qr;
+use crate::drivers::webcrypto::WebCryptoKeyring;
 use crate::pairing::channel::{ChannelMessage, MessageKind};
 use crate::pairing::invitation::{Capabilities, PairingInvitation};
 use crate::pairing::state::SyncState;
 use crate::pairing::{PairingEvent, SourcePairing, TargetPairing, Transmit};
-use crate::persona::Persona;
-use crate::wire::WireError;
+use crate::persona::{DeviceKeys, Persona};
+use crate::vault::unlock::PinParams;
+use crate::vault::{schema, Vault};
 use error::FacadeError;
 
-type SystemRng = UnwrapErr<getrandom::SysRng>;
+type DeviceStore = Rc<IndexedDbStore>;
+
+fn rng() -> UnwrapErr<getrandom::SysRng> {
+    UnwrapErr(getrandom::SysRng)
+}
 
 fn now_secs() -> u64 {
     (js_sys::Date::now() / 1000.0) as u64
+}
+
+/// The IndexedDB database that holds a profile's vault.
+fn database_name(profile: &str) -> String {
+    format!("phantom-sync/{profile}")
 }
 
 enum Pairing {
@@ -41,13 +57,18 @@ enum Pairing {
     Target(TargetPairing),
 }
 
-/// One device's pairing and persona, as the seed's `SyncManager`.
+/// One device: its vault, its persona once unlocked, and a pairing in progress.
 #[wasm_bindgen]
 pub struct SyncManager {
+    profile: String,
     device_name: String,
-    persona: Option<Persona>,
-    pairing: Pairing,
-    rng: SystemRng,
+    store: DeviceStore,
+    keyring: WebCryptoKeyring,
+    /// Whether this profile holds a vault, unlocked or not.
+    vault_exists: Cell<bool>,
+    vault: RefCell<Option<Rc<Vault<DeviceStore>>>>,
+    persona: RefCell<Option<Persona>>,
+    pairing: RefCell<Pairing>,
 }
 
 /// An invitation ready to show: the QR as SVG and the same payload as a link code.
@@ -94,44 +115,129 @@ impl WordChoiceView {
 
 #[wasm_bindgen]
 impl SyncManager {
-    /// A device named `deviceName` ("Firefox on Laptop"), with no persona yet.
-    #[wasm_bindgen(constructor)]
-    pub fn new(device_name: String) -> Result<SyncManager, JsValue> {
+    /// Opens device profile `profile` — its own vault — as `deviceName`. A vault without a
+    /// PIN unlocks at once with this browser's device key; with a PIN, call `unlock(pin)`.
+    pub async fn open(profile: String, device_name: String) -> Result<SyncManager, JsValue> {
         let mut probe = [0u8; 1];
         getrandom::fill(&mut probe).map_err(|e| {
             FacadeError::new("entropy_unavailable", format!("no secure randomness: {e}"))
         })?;
-        Ok(Self {
+        let store = Rc::new(
+            IndexedDbStore::open(&database_name(&profile))
+                .await
+                .map_err(FacadeError::from)?,
+        );
+        let keyring = WebCryptoKeyring::load_or_create(&profile)
+            .await
+            .map_err(FacadeError::from)?;
+        let manager = SyncManager {
+            profile,
             device_name,
-            persona: None,
-            pairing: Pairing::None,
-            rng: UnwrapErr(getrandom::SysRng),
-        })
+            store,
+            keyring,
+            vault_exists: Cell::new(false),
+            vault: RefCell::new(None),
+            persona: RefCell::new(None),
+            pairing: RefCell::new(Pairing::None),
+        };
+        manager.vault_exists.set(manager.has_vault().await?);
+        let needs_pin = manager.vault_exists.get()
+            && Vault::needs_pin(&manager.store)
+                .await
+                .map_err(FacadeError::from)?;
+        if manager.vault_exists.get() && !needs_pin {
+            manager.unlock(None).await?;
+        }
+        Ok(manager)
     }
 
-    /// Creates a new persona on this device (the source of later links).
-    #[wasm_bindgen(js_name = createPersona)]
-    pub fn create_persona(&mut self, display_name: String) -> Result<(), JsValue> {
-        let persona =
-            Persona::create(&display_name, now_secs(), &mut self.rng).map_err(FacadeError::from)?;
-        self.persona = Some(persona);
+    /// Deletes a profile's vault from this browser (unlinking the device).
+    #[wasm_bindgen(js_name = deleteProfile)]
+    pub async fn delete_profile(profile: String) -> Result<(), JsValue> {
+        IndexedDbStore::delete(&database_name(&profile))
+            .await
+            .map_err(|e| FacadeError::from(e).into())
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn profile(&self) -> String {
+        self.profile.clone()
+    }
+
+    /// True while a vault exists on this device but is not unlocked.
+    #[wasm_bindgen(getter)]
+    pub fn locked(&self) -> bool {
+        self.vault_exists.get() && self.vault.borrow().is_none()
+    }
+
+    /// Opens the vault; `pin` is needed only when one was set.
+    pub async fn unlock(&self, pin: Option<String>) -> Result<(), JsValue> {
+        let vault = Vault::unlock(
+            Rc::clone(&self.store),
+            &self.keyring,
+            pin.as_deref(),
+            now_secs(),
+        )
+        .await
+        .map_err(FacadeError::from)?;
+        let persona = vault.persona().await.map_err(FacadeError::from)?;
+        *self.vault.borrow_mut() = Some(Rc::new(vault));
+        *self.persona.borrow_mut() = Some(persona);
         Ok(())
+    }
+
+    /// Forgets the keys and the persona until the next `unlock`.
+    pub fn lock(&self) {
+        self.vault.borrow_mut().take();
+        self.persona.borrow_mut().take();
+        *self.pairing.borrow_mut() = Pairing::None;
+    }
+
+    /// Sets a PIN that unlocking will ask for (Argon2id, about a second), or removes it.
+    #[wasm_bindgen(js_name = setPin)]
+    pub async fn set_pin(&self, pin: Option<String>) -> Result<(), JsValue> {
+        let vault = self.unlocked_vault()?;
+        let pin = pin.as_deref().map(|pin| (pin, PinParams::DEFAULT));
+        vault
+            .set_pin(&self.keyring, pin, &mut rng())
+            .await
+            .map_err(|e| FacadeError::from(e).into())
+    }
+
+    /// Creates a new persona on this device (the source of later links) and stores it.
+    #[wasm_bindgen(js_name = createPersona)]
+    pub async fn create_persona(&self, display_name: String) -> Result<(), JsValue> {
+        if self.vault_exists.get() {
+            return Err(
+                FacadeError::new("persona_exists", "this device already holds a persona").into(),
+            );
+        }
+        let persona =
+            Persona::create(&display_name, now_secs(), &mut rng()).map_err(FacadeError::from)?;
+        self.store_persona(persona).await
     }
 
     #[wasm_bindgen(getter, js_name = displayName)]
     pub fn display_name(&self) -> Option<String> {
-        self.persona.as_ref().map(|p| p.display_name.clone())
+        self.persona
+            .borrow()
+            .as_ref()
+            .map(|p| p.display_name.clone())
     }
 
     /// The persona fingerprint, the same on every device of the persona.
     #[wasm_bindgen(getter)]
     pub fn fingerprint(&self) -> Option<String> {
-        self.persona.as_ref().map(|p| p.fingerprint().to_string())
+        self.persona
+            .borrow()
+            .as_ref()
+            .map(|p| p.fingerprint().to_string())
     }
 
     #[wasm_bindgen(getter, js_name = conversationCount)]
     pub fn conversation_count(&self) -> u32 {
         self.persona
+            .borrow()
             .as_ref()
             .map_or(0, |p| p.conversations.len() as u32)
     }
@@ -154,20 +260,23 @@ impl SyncManager {
 
     /// Source, step 1: a fresh invitation; call again to rotate the QR code.
     #[wasm_bindgen(js_name = generatePairingInvitation)]
-    pub fn generate_pairing_invitation(&mut self) -> Result<InvitationView, JsValue> {
-        if self.persona.is_none() {
-            return Err(FacadeError::new("no_persona", "create or link a persona first").into());
+    pub fn generate_pairing_invitation(&self) -> Result<InvitationView, JsValue> {
+        if self.persona.borrow().is_none() {
+            return Err(
+                FacadeError::new("no_persona", "create, unlock or link a persona first").into(),
+            );
         }
-        if !matches!(self.pairing, Pairing::Source(_)) {
-            self.pairing = Pairing::Source(SourcePairing::with_capabilities(
+        let mut pairing = self.pairing.borrow_mut();
+        if !matches!(*pairing, Pairing::Source(_)) {
+            *pairing = Pairing::Source(SourcePairing::with_capabilities(
                 Capabilities::HISTORY_WEBRTC.union(Capabilities::HISTORY_MAILBOX),
             ));
         }
-        let Pairing::Source(source) = &mut self.pairing else {
-            return Err(FacadeError::new("illegal_transition", "not the source").into());
+        let Pairing::Source(source) = &mut *pairing else {
+            return Err(not_the_source().into());
         };
         let invitation = source
-            .generate_invitation(now_secs(), &mut self.rng)
+            .generate_invitation(now_secs(), &mut rng())
             .map_err(FacadeError::from)?;
         let link_code = invitation.to_link_code();
         Ok(InvitationView {
@@ -192,20 +301,27 @@ impl SyncManager {
 
     /// Target, step 2: answers a scanned or pasted link code; returns the three words to show.
     #[wasm_bindgen(js_name = acceptInvitation)]
-    pub fn accept_invitation(&mut self, link_code: &str) -> Result<Vec<String>, JsValue> {
+    pub fn accept_invitation(&self, link_code: &str) -> Result<Vec<String>, JsValue> {
+        if self.vault_exists.get() {
+            return Err(FacadeError::new(
+                "persona_exists",
+                "this device is already linked to a persona",
+            )
+            .into());
+        }
         let invitation = PairingInvitation::from_link_code(link_code).map_err(FacadeError::from)?;
         let mut target = TargetPairing::new();
         let words = target
-            .accept_invitation(&invitation, &self.device_name, now_secs(), &mut self.rng)
+            .accept_invitation(&invitation, &self.device_name, now_secs(), &mut rng())
             .map_err(FacadeError::from)?;
-        self.pairing = Pairing::Target(target);
+        *self.pairing.borrow_mut() = Pairing::Target(target);
         Ok(words.words().iter().map(|w| (*w).to_owned()).collect())
     }
 
     /// Target: the words this device shows, once it has scanned.
     #[wasm_bindgen(getter)]
     pub fn words(&self) -> Option<Vec<String>> {
-        match &self.pairing {
+        match &*self.pairing.borrow() {
             Pairing::Target(target) => target
                 .words()
                 .map(|w| w.words().iter().map(|w| (*w).to_owned()).collect()),
@@ -215,9 +331,9 @@ impl SyncManager {
 
     /// Source, step 3: a `SyncRequest` arrived; returns who asks and the words to pick from.
     #[wasm_bindgen(js_name = handleSyncRequest)]
-    pub fn handle_sync_request(&mut self, request: &[u8]) -> Result<WordChoiceView, JsValue> {
-        expect_kind(request, MessageKind::SyncRequest)?;
-        self.receive(request)?;
+    pub async fn handle_sync_request(&self, request: Vec<u8>) -> Result<WordChoiceView, JsValue> {
+        expect_kind(&request, MessageKind::SyncRequest)?;
+        self.receive(request).await?;
         self.word_choice()
             .ok_or_else(|| FacadeError::new("unexpected_message", "not a sync request").into())
     }
@@ -225,7 +341,8 @@ impl SyncManager {
     /// Source: who asks to link and the word triples to pick from, once a request arrived.
     #[wasm_bindgen(getter, js_name = wordChoice)]
     pub fn word_choice(&self) -> Option<WordChoiceView> {
-        let Pairing::Source(source) = &self.pairing else {
+        let pairing = self.pairing.borrow();
+        let Pairing::Source(source) = &*pairing else {
             return None;
         };
         let (request, choice) = (source.request()?, source.word_choice()?);
@@ -247,36 +364,26 @@ impl SyncManager {
     }
 
     /// Source, step 4: the user picked candidate `index`; the persona is sealed only if right.
-    pub fn approve(&mut self, index: usize) -> Result<(), JsValue> {
-        let persona = self.persona.clone();
-        let source = self.source()?;
-        let persona = persona.ok_or_else(|| FacadeError::new("no_persona", "no persona"))?;
-        source
-            .approve(index, &persona, now_secs())
-            .map_err(|e| FacadeError::from(e).into())
+    pub fn approve(&self, index: usize) -> Result<(), JsValue> {
+        let persona = self.current_persona()?;
+        self.with_source(|source| source.approve(index, &persona, now_secs()))
     }
 
     /// Source, step 4 with typed words.
     #[wasm_bindgen(js_name = approveTyped)]
-    pub fn approve_typed(&mut self, words: &str) -> Result<(), JsValue> {
-        let persona = self.persona.clone();
-        let source = self.source()?;
-        let persona = persona.ok_or_else(|| FacadeError::new("no_persona", "no persona"))?;
-        source
-            .approve_typed(words, &persona, now_secs())
-            .map_err(|e| FacadeError::from(e).into())
+    pub fn approve_typed(&self, words: &str) -> Result<(), JsValue> {
+        let persona = self.current_persona()?;
+        self.with_source(|source| source.approve_typed(words, &persona, now_secs()))
     }
 
     /// Source: none of the candidates matches the other device.
-    pub fn reject(&mut self) -> Result<(), JsValue> {
-        self.source()?
-            .reject()
-            .map_err(|e| FacadeError::from(e).into())
+    pub fn reject(&self) -> Result<(), JsValue> {
+        self.with_source(SourcePairing::reject)
     }
 
     /// Either side stops the pairing (and tells the other device).
-    pub fn cancel(&mut self) -> Result<(), JsValue> {
-        let result = match &mut self.pairing {
+    pub fn cancel(&self) -> Result<(), JsValue> {
+        let result = match &mut *self.pairing.borrow_mut() {
             Pairing::Source(source) => source.cancel(),
             Pairing::Target(target) => target.cancel(),
             Pairing::None => Ok(()),
@@ -284,11 +391,12 @@ impl SyncManager {
         result.map_err(|e| FacadeError::from(e).into())
     }
 
-    /// Target, step 4: opens the persona payload and imports it; returns its fingerprint.
+    /// Target, step 4: opens the persona payload and stores it in this device's vault in
+    /// one atomic write; returns its fingerprint.
     #[wasm_bindgen(js_name = decryptAndImportPersona)]
-    pub fn decrypt_and_import_persona(&mut self, payload: &[u8]) -> Result<String, JsValue> {
-        expect_kind(payload, MessageKind::PersonaPayload)?;
-        self.receive(payload)?;
+    pub async fn decrypt_and_import_persona(&self, payload: Vec<u8>) -> Result<String, JsValue> {
+        expect_kind(&payload, MessageKind::PersonaPayload)?;
+        self.receive(payload).await?;
         self.fingerprint()
             .ok_or_else(|| FacadeError::new("unexpected_message", "no persona imported").into())
     }
@@ -296,11 +404,10 @@ impl SyncManager {
     /// Any message from the other device; returns what it meant: `request_received`
     /// (source: read `wordChoice`), `persona_imported` (target), `link_completed` (source)
     /// or `aborted` (read `failureReason`).
-    pub fn receive(&mut self, bytes: &[u8]) -> Result<String, JsValue> {
-        let now = now_secs();
-        let event = match &mut self.pairing {
-            Pairing::Source(source) => source.receive(bytes, now, &mut self.rng),
-            Pairing::Target(target) => target.receive(bytes),
+    pub async fn receive(&self, bytes: Vec<u8>) -> Result<String, JsValue> {
+        let event = match &mut *self.pairing.borrow_mut() {
+            Pairing::Source(source) => source.receive(&bytes, now_secs(), &mut rng()),
+            Pairing::Target(target) => target.receive(&bytes),
             Pairing::None => {
                 return Err(FacadeError::new("illegal_transition", "no pairing in progress").into())
             }
@@ -309,7 +416,7 @@ impl SyncManager {
         Ok(match event {
             PairingEvent::RequestReceived { .. } => "request_received",
             PairingEvent::PersonaReceived(persona) => {
-                self.import_persona(persona)?;
+                self.import_persona(persona).await?;
                 "persona_imported"
             }
             PairingEvent::LinkCompleted => "link_completed",
@@ -320,8 +427,8 @@ impl SyncManager {
 
     /// The next message to deliver, if any.
     #[wasm_bindgen(js_name = pollTransmit)]
-    pub fn poll_transmit(&mut self) -> Option<TransmitView> {
-        let transmit: Option<Transmit> = match &mut self.pairing {
+    pub fn poll_transmit(&self) -> Option<TransmitView> {
+        let transmit: Option<Transmit> = match &mut *self.pairing.borrow_mut() {
             Pairing::Source(source) => source.poll_transmit(),
             Pairing::Target(target) => target.poll_transmit(),
             Pairing::None => None,
@@ -336,8 +443,9 @@ impl SyncManager {
 impl core::fmt::Debug for SyncManager {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("SyncManager")
+            .field("profile", &self.profile)
             .field("device_name", &self.device_name)
-            .field("persona", &self.persona)
+            .field("persona", &self.persona.borrow())
             .field("state", &self.sync_state())
             .finish_non_exhaustive()
     }
@@ -345,28 +453,79 @@ impl core::fmt::Debug for SyncManager {
 
 impl SyncManager {
     fn sync_state(&self) -> SyncState {
-        match &self.pairing {
+        match &*self.pairing.borrow() {
             Pairing::Source(source) => source.state(),
             Pairing::Target(target) => target.state(),
             Pairing::None => SyncState::Idle,
         }
     }
 
-    fn source(&mut self) -> Result<&mut SourcePairing, FacadeError> {
-        match &mut self.pairing {
-            Pairing::Source(source) => Ok(source),
-            _ => Err(not_the_source()),
+    async fn has_vault(&self) -> Result<bool, FacadeError> {
+        Ok(schema::stored_version(&self.store).await?.is_some())
+    }
+
+    fn unlocked_vault(&self) -> Result<Rc<Vault<DeviceStore>>, FacadeError> {
+        self.vault
+            .borrow()
+            .clone()
+            .ok_or_else(|| FacadeError::new("vault_locked", "unlock the vault first"))
+    }
+
+    fn current_persona(&self) -> Result<Persona, FacadeError> {
+        self.persona
+            .borrow()
+            .clone()
+            .ok_or_else(|| FacadeError::new("no_persona", "no persona on this device"))
+    }
+
+    fn with_source(
+        &self,
+        action: impl FnOnce(&mut SourcePairing) -> Result<(), crate::pairing::PairingError>,
+    ) -> Result<(), JsValue> {
+        match &mut *self.pairing.borrow_mut() {
+            Pairing::Source(source) => action(source).map_err(|e| FacadeError::from(e).into()),
+            _ => Err(not_the_source().into()),
         }
     }
 
-    /// Keeps the received persona; the vault will store it here.
-    fn import_persona(&mut self, persona: Persona) -> Result<(), FacadeError> {
-        let Pairing::Target(target) = &mut self.pairing else {
-            return Err(FacadeError::new("illegal_transition", "not the target"));
-        };
-        target.confirm_import(persona.fingerprint())?;
-        self.persona = Some(persona);
+    /// Stores a persona with fresh device keys, protected by this browser's device key.
+    async fn store_persona(&self, persona: Persona) -> Result<(), JsValue> {
+        let device = DeviceKeys::generate(&self.device_name, now_secs(), &mut rng())
+            .map_err(FacadeError::from)?;
+        let vault = Vault::import(
+            Rc::clone(&self.store),
+            &persona,
+            device,
+            &self.keyring,
+            &mut rng(),
+        )
+        .await
+        .map_err(FacadeError::from)?;
+        *self.vault.borrow_mut() = Some(Rc::new(vault));
+        *self.persona.borrow_mut() = Some(persona);
+        self.vault_exists.set(true);
         Ok(())
+    }
+
+    /// Target: the received persona goes into the vault before the source hears "done".
+    async fn import_persona(&self, persona: Persona) -> Result<(), JsValue> {
+        let fingerprint = persona.fingerprint();
+        match self.store_persona(persona).await {
+            Ok(()) => {
+                if let Pairing::Target(target) = &mut *self.pairing.borrow_mut() {
+                    target
+                        .confirm_import(fingerprint)
+                        .map_err(FacadeError::from)?;
+                }
+                Ok(())
+            }
+            Err(error) => {
+                if let Pairing::Target(target) = &mut *self.pairing.borrow_mut() {
+                    target.fail_import().map_err(FacadeError::from)?;
+                }
+                Err(error)
+            }
+        }
     }
 }
 
@@ -379,8 +538,7 @@ fn not_the_source() -> FacadeError {
 
 /// Refuses bytes of another message kind before they touch the state machine.
 fn expect_kind(bytes: &[u8], kind: MessageKind) -> Result<(), FacadeError> {
-    let found = ChannelMessage::peek_kind(bytes)
-        .map_err(|e: WireError| FacadeError::new(e.code(), e.to_string()))?;
+    let found = ChannelMessage::peek_kind(bytes)?;
     if found == kind {
         Ok(())
     } else {

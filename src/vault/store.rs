@@ -179,21 +179,28 @@ impl RawStore for MemoryStore {
     }
 }
 
-/// A borrowed store is a store: a failed unlock leaves the caller holding it.
-impl<T: RawStore> RawStore for &T {
-    async fn get(&self, store: StoreName, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        (**self).get(store, key).await
-    }
+/// Stores shared by reference — borrowed, or counted (`Rc`) as the JS facade holds them —
+/// are stores too, so a failed unlock leaves the caller holding its store.
+macro_rules! forward_raw_store {
+    ($($pointer:ty),*) => {$(
+        impl<T: RawStore> RawStore for $pointer {
+            async fn get(&self, store: StoreName, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+                (**self).get(store, key).await
+            }
 
-    async fn scan_prefix(
-        &self,
-        store: StoreName,
-        prefix: &[u8],
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
-        (**self).scan_prefix(store, prefix).await
-    }
+            async fn scan_prefix(
+                &self,
+                store: StoreName,
+                prefix: &[u8],
+            ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+                (**self).scan_prefix(store, prefix).await
+            }
 
-    async fn write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
-        (**self).write(ops).await
-    }
+            async fn write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+                (**self).write(ops).await
+            }
+        }
+    )*};
 }
+
+forward_raw_store!(&T, std::rc::Rc<T>);

@@ -430,3 +430,108 @@ pub async fn nothing_is_readable_at_rest<F: Fixture>(fixture: &F) -> World {
     assert_nothing_readable(&contents, &forbidden);
     w
 }
+
+/// A store whose next write is lost as if the tab closed before the transaction committed.
+pub struct Interruptible<S> {
+    inner: S,
+    interrupt_next: std::cell::Cell<bool>,
+    writes: std::cell::Cell<u32>,
+}
+
+impl<S: RawStore> RawStore for Interruptible<S> {
+    async fn get(
+        &self,
+        store: StoreName,
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>, phantom_sync::vault::store::StoreError> {
+        self.inner.get(store, key).await
+    }
+
+    async fn scan_prefix(
+        &self,
+        store: StoreName,
+        prefix: &[u8],
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, phantom_sync::vault::store::StoreError> {
+        self.inner.scan_prefix(store, prefix).await
+    }
+
+    async fn write(&self, ops: Vec<WriteOp>) -> Result<(), phantom_sync::vault::store::StoreError> {
+        self.writes.set(self.writes.get() + 1);
+        if self.interrupt_next.replace(false) {
+            return Err(phantom_sync::vault::store::StoreError::Closed);
+        }
+        self.inner.write(ops).await
+    }
+}
+
+pub async fn an_interrupted_import_leaves_the_old_state_and_can_be_retried<F: Fixture>(
+    fixture: &F,
+) {
+    let mut w = world(12);
+    let store = Interruptible {
+        inner: fixture.fresh("interrupted").await,
+        interrupt_next: std::cell::Cell::new(true),
+        writes: std::cell::Cell::new(0),
+    };
+    let first = Vault::import(&store, &w.persona, w.device.clone(), &w.keyring, &mut w.rng).await;
+    assert_eq!(
+        first.err(),
+        Some(VaultError::Store(
+            phantom_sync::vault::store::StoreError::Closed
+        ))
+    );
+    assert_eq!(store.writes.get(), 1, "an import is one atomic write");
+    let nothing = Vault::open(&store, w.persona.database_passphrase.clone()).await;
+    assert_eq!(
+        nothing.err(),
+        Some(VaultError::NoVault),
+        "nothing half-written"
+    );
+
+    let vault = Vault::import(&store, &w.persona, w.device.clone(), &w.keyring, &mut w.rng)
+        .await
+        .expect("the retry imports");
+    vault
+        .put_messages(&[message(1, 1)], &mut w.rng)
+        .await
+        .expect("history");
+
+    let mut changed = w.persona.clone();
+    changed.contacts[0].display_name = "Grace Hopper".into();
+    changed.conversations.push(Conversation {
+        id: [3; 16],
+        title: "New".into(),
+        peer_mailbox: MailboxAddress::from_bytes([0x66; 32]),
+        conversation_key: Secret::from_bytes([0x77; 32]),
+        last_activity: NOW,
+    });
+    store.interrupt_next.set(true);
+    let writes_before = store.writes.get();
+    let interrupted =
+        Vault::import(&store, &changed, w.device.clone(), &w.keyring, &mut w.rng).await;
+    assert!(interrupted.is_err());
+    assert_eq!(
+        store.writes.get(),
+        writes_before + 1,
+        "a re-import is one atomic write"
+    );
+
+    let vault = Vault::unlock(&store, &w.keyring, None, NOW)
+        .await
+        .expect("still unlocks");
+    let mut persona = vault.persona().await.expect("the old persona");
+    persona.contacts.sort_by_key(|c| c.id);
+    assert_eq!(persona, w.persona, "the old state is intact");
+    assert_eq!(vault.messages(&[1; 16]).await.expect("history").len(), 1);
+
+    let vault = Vault::import(&store, &changed, w.device.clone(), &w.keyring, &mut w.rng)
+        .await
+        .expect("the retry imports");
+    let persona = vault.persona().await.expect("the new persona");
+    assert_eq!(persona.conversations.len(), 2);
+    assert!(persona
+        .contacts
+        .iter()
+        .any(|c| c.display_name == "Grace Hopper"));
+    assert_eq!(vault.messages(&[1; 16]).await.expect("history").len(), 1);
+}

@@ -24,11 +24,17 @@ after(async () => {
   server?.close();
 });
 
+/** Loads the demo and waits until both devices have opened their vaults. */
+async function load(page) {
+  await page.goto(`${base}/www/`);
+  await page.locator("body[data-ready]").waitFor();
+}
+
 async function openDemo() {
   const page = await browser.newPage();
   const errors = [];
   page.on("pageerror", (error) => errors.push(error));
-  await page.goto(`${base}/www/`);
+  await load(page);
   await page.getByRole("button", { name: "Create persona" }).click();
   await page.getByRole("button", { name: "Link a device" }).click();
   await page.getByRole("button", { name: "Scan the QR code" }).click();
@@ -54,6 +60,45 @@ test("scanning, picking the right words and approving links the laptop", async (
     await page.locator("#source-fingerprint").textContent(),
   );
   await page.screenshot({ path: `${shots}demo-linked.png`, fullPage: true });
+
+  // Both vaults live in this browser: after a reload each device opens its own by itself.
+  const fingerprint = await page.locator("#source-fingerprint").textContent();
+  await page.reload();
+  await page.locator("body[data-ready]").waitFor();
+  await page.locator("#target-persona").waitFor();
+  assert.equal(await page.locator("#target-fingerprint").textContent(), fingerprint);
+  assert.equal(await page.locator("#source-fingerprint").textContent(), fingerprint);
+  assert.match(await page.locator("#target-message").textContent(), /survived the reload/);
+  await page.screenshot({ path: `${shots}demo-after-reload.png`, fullPage: true });
+  assert.deepEqual(errors, []);
+});
+
+test("a PIN locks the laptop's vault across reloads; wrong PINs back off", async () => {
+  const { page, errors } = await openDemo();
+  const words = await page.locator("#words").textContent();
+  await page.locator(`#candidates button[data-words="${words}"]`).click();
+  await page.locator("#target-persona").waitFor();
+  const fingerprint = await page.locator("#target-fingerprint").textContent();
+
+  await page.getByLabel("Protect with a PIN").fill("2468");
+  await page.getByRole("button", { name: "Set PIN" }).click();
+  await page.getByText("PIN set:").waitFor({ timeout: 30_000 });
+  await page.reload();
+  await page.locator("body[data-ready]").waitFor();
+  await page.locator("#unlock-form").waitFor();
+  assert.equal(await page.locator("#target-persona").isHidden(), true);
+  await page.screenshot({ path: `${shots}demo-locked.png`, fullPage: true });
+
+  await page.getByLabel("This laptop's vault is locked. PIN").fill("1111");
+  await page.getByRole("button", { name: "Unlock" }).click();
+  await page.locator("#target-message.error").waitFor({ timeout: 30_000 });
+  assert.match(await page.locator("#target-message").textContent(), /\(wrong_pin\)$/);
+
+  await page.waitForTimeout(1_100);
+  await page.getByLabel("This laptop's vault is locked. PIN").fill("2468");
+  await page.getByRole("button", { name: "Unlock" }).click();
+  await page.locator("#target-persona").waitFor({ timeout: 30_000 });
+  assert.equal(await page.locator("#target-fingerprint").textContent(), fingerprint);
   assert.deepEqual(errors, []);
 });
 
@@ -70,7 +115,7 @@ test("picking the wrong words refuses the link on both devices", async () => {
 
 test("a link code pasted with its end cut off gets a clear error", async () => {
   const page = await browser.newPage();
-  await page.goto(`${base}/www/`);
+  await load(page);
   await page.getByRole("button", { name: "Create persona" }).click();
   await page.getByRole("button", { name: "Link a device" }).click();
   const code = await page.locator("#link-code").textContent();
