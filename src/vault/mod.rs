@@ -329,8 +329,18 @@ impl<S: RawStore> Vault<S> {
         rng: &mut impl CryptoRng,
     ) -> Result<(), VaultError> {
         let mut ops = Vec::with_capacity(messages.len());
+        // Batches usually hold runs of one conversation: hash its id once per run.
+        let mut prefix: Option<([u8; 16], [u8; LOOKUP_KEY_LEN])> = None;
         for message in messages {
-            let key = self.message_key(&message.conversation_id, message);
+            let conversation_prefix = match prefix {
+                Some((id, hashed)) if id == message.conversation_id => hashed,
+                _ => {
+                    let hashed = self.conversation_prefix(&message.conversation_id);
+                    prefix = Some((message.conversation_id, hashed));
+                    hashed
+                }
+            };
+            let key = self.message_key(&conversation_prefix, message);
             ops.push(WriteOp::Put {
                 value: self
                     .cipher
@@ -378,10 +388,14 @@ impl<S: RawStore> Vault<S> {
     }
 
     /// Messages are keyed by conversation, then message id, so a conversation is one range.
-    fn message_key(&self, conversation_id: &[u8; 16], message: &Message) -> Vec<u8> {
+    fn message_key(
+        &self,
+        conversation_prefix: &[u8; LOOKUP_KEY_LEN],
+        message: &Message,
+    ) -> Vec<u8> {
         let mut logical = b"message:".to_vec();
         logical.extend_from_slice(message.id.as_bytes());
-        let mut key = self.conversation_prefix(conversation_id).to_vec();
+        let mut key = conversation_prefix.to_vec();
         key.extend_from_slice(&self.cipher.lookup_key(StoreName::Messages, &logical));
         key
     }
