@@ -25,3 +25,6 @@ pub mod wire;
 
 #[cfg(target_arch = "wasm32")]
 pub mod facade;
+
+#[cfg(all(test, target_arch = "wasm32"))]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
