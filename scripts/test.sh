@@ -10,10 +10,10 @@ step() { printf '\n==> %s\n' "$*"; }
 step "format"
 cargo fmt --all --check
 step "clippy (native)"
-cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked -- -D warnings
 step "clippy (wasm32)"
-cargo clippy --all-targets --locked --target wasm32-unknown-unknown -- -D warnings
-step "tests (native)"
+cargo clippy -p phantom-sync --all-targets --locked --target wasm32-unknown-unknown -- -D warnings
+step "tests (native, with a local network of phantom-node processes)"
 cargo test --workspace --locked
 step "tests (headless Chromium)"
 wasm-pack test --headless --chrome --mode no-install

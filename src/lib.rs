@@ -16,6 +16,7 @@
 
 pub mod drivers;
 pub mod mailbox;
+pub mod network;
 pub mod pairing;
 pub mod persona;
 pub mod secret;

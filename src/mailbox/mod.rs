@@ -1,4 +1,5 @@
-//! Mailbox addresses: where sealed messages wait on the DHT for a device to fetch them.
+//! Mailboxes: where sealed [envelopes](envelope) wait on the DHT for a device to fetch them,
+//! and the [protocol](protocol) devices speak to the nodes that hold them.
 //!
 //! A mailbox is a 32-byte DHT key. A pairing mailbox is fresh for each invitation; the
 //! reply mailbox of a pairing is derived from the pairing channel, so only the two devices
@@ -10,6 +11,10 @@
 //! let mailbox = MailboxAddress::from_bytes([0xab; 32]);
 //! assert!(mailbox.to_hex().starts_with("abab"));
 //! ```
+
+pub mod envelope;
+pub mod protocol;
+pub mod replica;
 
 use core::fmt;
 

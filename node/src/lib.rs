@@ -1,0 +1,3 @@
+pub mod node;
+pub mod rate;
+pub mod storage;

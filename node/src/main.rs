@@ -1,0 +1,98 @@
+//! `phantom-node`: a DHT node of the Phantom Net mailbox network.
+//!
+//! ```text
+//! phantom-node --seed 1 --data /tmp/node1 \
+//!     --listen /ip4/127.0.0.1/tcp/4001 --listen /ip4/127.0.0.1/tcp/4002/ws \
+//!     --bootstrap /ip4/127.0.0.1/tcp/4011/p2p/12D3Koo…
+//! ```
+//! Prints `PEER <id>` and one `LISTEN <address>` line per address it listens on.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use libp2p::Multiaddr;
+use phantom_node::node::{keypair_from_seed, Node, NodeConfig};
+use phantom_node::storage::Limits;
+
+const USAGE: &str = "usage: phantom-node --data DIR [--seed N] [--listen MULTIADDR]... \
+[--bootstrap MULTIADDR/p2p/PEER]... [--republish-secs N] [--rate N] [--ttl-secs N]";
+
+fn parse(args: &[String]) -> Result<NodeConfig, String> {
+    let mut seed = None;
+    let mut data_dir = None;
+    let mut listen = Vec::new();
+    let mut bootstrap = Vec::new();
+    let mut republish_every = Duration::from_secs(60);
+    let mut requests_per_sec = 200;
+    let mut limits = Limits::default();
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        let value = rest
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
+        let number = || {
+            value
+                .parse::<u64>()
+                .map_err(|e| format!("{flag} {value}: {e}"))
+        };
+        let address = || {
+            value
+                .parse::<Multiaddr>()
+                .map_err(|e| format!("{flag} {value}: {e}"))
+        };
+        match flag.as_str() {
+            "--seed" => seed = Some(number()?),
+            "--data" => data_dir = Some(PathBuf::from(value)),
+            "--listen" => listen.push(address()?),
+            "--bootstrap" => bootstrap.push(address()?),
+            "--republish-secs" => republish_every = Duration::from_secs(number()?.max(1)),
+            "--rate" => requests_per_sec = u32::try_from(number()?).map_err(|e| e.to_string())?,
+            "--ttl-secs" => limits.ttl_secs = number()?,
+            other => return Err(format!("unknown option {other}\n{USAGE}")),
+        }
+    }
+    let keypair = match seed {
+        Some(seed) => keypair_from_seed(seed),
+        None => libp2p::identity::Keypair::generate_ed25519(),
+    };
+    if listen.is_empty() {
+        listen.push("/ip4/127.0.0.1/tcp/0".parse().map_err(|e| format!("{e}"))?);
+    }
+    Ok(NodeConfig {
+        keypair,
+        listen,
+        bootstrap,
+        data_dir: data_dir.ok_or_else(|| format!("--data is required\n{USAGE}"))?,
+        limits,
+        republish_every,
+        requests_per_sec,
+    })
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let config = match parse(&args) {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    match Node::start(config).await {
+        Ok(node) => {
+            println!("PEER {}", node.peer_id());
+            node.run().await;
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("phantom-node: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

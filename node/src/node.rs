@@ -1,0 +1,411 @@
+//! A DHT node: Kademlia routing in server mode, and the mailbox protocol over durable
+//! storage. One task drives the libp2p swarm; requests are answered from [`EnvelopeStore`].
+//!
+//! Devices write each envelope to the k nodes closest to the mailbox's DHT key. A node also
+//! republishes what it holds to the current k closest nodes, so copies follow the network
+//! as nodes come and go. A `Fetch` with a wait is held open until an envelope arrives.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures::StreamExt;
+use libp2p::kad::{self, store::MemoryStore, Mode};
+use libp2p::request_response::{self, ProtocolSupport, ResponseChannel};
+use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::{identify, identity, noise, tcp, yamux, Multiaddr, PeerId, Swarm};
+use phantom_sync::mailbox::protocol::{MailboxRequest, MailboxResponse, Refusal, MAX_FETCH};
+use phantom_sync::mailbox::MailboxAddress;
+use phantom_sync::network::codec::{MailboxCodec, MAILBOX_PROTOCOL};
+use phantom_sync::network::{dht_key, IDENTIFY_PROTOCOL, KADEMLIA_PROTOCOL, REPLICATION_FACTOR};
+use thiserror::Error;
+use tokio::time::interval;
+
+use crate::rate::RateLimiter;
+use crate::storage::{EnvelopeStore, Limits, StorageError};
+
+#[derive(Debug, Error)]
+pub enum NodeError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("network setup: {0}")]
+    Network(String),
+}
+
+#[derive(NetworkBehaviour)]
+pub struct NodeBehaviour {
+    kad: kad::Behaviour<MemoryStore>,
+    identify: identify::Behaviour,
+    mailbox: request_response::Behaviour<MailboxCodec>,
+}
+
+pub struct NodeConfig {
+    pub keypair: identity::Keypair,
+    pub listen: Vec<Multiaddr>,
+    /// Other nodes, each with its `/p2p/<peer id>`.
+    pub bootstrap: Vec<Multiaddr>,
+    pub data_dir: PathBuf,
+    pub limits: Limits,
+    pub republish_every: Duration,
+    /// Requests a peer may make per second (burst: ten times that).
+    pub requests_per_sec: u32,
+}
+
+/// The deterministic identity of node number `seed` (test networks and demos).
+pub fn keypair_from_seed(seed: u64) -> identity::Keypair {
+    use sha2::{Digest, Sha256};
+    let mut secret: [u8; 32] = Sha256::new()
+        .chain_update(b"phantom-node identity")
+        .chain_update(seed.to_be_bytes())
+        .finalize()
+        .into();
+    identity::Keypair::ed25519_from_bytes(&mut secret)
+        .unwrap_or_else(|_| unreachable!("any 32 bytes are an Ed25519 secret key"))
+}
+
+struct Waiter {
+    mailbox: MailboxAddress,
+    after: u64,
+    limit: u32,
+    deadline: Instant,
+    channel: ResponseChannel<MailboxResponse>,
+}
+
+pub struct Node {
+    swarm: Swarm<NodeBehaviour>,
+    store: EnvelopeStore,
+    waiters: Vec<Waiter>,
+    rate: RateLimiter,
+    republishing: HashMap<kad::QueryId, MailboxAddress>,
+    republish_queue: VecDeque<MailboxAddress>,
+    republish_every: Duration,
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Node {
+    pub async fn start(config: NodeConfig) -> Result<Self, NodeError> {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| NodeError::Network(format!("data dir: {e}")))?;
+        let store = EnvelopeStore::open(&config.data_dir.join("envelopes.redb"), config.limits)?;
+        let network = |e: &dyn std::fmt::Display| NodeError::Network(e.to_string());
+        let mut swarm = libp2p::SwarmBuilder::with_existing_identity(config.keypair)
+            .with_tokio()
+            .with_tcp(
+                tcp::Config::default().nodelay(true),
+                noise::Config::new,
+                yamux::Config::default,
+            )
+            .map_err(|e| network(&e))?
+            .with_websocket(noise::Config::new, yamux::Config::default)
+            .await
+            .map_err(|e| network(&e))?
+            .with_behaviour(|key| {
+                let peer_id = key.public().to_peer_id();
+                let mut kad_config = kad::Config::new(KADEMLIA_PROTOCOL);
+                kad_config.set_replication_factor(
+                    REPLICATION_FACTOR
+                        .try_into()
+                        .unwrap_or_else(|_| unreachable!("the replication factor is not zero")),
+                );
+                let mut kad =
+                    kad::Behaviour::with_config(peer_id, MemoryStore::new(peer_id), kad_config);
+                kad.set_mode(Some(Mode::Server));
+                NodeBehaviour {
+                    kad,
+                    identify: identify::Behaviour::new(identify::Config::new(
+                        IDENTIFY_PROTOCOL.into(),
+                        key.public(),
+                    )),
+                    mailbox: request_response::Behaviour::new(
+                        [(MAILBOX_PROTOCOL, ProtocolSupport::Full)],
+                        request_response::Config::default()
+                            .with_request_timeout(Duration::from_secs(60))
+                            .with_max_concurrent_streams(1024),
+                    ),
+                }
+            })
+            .map_err(|e| network(&e))?
+            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(120)))
+            .build();
+        for address in config.listen {
+            swarm.listen_on(address).map_err(|e| network(&e))?;
+        }
+        for address in config.bootstrap {
+            if let Some(peer) = peer_of(&address) {
+                swarm
+                    .behaviour_mut()
+                    .kad
+                    .add_address(&peer, address.clone());
+                swarm.dial(address).map_err(|e| network(&e))?;
+            }
+        }
+        Ok(Self {
+            swarm,
+            store,
+            waiters: Vec::new(),
+            rate: RateLimiter::new(config.requests_per_sec),
+            republishing: HashMap::new(),
+            republish_queue: VecDeque::new(),
+            republish_every: config.republish_every,
+        })
+    }
+
+    pub fn peer_id(&self) -> PeerId {
+        *self.swarm.local_peer_id()
+    }
+
+    /// Serves until the process ends. Listening addresses are printed as `LISTEN <addr>`.
+    pub async fn run(mut self) {
+        let mut tick = interval(Duration::from_millis(100));
+        let mut republish = interval(self.republish_every);
+        let mut bootstrap = interval(Duration::from_secs(30));
+        loop {
+            tokio::select! {
+                event = self.swarm.select_next_some() => self.on_event(event),
+                _ = tick.tick() => self.expire_waiters(),
+                _ = republish.tick() => self.start_republish(),
+                _ = bootstrap.tick() => {
+                    // No known peers yet is fine: identify adds them as they connect.
+                    let _ = self.swarm.behaviour_mut().kad.bootstrap();
+                }
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: SwarmEvent<NodeBehaviourEvent>) {
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                println!("LISTEN {address}/p2p/{}", self.peer_id());
+            }
+            // Only other nodes join the routing table; devices are clients.
+            SwarmEvent::Behaviour(NodeBehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                info,
+                ..
+            })) if info.protocols.contains(&KADEMLIA_PROTOCOL) => {
+                for address in info.listen_addrs {
+                    self.swarm
+                        .behaviour_mut()
+                        .kad
+                        .add_address(&peer_id, address);
+                }
+            }
+            SwarmEvent::Behaviour(NodeBehaviourEvent::Mailbox(
+                request_response::Event::Message {
+                    peer,
+                    message:
+                        request_response::Message::Request {
+                            request, channel, ..
+                        },
+                    ..
+                },
+            )) => self.on_request(peer, request, channel),
+            SwarmEvent::Behaviour(NodeBehaviourEvent::Kad(
+                kad::Event::OutboundQueryProgressed {
+                    id,
+                    result: kad::QueryResult::GetClosestPeers(result),
+                    step,
+                    ..
+                },
+            )) if step.last => {
+                if let Some(mailbox) = self.republishing.remove(&id) {
+                    let peers = match result {
+                        Ok(ok) => ok.peers,
+                        Err(kad::GetClosestPeersError::Timeout { peers, .. }) => peers,
+                    };
+                    self.push_replicas(mailbox, peers.into_iter().map(|p| p.peer_id));
+                }
+            }
+            // Answers to replica pushes need nothing: a lost copy is pushed again next round.
+            _ => {}
+        }
+    }
+
+    fn respond(&mut self, channel: ResponseChannel<MailboxResponse>, response: MailboxResponse) {
+        // The peer may have gone; nothing is lost by not answering it.
+        let _ = self
+            .swarm
+            .behaviour_mut()
+            .mailbox
+            .send_response(channel, response);
+    }
+
+    fn on_request(
+        &mut self,
+        peer: PeerId,
+        request: MailboxRequest,
+        channel: ResponseChannel<MailboxResponse>,
+    ) {
+        if !self.rate.allow(peer, Instant::now()) {
+            return self.respond(
+                channel,
+                MailboxResponse::Refused {
+                    reason: Refusal::RateLimited,
+                },
+            );
+        }
+        match request {
+            MailboxRequest::Put { mailbox, envelope } => {
+                let response = match self.store.put(&mailbox, &envelope, unix_now()) {
+                    Ok(put) => MailboxResponse::Stored {
+                        seq: put.seq,
+                        duplicate: put.duplicate,
+                    },
+                    Err(StorageError::MailboxFull) => MailboxResponse::Refused {
+                        reason: Refusal::MailboxFull,
+                    },
+                    Err(error) => {
+                        tracing::error!("storing an envelope failed: {error}");
+                        MailboxResponse::Refused {
+                            reason: Refusal::Unavailable,
+                        }
+                    }
+                };
+                self.respond(channel, response);
+                self.wake_waiters(&mailbox);
+            }
+            MailboxRequest::Fetch {
+                mailbox,
+                after,
+                limit,
+                wait_ms,
+            } => {
+                let limit = limit.clamp(1, MAX_FETCH);
+                match self.store.fetch(&mailbox, after, limit) {
+                    Ok(fetched) if fetched.items.is_empty() && wait_ms > 0 => {
+                        self.waiters.push(Waiter {
+                            mailbox,
+                            after,
+                            limit,
+                            deadline: Instant::now() + Duration::from_millis(wait_ms.into()),
+                            channel,
+                        });
+                    }
+                    Ok(fetched) => self.respond(
+                        channel,
+                        MailboxResponse::Envelopes {
+                            items: fetched.items,
+                            last_seq: fetched.last_seq,
+                        },
+                    ),
+                    Err(error) => {
+                        tracing::error!("fetching envelopes failed: {error}");
+                        self.respond(
+                            channel,
+                            MailboxResponse::Refused {
+                                reason: Refusal::Unavailable,
+                            },
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Answers the fetches held open on `mailbox`, now that it has something new.
+    fn wake_waiters(&mut self, mailbox: &MailboxAddress) {
+        let (ready, waiting): (Vec<Waiter>, Vec<Waiter>) = self
+            .waiters
+            .drain(..)
+            .partition(|waiter| waiter.mailbox == *mailbox);
+        self.waiters = waiting;
+        for waiter in ready {
+            self.answer(waiter);
+        }
+    }
+
+    fn expire_waiters(&mut self) {
+        let now = Instant::now();
+        let (expired, waiting): (Vec<Waiter>, Vec<Waiter>) = self
+            .waiters
+            .drain(..)
+            .partition(|waiter| waiter.deadline <= now || !waiter.channel.is_open());
+        self.waiters = waiting;
+        for waiter in expired {
+            self.answer(waiter);
+        }
+    }
+
+    fn answer(&mut self, waiter: Waiter) {
+        let response = match self
+            .store
+            .fetch(&waiter.mailbox, waiter.after, waiter.limit)
+        {
+            Ok(fetched) => MailboxResponse::Envelopes {
+                items: fetched.items,
+                last_seq: fetched.last_seq,
+            },
+            Err(_) => MailboxResponse::Refused {
+                reason: Refusal::Unavailable,
+            },
+        };
+        self.respond(waiter.channel, response);
+    }
+
+    /// Looks up the current closest nodes of one held mailbox per round, round-robin.
+    fn start_republish(&mut self) {
+        if let Err(error) = self.store.prune(unix_now()) {
+            tracing::error!("pruning expired envelopes failed: {error}");
+        }
+        if self.republish_queue.is_empty() {
+            match self.store.mailboxes() {
+                Ok(mailboxes) => self.republish_queue.extend(mailboxes),
+                Err(error) => tracing::error!("listing mailboxes failed: {error}"),
+            }
+        }
+        for _ in 0..16 {
+            let Some(mailbox) = self.republish_queue.pop_front() else {
+                break;
+            };
+            let query = self
+                .swarm
+                .behaviour_mut()
+                .kad
+                .get_closest_peers(dht_key(&mailbox));
+            self.republishing.insert(query, mailbox);
+        }
+    }
+
+    /// Sends every envelope of `mailbox` to the closest nodes; they keep one copy of each.
+    fn push_replicas(&mut self, mailbox: MailboxAddress, peers: impl Iterator<Item = PeerId>) {
+        let own = self.peer_id();
+        let targets: Vec<PeerId> = peers
+            .filter(|p| *p != own)
+            .take(REPLICATION_FACTOR)
+            .collect();
+        let mut after = 0;
+        loop {
+            let Ok(fetched) = self.store.fetch(&mailbox, after, MAX_FETCH) else {
+                return;
+            };
+            let Some(last) = fetched.items.last().map(|item| item.seq) else {
+                return;
+            };
+            for item in fetched.items {
+                for peer in &targets {
+                    let request = MailboxRequest::Put {
+                        mailbox,
+                        envelope: item.envelope.clone(),
+                    };
+                    self.swarm
+                        .behaviour_mut()
+                        .mailbox
+                        .send_request(peer, request);
+                }
+            }
+            after = last;
+        }
+    }
+}
+
+fn peer_of(address: &Multiaddr) -> Option<PeerId> {
+    address.iter().find_map(|protocol| match protocol {
+        libp2p::multiaddr::Protocol::P2p(peer) => Some(peer),
+        _ => None,
+    })
+}

@@ -1,0 +1,257 @@
+//! The mailbox protocol between a device and a DHT node, over libp2p request-response
+//! (protocol name [`PROTOCOL_NAME`]). Each request and response is one frame; the codec is
+//! sans-IO so nodes, the browser client and tests share it.
+//!
+//! - `Put { mailbox, envelope }` → `Stored { seq, duplicate }`: the node's sequence number
+//!   for the envelope in that mailbox (the same envelope twice keeps its first number).
+//! - `Fetch { mailbox, after, limit, wait_ms }` → `Envelopes { items, last_seq }`: envelopes
+//!   numbered above `after`, oldest first. With `wait_ms > 0` and nothing new, the node holds
+//!   the answer until an envelope arrives or the wait ends: a live push without polling.
+//! - Anything a node will not do is `Refused { reason }`.
+//!
+//! ```
+//! use phantom_sync::mailbox::{envelope::Envelope, MailboxAddress};
+//! use phantom_sync::mailbox::protocol::MailboxRequest;
+//!
+//! let put = MailboxRequest::Put {
+//!     mailbox: MailboxAddress::from_bytes([1; 32]),
+//!     envelope: Envelope::new(vec![7; 10])?,
+//! };
+//! assert_eq!(MailboxRequest::decode(&put.encode())?, put);
+//! # Ok::<(), phantom_sync::wire::WireError>(())
+//! ```
+
+use crate::mailbox::envelope::{Envelope, MAX_ENVELOPE_LEN};
+use crate::mailbox::MailboxAddress;
+use crate::wire::{Reader, WireError, Writer};
+
+pub const PROTOCOL_NAME: &str = "/phantom-sync/mailbox/1";
+pub const PROTOCOL_VERSION: u8 = 1;
+const MAGIC: &[u8; 2] = b"PM";
+/// The most envelopes one `Fetch` returns.
+pub const MAX_FETCH: u32 = 256;
+/// The longest a node holds a `Fetch` open.
+pub const MAX_WAIT_MS: u32 = 30_000;
+/// The largest frame either side reads: a full fetch answer.
+pub const MAX_FRAME_LEN: usize = 4 * 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailboxRequest {
+    Put {
+        mailbox: MailboxAddress,
+        envelope: Envelope,
+    },
+    Fetch {
+        mailbox: MailboxAddress,
+        after: u64,
+        limit: u32,
+        wait_ms: u32,
+    },
+}
+
+/// An envelope with the number a node gave it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEnvelope {
+    pub seq: u64,
+    pub envelope: Envelope,
+}
+
+/// Why a node refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    TooLarge,
+    MailboxFull,
+    RateLimited,
+    Malformed,
+    Unavailable,
+}
+
+impl Refusal {
+    pub fn code(self) -> &'static str {
+        match self {
+            Refusal::TooLarge => "envelope_too_large",
+            Refusal::MailboxFull => "mailbox_full",
+            Refusal::RateLimited => "rate_limited",
+            Refusal::Malformed => "malformed_request",
+            Refusal::Unavailable => "node_unavailable",
+        }
+    }
+
+    fn to_byte(self) -> u8 {
+        match self {
+            Refusal::TooLarge => 1,
+            Refusal::MailboxFull => 2,
+            Refusal::RateLimited => 3,
+            Refusal::Malformed => 4,
+            Refusal::Unavailable => 5,
+        }
+    }
+
+    fn from_byte(byte: u8) -> Result<Self, WireError> {
+        Ok(match byte {
+            1 => Refusal::TooLarge,
+            2 => Refusal::MailboxFull,
+            3 => Refusal::RateLimited,
+            4 => Refusal::Malformed,
+            5 => Refusal::Unavailable,
+            other => {
+                return Err(WireError::InvalidValue {
+                    field: "refusal",
+                    value: other.into(),
+                })
+            }
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailboxResponse {
+    Stored {
+        seq: u64,
+        duplicate: bool,
+    },
+    Envelopes {
+        items: Vec<StoredEnvelope>,
+        last_seq: u64,
+    },
+    Refused {
+        reason: Refusal,
+    },
+}
+
+impl MailboxRequest {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = header();
+        match self {
+            MailboxRequest::Put { mailbox, envelope } => {
+                w.put_u8(1);
+                w.put_bytes(mailbox.as_bytes());
+                put_envelope(&mut w, envelope);
+            }
+            MailboxRequest::Fetch {
+                mailbox,
+                after,
+                limit,
+                wait_ms,
+            } => {
+                w.put_u8(2);
+                w.put_bytes(mailbox.as_bytes());
+                w.put_u64(*after);
+                w.put_u32(*limit);
+                w.put_u32(*wait_ms);
+            }
+        }
+        w.into_bytes()
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
+        let mut r = Reader::new(bytes);
+        r.magic_and_version(MAGIC, PROTOCOL_VERSION)?;
+        let request = match r.u8("request_kind")? {
+            1 => MailboxRequest::Put {
+                mailbox: MailboxAddress::from_bytes(r.array("mailbox")?),
+                envelope: read_envelope(&mut r)?,
+            },
+            2 => MailboxRequest::Fetch {
+                mailbox: MailboxAddress::from_bytes(r.array("mailbox")?),
+                after: r.u64("after")?,
+                limit: r.u32("limit")?.min(MAX_FETCH),
+                wait_ms: r.u32("wait_ms")?.min(MAX_WAIT_MS),
+            },
+            other => {
+                return Err(WireError::InvalidValue {
+                    field: "request_kind",
+                    value: other.into(),
+                })
+            }
+        };
+        r.finish()?;
+        Ok(request)
+    }
+}
+
+impl MailboxResponse {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = header();
+        match self {
+            MailboxResponse::Stored { seq, duplicate } => {
+                w.put_u8(1);
+                w.put_u64(*seq);
+                w.put_u8(u8::from(*duplicate));
+            }
+            MailboxResponse::Envelopes { items, last_seq } => {
+                w.put_u8(2);
+                w.put_u64(*last_seq);
+                w.put_u32(items.len() as u32);
+                for item in items {
+                    w.put_u64(item.seq);
+                    put_envelope(&mut w, &item.envelope);
+                }
+            }
+            MailboxResponse::Refused { reason } => {
+                w.put_u8(3);
+                w.put_u8(reason.to_byte());
+            }
+        }
+        w.into_bytes()
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
+        let mut r = Reader::new(bytes);
+        r.magic_and_version(MAGIC, PROTOCOL_VERSION)?;
+        let response = match r.u8("response_kind")? {
+            1 => MailboxResponse::Stored {
+                seq: r.u64("seq")?,
+                duplicate: match r.u8("duplicate")? {
+                    0 => false,
+                    1 => true,
+                    other => {
+                        return Err(WireError::InvalidValue {
+                            field: "duplicate",
+                            value: other.into(),
+                        })
+                    }
+                },
+            },
+            2 => {
+                let last_seq = r.u64("last_seq")?;
+                let count = r.count("envelopes", MAX_FETCH as usize, 8 + 4)?;
+                let mut items = Vec::with_capacity(count);
+                for _ in 0..count {
+                    items.push(StoredEnvelope {
+                        seq: r.u64("seq")?,
+                        envelope: read_envelope(&mut r)?,
+                    });
+                }
+                MailboxResponse::Envelopes { items, last_seq }
+            }
+            3 => MailboxResponse::Refused {
+                reason: Refusal::from_byte(r.u8("refusal")?)?,
+            },
+            other => {
+                return Err(WireError::InvalidValue {
+                    field: "response_kind",
+                    value: other.into(),
+                })
+            }
+        };
+        r.finish()?;
+        Ok(response)
+    }
+}
+
+fn header() -> Writer {
+    let mut w = Writer::new();
+    w.put_bytes(MAGIC);
+    w.put_u8(PROTOCOL_VERSION);
+    w
+}
+
+fn put_envelope(w: &mut Writer, envelope: &Envelope) {
+    w.put_u32(envelope.len() as u32);
+    w.put_bytes(envelope.as_bytes());
+}
+
+fn read_envelope(r: &mut Reader<'_>) -> Result<Envelope, WireError> {
+    Envelope::new(r.var_bytes("envelope", MAX_ENVELOPE_LEN)?.to_vec())
+}

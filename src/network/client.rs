@@ -1,0 +1,526 @@
+//! The device's mailbox client: finds a mailbox's nodes through Kademlia (client mode —
+//! devices route nothing) and writes to and reads from all of them.
+//!
+//! A put goes to the [`REPLICATION_FACTOR`] closest nodes and succeeds at [`WRITE_QUORUM`]
+//! acknowledgements; a fetch asks them all, merges the answers ([`UnionRead`]) and sends
+//! each node the envelopes it lacks. The swarm runs in its own task; [`MailboxClient`] is a
+//! cheap handle to it.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use futures::channel::{mpsc, oneshot};
+use futures::StreamExt;
+use libp2p::kad::{self, store::MemoryStore, Mode};
+use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport};
+use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::{identify, Multiaddr, PeerId, Swarm};
+use thiserror::Error;
+
+use crate::mailbox::envelope::Envelope;
+use crate::mailbox::protocol::{MailboxRequest, MailboxResponse, MAX_FETCH};
+use crate::mailbox::replica::{NodeCursor, Progress, QuorumWrite, UnionRead};
+use crate::mailbox::MailboxAddress;
+use crate::network::codec::{MailboxCodec, MAILBOX_PROTOCOL};
+use crate::network::{
+    dht_key, IDENTIFY_PROTOCOL, KADEMLIA_PROTOCOL, REPLICATION_FACTOR, WRITE_QUORUM,
+};
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum NetworkError {
+    #[error("could not start the network: {0}")]
+    Setup(String),
+    #[error("no node of the mailbox network could be found")]
+    NoNodes,
+    #[error("only {acks} of the {needed} nodes needed stored the envelope")]
+    QuorumNotReached { acks: usize, needed: usize },
+    #[error("the network task stopped")]
+    Stopped,
+}
+
+impl NetworkError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            NetworkError::Setup(_) => "network_setup",
+            NetworkError::NoNodes => "no_nodes",
+            NetworkError::QuorumNotReached { .. } => "quorum_not_reached",
+            NetworkError::Stopped => "network_stopped",
+        }
+    }
+}
+
+/// Which nodes stored a put, and the number each gave it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutReceipt {
+    pub acks: Vec<(PeerId, u64)>,
+}
+
+/// What a fetch found across the mailbox's nodes.
+#[derive(Debug, Clone)]
+pub struct FetchResult {
+    pub envelopes: Vec<Envelope>,
+    /// Per node: the `after` to use next time.
+    pub cursors: Vec<(PeerId, NodeCursor)>,
+    /// Copies seen more than once (other nodes' copies, or replays).
+    pub duplicates: usize,
+    /// Envelopes sent back to nodes that lacked them.
+    pub repaired: usize,
+}
+
+#[derive(NetworkBehaviour)]
+pub struct ClientBehaviour {
+    kad: kad::Behaviour<MemoryStore>,
+    identify: identify::Behaviour,
+    mailbox: request_response::Behaviour<MailboxCodec>,
+}
+
+impl ClientBehaviour {
+    pub fn new(key: &libp2p::identity::Keypair) -> Self {
+        let peer_id = key.public().to_peer_id();
+        let mut kad_config = kad::Config::new(KADEMLIA_PROTOCOL);
+        kad_config.set_query_timeout(Duration::from_secs(10));
+        let mut kad = kad::Behaviour::with_config(peer_id, MemoryStore::new(peer_id), kad_config);
+        kad.set_mode(Some(Mode::Client));
+        Self {
+            kad,
+            identify: identify::Behaviour::new(identify::Config::new(
+                IDENTIFY_PROTOCOL.into(),
+                key.public(),
+            )),
+            mailbox: request_response::Behaviour::new(
+                [(MAILBOX_PROTOCOL, ProtocolSupport::Outbound)],
+                request_response::Config::default().with_request_timeout(Duration::from_secs(45)),
+            ),
+        }
+    }
+}
+
+enum Command {
+    Put {
+        mailbox: MailboxAddress,
+        envelope: Envelope,
+        reply: oneshot::Sender<Result<PutReceipt, NetworkError>>,
+    },
+    Fetch {
+        mailbox: MailboxAddress,
+        after: HashMap<PeerId, u64>,
+        wait_ms: u32,
+        reply: oneshot::Sender<Result<FetchResult, NetworkError>>,
+    },
+}
+
+/// A handle to the client's network task.
+#[derive(Debug, Clone)]
+pub struct MailboxClient {
+    commands: mpsc::UnboundedSender<Command>,
+    peer_id: PeerId,
+}
+
+impl MailboxClient {
+    /// A client on `swarm`, bootstrapping from `bootstrap` (addresses with `/p2p/`), and the
+    /// task that drives it, for the caller's executor to run.
+    pub fn start(
+        mut swarm: Swarm<ClientBehaviour>,
+        bootstrap: &[Multiaddr],
+    ) -> Result<(Self, impl std::future::Future<Output = ()>), NetworkError> {
+        let mut known = 0;
+        for address in bootstrap {
+            let Some(peer) = peer_of(address) else {
+                continue;
+            };
+            swarm
+                .behaviour_mut()
+                .kad
+                .add_address(&peer, address.clone());
+            swarm.add_peer_address(peer, address.clone());
+            known += 1;
+        }
+        if known == 0 {
+            return Err(NetworkError::NoNodes);
+        }
+        let peer_id = *swarm.local_peer_id();
+        let (commands, receiver) = mpsc::unbounded();
+        Ok((Self { commands, peer_id }, Driver::new(swarm).run(receiver)))
+    }
+
+    pub fn peer_id(&self) -> PeerId {
+        self.peer_id
+    }
+
+    /// Stores `envelope` on the mailbox's nodes; done when a quorum holds it.
+    pub async fn put(
+        &self,
+        mailbox: MailboxAddress,
+        envelope: Envelope,
+    ) -> Result<PutReceipt, NetworkError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Put {
+            mailbox,
+            envelope,
+            reply,
+        })?;
+        answer.await.map_err(|_| NetworkError::Stopped)?
+    }
+
+    /// Reads the mailbox from all its nodes, after the given per-node cursors. With a
+    /// `wait`, nodes with nothing new hold the answer until something arrives.
+    pub async fn fetch(
+        &self,
+        mailbox: MailboxAddress,
+        after: HashMap<PeerId, u64>,
+        wait: Duration,
+    ) -> Result<FetchResult, NetworkError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Fetch {
+            mailbox,
+            after,
+            wait_ms: u32::try_from(wait.as_millis()).unwrap_or(u32::MAX),
+            reply,
+        })?;
+        answer.await.map_err(|_| NetworkError::Stopped)?
+    }
+
+    fn send(&self, command: Command) -> Result<(), NetworkError> {
+        self.commands
+            .unbounded_send(command)
+            .map_err(|_| NetworkError::Stopped)
+    }
+}
+
+/// Native clients: TCP to the nodes, on the Tokio runtime.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn connect_native(bootstrap: &[Multiaddr]) -> Result<MailboxClient, NetworkError> {
+    use libp2p::{noise, tcp, yamux};
+    let swarm = libp2p::SwarmBuilder::with_new_identity()
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .map_err(|e| NetworkError::Setup(e.to_string()))?
+        .with_behaviour(ClientBehaviour::new)
+        .map_err(|e| NetworkError::Setup(e.to_string()))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(120)))
+        .build();
+    let (client, task) = MailboxClient::start(swarm, bootstrap)?;
+    tokio::spawn(task);
+    Ok(client)
+}
+
+enum Lookup {
+    Put(u64),
+    Fetch(u64),
+}
+
+struct PutOp {
+    mailbox: MailboxAddress,
+    envelope: Envelope,
+    write: Option<QuorumWrite<PeerId>>,
+    reply: Option<oneshot::Sender<Result<PutReceipt, NetworkError>>>,
+}
+
+struct FetchOp {
+    mailbox: MailboxAddress,
+    after: HashMap<PeerId, u64>,
+    wait_ms: u32,
+    union: UnionRead<PeerId>,
+    outstanding: usize,
+    reply: Option<oneshot::Sender<Result<FetchResult, NetworkError>>>,
+}
+
+struct Driver {
+    swarm: Swarm<ClientBehaviour>,
+    next_op: u64,
+    lookups: HashMap<kad::QueryId, Lookup>,
+    puts: HashMap<u64, PutOp>,
+    fetches: HashMap<u64, FetchOp>,
+    requests: HashMap<OutboundRequestId, (u64, PeerId, u64)>,
+}
+
+impl Driver {
+    fn new(swarm: Swarm<ClientBehaviour>) -> Self {
+        Self {
+            swarm,
+            next_op: 0,
+            lookups: HashMap::new(),
+            puts: HashMap::new(),
+            fetches: HashMap::new(),
+            requests: HashMap::new(),
+        }
+    }
+
+    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        loop {
+            futures::select! {
+                command = commands.next() => match command {
+                    Some(command) => self.on_command(command),
+                    None => return,
+                },
+                event = self.swarm.select_next_some() => self.on_event(event),
+            }
+        }
+    }
+
+    fn op_id(&mut self) -> u64 {
+        self.next_op += 1;
+        self.next_op
+    }
+
+    fn on_command(&mut self, command: Command) {
+        let id = self.op_id();
+        let (mailbox, lookup) = match command {
+            Command::Put {
+                mailbox,
+                envelope,
+                reply,
+            } => {
+                self.puts.insert(
+                    id,
+                    PutOp {
+                        mailbox,
+                        envelope,
+                        write: None,
+                        reply: Some(reply),
+                    },
+                );
+                (mailbox, Lookup::Put(id))
+            }
+            Command::Fetch {
+                mailbox,
+                after,
+                wait_ms,
+                reply,
+            } => {
+                self.fetches.insert(
+                    id,
+                    FetchOp {
+                        mailbox,
+                        after,
+                        wait_ms,
+                        union: UnionRead::new(),
+                        outstanding: 0,
+                        reply: Some(reply),
+                    },
+                );
+                (mailbox, Lookup::Fetch(id))
+            }
+        };
+        let query = self
+            .swarm
+            .behaviour_mut()
+            .kad
+            .get_closest_peers(dht_key(&mailbox));
+        self.lookups.insert(query, lookup);
+    }
+
+    fn on_event(&mut self, event: SwarmEvent<ClientBehaviourEvent>) {
+        match event {
+            SwarmEvent::Behaviour(ClientBehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                info,
+                ..
+            })) if info.protocols.contains(&KADEMLIA_PROTOCOL) => {
+                for address in info.listen_addrs {
+                    self.swarm
+                        .behaviour_mut()
+                        .kad
+                        .add_address(&peer_id, address);
+                }
+            }
+            SwarmEvent::Behaviour(ClientBehaviourEvent::Kad(
+                kad::Event::OutboundQueryProgressed {
+                    id,
+                    result: kad::QueryResult::GetClosestPeers(result),
+                    step,
+                    ..
+                },
+            )) if step.last => {
+                let peers = match result {
+                    Ok(ok) => ok.peers,
+                    Err(kad::GetClosestPeersError::Timeout { peers, .. }) => peers,
+                };
+                let mut closest = Vec::new();
+                for info in peers.into_iter().take(REPLICATION_FACTOR) {
+                    for address in info.addrs {
+                        self.swarm.add_peer_address(info.peer_id, address);
+                    }
+                    closest.push(info.peer_id);
+                }
+                match self.lookups.remove(&id) {
+                    Some(Lookup::Put(op)) => self.start_put(op, closest),
+                    Some(Lookup::Fetch(op)) => self.start_fetch(op, closest),
+                    None => {}
+                }
+            }
+            SwarmEvent::Behaviour(ClientBehaviourEvent::Mailbox(
+                request_response::Event::Message {
+                    message:
+                        request_response::Message::Response {
+                            request_id,
+                            response,
+                        },
+                    ..
+                },
+            )) => self.on_response(request_id, Some(response)),
+            SwarmEvent::Behaviour(ClientBehaviourEvent::Mailbox(
+                request_response::Event::OutboundFailure { request_id, .. },
+            )) => self.on_response(request_id, None),
+            _ => {}
+        }
+    }
+
+    fn start_put(&mut self, op_id: u64, closest: Vec<PeerId>) {
+        let Some(op) = self.puts.get_mut(&op_id) else {
+            return;
+        };
+        if closest.is_empty() {
+            if let Some(reply) = op.reply.take() {
+                let _ = reply.send(Err(NetworkError::NoNodes));
+            }
+            self.puts.remove(&op_id);
+            return;
+        }
+        let request = MailboxRequest::Put {
+            mailbox: op.mailbox,
+            envelope: op.envelope.clone(),
+        };
+        op.write = Some(QuorumWrite::new(closest.clone(), WRITE_QUORUM));
+        for peer in closest {
+            let id = self
+                .swarm
+                .behaviour_mut()
+                .mailbox
+                .send_request(&peer, request.clone());
+            self.requests.insert(id, (op_id, peer, 0));
+        }
+    }
+
+    fn start_fetch(&mut self, op_id: u64, closest: Vec<PeerId>) {
+        let Some(op) = self.fetches.get_mut(&op_id) else {
+            return;
+        };
+        if closest.is_empty() {
+            if let Some(reply) = op.reply.take() {
+                let _ = reply.send(Err(NetworkError::NoNodes));
+            }
+            self.fetches.remove(&op_id);
+            return;
+        }
+        op.outstanding = closest.len();
+        let requests: Vec<(PeerId, u64, MailboxRequest)> = closest
+            .into_iter()
+            .map(|peer| {
+                let after = op.after.get(&peer).copied().unwrap_or(0);
+                let request = MailboxRequest::Fetch {
+                    mailbox: op.mailbox,
+                    after,
+                    limit: MAX_FETCH,
+                    wait_ms: op.wait_ms,
+                };
+                (peer, after, request)
+            })
+            .collect();
+        for (peer, after, request) in requests {
+            let id = self
+                .swarm
+                .behaviour_mut()
+                .mailbox
+                .send_request(&peer, request);
+            self.requests.insert(id, (op_id, peer, after));
+        }
+    }
+
+    fn on_response(&mut self, request_id: OutboundRequestId, response: Option<MailboxResponse>) {
+        let Some((op_id, peer, after)) = self.requests.remove(&request_id) else {
+            return;
+        };
+        if self.puts.contains_key(&op_id) {
+            self.on_put_response(op_id, peer, response);
+        } else if self.fetches.contains_key(&op_id) {
+            self.on_fetch_response(op_id, peer, after, response);
+        }
+    }
+
+    fn on_put_response(&mut self, op_id: u64, peer: PeerId, response: Option<MailboxResponse>) {
+        let Some(op) = self.puts.get_mut(&op_id) else {
+            return;
+        };
+        let Some(write) = op.write.as_mut() else {
+            return;
+        };
+        let progress = match response {
+            Some(MailboxResponse::Stored { seq, .. }) => write.on_ack(&peer, seq),
+            _ => write.on_failure(&peer),
+        };
+        let finished = match progress {
+            Progress::Pending => return,
+            Progress::Reached => Ok(PutReceipt {
+                acks: write.acks().to_vec(),
+            }),
+            Progress::Impossible => Err(NetworkError::QuorumNotReached {
+                acks: write.acks().len(),
+                needed: WRITE_QUORUM.min(write.targets().len()),
+            }),
+        };
+        if let Some(reply) = op.reply.take() {
+            let _ = reply.send(finished);
+        }
+        let all_answered = !self.requests.values().any(|(id, _, _)| *id == op_id);
+        if all_answered {
+            self.puts.remove(&op_id);
+        }
+    }
+
+    fn on_fetch_response(
+        &mut self,
+        op_id: u64,
+        peer: PeerId,
+        after: u64,
+        response: Option<MailboxResponse>,
+    ) {
+        let Some(op) = self.fetches.get_mut(&op_id) else {
+            return;
+        };
+        op.outstanding = op.outstanding.saturating_sub(1);
+        // A refusal or a failure is one node fewer; the others answer.
+        if let Some(MailboxResponse::Envelopes { items, last_seq }) = response {
+            op.union.add(peer, after, items, last_seq);
+        }
+        // A waiting fetch is answered as soon as one node has something new.
+        let early = op.wait_ms > 0 && !op.union.envelopes().is_empty();
+        if op.outstanding > 0 && !early {
+            return;
+        }
+        let Some(op) = self.fetches.remove(&op_id) else {
+            return;
+        };
+        let repairs = op.union.repairs();
+        for (peer, envelope) in &repairs {
+            let request = MailboxRequest::Put {
+                mailbox: op.mailbox,
+                envelope: envelope.clone(),
+            };
+            self.swarm
+                .behaviour_mut()
+                .mailbox
+                .send_request(peer, request);
+        }
+        self.requests.retain(|_, (id, _, _)| *id != op_id);
+        if let Some(reply) = op.reply {
+            let _ = reply.send(Ok(FetchResult {
+                cursors: op.union.cursors().to_vec(),
+                duplicates: op.union.duplicates(),
+                repaired: repairs.len(),
+                envelopes: op.union.into_envelopes(),
+            }));
+        }
+    }
+}
+
+fn peer_of(address: &Multiaddr) -> Option<PeerId> {
+    address.iter().find_map(|protocol| match protocol {
+        libp2p::multiaddr::Protocol::P2p(peer) => Some(peer),
+        _ => None,
+    })
+}

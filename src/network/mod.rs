@@ -1,0 +1,31 @@
+//! The network driver: libp2p, shared by the DHT nodes (`node/`) and the device client.
+//!
+//! Nodes run Kademlia in server mode under [`KADEMLIA_PROTOCOL`]; a mailbox lives on the
+//! [`REPLICATION_FACTOR`] nodes closest to [`dht_key`] of its address, and devices speak the
+//! [mailbox protocol](crate::mailbox::protocol) to them with [`codec::MailboxCodec`].
+
+pub mod client;
+pub mod codec;
+
+use libp2p::StreamProtocol;
+use sha2::{Digest, Sha256};
+
+use crate::mailbox::MailboxAddress;
+
+/// Kademlia under a private name, so this DHT never merges with others.
+pub const KADEMLIA_PROTOCOL: StreamProtocol = StreamProtocol::new("/phantom-sync/kad/1");
+/// The identify protocol version nodes and devices announce.
+pub const IDENTIFY_PROTOCOL: &str = "/phantom-sync/id/1";
+/// How many nodes hold each mailbox (k).
+pub const REPLICATION_FACTOR: usize = 3;
+/// How many of them must acknowledge a put (w).
+pub const WRITE_QUORUM: usize = 2;
+
+/// Where a mailbox lives in the DHT's key space.
+pub fn dht_key(mailbox: &MailboxAddress) -> Vec<u8> {
+    Sha256::new()
+        .chain_update(b"phantom-sync dht v1")
+        .chain_update(mailbox.as_bytes())
+        .finalize()
+        .to_vec()
+}
