@@ -9,7 +9,11 @@
 //!   [`pairing`] (the seed's four steps: [`pairing::invitation`], [`pairing::channel`],
 //!   [`pairing::words`], [`pairing::messages`], [`pairing::state`] — the `SyncViewModel`),
 //!   [`persona`], [`mailbox`], and the shared [`wire`] codec and [`secret`] type.
-//! - **Drivers** — [`drivers`]: QR rendering and camera-frame decoding.
+//!   The [`vault`] (encrypted records over a storage trait) and the [`mailbox`] protocol
+//!   and replication logic are sans-IO too.
+//! - **Drivers** — [`drivers`]: QR rendering and camera-frame decoding, IndexedDB storage and
+//!   the WebCrypto device keyring; [`network`]: libp2p (the mailbox codec and client, shared
+//!   with the DHT nodes in `node/`).
 //! - **JS facade** — `facade` (wasm32 only): `SyncManager`, the seed's API for the PWA.
 //!
 //! The wire formats are specified in `docs/PROTOCOL.md`.

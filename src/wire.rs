@@ -51,6 +51,9 @@ pub enum WireError {
     /// A text field is not valid UTF-8.
     #[error("`{field}` is not valid UTF-8")]
     InvalidUtf8 { field: &'static str },
+    /// Text shown to people holds control or bidirectional-override characters.
+    #[error("`{field}` contains control or direction-changing characters")]
+    UnsafeText { field: &'static str },
     /// A field holds a value the format does not define.
     #[error("`{field}` has the undefined value {value}")]
     InvalidValue { field: &'static str, value: u64 },
@@ -66,6 +69,7 @@ impl WireError {
             WireError::BadMagic => "bad_magic",
             WireError::FieldTooLong { .. } => "field_too_long",
             WireError::InvalidUtf8 { .. } => "invalid_utf8",
+            WireError::UnsafeText { .. } => "unsafe_text",
             WireError::InvalidValue { .. } => "invalid_value",
         }
     }
@@ -155,6 +159,14 @@ impl<'a> Reader<'a> {
             .map_err(|_| WireError::InvalidUtf8 { field })
     }
 
+    /// A string shown to people (names, titles): no control characters, and none of the
+    /// Unicode characters that reorder text, which could make one name look like another.
+    pub fn display_text(&mut self, field: &'static str, max: usize) -> Result<String, WireError> {
+        let text = self.string(field, max)?;
+        check_display_text(field, &text)?;
+        Ok(text)
+    }
+
     /// A `u32` element count, at most `max`, and small enough that `min_element_len` bytes
     /// per element still fit in the input: a list cannot claim more elements than it carries.
     pub fn count(
@@ -191,6 +203,19 @@ impl<'a> Reader<'a> {
                 count: self.remaining.len(),
             })
         }
+    }
+}
+
+/// Refuses text with control characters or bidirectional formatting characters.
+pub fn check_display_text(field: &'static str, text: &str) -> Result<(), WireError> {
+    let unsafe_char = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if text.chars().any(unsafe_char) {
+        Err(WireError::UnsafeText { field })
+    } else {
+        Ok(())
     }
 }
 
@@ -249,6 +274,17 @@ impl Writer {
         max: usize,
     ) -> Result<(), WireError> {
         self.put_var_bytes(field, text.as_bytes(), max)
+    }
+
+    /// Text shown to people; refused as [`Reader::display_text`] would refuse it.
+    pub fn put_display_text(
+        &mut self,
+        field: &'static str,
+        text: &str,
+        max: usize,
+    ) -> Result<(), WireError> {
+        check_display_text(field, text)?;
+        self.put_string(field, text, max)
     }
 
     /// A `u32` element count; refuses more than `max`.

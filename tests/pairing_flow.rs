@@ -48,9 +48,7 @@ fn an_approved_link_mirrors_the_persona_and_completes_both_sides() {
     };
     assert_eq!(mirror, pair.persona);
     assert_eq!(mirror.fingerprint(), pair.persona.fingerprint());
-    pair.target
-        .confirm_import(mirror.fingerprint())
-        .expect("import confirmed");
+    pair.target.confirm_import().expect("import confirmed");
     assert_eq!(pair.target.state(), SyncState::Completed);
 
     let ack = pair.target.poll_transmit().expect("an import ack");
@@ -365,9 +363,7 @@ fn actions_out_of_order_are_illegal_transitions() {
         .expect_err("nothing to approve yet");
     assert_eq!(err.code(), "illegal_transition");
     assert_eq!(
-        pair.target
-            .confirm_import(persona.fingerprint())
-            .map_err(|e| e.code()),
+        pair.target.confirm_import().map_err(|e| e.code()),
         Err("illegal_transition")
     );
 }
@@ -413,4 +409,119 @@ fn oversized_fields_are_refused_before_allocation() {
         }))
     );
     assert_eq!(pair.source.state(), SyncState::Inviting);
+}
+
+#[test]
+fn once_the_persona_is_sent_cancelling_is_refused() {
+    let mut pair = Pair::new(17);
+    let request = pair.scan();
+    pair.deliver_request(&request);
+    let choice = pair.right_choice();
+    let persona = pair.persona.clone();
+    pair.source
+        .approve(choice, &persona, NOW + 10)
+        .expect("approved");
+    assert_eq!(
+        pair.source.cancel().map_err(|e| e.code()),
+        Err("illegal_transition")
+    );
+    assert_eq!(pair.source.state(), SyncState::Transferring);
+}
+
+#[test]
+fn an_authentic_but_unreadable_payload_fails_the_import_and_tells_the_source() {
+    use phantom_sync::mailbox::MailboxAddress;
+    use phantom_sync::pairing::channel::{MessageKind, PairingChannel, SourceKeyPair};
+    use phantom_sync::pairing::invitation::{Capabilities, Intent, InvitationId};
+
+    let mut rng = phantom_sync::testing::SeededRng::new(18);
+    let keys = SourceKeyPair::derive(&[9; 32]);
+    let invitation = PairingInvitation {
+        intent: Intent::LinkDevice,
+        id: InvitationId::from_bytes([1; 16]),
+        source_key: keys.public_key(),
+        mailbox: MailboxAddress::from_bytes([2; 32]),
+        expires_at: NOW + 100,
+        capabilities: Capabilities::default(),
+    };
+    let mut target = TargetPairing::new();
+    target
+        .accept_invitation(&invitation, "Laptop", NOW, &mut rng)
+        .expect("scans");
+    let request =
+        ChannelMessage::decode(&target.poll_transmit().expect("request").bytes).expect("frame");
+    let mut source = PairingChannel::accept(&keys, &invitation, &request).expect("accepts");
+    let garbage = source
+        .seal(MessageKind::PersonaPayload, b"\x01not a persona")
+        .expect("seals")
+        .encode()
+        .expect("frames");
+    assert!(target.receive(&garbage).is_err());
+    assert_eq!(
+        target.state(),
+        SyncState::Failed(FailureReason::ImportFailed)
+    );
+    let abort =
+        ChannelMessage::decode(&target.poll_transmit().expect("an abort").bytes).expect("frame");
+    assert_eq!(abort.kind, MessageKind::Abort);
+    assert_eq!(
+        &source.open(&abort).expect("opens")[..],
+        &[1, 4],
+        "reason: import failed"
+    );
+}
+
+#[test]
+fn a_request_numbered_other_than_zero_is_refused() {
+    let mut pair = Pair::new(19);
+    let request = pair.scan();
+    let mut message = ChannelMessage::decode(&request.bytes).expect("a frame");
+    message.seq = 3;
+    let result = pair
+        .source
+        .receive(&message.encode().expect("encodes"), NOW + 6, &mut pair.rng);
+    assert_eq!(
+        result,
+        Err(PairingError::Channel(ChannelError::SequenceOutOfRange {
+            seq: 3
+        }))
+    );
+}
+
+#[test]
+fn a_device_name_that_reorders_text_is_refused() {
+    let mut pair = Pair::new(20);
+    let mut target = TargetPairing::new();
+    let spoof = "Laptop\u{202e}enohP";
+    assert_eq!(
+        target.accept_invitation(&pair.invitation, spoof, NOW, &mut pair.rng),
+        Err(PairingError::Wire(WireError::UnsafeText {
+            field: "device_name"
+        }))
+    );
+    assert_eq!(
+        phantom_sync::persona::Persona::create("Ada\nAdmin", NOW, &mut pair.rng)
+            .map_err(|e| e.code()),
+        Err("unsafe_text")
+    );
+}
+
+#[test]
+fn after_accepting_the_source_listens_only_where_the_target_writes_even_when_late() {
+    let mut pair = Pair::new(21);
+    let second = pair
+        .source
+        .generate_invitation(NOW + 60, &mut pair.rng)
+        .expect("a rotated invitation");
+    assert_eq!(
+        pair.source.listening_mailboxes(NOW + 61),
+        vec![pair.invitation.mailbox, second.mailbox]
+    );
+    let request = pair.scan();
+    pair.deliver_request(&request);
+    let much_later = NOW + 10 * INVITATION_LIFETIME_SECS;
+    assert_eq!(
+        pair.source.listening_mailboxes(much_later),
+        vec![pair.invitation.mailbox]
+    );
 }

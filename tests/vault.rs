@@ -45,6 +45,7 @@ mod native {
         a_newer_schema_is_refused_untouched,
         pin_unlock_counts_wrong_pins_with_back_off,
         an_interrupted_import_leaves_the_old_state_and_can_be_retried,
+        hostile_unlock_records_are_refused_without_hanging,
     );
 
     #[test]
@@ -103,6 +104,7 @@ mod browser {
         a_newer_schema_is_refused_untouched,
         pin_unlock_counts_wrong_pins_with_back_off,
         an_interrupted_import_leaves_the_old_state_and_can_be_retried,
+        hostile_unlock_records_are_refused_without_hanging,
     );
 
     #[wasm_bindgen(inline_js = r#"

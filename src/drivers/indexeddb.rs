@@ -2,18 +2,22 @@
 //!
 //! One database per vault (its name selects an isolated device profile), one object store
 //! per [`StoreName`], binary keys and `Uint8Array` values. A `write` issues every request
-//! in one `readwrite` transaction before waiting once for it to complete, so a batch costs
-//! one round trip and is atomic: if anything fails — or the tab closes — none of it is kept.
-//! The connection closes itself when another tab upgrades the database, so it never blocks
+//! in one `readwrite` transaction, with strict durability, before waiting once for it to
+//! complete: a batch costs one round trip and is atomic — if anything fails, or the tab
+//! closes, none of it is kept — and once it reports success it is on disk. The connection
+//! closes itself when another tab upgrades or deletes the database, so it never blocks
 //! one; a later call then fails with [`StoreError::Closed`].
+//!
+//! Every event handler is owned by the Rust future that waits for it and is removed when
+//! that future ends, so nothing is left behind in the JS heap per request.
 
 use js_sys::{Array, Promise, Uint8Array};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    DomException, IdbDatabase, IdbFactory, IdbKeyRange, IdbOpenDbRequest, IdbRequest,
-    IdbTransaction, IdbTransactionMode,
+    DomException, Event, IdbDatabase, IdbFactory, IdbKeyRange, IdbObjectStore, IdbOpenDbRequest,
+    IdbRequest, IdbTransaction, IdbTransactionMode,
 };
 
 use crate::vault::schema::SCHEMA_VERSION;
@@ -34,14 +38,13 @@ impl IndexedDbStore {
         })
     }
 
-    /// Deletes the database `name` and everything in it.
+    /// Deletes the database `name` and everything in it. [`StoreError::Blocked`] means a
+    /// connection elsewhere ignores the request; the deletion then happens once it closes.
     pub async fn delete(name: &str) -> Result<(), StoreError> {
         let request = factory()?
             .delete_database(name)
             .map_err(|e| map_error(&e))?;
-        JsFuture::from(open_request_promise(&request))
-            .await
-            .map_err(|e| map_error(&e))?;
+        OpenWait::new(&request).wait().await?;
         Ok(())
     }
 
@@ -58,9 +61,22 @@ impl IndexedDbStore {
             .iter()
             .map(|s| JsValue::from_str(s.as_str()))
             .collect();
-        self.db
-            .transaction_with_str_sequence_and_mode(&names, mode)
-            .map_err(|e| map_error(&e))
+        let mode = match mode {
+            IdbTransactionMode::Readwrite => "readwrite",
+            _ => "readonly",
+        };
+        // `durability` is not in web-sys's stable API: call `transaction` with it directly.
+        let options = js_sys::Object::new();
+        js_sys::Reflect::set(&options, &"durability".into(), &"strict".into())
+            .map_err(|e| map_error(&e))?;
+        let transaction: js_sys::Function = js_sys::Reflect::get(&self.db, &"transaction".into())
+            .map_err(|e| map_error(&e))?
+            .unchecked_into();
+        transaction
+            .call3(&self.db, &names, &mode.into(), &options)
+            .map_err(|e| map_error(&e))?
+            .dyn_into()
+            .map_err(|_| StoreError::Failed("transaction() returned no transaction".into()))
     }
 }
 
@@ -78,16 +94,11 @@ impl RawStore for IndexedDbStore {
             .object_store(store.as_str())
             .and_then(|s| s.get(&Uint8Array::from(key)))
             .map_err(|e| map_error(&e))?;
-        let value = request_result(&request).await?;
+        let value = RequestWait::new(&request).wait().await?;
         if value.is_undefined() {
             return Ok(None);
         }
-        value
-            .dyn_into::<Uint8Array>()
-            .map(|bytes| Some(bytes.to_vec()))
-            .map_err(|_| {
-                StoreError::Failed(format!("a value in `{}` is not bytes", store.as_str()))
-            })
+        bytes_of(value, store).map(Some)
     }
 
     async fn scan_prefix(
@@ -107,8 +118,10 @@ impl RawStore for IndexedDbStore {
         };
         let keys = keys.map_err(|e| map_error(&e))?;
         let values = values.map_err(|e| map_error(&e))?;
-        let keys: Array = request_result(&keys).await?.unchecked_into();
-        let values: Array = request_result(&values).await?.unchecked_into();
+        // Both waits exist before either is awaited: their events may come in one task.
+        let (keys, values) = (RequestWait::new(&keys), RequestWait::new(&values));
+        let keys: Array = keys.wait().await?.unchecked_into();
+        let values: Array = values.wait().await?.unchecked_into();
         keys.iter()
             .zip(values.iter())
             .map(|(key, value)| Ok((bytes_of(key, store)?, bytes_of(value, store)?)))
@@ -128,48 +141,42 @@ impl RawStore for IndexedDbStore {
         stores.sort();
         stores.dedup();
         let tx = self.transaction(&stores, IdbTransactionMode::Readwrite)?;
-        let done = Promise::new(&mut |resolve, reject| {
-            let on_complete = Closure::once_into_js(move |_: web_sys::Event| {
-                let _ = resolve.call0(&JsValue::NULL);
-            });
-            let failing_tx = tx.clone();
-            let on_abort = Closure::once_into_js(move |_: web_sys::Event| {
-                let error = failing_tx
-                    .error()
-                    .map(JsValue::from)
-                    .unwrap_or_else(|| JsValue::from_str("AbortError"));
-                let _ = reject.call1(&JsValue::NULL, &error);
-            });
-            tx.set_oncomplete(Some(on_complete.unchecked_ref()));
-            tx.set_onabort(Some(on_abort.unchecked_ref()));
-        });
-        let issued = ops.into_iter().try_for_each(|op| {
-            let result = match op {
-                WriteOp::Put { store, key, value } => {
-                    tx.object_store(store.as_str()).and_then(|s| {
-                        s.put_with_key(&Uint8Array::from(&value[..]), &Uint8Array::from(&key[..]))
-                    })
-                }
-                WriteOp::Delete { store, key } => tx
-                    .object_store(store.as_str())
-                    .and_then(|s| s.delete(&Uint8Array::from(&key[..]))),
+        let done = TransactionWait::new(&tx);
+        let object_stores = stores
+            .iter()
+            .map(|store| tx.object_store(store.as_str()).map(|os| (*store, os)))
+            .collect::<Result<Vec<(StoreName, IdbObjectStore)>, JsValue>>();
+        let issued = object_stores.and_then(|object_stores| {
+            let object_store = |wanted: StoreName| {
+                object_stores
+                    .iter()
+                    .find(|(store, _)| *store == wanted)
+                    .map(|(_, os)| os)
+                    .ok_or_else(|| JsValue::from_str("store not in the transaction"))
             };
-            result.map(|_| ())
+            ops.into_iter().try_for_each(|op| match op {
+                WriteOp::Put { store, key, value } => object_store(store)?
+                    .put_with_key(&Uint8Array::from(&value[..]), &Uint8Array::from(&key[..]))
+                    .map(drop),
+                WriteOp::Delete { store, key } => object_store(store)?
+                    .delete(&Uint8Array::from(&key[..]))
+                    .map(drop),
+            })
         });
         if let Err(error) = issued {
             // Nothing is committed: undo what was issued and report why.
             let _ = tx.abort();
+            done.wait().await.ok();
             return Err(map_error(&error));
         }
-        JsFuture::from(done).await.map_err(|e| map_error(&e))?;
-        Ok(())
+        done.wait().await
     }
 }
 
 const BLOCKED: &str = "phantom-sync: blocked";
 
 /// Opens `name` at `version`, creating the object stores it lacks. The connection closes
-/// itself when another tab asks to upgrade, so it never blocks one.
+/// itself when another tab asks to upgrade or delete, so it never blocks one.
 pub(crate) async fn open_database(
     name: &str,
     version: u32,
@@ -179,34 +186,40 @@ pub(crate) async fn open_database(
         .open_with_u32(name, version)
         .map_err(|e| map_error(&e))?;
     let wanted = stores.to_vec();
-    let on_upgrade = Closure::once_into_js(move |event: web_sys::Event| {
-        let Some(db) = event
-            .target()
-            .and_then(|t| t.dyn_into::<IdbOpenDbRequest>().ok())
-            .and_then(|r| r.result().ok())
+    let upgrading = request.clone();
+    let on_upgrade = Closure::<dyn FnMut(Event)>::new(move |_| {
+        let Some(db) = upgrading
+            .result()
+            .ok()
             .and_then(|r| r.dyn_into::<IdbDatabase>().ok())
         else {
             return;
         };
-        for store in wanted {
+        for store in &wanted {
             if !db.object_store_names().contains(store) {
                 // A failure here aborts the upgrade, which the open request reports.
                 let _ = db.create_object_store(store);
             }
         }
     });
-    request.set_onupgradeneeded(Some(on_upgrade.unchecked_ref()));
-    let opened = open_request_promise(&request);
-    let db: IdbDatabase = JsFuture::from(opened)
-        .await
-        .map_err(|e| map_error(&e))?
+    request.set_onupgradeneeded(Some(on_upgrade.as_ref().unchecked_ref()));
+    let opened = OpenWait::new(&request).wait().await;
+    request.set_onupgradeneeded(None);
+    drop(on_upgrade);
+    let db: IdbDatabase = opened?
         .dyn_into()
         .map_err(|_| StoreError::Failed("open returned no database".into()))?;
-    let to_close = db.clone();
-    let on_version_change = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| to_close.close());
-    db.set_onversionchange(Some(on_version_change.as_ref().unchecked_ref()));
-    on_version_change.forget();
+    close_on_version_change(&db);
     Ok(db)
+}
+
+/// A connection that closes when another tab upgrades or deletes its database. The handler
+/// lives as long as the connection, and goes with it.
+fn close_on_version_change(db: &IdbDatabase) {
+    let to_close = db.clone();
+    let handler = Closure::<dyn FnMut(Event)>::new(move |_| to_close.close());
+    db.set_onversionchange(Some(handler.as_ref().unchecked_ref()));
+    handler.forget();
 }
 
 fn factory() -> Result<IdbFactory, StoreError> {
@@ -222,45 +235,179 @@ fn factory() -> Result<IdbFactory, StoreError> {
         .map_err(|_| StoreError::Unavailable("indexedDB is not an IDBFactory".into()))
 }
 
-/// Settles like any request, and rejects with [`StoreError::Blocked`] when another
-/// connection keeps the database from being upgraded or deleted.
-fn open_request_promise(request: &IdbOpenDbRequest) -> Promise {
-    Promise::new(&mut |resolve, reject| {
-        let blocked_reject = reject.clone();
-        let on_blocked = Closure::once_into_js(move |_: web_sys::Event| {
-            let _ = blocked_reject.call1(&JsValue::NULL, &JsValue::from_str(BLOCKED));
+/// A promise and the handlers that settle it; dropping it removes the handlers.
+struct Settling {
+    promise: Promise,
+    handlers: Vec<Closure<dyn FnMut(Event)>>,
+}
+
+impl Settling {
+    /// `attach` receives the promise's resolve and reject functions and returns handlers.
+    fn new(
+        attach: impl FnOnce(js_sys::Function, js_sys::Function) -> Vec<Closure<dyn FnMut(Event)>>,
+    ) -> Self {
+        let mut handlers = Vec::new();
+        let mut attach = Some(attach);
+        let promise = Promise::new(&mut |resolve, reject| {
+            if let Some(attach) = attach.take() {
+                handlers = attach(resolve, reject);
+            }
         });
-        request.set_onblocked(Some(on_blocked.unchecked_ref()));
-        settle_request(request, resolve, reject);
-    })
+        Self { promise, handlers }
+    }
+
+    async fn settle(self) -> Result<JsValue, JsValue> {
+        let result = JsFuture::from(self.promise.clone()).await;
+        drop(self.handlers);
+        result
+    }
 }
 
-/// Resolves with the request's result, rejects with its error.
-fn settle_request(request: &IdbRequest, resolve: js_sys::Function, reject: js_sys::Function) {
-    let succeeded = request.clone();
-    let on_success = Closure::once_into_js(move |_: web_sys::Event| {
-        let result = succeeded.result().unwrap_or(JsValue::UNDEFINED);
-        let _ = resolve.call1(&JsValue::NULL, &result);
-    });
-    let failed = request.clone();
-    let on_error = Closure::once_into_js(move |event: web_sys::Event| {
-        // The transaction reports the failure too; keep the error from reaching window.
-        event.prevent_default();
-        let error = failed
-            .error()
-            .ok()
-            .flatten()
-            .map(JsValue::from)
-            .unwrap_or_else(|| JsValue::from_str("UnknownError"));
-        let _ = reject.call1(&JsValue::NULL, &error);
-    });
-    request.set_onsuccess(Some(on_success.unchecked_ref()));
-    request.set_onerror(Some(on_error.unchecked_ref()));
+fn on_event(handler: impl FnMut(Event) + 'static) -> Closure<dyn FnMut(Event)> {
+    Closure::new(handler)
 }
 
-pub(crate) async fn request_result(request: &IdbRequest) -> Result<JsValue, StoreError> {
-    let settled = Promise::new(&mut |resolve, reject| settle_request(request, resolve, reject));
-    JsFuture::from(settled).await.map_err(|e| map_error(&e))
+/// Waits for a request's result.
+pub(crate) struct RequestWait {
+    request: IdbRequest,
+    settling: Settling,
+}
+
+impl RequestWait {
+    pub(crate) fn new(request: &IdbRequest) -> Self {
+        let settling = Settling::new(|resolve, reject| {
+            let succeeded = request.clone();
+            let on_success = on_event(move |_| {
+                let result = succeeded.result().unwrap_or(JsValue::UNDEFINED);
+                let _ = resolve.call1(&JsValue::NULL, &result);
+            });
+            let failed = request.clone();
+            let on_error = on_event(move |event| {
+                // The transaction reports the failure too; keep it from reaching window.
+                event.prevent_default();
+                let _ = reject.call1(&JsValue::NULL, &request_error(&failed));
+            });
+            request.set_onsuccess(Some(on_success.as_ref().unchecked_ref()));
+            request.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+            vec![on_success, on_error]
+        });
+        Self {
+            request: request.clone(),
+            settling,
+        }
+    }
+
+    pub(crate) async fn wait(self) -> Result<JsValue, StoreError> {
+        let result = self.settling.settle().await;
+        self.request.set_onsuccess(None);
+        self.request.set_onerror(None);
+        result.map_err(|e| map_error(&e))
+    }
+}
+
+/// Waits for an open or delete request, which may also be blocked by another connection.
+struct OpenWait {
+    request: IdbOpenDbRequest,
+    settling: Settling,
+}
+
+impl OpenWait {
+    fn new(request: &IdbOpenDbRequest) -> Self {
+        let settling = Settling::new(|resolve, reject| {
+            let succeeded = request.clone();
+            let on_success = on_event(move |_| {
+                let result = succeeded.result().unwrap_or(JsValue::UNDEFINED);
+                let _ = resolve.call1(&JsValue::NULL, &result);
+            });
+            let failed = request.clone();
+            let error_reject = reject.clone();
+            let on_error = on_event(move |event| {
+                event.prevent_default();
+                let _ = error_reject.call1(&JsValue::NULL, &request_error(&failed));
+            });
+            let on_blocked = on_event(move |_| {
+                let _ = reject.call1(&JsValue::NULL, &JsValue::from_str(BLOCKED));
+            });
+            request.set_onsuccess(Some(on_success.as_ref().unchecked_ref()));
+            request.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+            request.set_onblocked(Some(on_blocked.as_ref().unchecked_ref()));
+            vec![on_success, on_error, on_blocked]
+        });
+        Self {
+            request: request.clone(),
+            settling,
+        }
+    }
+
+    async fn wait(self) -> Result<JsValue, StoreError> {
+        let result = self.settling.settle().await;
+        self.request.set_onerror(None);
+        self.request.set_onblocked(None);
+        match result {
+            Ok(value) => {
+                self.request.set_onsuccess(None);
+                Ok(value)
+            }
+            Err(error) => {
+                // A blocked open may still succeed later: close that connection at once.
+                let late = self.request.clone();
+                let close_late = Closure::once_into_js(move |_: Event| {
+                    if let Ok(db) = late.result().and_then(|r| r.dyn_into::<IdbDatabase>()) {
+                        db.close();
+                    }
+                });
+                self.request.set_onsuccess(Some(close_late.unchecked_ref()));
+                Err(map_error(&error))
+            }
+        }
+    }
+}
+
+/// Waits for a transaction to commit; an abort reports the transaction's error.
+struct TransactionWait {
+    tx: IdbTransaction,
+    settling: Settling,
+}
+
+impl TransactionWait {
+    fn new(tx: &IdbTransaction) -> Self {
+        let settling = Settling::new(|resolve, reject| {
+            let on_complete = on_event(move |_| {
+                let _ = resolve.call0(&JsValue::NULL);
+            });
+            let failing = tx.clone();
+            let on_abort = on_event(move |_| {
+                let error = failing
+                    .error()
+                    .map(JsValue::from)
+                    .unwrap_or_else(|| JsValue::from_str("AbortError"));
+                let _ = reject.call1(&JsValue::NULL, &error);
+            });
+            tx.set_oncomplete(Some(on_complete.as_ref().unchecked_ref()));
+            tx.set_onabort(Some(on_abort.as_ref().unchecked_ref()));
+            vec![on_complete, on_abort]
+        });
+        Self {
+            tx: tx.clone(),
+            settling,
+        }
+    }
+
+    async fn wait(self) -> Result<(), StoreError> {
+        let result = self.settling.settle().await;
+        self.tx.set_oncomplete(None);
+        self.tx.set_onabort(None);
+        result.map(drop).map_err(|e| map_error(&e))
+    }
+}
+
+fn request_error(request: &IdbRequest) -> JsValue {
+    request
+        .error()
+        .ok()
+        .flatten()
+        .map(JsValue::from)
+        .unwrap_or_else(|| JsValue::from_str("UnknownError"))
 }
 
 /// Keys starting with `prefix`: from the prefix up to, not including, the next prefix.

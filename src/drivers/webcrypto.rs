@@ -11,37 +11,65 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{CryptoKey, IdbDatabase, IdbTransactionMode, SubtleCrypto};
 use zeroize::Zeroizing;
 
-use crate::drivers::indexeddb::{map_error, open_database, request_result};
+use crate::drivers::indexeddb::{map_error, open_database, RequestWait};
 use crate::vault::unlock::{DeviceKeyring, UnlockError};
 
 const KEYRING_DATABASE: &str = "phantom-sync-keyring";
 const KEYS_STORE: &str = "keys";
 const IV_LEN: usize = 12;
+const KEYRING_AAD: &[u8] = b"phantom-sync webcrypto keyring v1 ";
 
 /// A device key that never leaves the browser's crypto implementation.
 #[derive(Debug, Clone)]
 pub struct WebCryptoKeyring {
     key: CryptoKey,
+    /// Bound into every wrap, so one profile's blob does not open with another's key.
+    associated_data: Vec<u8>,
+}
+
+/// The keyring database, closed when done with.
+struct KeyringDatabase(IdbDatabase);
+
+impl Drop for KeyringDatabase {
+    fn drop(&mut self) {
+        self.0.close();
+    }
 }
 
 impl WebCryptoKeyring {
-    /// The key of device profile `profile`, created on first use.
+    fn new(key: CryptoKey, profile: &str) -> Self {
+        let mut associated_data = KEYRING_AAD.to_vec();
+        associated_data.extend_from_slice(profile.as_bytes());
+        Self {
+            key,
+            associated_data,
+        }
+    }
+
+    /// The key of device profile `profile`, created on first use. Two tabs creating it at
+    /// once end up with the same key: only the first one stored is kept.
     pub async fn load_or_create(profile: &str) -> Result<Self, UnlockError> {
         let db = keyring_database().await?;
-        if let Some(key) = stored_key(&db, profile).await? {
-            return Ok(Self { key });
+        if let Some(key) = stored_key(&db.0, profile).await? {
+            return Ok(Self::new(key, profile));
         }
         let key = generate_key().await?;
-        store_key(&db, profile, &key).await?;
-        Ok(Self { key })
+        if add_key(&db.0, profile, &key).await.is_err() {
+            // Another tab stored a key first: use that one.
+            let stored = stored_key(&db.0, profile).await?;
+            return stored
+                .map(|key| Self::new(key, profile))
+                .ok_or_else(|| UnlockError::Keyring("the device key could not be stored".into()));
+        }
+        Ok(Self::new(key, profile))
     }
 
     /// The existing key of `profile`, if this browser still has it.
     pub async fn load(profile: &str) -> Result<Self, UnlockError> {
         let db = keyring_database().await?;
-        stored_key(&db, profile)
+        stored_key(&db.0, profile)
             .await?
-            .map(|key| Self { key })
+            .map(|key| Self::new(key, profile))
             .ok_or(UnlockError::DeviceKeyMissing)
     }
 
@@ -60,7 +88,7 @@ impl DeviceKeyring for WebCryptoKeyring {
         let mut iv = [0u8; IV_LEN];
         getrandom::fill(&mut iv).map_err(|e| UnlockError::Keyring(e.to_string()))?;
         let promise = subtle()?
-            .encrypt_with_object_and_u8_array(&aes_gcm(&iv)?, &self.key, secret)
+            .encrypt_with_object_and_u8_array(&self.aes_gcm(&iv)?, &self.key, secret)
             .map_err(keyring_error)?;
         let ciphertext = JsFuture::from(promise).await.map_err(keyring_error)?;
         let mut wrapped = iv.to_vec();
@@ -73,7 +101,7 @@ impl DeviceKeyring for WebCryptoKeyring {
             .split_at_checked(IV_LEN)
             .ok_or(UnlockError::DeviceKeyRejected)?;
         let promise = subtle()?
-            .decrypt_with_object_and_u8_array(&aes_gcm(iv)?, &self.key, ciphertext)
+            .decrypt_with_object_and_u8_array(&self.aes_gcm(iv)?, &self.key, ciphertext)
             .map_err(keyring_error)?;
         let plaintext = JsFuture::from(promise)
             .await
@@ -100,11 +128,20 @@ fn subtle() -> Result<SubtleCrypto, UnlockError> {
     })
 }
 
-fn aes_gcm(iv: &[u8]) -> Result<Object, UnlockError> {
-    let algorithm = Object::new();
-    Reflect::set(&algorithm, &"name".into(), &"AES-GCM".into()).map_err(keyring_error)?;
-    Reflect::set(&algorithm, &"iv".into(), &Uint8Array::from(iv)).map_err(keyring_error)?;
-    Ok(algorithm)
+impl WebCryptoKeyring {
+    fn aes_gcm(&self, iv: &[u8]) -> Result<Object, UnlockError> {
+        let algorithm = Object::new();
+        let set = |name: &str, value: &JsValue| {
+            Reflect::set(&algorithm, &name.into(), value).map_err(keyring_error)
+        };
+        set("name", &"AES-GCM".into())?;
+        set("iv", &Uint8Array::from(iv))?;
+        set(
+            "additionalData",
+            &Uint8Array::from(&self.associated_data[..]),
+        )?;
+        Ok(algorithm)
+    }
 }
 
 async fn generate_key() -> Result<CryptoKey, UnlockError> {
@@ -125,31 +162,42 @@ async fn generate_key() -> Result<CryptoKey, UnlockError> {
         .map_err(|_| UnlockError::Keyring("generateKey returned no key".into()))
 }
 
-async fn keyring_database() -> Result<IdbDatabase, UnlockError> {
+async fn keyring_database() -> Result<KeyringDatabase, UnlockError> {
     open_database(KEYRING_DATABASE, 1, &[KEYS_STORE])
         .await
+        .map(KeyringDatabase)
         .map_err(|e| UnlockError::Keyring(e.to_string()))
 }
 
+/// The stored key; a stored value that is not a `CryptoKey` is damage, not absence.
 async fn stored_key(db: &IdbDatabase, profile: &str) -> Result<Option<CryptoKey>, UnlockError> {
     let request = db
         .transaction_with_str_and_mode(KEYS_STORE, IdbTransactionMode::Readonly)
         .and_then(|tx| tx.object_store(KEYS_STORE))
         .and_then(|store| store.get(&JsValue::from_str(profile)))
         .map_err(|e| UnlockError::Keyring(map_error(&e).to_string()))?;
-    let value = request_result(&request)
+    let value = RequestWait::new(&request)
+        .wait()
         .await
         .map_err(|e| UnlockError::Keyring(e.to_string()))?;
-    Ok(value.dyn_into::<CryptoKey>().ok())
+    if value.is_undefined() {
+        return Ok(None);
+    }
+    value
+        .dyn_into::<CryptoKey>()
+        .map(Some)
+        .map_err(|_| UnlockError::Keyring("the stored device key is damaged".into()))
 }
 
-async fn store_key(db: &IdbDatabase, profile: &str, key: &CryptoKey) -> Result<(), UnlockError> {
+/// Stores the key only if none is stored yet (`add`, not `put`).
+async fn add_key(db: &IdbDatabase, profile: &str, key: &CryptoKey) -> Result<(), UnlockError> {
     let request = db
         .transaction_with_str_and_mode(KEYS_STORE, IdbTransactionMode::Readwrite)
         .and_then(|tx| tx.object_store(KEYS_STORE))
-        .and_then(|store| store.put_with_key(key, &JsValue::from_str(profile)))
+        .and_then(|store| store.add_with_key(key, &JsValue::from_str(profile)))
         .map_err(|e| UnlockError::Keyring(map_error(&e).to_string()))?;
-    request_result(&request)
+    RequestWait::new(&request)
+        .wait()
         .await
         .map_err(|e| UnlockError::Keyring(e.to_string()))?;
     Ok(())

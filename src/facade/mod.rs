@@ -63,7 +63,10 @@ pub struct SyncManager {
     profile: String,
     device_name: String,
     store: DeviceStore,
-    keyring: WebCryptoKeyring,
+    /// This browser's key for the profile; `None` when a vault exists but its key is gone.
+    keyring: Option<WebCryptoKeyring>,
+    /// True while a received persona is being written, when other messages must wait.
+    importing: Cell<bool>,
     /// Whether this profile holds a vault, unlocked or not.
     vault_exists: Cell<bool>,
     vault: RefCell<Option<Rc<Vault<DeviceStore>>>>,
@@ -127,25 +130,36 @@ impl SyncManager {
                 .await
                 .map_err(FacadeError::from)?,
         );
-        let keyring = WebCryptoKeyring::load_or_create(&profile)
+        let vault_exists = schema::stored_version(&*store)
             .await
-            .map_err(FacadeError::from)?;
+            .map_err(FacadeError::from)?
+            .is_some();
+        let keyring = if vault_exists {
+            // Never replace the key of an existing vault: a missing key is reported on unlock.
+            WebCryptoKeyring::load(&profile).await.ok()
+        } else {
+            Some(
+                WebCryptoKeyring::load_or_create(&profile)
+                    .await
+                    .map_err(FacadeError::from)?,
+            )
+        };
         let manager = SyncManager {
             profile,
             device_name,
             store,
             keyring,
-            vault_exists: Cell::new(false),
+            importing: Cell::new(false),
+            vault_exists: Cell::new(vault_exists),
             vault: RefCell::new(None),
             persona: RefCell::new(None),
             pairing: RefCell::new(Pairing::None),
         };
-        manager.vault_exists.set(manager.has_vault().await?);
         let needs_pin = manager.vault_exists.get()
             && Vault::needs_pin(&manager.store)
                 .await
                 .map_err(FacadeError::from)?;
-        if manager.vault_exists.get() && !needs_pin {
+        if manager.vault_exists.get() && !needs_pin && manager.keyring.is_some() {
             manager.unlock(None).await?;
         }
         Ok(manager)
@@ -174,7 +188,7 @@ impl SyncManager {
     pub async fn unlock(&self, pin: Option<String>) -> Result<(), JsValue> {
         let vault = Vault::unlock(
             Rc::clone(&self.store),
-            &self.keyring,
+            self.keyring()?,
             pin.as_deref(),
             now_secs(),
         )
@@ -199,7 +213,7 @@ impl SyncManager {
         let vault = self.unlocked_vault()?;
         let pin = pin.as_deref().map(|pin| (pin, PinParams::DEFAULT));
         vault
-            .set_pin(&self.keyring, pin, &mut rng())
+            .set_pin(self.keyring()?, pin, &mut rng())
             .await
             .map_err(|e| FacadeError::from(e).into())
     }
@@ -267,7 +281,9 @@ impl SyncManager {
             );
         }
         let mut pairing = self.pairing.borrow_mut();
-        if !matches!(*pairing, Pairing::Source(_)) {
+        let reusable =
+            matches!(&*pairing, Pairing::Source(source) if !source.state().is_terminal());
+        if !reusable {
             *pairing = Pairing::Source(SourcePairing::with_capabilities(
                 Capabilities::HISTORY_WEBRTC.union(Capabilities::HISTORY_MAILBOX),
             ));
@@ -405,6 +421,13 @@ impl SyncManager {
     /// (source: read `wordChoice`), `persona_imported` (target), `link_completed` (source)
     /// or `aborted` (read `failureReason`).
     pub async fn receive(&self, bytes: Vec<u8>) -> Result<String, JsValue> {
+        if self.importing.get() {
+            return Err(FacadeError::new(
+                "busy",
+                "the persona is being stored; deliver this again after",
+            )
+            .into());
+        }
         let event = match &mut *self.pairing.borrow_mut() {
             Pairing::Source(source) => source.receive(&bytes, now_secs(), &mut rng()),
             Pairing::Target(target) => target.receive(&bytes),
@@ -460,8 +483,10 @@ impl SyncManager {
         }
     }
 
-    async fn has_vault(&self) -> Result<bool, FacadeError> {
-        Ok(schema::stored_version(&self.store).await?.is_some())
+    fn keyring(&self) -> Result<&WebCryptoKeyring, FacadeError> {
+        self.keyring
+            .as_ref()
+            .ok_or_else(|| FacadeError::from(crate::vault::unlock::UnlockError::DeviceKeyMissing))
     }
 
     fn unlocked_vault(&self) -> Result<Rc<Vault<DeviceStore>>, FacadeError> {
@@ -496,7 +521,7 @@ impl SyncManager {
             Rc::clone(&self.store),
             &persona,
             device,
-            &self.keyring,
+            self.keyring()?,
             &mut rng(),
         )
         .await
@@ -509,13 +534,13 @@ impl SyncManager {
 
     /// Target: the received persona goes into the vault before the source hears "done".
     async fn import_persona(&self, persona: Persona) -> Result<(), JsValue> {
-        let fingerprint = persona.fingerprint();
-        match self.store_persona(persona).await {
+        self.importing.set(true);
+        let stored = self.store_persona(persona).await;
+        self.importing.set(false);
+        match stored {
             Ok(()) => {
                 if let Pairing::Target(target) = &mut *self.pairing.borrow_mut() {
-                    target
-                        .confirm_import(fingerprint)
-                        .map_err(FacadeError::from)?;
+                    target.confirm_import().map_err(FacadeError::from)?;
                 }
                 Ok(())
             }

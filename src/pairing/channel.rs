@@ -276,8 +276,10 @@ pub enum ChannelRole {
 struct DirectionKeys {
     cipher: ChaCha20Poly1305,
     base_nonce: Secret<12>,
-    /// Sending: the next number to use. Receiving: a bit per number already accepted.
-    counter: u64,
+    /// Sending: the next number to use.
+    next_seq: u64,
+    /// Receiving: a bit per number already accepted.
+    accepted: u64,
 }
 
 impl DirectionKeys {
@@ -307,9 +309,7 @@ impl PairingChannel {
         invitation: &PairingInvitation,
         rng: &mut impl CryptoRng,
     ) -> Result<Self, ChannelError> {
-        let mut ikm = Zeroizing::new([0u8; 32]);
-        rng.fill_bytes(ikm.as_mut());
-        Self::initiate_with_ikm(invitation, &ikm)
+        Self::initiate_with_rng(invitation, rng)
     }
 
     /// [`initiate`](Self::initiate) with the ephemeral key `DeriveKeyPair(ikm_e)` (test vectors).
@@ -317,13 +317,20 @@ impl PairingChannel {
         invitation: &PairingInvitation,
         ikm_e: &[u8; 32],
     ) -> Result<Self, ChannelError> {
+        Self::initiate_with_rng(invitation, &mut FixedIkm(Some(*ikm_e)))
+    }
+
+    fn initiate_with_rng(
+        invitation: &PairingInvitation,
+        rng: &mut impl CryptoRng,
+    ) -> Result<Self, ChannelError> {
         let source_key = <Kem as hpke::Kem>::PublicKey::from_bytes(&invitation.source_key)
             .map_err(|_| ChannelError::InvalidPublicKey)?;
         let (enc, context) = hpke::setup_sender_with_rng::<HpkeAead, Kdf, Kem>(
             &OpModeS::Base,
             &source_key,
             &info(invitation),
-            &mut FixedIkm(Some(*ikm_e)),
+            rng,
         )
         .map_err(|_| ChannelError::InvalidPublicKey)?;
         let mut encapsulated_key = [0u8; 32];
@@ -385,7 +392,8 @@ impl PairingChannel {
         let direction = |key: Secret<32>, base_nonce: Secret<12>| DirectionKeys {
             cipher: ChaCha20Poly1305::new(&chacha20poly1305::Key::from(*key.expose())),
             base_nonce,
-            counter: 0,
+            next_seq: 0,
+            accepted: 0,
         };
         let to_source = direction(
             secret32(label::TARGET_TO_SOURCE_KEY)?,
@@ -439,7 +447,7 @@ impl PairingChannel {
         kind: MessageKind,
         plaintext: &[u8],
     ) -> Result<ChannelMessage, ChannelError> {
-        let seq = self.send.counter;
+        let seq = self.send.next_seq;
         if seq >= MAX_MESSAGES_PER_DIRECTION {
             return Err(ChannelError::SequenceOutOfRange { seq });
         }
@@ -471,7 +479,7 @@ impl PairingChannel {
                 },
             )
             .map_err(|_| ChannelError::Tampered)?;
-        self.send.counter += 1;
+        self.send.next_seq += 1;
         Ok(message)
     }
 
@@ -484,7 +492,7 @@ impl PairingChannel {
         if seq >= MAX_MESSAGES_PER_DIRECTION {
             return Err(ChannelError::SequenceOutOfRange { seq });
         }
-        if self.receive.counter & (1 << seq) != 0 {
+        if self.receive.accepted & (1 << seq) != 0 {
             return Err(ChannelError::Replay { seq });
         }
         let aad = message.header();
@@ -499,7 +507,7 @@ impl PairingChannel {
                 },
             )
             .map_err(|_| ChannelError::Tampered)?;
-        self.receive.counter |= 1 << seq;
+        self.receive.accepted |= 1 << seq;
         Ok(Zeroizing::new(plaintext))
     }
 }
@@ -522,9 +530,9 @@ fn info(invitation: &PairingInvitation) -> Vec<u8> {
     info
 }
 
-/// Hands HPKE exactly the ephemeral key material chosen by the caller, so that
-/// `skE = DeriveKeyPair(ikmE)` as in RFC 9180's test vectors. Asked for more, it gives zeros,
-/// which the vector tests would catch.
+/// Hands HPKE exactly the ephemeral key material a test vector chooses, so that
+/// `skE = DeriveKeyPair(ikmE)` as in RFC 9180's vectors. Only test vectors use it; asked
+/// for more, it gives zeros, which the vector tests would catch.
 struct FixedIkm(Option<[u8; 32]>);
 
 impl TryRng for FixedIkm {

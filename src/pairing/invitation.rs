@@ -174,20 +174,23 @@ impl PairingInvitation {
     pub fn decode(bytes: &[u8]) -> Result<Self, InvitationError> {
         let mut r = Reader::new(bytes);
         r.magic_and_version(INVITATION_MAGIC, INVITATION_VERSION)?;
+        // Damage anywhere reads as damage, before any field is interpreted.
+        if let (Some(covered), Some(found)) = (
+            bytes.get(..INVITATION_LEN - CHECKSUM_LEN),
+            bytes.get(INVITATION_LEN - CHECKSUM_LEN..),
+        ) {
+            if bytes.len() == INVITATION_LEN && checksum(covered) != found {
+                return Err(InvitationError::Corrupted);
+            }
+        }
         let intent = Intent::from_byte(r.u8("intent")?)?;
         let id = InvitationId::from_bytes(r.array("invitation_id")?);
         let source_key = r.array("source_key")?;
         let mailbox = MailboxAddress::from_bytes(r.array("mailbox")?);
         let expires_at = r.u64("expires_at")?;
         let capabilities = Capabilities(r.u16("capabilities")?);
-        let found: [u8; CHECKSUM_LEN] = r.array("checksum")?;
+        r.array::<CHECKSUM_LEN>("checksum")?;
         r.finish()?;
-        let covered = bytes
-            .get(..INVITATION_LEN - CHECKSUM_LEN)
-            .ok_or(InvitationError::Corrupted)?;
-        if checksum(covered) != found {
-            return Err(InvitationError::Corrupted);
-        }
         Ok(Self {
             intent,
             id,

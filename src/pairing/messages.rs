@@ -11,11 +11,11 @@
 
 use zeroize::Zeroizing;
 
+use crate::persona::device::MAX_DEVICE_NAME_LEN;
 use crate::persona::{Fingerprint, Persona, PersonaError};
 use crate::wire::{Reader, WireError, Writer};
 
 pub const MESSAGE_FORMAT_VERSION: u8 = 1;
-pub const MAX_DEVICE_NAME_LEN: usize = 64;
 
 /// Step 2 of the seed: the new device asks to join.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,7 +30,7 @@ impl SyncRequest {
     pub fn encode(&self) -> Result<Vec<u8>, WireError> {
         let mut w = Writer::new();
         w.put_u8(MESSAGE_FORMAT_VERSION);
-        w.put_string("device_name", &self.device_name, MAX_DEVICE_NAME_LEN)?;
+        w.put_display_text("device_name", &self.device_name, MAX_DEVICE_NAME_LEN)?;
         w.put_u64(self.requested_at);
         Ok(w.into_bytes())
     }
@@ -39,7 +39,7 @@ impl SyncRequest {
         let mut r = Reader::new(bytes);
         read_version(&mut r)?;
         let request = Self {
-            device_name: r.string("device_name", MAX_DEVICE_NAME_LEN)?,
+            device_name: r.display_text("device_name", MAX_DEVICE_NAME_LEN)?,
             requested_at: r.u64("requested_at")?,
         };
         r.finish()?;

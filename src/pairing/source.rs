@@ -5,10 +5,12 @@ use std::collections::VecDeque;
 use rand_core::CryptoRng;
 
 use crate::mailbox::MailboxAddress;
-use crate::pairing::channel::{ChannelMessage, MessageKind, PairingChannel, SourceKeyPair};
+use crate::pairing::channel::{
+    ChannelError, ChannelMessage, MessageKind, PairingChannel, SourceKeyPair,
+};
 use crate::pairing::invitation::{Capabilities, Intent, InvitationId, PairingInvitation};
 use crate::pairing::messages::{Abort, AbortReason, ImportAck, PersonaPayload, SyncRequest};
-use crate::pairing::state::{FailureReason, Role, SyncState, SyncViewModel};
+use crate::pairing::state::{FailureReason, IllegalTransition, Role, SyncState, SyncViewModel};
 use crate::pairing::words::{AuthWords, WordChoice};
 use crate::pairing::{PairingError, PairingEvent, Transmit};
 use crate::persona::{Fingerprint, Persona};
@@ -25,6 +27,8 @@ struct IssuedInvitation {
 }
 
 struct AcceptedRequest {
+    /// The mailbox of the invitation answered: the target's later messages arrive there.
+    mailbox: MailboxAddress,
     channel: PairingChannel,
     request: SyncRequest,
     choice: WordChoice,
@@ -92,8 +96,12 @@ impl SourcePairing {
         Ok(invitation)
     }
 
-    /// Mailboxes of the invitations still accepting requests: the driver listens on these.
+    /// Where the driver listens: the mailboxes of the invitations still accepting requests
+    /// or, once one was accepted, that invitation's mailbox alone, whatever its expiry.
     pub fn listening_mailboxes(&self, now: u64) -> Vec<MailboxAddress> {
+        if let Some(accepted) = &self.accepted {
+            return vec![accepted.mailbox];
+        }
         self.issued
             .iter()
             .filter(|issued| !issued.invitation.is_expired(now))
@@ -143,19 +151,25 @@ impl SourcePairing {
         }
         self.view
             .require(&[SyncState::Inviting], "accept a sync request")?;
+        if message.seq != 0 {
+            return Err(ChannelError::SequenceOutOfRange { seq: message.seq }.into());
+        }
         let mut channel = PairingChannel::accept(&issued.keys, &issued.invitation, message)?;
         let request = SyncRequest::decode(&channel.open(message)?)?;
         self.view
             .transition(SyncState::Negotiating, "accept a sync request")?;
         let choice = WordChoice::new(channel.words(), rng);
         let device_name = request.device_name.clone();
+        let mailbox = issued.invitation.mailbox;
+        // Single use: the other invitations, and every invitation key, are dropped.
+        self.issued.clear();
         self.accepted = Some(AcceptedRequest {
+            mailbox,
             channel,
             request,
             choice,
             sent_fingerprint: None,
         });
-        // Single use: no other invitation of this session is answered from now on.
         self.view
             .transition(SyncState::AwaitingApproval, "show the words")?;
         Ok(PairingEvent::RequestReceived { device_name })
@@ -181,7 +195,7 @@ impl SourcePairing {
     ) -> Result<(), PairingError> {
         self.view
             .require(&[SyncState::AwaitingApproval], "approve")?;
-        let accepted = self.accepted.as_ref().ok_or(PairingError::WordsMismatch)?;
+        let accepted = self.accepted("approve")?;
         if index >= accepted.choice.candidates().len() {
             return Err(PairingError::InvalidChoice { index });
         }
@@ -201,7 +215,7 @@ impl SourcePairing {
         self.view
             .require(&[SyncState::AwaitingApproval], "approve")?;
         let typed = AuthWords::parse(typed)?;
-        let accepted = self.accepted.as_ref().ok_or(PairingError::WordsMismatch)?;
+        let accepted = self.accepted("approve")?;
         if !accepted.choice.matches_typed(&typed) {
             return self.refuse_words();
         }
@@ -232,6 +246,16 @@ impl SourcePairing {
         self.outbox.pop_front()
     }
 
+    fn accepted(&self, action: &'static str) -> Result<&AcceptedRequest, PairingError> {
+        self.accepted.as_ref().ok_or(
+            IllegalTransition {
+                from: self.view.state(),
+                action,
+            }
+            .into(),
+        )
+    }
+
     fn refuse_words(&mut self) -> Result<(), PairingError> {
         self.abort(AbortReason::WordsRejected)?;
         self.view
@@ -245,7 +269,11 @@ impl SourcePairing {
             approved_at: now,
         }
         .encode()?;
-        let accepted = self.accepted.as_mut().ok_or(PairingError::WordsMismatch)?;
+        let state = self.view.state();
+        let accepted = self.accepted.as_mut().ok_or(IllegalTransition {
+            from: state,
+            action: "approve",
+        })?;
         let message = accepted
             .channel
             .seal(MessageKind::PersonaPayload, &payload)?;

@@ -1,8 +1,9 @@
 //! `SyncViewModel`: the pairing state machine the UI follows, for both roles.
 //!
 //! Idle → Inviting → Negotiating → AwaitingApproval → Transferring → Completed on the
-//! source; the target skips Inviting. Any state before the end may go to `Failed(reason)`
-//! or `Cancelled`; every other move is refused with [`IllegalTransition`].
+//! source; the target skips Inviting. Any state before the end may go to `Failed(reason)`,
+//! and any before Transferring to `Cancelled` (once the persona is on its way, cancelling
+//! cannot take it back); every other move is refused with [`IllegalTransition`].
 //!
 //! ```
 //! use phantom_sync::pairing::state::{Role, SyncState, SyncViewModel};
@@ -162,6 +163,8 @@ impl SyncViewModel {
     ) -> Result<(), IllegalTransition> {
         use SyncState::*;
         let allowed = match (self.role, self.state, to) {
+            // Once the persona is on its way, cancelling cannot take it back.
+            (_, Transferring, Cancelled) => false,
             (_, from, Failed(_) | Cancelled) => !from.is_terminal(),
             (Role::Source, Idle | Inviting, Inviting) => true,
             (Role::Source, Inviting, Negotiating) => true,

@@ -7,7 +7,7 @@ use rand_core::CryptoRng;
 use crate::pairing::channel::{ChannelMessage, MessageKind, PairingChannel};
 use crate::pairing::invitation::PairingInvitation;
 use crate::pairing::messages::{Abort, AbortReason, ImportAck, PersonaPayload, SyncRequest};
-use crate::pairing::state::{FailureReason, Role, SyncState, SyncViewModel};
+use crate::pairing::state::{FailureReason, IllegalTransition, Role, SyncState, SyncViewModel};
 use crate::pairing::words::AuthWords;
 use crate::pairing::{PairingError, PairingEvent, Transmit};
 use crate::persona::Fingerprint;
@@ -15,6 +15,8 @@ use crate::persona::Fingerprint;
 struct OpenChannel {
     invitation: PairingInvitation,
     channel: PairingChannel,
+    /// The persona received and not yet confirmed as stored.
+    received: Option<Fingerprint>,
 }
 
 /// The target side of one pairing.
@@ -74,6 +76,7 @@ impl TargetPairing {
         self.open = Some(OpenChannel {
             invitation: invitation.clone(),
             channel,
+            received: None,
         });
         self.view
             .transition(SyncState::AwaitingApproval, "send the request")?;
@@ -116,7 +119,17 @@ impl TargetPairing {
             .as_mut()
             .ok_or(PairingError::UnexpectedMessage { kind: message.kind })?;
         let plaintext = open.channel.open(message)?;
-        let payload = PersonaPayload::decode(&plaintext)?;
+        let payload = match PersonaPayload::decode(&plaintext) {
+            Ok(payload) => payload,
+            Err(error) => {
+                // Authentic but unreadable: waiting for another copy would wait forever.
+                self.view
+                    .transition(SyncState::Transferring, "receive the persona")?;
+                self.fail_import()?;
+                return Err(error.into());
+            }
+        };
+        open.received = Some(payload.persona.fingerprint());
         self.view
             .transition(SyncState::Transferring, "receive the persona")?;
         Ok(PairingEvent::PersonaReceived(payload.persona))
@@ -136,9 +149,15 @@ impl TargetPairing {
     }
 
     /// The driver stored the received persona: tell the source and finish.
-    pub fn confirm_import(&mut self, fingerprint: Fingerprint) -> Result<(), PairingError> {
+    pub fn confirm_import(&mut self) -> Result<(), PairingError> {
         self.view
             .require(&[SyncState::Transferring], "confirm the import")?;
+        let fingerprint = self.open.as_ref().and_then(|open| open.received).ok_or(
+            PairingError::IllegalTransition(IllegalTransition {
+                from: self.view.state(),
+                action: "confirm the import",
+            }),
+        )?;
         self.send(MessageKind::ImportAck, &ImportAck { fingerprint }.encode())?;
         self.view
             .transition(SyncState::Completed, "confirm the import")?;

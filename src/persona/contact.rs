@@ -37,7 +37,7 @@ impl WireRecord for Contact {
 
     fn write(&self, w: &mut Writer) -> Result<(), WireError> {
         w.put_bytes(&self.id);
-        w.put_string("contact_name", &self.display_name, MAX_CONTACT_NAME_LEN)?;
+        w.put_display_text("contact_name", &self.display_name, MAX_CONTACT_NAME_LEN)?;
         w.put_bytes(self.mailbox.as_bytes());
         w.put_bytes(&self.identity_key);
         w.put_u64(self.added_at);
@@ -47,7 +47,7 @@ impl WireRecord for Contact {
     fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
         Ok(Self {
             id: r.array("contact_id")?,
-            display_name: r.string("contact_name", MAX_CONTACT_NAME_LEN)?,
+            display_name: r.display_text("contact_name", MAX_CONTACT_NAME_LEN)?,
             mailbox: MailboxAddress::from_bytes(r.array("contact_mailbox")?),
             identity_key: r.array("contact_identity_key")?,
             added_at: r.u64("added_at")?,

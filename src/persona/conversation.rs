@@ -37,7 +37,7 @@ impl WireRecord for Conversation {
 
     fn write(&self, w: &mut Writer) -> Result<(), WireError> {
         w.put_bytes(&self.id);
-        w.put_string("title", &self.title, MAX_TITLE_LEN)?;
+        w.put_display_text("title", &self.title, MAX_TITLE_LEN)?;
         w.put_bytes(self.peer_mailbox.as_bytes());
         w.put_bytes(self.conversation_key.expose());
         w.put_u64(self.last_activity);
@@ -47,7 +47,7 @@ impl WireRecord for Conversation {
     fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
         Ok(Self {
             id: r.array("conversation_id")?,
-            title: r.string("title", MAX_TITLE_LEN)?,
+            title: r.display_text("title", MAX_TITLE_LEN)?,
             peer_mailbox: MailboxAddress::from_bytes(r.array("peer_mailbox")?),
             conversation_key: r.secret("conversation_key")?,
             last_activity: r.u64("last_activity")?,

@@ -34,6 +34,7 @@ pub struct DeviceKeys {
 impl DeviceKeys {
     pub fn generate(name: &str, now: u64, rng: &mut impl CryptoRng) -> Result<Self, WireError> {
         let name = name.trim();
+        crate::wire::check_display_text("device_name", name)?;
         if name.len() > MAX_DEVICE_NAME_LEN {
             return Err(WireError::FieldTooLong {
                 field: "device_name",
@@ -79,7 +80,7 @@ impl WireRecord for DeviceKeys {
 
     fn write(&self, w: &mut Writer) -> Result<(), WireError> {
         w.put_bytes(&self.device_id);
-        w.put_string("device_name", &self.name, MAX_DEVICE_NAME_LEN)?;
+        w.put_display_text("device_name", &self.name, MAX_DEVICE_NAME_LEN)?;
         w.put_u64(self.created_at);
         w.put_bytes(self.identity_seed.expose());
         Ok(())
@@ -88,7 +89,7 @@ impl WireRecord for DeviceKeys {
     fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
         Ok(Self {
             device_id: r.array("device_id")?,
-            name: r.string("device_name", MAX_DEVICE_NAME_LEN)?,
+            name: r.display_text("device_name", MAX_DEVICE_NAME_LEN)?,
             created_at: r.u64("device_created_at")?,
             identity_seed: r.secret("identity_seed")?,
         })

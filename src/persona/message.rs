@@ -60,7 +60,7 @@ pub enum Sender {
     Contact([u8; 16]),
 }
 
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Message {
     pub id: MessageId,
     pub conversation_id: [u8; 16],
@@ -74,6 +74,18 @@ impl Message {
     /// The conversation order: sender time, then id to break ties the same way everywhere.
     pub fn order_key(&self) -> (u64, MessageId) {
         (self.sent_at_ms, self.id)
+    }
+}
+
+/// Message content never reaches a log: only its length is shown.
+impl fmt::Debug for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Message")
+            .field("id", &self.id)
+            .field("sender", &self.sender)
+            .field("sent_at_ms", &self.sent_at_ms)
+            .field("body_len", &self.body.len())
+            .finish_non_exhaustive()
     }
 }
 

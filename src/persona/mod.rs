@@ -142,7 +142,7 @@ impl Persona {
         let mut w = Writer::new();
         w.put_bytes(PERSONA_MAGIC);
         w.put_u8(PERSONA_FORMAT_VERSION);
-        w.put_string("display_name", &self.display_name, MAX_DISPLAY_NAME_LEN)?;
+        w.put_display_text("display_name", &self.display_name, MAX_DISPLAY_NAME_LEN)?;
         w.put_u64(self.created_at);
         w.put_bytes(self.root_key.expose());
         w.put_bytes(self.database_passphrase.expose());
@@ -155,7 +155,7 @@ impl Persona {
     pub fn decode(bytes: &[u8]) -> Result<Self, PersonaError> {
         let mut r = Reader::new(bytes);
         r.magic_and_version(PERSONA_MAGIC, PERSONA_FORMAT_VERSION)?;
-        let display_name = r.string("display_name", MAX_DISPLAY_NAME_LEN)?;
+        let display_name = r.display_text("display_name", MAX_DISPLAY_NAME_LEN)?;
         let persona = Self {
             display_name: checked_display_name(&display_name)?,
             created_at: r.u64("created_at")?,
@@ -175,6 +175,7 @@ fn checked_display_name(name: &str) -> Result<String, PersonaError> {
     if name.is_empty() {
         return Err(PersonaError::EmptyDisplayName);
     }
+    crate::wire::check_display_text("display_name", name)?;
     if name.len() > MAX_DISPLAY_NAME_LEN {
         return Err(WireError::FieldTooLong {
             field: "display_name",

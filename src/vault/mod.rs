@@ -112,11 +112,15 @@ impl<S: RawStore> Vault<S> {
         let cipher = VaultCipher::derive(&passphrase);
         let existing = match schema::stored_version(&store).await? {
             Some(found) => {
-                schema::migrate(&store, found).await?;
-                let check = store.get(StoreName::Meta, KEY_CHECK_ID).await?;
-                if !check.is_some_and(|record| cipher.verify_key_check(&record)) {
+                // Nothing is written before the key is known to be this vault's.
+                let check = store
+                    .get(StoreName::Meta, KEY_CHECK_ID)
+                    .await?
+                    .ok_or(VaultError::Missing("key check"))?;
+                if !cipher.verify_key_check(&check) {
                     return Err(VaultError::DifferentPersona);
                 }
+                schema::migrate(found)?;
                 true
             }
             None => false,
@@ -165,7 +169,9 @@ impl<S: RawStore> Vault<S> {
         let found = schema::stored_version(&store)
             .await?
             .ok_or(VaultError::NoVault)?;
-        schema::migrate(&store, found).await?;
+        if found > schema::SCHEMA_VERSION {
+            return Err(SchemaError::Newer { found }.into());
+        }
         let cipher = VaultCipher::derive(&passphrase);
         let check = store
             .get(StoreName::Meta, KEY_CHECK_ID)
@@ -174,6 +180,8 @@ impl<S: RawStore> Vault<S> {
         if !cipher.verify_key_check(&check) {
             return Err(VaultError::WrongKey);
         }
+        // Nothing is written before the key is known to be this vault's.
+        schema::migrate(found)?;
         Ok(Self {
             store,
             passphrase,
@@ -199,9 +207,14 @@ impl<S: RawStore> Vault<S> {
             return Self::open(store, passphrase).await;
         }
         let mut attempts = match store.get(StoreName::Meta, PIN_ATTEMPTS_ID).await? {
-            Some(bytes) => PinAttempts::decode(&bytes)?,
+            Some(bytes) => {
+                PinAttempts::decode(&bytes).unwrap_or_else(|_| PinAttempts::damaged(now))
+            }
             None => PinAttempts::default(),
         };
+        if attempts.not_before > now.saturating_add(unlock::MAX_PIN_BACKOFF_SECS) {
+            attempts.not_before = now.saturating_add(unlock::MAX_PIN_BACKOFF_SECS);
+        }
         attempts.check(now)?;
         match unlock::recover(&record, keyring, pin).await {
             Ok(passphrase) => {

@@ -22,6 +22,8 @@ pub enum SchemaError {
     Newer { found: u32 },
     #[error("the schema version record is damaged")]
     Malformed,
+    #[error("schema {found} cannot be migrated by this build")]
+    Unsupported { found: u32 },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -31,6 +33,7 @@ impl SchemaError {
         match self {
             SchemaError::Newer { .. } => "newer_schema",
             SchemaError::Malformed => "schema_malformed",
+            SchemaError::Unsupported { .. } => "unsupported_schema",
             SchemaError::Store(inner) => inner.code(),
         }
     }
@@ -56,16 +59,16 @@ pub fn version_op() -> WriteOp {
     )
 }
 
-/// Brings a vault of schema `found` to [`SCHEMA_VERSION`].
+/// Brings a vault of schema `found` to [`SCHEMA_VERSION`] (it will take the store once
+/// there is a step to run).
 ///
-/// Version 1 is the first schema, so there are no steps yet; each later version adds its
-/// step here, run in order from `found`, together with [`version_op`] in one write.
-pub async fn migrate(store: &impl RawStore, found: u32) -> Result<(), SchemaError> {
-    if found > SCHEMA_VERSION {
-        return Err(SchemaError::Newer { found });
+/// Version 1 is the first schema, so there are no steps yet and any other version is
+/// refused untouched; each later version adds its step here, run in order from `found`,
+/// together with [`version_op`] in one write.
+pub fn migrate(found: u32) -> Result<(), SchemaError> {
+    match found {
+        SCHEMA_VERSION => Ok(()),
+        newer if newer > SCHEMA_VERSION => Err(SchemaError::Newer { found }),
+        _ => Err(SchemaError::Unsupported { found }),
     }
-    if found < SCHEMA_VERSION {
-        store.write(vec![version_op()]).await?;
-    }
-    Ok(())
 }

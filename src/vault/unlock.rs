@@ -100,11 +100,18 @@ impl PinParams {
         iterations: 1,
         parallelism: 1,
     };
-    const MAX_MEMORY_KIB: u32 = 1024 * 1024;
-    const MAX_ITERATIONS: u32 = 64;
+    /// Bounds on settings read back from storage, which anyone with the disk can edit: a
+    /// hostile record must not make unlocking allocate gigabytes or run for minutes.
+    const MAX_MEMORY_KIB: u32 = 256 * 1024;
+    const MAX_ITERATIONS: u32 = 32;
+    const MAX_PARALLELISM: u32 = 4;
 
     fn argon2(&self) -> Result<Argon2<'static>, UnlockError> {
-        if self.memory_kib > Self::MAX_MEMORY_KIB || self.iterations > Self::MAX_ITERATIONS {
+        if self.memory_kib > Self::MAX_MEMORY_KIB
+            || self.iterations > Self::MAX_ITERATIONS
+            || self.parallelism == 0
+            || self.parallelism > Self::MAX_PARALLELISM
+        {
             return Err(UnlockError::InvalidPinParams);
         }
         let params = Params::new(self.memory_kib, self.iterations, self.parallelism, Some(32))
@@ -226,11 +233,20 @@ pub struct PinAttempts {
 }
 
 impl PinAttempts {
-    /// Refuses a try before the back-off has passed.
+    /// The count after a damaged record: as many failures as earn the longest wait.
+    pub fn damaged(now: u64) -> Self {
+        Self {
+            failures: 11,
+            not_before: now.saturating_add(MAX_PIN_BACKOFF_SECS),
+        }
+    }
+
+    /// Refuses a try before the back-off has passed. A wait longer than any back-off means
+    /// the clock went back or the record was edited; it is cut to the longest back-off.
     pub fn check(&self, now: u64) -> Result<(), UnlockError> {
         if now < self.not_before {
             Err(UnlockError::TooManyAttempts {
-                retry_after_secs: self.not_before - now,
+                retry_after_secs: (self.not_before - now).min(MAX_PIN_BACKOFF_SECS),
             })
         } else {
             Ok(())
@@ -287,7 +303,12 @@ pub async fn protect(
     let mut nonce = [0u8; 24];
     rng.fill_bytes(&mut nonce);
     let pin_key = pin_cipher(pin, &params, &salt)?;
-    let pin_sealed = seal(&pin_key, &nonce, passphrase.expose(), PIN_AAD)?;
+    let pin_sealed = seal(
+        &pin_key,
+        &nonce,
+        passphrase.expose(),
+        &pin_aad(&params, &salt),
+    )?;
     Ok(UnlockRecord {
         method: UnlockMethod::Pin { params, salt },
         wrapped: keyring.wrap(&pin_sealed).await?,
@@ -306,7 +327,7 @@ pub async fn recover(
         UnlockMethod::Pin { params, salt } => {
             let pin = pin.ok_or(UnlockError::PinRequired)?;
             let pin_key = pin_cipher(pin, params, salt)?;
-            open(&pin_key, &unwrapped, PIN_AAD).ok_or(UnlockError::WrongPin {
+            open(&pin_key, &unwrapped, &pin_aad(params, salt)).ok_or(UnlockError::WrongPin {
                 failures: 0,
                 retry_after_secs: 0,
             })?
@@ -317,6 +338,16 @@ pub async fn recover(
         .try_into()
         .map_err(|_| UnlockError::DeviceKeyRejected)?;
     Ok(Secret::from_bytes(bytes))
+}
+
+/// The PIN layer's associated data binds the settings and salt it was sealed with.
+fn pin_aad(params: &PinParams, salt: &[u8; 16]) -> Vec<u8> {
+    let mut aad = PIN_AAD.to_vec();
+    for value in [params.memory_kib, params.iterations, params.parallelism] {
+        aad.extend_from_slice(&value.to_be_bytes());
+    }
+    aad.extend_from_slice(salt);
+    aad
 }
 
 fn pin_cipher(

@@ -535,3 +535,80 @@ pub async fn an_interrupted_import_leaves_the_old_state_and_can_be_retried<F: Fi
         .any(|c| c.display_name == "Grace Hopper"));
     assert_eq!(vault.messages(&[1; 16]).await.expect("history").len(), 1);
 }
+
+pub async fn hostile_unlock_records_are_refused_without_hanging<F: Fixture>(fixture: &F) {
+    use phantom_sync::vault::unlock::{PinAttempts, UnlockMethod, UnlockRecord};
+    use phantom_sync::wire::WireRecord;
+
+    let mut w = world(13);
+    let vault = imported(fixture, "hostile_unlock", &mut w).await;
+    vault
+        .set_pin(&w.keyring, Some(("1234", PinParams::FOR_TESTS)), &mut w.rng)
+        .await
+        .expect("pin set");
+    let store = vault.lock();
+
+    // Someone with the disk sets the attempt counter to nonsense: the longest wait applies.
+    store
+        .write(vec![WriteOp::put(
+            StoreName::Meta,
+            b"pin_attempts",
+            b"garbage",
+        )])
+        .await
+        .expect("raw write");
+    let waiting = Vault::unlock(&store, &w.keyring, Some("1234"), NOW).await;
+    assert_eq!(waiting.expect_err("refused").code(), "too_many_attempts");
+    let far_future = PinAttempts {
+        failures: 1,
+        not_before: u64::MAX,
+    };
+    store
+        .write(vec![WriteOp::put(
+            StoreName::Meta,
+            b"pin_attempts",
+            &far_future.encode().expect("encodes"),
+        )])
+        .await
+        .expect("raw write");
+    let clamped = Vault::unlock(&store, &w.keyring, Some("1234"), NOW).await;
+    assert_eq!(
+        clamped.expect_err("refused"),
+        VaultError::Unlock(UnlockError::TooManyAttempts {
+            retry_after_secs: 900
+        })
+    );
+
+    // Settings that would take gigabytes are refused before any work.
+    use phantom_sync::vault::unlock::DeviceKeyring;
+    let hostile = UnlockRecord {
+        method: UnlockMethod::Pin {
+            params: PinParams {
+                memory_kib: 4 * 1024 * 1024,
+                iterations: 1,
+                parallelism: 1,
+            },
+            salt: [0; 16],
+        },
+        wrapped: w.keyring.wrap(&[0; 72]).await.expect("wraps"),
+    };
+    store
+        .write(vec![
+            WriteOp::put(
+                StoreName::Meta,
+                b"unlock",
+                &hostile.encode().expect("encodes"),
+            ),
+            WriteOp::Delete {
+                store: StoreName::Meta,
+                key: b"pin_attempts".to_vec(),
+            },
+        ])
+        .await
+        .expect("raw write");
+    let refused = Vault::unlock(&store, &w.keyring, Some("1234"), NOW).await;
+    assert_eq!(
+        refused.expect_err("refused"),
+        VaultError::Unlock(UnlockError::InvalidPinParams)
+    );
+}
