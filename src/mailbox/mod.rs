@@ -1,5 +1,5 @@
 //! Mailboxes: where sealed [envelopes](envelope) wait on the DHT for a device to fetch them,
-//! and the [protocol](protocol) devices speak to the nodes that hold them.
+//! and the [protocol] devices speak to the nodes that hold them.
 //!
 //! A mailbox is a 32-byte DHT key. A pairing mailbox is fresh for each invitation; the
 //! reply mailbox of a pairing is derived from the pairing channel, so only the two devices

@@ -3,7 +3,7 @@
 //! 1. The source shows a [`PairingInvitation`](invitation::PairingInvitation) (QR or link code).
 //! 2. The target scans it, opens a [`PairingChannel`](channel::PairingChannel) (HPKE) and sends a
 //!    sealed [`SyncRequest`](messages::SyncRequest) to the invitation's mailbox.
-//! 3. Both show three [words](words); the source user *picks* the target's words.
+//! 3. Both show three [words]; the source user *picks* the target's words.
 //! 4. Only then the source seals the [`PersonaPayload`](messages::PersonaPayload); the target
 //!    imports it and acknowledges.
 //!
