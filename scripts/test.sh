@@ -15,8 +15,11 @@ step "clippy (wasm32)"
 cargo clippy -p phantom-sync --all-targets --locked --target wasm32-unknown-unknown -- -D warnings
 step "tests (native, with a local network of phantom-node processes)"
 cargo test --workspace --locked
-step "tests (headless Chromium)"
-wasm-pack test --headless --chrome --mode no-install
+step "tests (headless Chromium, with a local network for the browser client)"
+trap 'scripts/local-network.sh stop' EXIT
+scripts/local-network.sh start 5
+PHANTOM_TEST_NODES="$(paste -sd, "$PHANTOM_CACHE/network/addresses")" \
+  wasm-pack test --headless --chrome --mode no-install
 step "demo end to end (Playwright, headless Chromium)"
 scripts/build-pkg.sh
 node --test tests/e2e/

@@ -208,6 +208,35 @@ pub fn connect_native(bootstrap: &[Multiaddr]) -> Result<MailboxClient, NetworkE
     Ok(client)
 }
 
+/// Browser clients: WebSocket (`/ws` nodes) and WebRTC-direct (`/webrtc-direct` nodes,
+/// which need no certificate), on the page's event loop.
+#[cfg(target_arch = "wasm32")]
+pub fn connect_browser(bootstrap: &[Multiaddr]) -> Result<MailboxClient, NetworkError> {
+    use libp2p::core::upgrade::Version;
+    use libp2p::{noise, webrtc_websys, websocket_websys, yamux, Transport};
+    let setup = |e: &dyn std::fmt::Display| NetworkError::Setup(e.to_string());
+    let swarm = libp2p::SwarmBuilder::with_new_identity()
+        .with_wasm_bindgen()
+        .with_other_transport(|key| {
+            let noise = noise::Config::new(key)
+                .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)?;
+            Ok(websocket_websys::Transport::default()
+                .upgrade(Version::V1)
+                .authenticate(noise)
+                .multiplex(yamux::Config::default()))
+        })
+        .map_err(|e| setup(&e))?
+        .with_other_transport(|key| webrtc_websys::Transport::new(webrtc_websys::Config::new(key)))
+        .map_err(|e| setup(&e))?
+        .with_behaviour(ClientBehaviour::new)
+        .map_err(|e| setup(&e))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(120)))
+        .build();
+    let (client, task) = MailboxClient::start(swarm, bootstrap)?;
+    wasm_bindgen_futures::spawn_local(task);
+    Ok(client)
+}
+
 enum Lookup {
     Put(u64),
     Fetch(u64),

@@ -1,0 +1,99 @@
+//! The browser light client against real nodes: `scripts/test.sh` starts a local network
+//! and hands its WebSocket addresses to this build in `PHANTOM_TEST_NODES`.
+#![cfg(target_arch = "wasm32")]
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use libp2p::Multiaddr;
+use phantom_sync::mailbox::envelope::Envelope;
+use phantom_sync::mailbox::MailboxAddress;
+use phantom_sync::network::client::{connect_browser, MailboxClient};
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn nodes() -> Vec<Multiaddr> {
+    let list = option_env!("PHANTOM_TEST_NODES")
+        .expect("start the network first: scripts/test.sh does (scripts/local-network.sh)");
+    list.split(',')
+        .filter(|a| !a.is_empty())
+        .map(|a| a.parse().expect("a multiaddr"))
+        .collect()
+}
+
+fn client() -> MailboxClient {
+    connect_browser(&nodes()).expect("a browser client")
+}
+
+fn envelope(text: &str) -> Envelope {
+    Envelope::new(text.as_bytes().to_vec()).expect("small")
+}
+
+fn random_mailbox() -> MailboxAddress {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("randomness");
+    MailboxAddress::from_bytes(bytes)
+}
+
+#[wasm_bindgen_test]
+async fn a_browser_client_writes_with_quorum_over_websocket_and_another_reads_it() {
+    let writer = client();
+    let reader = client();
+    let mailbox = random_mailbox();
+    let receipt = writer
+        .put(mailbox, envelope("from the browser"))
+        .await
+        .expect("stored");
+    assert!(
+        receipt.acks.len() >= 2,
+        "a quorum acknowledged: {receipt:?}"
+    );
+    let fetched = reader
+        .fetch(mailbox, HashMap::new(), Duration::ZERO)
+        .await
+        .expect("fetched");
+    assert_eq!(fetched.envelopes, vec![envelope("from the browser")]);
+}
+
+#[wasm_bindgen_test]
+async fn a_browser_client_receives_a_live_push() {
+    let writer = client();
+    let reader = client();
+    let mailbox = random_mailbox();
+    // Warm both clients up so the wait below starts at once.
+    writer
+        .put(mailbox, envelope("first"))
+        .await
+        .expect("stored");
+    let first = reader
+        .fetch(mailbox, HashMap::new(), Duration::ZERO)
+        .await
+        .expect("fetched");
+    let after: HashMap<_, _> = first
+        .cursors
+        .iter()
+        .map(|(peer, cursor)| (*peer, cursor.read_to))
+        .collect();
+    let waiting = reader.fetch(mailbox, after, Duration::from_secs(15));
+    let pushing = async {
+        gloo_timers_sleep(300).await;
+        writer
+            .put(mailbox, envelope("second"))
+            .await
+            .expect("stored");
+    };
+    let (fetched, ()) = futures::join!(waiting, pushing);
+    assert_eq!(
+        fetched.expect("fetched").envelopes,
+        vec![envelope("second")]
+    );
+}
+
+async fn gloo_timers_sleep(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let window = web_sys::window().expect("a window");
+        let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
