@@ -19,6 +19,7 @@ step "tests (headless Chromium, with a local network for the browser client)"
 trap 'scripts/local-network.sh stop' EXIT
 scripts/local-network.sh start 5
 PHANTOM_TEST_NODES="$(paste -sd, "$PHANTOM_CACHE/network/addresses")" \
+PHANTOM_TEST_WEBRTC_NODES="$(paste -sd, "$PHANTOM_CACHE/network/webrtc-addresses")" \
   wasm-pack test --headless --chrome --mode no-install
 step "demo end to end (Playwright, headless Chromium)"
 scripts/build-pkg.sh

@@ -13,8 +13,17 @@ use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+/// The WebSocket addresses of the test network.
 fn nodes() -> Vec<Multiaddr> {
-    let list = option_env!("PHANTOM_TEST_NODES").unwrap_or_default();
+    parse(option_env!("PHANTOM_TEST_NODES").unwrap_or_default())
+}
+
+/// The WebRTC-direct addresses of the same nodes (with their certificate hashes).
+fn webrtc_nodes() -> Vec<Multiaddr> {
+    parse(option_env!("PHANTOM_TEST_WEBRTC_NODES").unwrap_or_default())
+}
+
+fn parse(list: &str) -> Vec<Multiaddr> {
     assert!(
         !list.is_empty(),
         "start the network first: scripts/test.sh does (scripts/local-network.sh)"
@@ -27,6 +36,10 @@ fn nodes() -> Vec<Multiaddr> {
 
 fn client() -> MailboxClient {
     connect_browser(&nodes()).expect("a browser client")
+}
+
+fn webrtc_client() -> MailboxClient {
+    connect_browser(&webrtc_nodes()).expect("a browser client")
 }
 
 fn envelope(text: &str) -> Envelope {
@@ -99,4 +112,24 @@ async fn gloo_timers_sleep(ms: i32) {
         let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
     });
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_browser_client_bootstraps_over_webrtc_direct_and_reads_what_another_wrote() {
+    let writer = webrtc_client();
+    let reader = client();
+    let mailbox = random_mailbox();
+    let receipt = writer
+        .put(mailbox, envelope("over WebRTC"))
+        .await
+        .expect("stored");
+    assert!(
+        receipt.acks.len() >= 2,
+        "a quorum acknowledged: {receipt:?}"
+    );
+    let fetched = reader
+        .fetch(mailbox, HashMap::new(), Duration::ZERO)
+        .await
+        .expect("fetched");
+    assert_eq!(fetched.envelopes, vec![envelope("over WebRTC")]);
 }

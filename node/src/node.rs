@@ -93,6 +93,7 @@ impl Node {
             .map_err(|e| NodeError::Network(format!("data dir: {e}")))?;
         let store = EnvelopeStore::open(&config.data_dir.join("envelopes.redb"), config.limits)?;
         let network = |e: &dyn std::fmt::Display| NodeError::Network(e.to_string());
+        let certificate = webrtc_certificate(&config.data_dir)?;
         let mut swarm = libp2p::SwarmBuilder::with_existing_identity(config.keypair)
             .with_tokio()
             .with_tcp(
@@ -100,6 +101,12 @@ impl Node {
                 noise::Config::new,
                 yamux::Config::default,
             )
+            .map_err(|e| network(&e))?
+            .with_other_transport(|key| {
+                libp2p_webrtc::tokio::Transport::new(key.clone(), certificate)
+            })
+            .map_err(|e| network(&e))?
+            .with_dns()
             .map_err(|e| network(&e))?
             .with_websocket(noise::Config::new, yamux::Config::default)
             .await
@@ -401,6 +408,23 @@ impl Node {
             after = last;
         }
     }
+}
+
+/// WebRTC-direct needs a certificate; its hash is in the node's address, so it is kept
+/// with the data and the address stays the same across restarts.
+fn webrtc_certificate(
+    data_dir: &std::path::Path,
+) -> Result<libp2p_webrtc::tokio::Certificate, NodeError> {
+    use libp2p_webrtc::tokio::Certificate;
+    let path = data_dir.join("webrtc-certificate.pem");
+    let failed = |e: &dyn std::fmt::Display| NodeError::Network(format!("WebRTC certificate: {e}"));
+    if let Ok(pem) = std::fs::read_to_string(&path) {
+        return Certificate::from_pem(&pem).map_err(|e| failed(&e));
+    }
+    let certificate = Certificate::generate(&mut rand_core::UnwrapErr(getrandom::SysRng))
+        .map_err(|e| failed(&e))?;
+    std::fs::write(&path, certificate.serialize_pem()).map_err(|e| failed(&e))?;
+    Ok(certificate)
 }
 
 fn peer_of(address: &Multiaddr) -> Option<PeerId> {
