@@ -183,6 +183,25 @@ proptest! {
     }
 
     #[test]
+    fn mailbox_frames_round_trip(mailbox in any::<[u8; 32]>(), body in prop::collection::vec(any::<u8>(), 0..300),
+                                 after in any::<u64>(), limit in 0u32..=256, wait in 0u32..=30_000, seq in any::<u64>()) {
+        use phantom_sync::mailbox::envelope::Envelope;
+        use phantom_sync::mailbox::protocol::{MailboxRequest, MailboxResponse, StoredEnvelope};
+        let mailbox = MailboxAddress::from_bytes(mailbox);
+        let envelope = Envelope::new(body).unwrap();
+        for request in [
+            MailboxRequest::Put { mailbox, envelope: envelope.clone() },
+            MailboxRequest::Fetch { mailbox, after, limit, wait_ms: wait },
+        ] {
+            prop_assert_eq!(MailboxRequest::decode(&request.encode()), Ok(request));
+        }
+        let response = MailboxResponse::Envelopes { items: vec![StoredEnvelope { seq, envelope }], last_seq: seq };
+        prop_assert_eq!(MailboxResponse::decode(&response.encode()), Ok(response));
+        let stored = MailboxResponse::Stored { seq, duplicate: seq % 2 == 0 };
+        prop_assert_eq!(MailboxResponse::decode(&stored.encode()), Ok(stored));
+    }
+
+    #[test]
     fn decoders_never_panic_on_random_bytes(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
         let _ = PairingInvitation::decode(&bytes);
         let _ = ChannelMessage::decode(&bytes);
@@ -196,6 +215,8 @@ proptest! {
         let _ = Contact::decode(&bytes);
         let _ = Conversation::decode(&bytes);
         let _ = PrekeyBundle::decode(&bytes);
+        let _ = phantom_sync::mailbox::protocol::MailboxRequest::decode(&bytes);
+        let _ = phantom_sync::mailbox::protocol::MailboxResponse::decode(&bytes);
         let _ = phantom_sync::drivers::qr::decode_luma(16, 16, &bytes);
         let mut source = SourcePairing::new();
         let mut rng = SeededRng::new(1);

@@ -161,6 +161,9 @@ fn compute() -> Value {
             "identity_public_key": hex::encode(persona.identity_key().verifying_key().as_bytes()),
             "fingerprint": persona.fingerprint().to_string(),
             "first_one_time_prekey_public": hex::encode(persona.prekey_bundles[0].one_time_prekeys[0].public_key()),
+            "mailbox_epoch_0": persona.mailbox(0).to_hex(),
+            "mailbox_epoch_1": persona.mailbox(1).to_hex(),
+            "mailbox_epoch_0_dht_key": hex::encode(phantom_sync::network::dht_key(&persona.mailbox(0))),
         },
         "persona_payload": {
             "approved_at": 1_767_225_610u64,

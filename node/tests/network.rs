@@ -253,3 +253,28 @@ async fn a_waiting_fetch_sees_a_new_envelope_at_once() {
         "pushed before the wait ran out"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_transport_trait_reads_each_envelope_once_through_its_cursor() {
+    use phantom_sync::mailbox::transport::{MailboxCursor, MailboxTransport};
+
+    let network = Network::start(5);
+    let writer = network.client();
+    let reader = network.client();
+    let mailbox = MailboxAddress::from_bytes([6; 32]);
+    let mut cursor = MailboxCursor::default();
+    MailboxTransport::put(&writer, mailbox, envelope("one"))
+        .await
+        .expect("stored");
+    let first = MailboxTransport::fetch(&reader, mailbox, &mut cursor, Duration::ZERO)
+        .await
+        .expect("fetched");
+    assert_eq!(first, vec![envelope("one")]);
+    MailboxTransport::put(&writer, mailbox, envelope("two"))
+        .await
+        .expect("stored");
+    let second = MailboxTransport::fetch(&reader, mailbox, &mut cursor, Duration::ZERO)
+        .await
+        .expect("fetched");
+    assert_eq!(second, vec![envelope("two")], "only what is new");
+}

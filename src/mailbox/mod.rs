@@ -15,6 +15,7 @@
 pub mod envelope;
 pub mod protocol;
 pub mod replica;
+pub mod transport;
 
 use core::fmt;
 

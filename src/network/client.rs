@@ -553,3 +553,54 @@ fn peer_of(address: &Multiaddr) -> Option<PeerId> {
         _ => None,
     })
 }
+
+impl crate::mailbox::transport::MailboxTransport for MailboxClient {
+    async fn put(
+        &self,
+        mailbox: MailboxAddress,
+        envelope: Envelope,
+    ) -> Result<(), crate::mailbox::transport::TransportError> {
+        use crate::mailbox::transport::TransportError;
+        match MailboxClient::put(self, mailbox, envelope).await {
+            Ok(_) => Ok(()),
+            Err(NetworkError::QuorumNotReached { .. }) => Err(TransportError::NotStored),
+            Err(other) => Err(TransportError::Unreachable(other.to_string())),
+        }
+    }
+
+    async fn fetch(
+        &self,
+        mailbox: MailboxAddress,
+        cursor: &mut crate::mailbox::transport::MailboxCursor,
+        wait: Duration,
+    ) -> Result<Vec<Envelope>, crate::mailbox::transport::TransportError> {
+        use crate::mailbox::transport::TransportError;
+        let mut envelopes = Vec::new();
+        let mut wait = wait;
+        // A node holding more than one answer's worth is read again, up to a bound.
+        for _ in 0..64 {
+            let after = cursor
+                .nodes()
+                .filter_map(|bytes| PeerId::from_bytes(bytes).ok())
+                .map(|peer| (peer, cursor.position(&peer.to_bytes())))
+                .collect();
+            let result = MailboxClient::fetch(self, mailbox, after, wait)
+                .await
+                .map_err(|e| TransportError::Unreachable(e.to_string()))?;
+            let more = result.cursors.iter().any(|(_, c)| c.read_to < c.last_seq);
+            for (peer, position) in &result.cursors {
+                cursor.advance(&peer.to_bytes(), position.read_to);
+            }
+            for envelope in result.envelopes {
+                if !envelopes.contains(&envelope) {
+                    envelopes.push(envelope);
+                }
+            }
+            if !more {
+                break;
+            }
+            wait = Duration::ZERO;
+        }
+        Ok(envelopes)
+    }
+}

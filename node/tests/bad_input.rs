@@ -1,0 +1,318 @@
+//! Hostile input to a real node: oversized frames, malformed requests and a flood from one
+//! peer get an error or a rate limit, while the node keeps serving others and keeps what it
+//! stored.
+
+use std::io;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, StreamExt};
+use libp2p::request_response::{self, ProtocolSupport};
+use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::{noise, tcp, yamux, Multiaddr, PeerId, StreamProtocol, Swarm};
+use phantom_sync::mailbox::envelope::Envelope;
+use phantom_sync::mailbox::protocol::{MailboxRequest, MailboxResponse, Refusal};
+use phantom_sync::mailbox::MailboxAddress;
+use phantom_sync::network::codec::{MailboxCodec, MAILBOX_PROTOCOL};
+
+/// Writes whatever bytes it is given, length prefix included, so tests can lie.
+#[derive(Debug, Clone, Copy, Default)]
+struct RawCodec;
+
+impl request_response::Codec for RawCodec {
+    type Protocol = StreamProtocol;
+    type Request = Vec<u8>;
+    type Response = Vec<u8>;
+
+    async fn read_request<T: AsyncRead + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+    ) -> io::Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        io.read_to_end(&mut bytes).await?;
+        Ok(bytes)
+    }
+
+    async fn read_response<T: AsyncRead + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+    ) -> io::Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        io.take(1 << 20).read_to_end(&mut bytes).await?;
+        Ok(bytes)
+    }
+
+    async fn write_request<T: AsyncWrite + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        request: Vec<u8>,
+    ) -> io::Result<()> {
+        io.write_all(&request).await?;
+        io.close().await
+    }
+
+    async fn write_response<T: AsyncWrite + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        response: Vec<u8>,
+    ) -> io::Result<()> {
+        io.write_all(&response).await?;
+        io.close().await
+    }
+}
+
+#[derive(NetworkBehaviour)]
+struct Prober {
+    raw: request_response::Behaviour<RawCodec>,
+    mailbox: request_response::Behaviour<MailboxCodec>,
+}
+
+fn prober() -> Swarm<Prober> {
+    libp2p::SwarmBuilder::with_new_identity()
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default(),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .expect("tcp")
+        .with_behaviour(|_| Prober {
+            raw: request_response::Behaviour::new(
+                [(MAILBOX_PROTOCOL, ProtocolSupport::Outbound)],
+                request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
+            ),
+            mailbox: request_response::Behaviour::new(
+                [(MAILBOX_PROTOCOL, ProtocolSupport::Outbound)],
+                request_response::Config::default()
+                    .with_request_timeout(Duration::from_secs(10))
+                    .with_max_concurrent_streams(4096),
+            ),
+        })
+        .expect("behaviour")
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+        .build()
+}
+
+struct Node(Child);
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_node(data: &std::path::Path, rate: u32) -> (Node, Multiaddr, PeerId) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_phantom-node"))
+        .args(["--seed", "77", "--data"])
+        .arg(data)
+        .args([
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--rate",
+            &rate.to_string(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("phantom-node starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let address: Multiaddr = loop {
+        let line = lines.next().expect("a line").expect("readable");
+        if let Some(address) = line.strip_prefix("LISTEN ") {
+            break address.parse().expect("a multiaddr");
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    let peer = address
+        .iter()
+        .find_map(|p| match p {
+            libp2p::multiaddr::Protocol::P2p(peer) => Some(peer),
+            _ => None,
+        })
+        .expect("a peer id");
+    (Node(child), address, peer)
+}
+
+/// Sends `requests` and collects one outcome per request: a response, or an error.
+async fn exchange(
+    swarm: &mut Swarm<Prober>,
+    peer: PeerId,
+    raw: Vec<Vec<u8>>,
+    mailbox: Vec<MailboxRequest>,
+) -> (
+    Vec<Result<Vec<u8>, String>>,
+    Vec<Result<MailboxResponse, String>>,
+) {
+    let raw_ids: Vec<_> = raw
+        .into_iter()
+        .map(|bytes| swarm.behaviour_mut().raw.send_request(&peer, bytes))
+        .collect();
+    let mailbox_ids: Vec<_> = mailbox
+        .into_iter()
+        .map(|request| swarm.behaviour_mut().mailbox.send_request(&peer, request))
+        .collect();
+    let mut raw_out = std::collections::HashMap::new();
+    let mut mailbox_out = std::collections::HashMap::new();
+    while raw_out.len() < raw_ids.len() || mailbox_out.len() < mailbox_ids.len() {
+        match tokio::time::timeout(Duration::from_secs(30), swarm.select_next_some())
+            .await
+            .expect("the node answers in time")
+        {
+            SwarmEvent::Behaviour(ProberEvent::Raw(request_response::Event::Message {
+                message:
+                    request_response::Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            })) => {
+                raw_out.insert(request_id, Ok(response));
+            }
+            SwarmEvent::Behaviour(ProberEvent::Raw(request_response::Event::OutboundFailure {
+                request_id,
+                error,
+                ..
+            })) => {
+                raw_out.insert(request_id, Err(error.to_string()));
+            }
+            SwarmEvent::Behaviour(ProberEvent::Mailbox(request_response::Event::Message {
+                message:
+                    request_response::Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            })) => {
+                mailbox_out.insert(request_id, Ok(response));
+            }
+            SwarmEvent::Behaviour(ProberEvent::Mailbox(
+                request_response::Event::OutboundFailure {
+                    request_id, error, ..
+                },
+            )) => {
+                mailbox_out.insert(request_id, Err(error.to_string()));
+            }
+            _ => {}
+        }
+    }
+    (
+        raw_ids
+            .iter()
+            .map(|id| raw_out.remove(id).expect("an outcome"))
+            .collect(),
+        mailbox_ids
+            .iter()
+            .map(|id| mailbox_out.remove(id).expect("an outcome"))
+            .collect(),
+    )
+}
+
+fn put(mailbox: MailboxAddress, text: &str) -> MailboxRequest {
+    MailboxRequest::Put {
+        mailbox,
+        envelope: Envelope::new(text.as_bytes().to_vec()).expect("small"),
+    }
+}
+
+fn fetch(mailbox: MailboxAddress) -> MailboxRequest {
+    MailboxRequest::Fetch {
+        mailbox,
+        after: 0,
+        limit: 10,
+        wait_ms: 0,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_and_malformed_frames_are_refused_and_the_node_keeps_serving() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (_node, address, peer) = start_node(dir.path(), 1000);
+    let mut swarm = prober();
+    swarm.dial(address).expect("dials");
+    let mailbox = MailboxAddress::from_bytes([7; 32]);
+
+    let (_, stored) = exchange(&mut swarm, peer, vec![], vec![put(mailbox, "kept")]).await;
+    assert!(matches!(
+        stored[0],
+        Ok(MailboxResponse::Stored { seq: 1, .. })
+    ));
+
+    let mut claims_a_gigabyte = (1u32 << 30).to_be_bytes().to_vec();
+    claims_a_gigabyte.extend_from_slice(&[0; 64]);
+    let mut garbage = 12u32.to_be_bytes().to_vec();
+    garbage.extend_from_slice(b"not a frame!");
+    let mut too_large_envelope = MailboxRequest::Put {
+        mailbox,
+        envelope: Envelope::new(vec![0; 1000]).expect("small"),
+    }
+    .encode();
+    // Claim an envelope far over the limit inside a frame of honest length.
+    let length_at = too_large_envelope.len() - 1000 - 4;
+    too_large_envelope[length_at..length_at + 4].copy_from_slice(&(10u32 << 20).to_be_bytes());
+    let mut framed = (too_large_envelope.len() as u32).to_be_bytes().to_vec();
+    framed.extend_from_slice(&too_large_envelope);
+
+    let (raw, _) = exchange(
+        &mut swarm,
+        peer,
+        vec![claims_a_gigabyte, garbage, framed],
+        vec![],
+    )
+    .await;
+    for (i, outcome) in raw.iter().enumerate() {
+        assert!(
+            outcome.as_ref().map_or(true, |bytes| bytes.is_empty()),
+            "bad request {i} got no answer but a closed stream: {outcome:?}"
+        );
+    }
+
+    let (_, after) = exchange(&mut swarm, peer, vec![], vec![fetch(mailbox)]).await;
+    let Ok(MailboxResponse::Envelopes { items, .. }) = &after[0] else {
+        panic!("the node still answers: {after:?}");
+    };
+    assert_eq!(items.len(), 1, "what was stored is still there");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_from_one_peer_is_rate_limited_while_others_are_served() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (_node, address, peer) = start_node(dir.path(), 20);
+    let mailbox = MailboxAddress::from_bytes([8; 32]);
+    let mut flooder = prober();
+    flooder.dial(address.clone()).expect("dials");
+    let flood: Vec<MailboxRequest> = (0..400)
+        .map(|n| put(mailbox, &format!("flood {n}")))
+        .collect();
+    let (_, answers) = exchange(&mut flooder, peer, vec![], flood).await;
+    let limited = answers
+        .iter()
+        .filter(|a| {
+            matches!(
+                a,
+                Ok(MailboxResponse::Refused {
+                    reason: Refusal::RateLimited
+                })
+            )
+        })
+        .count();
+    let stored = answers
+        .iter()
+        .filter(|a| matches!(a, Ok(MailboxResponse::Stored { .. })))
+        .count();
+    assert!(limited > 0, "the flood was limited");
+    assert!(stored >= 200, "the burst allowance was honoured: {stored}");
+
+    let mut neighbour = prober();
+    neighbour.dial(address).expect("dials");
+    let (_, served) = exchange(&mut neighbour, peer, vec![], vec![fetch(mailbox)]).await;
+    assert!(
+        matches!(served[0], Ok(MailboxResponse::Envelopes { .. })),
+        "another peer is still served: {served:?}"
+    );
+}

@@ -1,0 +1,120 @@
+//! What the sans-IO side needs from the network: put an envelope into a mailbox, and fetch
+//! what is new — waiting for it, which is how a device subscribes. [`MemoryTransport`]
+//! serves unit tests; the libp2p client (`network::client`) is the real one.
+//!
+//! ```
+//! use std::time::Duration;
+//! use phantom_sync::mailbox::transport::{MailboxCursor, MailboxTransport, MemoryTransport};
+//! use phantom_sync::mailbox::{envelope::Envelope, MailboxAddress};
+//!
+//! let network = MemoryTransport::default();
+//! let mailbox = MailboxAddress::from_bytes([1; 32]);
+//! let mut cursor = MailboxCursor::default();
+//! pollster::block_on(async {
+//!     network.put(mailbox, Envelope::new(b"hi".to_vec())?).await?;
+//!     assert_eq!(network.fetch(mailbox, &mut cursor, Duration::ZERO).await?.len(), 1);
+//!     assert!(network.fetch(mailbox, &mut cursor, Duration::ZERO).await?.is_empty());
+//!     Ok::<(), Box<dyn std::error::Error>>(())
+//! })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use thiserror::Error;
+
+use crate::mailbox::envelope::Envelope;
+use crate::mailbox::MailboxAddress;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TransportError {
+    #[error("the mailbox network is unreachable: {0}")]
+    Unreachable(String),
+    #[error("too few nodes stored the envelope")]
+    NotStored,
+}
+
+impl TransportError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            TransportError::Unreachable(_) => "network_unreachable",
+            TransportError::NotStored => "quorum_not_reached",
+        }
+    }
+}
+
+/// How far a device has read a mailbox: a position per node, since each node numbers the
+/// envelopes it holds on its own.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MailboxCursor {
+    positions: BTreeMap<Vec<u8>, u64>,
+}
+
+impl MailboxCursor {
+    pub fn position(&self, node: &[u8]) -> u64 {
+        self.positions.get(node).copied().unwrap_or(0)
+    }
+
+    /// The nodes this cursor has a position for.
+    pub fn nodes(&self) -> impl Iterator<Item = &[u8]> {
+        self.positions.keys().map(Vec::as_slice)
+    }
+
+    /// Moves forward only: a node that answers with an older position changes nothing.
+    pub fn advance(&mut self, node: &[u8], position: u64) {
+        let entry = self.positions.entry(node.to_vec()).or_insert(0);
+        *entry = (*entry).max(position);
+    }
+}
+
+#[allow(async_fn_in_trait)]
+pub trait MailboxTransport {
+    async fn put(&self, mailbox: MailboxAddress, envelope: Envelope) -> Result<(), TransportError>;
+
+    /// Envelopes not yet read through `cursor`, which moves past them. With a `wait` and
+    /// nothing new, the answer comes when something arrives or the wait ends.
+    async fn fetch(
+        &self,
+        mailbox: MailboxAddress,
+        cursor: &mut MailboxCursor,
+        wait: Duration,
+    ) -> Result<Vec<Envelope>, TransportError>;
+}
+
+/// One in-memory "node" for unit tests; a wait returns at once.
+#[derive(Debug, Default)]
+pub struct MemoryTransport {
+    mailboxes: RefCell<HashMap<MailboxAddress, Vec<Envelope>>>,
+}
+
+const MEMORY_NODE: &[u8] = b"memory";
+
+impl MailboxTransport for MemoryTransport {
+    async fn put(&self, mailbox: MailboxAddress, envelope: Envelope) -> Result<(), TransportError> {
+        let mut mailboxes = self.mailboxes.borrow_mut();
+        let held = mailboxes.entry(mailbox).or_default();
+        if !held.contains(&envelope) {
+            held.push(envelope);
+        }
+        Ok(())
+    }
+
+    async fn fetch(
+        &self,
+        mailbox: MailboxAddress,
+        cursor: &mut MailboxCursor,
+        _wait: Duration,
+    ) -> Result<Vec<Envelope>, TransportError> {
+        let mailboxes = self.mailboxes.borrow();
+        let held = mailboxes
+            .get(&mailbox)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let start = usize::try_from(cursor.position(MEMORY_NODE)).unwrap_or(usize::MAX);
+        let new: Vec<Envelope> = held.iter().skip(start).cloned().collect();
+        cursor.advance(MEMORY_NODE, held.len() as u64);
+        Ok(new)
+    }
+}
