@@ -278,3 +278,47 @@ async fn the_transport_trait_reads_each_envelope_once_through_its_cursor() {
         .expect("fetched");
     assert_eq!(second, vec![envelope("two")], "only what is new");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copies_follow_the_network_when_every_original_holder_goes() {
+    let mut network = Network::start(6);
+    let writer = network.client();
+    let mailbox = MailboxAddress::from_bytes([9; 32]);
+    writer
+        .put(mailbox, envelope("wanderer"))
+        .await
+        .expect("stored");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The mailbox's closest nodes: a fetch asks them all (and repairs any that lacked it).
+    let holders: Vec<PeerId> = writer
+        .fetch(mailbox, HashMap::new(), Duration::ZERO)
+        .await
+        .expect("fetched")
+        .cursors
+        .iter()
+        .map(|(peer, _)| *peer)
+        .collect();
+    assert_eq!(holders.len(), 3);
+
+    // Two of the holders go; the last one republishes to the new closest nodes (every 2 s
+    // in these tests) before it goes too.
+    let mut stopped = 0;
+    for node in network.nodes.iter_mut() {
+        if stopped < holders.len() - 1 && holders.contains(&node.peer) {
+            node.stop();
+            stopped += 1;
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    for node in network.nodes.iter_mut() {
+        if holders.contains(&node.peer) {
+            node.stop();
+        }
+    }
+    let reader = network.client();
+    assert_eq!(
+        fetch_all(&reader, mailbox).await,
+        vec![envelope("wanderer")],
+        "the nodes that hold it now were never written to by a client"
+    );
+}
