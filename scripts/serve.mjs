@@ -18,12 +18,30 @@ const types = {
   ".webmanifest": "application/manifest+json",
 };
 
+/** The local DHT network's browser addresses, when scripts/local-network.sh runs one. */
+async function networkAddresses() {
+  const dir = process.env.PHANTOM_NETWORK;
+  const read = async (name) => {
+    if (!dir) return [];
+    try {
+      return (await readFile(join(dir, name), "utf8")).split("\n").filter(Boolean);
+    } catch {
+      return [];
+    }
+  };
+  return { websocket: await read("addresses"), webrtc: await read("webrtc-addresses") };
+}
+
 export function serve(port = 0) {
   const server = createServer(async (request, response) => {
     const path = decodeURIComponent(new URL(request.url, "http://localhost").pathname);
     if (path === "/") {
       response.writeHead(302, { location: "/www/" });
       return response.end();
+    }
+    if (path === "/network.json") {
+      response.writeHead(200, { "content-type": "application/json", "cache-control": "no-store" });
+      return response.end(JSON.stringify(await networkAddresses()));
     }
     const file = normalize(join(root, path.endsWith("/") ? path + "index.html" : path));
     if (!file.startsWith(root + "/")) {

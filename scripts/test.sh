@@ -21,6 +21,6 @@ scripts/local-network.sh start 5
 PHANTOM_TEST_NODES="$(paste -sd, "$PHANTOM_CACHE/network/addresses")" \
 PHANTOM_TEST_WEBRTC_NODES="$(paste -sd, "$PHANTOM_CACHE/network/webrtc-addresses")" \
   wasm-pack test --headless --chrome --mode no-install
-step "demo end to end (Playwright, headless Chromium)"
+step "demo end to end (Playwright, headless Chromium, pairing through the local network)"
 scripts/build-pkg.sh
-node --test tests/e2e/
+PHANTOM_NETWORK="$PHANTOM_CACHE/network" node --test tests/e2e/

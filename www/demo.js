@@ -1,6 +1,8 @@
 // The demo page: two in-page devices, each a SyncManager with its own vault (a separate
-// IndexedDB profile), linked by the same steps a phone and a laptop take. Until the DHT
-// network arrives, messages travel through an in-page mailbox router that logs them.
+// IndexedDB profile), linked by the same steps a phone and a laptop take. When the demo
+// server names a local DHT network (/network.json), their messages travel through its
+// mailboxes — the phone over WebSocket, the laptop over WebRTC-direct; otherwise an
+// in-page router plays the mailboxes. Either way the network log shows each message.
 import init, { SyncManager } from "../pkg/phantom_sync.js";
 
 const $ = (id) => document.getElementById(id);
@@ -9,7 +11,48 @@ const PROFILES = { phone: "demo-phone", laptop: "demo-laptop" };
 await init();
 const phone = await SyncManager.open(PROFILES.phone, "Phone A");
 const laptop = await SyncManager.open(PROFILES.laptop, "Laptop");
+const names = new Map([[phone, "Phone A"], [laptop, "Laptop"]]);
 let expiryTimer;
+
+const network = await fetch("/network.json")
+  .then((response) => (response.ok ? response.json() : null))
+  .catch(() => null);
+const useNetwork = Boolean(network?.websocket?.length);
+if (useNetwork) {
+  const laptopTransport = network.webrtc.length ? "WebRTC-direct" : "WebSocket";
+  phone.connectNetwork(network.websocket);
+  laptop.connectNetwork(network.webrtc.length ? network.webrtc : network.websocket);
+  $("network-mode").textContent =
+    `through a local DHT of ${network.websocket.length} nodes (phone: WebSocket, laptop: ${laptopTransport})`;
+  listen(phone);
+  listen(laptop);
+} else {
+  $("network-mode").textContent = "through an in-page router (no local network running)";
+}
+
+function log(text) {
+  const entry = document.createElement("li");
+  entry.textContent = text;
+  $("log").append(entry);
+}
+
+// Each device waits on its mailboxes and handles what arrives.
+async function listen(device) {
+  for (;;) {
+    let messages = [];
+    try {
+      messages = await device.pollNetwork(3000);
+    } catch (error) {
+      log(`${names.get(device)}: ${error.message}`);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    for (const bytes of messages) {
+      log(`DHT → ${names.get(device)}: ${bytes.length} bytes`);
+      await deliver(device, bytes);
+      await route();
+    }
+  }
+}
 
 function show(id, visible = true) { $(id).hidden = !visible; }
 
@@ -51,13 +94,20 @@ function showLaptopPersona() {
   show("camera", false);
 }
 
-// Delivers every pending message to the other device, as a mailbox on the DHT would.
+// Sends every pending message: into the DHT, or straight to the other device.
 async function route() {
-  for (const [from, to, name] of [[phone, laptop, "Phone A → Laptop"], [laptop, phone, "Laptop → Phone A"]]) {
+  for (const [from, to] of [[phone, laptop], [laptop, phone]]) {
+    if (useNetwork) {
+      try {
+        const sent = await from.flushToNetwork();
+        if (sent) log(`${names.get(from)} → DHT: ${sent} message(s) stored by a quorum of nodes`);
+      } catch (error) {
+        report(from === phone ? "source-message" : "target-message", error);
+      }
+      continue;
+    }
     for (let t = from.pollTransmit(); t; t = from.pollTransmit()) {
-      const entry = document.createElement("li");
-      entry.textContent = `${name}: ${t.bytes.length} bytes to mailbox ${t.mailbox.slice(0, 16)}…`;
-      $("log").append(entry);
+      log(`${names.get(from)} → ${names.get(to)}: ${t.bytes.length} bytes to mailbox ${t.mailbox.slice(0, 16)}…`);
       await deliver(to, t.bytes);
     }
   }
@@ -145,6 +195,7 @@ async function approve(index) {
   try {
     phone.approve(index);
     say("source-message", "Approved: sending the persona, sealed for the laptop.");
+    refresh();
   } catch (error) {
     report("source-message", error);
   }
@@ -168,6 +219,7 @@ async function startLink(linkCode) {
     $("words").textContent = words.join(" ");
     show("target-words");
     say("target-message", "Waiting for the phone to approve…");
+    refresh();
   } catch (error) {
     report("target-message", error);
   }

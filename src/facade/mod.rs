@@ -19,7 +19,9 @@
 pub mod error;
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::rc::Rc;
+use std::time::Duration;
 
 use rand_core::UnwrapErr;
 use wasm_bindgen::prelude::*;
@@ -27,6 +29,10 @@ use wasm_bindgen::prelude::*;
 use crate::drivers::indexeddb::IndexedDbStore;
 use crate::drivers::qr;
 use crate::drivers::webcrypto::WebCryptoKeyring;
+use crate::mailbox::envelope::Envelope;
+use crate::mailbox::transport::{MailboxCursor, MailboxTransport};
+use crate::mailbox::MailboxAddress;
+use crate::network::client::{connect_browser, MailboxClient};
 use crate::pairing::channel::{ChannelMessage, MessageKind};
 use crate::pairing::invitation::{Capabilities, PairingInvitation};
 use crate::pairing::state::SyncState;
@@ -72,6 +78,9 @@ pub struct SyncManager {
     vault: RefCell<Option<Rc<Vault<DeviceStore>>>>,
     persona: RefCell<Option<Persona>>,
     pairing: RefCell<Pairing>,
+    /// The mailbox network, once connected, and how far each mailbox has been read.
+    network: RefCell<Option<MailboxClient>>,
+    cursors: RefCell<HashMap<MailboxAddress, MailboxCursor>>,
 }
 
 /// An invitation ready to show: the QR as SVG and the same payload as a link code.
@@ -154,6 +163,8 @@ impl SyncManager {
             vault: RefCell::new(None),
             persona: RefCell::new(None),
             pairing: RefCell::new(Pairing::None),
+            network: RefCell::new(None),
+            cursors: RefCell::new(HashMap::new()),
         };
         let needs_pin = manager.vault_exists.get()
             && Vault::needs_pin(&manager.store)
@@ -448,15 +459,76 @@ impl SyncManager {
         .to_owned())
     }
 
+    /// Joins the mailbox network through these nodes (multiaddrs with `/p2p/`: `/ws` or
+    /// `/webrtc-direct` ones); from then on `flushToNetwork` and `pollNetwork` carry the
+    /// pairing's messages.
+    #[wasm_bindgen(js_name = connectNetwork)]
+    pub fn connect_network(&self, addresses: Vec<String>) -> Result<(), JsValue> {
+        let bootstrap = addresses
+            .iter()
+            .map(|a| a.parse::<libp2p::Multiaddr>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| FacadeError::new("invalid_address", e.to_string()))?;
+        let client =
+            connect_browser(&bootstrap).map_err(|e| FacadeError::new(e.code(), e.to_string()))?;
+        *self.network.borrow_mut() = Some(client);
+        Ok(())
+    }
+
+    /// Puts every pending message into its mailbox on the network (a quorum of the nodes
+    /// holding it must store it); returns how many were sent.
+    #[wasm_bindgen(js_name = flushToNetwork)]
+    pub async fn flush_to_network(&self) -> Result<u32, JsValue> {
+        let network = self.connected()?;
+        let mut sent = 0;
+        while let Some(transmit) = self.next_transmit() {
+            let envelope = Envelope::new(transmit.bytes)
+                .map_err(|e| FacadeError::new(e.code(), e.to_string()))?;
+            MailboxTransport::put(&network, transmit.mailbox, envelope)
+                .await
+                .map_err(|e| FacadeError::new(e.code(), e.to_string()))?;
+            sent += 1;
+        }
+        Ok(sent)
+    }
+
+    /// New messages on the mailboxes this device listens on, waiting up to `waitMs` for
+    /// one; pass each to `receive`.
+    #[wasm_bindgen(js_name = pollNetwork)]
+    pub async fn poll_network(&self, wait_ms: u32) -> Result<js_sys::Array, JsValue> {
+        let network = self.connected()?;
+        let mailboxes = match &*self.pairing.borrow() {
+            Pairing::Source(source) => source.listening_mailboxes(now_secs()),
+            Pairing::Target(target) => target.reply_mailbox().into_iter().collect(),
+            Pairing::None => Vec::new(),
+        };
+        let messages = js_sys::Array::new();
+        if mailboxes.is_empty() {
+            sleep_ms(wait_ms).await;
+            return Ok(messages);
+        }
+        let mut wait = Duration::from_millis(wait_ms.into());
+        for mailbox in mailboxes {
+            let mut cursor = self
+                .cursors
+                .borrow_mut()
+                .remove(&mailbox)
+                .unwrap_or_default();
+            let fetched = MailboxTransport::fetch(&network, mailbox, &mut cursor, wait).await;
+            self.cursors.borrow_mut().insert(mailbox, cursor);
+            for envelope in fetched.map_err(|e| FacadeError::new(e.code(), e.to_string()))? {
+                messages.push(&js_sys::Uint8Array::from(envelope.as_bytes()));
+            }
+            // Only the first mailbox waits; the rest are read as they are.
+            wait = Duration::ZERO;
+        }
+        Ok(messages)
+    }
+
     /// The next message to deliver, if any.
     #[wasm_bindgen(js_name = pollTransmit)]
     pub fn poll_transmit(&self) -> Option<TransmitView> {
-        let transmit: Option<Transmit> = match &mut *self.pairing.borrow_mut() {
-            Pairing::Source(source) => source.poll_transmit(),
-            Pairing::Target(target) => target.poll_transmit(),
-            Pairing::None => None,
-        };
-        transmit.map(|t| TransmitView {
+        self.next_transmit().map(|t| TransmitView {
             mailbox: t.mailbox.to_hex(),
             bytes: t.bytes,
         })
@@ -475,6 +547,21 @@ impl core::fmt::Debug for SyncManager {
 }
 
 impl SyncManager {
+    fn next_transmit(&self) -> Option<Transmit> {
+        match &mut *self.pairing.borrow_mut() {
+            Pairing::Source(source) => source.poll_transmit(),
+            Pairing::Target(target) => target.poll_transmit(),
+            Pairing::None => None,
+        }
+    }
+
+    fn connected(&self) -> Result<MailboxClient, FacadeError> {
+        self.network
+            .borrow()
+            .clone()
+            .ok_or_else(|| FacadeError::new("not_connected", "call connectNetwork first"))
+    }
+
     fn sync_state(&self) -> SyncState {
         match &*self.pairing.borrow() {
             Pairing::Source(source) => source.state(),
@@ -552,6 +639,24 @@ impl SyncManager {
             }
         }
     }
+}
+
+/// Waits `ms` milliseconds on the page's (or worker's) timer.
+async fn sleep_ms(ms: u32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let set_timeout = js_sys::Reflect::get(&js_sys::global(), &"setTimeout".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+        match set_timeout {
+            Some(set_timeout) => {
+                let _ = set_timeout.call2(&JsValue::NULL, &resolve, &JsValue::from(ms));
+            }
+            None => {
+                let _ = resolve.call0(&JsValue::NULL);
+            }
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
 fn not_the_source() -> FacadeError {

@@ -20,12 +20,12 @@
 //! ```
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
 
 use thiserror::Error;
 
-use crate::mailbox::envelope::Envelope;
+use crate::mailbox::envelope::{Envelope, EnvelopeId};
 use crate::mailbox::MailboxAddress;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -45,14 +45,31 @@ impl TransportError {
     }
 }
 
+/// Envelope ids a cursor remembers, so a copy from a node that was behind is not read twice.
+const REMEMBERED_IDS: usize = 4096;
+
 /// How far a device has read a mailbox: a position per node, since each node numbers the
-/// envelopes it holds on its own.
+/// envelopes it holds on its own, and the ids of the envelopes read lately.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MailboxCursor {
     positions: BTreeMap<Vec<u8>, u64>,
+    seen: VecDeque<EnvelopeId>,
 }
 
 impl MailboxCursor {
+    /// True the first time an envelope is seen through this cursor.
+    pub fn first_sight(&mut self, envelope: &Envelope) -> bool {
+        let id = envelope.id();
+        if self.seen.contains(&id) {
+            return false;
+        }
+        if self.seen.len() == REMEMBERED_IDS {
+            self.seen.pop_front();
+        }
+        self.seen.push_back(id);
+        true
+    }
+
     pub fn position(&self, node: &[u8]) -> u64 {
         self.positions.get(node).copied().unwrap_or(0)
     }
@@ -113,7 +130,12 @@ impl MailboxTransport for MemoryTransport {
             .map(Vec::as_slice)
             .unwrap_or_default();
         let start = usize::try_from(cursor.position(MEMORY_NODE)).unwrap_or(usize::MAX);
-        let new: Vec<Envelope> = held.iter().skip(start).cloned().collect();
+        let new: Vec<Envelope> = held
+            .iter()
+            .skip(start)
+            .filter(|envelope| cursor.first_sight(envelope))
+            .cloned()
+            .collect();
         cursor.advance(MEMORY_NODE, held.len() as u64);
         Ok(new)
     }

@@ -592,7 +592,7 @@ impl crate::mailbox::transport::MailboxTransport for MailboxClient {
                 cursor.advance(&peer.to_bytes(), position.read_to);
             }
             for envelope in result.envelopes {
-                if !envelopes.contains(&envelope) {
+                if cursor.first_sight(&envelope) {
                     envelopes.push(envelope);
                 }
             }

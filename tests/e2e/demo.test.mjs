@@ -30,10 +30,32 @@ async function load(page) {
   await page.locator("body[data-ready]").waitFor();
 }
 
+/** Waits until the phone and the laptop reach these states (messages may be in flight). */
+async function bothStates(page, source, target) {
+  await page.waitForFunction(
+    ([s, t]) => document.body.dataset.sourceState === s && document.body.dataset.targetState === t,
+    [source, target],
+  );
+}
+
+/**
+ * Uncaught errors of the page. rust-libp2p's browser transports call event handlers they
+ * already dropped when a WebSocket or data channel closes (upstream issues 5490 and 5636);
+ * that error is known, harmless here, and not ours, so it is left out.
+ */
+function collectErrors(page) {
+  const errors = [];
+  page.on("pageerror", (error) => {
+    if (!error.message.includes("closure invoked recursively or after being dropped")) {
+      errors.push(error);
+    }
+  });
+  return errors;
+}
+
 async function openDemo() {
   const page = await browser.newPage();
-  const errors = [];
-  page.on("pageerror", (error) => errors.push(error));
+  const errors = collectErrors(page);
   await load(page);
   await page.getByRole("button", { name: "Create persona" }).click();
   await page.getByRole("button", { name: "Link a device" }).click();
@@ -46,14 +68,18 @@ test("scanning, picking the right words and approving links the laptop", async (
   const { page, errors } = await openDemo();
   const words = await page.locator("#words").textContent();
   assert.match(words, /^\w+ \w+ \w+$/);
+  await page.locator("#candidates button").first().waitFor();
   assert.equal(await page.locator("#source-state").textContent(), "awaiting_approval");
   assert.equal(await page.locator("#candidates button").count(), 5);
+  if (process.env.PHANTOM_NETWORK) {
+    assert.match(await page.locator("#network-mode").textContent(), /local DHT of 5 nodes/);
+    assert.match(await page.locator("#log").textContent(), /Laptop → DHT/);
+  }
   await page.screenshot({ path: `${shots}demo-pick-words.png`, fullPage: true });
 
   await page.locator(`#candidates button[data-words="${words}"]`).click();
   await page.locator("#target-persona").waitFor();
-  assert.equal(await page.locator("#target-state").textContent(), "completed");
-  assert.equal(await page.locator("#source-state").textContent(), "completed");
+  await bothStates(page, "completed", "completed");
   assert.equal(await page.locator("#target-name").textContent(), "Ada");
   assert.equal(
     await page.locator("#target-fingerprint").textContent(),
@@ -107,6 +133,7 @@ test("picking the wrong words refuses the link on both devices", async () => {
   const words = await page.locator("#words").textContent();
   await page.locator(`#candidates button:not([data-words="${words}"])`).first().click();
   await page.locator("#source-message.error").waitFor();
+  await bothStates(page, "failed", "failed");
   assert.equal(await page.locator("#source-state").textContent(), "failed: words_rejected");
   assert.equal(await page.locator("#target-state").textContent(), "failed: words_rejected");
   assert.equal(await page.locator("#target-persona").isHidden(), true);
