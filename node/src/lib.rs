@@ -1,3 +1,4 @@
 pub mod node;
 pub mod rate;
 pub mod storage;
+pub mod testnet;

@@ -3,14 +3,13 @@
 //! stored.
 
 use std::io;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, StreamExt};
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{noise, tcp, yamux, Multiaddr, PeerId, StreamProtocol, Swarm};
+use phantom_node::testnet::TestNode;
 use phantom_sync::mailbox::envelope::Envelope;
 use phantom_sync::mailbox::protocol::{MailboxRequest, MailboxResponse, Refusal};
 use phantom_sync::mailbox::MailboxAddress;
@@ -98,45 +97,19 @@ fn prober() -> Swarm<Prober> {
         .build()
 }
 
-struct Node(Child);
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_node(data: &std::path::Path, rate: u32) -> (Node, Multiaddr, PeerId) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_phantom-node"))
-        .args(["--seed", "77", "--data"])
-        .arg(data)
-        .args([
-            "--listen",
-            "/ip4/127.0.0.1/tcp/0",
-            "--rate",
-            &rate.to_string(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("phantom-node starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let address: Multiaddr = loop {
-        let line = lines.next().expect("a line").expect("readable");
-        if let Some(address) = line.strip_prefix("LISTEN ") {
-            break address.parse().expect("a multiaddr");
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
-    let peer = address
-        .iter()
-        .find_map(|p| match p {
-            libp2p::multiaddr::Protocol::P2p(peer) => Some(peer),
-            _ => None,
-        })
-        .expect("a peer id");
-    (Node(child), address, peer)
+fn start_node(data: &std::path::Path, rate: u32) -> (TestNode, Multiaddr, PeerId) {
+    let binary = std::path::Path::new(env!("CARGO_BIN_EXE_phantom-node"));
+    let rate = rate.to_string();
+    let node = TestNode::start(
+        binary,
+        77,
+        data,
+        "/ip4/127.0.0.1/tcp/0",
+        &[],
+        &["--rate", &rate],
+    );
+    let (address, peer) = (node.address.clone(), node.peer);
+    (node, address, peer)
 }
 
 /// Sends `requests` and collects one outcome per request: a response, or an error.

@@ -1,122 +1,46 @@
 //! A real local network: `phantom-node` processes on 127.0.0.1 and native mailbox clients.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::Duration;
 
-use libp2p::{Multiaddr, PeerId};
+use libp2p::PeerId;
+use phantom_node::testnet;
 use phantom_sync::mailbox::envelope::Envelope;
 use phantom_sync::mailbox::MailboxAddress;
-use phantom_sync::network::client::{connect_native, MailboxClient};
+use phantom_sync::network::client::MailboxClient;
 
-struct TestNode {
-    child: Child,
-    seed: u64,
-    data: PathBuf,
-    address: Multiaddr,
-    peer: PeerId,
-}
-
-impl TestNode {
-    /// Starts node `seed`, on `address` (port 0 picks one), and waits for its address.
-    fn start(seed: u64, data: &Path, listen: &str, bootstrap: &[Multiaddr]) -> TestNode {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_phantom-node"));
-        command
-            .args(["--seed", &seed.to_string(), "--data"])
-            .arg(data)
-            .args(["--listen", listen, "--republish-secs", "2"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        for address in bootstrap {
-            command.args(["--bootstrap", &address.to_string()]);
-        }
-        let mut child = command.spawn().expect("phantom-node starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let address: Multiaddr = loop {
-            let line = lines.next().expect("a line").expect("readable");
-            if let Some(address) = line.strip_prefix("LISTEN ") {
-                break address.parse().expect("a multiaddr");
-            }
-        };
-        // Keep draining stdout so the node never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        let peer = address
-            .iter()
-            .find_map(|p| match p {
-                libp2p::multiaddr::Protocol::P2p(peer) => Some(peer),
-                _ => None,
-            })
-            .expect("the address names the peer");
-        TestNode {
-            child,
-            seed,
-            data: data.to_path_buf(),
-            address,
-            peer,
-        }
-    }
-
-    fn listen_address(&self) -> String {
-        let tcp: Multiaddr = self
-            .address
-            .iter()
-            .filter(|p| !matches!(p, libp2p::multiaddr::Protocol::P2p(_)))
-            .collect();
-        tcp.to_string()
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// The same node, on the same address and data, after a stop.
-    fn restart(&mut self, bootstrap: &[Multiaddr]) {
-        self.stop();
-        let listen = self.listen_address();
-        *self = TestNode::start(self.seed, &self.data.clone(), &listen, bootstrap);
-    }
-}
-
-impl Drop for TestNode {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
+/// A network in a temporary folder that goes with it.
 struct Network {
+    inner: testnet::Network,
     _dir: tempfile::TempDir,
-    nodes: Vec<TestNode>,
 }
 
 impl Network {
     fn start(count: u64) -> Network {
         let dir = tempfile::tempdir().expect("a temp dir");
-        let mut nodes: Vec<TestNode> = Vec::new();
-        for seed in 0..count {
-            let bootstrap: Vec<Multiaddr> = nodes.iter().map(|n| n.address.clone()).collect();
-            let data = dir.path().join(format!("node{seed}"));
-            nodes.push(TestNode::start(
-                seed,
-                &data,
-                "/ip4/127.0.0.1/tcp/0",
-                &bootstrap,
-            ));
+        let binary = Path::new(env!("CARGO_BIN_EXE_phantom-node"));
+        Network {
+            inner: testnet::Network::start(binary, dir.path(), count),
+            _dir: dir,
         }
-        // Let the routing tables fill.
-        std::thread::sleep(Duration::from_millis(1500));
-        Network { _dir: dir, nodes }
-    }
-
-    fn addresses(&self) -> Vec<Multiaddr> {
-        self.nodes.iter().map(|n| n.address.clone()).collect()
     }
 
     fn client(&self) -> MailboxClient {
-        connect_native(&self.addresses()).expect("a client")
+        self.inner.client()
+    }
+}
+
+impl std::ops::Deref for Network {
+    type Target = testnet::Network;
+    fn deref(&self) -> &testnet::Network {
+        &self.inner
+    }
+}
+
+impl std::ops::DerefMut for Network {
+    fn deref_mut(&mut self) -> &mut testnet::Network {
+        &mut self.inner
     }
 }
 
