@@ -1,3 +1,4 @@
+pub mod fault;
 pub mod node;
 pub mod rate;
 pub mod storage;

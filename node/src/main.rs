@@ -12,11 +12,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use libp2p::Multiaddr;
+use phantom_node::fault::Fault;
 use phantom_node::node::{keypair_from_seed, Node, NodeConfig};
 use phantom_node::storage::Limits;
 
 const USAGE: &str = "usage: phantom-node --data DIR [--seed N] [--listen MULTIADDR]... \
-[--bootstrap MULTIADDR/p2p/PEER]... [--republish-secs N] [--rate N] [--ttl-secs N]";
+[--bootstrap MULTIADDR/p2p/PEER]... [--republish-secs N] [--rate N] [--ttl-secs N] \
+[--fault replay|reorder|corrupt|drop (tests only)]";
 
 fn parse(args: &[String]) -> Result<NodeConfig, String> {
     let mut seed = None;
@@ -26,6 +28,7 @@ fn parse(args: &[String]) -> Result<NodeConfig, String> {
     let mut republish_every = Duration::from_secs(60);
     let mut requests_per_sec = 200;
     let mut limits = Limits::default();
+    let mut fault = Fault::None;
     let mut rest = args.iter();
     while let Some(flag) = rest.next() {
         let value = rest
@@ -49,6 +52,7 @@ fn parse(args: &[String]) -> Result<NodeConfig, String> {
             "--republish-secs" => republish_every = Duration::from_secs(number()?.max(1)),
             "--rate" => requests_per_sec = u32::try_from(number()?).map_err(|e| e.to_string())?,
             "--ttl-secs" => limits.ttl_secs = number()?,
+            "--fault" => fault = Fault::parse(value)?,
             other => return Err(format!("unknown option {other}\n{USAGE}")),
         }
     }
@@ -67,6 +71,7 @@ fn parse(args: &[String]) -> Result<NodeConfig, String> {
         limits,
         republish_every,
         requests_per_sec,
+        fault,
     })
 }
 

@@ -21,6 +21,7 @@ use phantom_sync::network::{dht_key, IDENTIFY_PROTOCOL, KADEMLIA_PROTOCOL, REPLI
 use thiserror::Error;
 use tokio::time::interval;
 
+use crate::fault::Fault;
 use crate::rate::RateLimiter;
 use crate::storage::{EnvelopeStore, Limits, StorageError};
 
@@ -49,6 +50,8 @@ pub struct NodeConfig {
     pub republish_every: Duration,
     /// Requests a peer may make per second (burst: ten times that).
     pub requests_per_sec: u32,
+    /// Misbehaviour to inject, for tests; `Fault::None` in real use.
+    pub fault: Fault,
 }
 
 /// The deterministic identity of node number `seed` (test networks and demos).
@@ -79,6 +82,7 @@ pub struct Node {
     republishing: HashMap<kad::QueryId, MailboxAddress>,
     republish_queue: VecDeque<MailboxAddress>,
     republish_every: Duration,
+    fault: Fault,
 }
 
 fn unix_now() -> u64 {
@@ -159,6 +163,7 @@ impl Node {
             republishing: HashMap::new(),
             republish_queue: VecDeque::new(),
             republish_every: config.republish_every,
+            fault: config.fault,
         })
     }
 
@@ -234,6 +239,7 @@ impl Node {
     }
 
     fn respond(&mut self, channel: ResponseChannel<MailboxResponse>, response: MailboxResponse) {
+        let response = self.fault.apply(response);
         // The peer may have gone; nothing is lost by not answering it.
         let _ = self
             .swarm
