@@ -17,7 +17,10 @@ use libp2p::{identify, identity, noise, tcp, yamux, Multiaddr, PeerId, Swarm};
 use phantom_sync::mailbox::protocol::{MailboxRequest, MailboxResponse, Refusal, MAX_FETCH};
 use phantom_sync::mailbox::MailboxAddress;
 use phantom_sync::network::codec::{MailboxCodec, MAILBOX_PROTOCOL};
-use phantom_sync::network::{dht_key, IDENTIFY_PROTOCOL, KADEMLIA_PROTOCOL, REPLICATION_FACTOR};
+use phantom_sync::network::{
+    closest_found, dht_key, learn_node, peer_of, IDENTIFY_PROTOCOL, KADEMLIA_PROTOCOL,
+    REPLICATION_FACTOR,
+};
 use thiserror::Error;
 use tokio::time::interval;
 
@@ -199,14 +202,7 @@ impl Node {
                 peer_id,
                 info,
                 ..
-            })) if info.protocols.contains(&KADEMLIA_PROTOCOL) => {
-                for address in info.listen_addrs {
-                    self.swarm
-                        .behaviour_mut()
-                        .kad
-                        .add_address(&peer_id, address);
-                }
-            }
+            })) => learn_node(&mut self.swarm.behaviour_mut().kad, &peer_id, info),
             SwarmEvent::Behaviour(NodeBehaviourEvent::Mailbox(
                 request_response::Event::Message {
                     peer,
@@ -226,10 +222,7 @@ impl Node {
                 },
             )) if step.last => {
                 if let Some(mailbox) = self.republishing.remove(&id) {
-                    let peers = match result {
-                        Ok(ok) => ok.peers,
-                        Err(kad::GetClosestPeersError::Timeout { peers, .. }) => peers,
-                    };
+                    let peers = closest_found(result);
                     self.push_replicas(mailbox, peers.into_iter().map(|p| p.peer_id));
                 }
             }
@@ -431,11 +424,4 @@ fn webrtc_certificate(
         .map_err(|e| failed(&e))?;
     std::fs::write(&path, certificate.serialize_pem()).map_err(|e| failed(&e))?;
     Ok(certificate)
-}
-
-fn peer_of(address: &Multiaddr) -> Option<PeerId> {
-    address.iter().find_map(|protocol| match protocol {
-        libp2p::multiaddr::Protocol::P2p(peer) => Some(peer),
-        _ => None,
-    })
 }

@@ -23,7 +23,8 @@ use crate::mailbox::replica::{NodeCursor, Progress, QuorumWrite, UnionRead};
 use crate::mailbox::MailboxAddress;
 use crate::network::codec::{MailboxCodec, MAILBOX_PROTOCOL};
 use crate::network::{
-    dht_key, IDENTIFY_PROTOCOL, KADEMLIA_PROTOCOL, REPLICATION_FACTOR, WRITE_QUORUM,
+    closest_found, dht_key, learn_node, peer_of, IDENTIFY_PROTOCOL, KADEMLIA_PROTOCOL,
+    REPLICATION_FACTOR, WRITE_QUORUM,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -349,14 +350,7 @@ impl Driver {
                 peer_id,
                 info,
                 ..
-            })) if info.protocols.contains(&KADEMLIA_PROTOCOL) => {
-                for address in info.listen_addrs {
-                    self.swarm
-                        .behaviour_mut()
-                        .kad
-                        .add_address(&peer_id, address);
-                }
-            }
+            })) => learn_node(&mut self.swarm.behaviour_mut().kad, &peer_id, info),
             SwarmEvent::Behaviour(ClientBehaviourEvent::Kad(
                 kad::Event::OutboundQueryProgressed {
                     id,
@@ -365,10 +359,7 @@ impl Driver {
                     ..
                 },
             )) if step.last => {
-                let peers = match result {
-                    Ok(ok) => ok.peers,
-                    Err(kad::GetClosestPeersError::Timeout { peers, .. }) => peers,
-                };
+                let peers = closest_found(result);
                 let mut closest = Vec::new();
                 for info in peers.into_iter().take(REPLICATION_FACTOR) {
                     for address in info.addrs {
@@ -545,13 +536,6 @@ impl Driver {
             }));
         }
     }
-}
-
-fn peer_of(address: &Multiaddr) -> Option<PeerId> {
-    address.iter().find_map(|protocol| match protocol {
-        libp2p::multiaddr::Protocol::P2p(peer) => Some(peer),
-        _ => None,
-    })
 }
 
 impl crate::mailbox::transport::MailboxTransport for MailboxClient {

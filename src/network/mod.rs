@@ -7,7 +7,8 @@
 pub mod client;
 pub mod codec;
 
-use libp2p::StreamProtocol;
+use libp2p::kad::{self, store::MemoryStore, GetClosestPeersError, GetClosestPeersOk, PeerInfo};
+use libp2p::{identify, Multiaddr, PeerId, StreamProtocol};
 use sha2::{Digest, Sha256};
 
 use crate::mailbox::MailboxAddress;
@@ -28,4 +29,30 @@ pub fn dht_key(mailbox: &MailboxAddress) -> Vec<u8> {
         .chain_update(mailbox.as_bytes())
         .finalize()
         .to_vec()
+}
+
+/// The peer an address names with its `/p2p/` part.
+pub fn peer_of(address: &Multiaddr) -> Option<PeerId> {
+    address.iter().find_map(|protocol| match protocol {
+        libp2p::multiaddr::Protocol::P2p(peer) => Some(peer),
+        _ => None,
+    })
+}
+
+/// Adds a peer's addresses to the routing table if it is a node (speaks our Kademlia);
+/// devices are clients and stay out of it.
+pub fn learn_node(kad: &mut kad::Behaviour<MemoryStore>, peer: &PeerId, info: identify::Info) {
+    if info.protocols.contains(&KADEMLIA_PROTOCOL) {
+        for address in info.listen_addrs {
+            kad.add_address(peer, address);
+        }
+    }
+}
+
+/// The peers a closest-peers lookup found, including the ones found before a timeout.
+pub fn closest_found(result: Result<GetClosestPeersOk, GetClosestPeersError>) -> Vec<PeerInfo> {
+    match result {
+        Ok(ok) => ok.peers,
+        Err(GetClosestPeersError::Timeout { peers, .. }) => peers,
+    }
 }
