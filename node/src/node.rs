@@ -17,10 +17,7 @@ use libp2p::{identify, identity, noise, tcp, yamux, Multiaddr, PeerId, Swarm};
 use phantom_sync::mailbox::protocol::{MailboxRequest, MailboxResponse, Refusal, MAX_FETCH};
 use phantom_sync::mailbox::MailboxAddress;
 use phantom_sync::network::codec::{MailboxCodec, MAILBOX_PROTOCOL};
-use phantom_sync::network::{
-    closest_found, dht_key, learn_node, peer_of, IDENTIFY_PROTOCOL, KADEMLIA_PROTOCOL,
-    REPLICATION_FACTOR,
-};
+use phantom_sync::network::{closest_found, dht_key, learn_node, peer_of, REPLICATION_FACTOR};
 use thiserror::Error;
 use tokio::time::interval;
 
@@ -118,30 +115,15 @@ impl Node {
             .with_websocket(noise::Config::new, yamux::Config::default)
             .await
             .map_err(|e| network(&e))?
-            .with_behaviour(|key| {
-                let peer_id = key.public().to_peer_id();
-                let mut kad_config = kad::Config::new(KADEMLIA_PROTOCOL);
-                kad_config.set_replication_factor(
-                    REPLICATION_FACTOR
-                        .try_into()
-                        .unwrap_or_else(|_| unreachable!("the replication factor is not zero")),
-                );
-                let mut kad =
-                    kad::Behaviour::with_config(peer_id, MemoryStore::new(peer_id), kad_config);
-                kad.set_mode(Some(Mode::Server));
-                NodeBehaviour {
-                    kad,
-                    identify: identify::Behaviour::new(identify::Config::new(
-                        IDENTIFY_PROTOCOL.into(),
-                        key.public(),
-                    )),
-                    mailbox: request_response::Behaviour::new(
-                        [(MAILBOX_PROTOCOL, ProtocolSupport::Full)],
-                        request_response::Config::default()
-                            .with_request_timeout(Duration::from_secs(60))
-                            .with_max_concurrent_streams(1024),
-                    ),
-                }
+            .with_behaviour(|key| NodeBehaviour {
+                kad: phantom_sync::network::kademlia(key, Mode::Server),
+                identify: phantom_sync::network::identify(key),
+                mailbox: request_response::Behaviour::new(
+                    [(MAILBOX_PROTOCOL, ProtocolSupport::Full)],
+                    request_response::Config::default()
+                        .with_request_timeout(Duration::from_secs(60))
+                        .with_max_concurrent_streams(1024),
+                ),
             })
             .map_err(|e| network(&e))?
             .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(120)))

@@ -267,6 +267,28 @@ fn on_event(handler: impl FnMut(Event) + 'static) -> Closure<dyn FnMut(Event)> {
     Closure::new(handler)
 }
 
+/// Settles with a request's result or error; the handlers are returned to be kept alive.
+fn result_handlers(
+    request: &IdbRequest,
+    resolve: js_sys::Function,
+    reject: js_sys::Function,
+) -> Vec<Closure<dyn FnMut(Event)>> {
+    let succeeded = request.clone();
+    let on_success = on_event(move |_| {
+        let result = succeeded.result().unwrap_or(JsValue::UNDEFINED);
+        let _ = resolve.call1(&JsValue::NULL, &result);
+    });
+    let failed = request.clone();
+    let on_error = on_event(move |event| {
+        // The transaction reports the failure too; keep it from reaching window.
+        event.prevent_default();
+        let _ = reject.call1(&JsValue::NULL, &request_error(&failed));
+    });
+    request.set_onsuccess(Some(on_success.as_ref().unchecked_ref()));
+    request.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+    vec![on_success, on_error]
+}
+
 /// Waits for a request's result.
 pub(crate) struct RequestWait {
     request: IdbRequest,
@@ -275,22 +297,7 @@ pub(crate) struct RequestWait {
 
 impl RequestWait {
     pub(crate) fn new(request: &IdbRequest) -> Self {
-        let settling = Settling::new(|resolve, reject| {
-            let succeeded = request.clone();
-            let on_success = on_event(move |_| {
-                let result = succeeded.result().unwrap_or(JsValue::UNDEFINED);
-                let _ = resolve.call1(&JsValue::NULL, &result);
-            });
-            let failed = request.clone();
-            let on_error = on_event(move |event| {
-                // The transaction reports the failure too; keep it from reaching window.
-                event.prevent_default();
-                let _ = reject.call1(&JsValue::NULL, &request_error(&failed));
-            });
-            request.set_onsuccess(Some(on_success.as_ref().unchecked_ref()));
-            request.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-            vec![on_success, on_error]
-        });
+        let settling = Settling::new(|resolve, reject| result_handlers(request, resolve, reject));
         Self {
             request: request.clone(),
             settling,
@@ -314,24 +321,16 @@ struct OpenWait {
 impl OpenWait {
     fn new(request: &IdbOpenDbRequest) -> Self {
         let settling = Settling::new(|resolve, reject| {
-            let succeeded = request.clone();
-            let on_success = on_event(move |_| {
-                let result = succeeded.result().unwrap_or(JsValue::UNDEFINED);
-                let _ = resolve.call1(&JsValue::NULL, &result);
+            let on_blocked = on_event({
+                let reject = reject.clone();
+                move |_| {
+                    let _ = reject.call1(&JsValue::NULL, &JsValue::from_str(BLOCKED));
+                }
             });
-            let failed = request.clone();
-            let error_reject = reject.clone();
-            let on_error = on_event(move |event| {
-                event.prevent_default();
-                let _ = error_reject.call1(&JsValue::NULL, &request_error(&failed));
-            });
-            let on_blocked = on_event(move |_| {
-                let _ = reject.call1(&JsValue::NULL, &JsValue::from_str(BLOCKED));
-            });
-            request.set_onsuccess(Some(on_success.as_ref().unchecked_ref()));
-            request.set_onerror(Some(on_error.as_ref().unchecked_ref()));
             request.set_onblocked(Some(on_blocked.as_ref().unchecked_ref()));
-            vec![on_success, on_error, on_blocked]
+            let mut handlers = result_handlers(request, resolve, reject);
+            handlers.push(on_blocked);
+            handlers
         });
         Self {
             request: request.clone(),

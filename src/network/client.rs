@@ -23,8 +23,7 @@ use crate::mailbox::replica::{NodeCursor, Progress, QuorumWrite, UnionRead};
 use crate::mailbox::MailboxAddress;
 use crate::network::codec::{MailboxCodec, MAILBOX_PROTOCOL};
 use crate::network::{
-    closest_found, dht_key, learn_node, peer_of, IDENTIFY_PROTOCOL, KADEMLIA_PROTOCOL,
-    REPLICATION_FACTOR, WRITE_QUORUM,
+    closest_found, dht_key, learn_node, peer_of, REPLICATION_FACTOR, WRITE_QUORUM,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -77,17 +76,9 @@ pub struct ClientBehaviour {
 
 impl ClientBehaviour {
     pub fn new(key: &libp2p::identity::Keypair) -> Self {
-        let peer_id = key.public().to_peer_id();
-        let mut kad_config = kad::Config::new(KADEMLIA_PROTOCOL);
-        kad_config.set_query_timeout(Duration::from_secs(10));
-        let mut kad = kad::Behaviour::with_config(peer_id, MemoryStore::new(peer_id), kad_config);
-        kad.set_mode(Some(Mode::Client));
         Self {
-            kad,
-            identify: identify::Behaviour::new(identify::Config::new(
-                IDENTIFY_PROTOCOL.into(),
-                key.public(),
-            )),
+            kad: crate::network::kademlia(key, Mode::Client),
+            identify: crate::network::identify(key),
             mailbox: request_response::Behaviour::new(
                 [(MAILBOX_PROTOCOL, ProtocolSupport::Outbound)],
                 request_response::Config::default().with_request_timeout(Duration::from_secs(45)),

@@ -56,3 +56,25 @@ pub fn closest_found(result: Result<GetClosestPeersOk, GetClosestPeersError>) ->
         Err(GetClosestPeersError::Timeout { peers, .. }) => peers,
     }
 }
+
+/// Kademlia as every participant runs it: the private protocol name, the replication factor,
+/// and `mode` — nodes serve, devices are clients.
+pub fn kademlia(key: &libp2p::identity::Keypair, mode: kad::Mode) -> kad::Behaviour<MemoryStore> {
+    let peer_id = key.public().to_peer_id();
+    let mut config = kad::Config::new(KADEMLIA_PROTOCOL);
+    config.set_query_timeout(std::time::Duration::from_secs(10));
+    if let Some(factor) = std::num::NonZeroUsize::new(REPLICATION_FACTOR) {
+        config.set_replication_factor(factor);
+    }
+    let mut kad = kad::Behaviour::with_config(peer_id, MemoryStore::new(peer_id), config);
+    kad.set_mode(Some(mode));
+    kad
+}
+
+/// Identify, announcing this network's protocol version.
+pub fn identify(key: &libp2p::identity::Keypair) -> identify::Behaviour {
+    identify::Behaviour::new(identify::Config::new(
+        IDENTIFY_PROTOCOL.into(),
+        key.public(),
+    ))
+}
