@@ -9,6 +9,7 @@ use libp2p::Multiaddr;
 use phantom_sync::mailbox::envelope::Envelope;
 use phantom_sync::mailbox::MailboxAddress;
 use phantom_sync::network::client::{connect_browser, MailboxClient};
+use phantom_sync::network::Replication;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -35,11 +36,11 @@ fn parse(list: &str) -> Vec<Multiaddr> {
 }
 
 fn client() -> MailboxClient {
-    connect_browser(&nodes()).expect("a browser client")
+    connect_browser(&nodes(), Replication::default()).expect("a browser client")
 }
 
 fn webrtc_client() -> MailboxClient {
-    connect_browser(&webrtc_nodes()).expect("a browser client")
+    connect_browser(&webrtc_nodes(), Replication::default()).expect("a browser client")
 }
 
 fn envelope(text: &str) -> Envelope {

@@ -15,9 +15,10 @@ use libp2p::Multiaddr;
 use phantom_node::fault::Fault;
 use phantom_node::node::{keypair_from_seed, Node, NodeConfig};
 use phantom_node::storage::Limits;
+use phantom_sync::network::Replication;
 
 const USAGE: &str = "usage: phantom-node --data DIR [--seed N] [--listen MULTIADDR]... \
-[--bootstrap MULTIADDR/p2p/PEER]... [--republish-secs N] [--rate N] [--ttl-secs N] \
+[--bootstrap MULTIADDR/p2p/PEER]... [--replication K] [--republish-secs N] [--rate N] [--ttl-secs N] \
 [--fault replay|reorder|corrupt|drop (tests only)]";
 
 fn parse(args: &[String]) -> Result<NodeConfig, String> {
@@ -29,6 +30,7 @@ fn parse(args: &[String]) -> Result<NodeConfig, String> {
     let mut requests_per_sec = 200;
     let mut limits = Limits::default();
     let mut fault = Fault::None;
+    let mut replication = Replication::default();
     let mut rest = args.iter();
     while let Some(flag) = rest.next() {
         let value = rest
@@ -49,6 +51,10 @@ fn parse(args: &[String]) -> Result<NodeConfig, String> {
             "--data" => data_dir = Some(PathBuf::from(value)),
             "--listen" => listen.push(address()?),
             "--bootstrap" => bootstrap.push(address()?),
+            "--replication" => {
+                let factor = usize::try_from(number()?).map_err(|e| e.to_string())?;
+                replication = Replication::new(factor, 1).map_err(|e| e.to_string())?;
+            }
             "--republish-secs" => republish_every = Duration::from_secs(number()?.max(1)),
             "--rate" => requests_per_sec = u32::try_from(number()?).map_err(|e| e.to_string())?,
             "--ttl-secs" => limits.ttl_secs = number()?,
@@ -69,6 +75,7 @@ fn parse(args: &[String]) -> Result<NodeConfig, String> {
         bootstrap,
         data_dir: data_dir.ok_or_else(|| format!("--data is required\n{USAGE}"))?,
         limits,
+        replication_factor: replication.factor(),
         republish_every,
         requests_per_sec,
         fault,

@@ -6,6 +6,7 @@
 //! as nodes come and go. A `Fetch` with a wait is held open until an envelope arrives.
 
 use std::collections::{HashMap, VecDeque};
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -17,7 +18,7 @@ use libp2p::{identify, identity, noise, tcp, yamux, Multiaddr, PeerId, Swarm};
 use phantom_sync::mailbox::protocol::{MailboxRequest, MailboxResponse, Refusal, MAX_FETCH};
 use phantom_sync::mailbox::MailboxAddress;
 use phantom_sync::network::codec::{MailboxCodec, MAILBOX_PROTOCOL};
-use phantom_sync::network::{closest_found, dht_key, learn_node, peer_of, REPLICATION_FACTOR};
+use phantom_sync::network::{closest_found, dht_key, learn_node, peer_of};
 use thiserror::Error;
 use tokio::time::interval;
 
@@ -47,6 +48,8 @@ pub struct NodeConfig {
     pub bootstrap: Vec<Multiaddr>,
     pub data_dir: PathBuf,
     pub limits: Limits,
+    /// k: how many of the closest nodes hold each mailbox; this node republishes to them.
+    pub replication_factor: NonZeroUsize,
     pub republish_every: Duration,
     /// Requests a peer may make per second (burst: ten times that).
     pub requests_per_sec: u32,
@@ -82,6 +85,7 @@ pub struct Node {
     republishing: HashMap<kad::QueryId, MailboxAddress>,
     republish_queue: VecDeque<MailboxAddress>,
     republish_every: Duration,
+    replication_factor: NonZeroUsize,
     fault: Fault,
 }
 
@@ -116,7 +120,11 @@ impl Node {
             .await
             .map_err(|e| network(&e))?
             .with_behaviour(|key| NodeBehaviour {
-                kad: phantom_sync::network::kademlia(key, Mode::Server),
+                kad: phantom_sync::network::kademlia(
+                    key,
+                    Mode::Server,
+                    config.replication_factor,
+                ),
                 identify: phantom_sync::network::identify(key),
                 mailbox: request_response::Behaviour::new(
                     [(MAILBOX_PROTOCOL, ProtocolSupport::Full)],
@@ -148,6 +156,7 @@ impl Node {
             republishing: HashMap::new(),
             republish_queue: VecDeque::new(),
             republish_every: config.republish_every,
+            replication_factor: config.replication_factor,
             fault: config.fault,
         })
     }
@@ -364,7 +373,7 @@ impl Node {
         let own = self.peer_id();
         let targets: Vec<PeerId> = peers
             .filter(|p| *p != own)
-            .take(REPLICATION_FACTOR)
+            .take(self.replication_factor.get())
             .collect();
         let mut after = 0;
         loop {

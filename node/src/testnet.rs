@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use libp2p::{Multiaddr, PeerId};
 use phantom_sync::network::client::{connect_native, MailboxClient};
+use phantom_sync::network::Replication;
 
 /// A `phantom-node` process started for a test or a benchmark; stopped when dropped.
 pub struct TestNode {
@@ -124,6 +125,11 @@ pub struct Network {
 
 impl Network {
     pub fn start(binary: &Path, dir: &Path, count: u64) -> Network {
+        Network::start_with(binary, dir, count, &[])
+    }
+
+    /// Nodes started with `extra` options each.
+    pub fn start_with(binary: &Path, dir: &Path, count: u64, extra: &[&str]) -> Network {
         let mut nodes: Vec<TestNode> = Vec::new();
         for seed in 0..count {
             let bootstrap: Vec<Multiaddr> = nodes.iter().map(|n| n.address.clone()).collect();
@@ -134,7 +140,7 @@ impl Network {
                 &data,
                 "/ip4/127.0.0.1/tcp/0",
                 &bootstrap,
-                &[],
+                extra,
             ));
         }
         // Let the routing tables fill.
@@ -150,6 +156,10 @@ impl Network {
     }
 
     pub fn client(&self) -> MailboxClient {
-        connect_native(&self.addresses()).expect("a client")
+        self.client_with(Replication::default())
+    }
+
+    pub fn client_with(&self, replication: Replication) -> MailboxClient {
+        connect_native(&self.addresses(), replication).expect("a client")
     }
 }

@@ -9,6 +9,7 @@ use phantom_node::testnet;
 use phantom_sync::mailbox::envelope::Envelope;
 use phantom_sync::mailbox::MailboxAddress;
 use phantom_sync::network::client::MailboxClient;
+use phantom_sync::network::Replication;
 
 /// A network in a temporary folder that goes with it.
 struct Network {
@@ -278,8 +279,8 @@ async fn read_through_faults(faults: [&str; 3]) -> (Vec<Envelope>, Vec<Envelope>
     let dir = tempfile::tempdir().expect("a temp dir");
     let nodes = faulty_network(dir.path(), faults);
     let addresses: Vec<_> = nodes.iter().map(|n| n.address.clone()).collect();
-    let writer = phantom_sync::network::client::connect_native(&addresses).expect("client");
-    let reader = phantom_sync::network::client::connect_native(&addresses).expect("client");
+    let writer = phantom_sync::network::client::connect_native(&addresses, Replication::default()).expect("client");
+    let reader = phantom_sync::network::client::connect_native(&addresses, Replication::default()).expect("client");
     let mailbox = MailboxAddress::from_bytes([0x33; 32]);
     let sent: Vec<Envelope> = (0..5).map(|n| envelope(&format!("message {n}"))).collect();
     for e in &sent {
@@ -319,4 +320,66 @@ async fn reordering_and_dropping_nodes_do_not_break_a_reader() {
     read.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
     assert_eq!(read, expected);
     assert!(again.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replication_factor_and_write_quorum_are_configurable() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let binary = Path::new(env!("CARGO_BIN_EXE_phantom-node"));
+    let network = testnet::Network::start_with(binary, dir.path(), 6, &["--replication", "5"]);
+    let writer = network.client_with(Replication::new(5, 5).expect("valid"));
+    let mailbox = MailboxAddress::from_bytes([0x55; 32]);
+
+    let receipt = writer
+        .put(mailbox, envelope("five copies"))
+        .await
+        .expect("stored");
+    assert_eq!(receipt.acks.len(), 5, "w = 5 waits for every holder");
+    let reader = network.client_with(Replication::new(5, 1).expect("valid"));
+    let fetched = reader
+        .fetch(mailbox, HashMap::new(), Duration::ZERO)
+        .await
+        .expect("fetched");
+    assert_eq!(fetched.cursors.len(), 5, "a read asks all k holders");
+    assert_eq!(fetched.envelopes, vec![envelope("five copies")]);
+
+    let refused = Replication::new(3, 4).expect_err("w > k");
+    assert_eq!(refused.code(), "invalid_replication");
+    assert!(Replication::new(21, 2).is_err(), "k beyond a Kademlia bucket");
+    assert!(Replication::new(3, 0).is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_put_on_remembered_nodes_that_died_looks_the_mailbox_up_again() {
+    let mut network = Network::start(6);
+    let writer = network.client();
+    let mailbox = MailboxAddress::from_bytes([0x66; 32]);
+    let first = writer.put(mailbox, envelope("one")).await.expect("stored");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let holders: Vec<PeerId> = writer
+        .fetch(mailbox, HashMap::new(), Duration::ZERO)
+        .await
+        .expect("fetched")
+        .cursors
+        .iter()
+        .map(|(peer, _)| *peer)
+        .collect();
+    assert!(first.acks.len() >= 2);
+    // Two of the three remembered holders go: the quorum on them alone is impossible.
+    let mut stopped = 0;
+    for node in network.nodes.iter_mut() {
+        if stopped < 2 && holders.contains(&node.peer) {
+            node.stop();
+            stopped += 1;
+        }
+    }
+    let second = writer
+        .put(mailbox, envelope("two"))
+        .await
+        .expect("stored on the nodes a fresh lookup finds");
+    assert!(second.acks.len() >= 2, "{second:?}");
+    let reader = network.client();
+    let mut read = fetch_all(&reader, mailbox).await;
+    read.sort_by_key(|e| e.as_bytes().to_vec());
+    assert_eq!(read, vec![envelope("one"), envelope("two")]);
 }

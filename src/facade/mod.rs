@@ -33,6 +33,7 @@ use crate::mailbox::envelope::Envelope;
 use crate::mailbox::transport::{MailboxCursor, MailboxTransport};
 use crate::mailbox::MailboxAddress;
 use crate::network::client::{connect_browser, MailboxClient};
+use crate::network::Replication;
 use crate::pairing::channel::{ChannelMessage, MessageKind};
 use crate::pairing::invitation::{Capabilities, PairingInvitation};
 use crate::pairing::state::SyncState;
@@ -461,16 +462,28 @@ impl SyncManager {
 
     /// Joins the mailbox network through these nodes (multiaddrs with `/p2p/`: `/ws` or
     /// `/webrtc-direct` ones); from then on `flushToNetwork` and `pollNetwork` carry the
-    /// pairing's messages.
+    /// pairing's messages. `replicationFactor` (k, default 3) nodes hold each mailbox and
+    /// `writeQuorum` (w, default 2) of them must store each message.
     #[wasm_bindgen(js_name = connectNetwork)]
-    pub fn connect_network(&self, addresses: Vec<String>) -> Result<(), JsValue> {
+    pub fn connect_network(
+        &self,
+        addresses: Vec<String>,
+        replication_factor: Option<u32>,
+        write_quorum: Option<u32>,
+    ) -> Result<(), JsValue> {
         let bootstrap = addresses
             .iter()
             .map(|a| a.parse::<libp2p::Multiaddr>())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| FacadeError::new("invalid_address", e.to_string()))?;
-        let client =
-            connect_browser(&bootstrap).map_err(|e| FacadeError::new(e.code(), e.to_string()))?;
+        let defaults = Replication::default();
+        let replication = Replication::new(
+            replication_factor.map_or(defaults.factor().get(), |k| k as usize),
+            write_quorum.map_or(defaults.write_quorum(), |w| w as usize),
+        )
+        .map_err(|e| FacadeError::new(e.code(), e.to_string()))?;
+        let client = connect_browser(&bootstrap, replication)
+            .map_err(|e| FacadeError::new(e.code(), e.to_string()))?;
         *self.network.borrow_mut() = Some(client);
         Ok(())
     }

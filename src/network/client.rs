@@ -1,13 +1,17 @@
 //! The device's mailbox client: finds a mailbox's nodes through Kademlia (client mode —
 //! devices route nothing) and writes to and reads from all of them.
 //!
-//! A put goes to the [`REPLICATION_FACTOR`] closest nodes and succeeds at [`WRITE_QUORUM`]
-//! acknowledgements; a fetch asks them all, merges the answers ([`UnionRead`]) and sends
-//! each node the envelopes it lacks. The swarm runs in its own task; [`MailboxClient`] is a
-//! cheap handle to it.
+//! A put goes to the k closest nodes and succeeds at w acknowledgements ([`Replication`]); a
+//! fetch asks them all, merges the answers ([`UnionRead`]) and sends each node the envelopes
+//! it lacks. A mailbox's closest nodes are looked up once and remembered for
+//! [`CLOSEST_NODES_TTL`] (or until one of them fails), and operations on a mailbox whose
+//! lookup is under way wait for it rather than start their own. The swarm runs in its own
+//! task; [`MailboxClient`] is a cheap handle to it.
 
 use std::collections::HashMap;
 use std::time::Duration;
+
+use web_time::Instant;
 
 use futures::channel::{mpsc, oneshot};
 use futures::StreamExt;
@@ -22,9 +26,10 @@ use crate::mailbox::protocol::{MailboxRequest, MailboxResponse, MAX_FETCH};
 use crate::mailbox::replica::{NodeCursor, Progress, QuorumWrite, UnionRead};
 use crate::mailbox::MailboxAddress;
 use crate::network::codec::{MailboxCodec, MAILBOX_PROTOCOL};
-use crate::network::{
-    closest_found, dht_key, learn_node, peer_of, REPLICATION_FACTOR, WRITE_QUORUM,
-};
+use crate::network::{closest_found, dht_key, learn_node, peer_of, Replication};
+
+/// How long a lookup's closest nodes are trusted before the next operation looks again.
+pub const CLOSEST_NODES_TTL: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum NetworkError {
@@ -75,9 +80,9 @@ pub struct ClientBehaviour {
 }
 
 impl ClientBehaviour {
-    pub fn new(key: &libp2p::identity::Keypair) -> Self {
+    pub fn new(key: &libp2p::identity::Keypair, replication: Replication) -> Self {
         Self {
-            kad: crate::network::kademlia(key, Mode::Client),
+            kad: crate::network::kademlia(key, Mode::Client, replication.factor()),
             identify: crate::network::identify(key),
             mailbox: request_response::Behaviour::new(
                 [(MAILBOX_PROTOCOL, ProtocolSupport::Outbound)],
@@ -114,6 +119,7 @@ impl MailboxClient {
     pub fn start(
         mut swarm: Swarm<ClientBehaviour>,
         bootstrap: &[Multiaddr],
+        replication: Replication,
     ) -> Result<(Self, impl std::future::Future<Output = ()>), NetworkError> {
         let mut known = 0;
         for address in bootstrap {
@@ -132,7 +138,10 @@ impl MailboxClient {
         }
         let peer_id = *swarm.local_peer_id();
         let (commands, receiver) = mpsc::unbounded();
-        Ok((Self { commands, peer_id }, Driver::new(swarm).run(receiver)))
+        Ok((
+            Self { commands, peer_id },
+            Driver::new(swarm, replication).run(receiver),
+        ))
     }
 
     pub fn peer_id(&self) -> PeerId {
@@ -181,7 +190,10 @@ impl MailboxClient {
 
 /// Native clients: TCP to the nodes, on the Tokio runtime.
 #[cfg(not(target_arch = "wasm32"))]
-pub fn connect_native(bootstrap: &[Multiaddr]) -> Result<MailboxClient, NetworkError> {
+pub fn connect_native(
+    bootstrap: &[Multiaddr],
+    replication: Replication,
+) -> Result<MailboxClient, NetworkError> {
     use libp2p::{noise, tcp, yamux};
     let swarm = libp2p::SwarmBuilder::with_new_identity()
         .with_tokio()
@@ -191,11 +203,11 @@ pub fn connect_native(bootstrap: &[Multiaddr]) -> Result<MailboxClient, NetworkE
             yamux::Config::default,
         )
         .map_err(|e| NetworkError::Setup(e.to_string()))?
-        .with_behaviour(ClientBehaviour::new)
+        .with_behaviour(|key| ClientBehaviour::new(key, replication))
         .map_err(|e| NetworkError::Setup(e.to_string()))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(120)))
         .build();
-    let (client, task) = MailboxClient::start(swarm, bootstrap)?;
+    let (client, task) = MailboxClient::start(swarm, bootstrap, replication)?;
     tokio::spawn(task);
     Ok(client)
 }
@@ -203,7 +215,10 @@ pub fn connect_native(bootstrap: &[Multiaddr]) -> Result<MailboxClient, NetworkE
 /// Browser clients: WebSocket (`/ws` nodes) and WebRTC-direct (`/webrtc-direct` nodes,
 /// which need no certificate), on the page's event loop.
 #[cfg(target_arch = "wasm32")]
-pub fn connect_browser(bootstrap: &[Multiaddr]) -> Result<MailboxClient, NetworkError> {
+pub fn connect_browser(
+    bootstrap: &[Multiaddr],
+    replication: Replication,
+) -> Result<MailboxClient, NetworkError> {
     use libp2p::core::upgrade::Version;
     use libp2p::{noise, webrtc_websys, websocket_websys, yamux, Transport};
     let setup = |e: &dyn std::fmt::Display| NetworkError::Setup(e.to_string());
@@ -220,16 +235,18 @@ pub fn connect_browser(bootstrap: &[Multiaddr]) -> Result<MailboxClient, Network
         .map_err(|e| setup(&e))?
         .with_other_transport(|key| webrtc_websys::Transport::new(webrtc_websys::Config::new(key)))
         .map_err(|e| setup(&e))?
-        .with_behaviour(ClientBehaviour::new)
+        .with_behaviour(|key| ClientBehaviour::new(key, replication))
         .map_err(|e| setup(&e))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(120)))
         .build();
-    let (client, task) = MailboxClient::start(swarm, bootstrap)?;
+    let (client, task) = MailboxClient::start(swarm, bootstrap, replication)?;
     wasm_bindgen_futures::spawn_local(task);
     Ok(client)
 }
 
-enum Lookup {
+/// An operation waiting for its mailbox's closest nodes.
+#[derive(Debug, Clone, Copy)]
+enum Pending {
     Put(u64),
     Fetch(u64),
 }
@@ -238,6 +255,8 @@ struct PutOp {
     mailbox: MailboxAddress,
     envelope: Envelope,
     write: Option<QuorumWrite<PeerId>>,
+    /// Whether it already went back for a fresh lookup after remembered nodes failed it.
+    retried: bool,
     reply: Option<oneshot::Sender<Result<PutReceipt, NetworkError>>>,
 }
 
@@ -247,24 +266,38 @@ struct FetchOp {
     wait_ms: u32,
     union: UnionRead<PeerId>,
     outstanding: usize,
+    answered: usize,
+    retried: bool,
     reply: Option<oneshot::Sender<Result<FetchResult, NetworkError>>>,
+}
+
+/// A lookup's answer, kept for the next operations on the same mailbox.
+struct ClosestNodes {
+    peers: Vec<PeerId>,
+    found_at: Instant,
 }
 
 struct Driver {
     swarm: Swarm<ClientBehaviour>,
+    replication: Replication,
     next_op: u64,
-    lookups: HashMap<kad::QueryId, Lookup>,
+    lookups: HashMap<kad::QueryId, MailboxAddress>,
+    waiting: HashMap<MailboxAddress, Vec<Pending>>,
+    closest: HashMap<MailboxAddress, ClosestNodes>,
     puts: HashMap<u64, PutOp>,
     fetches: HashMap<u64, FetchOp>,
     requests: HashMap<OutboundRequestId, (u64, PeerId, u64)>,
 }
 
 impl Driver {
-    fn new(swarm: Swarm<ClientBehaviour>) -> Self {
+    fn new(swarm: Swarm<ClientBehaviour>, replication: Replication) -> Self {
         Self {
             swarm,
+            replication,
             next_op: 0,
             lookups: HashMap::new(),
+            waiting: HashMap::new(),
+            closest: HashMap::new(),
             puts: HashMap::new(),
             fetches: HashMap::new(),
             requests: HashMap::new(),
@@ -290,7 +323,7 @@ impl Driver {
 
     fn on_command(&mut self, command: Command) {
         let id = self.op_id();
-        let (mailbox, lookup) = match command {
+        let (mailbox, pending) = match command {
             Command::Put {
                 mailbox,
                 envelope,
@@ -302,10 +335,11 @@ impl Driver {
                         mailbox,
                         envelope,
                         write: None,
+                        retried: false,
                         reply: Some(reply),
                     },
                 );
-                (mailbox, Lookup::Put(id))
+                (mailbox, Pending::Put(id))
             }
             Command::Fetch {
                 mailbox,
@@ -321,18 +355,49 @@ impl Driver {
                         wait_ms,
                         union: UnionRead::new(),
                         outstanding: 0,
+                        answered: 0,
+                        retried: false,
                         reply: Some(reply),
                     },
                 );
-                (mailbox, Lookup::Fetch(id))
+                (mailbox, Pending::Fetch(id))
             }
         };
-        let query = self
-            .swarm
-            .behaviour_mut()
-            .kad
-            .get_closest_peers(dht_key(&mailbox));
-        self.lookups.insert(query, lookup);
+        self.route(mailbox, pending);
+    }
+
+    /// Starts `pending` on the mailbox's remembered nodes, or once a lookup finds them.
+    fn route(&mut self, mailbox: MailboxAddress, pending: Pending) {
+        let remembered = self
+            .closest
+            .get(&mailbox)
+            .filter(|known| known.found_at.elapsed() < CLOSEST_NODES_TTL)
+            .map(|known| known.peers.clone());
+        if let Some(peers) = remembered {
+            return self.start(pending, peers);
+        }
+        let waiting = self.waiting.entry(mailbox).or_default();
+        waiting.push(pending);
+        if waiting.len() == 1 {
+            let query = self
+                .swarm
+                .behaviour_mut()
+                .kad
+                .get_closest_peers(dht_key(&mailbox));
+            self.lookups.insert(query, mailbox);
+        }
+    }
+
+    fn start(&mut self, pending: Pending, peers: Vec<PeerId>) {
+        match pending {
+            Pending::Put(op) => self.start_put(op, peers),
+            Pending::Fetch(op) => self.start_fetch(op, peers),
+        }
+    }
+
+    /// A node that failed to answer is no longer trusted as one of any mailbox's closest.
+    fn forget_node(&mut self, peer: &PeerId) {
+        self.closest.retain(|_, known| !known.peers.contains(peer));
     }
 
     fn on_event(&mut self, event: SwarmEvent<ClientBehaviourEvent>) {
@@ -350,18 +415,30 @@ impl Driver {
                     ..
                 },
             )) if step.last => {
-                let peers = closest_found(result);
-                let mut closest = Vec::new();
-                for info in peers.into_iter().take(REPLICATION_FACTOR) {
+                let Some(mailbox) = self.lookups.remove(&id) else {
+                    return;
+                };
+                let mut peers = Vec::new();
+                for info in closest_found(result)
+                    .into_iter()
+                    .take(self.replication.factor().get())
+                {
                     for address in info.addrs {
                         self.swarm.add_peer_address(info.peer_id, address);
                     }
-                    closest.push(info.peer_id);
+                    peers.push(info.peer_id);
                 }
-                match self.lookups.remove(&id) {
-                    Some(Lookup::Put(op)) => self.start_put(op, closest),
-                    Some(Lookup::Fetch(op)) => self.start_fetch(op, closest),
-                    None => {}
+                if !peers.is_empty() {
+                    self.closest.insert(
+                        mailbox,
+                        ClosestNodes {
+                            peers: peers.clone(),
+                            found_at: Instant::now(),
+                        },
+                    );
+                }
+                for pending in self.waiting.remove(&mailbox).unwrap_or_default() {
+                    self.start(pending, peers.clone());
                 }
             }
             SwarmEvent::Behaviour(ClientBehaviourEvent::Mailbox(
@@ -375,8 +452,13 @@ impl Driver {
                 },
             )) => self.on_response(request_id, Some(response)),
             SwarmEvent::Behaviour(ClientBehaviourEvent::Mailbox(
-                request_response::Event::OutboundFailure { request_id, .. },
-            )) => self.on_response(request_id, None),
+                request_response::Event::OutboundFailure {
+                    request_id, peer, ..
+                },
+            )) => {
+                self.forget_node(&peer);
+                self.on_response(request_id, None);
+            }
             _ => {}
         }
     }
@@ -396,7 +478,10 @@ impl Driver {
             mailbox: op.mailbox,
             envelope: op.envelope.clone(),
         };
-        op.write = Some(QuorumWrite::new(closest.clone(), WRITE_QUORUM));
+        op.write = Some(QuorumWrite::new(
+            closest.clone(),
+            self.replication.write_quorum(),
+        ));
         for peer in closest {
             let id = self
                 .swarm
@@ -453,6 +538,13 @@ impl Driver {
         }
     }
 
+    /// Sends an operation whose remembered nodes failed it through a fresh lookup, once.
+    fn retry(&mut self, op_id: u64, mailbox: MailboxAddress, pending: Pending) {
+        self.requests.retain(|_, (id, _, _)| *id != op_id);
+        self.closest.remove(&mailbox);
+        self.route(mailbox, pending);
+    }
+
     fn on_put_response(&mut self, op_id: u64, peer: PeerId, response: Option<MailboxResponse>) {
         let Some(op) = self.puts.get_mut(&op_id) else {
             return;
@@ -469,9 +561,15 @@ impl Driver {
             Progress::Reached => Ok(PutReceipt {
                 acks: write.acks().to_vec(),
             }),
+            Progress::Impossible if !op.retried => {
+                op.retried = true;
+                op.write = None;
+                let mailbox = op.mailbox;
+                return self.retry(op_id, mailbox, Pending::Put(op_id));
+            }
             Progress::Impossible => Err(NetworkError::QuorumNotReached {
                 acks: write.acks().len(),
-                needed: WRITE_QUORUM.min(write.targets().len()),
+                needed: self.replication.write_quorum().min(write.targets().len()),
             }),
         };
         if let Some(reply) = op.reply.take() {
@@ -497,6 +595,12 @@ impl Driver {
         // A refusal or a failure is one node fewer; the others answer.
         if let Some(MailboxResponse::Envelopes { items, last_seq }) = response {
             op.union.add(peer, after, items, last_seq);
+            op.answered += 1;
+        }
+        if op.outstanding == 0 && op.answered == 0 && !op.retried {
+            op.retried = true;
+            let mailbox = op.mailbox;
+            return self.retry(op_id, mailbox, Pending::Fetch(op_id));
         }
         // A waiting fetch is answered as soon as one node has something new.
         let early = op.wait_ms > 0 && !op.union.envelopes().is_empty();
