@@ -8,7 +8,9 @@
 //!   randomness of their own; tested natively and in the browser alike:
 //!   [`pairing`] (the seed's four steps: [`pairing::invitation`], [`pairing::channel`],
 //!   [`pairing::words`], [`pairing::messages`], [`pairing::state`] — the `SyncViewModel`),
-//!   [`persona`], [`mailbox`], and the shared [`wire`] codec and [`secret`] type.
+//!   [`persona`], [`roster`] (the persona's devices, signed), [`messaging`] (vodozemac
+//!   sessions per device, fan-out, dedupe, read-state sync), [`mailbox`], and the shared
+//!   [`wire`] codec and [`secret`] type.
 //!   The [`vault`] (encrypted records over a storage trait) and the [`mailbox`] protocol
 //!   and replication logic are sans-IO too.
 //! - **Drivers** — [`drivers`]: QR rendering and camera-frame decoding, IndexedDB storage and
@@ -20,9 +22,11 @@
 
 pub mod drivers;
 pub mod mailbox;
+pub mod messaging;
 pub mod network;
 pub mod pairing;
 pub mod persona;
+pub mod roster;
 pub mod secret;
 pub mod testing;
 pub mod vault;

@@ -2,6 +2,8 @@
 //! and hands its WebSocket addresses to this build in `PHANTOM_TEST_NODES`.
 #![cfg(target_arch = "wasm32")]
 
+mod common;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -41,6 +43,12 @@ fn client() -> MailboxClient {
 
 fn webrtc_client() -> MailboxClient {
     connect_browser(&webrtc_nodes(), Replication::default()).expect("a browser client")
+}
+
+fn random_seed() -> u64 {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).expect("randomness");
+    u64::from_le_bytes(bytes)
 }
 
 fn envelope(text: &str) -> Envelope {
@@ -133,4 +141,27 @@ async fn a_browser_client_bootstraps_over_webrtc_direct_and_reads_what_another_w
         .await
         .expect("fetched");
     assert_eq!(fetched.envelopes, vec![envelope("over WebRTC")]);
+}
+
+// Messaging across devices (issue 5) over the real nodes: the suite natively runs in memory.
+
+#[wasm_bindgen_test]
+async fn alice_writes_to_bob_on_both_devices_over_real_nodes() {
+    common::messaging_suite::alice_writes_to_bob_on_both_devices_and_bob_replies(
+        &client(),
+        random_seed(),
+    )
+    .await;
+}
+
+#[wasm_bindgen_test]
+async fn a_dropped_message_is_filled_in_over_real_nodes() {
+    common::messaging_suite::a_dropped_message_is_noticed_and_filled_in(&client(), random_seed())
+        .await;
+}
+
+#[wasm_bindgen_test]
+async fn a_revoked_device_reads_nothing_new_over_real_nodes() {
+    common::messaging_suite::a_revoked_device_reads_nothing_new(&webrtc_client(), random_seed())
+        .await;
 }

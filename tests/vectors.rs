@@ -161,9 +161,6 @@ fn compute() -> Value {
             "identity_public_key": hex::encode(persona.identity_key().verifying_key().as_bytes()),
             "fingerprint": persona.fingerprint().to_string(),
             "first_one_time_prekey_public": hex::encode(persona.prekey_bundles[0].one_time_prekeys[0].public_key()),
-            "mailbox_epoch_0": persona.mailbox(0).to_hex(),
-            "mailbox_epoch_1": persona.mailbox(1).to_hex(),
-            "mailbox_epoch_0_dht_key": hex::encode(phantom_sync::network::dht_key(&persona.mailbox(0))),
         },
         "persona_payload": {
             "approved_at": 1_767_225_610u64,
@@ -231,4 +228,145 @@ fn the_vector_frames_decode_to_their_inputs() {
         persona.fingerprint().to_string(),
         expected["persona"]["fingerprint"]
     );
+}
+
+const MESSAGING_VECTORS: &str = include_str!("vectors/messaging-v1.json");
+
+fn compute_messaging() -> Value {
+    use phantom_sync::messaging::messenger::{contact_id, conversation_id, profile_mailbox};
+    use phantom_sync::messaging::sealed::{
+        body_digest, encrypt_content, ContactCard, Content, InboxItem, ReadState, SealedMessage,
+        Text,
+    };
+    use phantom_sync::messaging::sessions::Seal;
+    use phantom_sync::roster::{Roster, RosterDevice};
+
+    let persona = ed25519_dalek::SigningKey::from_bytes(&filled(0x51));
+    let persona_key = persona.verifying_key().to_bytes();
+    let roster = Roster::first(persona_key, MailboxAddress::from_bytes(filled(0x61)))
+        .with_device(RosterDevice {
+            device_id: filled(0x71),
+            name: "Test Laptop".into(),
+            added_at: 1_767_225_600,
+            identity_key: filled(0x81),
+            signing_key: filled(0x91),
+            fallback_key: filled(0xa1),
+        })
+        .expect("room");
+    let signed = roster.sign(&persona).expect("signs");
+    let peer_key: [u8; 32] = filled(0xb1);
+
+    let text = Content::Text(Text {
+        message_id: filled(0xc1),
+        recipient: peer_key,
+        sent_at_ms: 1_767_225_600_123,
+        sequence: 1,
+        body: "hello".into(),
+        introduction: Some(ContactCard {
+            display_name: "Ada".into(),
+            roster: signed.clone(),
+        }),
+    });
+    let read_state = Content::ReadState(ReadState {
+        conversation_id: conversation_id(&persona_key, &peer_key),
+        read_up_to: (1_767_225_600_123, filled(0xc1)),
+        dismissed_up_to: (1_767_225_600_123, filled(0xc1)),
+    });
+    let sender_device: [u8; 32] = filled(0x81);
+    let mut rng = phantom_sync::testing::SeededRng::new(7);
+    let encrypted =
+        encrypt_content(&text, &persona_key, &sender_device, &mut rng).expect("encrypts");
+    let sealed = InboxItem::Sealed(SealedMessage {
+        sender_persona: persona_key,
+        sender_device,
+        seals: vec![Seal {
+            recipient: peer_key,
+            message_type: 0,
+            ciphertext: filled::<48>(0xd1).to_vec(),
+        }],
+        nonce: encrypted.nonce,
+        body: encrypted.body.clone(),
+    });
+
+    json!({
+        "description": "phantom-sync messaging v1 (roster, inbox items, content); all byte strings are lower-case hex",
+        "persona_seed": hex::encode(filled::<32>(0x51)),
+        "persona_key": hex::encode(persona_key),
+        "roster": {
+            "encoded": hex::encode(roster.encode().expect("encodes")),
+            "signed": hex::encode(signed.encode()),
+            "profile_mailbox": profile_mailbox(&persona_key).to_hex(),
+        },
+        "peer_key": hex::encode(peer_key),
+        "conversation_id": hex::encode(conversation_id(&persona_key, &peer_key)),
+        "contact_id": hex::encode(contact_id(&peer_key)),
+        "content": {
+            "text": hex::encode(&*text.encode().expect("encodes")),
+            "read_state": hex::encode(&*read_state.encode().expect("encodes")),
+            "roster": hex::encode(&*Content::Roster(signed.clone()).encode().expect("encodes")),
+        },
+        "body": {
+            "rng_seed": 7,
+            "content_key": hex::encode(*encrypted.key.content_key),
+            "nonce": hex::encode(encrypted.nonce),
+            "ciphertext": hex::encode(&encrypted.body),
+            "body_digest": hex::encode(body_digest(&encrypted.nonce, &encrypted.body)),
+        },
+        "inbox": {
+            "sealed": hex::encode(sealed.encode().expect("encodes")),
+            "published_roster": hex::encode(InboxItem::PublishedRoster(signed).encode().expect("encodes")),
+        },
+    })
+}
+
+#[test]
+fn messaging_matches_its_test_vectors() {
+    let computed = compute_messaging();
+    #[cfg(not(target_arch = "wasm32"))]
+    if std::env::var_os("PHANTOM_WRITE_VECTORS").is_some() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/vectors/messaging-v1.json"
+        );
+        let text = serde_json::to_string_pretty(&computed).expect("serialises") + "\n";
+        std::fs::write(path, text).expect("writes the vectors");
+        return;
+    }
+    let expected: Value = serde_json::from_str(MESSAGING_VECTORS).expect("the vector file is JSON");
+    assert_eq!(computed, expected);
+}
+
+#[test]
+fn the_messaging_frames_decode_and_verify() {
+    use phantom_sync::messaging::sealed::{Content, InboxItem, SealedKey};
+
+    let expected: Value = serde_json::from_str(MESSAGING_VECTORS).expect("the vector file is JSON");
+    let hex_at = |path: &[&str]| {
+        let mut value = &expected;
+        for key in path {
+            value = &value[*key];
+        }
+        hex::decode(value.as_str().expect("a hex string")).expect("valid hex")
+    };
+    let persona_key: [u8; 32] = hex_at(&["persona_key"]).try_into().expect("32 bytes");
+    let Ok(InboxItem::PublishedRoster(signed)) =
+        InboxItem::decode(&hex_at(&["inbox", "published_roster"]))
+    else {
+        panic!("a published roster");
+    };
+    assert_eq!(signed.verify(&persona_key).expect("verifies").epoch, 1);
+    let Ok(InboxItem::Sealed(sealed)) = InboxItem::decode(&hex_at(&["inbox", "sealed"])) else {
+        panic!("a sealed message");
+    };
+    let key = SealedKey::from_bytes(
+        &[
+            hex_at(&["body", "content_key"]),
+            hex_at(&["body", "body_digest"]),
+        ]
+        .concat(),
+    )
+    .expect("a key");
+    let content = sealed.decrypt(&key).expect("the body opens");
+    assert_eq!(&content[..], &hex_at(&["content", "text"])[..]);
+    assert!(matches!(Content::decode(&content), Ok(Content::Text(text)) if text.body == "hello"));
 }

@@ -120,11 +120,7 @@ impl Node {
             .await
             .map_err(|e| network(&e))?
             .with_behaviour(|key| NodeBehaviour {
-                kad: phantom_sync::network::kademlia(
-                    key,
-                    Mode::Server,
-                    config.replication_factor,
-                ),
+                kad: phantom_sync::network::kademlia(key, Mode::Server, config.replication_factor),
                 identify: phantom_sync::network::identify(key),
                 mailbox: request_response::Behaviour::new(
                     [(MAILBOX_PROTOCOL, ProtocolSupport::Full)],

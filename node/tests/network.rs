@@ -279,8 +279,10 @@ async fn read_through_faults(faults: [&str; 3]) -> (Vec<Envelope>, Vec<Envelope>
     let dir = tempfile::tempdir().expect("a temp dir");
     let nodes = faulty_network(dir.path(), faults);
     let addresses: Vec<_> = nodes.iter().map(|n| n.address.clone()).collect();
-    let writer = phantom_sync::network::client::connect_native(&addresses, Replication::default()).expect("client");
-    let reader = phantom_sync::network::client::connect_native(&addresses, Replication::default()).expect("client");
+    let writer = phantom_sync::network::client::connect_native(&addresses, Replication::default())
+        .expect("client");
+    let reader = phantom_sync::network::client::connect_native(&addresses, Replication::default())
+        .expect("client");
     let mailbox = MailboxAddress::from_bytes([0x33; 32]);
     let sent: Vec<Envelope> = (0..5).map(|n| envelope(&format!("message {n}"))).collect();
     for e in &sent {
@@ -345,7 +347,10 @@ async fn replication_factor_and_write_quorum_are_configurable() {
 
     let refused = Replication::new(3, 4).expect_err("w > k");
     assert_eq!(refused.code(), "invalid_replication");
-    assert!(Replication::new(21, 2).is_err(), "k beyond a Kademlia bucket");
+    assert!(
+        Replication::new(21, 2).is_err(),
+        "k beyond a Kademlia bucket"
+    );
     assert!(Replication::new(3, 0).is_err());
 }
 

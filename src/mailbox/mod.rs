@@ -21,6 +21,13 @@ use core::fmt;
 
 use rand_core::CryptoRng;
 
+/// Bytes a sans-IO state machine asks its driver to put into a mailbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    pub mailbox: MailboxAddress,
+    pub bytes: Vec<u8>,
+}
+
 /// A 32-byte DHT key naming a mailbox.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MailboxAddress([u8; 32]);

@@ -51,7 +51,6 @@ use thiserror::Error;
 pub use source::{SourcePairing, INVITATION_LIFETIME_SECS};
 pub use target::TargetPairing;
 
-use crate::mailbox::MailboxAddress;
 use crate::pairing::channel::{ChannelError, MessageKind};
 use crate::pairing::invitation::InvitationError;
 use crate::pairing::messages::AbortReason;
@@ -60,12 +59,7 @@ use crate::pairing::words::WordsError;
 use crate::persona::{Persona, PersonaError};
 use crate::wire::WireError;
 
-/// Bytes the driver must deliver to a mailbox.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transmit {
-    pub mailbox: MailboxAddress,
-    pub bytes: Vec<u8>,
-}
+pub use crate::mailbox::Transmit;
 
 /// What an incoming message meant.
 #[derive(Debug, Clone, PartialEq, Eq)]

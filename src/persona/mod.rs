@@ -55,7 +55,6 @@ pub const MAX_CONVERSATIONS: usize = 4096;
 pub const INITIAL_ONE_TIME_PREKEYS: u32 = 20;
 
 const IDENTITY_KEY_INFO: &[u8] = b"phantom-sync persona identity v1";
-const MAILBOX_INFO: &[u8] = b"phantom-sync persona mailbox v1";
 const FINGERPRINT_DOMAIN: &[u8] = b"phantom-sync fingerprint v1";
 
 /// Why a persona could not be created or decoded.
@@ -127,19 +126,6 @@ impl Persona {
 
     pub fn fingerprint(&self) -> Fingerprint {
         Fingerprint::of(&self.identity_key().verifying_key())
-    }
-
-    /// The persona's mailbox in `epoch`: every device of the persona reads it, contacts
-    /// write to it. A new epoch (after revoking a device) moves it where the revoked
-    /// device cannot follow.
-    pub fn mailbox(&self, epoch: u64) -> crate::mailbox::MailboxAddress {
-        let mut info = MAILBOX_INFO.to_vec();
-        info.extend_from_slice(&epoch.to_be_bytes());
-        let mut address = [0u8; 32];
-        Hkdf::<Sha256>::new(None, self.root_key.expose())
-            .expand(&info, &mut address)
-            .unwrap_or_else(|_| unreachable!("32 bytes is a valid HKDF-SHA256 output length"));
-        crate::mailbox::MailboxAddress::from_bytes(address)
     }
 
     /// The same persona without contacts and conversations (the vault stores those apart).

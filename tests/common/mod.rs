@@ -62,4 +62,5 @@ impl Pair {
     }
 }
 
+pub mod messaging_suite;
 pub mod vault_suite;

@@ -1,0 +1,228 @@
+//! One conversation as a device sees it: messages in order, what was read, and which
+//! messages from each sending device are still missing.
+//!
+//! ```
+//! use phantom_sync::messaging::conversation_log::SequenceTracker;
+//!
+//! let mut stream = SequenceTracker::default();
+//! assert!(stream.record(1));
+//! assert!(stream.record(3));
+//! assert_eq!(stream.missing(), vec![2]);
+//! assert!(!stream.record(3), "seen before");
+//! assert!(stream.record(2));
+//! assert!(stream.missing().is_empty());
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use crate::persona::{Message, MessageId, Sender};
+
+/// At most this many missing numbers are reported at once; a sender claiming a huge jump
+/// cannot make a reader list them all.
+pub const MAX_REPORTED_GAP: usize = 64;
+/// Numbers above a hole remembered per stream; beyond it the oldest hole is given up.
+const MAX_OUT_OF_ORDER: usize = 1024;
+
+/// Which sequence numbers of one sending device's stream have arrived.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SequenceTracker {
+    /// Every number up to this one has arrived.
+    contiguous: u64,
+    above: BTreeSet<u64>,
+}
+
+impl SequenceTracker {
+    /// Records `sequence`; false if it had arrived before.
+    pub fn record(&mut self, sequence: u64) -> bool {
+        if sequence <= self.contiguous || !self.above.insert(sequence) {
+            return false;
+        }
+        if self.above.len() > MAX_OUT_OF_ORDER {
+            if let Some(lowest) = self.above.first().copied() {
+                self.contiguous = lowest;
+            }
+        }
+        while let Some(next) = self.contiguous.checked_add(1) {
+            if !self.above.remove(&next) {
+                break;
+            }
+            self.contiguous = next;
+        }
+        self.above.retain(|n| *n > self.contiguous);
+        true
+    }
+
+    /// Numbers below the highest seen that have not arrived (the first few).
+    pub fn missing(&self) -> Vec<u64> {
+        let Some(highest) = self.above.last().copied() else {
+            return Vec::new();
+        };
+        (self.contiguous.saturating_add(1)..highest)
+            .filter(|n| !self.above.contains(n))
+            .take(MAX_REPORTED_GAP)
+            .collect()
+    }
+}
+
+/// A point in a conversation's order: (sender time in ms, message id).
+pub type Position = (u64, [u8; 16]);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationLog {
+    /// The other persona's identity key.
+    pub peer: [u8; 32],
+    messages: BTreeMap<(u64, MessageId), Message>,
+    ids: HashSet<MessageId>,
+    read_up_to: Position,
+    dismissed_up_to: Position,
+    /// This device's count of texts sent here.
+    sent: u64,
+    streams: HashMap<[u8; 32], SequenceTracker>,
+}
+
+impl ConversationLog {
+    pub fn new(peer: [u8; 32]) -> Self {
+        Self {
+            peer,
+            messages: BTreeMap::new(),
+            ids: HashSet::new(),
+            read_up_to: (0, [0; 16]),
+            dismissed_up_to: (0, [0; 16]),
+            sent: 0,
+            streams: HashMap::new(),
+        }
+    }
+
+    /// The next sequence number of this device's texts here.
+    pub fn next_sequence(&mut self) -> u64 {
+        self.sent += 1;
+        self.sent
+    }
+
+    /// Adds a message once; false if its id is already here.
+    pub fn insert(&mut self, message: Message) -> bool {
+        if !self.ids.insert(message.id) {
+            return false;
+        }
+        self.messages.insert(message.order_key(), message);
+        true
+    }
+
+    pub fn contains(&self, id: &MessageId) -> bool {
+        self.ids.contains(id)
+    }
+
+    /// Records a text's place in its sending device's stream; false if it came before.
+    pub fn record_sequence(&mut self, device: [u8; 32], sequence: u64) -> bool {
+        self.streams.entry(device).or_default().record(sequence)
+    }
+
+    /// Per sending device, the sequence numbers that have not arrived.
+    pub fn gaps(&self) -> Vec<([u8; 32], Vec<u64>)> {
+        self.streams
+            .iter()
+            .map(|(device, stream)| (*device, stream.missing()))
+            .filter(|(_, missing)| !missing.is_empty())
+            .collect()
+    }
+
+    /// Messages in conversation order: sender time, then id.
+    pub fn messages(&self) -> impl Iterator<Item = &Message> {
+        self.messages.values()
+    }
+
+    pub fn last_position(&self) -> Position {
+        self.messages
+            .keys()
+            .next_back()
+            .map_or((0, [0; 16]), |(at, id)| (*at, *id.as_bytes()))
+    }
+
+    pub fn read_up_to(&self) -> Position {
+        self.read_up_to
+    }
+
+    pub fn dismissed_up_to(&self) -> Position {
+        self.dismissed_up_to
+    }
+
+    /// Moves the read and dismissed marks forward, never back; true if either moved.
+    pub fn merge_marks(&mut self, read_up_to: Position, dismissed_up_to: Position) -> bool {
+        let before = (self.read_up_to, self.dismissed_up_to);
+        self.read_up_to = self.read_up_to.max(read_up_to);
+        self.dismissed_up_to = self
+            .dismissed_up_to
+            .max(dismissed_up_to)
+            .max(self.read_up_to);
+        before != (self.read_up_to, self.dismissed_up_to)
+    }
+
+    /// Messages from the other persona after the read mark.
+    pub fn unread(&self) -> usize {
+        self.count_peer_messages_after(self.read_up_to)
+    }
+
+    /// Unread messages whose notification has not been dismissed either.
+    pub fn notifying(&self) -> usize {
+        self.count_peer_messages_after(self.dismissed_up_to)
+    }
+
+    fn count_peer_messages_after(&self, mark: Position) -> usize {
+        let mark = (mark.0, MessageId::from_bytes(mark.1));
+        self.messages
+            .range((std::ops::Bound::Excluded(mark), std::ops::Bound::Unbounded))
+            .filter(|(_, m)| matches!(m.sender, Sender::Contact(_)))
+            .count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(at: u64, id: u8, sender: Sender) -> Message {
+        Message {
+            id: MessageId::from_bytes([id; 16]),
+            conversation_id: [0; 16],
+            sender,
+            sent_at_ms: at,
+            body: format!("message {id}"),
+        }
+    }
+
+    #[test]
+    fn messages_keep_sender_time_order_and_come_once() {
+        let mut log = ConversationLog::new([1; 32]);
+        assert!(log.insert(message(20, 2, Sender::Contact([1; 16]))));
+        assert!(log.insert(message(10, 9, Sender::OwnDevice([2; 16]))));
+        assert!(log.insert(message(20, 1, Sender::Contact([1; 16]))));
+        assert!(!log.insert(message(20, 2, Sender::Contact([1; 16]))));
+        let order: Vec<u8> = log.messages().map(|m| m.id.as_bytes()[0]).collect();
+        assert_eq!(order, vec![9, 1, 2], "time, then id");
+        assert_eq!(log.unread(), 2, "own messages are never unread");
+    }
+
+    #[test]
+    fn marks_only_move_forward_and_reading_dismisses() {
+        let mut log = ConversationLog::new([1; 32]);
+        log.insert(message(10, 1, Sender::Contact([1; 16])));
+        log.insert(message(20, 2, Sender::Contact([1; 16])));
+        assert!(log.merge_marks((0, [0; 16]), (20, [2; 16])));
+        assert_eq!((log.unread(), log.notifying()), (2, 0));
+        assert!(log.merge_marks((10, [1; 16]), (0, [0; 16])));
+        assert!(!log.merge_marks((10, [1; 16]), (0, [0; 16])), "idempotent");
+        assert!(
+            !log.merge_marks((5, [0; 16]), (5, [0; 16])),
+            "never backwards"
+        );
+        assert_eq!(log.unread(), 1);
+    }
+
+    #[test]
+    fn a_stream_reports_a_bounded_gap() {
+        let mut stream = SequenceTracker::default();
+        assert!(stream.record(u64::MAX));
+        assert_eq!(stream.missing().len(), MAX_REPORTED_GAP);
+        assert!(!stream.record(0), "zero is never a sequence number");
+    }
+}

@@ -1,0 +1,791 @@
+//! The messaging state machine of one device: bytes in, events and [`Transmit`]s out.
+//!
+//! The driver fetches envelopes from [`Messenger::listening`] and hands each to
+//! [`Messenger::receive`]; whatever a call returns as [`Transmit`]s it puts on the network.
+//! Nothing here touches a network, a clock or storage.
+
+use std::collections::{BTreeMap, HashSet};
+
+use ed25519_dalek::SigningKey;
+use rand_core::CryptoRng;
+use sha2::{Digest, Sha256};
+
+use crate::mailbox::envelope::{Envelope, EnvelopeId};
+use crate::mailbox::{MailboxAddress, Transmit};
+use crate::messaging::conversation_log::{ConversationLog, Position};
+use crate::messaging::sealed::{
+    encrypt_content, ContactCard, Content, InboxItem, ReadState, SealedKey, SealedMessage, Text,
+};
+use crate::messaging::sessions::DeviceSessions;
+use crate::messaging::MessagingError;
+use crate::persona::{DeviceKeys, Message, MessageId, Persona, Sender};
+use crate::roster::{Roster, RosterDevice, SignedRoster};
+
+/// Longest text a device sends: with its seals and an introduction it fits one envelope.
+pub const MAX_TEXT_LEN: usize = 32 * 1024;
+
+/// What an incoming envelope changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MessagingEvent {
+    /// A new message in a conversation (a contact's, or one sent from another own device).
+    Message {
+        conversation_id: [u8; 16],
+        message: Message,
+    },
+    /// Another own device read or dismissed a conversation.
+    ReadStateChanged {
+        conversation_id: [u8; 16],
+        unread: usize,
+    },
+    ContactAdded {
+        persona_key: [u8; 32],
+        display_name: String,
+    },
+    RosterChanged {
+        persona_key: [u8; 32],
+        epoch: u64,
+    },
+    /// This device is no longer on its persona's roster.
+    DeviceRevoked,
+    /// Texts of a conversation from one device that have not arrived (a node dropped them).
+    Gap {
+        conversation_id: [u8; 16],
+        sender_device: [u8; 32],
+        missing: Vec<u64>,
+    },
+}
+
+struct ContactState {
+    display_name: String,
+    roster: Roster,
+    /// The roster as its persona signed it, to hand on to own devices.
+    signed: SignedRoster,
+    /// Whether the contact has written to us, so it knows our roster and needs no introduction.
+    knows_us: bool,
+}
+
+/// One device of a persona, able to message the persona's contacts and its own devices.
+pub struct Messenger {
+    identity: SigningKey,
+    persona_key: [u8; 32],
+    display_name: String,
+    device_id: [u8; 16],
+    device_name: String,
+    sessions: DeviceSessions,
+    roster: Roster,
+    /// The inbox before the last revocation, read until contacts have moved.
+    previous_inbox: Option<MailboxAddress>,
+    contacts: BTreeMap<[u8; 32], ContactState>,
+    conversations: BTreeMap<[u8; 16], ConversationLog>,
+    seen_envelopes: HashSet<EnvelopeId>,
+    revoked: bool,
+}
+
+impl core::fmt::Debug for Messenger {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Messenger")
+            .field("device_name", &self.device_name)
+            .field("epoch", &self.roster.epoch)
+            .field("contacts", &self.contacts.len())
+            .field("conversations", &self.conversations.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a persona's signed roster is published for anyone who knows the persona key.
+pub fn profile_mailbox(persona_key: &[u8; 32]) -> MailboxAddress {
+    MailboxAddress::from_bytes(
+        Sha256::new()
+            .chain_update(b"phantom-sync profile v1")
+            .chain_update(persona_key)
+            .finalize()
+            .into(),
+    )
+}
+
+/// The conversation between two personas: the same id on both sides.
+pub fn conversation_id(a: &[u8; 32], b: &[u8; 32]) -> [u8; 16] {
+    let (low, high) = if a <= b { (a, b) } else { (b, a) };
+    let digest: [u8; 32] = Sha256::new()
+        .chain_update(b"phantom-sync conversation v1")
+        .chain_update(low)
+        .chain_update(high)
+        .finalize()
+        .into();
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&digest[..16]);
+    id
+}
+
+/// How a contact appears as a message's sender.
+pub fn contact_id(persona_key: &[u8; 32]) -> [u8; 16] {
+    let digest: [u8; 32] = Sha256::new()
+        .chain_update(b"phantom-sync contact id v1")
+        .chain_update(persona_key)
+        .finalize()
+        .into();
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&digest[..16]);
+    id
+}
+
+impl Messenger {
+    /// The first device of a new persona: roster epoch 1, a fresh inbox, and the roster
+    /// published for contacts.
+    pub fn create(
+        persona: &Persona,
+        device: &DeviceKeys,
+        now: u64,
+        rng: &mut impl CryptoRng,
+    ) -> Result<(Self, Vec<Transmit>), MessagingError> {
+        let identity = persona.identity_key();
+        let persona_key = identity.verifying_key().to_bytes();
+        let sessions = DeviceSessions::new();
+        let entry = sessions.roster_device(device.device_id, &device.name, now);
+        let roster = Roster::first(persona_key, MailboxAddress::random(rng)).with_device(entry)?;
+        let messenger = Self::with_roster(persona, device, sessions, roster);
+        let publish = messenger.publish_roster()?;
+        Ok((messenger, vec![publish]))
+    }
+
+    /// A new device of an existing persona, before it is on the roster: the roster it was
+    /// given must be signed by the persona. Its [`Messenger::roster_entry`] goes to a device
+    /// already on the roster, which adds it ([`Messenger::add_device`]).
+    pub fn join(
+        persona: &Persona,
+        device: &DeviceKeys,
+        roster: &SignedRoster,
+    ) -> Result<Self, MessagingError> {
+        let persona_key = persona.identity_key().verifying_key().to_bytes();
+        let roster = roster.verify(&persona_key)?;
+        Ok(Self::with_roster(
+            persona,
+            device,
+            DeviceSessions::new(),
+            roster,
+        ))
+    }
+
+    fn with_roster(
+        persona: &Persona,
+        device: &DeviceKeys,
+        sessions: DeviceSessions,
+        roster: Roster,
+    ) -> Self {
+        let identity = persona.identity_key();
+        Self {
+            persona_key: identity.verifying_key().to_bytes(),
+            identity,
+            display_name: persona.display_name.clone(),
+            device_id: device.device_id,
+            device_name: device.name.clone(),
+            sessions,
+            roster,
+            previous_inbox: None,
+            contacts: BTreeMap::new(),
+            conversations: BTreeMap::new(),
+            seen_envelopes: HashSet::new(),
+            revoked: false,
+        }
+    }
+
+    pub fn persona_key(&self) -> [u8; 32] {
+        self.persona_key
+    }
+
+    pub fn device_id(&self) -> [u8; 16] {
+        self.device_id
+    }
+
+    /// This device's Olm identity key.
+    pub fn device_key(&self) -> [u8; 32] {
+        self.sessions.identity_key()
+    }
+
+    /// This device as a roster lists it.
+    pub fn roster_entry(&self, now: u64) -> RosterDevice {
+        self.sessions
+            .roster_device(self.device_id, &self.device_name, now)
+    }
+
+    pub fn roster(&self) -> &Roster {
+        &self.roster
+    }
+
+    pub fn is_revoked(&self) -> bool {
+        self.revoked
+    }
+
+    /// The mailboxes to fetch: the persona inbox (and the one before a revocation).
+    pub fn listening(&self) -> Vec<MailboxAddress> {
+        let mut mailboxes = vec![self.roster.inbox];
+        mailboxes.extend(self.previous_inbox);
+        mailboxes
+    }
+
+    /// The card a contact adds this persona from (shown as a QR code or a link code).
+    pub fn contact_card(&self) -> Result<ContactCard, MessagingError> {
+        Ok(ContactCard {
+            display_name: self.display_name.clone(),
+            roster: self.roster.sign(&self.identity)?,
+        })
+    }
+
+    pub fn contacts(&self) -> impl Iterator<Item = ([u8; 32], &str)> {
+        self.contacts
+            .iter()
+            .map(|(key, contact)| (*key, contact.display_name.as_str()))
+    }
+
+    pub fn contact_roster(&self, persona_key: &[u8; 32]) -> Option<&Roster> {
+        self.contacts.get(persona_key).map(|c| &c.roster)
+    }
+
+    pub fn conversation(&self, conversation_id: &[u8; 16]) -> Option<&ConversationLog> {
+        self.conversations.get(conversation_id)
+    }
+
+    pub fn conversations(&self) -> impl Iterator<Item = (&[u8; 16], &ConversationLog)> {
+        self.conversations.iter()
+    }
+
+    /// Adds a contact from its card; this persona's other devices are told.
+    pub fn add_contact(
+        &mut self,
+        card: &ContactCard,
+        rng: &mut impl CryptoRng,
+    ) -> Result<([u8; 32], Vec<Transmit>), MessagingError> {
+        let persona_key = self.learn_contact(card)?;
+        let own = self.own_other_devices();
+        let transmits = self
+            .seal_to(&own, &Content::ContactCard(card.clone()), rng)?
+            .map(|bytes| Transmit {
+                mailbox: self.roster.inbox,
+                bytes,
+            })
+            .into_iter()
+            .collect();
+        Ok((persona_key, transmits))
+    }
+
+    fn learn_contact(&mut self, card: &ContactCard) -> Result<[u8; 32], MessagingError> {
+        let persona_key = card.roster.claimed_persona()?;
+        if persona_key == self.persona_key {
+            return Err(MessagingError::OwnPersona);
+        }
+        let roster = card.roster.verify(&persona_key)?;
+        match self.contacts.get_mut(&persona_key) {
+            Some(known) => {
+                if known.roster.check_update(&roster).is_ok() {
+                    known.roster = roster;
+                    known.signed = card.roster.clone();
+                }
+                known.display_name = card.display_name.clone();
+            }
+            None => {
+                self.contacts.insert(
+                    persona_key,
+                    ContactState {
+                        display_name: card.display_name.clone(),
+                        roster,
+                        signed: card.roster.clone(),
+                        knows_us: false,
+                    },
+                );
+            }
+        }
+        self.conversation_with(persona_key);
+        Ok(persona_key)
+    }
+
+    fn conversation_with(&mut self, peer: [u8; 32]) -> &mut ConversationLog {
+        let id = conversation_id(&self.persona_key, &peer);
+        self.conversations
+            .entry(id)
+            .or_insert_with(|| ConversationLog::new(peer))
+    }
+
+    /// Sends a text to a contact: one envelope, readable by each of the contact's devices
+    /// and by this persona's other devices, put in both inboxes.
+    pub fn send_text(
+        &mut self,
+        to: &[u8; 32],
+        body: &str,
+        now_ms: u64,
+        rng: &mut impl CryptoRng,
+    ) -> Result<(Message, Vec<Transmit>), MessagingError> {
+        if self.revoked {
+            return Err(MessagingError::Revoked);
+        }
+        if body.len() > MAX_TEXT_LEN {
+            return Err(MessagingError::TextTooLong {
+                len: body.len(),
+                max: MAX_TEXT_LEN,
+            });
+        }
+        let contact = self
+            .contacts
+            .get(to)
+            .ok_or(MessagingError::UnknownContact)?;
+        let introduction = if contact.knows_us {
+            None
+        } else {
+            Some(self.contact_card()?)
+        };
+        let contact_inbox = contact.roster.inbox;
+        let mut recipients = contact.roster.devices.clone();
+        let own = self.own_other_devices();
+        recipients.extend(own.iter().cloned());
+        let log = self.conversation_with(*to);
+        let sequence = log.next_sequence();
+        let message = Message {
+            id: MessageId::random(rng),
+            conversation_id: conversation_id(&self.persona_key, to),
+            sender: Sender::OwnDevice(self.device_id),
+            sent_at_ms: now_ms,
+            body: body.to_owned(),
+        };
+        let content = Content::Text(Text {
+            message_id: *message.id.as_bytes(),
+            recipient: *to,
+            sent_at_ms: now_ms,
+            sequence,
+            body: body.to_owned(),
+            introduction,
+        });
+        let bytes = self
+            .seal_to(&recipients, &content, rng)?
+            .ok_or(MessagingError::UnknownContact)?;
+        let own_device_key = self.device_key();
+        let log = self.conversation_with(*to);
+        log.record_sequence(own_device_key, sequence);
+        log.insert(message.clone());
+        let mut transmits = vec![Transmit {
+            mailbox: contact_inbox,
+            bytes: bytes.clone(),
+        }];
+        if !own.is_empty() {
+            transmits.push(Transmit {
+                mailbox: self.roster.inbox,
+                bytes,
+            });
+        }
+        Ok((message, transmits))
+    }
+
+    /// Marks a conversation read up to its last message, on every own device.
+    pub fn mark_read(
+        &mut self,
+        conversation_id: &[u8; 16],
+        rng: &mut impl CryptoRng,
+    ) -> Result<Vec<Transmit>, MessagingError> {
+        let log = self
+            .conversations
+            .get_mut(conversation_id)
+            .ok_or(MessagingError::UnknownConversation)?;
+        let last = log.last_position();
+        self.share_marks(conversation_id, last, (0, [0; 16]), rng)
+    }
+
+    /// Dismisses a conversation's notifications without reading it, on every own device.
+    pub fn dismiss(
+        &mut self,
+        conversation_id: &[u8; 16],
+        rng: &mut impl CryptoRng,
+    ) -> Result<Vec<Transmit>, MessagingError> {
+        let log = self
+            .conversations
+            .get_mut(conversation_id)
+            .ok_or(MessagingError::UnknownConversation)?;
+        let last = log.last_position();
+        self.share_marks(conversation_id, (0, [0; 16]), last, rng)
+    }
+
+    fn share_marks(
+        &mut self,
+        conversation_id: &[u8; 16],
+        read_up_to: Position,
+        dismissed_up_to: Position,
+        rng: &mut impl CryptoRng,
+    ) -> Result<Vec<Transmit>, MessagingError> {
+        let log = self
+            .conversations
+            .get_mut(conversation_id)
+            .ok_or(MessagingError::UnknownConversation)?;
+        if !log.merge_marks(read_up_to, dismissed_up_to) {
+            return Ok(Vec::new());
+        }
+        let content = Content::ReadState(ReadState {
+            conversation_id: *conversation_id,
+            read_up_to: log.read_up_to(),
+            dismissed_up_to: log.dismissed_up_to(),
+        });
+        let own = self.own_other_devices();
+        Ok(self
+            .seal_to(&own, &content, rng)?
+            .map(|bytes| Transmit {
+                mailbox: self.roster.inbox,
+                bytes,
+            })
+            .into_iter()
+            .collect())
+    }
+
+    /// Adds a device to the persona's roster (epoch + 1) and tells everyone: the roster is
+    /// published, sent to every contact and every own device, and the new device gets a
+    /// card for each contact.
+    pub fn add_device(
+        &mut self,
+        device: RosterDevice,
+        rng: &mut impl CryptoRng,
+    ) -> Result<Vec<Transmit>, MessagingError> {
+        if self.revoked {
+            return Err(MessagingError::Revoked);
+        }
+        let next = self.roster.with_device(device.clone())?;
+        self.roster = next;
+        let mut transmits = self.announce_roster(self.roster.inbox, rng)?;
+        let cards: Vec<ContactCard> = self
+            .contacts
+            .values()
+            .map(|contact| ContactCard {
+                display_name: contact.display_name.clone(),
+                roster: contact.signed.clone(),
+            })
+            .collect();
+        for card in cards {
+            if let Some(bytes) = self.seal_to(
+                std::slice::from_ref(&device),
+                &Content::ContactCard(card),
+                rng,
+            )? {
+                transmits.push(Transmit {
+                    mailbox: self.roster.inbox,
+                    bytes,
+                });
+            }
+        }
+        Ok(transmits)
+    }
+
+    /// Removes a device from the roster (epoch + 1) and moves the persona to a new inbox the
+    /// removed device is never told; contacts and the remaining devices get the new roster.
+    pub fn revoke_device(
+        &mut self,
+        device_id: &[u8; 16],
+        rng: &mut impl CryptoRng,
+    ) -> Result<Vec<Transmit>, MessagingError> {
+        if self.revoked {
+            return Err(MessagingError::Revoked);
+        }
+        if device_id == &self.device_id {
+            return Err(MessagingError::RevokeSelf);
+        }
+        let old_inbox = self.roster.inbox;
+        let removed = self
+            .roster
+            .device(device_id)
+            .map(|d| d.identity_key)
+            .ok_or(crate::roster::RosterError::UnknownDevice)?;
+        self.roster = self
+            .roster
+            .without_device(device_id, MailboxAddress::random(rng))?;
+        self.sessions.forget(&removed);
+        self.previous_inbox = Some(old_inbox);
+        self.announce_roster(old_inbox, rng)
+    }
+
+    /// The roster to the profile mailbox, to each contact's inbox, and to the own devices
+    /// through `own_inbox` (where they listen now).
+    fn announce_roster(
+        &mut self,
+        own_inbox: MailboxAddress,
+        rng: &mut impl CryptoRng,
+    ) -> Result<Vec<Transmit>, MessagingError> {
+        let signed = self.roster.sign(&self.identity)?;
+        let content = Content::Roster(signed);
+        let mut transmits = vec![self.publish_roster()?];
+        let contacts: Vec<(MailboxAddress, Vec<RosterDevice>)> = self
+            .contacts
+            .values()
+            .map(|c| (c.roster.inbox, c.roster.devices.clone()))
+            .collect();
+        for (inbox, devices) in contacts {
+            if let Some(bytes) = self.seal_to(&devices, &content, rng)? {
+                transmits.push(Transmit {
+                    mailbox: inbox,
+                    bytes,
+                });
+            }
+        }
+        let own = self.own_other_devices();
+        if let Some(bytes) = self.seal_to(&own, &content, rng)? {
+            transmits.push(Transmit {
+                mailbox: own_inbox,
+                bytes,
+            });
+        }
+        Ok(transmits)
+    }
+
+    fn publish_roster(&self) -> Result<Transmit, MessagingError> {
+        let item = InboxItem::PublishedRoster(self.roster.sign(&self.identity)?);
+        Ok(Transmit {
+            mailbox: profile_mailbox(&self.persona_key),
+            bytes: item.encode()?,
+        })
+    }
+
+    fn own_other_devices(&self) -> Vec<RosterDevice> {
+        self.roster
+            .devices
+            .iter()
+            .filter(|d| d.device_id != self.device_id)
+            .cloned()
+            .collect()
+    }
+
+    /// The envelope bytes of `content` sealed to `devices`; `None` if there are none.
+    fn seal_to(
+        &mut self,
+        devices: &[RosterDevice],
+        content: &Content,
+        rng: &mut impl CryptoRng,
+    ) -> Result<Option<Vec<u8>>, MessagingError> {
+        if devices.is_empty() {
+            return Ok(None);
+        }
+        let sender_device = self.device_key();
+        let encrypted = encrypt_content(content, &self.persona_key, &sender_device, rng)?;
+        let key = encrypted.key.to_bytes();
+        let mut seals = Vec::with_capacity(devices.len());
+        for device in devices {
+            seals.push(self.sessions.seal(device, key.as_ref())?);
+        }
+        let bytes = InboxItem::Sealed(SealedMessage {
+            sender_persona: self.persona_key,
+            sender_device,
+            seals,
+            nonce: encrypted.nonce,
+            body: encrypted.body,
+        })
+        .encode()?;
+        Envelope::new(bytes.clone())?;
+        Ok(Some(bytes))
+    }
+
+    /// Applies one envelope read from an inbox or a profile mailbox. A second copy of an
+    /// envelope, or a message seen before under another envelope, changes nothing.
+    pub fn receive(&mut self, envelope: &Envelope) -> Result<Vec<MessagingEvent>, MessagingError> {
+        if !self.seen_envelopes.insert(envelope.id()) {
+            return Ok(Vec::new());
+        }
+        match InboxItem::decode(envelope.as_bytes())? {
+            InboxItem::PublishedRoster(signed) => self.apply_roster(&signed),
+            InboxItem::Sealed(message) => self.receive_sealed(&message),
+        }
+    }
+
+    fn receive_sealed(
+        &mut self,
+        message: &SealedMessage,
+    ) -> Result<Vec<MessagingEvent>, MessagingError> {
+        let own_key = self.device_key();
+        if message.sender_persona == self.persona_key && message.sender_device == own_key {
+            return Ok(Vec::new());
+        }
+        let seal = message
+            .seal_for(&own_key)
+            .ok_or(MessagingError::NotForThisDevice)?;
+        let sender_roster = if message.sender_persona == self.persona_key {
+            Some(&self.roster)
+        } else {
+            self.contacts
+                .get(&message.sender_persona)
+                .map(|c| &c.roster)
+        };
+        if let Some(roster) = sender_roster {
+            if roster.device_by_key(&message.sender_device).is_none() {
+                return Err(MessagingError::UnknownSenderDevice);
+            }
+        }
+        let known_sender = sender_roster.is_some();
+        let opened = self.sessions.open(&message.sender_device, seal)?;
+        let key = SealedKey::from_bytes(&opened)?;
+        let plaintext = message
+            .decrypt(&key)
+            .ok_or(MessagingError::ContentUndecryptable)?;
+        let content = Content::decode(&plaintext)?;
+        let mut events = Vec::new();
+        if !known_sender {
+            events.push(self.accept_introduction(message, &content)?);
+        }
+        let from_own = message.sender_persona == self.persona_key;
+        match content {
+            Content::Text(text) => events.extend(self.receive_text(message, text)?),
+            Content::ReadState(state) if from_own => events.extend(self.apply_marks(&state)),
+            Content::ContactCard(card) if from_own => {
+                let known = self.contacts.contains_key(&card.roster.claimed_persona()?);
+                let persona_key = self.learn_contact(&card)?;
+                if !known {
+                    events.push(MessagingEvent::ContactAdded {
+                        persona_key,
+                        display_name: card.display_name,
+                    });
+                }
+            }
+            Content::Roster(signed) => events.extend(self.apply_sender_roster(message, &signed)?),
+            Content::ReadState(_) | Content::ContactCard(_) => {
+                return Err(MessagingError::NotFromOwnDevice)
+            }
+        }
+        Ok(events)
+    }
+
+    /// A message from a persona that is not a contact is accepted only with an introduction
+    /// whose roster, signed by that persona, lists the sending device.
+    fn accept_introduction(
+        &mut self,
+        message: &SealedMessage,
+        content: &Content,
+    ) -> Result<MessagingEvent, MessagingError> {
+        let Content::Text(Text {
+            introduction: Some(card),
+            ..
+        }) = content
+        else {
+            return Err(MessagingError::UnknownSender);
+        };
+        let roster = card.roster.verify(&message.sender_persona)?;
+        if roster.device_by_key(&message.sender_device).is_none() {
+            return Err(MessagingError::UnknownSenderDevice);
+        }
+        let persona_key = self.learn_contact(card)?;
+        Ok(MessagingEvent::ContactAdded {
+            persona_key,
+            display_name: card.display_name.clone(),
+        })
+    }
+
+    fn receive_text(
+        &mut self,
+        message: &SealedMessage,
+        text: Text,
+    ) -> Result<Vec<MessagingEvent>, MessagingError> {
+        let from_own = message.sender_persona == self.persona_key;
+        let (peer, sender) = if from_own {
+            let device = self
+                .roster
+                .device_by_key(&message.sender_device)
+                .ok_or(MessagingError::UnknownSenderDevice)?;
+            (text.recipient, Sender::OwnDevice(device.device_id))
+        } else if text.recipient == self.persona_key {
+            if let Some(contact) = self.contacts.get_mut(&message.sender_persona) {
+                contact.knows_us = true;
+            }
+            (
+                message.sender_persona,
+                Sender::Contact(contact_id(&message.sender_persona)),
+            )
+        } else {
+            return Err(MessagingError::MisaddressedText);
+        };
+        let conversation_id = conversation_id(&self.persona_key, &peer);
+        let log = self.conversation_with(peer);
+        let new_in_stream = log.record_sequence(message.sender_device, text.sequence);
+        let received = Message {
+            id: MessageId::from_bytes(text.message_id),
+            conversation_id,
+            sender,
+            sent_at_ms: text.sent_at_ms,
+            body: text.body,
+        };
+        if !log.insert(received.clone()) || !new_in_stream {
+            return Ok(Vec::new());
+        }
+        let mut events = vec![MessagingEvent::Message {
+            conversation_id,
+            message: received,
+        }];
+        for (sender_device, missing) in log.gaps() {
+            if sender_device == message.sender_device {
+                events.push(MessagingEvent::Gap {
+                    conversation_id,
+                    sender_device,
+                    missing,
+                });
+            }
+        }
+        Ok(events)
+    }
+
+    /// Read marks from another own device: merged by maximum, never sent on.
+    fn apply_marks(&mut self, state: &ReadState) -> Option<MessagingEvent> {
+        let log = self.conversations.get_mut(&state.conversation_id)?;
+        log.merge_marks(state.read_up_to, state.dismissed_up_to)
+            .then(|| MessagingEvent::ReadStateChanged {
+                conversation_id: state.conversation_id,
+                unread: log.unread(),
+            })
+    }
+
+    fn apply_sender_roster(
+        &mut self,
+        message: &SealedMessage,
+        signed: &SignedRoster,
+    ) -> Result<Vec<MessagingEvent>, MessagingError> {
+        if signed.claimed_persona()? != message.sender_persona {
+            return Err(crate::roster::RosterError::WrongPersona.into());
+        }
+        self.apply_roster(signed)
+    }
+
+    /// A newer roster of this persona or of a contact; an older one is refused.
+    fn apply_roster(
+        &mut self,
+        signed: &SignedRoster,
+    ) -> Result<Vec<MessagingEvent>, MessagingError> {
+        let persona_key = signed.claimed_persona()?;
+        let roster = signed.verify(&persona_key)?;
+        let current = if persona_key == self.persona_key {
+            &self.roster
+        } else {
+            &self
+                .contacts
+                .get(&persona_key)
+                .ok_or(MessagingError::UnknownContact)?
+                .roster
+        };
+        current.check_update(&roster)?;
+        if current == &roster {
+            return Ok(Vec::new());
+        }
+        let gone: Vec<[u8; 32]> = current
+            .devices
+            .iter()
+            .filter(|d| roster.device_by_key(&d.identity_key).is_none())
+            .map(|d| d.identity_key)
+            .collect();
+        for key in &gone {
+            self.sessions.forget(key);
+        }
+        let epoch = roster.epoch;
+        let mut events = vec![MessagingEvent::RosterChanged { persona_key, epoch }];
+        if persona_key == self.persona_key {
+            if roster.inbox != self.roster.inbox {
+                self.previous_inbox = Some(self.roster.inbox);
+            }
+            let on_roster = roster.device(&self.device_id).is_some();
+            let was_on_roster = self.roster.device(&self.device_id).is_some();
+            self.roster = roster;
+            if was_on_roster && !on_roster {
+                self.revoked = true;
+                events.push(MessagingEvent::DeviceRevoked);
+            }
+        } else if let Some(contact) = self.contacts.get_mut(&persona_key) {
+            contact.roster = roster;
+            contact.signed = signed.clone();
+        }
+        Ok(events)
+    }
+}

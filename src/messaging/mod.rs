@@ -1,0 +1,97 @@
+//! Messaging across a persona's devices: the roster decides who reads, vodozemac Olm
+//! sessions carry each message's key to each device, and every device of a persona reads
+//! the same inbox.
+//!
+//! - [`sessions`]: this device's Olm account and pairwise sessions.
+//! - [`sealed`]: the inbox format — content encrypted once, its key sealed per device.
+//! - [`conversation_log`]: ordering by (sender time, id), dedupe by id, read marks, gaps.
+//! - [`messenger`]: the sans-IO state machine of one device.
+//!
+//! ```
+//! use phantom_sync::mailbox::envelope::Envelope;
+//! use phantom_sync::messaging::{Messenger, MessagingEvent};
+//! use phantom_sync::persona::{DeviceKeys, Persona};
+//! # let mut rng = phantom_sync::testing::SeededRng::new(1);
+//!
+//! let ada = Persona::create("Ada", 1_700_000_000, &mut rng)?;
+//! let (mut ada, _) = Messenger::create(&ada, &DeviceKeys::generate("Phone", 0, &mut rng)?, 0, &mut rng)?;
+//! let bob = Persona::create("Bob", 1_700_000_000, &mut rng)?;
+//! let (mut bob, _) = Messenger::create(&bob, &DeviceKeys::generate("Laptop", 0, &mut rng)?, 0, &mut rng)?;
+//!
+//! ada.add_contact(&bob.contact_card()?, &mut rng)?;
+//! let (_, transmits) = ada.send_text(&bob.persona_key(), "hello", 1_000, &mut rng)?;
+//! let envelope = Envelope::new(transmits[0].bytes.clone())?;
+//! let events = bob.receive(&envelope)?;
+//! assert!(matches!(&events[1], MessagingEvent::Message { message, .. } if message.body == "hello"));
+//! assert!(bob.receive(&envelope)?.is_empty(), "a second copy changes nothing");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod conversation_log;
+pub mod messenger;
+pub mod sealed;
+pub mod sessions;
+
+use thiserror::Error;
+
+pub use messenger::{MessagingEvent, Messenger};
+
+use crate::roster::RosterError;
+use crate::wire::WireError;
+use sessions::SessionError;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum MessagingError {
+    #[error("malformed message: {0}")]
+    Wire(#[from] WireError),
+    #[error(transparent)]
+    Roster(#[from] RosterError),
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    #[error("no such contact")]
+    UnknownContact,
+    #[error("no such conversation")]
+    UnknownConversation,
+    #[error("a message from a persona that is not a contact and did not introduce itself")]
+    UnknownSender,
+    #[error("the sending device is not on its persona's roster")]
+    UnknownSenderDevice,
+    #[error("the message is not sealed to this device")]
+    NotForThisDevice,
+    #[error("the sealed key does not open the message's content")]
+    ContentUndecryptable,
+    #[error("only the persona's own devices may send this")]
+    NotFromOwnDevice,
+    #[error("the text is addressed to another persona")]
+    MisaddressedText,
+    #[error("this device was removed from its persona's roster")]
+    Revoked,
+    #[error("a device cannot revoke itself; unlink it instead")]
+    RevokeSelf,
+    #[error("a persona cannot be its own contact")]
+    OwnPersona,
+    #[error("the text is {len} bytes; at most {max}")]
+    TextTooLong { len: usize, max: usize },
+}
+
+impl MessagingError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            MessagingError::Wire(inner) => inner.code(),
+            MessagingError::Roster(inner) => inner.code(),
+            MessagingError::Session(inner) => inner.code(),
+            MessagingError::UnknownContact => "unknown_contact",
+            MessagingError::UnknownConversation => "unknown_conversation",
+            MessagingError::UnknownSender => "unknown_sender",
+            MessagingError::UnknownSenderDevice => "unknown_sender_device",
+            MessagingError::NotForThisDevice => "not_for_this_device",
+            MessagingError::ContentUndecryptable => "content_undecryptable",
+            MessagingError::NotFromOwnDevice => "not_from_own_device",
+            MessagingError::MisaddressedText => "misaddressed_text",
+            MessagingError::Revoked => "device_revoked",
+            MessagingError::RevokeSelf => "revoke_self",
+            MessagingError::OwnPersona => "own_persona",
+            MessagingError::TextTooLong { .. } => "text_too_long",
+        }
+    }
+}

@@ -1,0 +1,398 @@
+//! The roster: which devices belong to a persona, signed by the persona identity key.
+//!
+//! Contacts seal each message to every device on the recipient's roster, and a device
+//! accepts messages only from devices on the sender's roster, so the roster decides who can
+//! read. Its `epoch` only grows: adding a device bumps it, and revoking one bumps it and
+//! moves the persona's `inbox` to a fresh random mailbox the revoked device is never told.
+//! A roster whose epoch goes backwards is a rollback and is refused.
+//!
+//! ```
+//! use ed25519_dalek::SigningKey;
+//! use phantom_sync::mailbox::MailboxAddress;
+//! use phantom_sync::roster::{Roster, RosterError, SignedRoster};
+//!
+//! let persona = SigningKey::from_bytes(&[7; 32]);
+//! let roster = Roster::first(persona.verifying_key().to_bytes(), MailboxAddress::from_bytes([1; 32]));
+//! let signed = roster.sign(&persona)?;
+//! let received = SignedRoster::decode(&signed.encode())?;
+//! assert_eq!(received.verify(&persona.verifying_key().to_bytes())?, roster);
+//!
+//! let stranger = SigningKey::from_bytes(&[8; 32]);
+//! assert_eq!(
+//!     received.verify(&stranger.verifying_key().to_bytes()),
+//!     Err(RosterError::WrongPersona)
+//! );
+//! # Ok::<(), RosterError>(())
+//! ```
+
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use thiserror::Error;
+
+use crate::mailbox::MailboxAddress;
+use crate::wire::{Reader, WireError, WireRecord, Writer};
+
+pub const ROSTER_FORMAT_VERSION: u8 = 1;
+const ROSTER_MAGIC: &[u8; 2] = b"PR";
+const SIGNED_ROSTER_MAGIC: &[u8; 2] = b"PS";
+/// Signed with this prefix, so a roster signature can never pass for any other signature.
+const SIGNATURE_DOMAIN: &[u8] = b"phantom-sync roster v1";
+pub const MAX_DEVICES: usize = 16;
+pub const MAX_DEVICE_NAME_LEN: usize = 64;
+/// The most a signed roster can take: its devices, names and signature.
+pub const MAX_ROSTER_LEN: usize = 4096;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum RosterError {
+    #[error("malformed roster: {0}")]
+    Wire(#[from] WireError),
+    #[error("the roster is signed for another persona")]
+    WrongPersona,
+    #[error("the roster signature does not verify")]
+    BadSignature,
+    #[error("the roster's epoch {received} is older than the {current} already accepted")]
+    EpochRegressed { current: u64, received: u64 },
+    #[error("a different roster with the same epoch {epoch} was already accepted")]
+    EpochConflict { epoch: u64 },
+    #[error("a roster holds at most {MAX_DEVICES} devices")]
+    TooManyDevices,
+    #[error("no device with that id is on the roster")]
+    UnknownDevice,
+    #[error("a persona keeps at least one device")]
+    LastDevice,
+}
+
+impl RosterError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            RosterError::Wire(inner) => inner.code(),
+            RosterError::WrongPersona => "roster_wrong_persona",
+            RosterError::BadSignature => "roster_bad_signature",
+            RosterError::EpochRegressed { .. } => "roster_epoch_regressed",
+            RosterError::EpochConflict { .. } => "roster_epoch_conflict",
+            RosterError::TooManyDevices => "roster_too_many_devices",
+            RosterError::UnknownDevice => "unknown_device",
+            RosterError::LastDevice => "last_device",
+        }
+    }
+}
+
+/// One device of a persona: its name for people, and its public Olm keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RosterDevice {
+    pub device_id: [u8; 16],
+    pub name: String,
+    pub added_at: u64,
+    /// The device's Olm identity key (Curve25519): sessions are opened with it.
+    pub identity_key: [u8; 32],
+    /// The device's Olm signing key (Ed25519).
+    pub signing_key: [u8; 32],
+    /// The Olm fallback key senders open a first session with (there is no server to hand
+    /// out each one-time key once).
+    pub fallback_key: [u8; 32],
+}
+
+/// A persona's devices in one epoch, and the inbox they all read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Roster {
+    /// The persona identity key (Ed25519) that signs the roster.
+    pub persona_key: [u8; 32],
+    pub epoch: u64,
+    pub inbox: MailboxAddress,
+    pub devices: Vec<RosterDevice>,
+}
+
+/// A roster's encoding with the persona's signature over it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedRoster {
+    roster: Vec<u8>,
+    signature: [u8; 64],
+}
+
+impl Roster {
+    /// Epoch 0 with no device yet: a new persona before its first device joins.
+    pub fn first(persona_key: [u8; 32], inbox: MailboxAddress) -> Self {
+        Self {
+            persona_key,
+            epoch: 0,
+            inbox,
+            devices: Vec::new(),
+        }
+    }
+
+    pub fn device(&self, device_id: &[u8; 16]) -> Option<&RosterDevice> {
+        self.devices.iter().find(|d| &d.device_id == device_id)
+    }
+
+    /// The device with this Olm identity key.
+    pub fn device_by_key(&self, identity_key: &[u8; 32]) -> Option<&RosterDevice> {
+        self.devices
+            .iter()
+            .find(|d| &d.identity_key == identity_key)
+    }
+
+    /// The next epoch, with `device` added (or its keys replaced).
+    pub fn with_device(&self, device: RosterDevice) -> Result<Roster, RosterError> {
+        let mut next = self.next_epoch(self.inbox);
+        next.devices.retain(|d| d.device_id != device.device_id);
+        if next.devices.len() >= MAX_DEVICES {
+            return Err(RosterError::TooManyDevices);
+        }
+        next.devices.push(device);
+        Ok(next)
+    }
+
+    /// The next epoch without `device_id`, reading a new `inbox`.
+    pub fn without_device(
+        &self,
+        device_id: &[u8; 16],
+        inbox: MailboxAddress,
+    ) -> Result<Roster, RosterError> {
+        if self.device(device_id).is_none() {
+            return Err(RosterError::UnknownDevice);
+        }
+        if self.devices.len() == 1 {
+            return Err(RosterError::LastDevice);
+        }
+        let mut next = self.next_epoch(inbox);
+        next.devices.retain(|d| &d.device_id != device_id);
+        Ok(next)
+    }
+
+    fn next_epoch(&self, inbox: MailboxAddress) -> Roster {
+        Roster {
+            epoch: self.epoch.saturating_add(1),
+            inbox,
+            ..self.clone()
+        }
+    }
+
+    pub fn encode(&self) -> Result<Vec<u8>, RosterError> {
+        let mut w = Writer::new();
+        w.put_bytes(ROSTER_MAGIC);
+        w.put_u8(ROSTER_FORMAT_VERSION);
+        w.put_bytes(&self.persona_key);
+        w.put_u64(self.epoch);
+        w.put_bytes(self.inbox.as_bytes());
+        w.put_list("devices", &self.devices, MAX_DEVICES)?;
+        Ok(w.into_bytes())
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Roster, RosterError> {
+        let mut r = Reader::new(bytes);
+        r.magic_and_version(ROSTER_MAGIC, ROSTER_FORMAT_VERSION)?;
+        let roster = Roster {
+            persona_key: r.array("persona_key")?,
+            epoch: r.u64("epoch")?,
+            inbox: MailboxAddress::from_bytes(r.array("inbox")?),
+            devices: r.list("devices", MAX_DEVICES)?,
+        };
+        r.finish()?;
+        Ok(roster)
+    }
+
+    pub fn sign(&self, persona: &SigningKey) -> Result<SignedRoster, RosterError> {
+        if persona.verifying_key().to_bytes() != self.persona_key {
+            return Err(RosterError::WrongPersona);
+        }
+        let roster = self.encode()?;
+        let signature = persona.sign(&signed_bytes(&roster)).to_bytes();
+        Ok(SignedRoster { roster, signature })
+    }
+
+    /// Whether `next` may replace this roster: its epoch is newer, or it is this very roster.
+    pub fn check_update(&self, next: &Roster) -> Result<(), RosterError> {
+        if next.persona_key != self.persona_key {
+            return Err(RosterError::WrongPersona);
+        }
+        if next.epoch < self.epoch {
+            return Err(RosterError::EpochRegressed {
+                current: self.epoch,
+                received: next.epoch,
+            });
+        }
+        if next.epoch == self.epoch && next != self {
+            return Err(RosterError::EpochConflict { epoch: next.epoch });
+        }
+        Ok(())
+    }
+}
+
+fn signed_bytes(roster: &[u8]) -> Vec<u8> {
+    [SIGNATURE_DOMAIN, roster].concat()
+}
+
+impl SignedRoster {
+    /// The roster, if `persona_key` signed it.
+    pub fn verify(&self, persona_key: &[u8; 32]) -> Result<Roster, RosterError> {
+        let roster = Roster::decode(&self.roster)?;
+        if &roster.persona_key != persona_key {
+            return Err(RosterError::WrongPersona);
+        }
+        let key = VerifyingKey::from_bytes(persona_key).map_err(|_| RosterError::BadSignature)?;
+        key.verify(
+            &signed_bytes(&self.roster),
+            &Signature::from_bytes(&self.signature),
+        )
+        .map_err(|_| RosterError::BadSignature)?;
+        Ok(roster)
+    }
+
+    /// The persona key the roster claims, before anything is verified.
+    pub fn claimed_persona(&self) -> Result<[u8; 32], RosterError> {
+        Ok(Roster::decode(&self.roster)?.persona_key)
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        w.put_bytes(SIGNED_ROSTER_MAGIC);
+        w.put_u8(ROSTER_FORMAT_VERSION);
+        w.put_bytes(&self.signature);
+        w.put_bytes(&self.roster);
+        w.into_bytes()
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<SignedRoster, RosterError> {
+        if bytes.len() > MAX_ROSTER_LEN {
+            return Err(WireError::FieldTooLong {
+                field: "signed_roster",
+                len: bytes.len(),
+                max: MAX_ROSTER_LEN,
+            }
+            .into());
+        }
+        let mut r = Reader::new(bytes);
+        r.magic_and_version(SIGNED_ROSTER_MAGIC, ROSTER_FORMAT_VERSION)?;
+        let signature = r.array("signature")?;
+        let roster = r.bytes("roster", r.remaining_len())?.to_vec();
+        Ok(SignedRoster { roster, signature })
+    }
+}
+
+impl WireRecord for RosterDevice {
+    const MIN_LEN: usize = 16 + 4 + 8 + 3 * 32;
+
+    fn write(&self, w: &mut Writer) -> Result<(), WireError> {
+        w.put_bytes(&self.device_id);
+        w.put_display_text("device_name", &self.name, MAX_DEVICE_NAME_LEN)?;
+        w.put_u64(self.added_at);
+        w.put_bytes(&self.identity_key);
+        w.put_bytes(&self.signing_key);
+        w.put_bytes(&self.fallback_key);
+        Ok(())
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        Ok(Self {
+            device_id: r.array("device_id")?,
+            name: r.display_text("device_name", MAX_DEVICE_NAME_LEN)?,
+            added_at: r.u64("added_at")?,
+            identity_key: r.array("device_identity_key")?,
+            signing_key: r.array("device_signing_key")?,
+            fallback_key: r.array("fallback_key")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn device(n: u8) -> RosterDevice {
+        RosterDevice {
+            device_id: [n; 16],
+            name: format!("Device {n}"),
+            added_at: 1_700_000_000,
+            identity_key: [n; 32],
+            signing_key: [n.wrapping_add(1); 32],
+            fallback_key: [n.wrapping_add(2); 32],
+        }
+    }
+
+    fn persona() -> SigningKey {
+        SigningKey::from_bytes(&[9; 32])
+    }
+
+    fn two_devices() -> Roster {
+        let first = Roster::first(
+            persona().verifying_key().to_bytes(),
+            MailboxAddress::from_bytes([1; 32]),
+        );
+        first
+            .with_device(device(1))
+            .and_then(|r| r.with_device(device(2)))
+            .expect("room for two")
+    }
+
+    #[test]
+    fn adding_and_revoking_bump_the_epoch_and_revoking_moves_the_inbox() {
+        let roster = two_devices();
+        assert_eq!(roster.epoch, 2);
+        let revoked = roster
+            .without_device(&[2; 16], MailboxAddress::from_bytes([5; 32]))
+            .expect("known device");
+        assert_eq!(revoked.epoch, 3);
+        assert_eq!(revoked.inbox, MailboxAddress::from_bytes([5; 32]));
+        assert_eq!(revoked.devices, vec![device(1)]);
+        assert_eq!(
+            revoked.without_device(&[1; 16], revoked.inbox),
+            Err(RosterError::LastDevice)
+        );
+        assert_eq!(
+            revoked.without_device(&[2; 16], revoked.inbox),
+            Err(RosterError::UnknownDevice)
+        );
+    }
+
+    #[test]
+    fn an_older_or_conflicting_roster_is_refused() {
+        let older = two_devices();
+        let newer = older.with_device(device(3)).expect("room");
+        assert_eq!(older.check_update(&newer), Ok(()));
+        assert_eq!(newer.check_update(&newer), Ok(()), "the same roster again");
+        assert_eq!(
+            newer.check_update(&older),
+            Err(RosterError::EpochRegressed {
+                current: 3,
+                received: 2
+            })
+        );
+        let mut rival = newer.clone();
+        rival.devices.pop();
+        assert_eq!(
+            newer.check_update(&rival).map_err(|e| e.code()),
+            Err("roster_epoch_conflict")
+        );
+    }
+
+    #[test]
+    fn a_tampered_roster_fails_its_signature() {
+        let signed = two_devices().sign(&persona()).expect("signed");
+        let mut bytes = signed.encode();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        let tampered = SignedRoster::decode(&bytes).expect("well formed");
+        assert_eq!(
+            tampered.verify(&persona().verifying_key().to_bytes()),
+            Err(RosterError::BadSignature)
+        );
+        let other = SigningKey::from_bytes(&[4; 32]);
+        assert_eq!(
+            two_devices().sign(&other).map_err(|e| e.code()),
+            Err("roster_wrong_persona")
+        );
+    }
+
+    #[test]
+    fn the_device_limit_holds() {
+        let mut roster = two_devices();
+        for n in 3..=MAX_DEVICES as u8 {
+            roster = roster.with_device(device(n)).expect("room");
+        }
+        assert_eq!(
+            roster.with_device(device(99)),
+            Err(RosterError::TooManyDevices)
+        );
+        let signed = roster.sign(&persona()).expect("signed").encode();
+        assert!(signed.len() <= MAX_ROSTER_LEN, "{} bytes", signed.len());
+    }
+}

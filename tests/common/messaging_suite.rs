@@ -1,0 +1,406 @@
+//! One messaging scenario, run over any mailbox transport: in memory natively, and over
+//! real local nodes from headless Chromium.
+//!
+//! Alice has one device; Bob has devices A and B. Each step checks what the issue asks:
+//! fan-out to every device once, CC to self, read state synced, duplicates and replays
+//! ignored, gaps noticed and filled, and a revoked device that reads nothing new.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use phantom_sync::mailbox::envelope::Envelope;
+use phantom_sync::mailbox::transport::{MailboxCursor, MailboxTransport};
+use phantom_sync::mailbox::{MailboxAddress, Transmit};
+use phantom_sync::messaging::messenger::profile_mailbox;
+use phantom_sync::messaging::{MessagingError, MessagingEvent, Messenger};
+use phantom_sync::persona::{DeviceKeys, Persona, Sender};
+use phantom_sync::testing::SeededRng;
+
+const NOW: u64 = 1_767_225_600;
+
+/// A device and how far it has read each mailbox.
+pub struct Device {
+    pub messenger: Messenger,
+    cursors: HashMap<MailboxAddress, MailboxCursor>,
+}
+
+/// What one poll brought.
+#[derive(Debug, Default)]
+pub struct Polled {
+    pub events: Vec<MessagingEvent>,
+    pub errors: Vec<MessagingError>,
+}
+
+impl Polled {
+    pub fn messages(&self) -> Vec<String> {
+        self.events
+            .iter()
+            .filter_map(|event| match event {
+                MessagingEvent::Message { message, .. } => Some(message.body.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn error_codes(&self) -> Vec<&'static str> {
+        self.errors.iter().map(|e| e.code()).collect()
+    }
+}
+
+impl Device {
+    fn new(messenger: Messenger) -> Self {
+        Self {
+            messenger,
+            cursors: HashMap::new(),
+        }
+    }
+
+    /// Reads every mailbox the device listens on.
+    pub async fn poll(&mut self, transport: &impl MailboxTransport) -> Polled {
+        let mut polled = Polled::default();
+        for mailbox in self.messenger.listening() {
+            self.read(transport, mailbox, &mut polled).await;
+        }
+        polled
+    }
+
+    /// Reads one mailbox, such as a contact's profile.
+    pub async fn read(
+        &mut self,
+        transport: &impl MailboxTransport,
+        mailbox: MailboxAddress,
+        polled: &mut Polled,
+    ) {
+        let cursor = self.cursors.entry(mailbox).or_default();
+        let envelopes = transport
+            .fetch(mailbox, cursor, Duration::ZERO)
+            .await
+            .expect("fetched");
+        for envelope in envelopes {
+            match self.messenger.receive(&envelope) {
+                Ok(events) => polled.events.extend(events),
+                Err(error) => polled.errors.push(error),
+            }
+        }
+    }
+
+    fn unread_with(&self, peer: &Messenger) -> usize {
+        self.messenger
+            .conversations()
+            .find(|(_, log)| log.peer == peer.persona_key())
+            .map_or(0, |(_, log)| log.unread())
+    }
+
+    fn bodies_with(&self, peer: &Messenger) -> Vec<String> {
+        self.messenger
+            .conversations()
+            .find(|(_, log)| log.peer == peer.persona_key())
+            .map(|(_, log)| log.messages().map(|m| m.body.clone()).collect())
+            .unwrap_or_default()
+    }
+}
+
+pub async fn deliver(transport: &impl MailboxTransport, transmits: Vec<Transmit>) {
+    for transmit in transmits {
+        let envelope = Envelope::new(transmit.bytes).expect("fits an envelope");
+        transport
+            .put(transmit.mailbox, envelope)
+            .await
+            .expect("stored");
+    }
+}
+
+pub struct Cast {
+    pub rng: SeededRng,
+    pub alice: Device,
+    pub bob_a: Device,
+    pub bob_b: Device,
+}
+
+/// Alice with one device; Bob with A, then B linked (A adds B to the roster).
+pub async fn cast(transport: &impl MailboxTransport, seed: u64) -> Cast {
+    let mut rng = SeededRng::new(seed);
+    let alice_persona = Persona::create("Alice", NOW, &mut rng).expect("persona");
+    let alice_phone = DeviceKeys::generate("Alice's phone", NOW, &mut rng).expect("device");
+    let (alice, published) =
+        Messenger::create(&alice_persona, &alice_phone, NOW, &mut rng).expect("created");
+    deliver(transport, published).await;
+
+    let bob_persona = Persona::create("Bob", NOW, &mut rng).expect("persona");
+    let laptop = DeviceKeys::generate("Bob's laptop", NOW, &mut rng).expect("device");
+    let (mut bob_a, published) =
+        Messenger::create(&bob_persona, &laptop, NOW, &mut rng).expect("created");
+    deliver(transport, published).await;
+
+    let tablet = DeviceKeys::generate("Bob's tablet", NOW, &mut rng).expect("device");
+    let roster = bob_a
+        .roster()
+        .sign(&bob_persona.identity_key())
+        .expect("signed");
+    let bob_b = Messenger::join(&bob_persona, &tablet, &roster).expect("joined");
+    let added = bob_a
+        .add_device(bob_b.roster_entry(NOW), &mut rng)
+        .expect("added");
+    deliver(transport, added).await;
+    let mut bob_b = Device::new(bob_b);
+    let polled = bob_b.poll(transport).await;
+    assert!(
+        polled.events.contains(&MessagingEvent::RosterChanged {
+            persona_key: bob_a.persona_key(),
+            epoch: 2
+        }),
+        "B learns it is on the roster: {polled:?}"
+    );
+    assert_eq!(bob_b.messenger.roster().devices.len(), 2);
+    Cast {
+        rng,
+        alice: Device::new(alice),
+        bob_a: Device::new(bob_a),
+        bob_b,
+    }
+}
+
+pub async fn alice_writes_to_bob_on_both_devices_and_bob_replies(
+    transport: &impl MailboxTransport,
+    seed: u64,
+) {
+    let Cast {
+        mut rng,
+        mut alice,
+        mut bob_a,
+        mut bob_b,
+    } = cast(transport, seed).await;
+    let card = bob_a.messenger.contact_card().expect("card");
+    let (bob_key, _) = alice.messenger.add_contact(&card, &mut rng).expect("added");
+
+    let (_, sent) = alice
+        .messenger
+        .send_text(&bob_key, "Hi Bob!", NOW * 1000, &mut rng)
+        .expect("sent");
+    assert_eq!(sent.len(), 1, "Alice has no other device to copy");
+    deliver(transport, sent.clone()).await;
+    for bob in [&mut bob_a, &mut bob_b] {
+        let polled = bob.poll(transport).await;
+        assert_eq!(polled.messages(), vec!["Hi Bob!"], "{polled:?}");
+        assert!(polled.errors.is_empty(), "{polled:?}");
+        assert!(polled
+            .events
+            .iter()
+            .any(|e| matches!(e, MessagingEvent::ContactAdded { display_name, .. } if display_name == "Alice")));
+        assert_eq!(bob.unread_with(&alice.messenger), 1);
+    }
+
+    // The same envelope again, and a node replaying it: nothing changes.
+    deliver(transport, sent.clone()).await;
+    let replay = Envelope::new(sent[0].bytes.clone()).expect("envelope");
+    assert!(bob_b
+        .messenger
+        .receive(&replay)
+        .expect("ignored")
+        .is_empty());
+    assert!(bob_b.poll(transport).await.events.is_empty());
+    assert_eq!(bob_b.bodies_with(&alice.messenger), vec!["Hi Bob!"]);
+
+    // Bob replies from A: Alice gets it, and B shows it in the conversation too.
+    let (_, reply) = bob_a
+        .messenger
+        .send_text(
+            &alice.messenger.persona_key(),
+            "Hi Alice, from my laptop",
+            NOW * 1000 + 5,
+            &mut rng,
+        )
+        .expect("sent");
+    assert_eq!(reply.len(), 2, "to Alice's inbox and Bob's own");
+    deliver(transport, reply).await;
+    assert_eq!(
+        alice.poll(transport).await.messages(),
+        vec!["Hi Alice, from my laptop"]
+    );
+    let on_b = bob_b.poll(transport).await;
+    assert_eq!(on_b.messages(), vec!["Hi Alice, from my laptop"]);
+    assert!(on_b.events.iter().any(|e| matches!(
+        e,
+        MessagingEvent::Message { message, .. }
+            if message.sender == Sender::OwnDevice(bob_a.messenger.device_id())
+    )));
+    assert_eq!(
+        bob_b.bodies_with(&alice.messenger),
+        vec!["Hi Bob!", "Hi Alice, from my laptop"],
+        "ordered by sender time"
+    );
+
+    // Bob reads on A: B's unread count clears, and applying it sends nothing back.
+    assert_eq!(bob_b.unread_with(&alice.messenger), 1);
+    let conversation = *bob_a
+        .messenger
+        .conversations()
+        .next()
+        .expect("a conversation")
+        .0;
+    let read = bob_a
+        .messenger
+        .mark_read(&conversation, &mut rng)
+        .expect("read");
+    assert_eq!(read.len(), 1);
+    assert!(
+        bob_a
+            .messenger
+            .mark_read(&conversation, &mut rng)
+            .expect("again")
+            .is_empty(),
+        "reading twice is one state change"
+    );
+    deliver(transport, read).await;
+    let polled = bob_b.poll(transport).await;
+    assert_eq!(
+        polled.events,
+        vec![MessagingEvent::ReadStateChanged {
+            conversation_id: conversation,
+            unread: 0
+        }]
+    );
+    assert_eq!(bob_b.unread_with(&alice.messenger), 0);
+    assert_eq!(bob_a.unread_with(&alice.messenger), 0);
+}
+
+pub async fn a_dropped_message_is_noticed_and_filled_in(
+    transport: &impl MailboxTransport,
+    seed: u64,
+) {
+    let Cast {
+        mut rng,
+        mut alice,
+        mut bob_a,
+        ..
+    } = cast(transport, seed).await;
+    let card = bob_a.messenger.contact_card().expect("card");
+    let (bob_key, _) = alice.messenger.add_contact(&card, &mut rng).expect("added");
+    let mut sent = Vec::new();
+    for n in 1..=3 {
+        let (_, transmits) = alice
+            .messenger
+            .send_text(&bob_key, &format!("number {n}"), NOW * 1000 + n, &mut rng)
+            .expect("sent");
+        sent.push(transmits);
+    }
+    let second = sent.remove(1);
+    for transmits in sent {
+        deliver(transport, transmits).await;
+    }
+    let polled = bob_a.poll(transport).await;
+    assert_eq!(polled.messages(), vec!["number 1", "number 3"]);
+    assert!(
+        polled
+            .events
+            .iter()
+            .any(|e| matches!(e, MessagingEvent::Gap { missing, .. } if missing == &vec![2])),
+        "{polled:?}"
+    );
+    deliver(transport, second).await;
+    let polled = bob_a.poll(transport).await;
+    assert_eq!(polled.messages(), vec!["number 2"]);
+    assert!(!polled
+        .events
+        .iter()
+        .any(|e| matches!(e, MessagingEvent::Gap { .. })));
+    assert_eq!(
+        bob_a.bodies_with(&alice.messenger),
+        vec!["number 1", "number 2", "number 3"]
+    );
+}
+
+pub async fn a_revoked_device_reads_nothing_new(transport: &impl MailboxTransport, seed: u64) {
+    let Cast {
+        mut rng,
+        mut alice,
+        mut bob_a,
+        mut bob_b,
+    } = cast(transport, seed).await;
+    let card = bob_a.messenger.contact_card().expect("card");
+    let (bob_key, _) = alice.messenger.add_contact(&card, &mut rng).expect("added");
+    let (_, sent) = alice
+        .messenger
+        .send_text(&bob_key, "before", NOW * 1000, &mut rng)
+        .expect("sent");
+    deliver(transport, sent).await;
+    assert_eq!(bob_a.poll(transport).await.messages(), vec!["before"]);
+    assert_eq!(bob_b.poll(transport).await.messages(), vec!["before"]);
+    let old_roster = bob_a.messenger.roster().clone();
+
+    let revoked = bob_a
+        .messenger
+        .revoke_device(&bob_b.messenger.device_id(), &mut rng)
+        .expect("revoked");
+    assert_ne!(
+        bob_a.messenger.roster().inbox,
+        old_roster.inbox,
+        "a new inbox"
+    );
+    assert_eq!(bob_a.messenger.roster().epoch, old_roster.epoch + 1);
+    deliver(transport, revoked).await;
+    let at_alice = alice.poll(transport).await;
+    assert!(at_alice.events.contains(&MessagingEvent::RosterChanged {
+        persona_key: bob_key,
+        epoch: old_roster.epoch + 1
+    }));
+
+    let (_, after) = alice
+        .messenger
+        .send_text(&bob_key, "after", NOW * 1000 + 10, &mut rng)
+        .expect("sent");
+    assert_eq!(after[0].mailbox, bob_a.messenger.roster().inbox);
+    deliver(transport, after).await;
+    assert_eq!(bob_a.poll(transport).await.messages(), vec!["after"]);
+
+    // B reads its old inbox, learns the new one from Bob's profile and reads that too:
+    // it learns it was revoked, and nothing sent since is sealed to it.
+    let mut polled = bob_b.poll(transport).await;
+    bob_b
+        .read(transport, profile_mailbox(&bob_key), &mut polled)
+        .await;
+    bob_b
+        .read(transport, bob_a.messenger.roster().inbox, &mut polled)
+        .await;
+    assert!(polled.messages().is_empty(), "{polled:?}");
+    assert!(polled.events.contains(&MessagingEvent::DeviceRevoked));
+    assert!(polled.error_codes().contains(&"not_for_this_device"));
+    assert_eq!(
+        bob_b
+            .messenger
+            .send_text(
+                &alice.messenger.persona_key(),
+                "still here?",
+                NOW * 1000 + 20,
+                &mut rng
+            )
+            .map_err(|e| e.code())
+            .map(|_| ()),
+        Err("device_revoked")
+    );
+
+    // Alice and Bob's A carry on.
+    let (_, reply) = bob_a
+        .messenger
+        .send_text(
+            &alice.messenger.persona_key(),
+            "still me",
+            NOW * 1000 + 30,
+            &mut rng,
+        )
+        .expect("sent");
+    assert_eq!(reply.len(), 1, "no other own device to copy");
+    deliver(transport, reply).await;
+    assert_eq!(alice.poll(transport).await.messages(), vec!["still me"]);
+
+    // A roster older than the one Alice holds is refused with its typed error.
+    let mut stale = Polled::default();
+    let mut alice_fresh_cursor = Device::new(alice.messenger);
+    alice_fresh_cursor
+        .read(transport, profile_mailbox(&bob_key), &mut stale)
+        .await;
+    assert!(
+        stale.error_codes().contains(&"roster_epoch_regressed"),
+        "{stale:?}"
+    );
+}

@@ -1,0 +1,90 @@
+//! Messaging across devices over the in-memory mailbox (the browser runs the same suite
+//! over real nodes: `tests/browser_network.rs`).
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use common::messaging_suite as suite;
+use phantom_sync::mailbox::envelope::Envelope;
+use phantom_sync::mailbox::transport::MemoryTransport;
+use phantom_sync::messaging::sealed::InboxItem;
+use phantom_sync::messaging::Messenger;
+use phantom_sync::persona::{DeviceKeys, Persona};
+use phantom_sync::roster::RosterError;
+use phantom_sync::testing::SeededRng;
+
+#[test]
+fn alice_writes_to_bob_on_both_devices_and_bob_replies() {
+    pollster::block_on(suite::alice_writes_to_bob_on_both_devices_and_bob_replies(
+        &MemoryTransport::default(),
+        1,
+    ));
+}
+
+#[test]
+fn a_dropped_message_is_noticed_and_filled_in() {
+    pollster::block_on(suite::a_dropped_message_is_noticed_and_filled_in(
+        &MemoryTransport::default(),
+        2,
+    ));
+}
+
+#[test]
+fn a_revoked_device_reads_nothing_new() {
+    pollster::block_on(suite::a_revoked_device_reads_nothing_new(
+        &MemoryTransport::default(),
+        3,
+    ));
+}
+
+fn messenger(name: &str, rng: &mut SeededRng) -> (Persona, Messenger) {
+    let persona = Persona::create(name, 0, rng).expect("persona");
+    let device = DeviceKeys::generate("device", 0, rng).expect("device");
+    let (messenger, _) = Messenger::create(&persona, &device, 0, rng).expect("created");
+    (persona, messenger)
+}
+
+#[test]
+fn a_roster_signed_by_another_key_is_refused() {
+    use ed25519_dalek::Signer;
+    use phantom_sync::roster::SignedRoster;
+
+    let mut rng = SeededRng::new(4);
+    let (_, alice) = messenger("Alice", &mut rng);
+    let (_, mut bob) = messenger("Bob", &mut rng);
+    let (mallory, _) = messenger("Mallory", &mut rng);
+    bob.add_contact(&alice.contact_card().expect("card"), &mut rng)
+        .expect("added");
+
+    // Mallory's roster claims Alice's persona, one epoch ahead, with Mallory's device.
+    let forged = alice
+        .roster()
+        .with_device(bob.roster_entry(0))
+        .expect("room");
+    assert_eq!(
+        forged.sign(&mallory.identity_key()),
+        Err(RosterError::WrongPersona),
+        "our own code never signs another persona's roster"
+    );
+    let roster = forged.encode().expect("encoded");
+    let signature = mallory
+        .identity_key()
+        .sign(&[b"phantom-sync roster v1".as_slice(), &roster].concat());
+    let bytes = [b"PS\x01".as_slice(), &signature.to_bytes(), &roster].concat();
+    let signed = SignedRoster::decode(&bytes).expect("well formed");
+    let envelope = Envelope::new(
+        InboxItem::PublishedRoster(signed)
+            .encode()
+            .expect("encoded"),
+    )
+    .expect("envelope");
+    assert_eq!(
+        bob.receive(&envelope).map_err(|e| e.code()),
+        Err("roster_bad_signature")
+    );
+    assert_eq!(
+        bob.contact_roster(&alice.persona_key()),
+        Some(alice.roster()),
+        "Bob still holds Alice's real roster"
+    );
+}
