@@ -88,3 +88,82 @@ fn a_roster_signed_by_another_key_is_refused() {
         "Bob still holds Alice's real roster"
     );
 }
+
+#[test]
+fn messaging_state_and_messages_survive_in_the_vault() {
+    use phantom_sync::vault::store::MemoryStore;
+    use phantom_sync::vault::unlock::MemoryKeyring;
+    use phantom_sync::vault::Vault;
+
+    pollster::block_on(async {
+        let mut rng = SeededRng::new(5);
+        let alice_persona = Persona::create("Alice", 0, &mut rng).expect("persona");
+        let alice_device = DeviceKeys::generate("phone", 0, &mut rng).expect("device");
+        let (mut alice, _) =
+            Messenger::create(&alice_persona, &alice_device, 0, &mut rng).expect("created");
+        let (_, mut bob) = messenger("Bob", &mut rng);
+        alice
+            .add_contact(&bob.contact_card().expect("card"), &mut rng)
+            .expect("added");
+        let (sent, transmits) = alice
+            .send_text(&bob.persona_key(), "kept", 1_000, &mut rng)
+            .expect("sent");
+        bob.receive(&Envelope::new(transmits[0].bytes.clone()).expect("envelope"))
+            .expect("received");
+
+        let keyring = MemoryKeyring::generate(&mut rng);
+        let vault = Vault::import(
+            MemoryStore::new(),
+            &alice_persona,
+            alice_device,
+            &keyring,
+            &mut rng,
+        )
+        .await
+        .expect("imported");
+        vault
+            .save_messaging(&alice.snapshot().expect("snapshot"), &[sent], &mut rng)
+            .await
+            .expect("saved");
+        let vault = Vault::open(vault.lock(), alice_persona.database_passphrase.clone())
+            .await
+            .expect("reopened");
+
+        let state = vault
+            .messaging_state()
+            .await
+            .expect("read")
+            .expect("a state");
+        let persona = vault.persona().await.expect("persona");
+        let device = vault.device().await.expect("device");
+        let mut restored = Messenger::restore(&persona, &device, &state).expect("restored");
+        let ids: Vec<[u8; 16]> = restored.conversations().map(|(id, _)| *id).collect();
+        for id in &ids {
+            let messages = vault.messages(id).await.expect("messages");
+            restored.restore_messages(id, messages).expect("restored");
+        }
+        let bodies: Vec<String> = restored
+            .conversations()
+            .flat_map(|(_, log)| log.messages().map(|m| m.body.clone()))
+            .collect();
+        assert_eq!(bodies, vec!["kept"]);
+        assert_eq!(
+            restored.contact_roster(&bob.persona_key()),
+            Some(bob.roster())
+        );
+
+        let (_, reply) = bob
+            .send_text(&alice.persona_key(), "got it", 2_000, &mut rng)
+            .expect("sent");
+        let events = restored
+            .receive(&Envelope::new(reply[0].bytes.clone()).expect("envelope"))
+            .expect("the restored sessions open it");
+        assert_eq!(events.len(), 1);
+        assert_eq!(
+            Messenger::restore(&persona, &device, &state[..state.len() - 1])
+                .map(|_| ())
+                .map_err(|e| e.code()),
+            Err("truncated")
+        );
+    });
+}

@@ -16,6 +16,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::persona::{Message, MessageId, Sender};
+use crate::wire::{Reader, WireError, Writer};
+
+/// Sending devices remembered per conversation.
+const MAX_STREAMS: usize = 256;
 
 /// At most this many missing numbers are reported at once; a sender claiming a huge jump
 /// cannot make a reader list them all.
@@ -114,6 +118,9 @@ impl ConversationLog {
 
     /// Records a text's place in its sending device's stream; false if it came before.
     pub fn record_sequence(&mut self, device: [u8; 32], sequence: u64) -> bool {
+        if !self.streams.contains_key(&device) && self.streams.len() >= MAX_STREAMS {
+            return true;
+        }
         self.streams.entry(device).or_default().record(sequence)
     }
 
@@ -173,6 +180,59 @@ impl ConversationLog {
             .range((std::ops::Bound::Excluded(mark), std::ops::Bound::Unbounded))
             .filter(|(_, m)| matches!(m.sender, Sender::Contact(_)))
             .count()
+    }
+}
+
+impl SequenceTracker {
+    fn write(&self, w: &mut Writer) -> Result<(), WireError> {
+        w.put_u64(self.contiguous);
+        w.put_count("out_of_order", self.above.len(), MAX_OUT_OF_ORDER)?;
+        self.above.iter().for_each(|n| w.put_u64(*n));
+        Ok(())
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        let contiguous = r.u64("contiguous")?;
+        let count = r.count("out_of_order", MAX_OUT_OF_ORDER, 8)?;
+        let mut above = BTreeSet::new();
+        for _ in 0..count {
+            let n = r.u64("out_of_order")?;
+            if n > contiguous {
+                above.insert(n);
+            }
+        }
+        Ok(Self { contiguous, above })
+    }
+}
+
+impl ConversationLog {
+    /// Everything but the messages, which the vault keeps as records of their own.
+    pub fn write_state(&self, w: &mut Writer) -> Result<(), WireError> {
+        w.put_bytes(&self.peer);
+        for (at, id) in [self.read_up_to, self.dismissed_up_to] {
+            w.put_u64(at);
+            w.put_bytes(&id);
+        }
+        w.put_u64(self.sent);
+        w.put_count("streams", self.streams.len(), MAX_STREAMS)?;
+        for (device, stream) in &self.streams {
+            w.put_bytes(device);
+            stream.write(w)?;
+        }
+        Ok(())
+    }
+
+    pub fn read_state(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        let mut log = ConversationLog::new(r.array("peer")?);
+        log.read_up_to = (r.u64("read_up_to_ms")?, r.array("read_up_to_id")?);
+        log.dismissed_up_to = (r.u64("dismissed_up_to_ms")?, r.array("dismissed_up_to_id")?);
+        log.sent = r.u64("sent")?;
+        let count = r.count("streams", MAX_STREAMS, 32 + 8 + 4)?;
+        for _ in 0..count {
+            let device = r.array("stream_device")?;
+            log.streams.insert(device, SequenceTracker::read(r)?);
+        }
+        Ok(log)
     }
 }
 

@@ -4,7 +4,7 @@
 //! [`Messenger::receive`]; whatever a call returns as [`Transmit`]s it puts on the network.
 //! Nothing here touches a network, a clock or storage.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 
 use ed25519_dalek::SigningKey;
 use rand_core::CryptoRng;
@@ -18,11 +18,21 @@ use crate::messaging::sealed::{
 };
 use crate::messaging::sessions::DeviceSessions;
 use crate::messaging::MessagingError;
-use crate::persona::{DeviceKeys, Message, MessageId, Persona, Sender};
-use crate::roster::{Roster, RosterDevice, SignedRoster};
+use crate::persona::{
+    DeviceKeys, Message, MessageId, Persona, Sender, MAX_CONTACTS, MAX_CONVERSATIONS,
+    MAX_DISPLAY_NAME_LEN,
+};
+use crate::roster::{Roster, RosterDevice, SignedRoster, MAX_ROSTER_LEN};
+use crate::wire::{Reader, Writer};
+use zeroize::Zeroizing;
 
 /// Longest text a device sends: with its seals and an introduction it fits one envelope.
 pub const MAX_TEXT_LEN: usize = 32 * 1024;
+/// Envelope ids remembered to ignore second copies; older copies fail Olm or dedupe by id.
+pub const MAX_SEEN_ENVELOPES: usize = 20_000;
+const STATE_MAGIC: &[u8; 2] = b"MS";
+const STATE_FORMAT_VERSION: u8 = 1;
+const MAX_SESSIONS_PICKLE_LEN: usize = 16 * 1024 * 1024;
 
 /// What an incoming envelope changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +88,7 @@ pub struct Messenger {
     contacts: BTreeMap<[u8; 32], ContactState>,
     conversations: BTreeMap<[u8; 16], ConversationLog>,
     seen_envelopes: HashSet<EnvelopeId>,
+    seen_order: VecDeque<EnvelopeId>,
     revoked: bool,
 }
 
@@ -185,6 +196,7 @@ impl Messenger {
             contacts: BTreeMap::new(),
             conversations: BTreeMap::new(),
             seen_envelopes: HashSet::new(),
+            seen_order: VecDeque::new(),
             revoked: false,
         }
     }
@@ -214,6 +226,119 @@ impl Messenger {
 
     pub fn is_revoked(&self) -> bool {
         self.revoked
+    }
+
+    /// Everything this device knows but the messages (the vault stores those as records):
+    /// its Olm account and sessions, rosters, contacts, read marks, streams, envelopes seen.
+    /// Secret; zeroized on drop.
+    pub fn snapshot(&self) -> Result<Zeroizing<Vec<u8>>, MessagingError> {
+        let mut w = Writer::new();
+        w.put_bytes(STATE_MAGIC);
+        w.put_u8(STATE_FORMAT_VERSION);
+        w.put_var_bytes(
+            "sessions",
+            &self.sessions.pickle()?,
+            MAX_SESSIONS_PICKLE_LEN,
+        )?;
+        w.put_var_bytes(
+            "roster",
+            &self.roster.sign(&self.identity)?.encode(),
+            MAX_ROSTER_LEN,
+        )?;
+        match self.previous_inbox {
+            Some(inbox) => {
+                w.put_u8(1);
+                w.put_bytes(inbox.as_bytes());
+            }
+            None => w.put_u8(0),
+        }
+        w.put_u8(u8::from(self.revoked));
+        w.put_count("contacts", self.contacts.len(), MAX_CONTACTS)?;
+        for contact in self.contacts.values() {
+            w.put_display_text("display_name", &contact.display_name, MAX_DISPLAY_NAME_LEN)?;
+            w.put_var_bytes("roster", &contact.signed.encode(), MAX_ROSTER_LEN)?;
+            w.put_u8(u8::from(contact.knows_us));
+        }
+        w.put_count("conversations", self.conversations.len(), MAX_CONVERSATIONS)?;
+        for (id, log) in &self.conversations {
+            w.put_bytes(id);
+            log.write_state(&mut w)?;
+        }
+        w.put_count("seen", self.seen_order.len(), MAX_SEEN_ENVELOPES)?;
+        for id in &self.seen_order {
+            w.put_bytes(id.as_bytes());
+        }
+        Ok(Zeroizing::new(w.into_bytes()))
+    }
+
+    /// This device again from a [`Messenger::snapshot`]; its conversations come back
+    /// empty until [`Messenger::restore_messages`] hands each its messages.
+    pub fn restore(
+        persona: &Persona,
+        device: &DeviceKeys,
+        snapshot: &[u8],
+    ) -> Result<Self, MessagingError> {
+        let persona_key = persona.identity_key().verifying_key().to_bytes();
+        let mut r = Reader::new(snapshot);
+        r.magic_and_version(STATE_MAGIC, STATE_FORMAT_VERSION)?;
+        let sessions =
+            DeviceSessions::from_pickle(r.var_bytes("sessions", MAX_SESSIONS_PICKLE_LEN)?)?;
+        let roster =
+            SignedRoster::decode(r.var_bytes("roster", MAX_ROSTER_LEN)?)?.verify(&persona_key)?;
+        let mut messenger = Self::with_roster(persona, device, sessions, roster);
+        messenger.previous_inbox = match r.u8("previous_inbox")? {
+            0 => None,
+            _ => Some(MailboxAddress::from_bytes(r.array("previous_inbox")?)),
+        };
+        messenger.revoked = r.u8("revoked")? != 0;
+        let contacts = r.count("contacts", MAX_CONTACTS, 4 + 4 + 1)?;
+        for _ in 0..contacts {
+            let display_name = r.display_text("display_name", MAX_DISPLAY_NAME_LEN)?;
+            let signed = SignedRoster::decode(r.var_bytes("roster", MAX_ROSTER_LEN)?)?;
+            let knows_us = r.u8("knows_us")? != 0;
+            let key = signed.claimed_persona()?;
+            let roster = signed.verify(&key)?;
+            messenger.contacts.insert(
+                key,
+                ContactState {
+                    display_name,
+                    roster,
+                    signed,
+                    knows_us,
+                },
+            );
+        }
+        let conversations = r.count("conversations", MAX_CONVERSATIONS, 16 + 32)?;
+        for _ in 0..conversations {
+            let id = r.array("conversation_id")?;
+            messenger
+                .conversations
+                .insert(id, ConversationLog::read_state(&mut r)?);
+        }
+        let seen = r.count("seen", MAX_SEEN_ENVELOPES, 32)?;
+        for _ in 0..seen {
+            let id = EnvelopeId::from_bytes(r.array("seen")?);
+            messenger.seen_envelopes.insert(id);
+            messenger.seen_order.push_back(id);
+        }
+        r.finish()?;
+        Ok(messenger)
+    }
+
+    /// Puts a conversation's stored messages back after a [`Messenger::restore`].
+    pub fn restore_messages(
+        &mut self,
+        conversation_id: &[u8; 16],
+        messages: Vec<Message>,
+    ) -> Result<(), MessagingError> {
+        let log = self
+            .conversations
+            .get_mut(conversation_id)
+            .ok_or(MessagingError::UnknownConversation)?;
+        for message in messages {
+            log.insert(message);
+        }
+        Ok(())
     }
 
     /// The mailboxes to fetch: the persona inbox (and the one before a revocation).
@@ -577,8 +702,15 @@ impl Messenger {
     /// Applies one envelope read from an inbox or a profile mailbox. A second copy of an
     /// envelope, or a message seen before under another envelope, changes nothing.
     pub fn receive(&mut self, envelope: &Envelope) -> Result<Vec<MessagingEvent>, MessagingError> {
-        if !self.seen_envelopes.insert(envelope.id()) {
+        let id = envelope.id();
+        if !self.seen_envelopes.insert(id) {
             return Ok(Vec::new());
+        }
+        self.seen_order.push_back(id);
+        if self.seen_order.len() > MAX_SEEN_ENVELOPES {
+            if let Some(oldest) = self.seen_order.pop_front() {
+                self.seen_envelopes.remove(&oldest);
+            }
         }
         match InboxItem::decode(envelope.as_bytes())? {
             InboxItem::PublishedRoster(signed) => self.apply_roster(&signed),

@@ -48,6 +48,8 @@ const UNLOCK_ID: &[u8] = b"unlock";
 const PIN_ATTEMPTS_ID: &[u8] = b"pin_attempts";
 const PERSONA_ID: &[u8] = b"persona";
 const DEVICE_ID: &[u8] = b"device";
+/// This device's Olm account, sessions and messaging state, beside its keys.
+const MESSAGING_ID: &[u8] = b"messaging";
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum VaultError {
@@ -334,6 +336,24 @@ impl<S: RawStore> Vault<S> {
         Ok(self.store.write(vec![op]).await?)
     }
 
+    /// Stores this device's messaging state (a [`crate::messaging::Messenger::snapshot`])
+    /// and the messages it just sent or received, in one atomic write.
+    pub async fn save_messaging(
+        &self,
+        state: &[u8],
+        messages: &[Message],
+        rng: &mut impl CryptoRng,
+    ) -> Result<(), VaultError> {
+        let mut ops = vec![self.sealed(StoreName::Device, MESSAGING_ID, state, rng)];
+        ops.extend(self.message_ops(messages, rng)?);
+        Ok(self.store.write(ops).await?)
+    }
+
+    /// This device's messaging state, if it has one yet.
+    pub async fn messaging_state(&self) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>, VaultError> {
+        self.read(StoreName::Device, MESSAGING_ID).await
+    }
+
     /// Stores messages in one atomic write; a message already stored (same id) is replaced
     /// by the same content, so writing twice keeps one copy.
     pub async fn put_messages(
@@ -341,6 +361,15 @@ impl<S: RawStore> Vault<S> {
         messages: &[Message],
         rng: &mut impl CryptoRng,
     ) -> Result<(), VaultError> {
+        let ops = self.message_ops(messages, rng)?;
+        Ok(self.store.write(ops).await?)
+    }
+
+    fn message_ops(
+        &self,
+        messages: &[Message],
+        rng: &mut impl CryptoRng,
+    ) -> Result<Vec<WriteOp>, VaultError> {
         let mut ops = Vec::with_capacity(messages.len());
         // Batches usually hold runs of one conversation: hash its id once per run.
         let mut prefix: Option<([u8; 16], [u8; LOOKUP_KEY_LEN])> = None;
@@ -362,7 +391,7 @@ impl<S: RawStore> Vault<S> {
                 key,
             });
         }
-        Ok(self.store.write(ops).await?)
+        Ok(ops)
     }
 
     /// A conversation's messages in conversation order.

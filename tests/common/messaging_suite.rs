@@ -18,9 +18,11 @@ use phantom_sync::testing::SeededRng;
 
 const NOW: u64 = 1_767_225_600;
 
-/// A device and how far it has read each mailbox.
+/// A device, its persona and keys, and how far it has read each mailbox.
 pub struct Device {
     pub messenger: Messenger,
+    persona: Persona,
+    keys: DeviceKeys,
     cursors: HashMap<MailboxAddress, MailboxCursor>,
 }
 
@@ -48,11 +50,26 @@ impl Polled {
 }
 
 impl Device {
-    fn new(messenger: Messenger) -> Self {
+    fn new(messenger: Messenger, persona: &Persona, keys: &DeviceKeys) -> Self {
         Self {
             messenger,
+            persona: persona.clone(),
+            keys: keys.clone(),
             cursors: HashMap::new(),
         }
+    }
+
+    /// The device after a reload: its state from a snapshot, its messages as stored.
+    pub fn reload(&mut self) {
+        let snapshot = self.messenger.snapshot().expect("a snapshot");
+        let mut restored =
+            Messenger::restore(&self.persona, &self.keys, &snapshot).expect("restored");
+        for (id, log) in self.messenger.conversations() {
+            restored
+                .restore_messages(id, log.messages().cloned().collect())
+                .expect("a known conversation");
+        }
+        self.messenger = restored;
     }
 
     /// Reads every mailbox the device listens on.
@@ -142,7 +159,7 @@ pub async fn cast(transport: &impl MailboxTransport, seed: u64) -> Cast {
         .add_device(bob_b.roster_entry(NOW), &mut rng)
         .expect("added");
     deliver(transport, added).await;
-    let mut bob_b = Device::new(bob_b);
+    let mut bob_b = Device::new(bob_b, &bob_persona, &tablet);
     let polled = bob_b.poll(transport).await;
     assert!(
         polled.events.contains(&MessagingEvent::RosterChanged {
@@ -154,8 +171,8 @@ pub async fn cast(transport: &impl MailboxTransport, seed: u64) -> Cast {
     assert_eq!(bob_b.messenger.roster().devices.len(), 2);
     Cast {
         rng,
-        alice: Device::new(alice),
-        bob_a: Device::new(bob_a),
+        alice: Device::new(alice, &alice_persona, &alice_phone),
+        bob_a: Device::new(bob_a, &bob_persona, &laptop),
         bob_b,
     }
 }
@@ -230,6 +247,18 @@ pub async fn alice_writes_to_bob_on_both_devices_and_bob_replies(
         "ordered by sender time"
     );
 
+    // B reloads: what it knows, its sessions and what it has seen come back.
+    bob_b.reload();
+    assert!(bob_b
+        .messenger
+        .receive(&replay)
+        .expect("ignored")
+        .is_empty());
+    assert_eq!(
+        bob_b.bodies_with(&alice.messenger),
+        vec!["Hi Bob!", "Hi Alice, from my laptop"]
+    );
+
     // Bob reads on A: B's unread count clears, and applying it sends nothing back.
     assert_eq!(bob_b.unread_with(&alice.messenger), 1);
     let conversation = *bob_a
@@ -262,6 +291,16 @@ pub async fn alice_writes_to_bob_on_both_devices_and_bob_replies(
     );
     assert_eq!(bob_b.unread_with(&alice.messenger), 0);
     assert_eq!(bob_a.unread_with(&alice.messenger), 0);
+
+    // After a reload, Alice's next message still opens on B (its Olm session came back).
+    bob_b.reload();
+    let (_, again) = alice
+        .messenger
+        .send_text(&bob_key, "Still there?", NOW * 1000 + 9, &mut rng)
+        .expect("sent");
+    deliver(transport, again).await;
+    assert_eq!(bob_b.poll(transport).await.messages(), vec!["Still there?"]);
+    assert_eq!(bob_b.unread_with(&alice.messenger), 1);
 }
 
 pub async fn a_dropped_message_is_noticed_and_filled_in(
@@ -395,7 +434,8 @@ pub async fn a_revoked_device_reads_nothing_new(transport: &impl MailboxTranspor
 
     // A roster older than the one Alice holds is refused with its typed error.
     let mut stale = Polled::default();
-    let mut alice_fresh_cursor = Device::new(alice.messenger);
+    alice.cursors.clear();
+    let mut alice_fresh_cursor = alice;
     alice_fresh_cursor
         .read(transport, profile_mailbox(&bob_key), &mut stale)
         .await;
