@@ -36,7 +36,7 @@ fn an_approved_link_mirrors_the_persona_and_completes_both_sides() {
     let choice = pair.right_choice();
     let persona = pair.persona.clone();
     pair.source
-        .approve(choice, &persona, NOW + 10)
+        .approve(choice, &persona, &pair.roster.clone(), NOW + 10)
         .expect("approved");
     assert_eq!(pair.source.state(), SyncState::Transferring);
     let payload = pair.source.poll_transmit().expect("the persona payload");
@@ -46,9 +46,15 @@ fn an_approved_link_mirrors_the_persona_and_completes_both_sides() {
     else {
         panic!("expected the persona");
     };
-    assert_eq!(mirror, pair.persona);
-    assert_eq!(mirror.fingerprint(), pair.persona.fingerprint());
-    pair.target.confirm_import().expect("import confirmed");
+    assert_eq!(mirror.persona, pair.persona);
+    assert_eq!(mirror.persona.fingerprint(), pair.persona.fingerprint());
+    assert_eq!(
+        mirror.roster, pair.roster,
+        "the roster travels with the persona"
+    );
+    pair.target
+        .confirm_import(common::new_device(0x22))
+        .expect("import confirmed");
     assert_eq!(pair.target.state(), SyncState::Completed);
 
     let ack = pair.target.poll_transmit().expect("an import ack");
@@ -56,7 +62,11 @@ fn an_approved_link_mirrors_the_persona_and_completes_both_sides() {
         .source
         .receive(&ack.bytes, NOW + 11, &mut pair.rng)
         .expect("ack accepted");
-    assert_eq!(event, PairingEvent::LinkCompleted);
+    assert_eq!(
+        event,
+        PairingEvent::LinkCompleted(common::new_device(0x22)),
+        "the source learns the device to add to the roster"
+    );
     assert_eq!(pair.source.state(), SyncState::Completed);
 }
 
@@ -73,7 +83,7 @@ fn typed_words_approve_like_a_pick() {
         .to_uppercase();
     let persona = pair.persona.clone();
     pair.source
-        .approve_typed(&words, &persona, NOW + 10)
+        .approve_typed(&words, &persona, &pair.roster.clone(), NOW + 10)
         .expect("typed words accepted");
     assert_eq!(pair.source.state(), SyncState::Transferring);
 }
@@ -100,9 +110,12 @@ fn a_substituted_request_changes_the_words_and_the_link_is_refused() {
 
     // Typing what the real new device shows refuses the link and sends nothing secret.
     let persona = pair.persona.clone();
-    let typed = pair
-        .source
-        .approve_typed(&honest_words.to_string(), &persona, NOW + 10);
+    let typed = pair.source.approve_typed(
+        &honest_words.to_string(),
+        &persona,
+        &pair.roster.clone(),
+        NOW + 10,
+    );
     assert_eq!(typed, Err(PairingError::WordsMismatch));
     assert_eq!(
         pair.source.state(),
@@ -128,7 +141,8 @@ fn picking_a_decoy_refuses_the_link() {
     let decoy = (pair.right_choice() + 1) % 5;
     let persona = pair.persona.clone();
     assert_eq!(
-        pair.source.approve(decoy, &persona, NOW + 10),
+        pair.source
+            .approve(decoy, &persona, &pair.roster.clone(), NOW + 10),
         Err(PairingError::WordsMismatch)
     );
     let abort = pair.source.poll_transmit().expect("the target is told");
@@ -211,7 +225,7 @@ fn a_tampered_ciphertext_or_header_is_refused_and_changes_nothing() {
     let choice = pair.right_choice();
     let persona = pair.persona.clone();
     pair.source
-        .approve(choice, &persona, NOW + 10)
+        .approve(choice, &persona, &pair.roster.clone(), NOW + 10)
         .expect("approved");
     let payload = pair.source.poll_transmit().expect("payload");
 
@@ -359,11 +373,13 @@ fn actions_out_of_order_are_illegal_transitions() {
     let persona = pair.persona.clone();
     let err = pair
         .source
-        .approve(0, &persona, NOW)
+        .approve(0, &persona, &pair.roster.clone(), NOW)
         .expect_err("nothing to approve yet");
     assert_eq!(err.code(), "illegal_transition");
     assert_eq!(
-        pair.target.confirm_import().map_err(|e| e.code()),
+        pair.target
+            .confirm_import(common::new_device(0x22))
+            .map_err(|e| e.code()),
         Err("illegal_transition")
     );
 }
@@ -419,7 +435,7 @@ fn once_the_persona_is_sent_cancelling_is_refused() {
     let choice = pair.right_choice();
     let persona = pair.persona.clone();
     pair.source
-        .approve(choice, &persona, NOW + 10)
+        .approve(choice, &persona, &pair.roster.clone(), NOW + 10)
         .expect("approved");
     assert_eq!(
         pair.source.cancel().map_err(|e| e.code()),

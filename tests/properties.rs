@@ -11,10 +11,43 @@ use phantom_sync::persona::{
     Contact, Conversation, DeviceKeys, Fingerprint, Message, MessageId, Persona, Prekey,
     PrekeyBundle, Sender, SyncCursor,
 };
+use phantom_sync::roster::{Roster, RosterDevice, SignedRoster};
 use phantom_sync::secret::Secret;
 use phantom_sync::testing::SeededRng;
 use phantom_sync::wire::WireRecord;
 use proptest::prelude::*;
+
+fn roster_device() -> impl Strategy<Value = RosterDevice> {
+    (
+        any::<[u8; 16]>(),
+        "[a-zA-Z ]{1,20}",
+        any::<u64>(),
+        any::<[[u8; 32]; 3]>(),
+    )
+        .prop_map(
+            |(device_id, name, added_at, [identity_key, signing_key, fallback_key])| RosterDevice {
+                device_id,
+                name,
+                added_at,
+                identity_key,
+                signing_key,
+                fallback_key,
+            },
+        )
+}
+
+/// A roster signed by a fixed persona key.
+fn signed_roster(devices: Vec<RosterDevice>, epoch: u64, inbox: [u8; 32]) -> SignedRoster {
+    let persona = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    Roster {
+        persona_key: persona.verifying_key().to_bytes(),
+        epoch,
+        inbox: MailboxAddress::from_bytes(inbox),
+        devices,
+    }
+    .sign(&persona)
+    .unwrap()
+}
 
 fn invitation() -> impl Strategy<Value = PairingInvitation> {
     (
@@ -146,19 +179,23 @@ proptest! {
     }
 
     #[test]
-    fn personas_and_payloads_round_trip(persona in persona(), approved_at in any::<u64>()) {
+    fn personas_and_payloads_round_trip(persona in persona(), approved_at in any::<u64>(),
+                                        devices in prop::collection::vec(roster_device(), 0..4),
+                                        epoch in any::<u64>(), inbox in any::<[u8; 32]>()) {
         prop_assert_eq!(Persona::decode(&persona.encode().unwrap()), Ok(persona.clone()));
-        let payload = PersonaPayload { persona, approved_at };
+        let roster = signed_roster(devices, epoch, inbox);
+        prop_assert_eq!(SignedRoster::decode(&roster.encode()), Ok(roster.clone()));
+        let payload = PersonaPayload { persona, approved_at, roster };
         prop_assert_eq!(PersonaPayload::decode(&payload.encode().unwrap()), Ok(payload));
     }
 
     #[test]
     fn small_messages_round_trip(name in "\\PC{0,16}", at in any::<u64>(), fingerprint in any::<[u8; 20]>(),
-                                 reason in 1u8..=4, words in any::<[u8; 5]>()) {
+                                 reason in 1u8..=4, words in any::<[u8; 5]>(), device in roster_device()) {
         let request = SyncRequest { device_name: name, requested_at: at };
         prop_assert_eq!(SyncRequest::decode(&request.encode().unwrap()), Ok(request));
-        let ack = ImportAck { fingerprint: Fingerprint::from_bytes(fingerprint) };
-        prop_assert_eq!(ImportAck::decode(&ack.encode()), Ok(ack));
+        let ack = ImportAck { fingerprint: Fingerprint::from_bytes(fingerprint), device };
+        prop_assert_eq!(ImportAck::decode(&ack.encode().unwrap()), Ok(ack));
         let abort = Abort { reason: AbortReason::from_byte(reason).unwrap() };
         prop_assert_eq!(Abort::decode(&abort.encode()), Ok(abort));
         let words = AuthWords::from_exporter_bytes(words);
@@ -217,6 +254,11 @@ proptest! {
         let _ = PrekeyBundle::decode(&bytes);
         let _ = phantom_sync::mailbox::protocol::MailboxRequest::decode(&bytes);
         let _ = phantom_sync::mailbox::protocol::MailboxResponse::decode(&bytes);
+        let _ = SignedRoster::decode(&bytes).and_then(|r| r.claimed_persona());
+        let _ = phantom_sync::messaging::sealed::InboxItem::decode(&bytes);
+        let _ = phantom_sync::messaging::sealed::Content::decode(&bytes);
+        let _ = phantom_sync::messaging::sealed::SealedKey::from_bytes(&bytes);
+        let _ = phantom_sync::messaging::sessions::DeviceSessions::from_pickle(&bytes);
         let _ = phantom_sync::drivers::qr::decode_luma(16, 16, &bytes);
         let mut source = SourcePairing::new();
         let mut rng = SeededRng::new(1);

@@ -9,6 +9,7 @@ use phantom_sync::pairing::channel::{MessageKind, PairingChannel, SourceKeyPair}
 use phantom_sync::pairing::invitation::{Capabilities, Intent, InvitationId, PairingInvitation};
 use phantom_sync::pairing::messages::{Abort, AbortReason, ImportAck, PersonaPayload, SyncRequest};
 use phantom_sync::persona::{Contact, Conversation, Persona, Prekey, PrekeyBundle};
+use phantom_sync::roster::{Roster, RosterDevice};
 use phantom_sync::secret::Secret;
 use serde_json::{json, Value};
 
@@ -99,9 +100,27 @@ fn compute() -> Value {
         }],
     };
     let persona_bytes = persona.encode().expect("encodes");
+    let identity = persona.identity_key();
+    let source_device = RosterDevice {
+        device_id: filled(0x90),
+        name: "Test Phone".into(),
+        added_at: 1_767_200_000,
+        identity_key: filled(0xa0),
+        signing_key: filled(0xb0),
+        fallback_key: filled(0xc0),
+    };
+    let roster = Roster::first(
+        identity.verifying_key().to_bytes(),
+        MailboxAddress::from_bytes(filled(0xd0)),
+    )
+    .with_device(source_device)
+    .expect("room")
+    .sign(&identity)
+    .expect("signs");
     let payload_plaintext = PersonaPayload {
         persona: persona.clone(),
         approved_at: 1_767_225_610,
+        roster,
     }
     .encode()
     .expect("encodes");
@@ -115,8 +134,17 @@ fn compute() -> Value {
 
     let ack_plaintext = ImportAck {
         fingerprint: persona.fingerprint(),
+        device: RosterDevice {
+            device_id: filled(0x91),
+            name: "Test Laptop".into(),
+            added_at: 1_767_225_611,
+            identity_key: filled(0xa1),
+            signing_key: filled(0xb1),
+            fallback_key: filled(0xc1),
+        },
     }
-    .encode();
+    .encode()
+    .expect("encodes");
     let ack_message = target
         .seal(MessageKind::ImportAck, &ack_plaintext)
         .expect("seals");
@@ -239,7 +267,6 @@ fn compute_messaging() -> Value {
         Text,
     };
     use phantom_sync::messaging::sessions::Seal;
-    use phantom_sync::roster::{Roster, RosterDevice};
 
     let persona = ed25519_dalek::SigningKey::from_bytes(&filled(0x51));
     let persona_key = persona.verifying_key().to_bytes();

@@ -4,9 +4,11 @@
 use wasm_bindgen::JsValue;
 
 use crate::drivers::qr::QrError;
+use crate::messaging::MessagingError;
 use crate::pairing::invitation::InvitationError;
 use crate::pairing::PairingError;
 use crate::persona::PersonaError;
+use crate::roster::RosterError;
 use crate::vault::schema::SchemaError;
 use crate::vault::store::StoreError;
 use crate::vault::unlock::UnlockError;
@@ -48,7 +50,9 @@ from_coded_error!(
     SchemaError,
     StoreError,
     UnlockError,
-    WireError
+    WireError,
+    MessagingError,
+    RosterError
 );
 
 impl From<FacadeError> for JsValue {

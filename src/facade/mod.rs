@@ -17,9 +17,10 @@
 //! ```
 
 pub mod error;
+mod messaging;
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -36,6 +37,7 @@ use crate::network::client::{connect_browser, MailboxClient};
 use crate::network::Replication;
 use crate::pairing::channel::{ChannelMessage, MessageKind};
 use crate::pairing::invitation::{Capabilities, PairingInvitation};
+use crate::pairing::messages::PersonaPayload;
 use crate::pairing::state::SyncState;
 use crate::pairing::{PairingEvent, SourcePairing, TargetPairing, Transmit};
 use crate::persona::{DeviceKeys, Persona};
@@ -82,6 +84,10 @@ pub struct SyncManager {
     /// The mailbox network, once connected, and how far each mailbox has been read.
     network: RefCell<Option<MailboxClient>>,
     cursors: RefCell<HashMap<MailboxAddress, MailboxCursor>>,
+    /// This device's messaging state machine, once a persona is here.
+    messenger: RefCell<Option<crate::messaging::Messenger>>,
+    /// Messaging envelopes waiting to be put on the network.
+    outbox: RefCell<VecDeque<Transmit>>,
 }
 
 /// An invitation ready to show: the QR as SVG and the same payload as a link code.
@@ -166,6 +172,8 @@ impl SyncManager {
             pairing: RefCell::new(Pairing::None),
             network: RefCell::new(None),
             cursors: RefCell::new(HashMap::new()),
+            messenger: RefCell::new(None),
+            outbox: RefCell::new(VecDeque::new()),
         };
         let needs_pin = manager.vault_exists.get()
             && Vault::needs_pin(&manager.store)
@@ -209,13 +217,14 @@ impl SyncManager {
         let persona = vault.persona().await.map_err(FacadeError::from)?;
         *self.vault.borrow_mut() = Some(Rc::new(vault));
         *self.persona.borrow_mut() = Some(persona);
-        Ok(())
+        Ok(self.load_messenger().await?)
     }
 
     /// Forgets the keys and the persona until the next `unlock`.
     pub fn lock(&self) {
         self.vault.borrow_mut().take();
         self.persona.borrow_mut().take();
+        self.messenger.borrow_mut().take();
         *self.pairing.borrow_mut() = Pairing::None;
     }
 
@@ -240,7 +249,8 @@ impl SyncManager {
         }
         let persona =
             Persona::create(&display_name, now_secs(), &mut rng()).map_err(FacadeError::from)?;
-        self.store_persona(persona).await
+        self.store_persona(persona).await?;
+        Ok(self.start_messaging().await?)
     }
 
     #[wasm_bindgen(getter, js_name = displayName)]
@@ -394,14 +404,16 @@ impl SyncManager {
     /// Source, step 4: the user picked candidate `index`; the persona is sealed only if right.
     pub fn approve(&self, index: usize) -> Result<(), JsValue> {
         let persona = self.current_persona()?;
-        self.with_source(|source| source.approve(index, &persona, now_secs()))
+        let roster = self.with_messenger(|m| m.signed_roster())?;
+        self.with_source(|source| source.approve(index, &persona, &roster, now_secs()))
     }
 
     /// Source, step 4 with typed words.
     #[wasm_bindgen(js_name = approveTyped)]
     pub fn approve_typed(&self, words: &str) -> Result<(), JsValue> {
         let persona = self.current_persona()?;
-        self.with_source(|source| source.approve_typed(words, &persona, now_secs()))
+        let roster = self.with_messenger(|m| m.signed_roster())?;
+        self.with_source(|source| source.approve_typed(words, &persona, &roster, now_secs()))
     }
 
     /// Source: none of the candidates matches the other device.
@@ -450,11 +462,14 @@ impl SyncManager {
         .map_err(FacadeError::from)?;
         Ok(match event {
             PairingEvent::RequestReceived { .. } => "request_received",
-            PairingEvent::PersonaReceived(persona) => {
-                self.import_persona(persona).await?;
+            PairingEvent::PersonaReceived(payload) => {
+                self.import_persona(*payload).await?;
                 "persona_imported"
             }
-            PairingEvent::LinkCompleted => "link_completed",
+            PairingEvent::LinkCompleted(device) => {
+                self.add_linked_device(device).await?;
+                "link_completed"
+            }
             PairingEvent::Aborted(_) => "aborted",
         }
         .to_owned())
@@ -488,12 +503,13 @@ impl SyncManager {
         Ok(())
     }
 
-    /// Puts every pending message into its mailbox on the network (a quorum of the nodes
-    /// holding it must store it); returns how many were sent.
+    /// Puts every pending message — the pairing's and the messaging outbox — into its
+    /// mailbox on the network (a quorum of the nodes holding it must store it); returns how
+    /// many were sent.
     #[wasm_bindgen(js_name = flushToNetwork)]
     pub async fn flush_to_network(&self) -> Result<u32, JsValue> {
         let network = self.connected()?;
-        let mut sent = 0;
+        let mut sent = self.flush_messaging(&network).await?;
         while let Some(transmit) = self.next_transmit() {
             let envelope = Envelope::new(transmit.bytes)
                 .map_err(|e| FacadeError::new(e.code(), e.to_string()))?;
@@ -632,15 +648,22 @@ impl SyncManager {
         Ok(())
     }
 
-    /// Target: the received persona goes into the vault before the source hears "done".
-    async fn import_persona(&self, persona: Persona) -> Result<(), JsValue> {
+    /// Target: the received persona goes into the vault, and this device joins its roster,
+    /// before the source hears "done".
+    async fn import_persona(&self, payload: PersonaPayload) -> Result<(), JsValue> {
         self.importing.set(true);
-        let stored = self.store_persona(persona).await;
+        let stored = match self.store_persona(payload.persona).await {
+            Ok(()) => self
+                .join_messaging(&payload.roster)
+                .await
+                .map_err(JsValue::from),
+            Err(error) => Err(error),
+        };
         self.importing.set(false);
         match stored {
-            Ok(()) => {
+            Ok(entry) => {
                 if let Pairing::Target(target) = &mut *self.pairing.borrow_mut() {
-                    target.confirm_import().map_err(FacadeError::from)?;
+                    target.confirm_import(entry).map_err(FacadeError::from)?;
                 }
                 Ok(())
             }

@@ -134,7 +134,7 @@ impl ConversationLog {
     }
 
     /// Messages in conversation order: sender time, then id.
-    pub fn messages(&self) -> impl Iterator<Item = &Message> {
+    pub fn messages(&self) -> impl DoubleEndedIterator<Item = &Message> {
         self.messages.values()
     }
 

@@ -224,6 +224,17 @@ impl Messenger {
         &self.roster
     }
 
+    /// The persona's roster, signed: what a new device is given when it links.
+    pub fn signed_roster(&self) -> Result<SignedRoster, MessagingError> {
+        Ok(self.roster.sign(&self.identity)?)
+    }
+
+    pub fn contact_name(&self, persona_key: &[u8; 32]) -> Option<&str> {
+        self.contacts
+            .get(persona_key)
+            .map(|c| c.display_name.as_str())
+    }
+
     pub fn is_revoked(&self) -> bool {
         self.revoked
     }

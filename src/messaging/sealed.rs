@@ -287,7 +287,53 @@ fn signed_roster(bytes: &[u8]) -> Result<SignedRoster, WireError> {
     })
 }
 
+/// A contact card as text, for a QR code or a message: `PHCONTACT:` and base32.
+pub const CONTACT_LINK_PREFIX: &str = "PHCONTACT:";
+const CONTACT_CARD_MAGIC: &[u8; 2] = b"PK";
+
 impl ContactCard {
+    pub fn to_link_code(&self) -> Result<String, WireError> {
+        let mut w = Writer::new();
+        w.put_bytes(CONTACT_CARD_MAGIC);
+        w.put_u8(INBOX_FORMAT_VERSION);
+        self.write(&mut w)?;
+        Ok(format!(
+            "{CONTACT_LINK_PREFIX}{}",
+            data_encoding::BASE32_NOPAD.encode(w.as_bytes())
+        ))
+    }
+
+    /// Reads a card as scanned or pasted: case, spaces, line breaks and dashes are ignored.
+    pub fn from_link_code(text: &str) -> Result<Self, WireError> {
+        let cleaned: String = text
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '-')
+            .map(|c| c.to_ascii_uppercase())
+            .collect();
+        let body = cleaned
+            .strip_prefix(CONTACT_LINK_PREFIX)
+            .ok_or(WireError::BadMagic)?;
+        let max = data_encoding::BASE32_NOPAD.encode_len(MAX_ROSTER_LEN + 128);
+        if body.len() > max {
+            return Err(WireError::FieldTooLong {
+                field: "contact_card",
+                len: body.len(),
+                max,
+            });
+        }
+        let bytes = data_encoding::BASE32_NOPAD
+            .decode(body.as_bytes())
+            .map_err(|_| WireError::InvalidValue {
+                field: "contact_card",
+                value: body.len() as u64,
+            })?;
+        let mut r = Reader::new(&bytes);
+        r.magic_and_version(CONTACT_CARD_MAGIC, INBOX_FORMAT_VERSION)?;
+        let card = Self::read(&mut r)?;
+        r.finish()?;
+        Ok(card)
+    }
+
     fn write(&self, w: &mut Writer) -> Result<(), WireError> {
         w.put_display_text("display_name", &self.display_name, MAX_DISPLAY_NAME_LEN)?;
         w.put_var_bytes("roster", &self.roster.encode(), MAX_ROSTER_LEN)

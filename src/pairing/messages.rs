@@ -13,7 +13,8 @@ use zeroize::Zeroizing;
 
 use crate::persona::device::MAX_DEVICE_NAME_LEN;
 use crate::persona::{Fingerprint, Persona, PersonaError};
-use crate::wire::{Reader, WireError, Writer};
+use crate::roster::{RosterDevice, SignedRoster, MAX_ROSTER_LEN};
+use crate::wire::{Reader, WireError, WireRecord, Writer};
 
 pub const MESSAGE_FORMAT_VERSION: u8 = 1;
 
@@ -53,6 +54,8 @@ pub struct PersonaPayload {
     pub persona: Persona,
     /// The source's clock when it approved (Unix seconds).
     pub approved_at: u64,
+    /// The persona's current roster: the devices the new one will talk to.
+    pub roster: SignedRoster,
 }
 
 impl PersonaPayload {
@@ -62,6 +65,7 @@ impl PersonaPayload {
         let mut w = Writer::new();
         w.put_u8(MESSAGE_FORMAT_VERSION);
         w.put_u64(self.approved_at);
+        w.put_var_bytes("roster", &self.roster.encode(), MAX_ROSTER_LEN)?;
         w.put_bytes(&persona);
         Ok(Zeroizing::new(w.into_bytes()))
     }
@@ -70,10 +74,16 @@ impl PersonaPayload {
         let mut r = Reader::new(bytes);
         read_version(&mut r)?;
         let approved_at = r.u64("approved_at")?;
+        let roster_bytes = r.var_bytes("roster", MAX_ROSTER_LEN)?;
+        let roster = SignedRoster::decode(roster_bytes).map_err(|_| WireError::InvalidValue {
+            field: "roster",
+            value: roster_bytes.len() as u64,
+        })?;
         let rest = r.bytes("persona", r.remaining_len())?;
         Ok(Self {
             persona: Persona::decode(rest)?,
             approved_at,
+            roster,
         })
     }
 }
@@ -135,26 +145,33 @@ impl Abort {
     }
 }
 
-/// The target imported the persona whose fingerprint it names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The target imported the persona whose fingerprint it names, and asks to be on its
+/// roster as `device` (its own Olm keys, made for this persona).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportAck {
     pub fingerprint: Fingerprint,
+    pub device: RosterDevice,
 }
 
 impl ImportAck {
-    pub fn encode(&self) -> Vec<u8> {
+    pub fn encode(&self) -> Result<Vec<u8>, WireError> {
         let mut w = Writer::new();
         w.put_u8(MESSAGE_FORMAT_VERSION);
         w.put_bytes(self.fingerprint.as_bytes());
-        w.into_bytes()
+        self.device.write(&mut w)?;
+        Ok(w.into_bytes())
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
         let mut r = Reader::new(bytes);
         read_version(&mut r)?;
         let fingerprint = Fingerprint::from_bytes(r.array("fingerprint")?);
+        let device = RosterDevice::read(&mut r)?;
         r.finish()?;
-        Ok(Self { fingerprint })
+        Ok(Self {
+            fingerprint,
+            device,
+        })
     }
 }
 

@@ -12,11 +12,16 @@
 //! bytes over the network and the persona into storage.
 //!
 //! ```
+//! use phantom_sync::mailbox::MailboxAddress;
 //! use phantom_sync::pairing::{PairingEvent, SourcePairing, TargetPairing};
 //! use phantom_sync::persona::Persona;
+//! use phantom_sync::roster::Roster;
 //! # let mut rng = phantom_sync::testing::SeededRng::new(5);
 //! let now = 1_700_000_000;
 //! let persona = Persona::create("Ada", now, &mut rng)?;
+//! let identity = persona.identity_key();
+//! let inbox = MailboxAddress::random(&mut rng);
+//! let roster = Roster::first(identity.verifying_key().to_bytes(), inbox).sign(&identity)?;
 //!
 //! let mut source = SourcePairing::new();
 //! let invitation = source.generate_invitation(now, &mut rng)?;
@@ -28,14 +33,15 @@
 //! source.receive(&request.bytes, now, &mut rng)?;
 //! let choice = source.word_choice().expect("words to pick from");
 //! let picked = choice.candidates().iter().position(|c| *c == words).expect("shown");
-//! source.approve(picked, &persona, now)?;
+//! source.approve(picked, &persona, &roster, now)?;
 //!
 //! let payload = source.poll_transmit().expect("the persona payload");
 //! let PairingEvent::PersonaReceived(mirror) = target.receive(&payload.bytes)? else {
 //!     panic!("expected the persona");
 //! };
-//! assert_eq!(mirror.fingerprint(), persona.fingerprint());
-//! # Ok::<(), phantom_sync::pairing::PairingError>(())
+//! assert_eq!(mirror.persona.fingerprint(), persona.fingerprint());
+//! assert_eq!(mirror.roster, roster);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 pub mod channel;
@@ -53,10 +59,11 @@ pub use target::TargetPairing;
 
 use crate::pairing::channel::{ChannelError, MessageKind};
 use crate::pairing::invitation::InvitationError;
-use crate::pairing::messages::AbortReason;
+use crate::pairing::messages::{AbortReason, PersonaPayload};
 use crate::pairing::state::IllegalTransition;
 use crate::pairing::words::WordsError;
-use crate::persona::{Persona, PersonaError};
+use crate::persona::PersonaError;
+use crate::roster::RosterDevice;
 use crate::wire::WireError;
 
 pub use crate::mailbox::Transmit;
@@ -67,9 +74,9 @@ pub enum PairingEvent {
     /// Source: a device asks to link; its words are ready to pick.
     RequestReceived { device_name: String },
     /// Target: the approved persona arrived; import it, then call `confirm_import`.
-    PersonaReceived(Persona),
-    /// Source: the target imported the persona.
-    LinkCompleted,
+    PersonaReceived(Box<PersonaPayload>),
+    /// Source: the target imported the persona and asks to join the roster as this device.
+    LinkCompleted(RosterDevice),
     /// The other device stopped the pairing.
     Aborted(AbortReason),
 }

@@ -14,6 +14,7 @@ use crate::pairing::state::{FailureReason, IllegalTransition, Role, SyncState, S
 use crate::pairing::words::{AuthWords, WordChoice};
 use crate::pairing::{PairingError, PairingEvent, Transmit};
 use crate::persona::{Fingerprint, Persona};
+use crate::roster::SignedRoster;
 
 /// How long an invitation accepts a request. The UI shows a new one about every minute;
 /// earlier ones stay valid until they expire, so a slow scan still works.
@@ -191,6 +192,7 @@ impl SourcePairing {
         &mut self,
         index: usize,
         persona: &Persona,
+        roster: &SignedRoster,
         now: u64,
     ) -> Result<(), PairingError> {
         self.view
@@ -202,7 +204,7 @@ impl SourcePairing {
         if !accepted.choice.is_correct(index) {
             return self.refuse_words();
         }
-        self.send_persona(persona, now)
+        self.send_persona(persona, roster, now)
     }
 
     /// Step 4 with typed words instead of a pick.
@@ -210,6 +212,7 @@ impl SourcePairing {
         &mut self,
         typed: &str,
         persona: &Persona,
+        roster: &SignedRoster,
         now: u64,
     ) -> Result<(), PairingError> {
         self.view
@@ -219,7 +222,7 @@ impl SourcePairing {
         if !accepted.choice.matches_typed(&typed) {
             return self.refuse_words();
         }
-        self.send_persona(persona, now)
+        self.send_persona(persona, roster, now)
     }
 
     /// The user said none of the candidates is shown on the other device.
@@ -263,10 +266,16 @@ impl SourcePairing {
         Err(PairingError::WordsMismatch)
     }
 
-    fn send_persona(&mut self, persona: &Persona, now: u64) -> Result<(), PairingError> {
+    fn send_persona(
+        &mut self,
+        persona: &Persona,
+        roster: &SignedRoster,
+        now: u64,
+    ) -> Result<(), PairingError> {
         let payload = PersonaPayload {
             persona: persona.clone(),
             approved_at: now,
+            roster: roster.clone(),
         }
         .encode()?;
         let state = self.view.state();
@@ -325,7 +334,7 @@ impl SourcePairing {
         }
         self.view
             .transition(SyncState::Completed, "finish the link")?;
-        Ok(PairingEvent::LinkCompleted)
+        Ok(PairingEvent::LinkCompleted(ack.device))
     }
 
     fn handle_abort(&mut self, message: &ChannelMessage) -> Result<PairingEvent, PairingError> {

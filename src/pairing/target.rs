@@ -11,6 +11,7 @@ use crate::pairing::state::{FailureReason, IllegalTransition, Role, SyncState, S
 use crate::pairing::words::AuthWords;
 use crate::pairing::{PairingError, PairingEvent, Transmit};
 use crate::persona::Fingerprint;
+use crate::roster::RosterDevice;
 
 struct OpenChannel {
     invitation: PairingInvitation,
@@ -132,7 +133,7 @@ impl TargetPairing {
         open.received = Some(payload.persona.fingerprint());
         self.view
             .transition(SyncState::Transferring, "receive the persona")?;
-        Ok(PairingEvent::PersonaReceived(payload.persona))
+        Ok(PairingEvent::PersonaReceived(Box::new(payload)))
     }
 
     fn handle_abort(&mut self, message: &ChannelMessage) -> Result<PairingEvent, PairingError> {
@@ -148,8 +149,9 @@ impl TargetPairing {
         Ok(PairingEvent::Aborted(abort.reason))
     }
 
-    /// The driver stored the received persona: tell the source and finish.
-    pub fn confirm_import(&mut self) -> Result<(), PairingError> {
+    /// The driver stored the received persona: tell the source, asking to join the roster
+    /// as `device`, and finish.
+    pub fn confirm_import(&mut self, device: RosterDevice) -> Result<(), PairingError> {
         self.view
             .require(&[SyncState::Transferring], "confirm the import")?;
         let fingerprint = self.open.as_ref().and_then(|open| open.received).ok_or(
@@ -158,7 +160,11 @@ impl TargetPairing {
                 action: "confirm the import",
             }),
         )?;
-        self.send(MessageKind::ImportAck, &ImportAck { fingerprint }.encode())?;
+        let ack = ImportAck {
+            fingerprint,
+            device,
+        };
+        self.send(MessageKind::ImportAck, &ack.encode()?)?;
         self.view
             .transition(SyncState::Completed, "confirm the import")?;
         Ok(())

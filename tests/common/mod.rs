@@ -2,9 +2,11 @@
 // Each test binary uses a different part of these helpers.
 #![allow(dead_code)]
 
+use phantom_sync::mailbox::MailboxAddress;
 use phantom_sync::pairing::invitation::PairingInvitation;
 use phantom_sync::pairing::{PairingEvent, SourcePairing, TargetPairing, Transmit};
 use phantom_sync::persona::Persona;
+use phantom_sync::roster::{Roster, RosterDevice, SignedRoster};
 use phantom_sync::testing::SeededRng;
 
 pub const NOW: u64 = 1_767_225_600;
@@ -13,15 +15,43 @@ pub const NOW: u64 = 1_767_225_600;
 pub struct Pair {
     pub rng: SeededRng,
     pub persona: Persona,
+    /// The persona's roster, as the source sends it with the persona.
+    pub roster: SignedRoster,
     pub source: SourcePairing,
     pub target: TargetPairing,
     pub invitation: PairingInvitation,
+}
+
+/// A one-device roster for `persona`, signed.
+pub fn roster_of(persona: &Persona, rng: &mut SeededRng) -> SignedRoster {
+    let identity = persona.identity_key();
+    Roster::first(
+        identity.verifying_key().to_bytes(),
+        MailboxAddress::random(rng),
+    )
+    .with_device(new_device(0x11))
+    .and_then(|roster| roster.sign(&identity))
+    .expect("a signed roster")
+}
+
+/// A device asking to join a roster (its keys are placeholders: tests of pairing do not
+/// open sessions with it).
+pub fn new_device(n: u8) -> RosterDevice {
+    RosterDevice {
+        device_id: [n; 16],
+        name: "Laptop".into(),
+        added_at: NOW,
+        identity_key: [n; 32],
+        signing_key: [n.wrapping_add(1); 32],
+        fallback_key: [n.wrapping_add(2); 32],
+    }
 }
 
 impl Pair {
     pub fn new(seed: u64) -> Self {
         let mut rng = SeededRng::new(seed);
         let persona = Persona::create("Ada", NOW - 86_400, &mut rng).expect("a persona");
+        let roster = roster_of(&persona, &mut rng);
         let mut source = SourcePairing::new();
         let invitation = source
             .generate_invitation(NOW, &mut rng)
@@ -29,6 +59,7 @@ impl Pair {
         Self {
             rng,
             persona,
+            roster,
             source,
             target: TargetPairing::new(),
             invitation,

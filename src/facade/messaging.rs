@@ -1,0 +1,477 @@
+//! The messaging half of `SyncManager`: contacts, conversations, sending, read state, the
+//! persona's devices, and `syncMessages`, the event stream a page polls.
+//!
+//! ```js
+//! const alice = await SyncManager.open("alice", "Alice's phone");
+//! await alice.createPersona("Alice");
+//! alice.connectNetwork(nodes);
+//! const bob = await alice.addContact(bobsContactCard);          // persona key (hex)
+//! await alice.sendText(bob, "Hi Bob!");
+//! for (const event of await alice.syncMessages(1000)) {          // sends, then reads
+//!   if (event.type === "message") show(event.conversationId, event.body);
+//! }
+//! ```
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use wasm_bindgen::prelude::*;
+
+use super::{now_secs, rng, FacadeError, SyncManager};
+use crate::drivers::qr;
+use crate::mailbox::envelope::Envelope;
+use crate::mailbox::transport::MailboxTransport;
+use crate::mailbox::MailboxAddress;
+use crate::messaging::sealed::ContactCard;
+use crate::messaging::{MessagingError, MessagingEvent, Messenger};
+use crate::persona::{Message, Sender};
+use crate::roster::RosterDevice;
+
+fn now_ms() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+fn hex(bytes: &[u8]) -> String {
+    data_encoding::HEXLOWER.encode(bytes)
+}
+
+fn id_from_hex<const N: usize>(text: &str, what: &'static str) -> Result<[u8; N], FacadeError> {
+    data_encoding::HEXLOWER_PERMISSIVE
+        .decode(text.trim().as_bytes())
+        .ok()
+        .and_then(|bytes| <[u8; N]>::try_from(bytes).ok())
+        .ok_or_else(|| FacadeError::new("invalid_id", format!("not a {what}: {text}")))
+}
+
+/// A plain JS object from its entries.
+fn object(entries: &[(&str, JsValue)]) -> JsValue {
+    let object = js_sys::Object::new();
+    for (key, value) in entries {
+        // Defining a property on a fresh plain object cannot fail.
+        let _ = js_sys::Reflect::set(&object, &(*key).into(), value);
+    }
+    object.into()
+}
+
+#[wasm_bindgen]
+impl SyncManager {
+    /// This persona's contact card as a link code (`PHCONTACT:…`), for a contact to add.
+    #[wasm_bindgen(js_name = contactCard)]
+    pub fn contact_card(&self) -> Result<String, JsValue> {
+        let card = self.with_messenger(|m| m.contact_card())?;
+        Ok(card.to_link_code().map_err(FacadeError::from)?)
+    }
+
+    /// The contact card as a QR code (SVG).
+    #[wasm_bindgen(js_name = contactCardSvg)]
+    pub fn contact_card_svg(&self) -> Result<String, JsValue> {
+        let code = self.contact_card()?;
+        Ok(qr::render_svg(&code).map_err(FacadeError::from)?)
+    }
+
+    /// Adds a contact from its card; returns its persona key (hex). This persona's other
+    /// devices learn it at the next `syncMessages`.
+    #[wasm_bindgen(js_name = addContact)]
+    pub async fn add_contact(&self, link_code: String) -> Result<String, JsValue> {
+        let card = ContactCard::from_link_code(&link_code).map_err(FacadeError::from)?;
+        let (key, transmits) = self.with_messenger(|m| m.add_contact(&card, &mut rng()))?;
+        self.outbox.borrow_mut().extend(transmits);
+        self.save_messaging(&[]).await?;
+        Ok(hex(&key))
+    }
+
+    /// `[{ personaKey, displayName, conversationId }]`
+    pub fn contacts(&self) -> Result<js_sys::Array, JsValue> {
+        let own = self.with_messenger(|m| Ok(m.persona_key()))?;
+        self.read_messenger(|m| {
+            m.contacts()
+                .map(|(key, name)| {
+                    object(&[
+                        ("personaKey", hex(&key).into()),
+                        ("displayName", name.into()),
+                        (
+                            "conversationId",
+                            hex(&crate::messaging::messenger::conversation_id(&own, &key)).into(),
+                        ),
+                    ])
+                })
+                .collect()
+        })
+    }
+
+    /// `[{ conversationId, peerKey, title, unread, notifying, lastBody, lastAt }]`, the most
+    /// recent first.
+    pub fn conversations(&self) -> Result<js_sys::Array, JsValue> {
+        self.read_messenger(|m| {
+            let mut rows: Vec<(u64, JsValue)> = m
+                .conversations()
+                .map(|(id, log)| {
+                    let last = log.messages().next_back();
+                    let at = last.map_or(0, |message| message.sent_at_ms);
+                    let row = object(&[
+                        ("conversationId", hex(id).into()),
+                        ("peerKey", hex(&log.peer).into()),
+                        (
+                            "title",
+                            m.contact_name(&log.peer)
+                                .unwrap_or("Unknown contact")
+                                .into(),
+                        ),
+                        ("unread", (log.unread() as u32).into()),
+                        ("notifying", (log.notifying() as u32).into()),
+                        (
+                            "lastBody",
+                            last.map_or(JsValue::NULL, |message| message.body.as_str().into()),
+                        ),
+                        ("lastAt", (at as f64).into()),
+                    ]);
+                    (at, row)
+                })
+                .collect();
+            rows.sort_by_key(|row| std::cmp::Reverse(row.0));
+            rows.into_iter().map(|(_, row)| row).collect()
+        })
+    }
+
+    /// A conversation's messages in order:
+    /// `[{ id, sender: "me" | "own_device" | "contact", senderName, sentAt, body }]`.
+    pub fn messages(&self, conversation_id: &str) -> Result<js_sys::Array, JsValue> {
+        let id = id_from_hex::<16>(conversation_id, "conversation id")?;
+        let rows = self.with_messenger(|m| {
+            let log = m
+                .conversation(&id)
+                .ok_or(MessagingError::UnknownConversation)?;
+            Ok(log
+                .messages()
+                .map(|message| message_view(m, message, log.peer))
+                .collect::<js_sys::Array>())
+        })?;
+        Ok(rows)
+    }
+
+    /// Sends a text to a contact (persona key, hex); returns the message as `messages`
+    /// shows it. It goes out at the next `syncMessages` or `flushToNetwork`.
+    #[wasm_bindgen(js_name = sendText)]
+    pub async fn send_text(&self, persona_key: &str, body: String) -> Result<JsValue, JsValue> {
+        let to = id_from_hex::<32>(persona_key, "persona key")?;
+        let (message, transmits, view) = self.with_messenger(|m| {
+            let (message, transmits) = m.send_text(&to, &body, now_ms(), &mut rng())?;
+            let view = message_view(m, &message, to);
+            Ok((message, transmits, view))
+        })?;
+        self.outbox.borrow_mut().extend(transmits);
+        self.save_messaging(&[message]).await?;
+        Ok(view)
+    }
+
+    /// Marks a conversation read on every device of the persona.
+    #[wasm_bindgen(js_name = markRead)]
+    pub async fn mark_read(&self, conversation_id: &str) -> Result<(), JsValue> {
+        let id = id_from_hex::<16>(conversation_id, "conversation id")?;
+        let transmits = self.with_messenger(|m| m.mark_read(&id, &mut rng()))?;
+        self.outbox.borrow_mut().extend(transmits);
+        Ok(self.save_messaging(&[]).await?)
+    }
+
+    /// Dismisses a conversation's notifications on every device, without reading it.
+    pub async fn dismiss(&self, conversation_id: &str) -> Result<(), JsValue> {
+        let id = id_from_hex::<16>(conversation_id, "conversation id")?;
+        let transmits = self.with_messenger(|m| m.dismiss(&id, &mut rng()))?;
+        self.outbox.borrow_mut().extend(transmits);
+        Ok(self.save_messaging(&[]).await?)
+    }
+
+    /// The persona's devices: `[{ deviceId, name, addedAt, thisDevice }]`.
+    pub fn devices(&self) -> Result<js_sys::Array, JsValue> {
+        self.read_messenger(|m| {
+            m.roster()
+                .devices
+                .iter()
+                .map(|device| {
+                    object(&[
+                        ("deviceId", hex(&device.device_id).into()),
+                        ("name", device.name.as_str().into()),
+                        ("addedAt", (device.added_at as f64).into()),
+                        ("thisDevice", (device.device_id == m.device_id()).into()),
+                    ])
+                })
+                .collect()
+        })
+    }
+
+    /// The roster's epoch: it grows with every device added or revoked.
+    #[wasm_bindgen(getter, js_name = rosterEpoch)]
+    pub fn roster_epoch(&self) -> Option<f64> {
+        self.messenger
+            .borrow()
+            .as_ref()
+            .map(|m| m.roster().epoch as f64)
+    }
+
+    /// Removes another device of the persona: it reads nothing sent from now on.
+    #[wasm_bindgen(js_name = revokeDevice)]
+    pub async fn revoke_device(&self, device_id: &str) -> Result<(), JsValue> {
+        let id = id_from_hex::<16>(device_id, "device id")?;
+        let transmits = self.with_messenger(|m| m.revoke_device(&id, &mut rng()))?;
+        self.outbox.borrow_mut().extend(transmits);
+        Ok(self.save_messaging(&[]).await?)
+    }
+
+    /// Sends what is waiting, then reads the persona's inbox (waiting up to `waitMs` for
+    /// something new) and returns what changed:
+    /// `{ type: "message", conversationId, id, sender, senderName, sentAt, body }`,
+    /// `{ type: "read_state", conversationId, unread }`, `{ type: "contact_added",
+    /// personaKey, displayName }`, `{ type: "roster_changed", personaKey, epoch }`,
+    /// `{ type: "revoked" }`, `{ type: "gap", conversationId, missing }` (read again
+    /// automatically), and `{ type: "refused", code, message }` for an envelope refused
+    /// with its typed error (nothing stored changes).
+    #[wasm_bindgen(js_name = syncMessages)]
+    pub async fn sync_messages(&self, wait_ms: u32) -> Result<js_sys::Array, JsValue> {
+        let network = self.connected()?;
+        self.flush_messaging(&network).await?;
+        let mailboxes = self.with_messenger(|m| Ok(m.listening()))?;
+        let mut envelopes = Vec::new();
+        let mut wait = Duration::from_millis(wait_ms.into());
+        for mailbox in &mailboxes {
+            envelopes.extend(self.fetch(&network, *mailbox, wait).await?);
+            wait = Duration::ZERO;
+        }
+        let events = js_sys::Array::new();
+        let mut stored = Vec::new();
+        let mut reread = HashSet::new();
+        for envelope in envelopes {
+            let result = self.with_messenger(|m| Ok(m.receive(&envelope)))?;
+            match result {
+                Ok(received) => {
+                    for event in received {
+                        if let MessagingEvent::Message { message, .. } = &event {
+                            stored.push(message.clone());
+                        }
+                        if matches!(event, MessagingEvent::Gap { .. }) {
+                            reread.extend(mailboxes.iter().copied());
+                        }
+                        events.push(&self.event_view(&event)?);
+                    }
+                }
+                Err(error) => {
+                    events.push(&object(&[
+                        ("type", "refused".into()),
+                        ("code", error.code().into()),
+                        ("message", error.to_string().into()),
+                    ]));
+                }
+            }
+        }
+        // A hole in a sender's stream: read every node of the inbox from the start again.
+        for mailbox in reread {
+            self.cursors.borrow_mut().remove(&mailbox);
+        }
+        self.save_messaging(&stored).await?;
+        Ok(events)
+    }
+}
+
+fn message_view(messenger: &Messenger, message: &Message, peer: [u8; 32]) -> JsValue {
+    let (sender, name) = match message.sender {
+        Sender::OwnDevice(id) if id == messenger.device_id() => ("me", "Me".to_owned()),
+        Sender::OwnDevice(id) => (
+            "own_device",
+            messenger
+                .roster()
+                .device(&id)
+                .map_or_else(|| "Another device".to_owned(), |d| d.name.clone()),
+        ),
+        Sender::Contact(_) => (
+            "contact",
+            messenger
+                .contact_name(&peer)
+                .unwrap_or("Unknown contact")
+                .to_owned(),
+        ),
+    };
+    object(&[
+        ("id", hex(message.id.as_bytes()).into()),
+        ("conversationId", hex(&message.conversation_id).into()),
+        ("sender", sender.into()),
+        ("senderName", name.into()),
+        ("sentAt", (message.sent_at_ms as f64).into()),
+        ("body", message.body.as_str().into()),
+    ])
+}
+
+impl SyncManager {
+    /// Runs `action` on this device's messenger; `no_persona` when there is none.
+    pub(super) fn with_messenger<T>(
+        &self,
+        action: impl FnOnce(&mut Messenger) -> Result<T, MessagingError>,
+    ) -> Result<T, FacadeError> {
+        let mut messenger = self.messenger.borrow_mut();
+        let messenger = messenger.as_mut().ok_or_else(|| {
+            FacadeError::new("no_persona", "create, unlock or link a persona first")
+        })?;
+        action(messenger).map_err(FacadeError::from)
+    }
+
+    fn read_messenger(
+        &self,
+        rows: impl FnOnce(&Messenger) -> js_sys::Array,
+    ) -> Result<js_sys::Array, JsValue> {
+        let messenger = self.messenger.borrow();
+        let messenger = messenger.as_ref().ok_or_else(|| {
+            FacadeError::new("no_persona", "create, unlock or link a persona first")
+        })?;
+        Ok(rows(messenger))
+    }
+
+    /// Saves the messenger's state and `messages` in one vault transaction.
+    pub(super) async fn save_messaging(&self, messages: &[Message]) -> Result<(), FacadeError> {
+        let snapshot = self.with_messenger(|m| m.snapshot())?;
+        self.unlocked_vault()?
+            .save_messaging(&snapshot, messages, &mut rng())
+            .await
+            .map_err(FacadeError::from)
+    }
+
+    /// The messenger of an unlocked vault, with its conversations' messages.
+    pub(super) async fn load_messenger(&self) -> Result<(), FacadeError> {
+        let vault = self.unlocked_vault()?;
+        let Some(state) = vault.messaging_state().await? else {
+            return Ok(());
+        };
+        let persona = vault.persona().await?;
+        let device = vault.device().await?;
+        let mut messenger = Messenger::restore(&persona, &device, &state)?;
+        let ids: Vec<[u8; 16]> = messenger.conversations().map(|(id, _)| *id).collect();
+        for id in &ids {
+            messenger.restore_messages(id, vault.messages(id).await?)?;
+        }
+        *self.messenger.borrow_mut() = Some(messenger);
+        Ok(())
+    }
+
+    /// A new persona's first device: its roster, published at the next sync.
+    pub(super) async fn start_messaging(&self) -> Result<(), FacadeError> {
+        let vault = self.unlocked_vault()?;
+        let persona = vault.persona().await?;
+        let device = vault.device().await?;
+        let (messenger, transmits) = Messenger::create(&persona, &device, now_secs(), &mut rng())?;
+        *self.messenger.borrow_mut() = Some(messenger);
+        self.outbox.borrow_mut().extend(transmits);
+        self.save_messaging(&[]).await
+    }
+
+    /// A linked device: joins the roster it was given, and returns its entry for the source.
+    pub(super) async fn join_messaging(
+        &self,
+        roster: &crate::roster::SignedRoster,
+    ) -> Result<RosterDevice, FacadeError> {
+        let vault = self.unlocked_vault()?;
+        let persona = vault.persona().await?;
+        let device = vault.device().await?;
+        let messenger = Messenger::join(&persona, &device, roster)?;
+        let entry = messenger.roster_entry(now_secs());
+        *self.messenger.borrow_mut() = Some(messenger);
+        self.save_messaging(&[]).await?;
+        Ok(entry)
+    }
+
+    /// The source adds a linked device to the roster and announces it.
+    pub(super) async fn add_linked_device(&self, device: RosterDevice) -> Result<(), FacadeError> {
+        let transmits = self.with_messenger(|m| m.add_device(device, &mut rng()))?;
+        self.outbox.borrow_mut().extend(transmits);
+        self.save_messaging(&[]).await
+    }
+
+    pub(super) async fn flush_messaging(
+        &self,
+        network: &crate::network::client::MailboxClient,
+    ) -> Result<u32, FacadeError> {
+        let mut sent = 0;
+        loop {
+            let next = self.outbox.borrow_mut().pop_front();
+            let Some(transmit) = next else {
+                return Ok(sent);
+            };
+            let envelope = Envelope::new(transmit.bytes.clone())?;
+            if let Err(error) = MailboxTransport::put(network, transmit.mailbox, envelope).await {
+                // Kept for the next attempt, in order.
+                self.outbox.borrow_mut().push_front(transmit);
+                return Err(FacadeError::new(error.code(), error.to_string()));
+            }
+            sent += 1;
+        }
+    }
+
+    async fn fetch(
+        &self,
+        network: &crate::network::client::MailboxClient,
+        mailbox: MailboxAddress,
+        wait: Duration,
+    ) -> Result<Vec<Envelope>, FacadeError> {
+        let mut cursor = self
+            .cursors
+            .borrow_mut()
+            .remove(&mailbox)
+            .unwrap_or_default();
+        let fetched = MailboxTransport::fetch(network, mailbox, &mut cursor, wait).await;
+        self.cursors.borrow_mut().insert(mailbox, cursor);
+        fetched.map_err(|e| FacadeError::new(e.code(), e.to_string()))
+    }
+
+    fn event_view(&self, event: &MessagingEvent) -> Result<JsValue, FacadeError> {
+        Ok(match event {
+            MessagingEvent::Message {
+                conversation_id,
+                message,
+            } => {
+                let view = self.with_messenger(|m| {
+                    let peer = m
+                        .conversation(conversation_id)
+                        .map(|log| log.peer)
+                        .unwrap_or_default();
+                    Ok(message_view(m, message, peer))
+                })?;
+                let _ = js_sys::Reflect::set(&view, &"type".into(), &"message".into());
+                view
+            }
+            MessagingEvent::ReadStateChanged {
+                conversation_id,
+                unread,
+            } => object(&[
+                ("type", "read_state".into()),
+                ("conversationId", hex(conversation_id).into()),
+                ("unread", (*unread as u32).into()),
+            ]),
+            MessagingEvent::ContactAdded {
+                persona_key,
+                display_name,
+            } => object(&[
+                ("type", "contact_added".into()),
+                ("personaKey", hex(persona_key).into()),
+                ("displayName", display_name.as_str().into()),
+            ]),
+            MessagingEvent::RosterChanged { persona_key, epoch } => object(&[
+                ("type", "roster_changed".into()),
+                ("personaKey", hex(persona_key).into()),
+                ("epoch", (*epoch as f64).into()),
+            ]),
+            MessagingEvent::DeviceRevoked => object(&[("type", "revoked".into())]),
+            MessagingEvent::Gap {
+                conversation_id,
+                missing,
+                ..
+            } => object(&[
+                ("type", "gap".into()),
+                ("conversationId", hex(conversation_id).into()),
+                (
+                    "missing",
+                    missing
+                        .iter()
+                        .map(|n| JsValue::from(*n as f64))
+                        .collect::<js_sys::Array>()
+                        .into(),
+                ),
+            ]),
+        })
+    }
+}
