@@ -1,17 +1,20 @@
-// The demo page: two in-page devices, each a SyncManager with its own vault (a separate
-// IndexedDB profile), linked by the same steps a phone and a laptop take. When the demo
-// server names a local DHT network (/network.json), their messages travel through its
-// mailboxes — the phone over WebSocket, the laptop over WebRTC-direct; otherwise an
-// in-page router plays the mailboxes. Either way the network log shows each message.
+// The demo page: in-page devices, each a SyncManager with its own vault (a separate
+// IndexedDB profile). Phone A and Laptop are two devices of one persona, linked by the
+// same steps a phone and a laptop take; Grace is a contact with a persona of her own.
+// When the demo server names a local DHT network (/network.json), every message travels
+// through its mailboxes — the phone and Grace over WebSocket, the laptop over
+// WebRTC-direct; otherwise an in-page router plays the pairing mailboxes (messaging needs
+// the network). Either way the network log shows each message.
 import init, { SyncManager } from "../pkg/phantom_sync.js";
 
 const $ = (id) => document.getElementById(id);
-const PROFILES = { phone: "demo-phone", laptop: "demo-laptop" };
+const PROFILES = { phone: "demo-phone", laptop: "demo-laptop", contact: "demo-contact" };
 
 await init();
 const phone = await SyncManager.open(PROFILES.phone, "Phone A");
 const laptop = await SyncManager.open(PROFILES.laptop, "Laptop");
-const names = new Map([[phone, "Phone A"], [laptop, "Laptop"]]);
+const contact = await SyncManager.open(PROFILES.contact, "Grace's phone");
+const names = new Map([[phone, "Phone A"], [laptop, "Laptop"], [contact, "Grace"]]);
 let expiryTimer;
 
 const network = await fetch("/network.json")
@@ -22,12 +25,15 @@ if (useNetwork) {
   const laptopTransport = network.webrtc.length ? "WebRTC-direct" : "WebSocket";
   phone.connectNetwork(network.websocket);
   laptop.connectNetwork(network.webrtc.length ? network.webrtc : network.websocket);
+  contact.connectNetwork(network.websocket);
   $("network-mode").textContent =
     `through a local DHT of ${network.websocket.length} nodes (phone: WebSocket, laptop: ${laptopTransport})`;
   listen(phone);
   listen(laptop);
 } else {
   $("network-mode").textContent = "through an in-page router (no local network running)";
+  $("create-contact").disabled = true;
+  say("contact-message", "Messaging needs the local network: start the demo with scripts/demo.sh.");
 }
 
 function log(text) {
@@ -53,6 +59,146 @@ async function listen(device) {
     }
   }
 }
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// Each device with a persona sends what waits and reads its inbox, over and over.
+async function syncMessages(device) {
+  for (;;) {
+    if (device.rosterEpoch === undefined) {
+      await sleep(300);
+      continue;
+    }
+    try {
+      const events = await device.syncMessages(1500);
+      for (const event of events) log(`DHT → ${names.get(device)}: ${describe(event)}`);
+      if (events.length) renderChats();
+    } catch (error) {
+      log(`${names.get(device)}: ${error.message}`);
+      await sleep(1000);
+    }
+  }
+}
+
+function describe(event) {
+  switch (event.type) {
+    case "message": return `message from ${event.senderName}`;
+    case "read_state": return `read on another device (${event.unread} unread)`;
+    case "contact_added": return `contact ${event.displayName} added`;
+    case "roster_changed": return `roster epoch ${event.epoch}`;
+    case "refused": return `envelope refused (${event.code})`;
+    default: return event.type;
+  }
+}
+
+/** The first conversation of a device (the demo has one contact), if any. */
+function firstConversation(device) {
+  if (device.rosterEpoch === undefined) return undefined;
+  return device.conversations()[0];
+}
+
+function renderMessages(list, messages) {
+  list.replaceChildren(...messages.map((message) => {
+    const item = document.createElement("li");
+    item.dataset.sender = message.sender;
+    item.textContent = message.body;
+    const from = document.createElement("small");
+    from.textContent = message.senderName;
+    item.prepend(from);
+    return item;
+  }));
+  list.scrollTop = list.scrollHeight;
+}
+
+function renderChat(device, prefix) {
+  if (device.rosterEpoch === undefined) return;
+  $(`${prefix}-epoch`).textContent = device.rosterEpoch;
+  $(`${prefix}-devices`).textContent = device.devices()
+    .map((d) => d.name + (d.thisDevice ? " (this device)" : "")).join(", ");
+  const conversation = firstConversation(device);
+  show(`${prefix}-chat`);
+  if (!conversation) return;
+  $(`${prefix}-peer`).textContent = conversation.title;
+  $(`${prefix}-unread`).textContent = conversation.unread;
+  $(`${prefix}-unread`).dataset.count = conversation.unread;
+  renderMessages($(`${prefix}-messages`), device.messages(conversation.conversationId));
+}
+
+function renderChats() {
+  renderChat(phone, "phone");
+  renderChat(laptop, "laptop");
+  const conversation = firstConversation(contact);
+  if (conversation) renderMessages($("contact-messages"), contact.messages(conversation.conversationId));
+}
+
+async function reply(device, prefix) {
+  const conversation = firstConversation(device);
+  const text = $(`${prefix}-text`).value.trim();
+  if (!conversation || !text) return;
+  try {
+    await device.sendText(conversation.peerKey, text);
+    $(`${prefix}-text`).value = "";
+    renderChats();
+    const sent = await device.flushToNetwork();
+    log(`${names.get(device)} → DHT: ${sent} envelope(s) stored by a quorum of nodes`);
+  } catch (error) {
+    report(prefix === "laptop" ? "target-message" : "source-message", error);
+  }
+}
+
+for (const [device, prefix] of [[phone, "phone"], [laptop, "laptop"]]) {
+  $(`${prefix}-reply`).addEventListener("submit", async (event) => {
+    event.preventDefault();
+    await reply(device, prefix);
+  });
+  $(`${prefix}-read`).addEventListener("click", async () => {
+    const conversation = firstConversation(device);
+    if (!conversation) return;
+    await device.markRead(conversation.conversationId);
+    renderChats();
+    await device.flushToNetwork();
+  });
+}
+
+let adaKey;
+
+$("create-contact").addEventListener("click", async () => {
+  try {
+    await contact.createPersona("Grace");
+    $("create-contact").disabled = true;
+    $("add-ada").disabled = !phone.fingerprint;
+    say("contact-message", "Grace's persona is ready.");
+  } catch (error) {
+    report("contact-message", error);
+  }
+});
+
+$("add-ada").addEventListener("click", async () => {
+  try {
+    $("contact-card").innerHTML = phone.contactCardSvg();
+    show("contact-card");
+    adaKey = await contact.addContact(phone.contactCard());
+    show("contact-send");
+    $("add-ada").disabled = true;
+    say("contact-message", "Ada is a contact: her card lists her devices.");
+  } catch (error) {
+    report("contact-message", error);
+  }
+});
+
+$("contact-send").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    const key = adaKey ?? firstConversation(contact)?.peerKey;
+    await contact.sendText(key, $("contact-text").value);
+    $("contact-text").value = "";
+    renderChats();
+    const sent = await contact.flushToNetwork();
+    log(`Grace → DHT: ${sent} envelope(s) stored by a quorum of nodes`);
+  } catch (error) {
+    report("contact-message", error);
+  }
+});
 
 function show(id, visible = true) { $(id).hidden = !visible; }
 
@@ -124,9 +270,11 @@ async function deliver(device, bytes) {
       case "persona_imported":
         showLaptopPersona();
         say(where, "Linked, and stored in this laptop's encrypted vault. The fingerprint matches the phone's.");
+        renderChats();
         break;
       case "link_completed":
-        say(where, "Laptop is linked.");
+        say(where, "Laptop is linked: it is on the roster now.");
+        renderChats();
         break;
       case "aborted":
         report(where, `The other device stopped the link: ${device.failureReason}`);
@@ -142,6 +290,7 @@ $("create-form").addEventListener("submit", async (event) => {
   try {
     await phone.createPersona($("persona-name").value);
     showPhonePersona();
+    $("add-ada").disabled = contact.rosterEpoch === undefined;
     say("source-message", "Persona created and stored in the phone's vault.");
   } catch (error) {
     report("source-message", error);
@@ -295,6 +444,13 @@ $("reset").addEventListener("click", async () => {
 });
 
 if (phone.fingerprint) showPhonePersona();
+if (contact.fingerprint) {
+  $("create-contact").disabled = true;
+  const known = firstConversation(contact);
+  $("add-ada").disabled = Boolean(known) || !phone.fingerprint;
+  show("contact-send", Boolean(known));
+}
+renderChats();
 if (laptop.fingerprint) {
   showLaptopPersona();
   say("target-message", "This laptop opened its vault by itself: the persona survived the reload.");
@@ -303,5 +459,6 @@ if (laptop.fingerprint) {
   show("paste-form", false);
   say("target-message", "This laptop's vault is locked with a PIN.");
 }
+if (useNetwork) for (const device of [phone, laptop, contact]) syncMessages(device);
 refresh();
 document.body.dataset.ready = "true";

@@ -99,6 +99,49 @@ test("scanning, picking the right words and approving links the laptop", async (
   assert.deepEqual(errors, []);
 });
 
+test(
+  "a contact writes to both devices of the persona; a reply and a read sync across them",
+  { skip: !process.env.PHANTOM_NETWORK && "messaging runs through the local network" },
+  async () => {
+    const { page, errors } = await openDemo();
+    const words = await page.locator("#words").textContent();
+    await page.locator(`#candidates button[data-words="${words}"]`).click();
+    await bothStates(page, "completed", "completed");
+    // The laptop hears the new roster (epoch 2, with itself) from the phone.
+    await page.locator("#laptop-epoch", { hasText: "2" }).waitFor({ timeout: 30_000 });
+    assert.match(await page.locator("#laptop-devices").textContent(), /Phone A, Laptop \(this device\)/);
+
+    await page.getByRole("button", { name: "Create Grace's persona" }).click();
+    await page.getByRole("button", { name: "Add Ada from her contact card" }).click();
+    await page.locator("#contact-send").waitFor();
+    await page.getByLabel("Message to Ada").fill("Hello Ada!");
+    await page.locator("#contact-send button").click();
+
+    for (const device of ["phone", "laptop"]) {
+      await page.locator(`#${device}-messages li`, { hasText: "Hello Ada!" }).waitFor({ timeout: 30_000 });
+      assert.equal(await page.locator(`#${device}-messages li`).count(), 1, `${device} shows it once`);
+      assert.equal(await page.locator(`#${device}-unread`).textContent(), "1");
+    }
+    await page.screenshot({ path: `${shots}demo-message-on-both-devices.png`, fullPage: true });
+
+    await page.getByLabel("Reply from this device").nth(1).fill("Hi Grace, from the laptop");
+    await page.locator("#laptop-reply button[type=submit]").click();
+    await page.locator("#contact-messages li", { hasText: "from the laptop" }).waitFor({ timeout: 30_000 });
+    await page.locator("#phone-messages li", { hasText: "from the laptop" }).waitFor({ timeout: 30_000 });
+    assert.equal(
+      await page.locator("#phone-messages li[data-sender=own_device]").textContent(),
+      "LaptopHi Grace, from the laptop",
+      "the phone shows the laptop's reply as its own persona's",
+    );
+
+    await page.locator("#phone-read").click();
+    await page.locator("#phone-unread", { hasText: "0" }).waitFor();
+    await page.locator("#laptop-unread", { hasText: "0" }).waitFor({ timeout: 30_000 });
+    await page.screenshot({ path: `${shots}demo-read-on-both-devices.png`, fullPage: true });
+    assert.deepEqual(errors, []);
+  },
+);
+
 test("a PIN locks the laptop's vault across reloads; wrong PINs back off", async () => {
   const { page, errors } = await openDemo();
   const words = await page.locator("#words").textContent();
