@@ -173,9 +173,17 @@ async fn the_facade_links_two_devices_into_their_vaults_and_reports_errors_with_
         "link_completed"
     );
     assert_eq!(source.state(), "completed");
-    assert_eq!(source.roster_epoch(), Some(2.0), "the new device is on the roster");
+    assert_eq!(
+        source.roster_epoch(),
+        Some(2.0),
+        "the new device is on the roster"
+    );
     assert_eq!(source.devices().expect("devices").length(), 2);
-    assert_eq!(target.devices().expect("devices").length(), 1, "until it hears the roster");
+    assert_eq!(
+        target.devices().expect("devices").length(),
+        1,
+        "until it hears the roster"
+    );
     assert_eq!(target.state(), "completed");
 
     // The laptop's vault opens again on its own, as after a reload.
