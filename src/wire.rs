@@ -206,6 +206,15 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// A link code as scanned or pasted, made canonical: white space and dashes dropped,
+/// letters upper-cased (base32 and the prefixes are upper-case).
+pub fn clean_link_code(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
 /// Refuses text with control characters or bidirectional formatting characters.
 pub fn check_display_text(field: &'static str, text: &str) -> Result<(), WireError> {
     let unsafe_char = |c: char| {

@@ -167,3 +167,27 @@ fn messaging_state_and_messages_survive_in_the_vault() {
         );
     });
 }
+
+#[test]
+fn a_device_with_unusable_keys_is_refused_and_the_roster_stays() {
+    use phantom_sync::roster::RosterDevice;
+
+    let mut rng = SeededRng::new(6);
+    let (_, mut bob) = messenger("Bob", &mut rng);
+    let before = bob.roster().clone();
+    let bogus = RosterDevice {
+        device_id: [9; 16],
+        name: "Bogus".into(),
+        added_at: 0,
+        identity_key: [0; 32],
+        signing_key: [0; 32],
+        fallback_key: [0; 32],
+    };
+    assert_eq!(
+        bob.add_device(bogus, &mut rng)
+            .map(|_| ())
+            .map_err(|e| e.code()),
+        Err("session_creation_failed")
+    );
+    assert_eq!(bob.roster(), &before, "nothing half-added");
+}

@@ -515,11 +515,7 @@ impl Messenger {
         conversation_id: &[u8; 16],
         rng: &mut impl CryptoRng,
     ) -> Result<Vec<Transmit>, MessagingError> {
-        let log = self
-            .conversations
-            .get_mut(conversation_id)
-            .ok_or(MessagingError::UnknownConversation)?;
-        let last = log.last_position();
+        let last = self.last_position(conversation_id)?;
         self.share_marks(conversation_id, last, (0, [0; 16]), rng)
     }
 
@@ -529,12 +525,15 @@ impl Messenger {
         conversation_id: &[u8; 16],
         rng: &mut impl CryptoRng,
     ) -> Result<Vec<Transmit>, MessagingError> {
-        let log = self
-            .conversations
-            .get_mut(conversation_id)
-            .ok_or(MessagingError::UnknownConversation)?;
-        let last = log.last_position();
+        let last = self.last_position(conversation_id)?;
         self.share_marks(conversation_id, (0, [0; 16]), last, rng)
+    }
+
+    fn last_position(&self, conversation_id: &[u8; 16]) -> Result<Position, MessagingError> {
+        self.conversations
+            .get(conversation_id)
+            .map(ConversationLog::last_position)
+            .ok_or(MessagingError::UnknownConversation)
     }
 
     fn share_marks(
@@ -579,8 +578,14 @@ impl Messenger {
             return Err(MessagingError::Revoked);
         }
         let next = self.roster.with_device(device.clone())?;
-        self.roster = next;
-        let mut transmits = self.announce_roster(self.roster.inbox, rng)?;
+        let previous = std::mem::replace(&mut self.roster, next);
+        let mut transmits = match self.announce_roster(self.roster.inbox, rng) {
+            Ok(transmits) => transmits,
+            Err(error) => {
+                self.roster = previous;
+                return Err(error);
+            }
+        };
         let cards: Vec<ContactCard> = self
             .contacts
             .values()
@@ -623,12 +628,21 @@ impl Messenger {
             .device(device_id)
             .map(|d| d.identity_key)
             .ok_or(crate::roster::RosterError::UnknownDevice)?;
-        self.roster = self
+        let next = self
             .roster
             .without_device(device_id, MailboxAddress::random(rng))?;
-        self.sessions.forget(&removed);
-        self.previous_inbox = Some(old_inbox);
-        self.announce_roster(old_inbox, rng)
+        let previous = std::mem::replace(&mut self.roster, next);
+        match self.announce_roster(old_inbox, rng) {
+            Ok(transmits) => {
+                self.sessions.forget(&removed);
+                self.previous_inbox = Some(old_inbox);
+                Ok(transmits)
+            }
+            Err(error) => {
+                self.roster = previous;
+                Err(error)
+            }
+        }
     }
 
     /// The roster to the profile mailbox, to each contact's inbox, and to the own devices
@@ -647,7 +661,9 @@ impl Messenger {
             .map(|c| (c.roster.inbox, c.roster.devices.clone()))
             .collect();
         for (inbox, devices) in contacts {
-            if let Some(bytes) = self.seal_to(&devices, &content, rng)? {
+            // A contact whose own roster lists a key no session opens with cannot be told
+            // anything; it must not keep the persona from telling everyone else.
+            if let Ok(Some(bytes)) = self.seal_to(&devices, &content, rng) {
                 transmits.push(Transmit {
                     mailbox: inbox,
                     bytes,

@@ -305,11 +305,7 @@ impl ContactCard {
 
     /// Reads a card as scanned or pasted: case, spaces, line breaks and dashes are ignored.
     pub fn from_link_code(text: &str) -> Result<Self, WireError> {
-        let cleaned: String = text
-            .chars()
-            .filter(|c| !c.is_whitespace() && *c != '-')
-            .map(|c| c.to_ascii_uppercase())
-            .collect();
+        let cleaned = crate::wire::clean_link_code(text);
         let body = cleaned
             .strip_prefix(CONTACT_LINK_PREFIX)
             .ok_or(WireError::BadMagic)?;

@@ -212,11 +212,7 @@ impl PairingInvitation {
 
     /// Reads a link code as scanned or pasted: case, spaces, line breaks and dashes are ignored.
     pub fn from_link_code(text: &str) -> Result<Self, InvitationError> {
-        let cleaned: String = text
-            .chars()
-            .filter(|c| !c.is_whitespace() && *c != '-')
-            .map(|c| c.to_ascii_uppercase())
-            .collect();
+        let cleaned = crate::wire::clean_link_code(text);
         let body = cleaned
             .strip_prefix(LINK_CODE_PREFIX)
             .ok_or(InvitationError::NotALinkCode)?;

@@ -132,14 +132,17 @@ pub struct Cast {
     pub alice: Device,
     pub bob_a: Device,
     pub bob_b: Device,
+    /// Bob's persona key: Alice added Bob from his contact card.
+    pub bob_key: [u8; 32],
 }
 
-/// Alice with one device; Bob with A, then B linked (A adds B to the roster).
+/// Alice with one device; Bob with A, then B linked (A adds B to the roster); Alice adds
+/// Bob as a contact.
 pub async fn cast(transport: &impl MailboxTransport, seed: u64) -> Cast {
     let mut rng = SeededRng::new(seed);
     let alice_persona = Persona::create("Alice", NOW, &mut rng).expect("persona");
     let alice_phone = DeviceKeys::generate("Alice's phone", NOW, &mut rng).expect("device");
-    let (alice, published) =
+    let (mut alice, published) =
         Messenger::create(&alice_persona, &alice_phone, NOW, &mut rng).expect("created");
     deliver(transport, published).await;
 
@@ -169,7 +172,10 @@ pub async fn cast(transport: &impl MailboxTransport, seed: u64) -> Cast {
         "B learns it is on the roster: {polled:?}"
     );
     assert_eq!(bob_b.messenger.roster().devices.len(), 2);
+    let card = bob_a.contact_card().expect("card");
+    let (bob_key, _) = alice.add_contact(&card, &mut rng).expect("added");
     Cast {
+        bob_key,
         rng,
         alice: Device::new(alice, &alice_persona, &alice_phone),
         bob_a: Device::new(bob_a, &bob_persona, &laptop),
@@ -186,9 +192,8 @@ pub async fn alice_writes_to_bob_on_both_devices_and_bob_replies(
         mut alice,
         mut bob_a,
         mut bob_b,
+        bob_key,
     } = cast(transport, seed).await;
-    let card = bob_a.messenger.contact_card().expect("card");
-    let (bob_key, _) = alice.messenger.add_contact(&card, &mut rng).expect("added");
 
     let (_, sent) = alice
         .messenger
@@ -311,10 +316,9 @@ pub async fn a_dropped_message_is_noticed_and_filled_in(
         mut rng,
         mut alice,
         mut bob_a,
+        bob_key,
         ..
     } = cast(transport, seed).await;
-    let card = bob_a.messenger.contact_card().expect("card");
-    let (bob_key, _) = alice.messenger.add_contact(&card, &mut rng).expect("added");
     let mut sent = Vec::new();
     for n in 1..=3 {
         let (_, transmits) = alice
@@ -355,9 +359,8 @@ pub async fn a_revoked_device_reads_nothing_new(transport: &impl MailboxTranspor
         mut alice,
         mut bob_a,
         mut bob_b,
+        bob_key,
     } = cast(transport, seed).await;
-    let card = bob_a.messenger.contact_card().expect("card");
-    let (bob_key, _) = alice.messenger.add_contact(&card, &mut rng).expect("added");
     let (_, sent) = alice
         .messenger
         .send_text(&bob_key, "before", NOW * 1000, &mut rng)
