@@ -4,62 +4,15 @@
 
 mod common;
 
+use common::browser::{code_of, fresh_device, rasterise, FRAME_HEIGHT, FRAME_WIDTH};
 use common::Pair;
 use phantom_sync::drivers::qr;
 use phantom_sync::facade::SyncManager;
 use phantom_sync::pairing::invitation::PairingInvitation;
-use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen::JsCast;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
-use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, HtmlImageElement};
 
 wasm_bindgen_test_configure!(run_in_browser);
-
-const FRAME_WIDTH: u32 = 640;
-const FRAME_HEIGHT: u32 = 480;
-
-/// Draws `svg` the way a camera would see a screen: a 640×480 frame, the code smaller than
-/// the frame, off-centre, on a grey background.
-async fn rasterise(svg: &str, side: f64) -> Vec<u8> {
-    let document = web_sys::window()
-        .expect("a window")
-        .document()
-        .expect("a document");
-    let image: HtmlImageElement = document
-        .create_element("img")
-        .expect("an img")
-        .dyn_into()
-        .expect("an HtmlImageElement");
-    let encoded = js_sys::encode_uri_component(svg);
-    image.set_src(&format!("data:image/svg+xml;charset=utf-8,{encoded}"));
-    JsFuture::from(image.decode())
-        .await
-        .expect("the SVG decodes as an image");
-
-    let canvas: HtmlCanvasElement = document
-        .create_element("canvas")
-        .expect("a canvas")
-        .dyn_into()
-        .expect("an HtmlCanvasElement");
-    canvas.set_width(FRAME_WIDTH);
-    canvas.set_height(FRAME_HEIGHT);
-    let context: CanvasRenderingContext2d = canvas
-        .get_context("2d")
-        .expect("2d context")
-        .expect("2d context exists")
-        .dyn_into()
-        .expect("a 2d context");
-    context.set_fill_style_str("#808080");
-    context.fill_rect(0.0, 0.0, FRAME_WIDTH.into(), FRAME_HEIGHT.into());
-    context
-        .draw_image_with_html_image_element_and_dw_and_dh(&image, 180.0, 60.0, side, side)
-        .expect("draws");
-    context
-        .get_image_data(0.0, 0.0, FRAME_WIDTH.into(), FRAME_HEIGHT.into())
-        .expect("pixels")
-        .data()
-        .0
-}
 
 #[wasm_bindgen_test]
 async fn an_invitation_qr_rendered_to_svg_and_rasterised_decodes_back() {
@@ -89,23 +42,6 @@ async fn a_frame_without_a_code_scans_to_nothing() {
     let wrong_size = SyncManager::scan_frame(FRAME_WIDTH, FRAME_HEIGHT, &rgba[..100])
         .expect_err("a short frame is refused");
     assert_eq!(code_of(&wrong_size), "frame_size");
-}
-
-fn code_of(error: &JsValue) -> String {
-    assert!(error.is_instance_of::<js_sys::Error>(), "JS sees an Error");
-    js_sys::Reflect::get(error, &"code".into())
-        .expect("a code property")
-        .as_string()
-        .expect("the code is a string")
-}
-
-async fn fresh_device(profile: &str, name: &str) -> SyncManager {
-    SyncManager::delete_profile(profile.into())
-        .await
-        .expect("deleted");
-    SyncManager::open(profile.into(), name.into())
-        .await
-        .expect("a device")
 }
 
 #[wasm_bindgen_test]
@@ -158,7 +94,7 @@ async fn the_facade_links_two_devices_into_their_vaults_and_reports_errors_with_
         .expect_err("a replay");
     assert_eq!(code_of(&replay), "replayed_request");
 
-    source.approve(index).expect("approved");
+    source.approve(index, None).await.expect("approved");
     let payload = source.poll_transmit().expect("the payload");
     let fingerprint = target
         .decrypt_and_import_persona(payload.bytes)

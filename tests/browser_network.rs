@@ -16,23 +16,16 @@ use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-/// The WebSocket addresses of the test network.
 fn nodes() -> Vec<Multiaddr> {
-    parse(option_env!("PHANTOM_TEST_NODES").unwrap_or_default())
+    parse(common::browser::test_nodes())
 }
 
-/// The WebRTC-direct addresses of the same nodes (with their certificate hashes).
 fn webrtc_nodes() -> Vec<Multiaddr> {
-    parse(option_env!("PHANTOM_TEST_WEBRTC_NODES").unwrap_or_default())
+    parse(common::browser::test_webrtc_nodes())
 }
 
-fn parse(list: &str) -> Vec<Multiaddr> {
-    assert!(
-        !list.is_empty(),
-        "start the network first: scripts/test.sh does (scripts/local-network.sh)"
-    );
-    list.split(',')
-        .filter(|a| !a.is_empty())
+fn parse(list: Vec<String>) -> Vec<Multiaddr> {
+    list.iter()
         .map(|a| a.parse().expect("a multiaddr"))
         .collect()
 }
@@ -43,12 +36,6 @@ fn client() -> MailboxClient {
 
 fn webrtc_client() -> MailboxClient {
     connect_browser(&webrtc_nodes(), Replication::default()).expect("a browser client")
-}
-
-fn random_seed() -> u64 {
-    let mut bytes = [0u8; 8];
-    getrandom::fill(&mut bytes).expect("randomness");
-    u64::from_le_bytes(bytes)
 }
 
 fn envelope(text: &str) -> Envelope {
@@ -149,19 +136,25 @@ async fn a_browser_client_bootstraps_over_webrtc_direct_and_reads_what_another_w
 async fn alice_writes_to_bob_on_both_devices_over_real_nodes() {
     common::messaging_suite::alice_writes_to_bob_on_both_devices_and_bob_replies(
         &client(),
-        random_seed(),
+        common::browser::random_seed(),
     )
     .await;
 }
 
 #[wasm_bindgen_test]
 async fn a_dropped_message_is_filled_in_over_real_nodes() {
-    common::messaging_suite::a_dropped_message_is_noticed_and_filled_in(&client(), random_seed())
-        .await;
+    common::messaging_suite::a_dropped_message_is_noticed_and_filled_in(
+        &client(),
+        common::browser::random_seed(),
+    )
+    .await;
 }
 
 #[wasm_bindgen_test]
 async fn a_revoked_device_reads_nothing_new_over_real_nodes() {
-    common::messaging_suite::a_revoked_device_reads_nothing_new(&webrtc_client(), random_seed())
-        .await;
+    common::messaging_suite::a_revoked_device_reads_nothing_new(
+        &webrtc_client(),
+        common::browser::random_seed(),
+    )
+    .await;
 }

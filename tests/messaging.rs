@@ -191,3 +191,49 @@ fn a_device_with_unusable_keys_is_refused_and_the_roster_stays() {
     );
     assert_eq!(bob.roster(), &before, "nothing half-added");
 }
+
+#[test]
+fn every_device_hears_of_a_newly_linked_one() {
+    use phantom_sync::messaging::MessagingEvent;
+
+    let mut rng = SeededRng::new(7);
+    let bob = Persona::create("Bob", 0, &mut rng).expect("persona");
+    let device =
+        |name: &str, rng: &mut SeededRng| DeviceKeys::generate(name, 0, rng).expect("keys");
+    let (mut a, _) = Messenger::create(&bob, &device("A", &mut rng), 0, &mut rng).expect("created");
+    let mut b = Messenger::join(
+        &bob,
+        &device("B", &mut rng),
+        &a.signed_roster().expect("roster"),
+    )
+    .expect("joined");
+    let inbox = a.roster().inbox;
+    for transmit in a.add_device(b.roster_entry(5), &mut rng).expect("added") {
+        if transmit.mailbox == inbox {
+            b.receive(&Envelope::new(transmit.bytes).expect("envelope"))
+                .expect("received");
+        }
+    }
+    let c = Messenger::join(
+        &bob,
+        &device("C", &mut rng),
+        &a.signed_roster().expect("roster"),
+    )
+    .expect("joined");
+    let mut events = Vec::new();
+    for transmit in a.add_device(c.roster_entry(9), &mut rng).expect("added") {
+        if transmit.mailbox == inbox {
+            if let Ok(received) = b.receive(&Envelope::new(transmit.bytes).expect("envelope")) {
+                events.extend(received);
+            }
+        }
+    }
+    assert!(
+        events.contains(&MessagingEvent::DeviceLinked {
+            device_id: c.device_id(),
+            name: "C".into(),
+            added_at: 9
+        }),
+        "{events:?}"
+    );
+}

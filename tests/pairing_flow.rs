@@ -541,3 +541,98 @@ fn after_accepting_the_source_listens_only_where_the_target_writes_even_when_lat
         vec![pair.invitation.mailbox]
     );
 }
+
+#[test]
+fn a_second_device_racing_for_the_invitation_is_told_it_was_used() {
+    let mut pair = Pair::new(41);
+    let request = pair.scan();
+    pair.deliver_request(&request);
+
+    let mut late = TargetPairing::new();
+    late.accept_invitation(&pair.invitation, "Intruder", NOW + 7, &mut pair.rng)
+        .expect("scans");
+    let late_request = late.poll_transmit().expect("a request");
+    assert_eq!(
+        pair.source
+            .receive(&late_request.bytes, NOW + 8, &mut pair.rng)
+            .map_err(|e| e.code()),
+        Err("invitation_used")
+    );
+    let turned_away = pair
+        .source
+        .poll_transmit()
+        .expect("an abort for the late device");
+    assert_eq!(Some(turned_away.mailbox), late.reply_mailbox());
+    assert_eq!(
+        late.receive(&turned_away.bytes),
+        Ok(PairingEvent::Aborted(AbortReason::InvitationUsed))
+    );
+    assert_eq!(
+        late.state(),
+        SyncState::Failed(FailureReason::InvitationUsed)
+    );
+    assert_eq!(
+        pair.source.state(),
+        SyncState::AwaitingApproval,
+        "the first device goes on"
+    );
+}
+
+#[test]
+fn an_unanswered_step_times_out_on_both_sides() {
+    // The user on the source never picks: the source gives up and tells the target.
+    let mut pair = Pair::new(42);
+    let request = pair.scan();
+    pair.deliver_request(&request);
+    let deadline = pair.source.deadline().expect("a deadline");
+    assert_eq!(pair.source.handle_timeout(deadline - 1), Ok(false));
+    assert_eq!(pair.source.handle_timeout(deadline), Ok(true));
+    assert_eq!(
+        pair.source.state(),
+        SyncState::Failed(FailureReason::InvitationExpired)
+    );
+    let abort = pair.source.poll_transmit().expect("the target is told");
+    pair.target.receive(&abort.bytes).expect("opens");
+    assert_eq!(
+        pair.target.state(),
+        SyncState::Failed(FailureReason::InvitationExpired)
+    );
+
+    // The source is gone: the target stops waiting with network_lost.
+    let mut pair = Pair::new(43);
+    pair.scan();
+    let deadline = pair.target.deadline().expect("a deadline");
+    assert!(deadline > pair.invitation.expires_at);
+    assert_eq!(pair.target.handle_timeout(deadline), Ok(true));
+    assert_eq!(
+        pair.target.state(),
+        SyncState::Failed(FailureReason::NetworkLost)
+    );
+
+    // The persona left but no confirmation came back.
+    let mut pair = Pair::new(44);
+    let request = pair.scan();
+    pair.deliver_request(&request);
+    let choice = pair.right_choice();
+    let persona = pair.persona.clone();
+    pair.source
+        .approve(choice, &persona, &pair.roster.clone(), NOW + 10)
+        .expect("approved");
+    let deadline = pair.source.deadline().expect("waits for the import");
+    assert_eq!(pair.source.handle_timeout(deadline), Ok(true));
+    assert_eq!(
+        pair.source.state(),
+        SyncState::Failed(FailureReason::NetworkLost)
+    );
+
+    // Nobody ever scanned: the invitation runs out.
+    let mut pair = Pair::new(45);
+    assert_eq!(
+        pair.source.handle_timeout(pair.invitation.expires_at),
+        Ok(true)
+    );
+    assert_eq!(
+        pair.source.state(),
+        SyncState::Failed(FailureReason::InvitationExpired)
+    );
+}

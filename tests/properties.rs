@@ -191,7 +191,7 @@ proptest! {
 
     #[test]
     fn small_messages_round_trip(name in "\\PC{0,16}", at in any::<u64>(), fingerprint in any::<[u8; 20]>(),
-                                 reason in 1u8..=4, words in any::<[u8; 5]>(), device in roster_device()) {
+                                 reason in 1u8..=5, words in any::<[u8; 5]>(), device in roster_device()) {
         let request = SyncRequest { device_name: name, requested_at: at };
         prop_assert_eq!(SyncRequest::decode(&request.encode().unwrap()), Ok(request));
         let ack = ImportAck { fingerprint: Fingerprint::from_bytes(fingerprint), device };

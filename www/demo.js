@@ -57,6 +57,9 @@ async function listen(device) {
       await deliver(device, bytes);
       await route();
     }
+    // A step that waited too long has ended in its typed state by now.
+    refresh();
+    if (device.failureReason) showFailure(device);
   }
 }
 
@@ -213,6 +216,19 @@ function say(where, text) {
   $(where).className = "ok";
 }
 
+function showFailure(device) {
+  const where = device === phone ? "source-message" : "target-message";
+  const reasons = {
+    invitation_expired: "The invitation expired. Show a new code to try again.",
+    invitation_used: "Another device used this invitation first. Ask for a new code.",
+    network_lost: "The other device stopped answering. Check the connection and try again.",
+    words_rejected: "The words did not match, so nothing was shared.",
+    peer_cancelled: "The other device cancelled.",
+    import_failed: "The new device could not store the persona.",
+  };
+  report(where, `${reasons[device.failureReason] ?? "The link failed."} (${device.failureReason})`);
+}
+
 function refresh() {
   $("source-state").value = phone.state + (phone.failureReason ? `: ${phone.failureReason}` : "");
   $("target-state").value = laptop.state + (laptop.failureReason ? `: ${laptop.failureReason}` : "");
@@ -311,7 +327,12 @@ function showInvitation() {
       if (left === 0) clearInterval(expiryTimer);
     };
     tick();
-    expiryTimer = setInterval(tick, 1000);
+    // A fresh code every minute; each stays valid for three, so a slow scan still works.
+    const rotateAt = Date.now() + 60_000;
+    expiryTimer = setInterval(() => {
+      if (Date.now() >= rotateAt && phone.state === "inviting") showInvitation();
+      else tick();
+    }, 1000);
     refresh();
   } catch (error) {
     report("source-message", error);
@@ -336,16 +357,20 @@ function showChoice(choice) {
     list.append(button);
   });
   show("choice");
+  phone.approvalNeedsPin().then((needed) => show("approve-pin-field", needed));
   list.firstElementChild?.focus();
 }
 
 async function approve(index) {
-  show("choice", false);
   try {
-    phone.approve(index);
+    await phone.approve(index, $("approve-pin").value || undefined);
+    $("approve-pin").value = "";
+    show("choice", false);
     say("source-message", "Approved: sending the persona, sealed for the laptop.");
     refresh();
   } catch (error) {
+    // A wrong PIN leaves the choice open; wrong words end the link.
+    if (phone.state !== "awaiting_approval") show("choice", false);
     report("source-message", error);
   }
   await route();

@@ -222,6 +222,7 @@ impl SyncManager {
     /// `{ type: "message", conversationId, id, sender, senderName, sentAt, body }`,
     /// `{ type: "read_state", conversationId, unread }`, `{ type: "contact_added",
     /// personaKey, displayName }`, `{ type: "roster_changed", personaKey, epoch }`,
+    /// `{ type: "device_linked", deviceId, name, addedAt }` (a new device of this persona),
     /// `{ type: "revoked" }`, `{ type: "gap", conversationId, missing }` (read again
     /// automatically), and `{ type: "refused", code, message }` for an envelope refused
     /// with its typed error (nothing stored changes).
@@ -454,6 +455,16 @@ impl SyncManager {
                 ("type", "roster_changed".into()),
                 ("personaKey", hex(persona_key).into()),
                 ("epoch", (*epoch as f64).into()),
+            ]),
+            MessagingEvent::DeviceLinked {
+                device_id,
+                name,
+                added_at,
+            } => object(&[
+                ("type", "device_linked".into()),
+                ("deviceId", hex(device_id).into()),
+                ("name", name.as_str().into()),
+                ("addedAt", (*added_at as f64).into()),
             ]),
             MessagingEvent::DeviceRevoked => object(&[("type", "revoked".into())]),
             MessagingEvent::Gap {

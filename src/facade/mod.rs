@@ -402,18 +402,30 @@ impl SyncManager {
     }
 
     /// Source, step 4: the user picked candidate `index`; the persona is sealed only if right.
-    pub fn approve(&self, index: usize) -> Result<(), JsValue> {
+    /// Where a PIN protects this device, it is asked again (`pin`) before any secret leaves
+    /// (`pin_required`, `wrong_pin`).
+    pub async fn approve(&self, index: usize, pin: Option<String>) -> Result<(), JsValue> {
+        self.confirm_pin(pin).await?;
         let persona = self.current_persona()?;
         let roster = self.with_messenger(|m| m.signed_roster())?;
         self.with_source(|source| source.approve(index, &persona, &roster, now_secs()))
     }
 
-    /// Source, step 4 with typed words.
+    /// Source, step 4 with typed words (and the PIN, as for `approve`).
     #[wasm_bindgen(js_name = approveTyped)]
-    pub fn approve_typed(&self, words: &str) -> Result<(), JsValue> {
+    pub async fn approve_typed(&self, words: String, pin: Option<String>) -> Result<(), JsValue> {
+        self.confirm_pin(pin).await?;
         let persona = self.current_persona()?;
         let roster = self.with_messenger(|m| m.signed_roster())?;
-        self.with_source(|source| source.approve_typed(words, &persona, &roster, now_secs()))
+        self.with_source(|source| source.approve_typed(&words, &persona, &roster, now_secs()))
+    }
+
+    /// True when approving a link asks for this device's PIN.
+    #[wasm_bindgen(js_name = approvalNeedsPin)]
+    pub async fn approval_needs_pin(&self) -> Result<bool, JsValue> {
+        Ok(Vault::needs_pin(&self.store)
+            .await
+            .map_err(FacadeError::from)?)
     }
 
     /// Source: none of the candidates matches the other device.
@@ -526,6 +538,7 @@ impl SyncManager {
     #[wasm_bindgen(js_name = pollNetwork)]
     pub async fn poll_network(&self, wait_ms: u32) -> Result<js_sys::Array, JsValue> {
         let network = self.connected()?;
+        self.check_timeouts()?;
         let mailboxes = match &*self.pairing.borrow() {
             Pairing::Source(source) => source.listening_mailboxes(now_secs()),
             Pairing::Target(target) => target.reply_mailbox().into_iter().collect(),
@@ -617,6 +630,39 @@ impl SyncManager {
             .borrow()
             .clone()
             .ok_or_else(|| FacadeError::new("no_persona", "no persona on this device"))
+    }
+
+    /// A step that waited past its deadline ends in its typed state (`failureReason`).
+    fn check_timeouts(&self) -> Result<(), FacadeError> {
+        let now = now_secs();
+        match &mut *self.pairing.borrow_mut() {
+            Pairing::Source(source) => source.handle_timeout(now)?,
+            Pairing::Target(target) => target.handle_timeout(now)?,
+            Pairing::None => false,
+        };
+        Ok(())
+    }
+
+    /// With a PIN set, approving asks for it again: opening the vault with it proves it,
+    /// counting wrong PINs as unlocking does.
+    async fn confirm_pin(&self, pin: Option<String>) -> Result<(), FacadeError> {
+        if !Vault::needs_pin(&self.store).await? {
+            return Ok(());
+        }
+        let Some(pin) = pin else {
+            return Err(FacadeError::new(
+                "pin_required",
+                "enter this device's PIN to approve the link",
+            ));
+        };
+        Vault::unlock(
+            Rc::clone(&self.store),
+            self.keyring()?,
+            Some(&pin),
+            now_secs(),
+        )
+        .await?;
+        Ok(())
     }
 
     fn with_source(

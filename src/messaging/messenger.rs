@@ -55,6 +55,12 @@ pub enum MessagingEvent {
         persona_key: [u8; 32],
         epoch: u64,
     },
+    /// Another device joined this persona ("new device linked").
+    DeviceLinked {
+        device_id: [u8; 16],
+        name: String,
+        added_at: u64,
+    },
     /// This device is no longer on its persona's roster.
     DeviceRevoked,
     /// Texts of a conversation from one device that have not arrived (a node dropped them).
@@ -931,6 +937,19 @@ impl Messenger {
         let epoch = roster.epoch;
         let mut events = vec![MessagingEvent::RosterChanged { persona_key, epoch }];
         if persona_key == self.persona_key {
+            events.extend(
+                roster
+                    .devices
+                    .iter()
+                    .filter(|d| {
+                        d.device_id != self.device_id && current.device(&d.device_id).is_none()
+                    })
+                    .map(|d| MessagingEvent::DeviceLinked {
+                        device_id: d.device_id,
+                        name: d.name.clone(),
+                        added_at: d.added_at,
+                    }),
+            );
             if roster.inbox != self.roster.inbox {
                 self.previous_inbox = Some(self.roster.inbox);
             }

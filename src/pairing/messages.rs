@@ -99,6 +99,8 @@ pub enum AbortReason {
     Expired,
     /// The target could not import what it received.
     ImportFailed,
+    /// Another device already answered this invitation.
+    InvitationUsed,
 }
 
 impl AbortReason {
@@ -108,6 +110,7 @@ impl AbortReason {
             AbortReason::WordsRejected => 2,
             AbortReason::Expired => 3,
             AbortReason::ImportFailed => 4,
+            AbortReason::InvitationUsed => 5,
         }
     }
 
@@ -117,6 +120,7 @@ impl AbortReason {
             2 => Ok(AbortReason::WordsRejected),
             3 => Ok(AbortReason::Expired),
             4 => Ok(AbortReason::ImportFailed),
+            5 => Ok(AbortReason::InvitationUsed),
             other => Err(WireError::InvalidValue {
                 field: "abort_reason",
                 value: other.into(),

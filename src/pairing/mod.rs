@@ -54,7 +54,7 @@ pub mod words;
 
 use thiserror::Error;
 
-pub use source::{SourcePairing, INVITATION_LIFETIME_SECS};
+pub use source::{SourcePairing, INVITATION_LIFETIME_SECS, STEP_TIMEOUT_SECS};
 pub use target::TargetPairing;
 
 use crate::pairing::channel::{ChannelError, MessageKind};

@@ -19,6 +19,9 @@ use crate::roster::SignedRoster;
 /// How long an invitation accepts a request. The UI shows a new one about every minute;
 /// earlier ones stay valid until they expire, so a slow scan still works.
 pub const INVITATION_LIFETIME_SECS: u64 = 180;
+/// How long the user has to pick the words once a device asked, and how long the target
+/// has to confirm the import once the persona left.
+pub const STEP_TIMEOUT_SECS: u64 = 120;
 /// Invitations remembered, so a late request gets "expired" rather than "unknown".
 const REMEMBERED_INVITATIONS: usize = 16;
 
@@ -28,12 +31,14 @@ struct IssuedInvitation {
 }
 
 struct AcceptedRequest {
-    /// The mailbox of the invitation answered: the target's later messages arrive there.
-    mailbox: MailboxAddress,
+    /// The invitation answered, and its key, kept to tell a second device it came too late.
+    answered: IssuedInvitation,
     channel: PairingChannel,
     request: SyncRequest,
     choice: WordChoice,
     sent_fingerprint: Option<Fingerprint>,
+    /// When the current step stops waiting (for the user's pick, then for the import).
+    deadline: u64,
 }
 
 /// The source side of one pairing.
@@ -101,7 +106,7 @@ impl SourcePairing {
     /// or, once one was accepted, that invitation's mailbox alone, whatever its expiry.
     pub fn listening_mailboxes(&self, now: u64) -> Vec<MailboxAddress> {
         if let Some(accepted) = &self.accepted {
-            return vec![accepted.mailbox];
+            return vec![accepted.answered.invitation.mailbox];
         }
         self.issued
             .iter()
@@ -134,13 +139,11 @@ impl SourcePairing {
         rng: &mut impl CryptoRng,
     ) -> Result<PairingEvent, PairingError> {
         if let Some(accepted) = &self.accepted {
-            return Err(
-                if message.encapsulated_key.as_ref() == Some(accepted.channel.encapsulated_key()) {
-                    PairingError::ReplayedRequest
-                } else {
-                    PairingError::InvitationUsed
-                },
-            );
+            if message.encapsulated_key.as_ref() == Some(accepted.channel.encapsulated_key()) {
+                return Err(PairingError::ReplayedRequest);
+            }
+            self.turn_away(message);
+            return Err(PairingError::InvitationUsed);
         }
         let issued = self
             .issued
@@ -161,15 +164,26 @@ impl SourcePairing {
             .transition(SyncState::Negotiating, "accept a sync request")?;
         let choice = WordChoice::new(channel.words(), rng);
         let device_name = request.device_name.clone();
-        let mailbox = issued.invitation.mailbox;
-        // Single use: the other invitations, and every invitation key, are dropped.
+        let id = message.invitation_id;
+        // Single use: the other invitations and their keys are dropped; the answered one's
+        // key stays until the end, only to turn other devices away.
+        let position = self
+            .issued
+            .iter()
+            .position(|issued| issued.invitation.id == id)
+            .ok_or(PairingError::UnknownInvitation)?;
+        let answered = self
+            .issued
+            .remove(position)
+            .ok_or(PairingError::UnknownInvitation)?;
         self.issued.clear();
         self.accepted = Some(AcceptedRequest {
-            mailbox,
+            answered,
             channel,
             request,
             choice,
             sent_fingerprint: None,
+            deadline: now.saturating_add(STEP_TIMEOUT_SECS),
         });
         self.view
             .transition(SyncState::AwaitingApproval, "show the words")?;
@@ -287,6 +301,7 @@ impl SourcePairing {
             .channel
             .seal(MessageKind::PersonaPayload, &payload)?;
         accepted.sent_fingerprint = Some(persona.fingerprint());
+        accepted.deadline = now.saturating_add(STEP_TIMEOUT_SECS);
         let mailbox = accepted.channel.reply_mailbox();
         self.outbox.push_back(Transmit {
             mailbox,
@@ -294,6 +309,70 @@ impl SourcePairing {
         });
         self.view.transition(SyncState::Transferring, "approve")?;
         Ok(())
+    }
+
+    /// Tells a device that answered the invitation after another one that it was too late,
+    /// sealed to that device alone. A request that does not open gets nothing.
+    fn turn_away(&mut self, message: &ChannelMessage) {
+        let Some(accepted) = &self.accepted else {
+            return;
+        };
+        if message.invitation_id != accepted.answered.invitation.id {
+            return;
+        }
+        let answered = &accepted.answered;
+        let Ok(mut late) = PairingChannel::accept(&answered.keys, &answered.invitation, message)
+        else {
+            return;
+        };
+        let abort = Abort {
+            reason: AbortReason::InvitationUsed,
+        };
+        if let Ok(sealed) = late.seal(MessageKind::Abort, &abort.encode()) {
+            if let Ok(bytes) = sealed.encode() {
+                self.outbox.push_back(Transmit {
+                    mailbox: late.reply_mailbox(),
+                    bytes,
+                });
+            }
+        }
+    }
+
+    /// The time the driver should call [`SourcePairing::handle_timeout`] at, if any.
+    pub fn deadline(&self) -> Option<u64> {
+        match self.view.state() {
+            SyncState::Inviting => self.issued.iter().map(|i| i.invitation.expires_at).max(),
+            SyncState::AwaitingApproval | SyncState::Transferring => {
+                self.accepted.as_ref().map(|accepted| accepted.deadline)
+            }
+            _ => None,
+        }
+    }
+
+    /// Ends a step that waited too long: every invitation expired unanswered, the user did
+    /// not pick the words in time (the target is told), or the target never confirmed the
+    /// import. Returns whether the pairing ended.
+    pub fn handle_timeout(&mut self, now: u64) -> Result<bool, PairingError> {
+        let Some(deadline) = self.deadline() else {
+            return Ok(false);
+        };
+        if now < deadline {
+            return Ok(false);
+        }
+        let (reason, action) = match self.view.state() {
+            SyncState::Inviting => (
+                FailureReason::InvitationExpired,
+                "let the invitation expire",
+            ),
+            SyncState::AwaitingApproval => {
+                self.abort(AbortReason::Expired)?;
+                (FailureReason::InvitationExpired, "wait for approval")
+            }
+            _ => (FailureReason::NetworkLost, "wait for the import"),
+        };
+        self.issued.clear();
+        self.view.transition(SyncState::Failed(reason), action)?;
+        Ok(true)
     }
 
     fn abort(&mut self, reason: AbortReason) -> Result<(), PairingError> {

@@ -40,6 +40,10 @@ pub enum FailureReason {
     PeerCancelled,
     /// The target could not import the persona.
     ImportFailed,
+    /// Another device answered the invitation first.
+    InvitationUsed,
+    /// The other device did not answer in time: it or the network is gone.
+    NetworkLost,
 }
 
 impl FailureReason {
@@ -49,6 +53,8 @@ impl FailureReason {
             FailureReason::WordsRejected => "words_rejected",
             FailureReason::PeerCancelled => "peer_cancelled",
             FailureReason::ImportFailed => "import_failed",
+            FailureReason::InvitationUsed => "invitation_used",
+            FailureReason::NetworkLost => "network_lost",
         }
     }
 
@@ -59,6 +65,7 @@ impl FailureReason {
             AbortReason::WordsRejected => FailureReason::WordsRejected,
             AbortReason::Expired => FailureReason::InvitationExpired,
             AbortReason::ImportFailed => FailureReason::ImportFailed,
+            AbortReason::InvitationUsed => FailureReason::InvitationUsed,
         }
     }
 }

@@ -7,6 +7,7 @@ use rand_core::CryptoRng;
 use crate::pairing::channel::{ChannelMessage, MessageKind, PairingChannel};
 use crate::pairing::invitation::PairingInvitation;
 use crate::pairing::messages::{Abort, AbortReason, ImportAck, PersonaPayload, SyncRequest};
+use crate::pairing::source::STEP_TIMEOUT_SECS;
 use crate::pairing::state::{FailureReason, IllegalTransition, Role, SyncState, SyncViewModel};
 use crate::pairing::words::AuthWords;
 use crate::pairing::{PairingError, PairingEvent, Transmit};
@@ -18,6 +19,8 @@ struct OpenChannel {
     channel: PairingChannel,
     /// The persona received and not yet confirmed as stored.
     received: Option<Fingerprint>,
+    /// When waiting for the source's answer stops.
+    deadline: u64,
 }
 
 /// The target side of one pairing.
@@ -74,10 +77,17 @@ impl TargetPairing {
             bytes: message.encode()?,
         });
         let words = channel.words();
+        // The source may take until its invitation expires to see the request, and then
+        // as long as a user is given to pick the words.
+        let deadline = invitation
+            .expires_at
+            .max(now)
+            .saturating_add(STEP_TIMEOUT_SECS);
         self.open = Some(OpenChannel {
             invitation: invitation.clone(),
             channel,
             received: None,
+            deadline,
         });
         self.view
             .transition(SyncState::AwaitingApproval, "send the request")?;
@@ -201,6 +211,29 @@ impl TargetPairing {
             )?;
         }
         Ok(())
+    }
+
+    /// The time the driver should call [`TargetPairing::handle_timeout`] at, if any.
+    pub fn deadline(&self) -> Option<u64> {
+        match self.view.state() {
+            SyncState::AwaitingApproval => self.open.as_ref().map(|open| open.deadline),
+            _ => None,
+        }
+    }
+
+    /// The source never answered: it, or the network between, is gone (`network_lost`).
+    /// Returns whether the pairing ended.
+    pub fn handle_timeout(&mut self, now: u64) -> Result<bool, PairingError> {
+        match self.deadline() {
+            Some(deadline) if now >= deadline => {
+                self.view.transition(
+                    SyncState::Failed(FailureReason::NetworkLost),
+                    "wait for the source",
+                )?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     /// The next message to deliver.

@@ -93,5 +93,7 @@ impl Pair {
     }
 }
 
+#[cfg(target_arch = "wasm32")]
+pub mod browser;
 pub mod messaging_suite;
 pub mod vault_suite;

@@ -1,0 +1,273 @@
+//! Link Device end to end through the JS facade, over the local network `scripts/test.sh`
+//! starts: the QR is decoded from a rendered frame, the pairing travels through DHT
+//! mailboxes, and the linked device takes part in the persona's conversations.
+#![cfg(target_arch = "wasm32")]
+
+mod common;
+
+use common::browser::{
+    code_of, fresh_device, random_seed, rasterise, test_nodes, FRAME_HEIGHT, FRAME_WIDTH,
+};
+use phantom_sync::facade::SyncManager;
+use phantom_sync::mailbox::MailboxAddress;
+use phantom_sync::pairing::invitation::{Capabilities, Intent, InvitationId, PairingInvitation};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// Rounds of waiting before a step counts as lost (each waits up to a second).
+const ROUNDS: usize = 20;
+
+async fn device(name: &str) -> SyncManager {
+    let profile = format!("link-{name}-{}", random_seed());
+    let device = fresh_device(&profile, name).await;
+    device
+        .connect_network(test_nodes(), None, None)
+        .expect("connects");
+    device
+}
+
+fn get(value: &JsValue, key: &str) -> JsValue {
+    js_sys::Reflect::get(value, &key.into()).expect("a property")
+}
+
+fn text(value: &JsValue, key: &str) -> String {
+    get(value, key).as_string().unwrap_or_default()
+}
+
+/// Sends what `from` has for the network, then hands `to` what arrives until it says `want`.
+async fn deliver_until(from: &SyncManager, to: &SyncManager, want: &str) -> Result<(), String> {
+    from.flush_to_network().await.map_err(|e| code_of(&e))?;
+    for _ in 0..ROUNDS {
+        for bytes in to.poll_network(1000).await.map_err(|e| code_of(&e))?.iter() {
+            let bytes: js_sys::Uint8Array = bytes.dyn_into().expect("bytes");
+            match to.receive(bytes.to_vec()).await {
+                Ok(event) if event == want => return Ok(()),
+                Ok(_) => {}
+                Err(error) => return Err(code_of(&error)),
+            }
+        }
+    }
+    Err(format!("no {want}"))
+}
+
+/// Syncs `device` until an event satisfies `wanted`; returns it.
+async fn sync_until(device: &SyncManager, wanted: impl Fn(&JsValue) -> bool) -> JsValue {
+    for _ in 0..ROUNDS {
+        let events = device.sync_messages(1000).await.expect("synced");
+        if let Some(event) = events.iter().find(|e| wanted(e)) {
+            return event;
+        }
+    }
+    panic!("the awaited event never came");
+}
+
+fn message_with(body: &'static str) -> impl Fn(&JsValue) -> bool {
+    move |event| text(event, "type") == "message" && text(event, "body") == body
+}
+
+/// Phone A shows an invitation; the laptop decodes it from a camera-like frame and answers.
+async fn scan(source: &SyncManager, target: &SyncManager) -> Vec<String> {
+    let invitation = source.generate_pairing_invitation().expect("an invitation");
+    let frame = rasterise(&invitation.svg, 300.0).await;
+    let code = SyncManager::scan_frame(FRAME_WIDTH, FRAME_HEIGHT, &frame)
+        .expect("a frame")
+        .expect("the code is read");
+    target.accept_invitation(&code).expect("answers")
+}
+
+/// The index of the candidate showing `words`.
+fn right_choice(source: &SyncManager, words: &[String]) -> usize {
+    let choice = source.word_choice().expect("a choice");
+    choice
+        .candidates()
+        .iter()
+        .position(|candidate| {
+            let candidate: js_sys::Array = candidate.dyn_into().expect("an array");
+            candidate
+                .iter()
+                .map(|w| w.as_string().unwrap_or_default())
+                .collect::<Vec<_>>()
+                == words
+        })
+        .expect("offered")
+}
+
+#[wasm_bindgen_test]
+async fn a_linked_laptop_mirrors_the_persona_and_joins_its_conversations() {
+    let phone = device("phone").await;
+    phone.create_persona("Ada".into()).await.expect("persona");
+    let grace = device("grace").await;
+    grace.create_persona("Grace".into()).await.expect("persona");
+    let ada = grace
+        .add_contact(phone.contact_card().expect("a card"))
+        .await
+        .expect("added");
+    grace
+        .send_text(&ada, "Welcome, Ada".into())
+        .await
+        .expect("sent");
+    grace.flush_to_network().await.expect("flushed");
+    sync_until(&phone, message_with("Welcome, Ada")).await;
+
+    let laptop = device("laptop").await;
+    let words = scan(&phone, &laptop).await;
+    deliver_until(&laptop, &phone, "request_received")
+        .await
+        .expect("the request arrives");
+    phone
+        .approve(right_choice(&phone, &words), None)
+        .await
+        .expect("approved");
+    deliver_until(&phone, &laptop, "persona_imported")
+        .await
+        .expect("the persona arrives");
+    deliver_until(&laptop, &phone, "link_completed")
+        .await
+        .expect("the import is confirmed");
+    assert_eq!(phone.state(), "completed");
+    assert_eq!(laptop.state(), "completed");
+    assert_eq!(laptop.fingerprint(), phone.fingerprint());
+    assert_eq!(phone.roster_epoch(), Some(2.0));
+
+    // The phone announces the roster; the laptop learns it is on it, and learns Grace.
+    phone.flush_to_network().await.expect("announced");
+    sync_until(&laptop, |e| text(e, "type") == "contact_added").await;
+    let contacts = laptop.contacts().expect("contacts");
+    assert_eq!(contacts.length(), 1);
+    assert_eq!(text(&contacts.get(0), "displayName"), "Grace");
+    assert_eq!(laptop.conversations().expect("conversations").length(), 1);
+    assert_eq!(laptop.roster_epoch(), Some(2.0));
+
+    // Grace hears of the laptop, then writes: both of Ada's devices show it.
+    sync_until(&grace, |e| text(e, "type") == "roster_changed").await;
+    grace
+        .send_text(&ada, "Hello, both of you".into())
+        .await
+        .expect("sent");
+    grace.flush_to_network().await.expect("flushed");
+    sync_until(&phone, message_with("Hello, both of you")).await;
+    sync_until(&laptop, message_with("Hello, both of you")).await;
+
+    // The laptop replies: Grace gets it, and the phone shows it as its persona's own.
+    let grace_key = text(&contacts.get(0), "personaKey");
+    laptop
+        .send_text(&grace_key, "Hi Grace, from the laptop".into())
+        .await
+        .expect("sent");
+    laptop.flush_to_network().await.expect("flushed");
+    sync_until(&grace, message_with("Hi Grace, from the laptop")).await;
+    let on_phone = sync_until(&phone, message_with("Hi Grace, from the laptop")).await;
+    assert_eq!(text(&on_phone, "sender"), "own_device");
+    assert_eq!(text(&on_phone, "senderName"), "laptop");
+}
+
+#[wasm_bindgen_test]
+async fn picking_the_wrong_words_ends_both_sides_with_nothing_imported() {
+    let phone = device("phone").await;
+    phone.create_persona("Ada".into()).await.expect("persona");
+    let laptop = device("laptop").await;
+    let words = scan(&phone, &laptop).await;
+    deliver_until(&laptop, &phone, "request_received")
+        .await
+        .expect("the request arrives");
+    let wrong = (right_choice(&phone, &words) + 1) % 5;
+    let refused = phone.approve(wrong, None).await.expect_err("refused");
+    assert_eq!(code_of(&refused), "words_mismatch");
+    assert_eq!(phone.failure_reason().as_deref(), Some("words_rejected"));
+    deliver_until(&phone, &laptop, "aborted")
+        .await
+        .expect("the laptop is told");
+    assert_eq!(laptop.failure_reason().as_deref(), Some("words_rejected"));
+    assert_eq!(laptop.fingerprint(), None, "nothing imported");
+    assert_eq!(laptop.roster_epoch(), None);
+}
+
+#[wasm_bindgen_test]
+async fn a_second_device_racing_for_the_invitation_is_turned_away() {
+    let phone = device("phone").await;
+    phone.create_persona("Ada".into()).await.expect("persona");
+    let invitation = phone.generate_pairing_invitation().expect("an invitation");
+    let laptop = device("laptop").await;
+    let intruder = device("intruder").await;
+    let words = laptop
+        .accept_invitation(&invitation.link_code)
+        .expect("answers");
+    intruder
+        .accept_invitation(&invitation.link_code)
+        .expect("answers too");
+    deliver_until(&laptop, &phone, "request_received")
+        .await
+        .expect("the first request");
+    assert_eq!(
+        deliver_until(&intruder, &phone, "request_received").await,
+        Err("invitation_used".into())
+    );
+    deliver_until(&phone, &intruder, "aborted")
+        .await
+        .expect("the intruder is told");
+    assert_eq!(
+        intruder.failure_reason().as_deref(),
+        Some("invitation_used")
+    );
+    assert_eq!(intruder.fingerprint(), None);
+
+    phone
+        .approve(right_choice(&phone, &words), None)
+        .await
+        .expect("the first device goes on");
+    deliver_until(&phone, &laptop, "persona_imported")
+        .await
+        .expect("imported");
+}
+
+#[wasm_bindgen_test]
+async fn cancelling_on_either_side_ends_the_other_as_cancelled() {
+    let phone = device("phone").await;
+    phone.create_persona("Ada".into()).await.expect("persona");
+    let laptop = device("laptop").await;
+    scan(&phone, &laptop).await;
+    deliver_until(&laptop, &phone, "request_received")
+        .await
+        .expect("the request arrives");
+    laptop.cancel().expect("cancelled");
+    assert_eq!(laptop.state(), "cancelled");
+    deliver_until(&laptop, &phone, "aborted")
+        .await
+        .expect("the phone is told");
+    assert_eq!(phone.failure_reason().as_deref(), Some("peer_cancelled"));
+
+    let other = device("other-laptop").await;
+    scan(&phone, &other).await;
+    deliver_until(&other, &phone, "request_received")
+        .await
+        .expect("a new request");
+    phone.cancel().expect("cancelled");
+    deliver_until(&phone, &other, "aborted")
+        .await
+        .expect("the laptop is told");
+    assert_eq!(other.failure_reason().as_deref(), Some("peer_cancelled"));
+    assert_eq!(other.fingerprint(), None, "nothing imported");
+}
+
+#[wasm_bindgen_test]
+async fn an_expired_invitation_is_refused_before_anything_is_sent() {
+    let mut id = [0u8; 16];
+    getrandom::fill(&mut id).expect("randomness");
+    let expired = PairingInvitation {
+        intent: Intent::LinkDevice,
+        id: InvitationId::from_bytes(id),
+        source_key: [9; 32],
+        mailbox: MailboxAddress::from_bytes([7; 32]),
+        expires_at: (js_sys::Date::now() / 1000.0) as u64 - 1,
+        capabilities: Capabilities::default(),
+    };
+    let laptop = device("laptop").await;
+    let refused = laptop
+        .accept_invitation(&expired.to_link_code())
+        .expect_err("expired");
+    assert_eq!(code_of(&refused), "invitation_expired");
+    assert_eq!(laptop.state(), "idle");
+    assert!(laptop.poll_transmit().is_none(), "nothing was sent");
+}
