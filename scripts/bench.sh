@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benchmarks and prints their results (lines starting with BENCH):
-# the vault in headless Chromium (release build), then the DHT network and messaging
-# across linked devices natively.
+# the vault in headless Chromium (release build), then natively the DHT network, messaging
+# across linked devices, and pairing.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/bootstrap.sh
@@ -9,3 +9,4 @@ WASM_BINDGEN_TEST_TIMEOUT=900 wasm-pack test --release --headless --chrome --mod
   -- --test bench_vault -- --include-ignored --nocapture 2>&1 | grep '^BENCH'
 cargo bench --quiet -p phantom-node --bench network 2>&1 | grep '^BENCH'
 cargo bench --quiet -p phantom-node --bench messaging 2>&1 | grep '^BENCH'
+cargo bench --quiet -p phantom-node --bench pairing 2>&1 | grep '^BENCH'
