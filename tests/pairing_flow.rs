@@ -636,3 +636,70 @@ fn an_unanswered_step_times_out_on_both_sides() {
         SyncState::Failed(FailureReason::InvitationExpired)
     );
 }
+
+#[test]
+fn a_target_picks_up_after_a_reload_at_each_step() {
+    let mut pair = Pair::new(46);
+    let request = pair.scan();
+    let saved = pair
+        .target
+        .snapshot()
+        .expect("encodes")
+        .expect("something to resume");
+    let mut reloaded = TargetPairing::resume(&saved).expect("resumes");
+    assert_eq!(reloaded.state(), SyncState::AwaitingApproval);
+    assert_eq!(reloaded.words(), pair.target.words());
+    assert_eq!(reloaded.reply_mailbox(), pair.target.reply_mailbox());
+    assert!(reloaded.poll_transmit().is_none(), "the request had left");
+
+    pair.deliver_request(&request);
+    let choice = pair.right_choice();
+    let persona = pair.persona.clone();
+    pair.source
+        .approve(choice, &persona, &pair.roster.clone(), NOW + 10)
+        .expect("approved");
+    let payload = pair.source.poll_transmit().expect("the payload");
+    assert!(matches!(
+        reloaded.receive(&payload.bytes),
+        Ok(PairingEvent::PersonaReceived(_))
+    ));
+    reloaded
+        .confirm_import(common::new_device(0x33))
+        .expect("confirmed");
+
+    // Stored, but the confirmation not yet delivered when the page reloads again.
+    let saved = reloaded
+        .snapshot()
+        .expect("encodes")
+        .expect("the confirmation is pending");
+    let mut again = TargetPairing::resume(&saved).expect("resumes");
+    assert_eq!(again.state(), SyncState::Completed);
+    let ack = again.poll_transmit().expect("the confirmation");
+    assert_eq!(
+        pair.source.receive(&ack.bytes, NOW + 12, &mut pair.rng),
+        Ok(PairingEvent::LinkCompleted(common::new_device(0x33)))
+    );
+    assert_eq!(again.snapshot().expect("encodes"), None, "nothing left");
+
+    // Reopened too late: the wait ends with its reason.
+    let mut late = TargetPairing::resume(&pair_waiting_snapshot()).expect("resumes");
+    let deadline = late.deadline().expect("waiting");
+    assert_eq!(late.handle_timeout(deadline), Ok(true));
+    assert_eq!(late.state(), SyncState::Failed(FailureReason::NetworkLost));
+    assert_eq!(
+        TargetPairing::resume(&saved[..saved.len() - 1])
+            .map(|_| ())
+            .map_err(|e| e.code()),
+        Err("truncated")
+    );
+}
+
+fn pair_waiting_snapshot() -> Vec<u8> {
+    let mut pair = Pair::new(47);
+    pair.scan();
+    pair.target
+        .snapshot()
+        .expect("encodes")
+        .expect("waiting")
+        .to_vec()
+}

@@ -274,6 +274,8 @@ pub enum ChannelRole {
 
 /// The key, base nonce and sequence state of one direction.
 struct DirectionKeys {
+    /// Kept beside its cipher so a target's pairing can outlive a page reload.
+    key: Secret<32>,
     cipher: ChaCha20Poly1305,
     base_nonce: Secret<12>,
     /// Sending: the next number to use.
@@ -283,6 +285,35 @@ struct DirectionKeys {
 }
 
 impl DirectionKeys {
+    fn new(key: Secret<32>, base_nonce: Secret<12>, next_seq: u64, accepted: u64) -> Self {
+        Self {
+            cipher: ChaCha20Poly1305::new(&chacha20poly1305::Key::from(*key.expose())),
+            key,
+            base_nonce,
+            next_seq,
+            accepted,
+        }
+    }
+
+    fn write(&self, w: &mut Writer) {
+        w.put_bytes(self.key.expose());
+        w.put_bytes(self.base_nonce.expose());
+        w.put_u64(self.next_seq);
+        w.put_u64(self.accepted);
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        let key = r.secret("direction_key")?;
+        let mut nonce = Zeroizing::new(r.array::<12>("base_nonce")?);
+        let base_nonce = Secret::from_bytes(core::mem::take(&mut *nonce));
+        Ok(Self::new(
+            key,
+            base_nonce,
+            r.u64("next_seq")?,
+            r.u64("accepted")?,
+        ))
+    }
+
     fn nonce(&self, seq: u64) -> chacha20poly1305::Nonce {
         let mut nonce = *self.base_nonce.expose();
         for (byte, seq_byte) in nonce[4..].iter_mut().zip(seq.to_be_bytes()) {
@@ -389,12 +420,8 @@ impl PairingChannel {
             export(label, out.as_mut()).map_err(|_| ChannelError::InvalidPublicKey)?;
             Ok(Secret::from_bytes(*out))
         };
-        let direction = |key: Secret<32>, base_nonce: Secret<12>| DirectionKeys {
-            cipher: ChaCha20Poly1305::new(&chacha20poly1305::Key::from(*key.expose())),
-            base_nonce,
-            next_seq: 0,
-            accepted: 0,
-        };
+        let direction =
+            |key: Secret<32>, base_nonce: Secret<12>| DirectionKeys::new(key, base_nonce, 0, 0);
         let to_source = direction(
             secret32(label::TARGET_TO_SOURCE_KEY)?,
             secret12(label::TARGET_TO_SOURCE_NONCE)?,
@@ -424,6 +451,51 @@ impl PairingChannel {
 
     pub fn role(&self) -> ChannelRole {
         self.role
+    }
+
+    /// The channel's keys and counters, so a target's pairing can outlive a page reload.
+    /// Secret: the driver stores it only wrapped by the device key.
+    pub fn export_state(&self) -> Zeroizing<Vec<u8>> {
+        let mut w = Writer::new();
+        w.put_u8(match self.role {
+            ChannelRole::Source => 1,
+            ChannelRole::Target => 2,
+        });
+        w.put_bytes(self.invitation_id.as_bytes());
+        w.put_bytes(&self.encapsulated_key);
+        self.send.write(&mut w);
+        self.receive.write(&mut w);
+        for index in self.words.indices() {
+            w.put_u16(index);
+        }
+        w.put_bytes(self.reply_mailbox.as_bytes());
+        Zeroizing::new(w.into_bytes())
+    }
+
+    pub fn import_state(bytes: &[u8]) -> Result<Self, ChannelError> {
+        let mut r = Reader::new(bytes);
+        let role = match r.u8("role")? {
+            1 => ChannelRole::Source,
+            2 => ChannelRole::Target,
+            other => {
+                return Err(WireError::InvalidValue {
+                    field: "role",
+                    value: other.into(),
+                }
+                .into())
+            }
+        };
+        let channel = Self {
+            role,
+            invitation_id: InvitationId::from_bytes(r.array("invitation_id")?),
+            encapsulated_key: r.array("encapsulated_key")?,
+            send: DirectionKeys::read(&mut r)?,
+            receive: DirectionKeys::read(&mut r)?,
+            words: AuthWords::from_indices([r.u16("word")?, r.u16("word")?, r.u16("word")?])?,
+            reply_mailbox: MailboxAddress::from_bytes(r.array("reply_mailbox")?),
+        };
+        r.finish()?;
+        Ok(channel)
     }
 
     /// The words both devices show for this channel.

@@ -138,6 +138,11 @@ impl SyncViewModel {
         }
     }
 
+    /// A machine picked up where a stored pairing stopped.
+    pub(crate) fn resumed(role: Role, state: SyncState) -> Self {
+        Self { role, state }
+    }
+
     pub fn role(&self) -> Role {
         self.role
     }

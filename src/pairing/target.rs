@@ -4,8 +4,11 @@ use std::collections::VecDeque;
 
 use rand_core::CryptoRng;
 
+use zeroize::Zeroizing;
+
+use crate::mailbox::envelope::MAX_ENVELOPE_LEN;
 use crate::pairing::channel::{ChannelMessage, MessageKind, PairingChannel};
-use crate::pairing::invitation::PairingInvitation;
+use crate::pairing::invitation::{PairingInvitation, INVITATION_LEN};
 use crate::pairing::messages::{Abort, AbortReason, ImportAck, PersonaPayload, SyncRequest};
 use crate::pairing::source::STEP_TIMEOUT_SECS;
 use crate::pairing::state::{FailureReason, IllegalTransition, Role, SyncState, SyncViewModel};
@@ -13,6 +16,13 @@ use crate::pairing::words::AuthWords;
 use crate::pairing::{PairingError, PairingEvent, Transmit};
 use crate::persona::Fingerprint;
 use crate::roster::RosterDevice;
+use crate::wire::{Reader, WireError, Writer};
+
+const RESUME_MAGIC: &[u8; 2] = b"PT";
+const RESUME_AWAITING: u8 = 1;
+const RESUME_DELIVERING: u8 = 2;
+const MAX_CHANNEL_STATE: usize = 512;
+const MAX_RESUMED_TRANSMITS: usize = 8;
 
 struct OpenChannel {
     invitation: PairingInvitation,
@@ -234,6 +244,72 @@ impl TargetPairing {
             }
             _ => Ok(false),
         }
+    }
+
+    /// What a page reload must not lose, or `None` when nothing is left to resume: the
+    /// channel while waiting for the persona, and any message not yet delivered (such as
+    /// the import confirmation). Secret: the driver stores it wrapped by the device key.
+    pub fn snapshot(&self) -> Result<Option<Zeroizing<Vec<u8>>>, PairingError> {
+        let (state, open) = match (self.view.state(), &self.open) {
+            (SyncState::AwaitingApproval, Some(open)) => (RESUME_AWAITING, open),
+            (SyncState::Completed, Some(open)) if !self.outbox.is_empty() => {
+                (RESUME_DELIVERING, open)
+            }
+            _ => return Ok(None),
+        };
+        let mut w = Writer::new();
+        w.put_bytes(RESUME_MAGIC);
+        w.put_u8(state);
+        w.put_bytes(&open.invitation.encode());
+        w.put_var_bytes("channel", &open.channel.export_state(), MAX_CHANNEL_STATE)?;
+        w.put_u64(open.deadline);
+        w.put_count("outbox", self.outbox.len(), MAX_RESUMED_TRANSMITS)?;
+        for transmit in &self.outbox {
+            w.put_bytes(transmit.mailbox.as_bytes());
+            w.put_var_bytes("transmit", &transmit.bytes, MAX_ENVELOPE_LEN)?;
+        }
+        Ok(Some(Zeroizing::new(w.into_bytes())))
+    }
+
+    /// A pairing from a [`TargetPairing::snapshot`], where it stopped.
+    pub fn resume(bytes: &[u8]) -> Result<Self, PairingError> {
+        let mut r = Reader::new(bytes);
+        if r.bytes("resume_magic", RESUME_MAGIC.len())? != RESUME_MAGIC {
+            return Err(WireError::BadMagic.into());
+        }
+        let state = match r.u8("resume_state")? {
+            RESUME_AWAITING => SyncState::AwaitingApproval,
+            RESUME_DELIVERING => SyncState::Completed,
+            other => {
+                return Err(WireError::InvalidValue {
+                    field: "resume_state",
+                    value: other.into(),
+                }
+                .into())
+            }
+        };
+        let invitation = PairingInvitation::decode(r.bytes("invitation", INVITATION_LEN)?)?;
+        let channel = PairingChannel::import_state(r.var_bytes("channel", MAX_CHANNEL_STATE)?)?;
+        let deadline = r.u64("deadline")?;
+        let count = r.count("outbox", MAX_RESUMED_TRANSMITS, 32 + 4)?;
+        let mut outbox = VecDeque::with_capacity(count);
+        for _ in 0..count {
+            outbox.push_back(Transmit {
+                mailbox: crate::mailbox::MailboxAddress::from_bytes(r.array("mailbox")?),
+                bytes: r.var_bytes("transmit", MAX_ENVELOPE_LEN)?.to_vec(),
+            });
+        }
+        r.finish()?;
+        Ok(Self {
+            view: SyncViewModel::resumed(Role::Target, state),
+            open: Some(OpenChannel {
+                invitation,
+                channel,
+                received: None,
+                deadline,
+            }),
+            outbox,
+        })
     }
 
     /// The next message to deliver.

@@ -21,6 +21,8 @@ use core::fmt;
 use rand_core::CryptoRng;
 use thiserror::Error;
 
+use crate::wire::WireError;
+
 /// How many word triples the source offers to pick from (one right, the rest decoys).
 pub const CANDIDATE_COUNT: usize = 5;
 /// Words shown on each device.
@@ -63,6 +65,21 @@ impl AuthWords {
         let bits = u64::from_be_bytes(wide) >> (8 * EXPORTER_LEN as u32 - WORD_BITS);
         let index = |shift: u32| ((bits >> shift) & 0x7ff) as u16;
         Self([index(22), index(11), index(0)])
+    }
+
+    /// The three word indices (each below 2048).
+    pub fn indices(&self) -> [u16; WORD_COUNT] {
+        self.0
+    }
+
+    pub fn from_indices(indices: [u16; WORD_COUNT]) -> Result<Self, WireError> {
+        match indices.iter().find(|index| **index >= 2048) {
+            Some(index) => Err(WireError::InvalidValue {
+                field: "word_index",
+                value: (*index).into(),
+            }),
+            None => Ok(Self(indices)),
+        }
     }
 
     fn random(rng: &mut impl CryptoRng) -> Self {
