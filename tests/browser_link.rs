@@ -231,7 +231,7 @@ async fn cancelling_on_either_side_ends_the_other_as_cancelled() {
     deliver_until(&laptop, &phone, "request_received")
         .await
         .expect("the request arrives");
-    laptop.cancel().expect("cancelled");
+    laptop.cancel().await.expect("cancelled");
     assert_eq!(laptop.state(), "cancelled");
     deliver_until(&laptop, &phone, "aborted")
         .await
@@ -243,7 +243,7 @@ async fn cancelling_on_either_side_ends_the_other_as_cancelled() {
     deliver_until(&other, &phone, "request_received")
         .await
         .expect("a new request");
-    phone.cancel().expect("cancelled");
+    phone.cancel().await.expect("cancelled");
     deliver_until(&phone, &other, "aborted")
         .await
         .expect("the laptop is told");
@@ -270,4 +270,52 @@ async fn an_expired_invitation_is_refused_before_anything_is_sent() {
     assert_eq!(code_of(&refused), "invitation_expired");
     assert_eq!(laptop.state(), "idle");
     assert!(laptop.poll_transmit().is_none(), "nothing was sent");
+}
+
+#[wasm_bindgen_test]
+async fn a_reload_of_the_new_device_during_the_link_picks_up_where_it_stopped() {
+    let phone = device("phone").await;
+    phone.create_persona("Ada".into()).await.expect("persona");
+    let profile = format!("link-reloading-{}", random_seed());
+    let laptop = fresh_device(&profile, "Laptop").await;
+    laptop
+        .connect_network(test_nodes(), None, None)
+        .expect("connects");
+    let words = scan(&phone, &laptop).await;
+    deliver_until(&laptop, &phone, "request_received")
+        .await
+        .expect("the request arrives");
+    drop(laptop);
+
+    // The tab reloads while the phone's user picks the words.
+    let laptop = SyncManager::open(profile.clone(), "Laptop".into())
+        .await
+        .expect("reopens");
+    assert_eq!(laptop.state(), "awaiting_approval");
+    assert_eq!(laptop.words(), Some(words.clone()));
+    laptop
+        .connect_network(test_nodes(), None, None)
+        .expect("connects");
+    phone
+        .approve(right_choice(&phone, &words), None)
+        .await
+        .expect("approved");
+    deliver_until(&phone, &laptop, "persona_imported")
+        .await
+        .expect("the persona arrives after the reload");
+    drop(laptop);
+
+    // Reloaded again before the import confirmation went out: it goes out now.
+    let laptop = SyncManager::open(profile, "Laptop".into())
+        .await
+        .expect("reopens");
+    assert_eq!(laptop.fingerprint(), phone.fingerprint());
+    assert_eq!(laptop.state(), "completed");
+    laptop
+        .connect_network(test_nodes(), None, None)
+        .expect("connects");
+    deliver_until(&laptop, &phone, "link_completed")
+        .await
+        .expect("the phone completes");
+    assert_eq!(laptop.resume_error(), None);
 }

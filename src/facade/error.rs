@@ -29,6 +29,10 @@ impl FacadeError {
             message: message.into(),
         }
     }
+
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
 }
 
 macro_rules! from_coded_error {

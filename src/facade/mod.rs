@@ -30,7 +30,6 @@ use wasm_bindgen::prelude::*;
 use crate::drivers::indexeddb::IndexedDbStore;
 use crate::drivers::qr;
 use crate::drivers::webcrypto::WebCryptoKeyring;
-use crate::mailbox::envelope::Envelope;
 use crate::mailbox::transport::{MailboxCursor, MailboxTransport};
 use crate::mailbox::MailboxAddress;
 use crate::network::client::{connect_browser, MailboxClient};
@@ -41,11 +40,15 @@ use crate::pairing::messages::PersonaPayload;
 use crate::pairing::state::SyncState;
 use crate::pairing::{PairingEvent, SourcePairing, TargetPairing, Transmit};
 use crate::persona::{DeviceKeys, Persona};
-use crate::vault::unlock::PinParams;
+use crate::vault::store::{RawStore, StoreName, WriteOp};
+use crate::vault::unlock::{DeviceKeyring, PinParams};
 use crate::vault::{schema, Vault};
 use error::FacadeError;
 
 type DeviceStore = Rc<IndexedDbStore>;
+
+/// Where a target keeps a pairing in progress across a reload (wrapped by the device key).
+const PENDING_PAIRING_ID: &[u8] = b"pending_pairing";
 
 fn rng() -> UnwrapErr<getrandom::SysRng> {
     UnwrapErr(getrandom::SysRng)
@@ -86,8 +89,10 @@ pub struct SyncManager {
     cursors: RefCell<HashMap<MailboxAddress, MailboxCursor>>,
     /// This device's messaging state machine, once a persona is here.
     messenger: RefCell<Option<crate::messaging::Messenger>>,
-    /// Messaging envelopes waiting to be put on the network.
+    /// Envelopes waiting to be put on the network, the pairing's and the messaging's.
     outbox: RefCell<VecDeque<Transmit>>,
+    /// Why a pairing interrupted by a reload could not be picked up again.
+    resume_error: RefCell<Option<&'static str>>,
 }
 
 /// An invitation ready to show: the QR as SVG and the same payload as a link code.
@@ -174,6 +179,7 @@ impl SyncManager {
             cursors: RefCell::new(HashMap::new()),
             messenger: RefCell::new(None),
             outbox: RefCell::new(VecDeque::new()),
+            resume_error: RefCell::new(None),
         };
         let needs_pin = manager.vault_exists.get()
             && Vault::needs_pin(&manager.store)
@@ -182,6 +188,7 @@ impl SyncManager {
         if manager.vault_exists.get() && !needs_pin && manager.keyring.is_some() {
             manager.unlock(None).await?;
         }
+        manager.resume_target_pairing().await?;
         Ok(manager)
     }
 
@@ -283,6 +290,13 @@ impl SyncManager {
     #[wasm_bindgen(getter)]
     pub fn state(&self) -> String {
         self.sync_state().name().to_owned()
+    }
+
+    /// Why a pairing interrupted by a page reload could not be resumed (its stored state
+    /// no longer opens with this browser's device key), if that happened at `open`.
+    #[wasm_bindgen(getter, js_name = resumeError)]
+    pub fn resume_error(&self) -> Option<String> {
+        self.resume_error.borrow().map(str::to_owned)
     }
 
     /// Why the pairing failed, when `state` is `failed`.
@@ -433,14 +447,15 @@ impl SyncManager {
         self.with_source(SourcePairing::reject)
     }
 
-    /// Either side stops the pairing (and tells the other device).
-    pub fn cancel(&self) -> Result<(), JsValue> {
+    /// Either side stops the pairing (and tells the other device at the next flush).
+    pub async fn cancel(&self) -> Result<(), JsValue> {
         let result = match &mut *self.pairing.borrow_mut() {
             Pairing::Source(source) => source.cancel(),
             Pairing::Target(target) => target.cancel(),
             Pairing::None => Ok(()),
         };
-        result.map_err(|e| FacadeError::from(e).into())
+        result.map_err(FacadeError::from)?;
+        Ok(self.persist_target_pairing().await?)
     }
 
     /// Target, step 4: opens the persona payload and stores it in this device's vault in
@@ -472,7 +487,7 @@ impl SyncManager {
             }
         }
         .map_err(FacadeError::from)?;
-        Ok(match event {
+        let meaning = match event {
             PairingEvent::RequestReceived { .. } => "request_received",
             PairingEvent::PersonaReceived(payload) => {
                 self.import_persona(*payload).await?;
@@ -483,8 +498,9 @@ impl SyncManager {
                 "link_completed"
             }
             PairingEvent::Aborted(_) => "aborted",
-        }
-        .to_owned())
+        };
+        self.persist_target_pairing().await?;
+        Ok(meaning.to_owned())
     }
 
     /// Joins the mailbox network through these nodes (multiaddrs with `/p2p/`: `/ws` or
@@ -521,15 +537,13 @@ impl SyncManager {
     #[wasm_bindgen(js_name = flushToNetwork)]
     pub async fn flush_to_network(&self) -> Result<u32, JsValue> {
         let network = self.connected()?;
-        let mut sent = self.flush_messaging(&network).await?;
+        // Stored before they leave: a reload while they travel resumes with them.
+        self.persist_target_pairing().await?;
         while let Some(transmit) = self.next_transmit() {
-            let envelope = Envelope::new(transmit.bytes)
-                .map_err(|e| FacadeError::new(e.code(), e.to_string()))?;
-            MailboxTransport::put(&network, transmit.mailbox, envelope)
-                .await
-                .map_err(|e| FacadeError::new(e.code(), e.to_string()))?;
-            sent += 1;
+            self.outbox.borrow_mut().push_back(transmit);
         }
+        let sent = self.flush_messaging(&network).await?;
+        self.persist_target_pairing().await?;
         Ok(sent)
     }
 
@@ -630,6 +644,58 @@ impl SyncManager {
             .borrow()
             .clone()
             .ok_or_else(|| FacadeError::new("no_persona", "no persona on this device"))
+    }
+
+    /// Keeps the target's pairing, wrapped by the device key, for as long as a reload
+    /// could interrupt it; forgets it once nothing is left to resume.
+    async fn persist_target_pairing(&self) -> Result<(), FacadeError> {
+        let snapshot = match &*self.pairing.borrow() {
+            Pairing::Target(target) => target.snapshot()?,
+            _ => return Ok(()),
+        };
+        let op = match snapshot {
+            Some(bytes) => WriteOp::put(
+                StoreName::Meta,
+                PENDING_PAIRING_ID,
+                &self.keyring()?.wrap(&bytes).await?,
+            ),
+            None => WriteOp::Delete {
+                store: StoreName::Meta,
+                key: PENDING_PAIRING_ID.to_vec(),
+            },
+        };
+        Ok(self.store.write(vec![op]).await?)
+    }
+
+    /// A pairing a reload interrupted, picked up where it stopped. One that cannot be read
+    /// any more (its device key is gone) is dropped and reported by `resumeError`.
+    async fn resume_target_pairing(&self) -> Result<(), FacadeError> {
+        let Some(wrapped) = self.store.get(StoreName::Meta, PENDING_PAIRING_ID).await? else {
+            return Ok(());
+        };
+        let resumed = match self.keyring() {
+            Ok(keyring) => match keyring.unwrap(&wrapped).await {
+                Ok(bytes) => TargetPairing::resume(&bytes).map_err(FacadeError::from),
+                Err(error) => Err(FacadeError::from(error)),
+            },
+            Err(error) => Err(error),
+        };
+        match resumed {
+            Ok(target) => {
+                *self.pairing.borrow_mut() = Pairing::Target(target);
+                self.check_timeouts()?;
+            }
+            Err(error) => {
+                *self.resume_error.borrow_mut() = Some(error.code());
+                self.store
+                    .write(vec![WriteOp::Delete {
+                        store: StoreName::Meta,
+                        key: PENDING_PAIRING_ID.to_vec(),
+                    }])
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     /// A step that waited past its deadline ends in its typed state (`failureReason`).
