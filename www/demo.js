@@ -89,6 +89,7 @@ function describe(event) {
     case "read_state": return `read on another device (${event.unread} unread)`;
     case "contact_added": return `contact ${event.displayName} added`;
     case "roster_changed": return `roster epoch ${event.epoch}`;
+    case "device_linked": return `new device linked: ${event.name}`;
     case "refused": return `envelope refused (${event.code})`;
     default: return event.type;
   }
@@ -424,6 +425,20 @@ $("scan").addEventListener("click", async () => {
   }
 });
 
+for (const [device, id, where] of [[phone, "source-cancel", "source-message"], [laptop, "target-cancel", "target-message"]]) {
+  $(id).addEventListener("click", async () => {
+    try {
+      await device.cancel();
+      show("choice", false);
+      if (device === laptop) show("target-words", false);
+      say(where, "Cancelled; the other device is told.");
+    } catch (error) {
+      report(where, error);
+    }
+    await route();
+  });
+}
+
 $("paste-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   await startLink($("paste-code").value);
@@ -479,6 +494,10 @@ renderChats();
 if (laptop.fingerprint) {
   showLaptopPersona();
   say("target-message", "This laptop opened its vault by itself: the persona survived the reload.");
+} else if (laptop.state === "awaiting_approval" && laptop.words) {
+  $("words").textContent = laptop.words.join(" ");
+  show("target-words");
+  say("target-message", "Picked up after the reload: still waiting for the phone to approve.");
 } else if (laptop.locked) {
   show("unlock-form");
   show("paste-form", false);

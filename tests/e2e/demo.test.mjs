@@ -171,6 +171,16 @@ test("a PIN locks the laptop's vault across reloads; wrong PINs back off", async
   assert.deepEqual(errors, []);
 });
 
+test("cancelling on the laptop ends the link on both devices", async () => {
+  const { page, errors } = await openDemo();
+  await page.locator("#candidates button").first().waitFor();
+  await page.locator("#target-cancel").click();
+  await page.locator("#source-state", { hasText: "failed: peer_cancelled" }).waitFor({ timeout: 30_000 });
+  assert.equal(await page.locator("#target-state").textContent(), "cancelled");
+  assert.equal(await page.locator("#target-persona").isHidden(), true);
+  assert.deepEqual(errors, []);
+});
+
 test("picking the wrong words refuses the link on both devices", async () => {
   const { page, errors } = await openDemo();
   const words = await page.locator("#words").textContent();
