@@ -18,8 +18,10 @@ cargo test --workspace --locked
 step "tests (headless Chromium, with a local network for the browser client)"
 trap 'scripts/local-network.sh stop' EXIT
 scripts/local-network.sh start 5
+# Each test binary runs in one page; the link tests wait on real nodes for a minute or so.
 PHANTOM_TEST_NODES="$(paste -sd, "$PHANTOM_CACHE/network/addresses")" \
 PHANTOM_TEST_WEBRTC_NODES="$(paste -sd, "$PHANTOM_CACHE/network/webrtc-addresses")" \
+WASM_BINDGEN_TEST_TIMEOUT=300 \
   wasm-pack test --headless --chrome --mode no-install
 step "demo end to end (Playwright, headless Chromium, pairing through the local network)"
 scripts/build-pkg.sh

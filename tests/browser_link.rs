@@ -319,3 +319,56 @@ async fn a_reload_of_the_new_device_during_the_link_picks_up_where_it_stopped() 
         .expect("the phone completes");
     assert_eq!(laptop.resume_error(), None);
 }
+
+/// The first test node's address with its port changed to one nobody listens on.
+fn unreachable_node() -> String {
+    let address = test_nodes().remove(0);
+    let mut parts: Vec<&str> = address.split('/').collect();
+    if let Some(port) = parts.iter().position(|p| *p == "tcp").map(|i| i + 1) {
+        if let Some(part) = parts.get_mut(port) {
+            *part = "9";
+        }
+    }
+    parts.join("/")
+}
+
+#[wasm_bindgen_test]
+async fn a_network_cut_during_the_transfer_is_reported_and_loses_nothing() {
+    let phone = device("phone").await;
+    phone.create_persona("Ada".into()).await.expect("persona");
+    let laptop = device("laptop").await;
+    let words = scan(&phone, &laptop).await;
+    deliver_until(&laptop, &phone, "request_received")
+        .await
+        .expect("the request arrives");
+    phone
+        .approve(right_choice(&phone, &words), None)
+        .await
+        .expect("approved");
+
+    // The phone's network goes: the sealed persona cannot leave.
+    phone
+        .connect_network(vec![unreachable_node()], None, None)
+        .expect("a client");
+    let cut = phone.flush_to_network().await.expect_err("no network");
+    assert!(
+        ["network_unreachable", "quorum_not_reached"].contains(&code_of(&cut).as_str()),
+        "a typed network error: {}",
+        code_of(&cut)
+    );
+    assert_eq!(phone.state(), "transferring");
+    assert_eq!(laptop.state(), "awaiting_approval");
+    assert_eq!(laptop.fingerprint(), None, "nothing half-imported");
+
+    // The network comes back: the same sealed payload goes out and the link completes.
+    phone
+        .connect_network(test_nodes(), None, None)
+        .expect("reconnects");
+    deliver_until(&phone, &laptop, "persona_imported")
+        .await
+        .expect("the persona arrives");
+    deliver_until(&laptop, &phone, "link_completed")
+        .await
+        .expect("completed");
+    assert_eq!(laptop.fingerprint(), phone.fingerprint());
+}
