@@ -241,9 +241,35 @@ function showPhonePersona() {
   $("source-name").textContent = phone.displayName;
   $("source-fingerprint").textContent = phone.fingerprint;
   show("source-persona");
+  show("phone-pin-form");
+  show("phone-unlock-form", false);
   show("create-form", false);
   $("link-device").disabled = false;
 }
+
+$("phone-pin-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    say("source-message", "Deriving the PIN key (about a second)…");
+    await phone.setPin($("phone-new-pin").value);
+    $("phone-new-pin").value = "";
+    say("source-message", "Phone PIN set: approving a link now asks for it.");
+  } catch (error) {
+    report("source-message", error);
+  }
+});
+
+$("phone-unlock-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    await phone.unlock($("phone-unlock-pin").value);
+    $("phone-unlock-pin").value = "";
+    showPhonePersona();
+    say("source-message", "Unlocked.");
+  } catch (error) {
+    report("source-message", error);
+  }
+});
 
 function showLaptopPersona() {
   $("target-name").textContent = laptop.displayName;
@@ -484,6 +510,10 @@ $("reset").addEventListener("click", async () => {
 });
 
 if (phone.fingerprint) showPhonePersona();
+else if (phone.locked) {
+  show("phone-unlock-form");
+  show("create-form", false);
+}
 if (contact.fingerprint) {
   $("create-contact").disabled = true;
   const known = firstConversation(contact);

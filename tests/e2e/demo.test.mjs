@@ -171,6 +171,35 @@ test("a PIN locks the laptop's vault across reloads; wrong PINs back off", async
   assert.deepEqual(errors, []);
 });
 
+test("with a PIN on the phone, approving asks for it before the persona leaves", async () => {
+  const page = await browser.newPage();
+  const errors = collectErrors(page);
+  await load(page);
+  await page.getByRole("button", { name: "Create persona" }).click();
+  await page.getByLabel("Protect the phone with a PIN").fill("1357");
+  await page.getByRole("button", { name: "Set phone PIN" }).click();
+  await page.getByText("Phone PIN set").waitFor({ timeout: 30_000 });
+  await page.getByRole("button", { name: "Link a device" }).click();
+  await page.getByRole("button", { name: "Scan the QR code" }).click();
+  const words = await page.locator("#words").textContent();
+  await page.locator("#approve-pin-field").waitFor({ timeout: 30_000 });
+
+  await page.locator(`#candidates button[data-words="${words}"]`).click();
+  await page.locator("#source-message.error").waitFor({ timeout: 30_000 });
+  assert.match(await page.locator("#source-message").textContent(), /\(pin_required\)$/);
+  await page.getByLabel("This phone's PIN, to approve").fill("2222");
+  await page.locator(`#candidates button[data-words="${words}"]`).click();
+  await page.locator("#source-message", { hasText: "wrong_pin" }).waitFor({ timeout: 30_000 });
+  assert.equal(await page.locator("#target-persona").isHidden(), true, "nothing left the phone");
+
+  await page.waitForTimeout(1_100);
+  await page.getByLabel("This phone's PIN, to approve").fill("1357");
+  await page.locator(`#candidates button[data-words="${words}"]`).click();
+  await page.locator("#target-persona").waitFor({ timeout: 30_000 });
+  await bothStates(page, "completed", "completed");
+  assert.deepEqual(errors, []);
+});
+
 test("cancelling on the laptop ends the link on both devices", async () => {
   const { page, errors } = await openDemo();
   await page.locator("#candidates button").first().waitFor();
