@@ -77,6 +77,21 @@ async fn scan(source: &SyncManager, target: &SyncManager) -> Vec<String> {
     target.accept_invitation(&code).expect("answers")
 }
 
+/// A phone with a fresh persona.
+async fn phone_with_persona() -> SyncManager {
+    let phone = phone_with_persona().await;
+    phone
+}
+
+/// The laptop scans the phone's code and its request reaches the phone; returns its words.
+async fn request_link(phone: &SyncManager, laptop: &SyncManager) -> Vec<String> {
+    let words = scan(phone, laptop).await;
+    deliver_until(laptop, phone, "request_received")
+        .await
+        .expect("the request arrives");
+    words
+}
+
 /// The index of the candidate showing `words`.
 fn right_choice(source: &SyncManager, words: &[String]) -> usize {
     let choice = source.word_choice().expect("a choice");
@@ -96,8 +111,7 @@ fn right_choice(source: &SyncManager, words: &[String]) -> usize {
 
 #[wasm_bindgen_test]
 async fn a_linked_laptop_mirrors_the_persona_and_joins_its_conversations() {
-    let phone = device("phone").await;
-    phone.create_persona("Ada".into()).await.expect("persona");
+    let phone = phone_with_persona().await;
     let grace = device("grace").await;
     grace.create_persona("Grace".into()).await.expect("persona");
     let ada = grace
@@ -112,10 +126,7 @@ async fn a_linked_laptop_mirrors_the_persona_and_joins_its_conversations() {
     sync_until(&phone, message_with("Welcome, Ada")).await;
 
     let laptop = device("laptop").await;
-    let words = scan(&phone, &laptop).await;
-    deliver_until(&laptop, &phone, "request_received")
-        .await
-        .expect("the request arrives");
+    let words = request_link(&phone, &laptop).await;
     phone
         .approve(right_choice(&phone, &words), None)
         .await
@@ -165,13 +176,9 @@ async fn a_linked_laptop_mirrors_the_persona_and_joins_its_conversations() {
 
 #[wasm_bindgen_test]
 async fn picking_the_wrong_words_ends_both_sides_with_nothing_imported() {
-    let phone = device("phone").await;
-    phone.create_persona("Ada".into()).await.expect("persona");
+    let phone = phone_with_persona().await;
     let laptop = device("laptop").await;
-    let words = scan(&phone, &laptop).await;
-    deliver_until(&laptop, &phone, "request_received")
-        .await
-        .expect("the request arrives");
+    let words = request_link(&phone, &laptop).await;
     let wrong = (right_choice(&phone, &words) + 1) % 5;
     let refused = phone.approve(wrong, None).await.expect_err("refused");
     assert_eq!(code_of(&refused), "words_mismatch");
@@ -186,8 +193,7 @@ async fn picking_the_wrong_words_ends_both_sides_with_nothing_imported() {
 
 #[wasm_bindgen_test]
 async fn a_second_device_racing_for_the_invitation_is_turned_away() {
-    let phone = device("phone").await;
-    phone.create_persona("Ada".into()).await.expect("persona");
+    let phone = phone_with_persona().await;
     let invitation = phone.generate_pairing_invitation().expect("an invitation");
     let laptop = device("laptop").await;
     let intruder = device("intruder").await;
@@ -224,13 +230,9 @@ async fn a_second_device_racing_for_the_invitation_is_turned_away() {
 
 #[wasm_bindgen_test]
 async fn cancelling_on_either_side_ends_the_other_as_cancelled() {
-    let phone = device("phone").await;
-    phone.create_persona("Ada".into()).await.expect("persona");
+    let phone = phone_with_persona().await;
     let laptop = device("laptop").await;
-    scan(&phone, &laptop).await;
-    deliver_until(&laptop, &phone, "request_received")
-        .await
-        .expect("the request arrives");
+    request_link(&phone, &laptop).await;
     laptop.cancel().await.expect("cancelled");
     assert_eq!(laptop.state(), "cancelled");
     deliver_until(&laptop, &phone, "aborted")
@@ -239,10 +241,7 @@ async fn cancelling_on_either_side_ends_the_other_as_cancelled() {
     assert_eq!(phone.failure_reason().as_deref(), Some("peer_cancelled"));
 
     let other = device("other-laptop").await;
-    scan(&phone, &other).await;
-    deliver_until(&other, &phone, "request_received")
-        .await
-        .expect("a new request");
+    request_link(&phone, &other).await;
     phone.cancel().await.expect("cancelled");
     deliver_until(&phone, &other, "aborted")
         .await
@@ -274,17 +273,13 @@ async fn an_expired_invitation_is_refused_before_anything_is_sent() {
 
 #[wasm_bindgen_test]
 async fn a_reload_of_the_new_device_during_the_link_picks_up_where_it_stopped() {
-    let phone = device("phone").await;
-    phone.create_persona("Ada".into()).await.expect("persona");
+    let phone = phone_with_persona().await;
     let profile = format!("link-reloading-{}", random_seed());
     let laptop = fresh_device(&profile, "Laptop").await;
     laptop
         .connect_network(test_nodes(), None, None)
         .expect("connects");
-    let words = scan(&phone, &laptop).await;
-    deliver_until(&laptop, &phone, "request_received")
-        .await
-        .expect("the request arrives");
+    let words = request_link(&phone, &laptop).await;
     drop(laptop);
 
     // The tab reloads while the phone's user picks the words.
@@ -334,13 +329,9 @@ fn unreachable_node() -> String {
 
 #[wasm_bindgen_test]
 async fn a_network_cut_during_the_transfer_is_reported_and_loses_nothing() {
-    let phone = device("phone").await;
-    phone.create_persona("Ada".into()).await.expect("persona");
+    let phone = phone_with_persona().await;
     let laptop = device("laptop").await;
-    let words = scan(&phone, &laptop).await;
-    deliver_until(&laptop, &phone, "request_received")
-        .await
-        .expect("the request arrives");
+    let words = request_link(&phone, &laptop).await;
     phone
         .approve(right_choice(&phone, &words), None)
         .await

@@ -33,11 +33,7 @@ fn an_approved_link_mirrors_the_persona_and_completes_both_sides() {
     );
     assert_eq!(pair.source.state(), SyncState::AwaitingApproval);
 
-    let choice = pair.right_choice();
-    let persona = pair.persona.clone();
-    pair.source
-        .approve(choice, &persona, &pair.roster.clone(), NOW + 10)
-        .expect("approved");
+    pair.approve_right();
     assert_eq!(pair.source.state(), SyncState::Transferring);
     let payload = pair.source.poll_transmit().expect("the persona payload");
     assert_eq!(Some(payload.mailbox), pair.target.reply_mailbox());
@@ -222,11 +218,7 @@ fn a_tampered_ciphertext_or_header_is_refused_and_changes_nothing() {
     let mut pair = Pair::new(9);
     let request = pair.scan();
     pair.deliver_request(&request);
-    let choice = pair.right_choice();
-    let persona = pair.persona.clone();
-    pair.source
-        .approve(choice, &persona, &pair.roster.clone(), NOW + 10)
-        .expect("approved");
+    pair.approve_right();
     let payload = pair.source.poll_transmit().expect("payload");
 
     let mut flipped_ciphertext = payload.bytes.clone();
@@ -432,11 +424,7 @@ fn once_the_persona_is_sent_cancelling_is_refused() {
     let mut pair = Pair::new(17);
     let request = pair.scan();
     pair.deliver_request(&request);
-    let choice = pair.right_choice();
-    let persona = pair.persona.clone();
-    pair.source
-        .approve(choice, &persona, &pair.roster.clone(), NOW + 10)
-        .expect("approved");
+    pair.approve_right();
     assert_eq!(
         pair.source.cancel().map_err(|e| e.code()),
         Err("illegal_transition")
@@ -613,11 +601,7 @@ fn an_unanswered_step_times_out_on_both_sides() {
     let mut pair = Pair::new(44);
     let request = pair.scan();
     pair.deliver_request(&request);
-    let choice = pair.right_choice();
-    let persona = pair.persona.clone();
-    pair.source
-        .approve(choice, &persona, &pair.roster.clone(), NOW + 10)
-        .expect("approved");
+    pair.approve_right();
     let deadline = pair.source.deadline().expect("waits for the import");
     assert_eq!(pair.source.handle_timeout(deadline), Ok(true));
     assert_eq!(
@@ -653,11 +637,7 @@ fn a_target_picks_up_after_a_reload_at_each_step() {
     assert!(reloaded.poll_transmit().is_none(), "the request had left");
 
     pair.deliver_request(&request);
-    let choice = pair.right_choice();
-    let persona = pair.persona.clone();
-    pair.source
-        .approve(choice, &persona, &pair.roster.clone(), NOW + 10)
-        .expect("approved");
+    pair.approve_right();
     let payload = pair.source.poll_transmit().expect("the payload");
     assert!(matches!(
         reloaded.receive(&payload.bytes),

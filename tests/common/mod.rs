@@ -81,6 +81,14 @@ impl Pair {
             .expect("the source accepts the request")
     }
 
+    /// The user on the source picks the target's words: the persona leaves.
+    pub fn approve_right(&mut self) {
+        let choice = self.right_choice();
+        self.source
+            .approve(choice, &self.persona, &self.roster, NOW + 10)
+            .expect("approved");
+    }
+
     /// The index of the candidate that shows the target's words.
     pub fn right_choice(&self) -> usize {
         let words = self.target.words().expect("the target shows words");
