@@ -79,7 +79,8 @@ async fn scan(source: &SyncManager, target: &SyncManager) -> Vec<String> {
 
 /// A phone with a fresh persona.
 async fn phone_with_persona() -> SyncManager {
-    let phone = phone_with_persona().await;
+    let phone = device("phone").await;
+    phone.create_persona("Ada".into()).await.expect("persona");
     phone
 }
 
