@@ -260,6 +260,7 @@ proptest! {
         let _ = phantom_sync::messaging::sealed::SealedKey::from_bytes(&bytes);
         let _ = phantom_sync::messaging::sessions::DeviceSessions::from_pickle(&bytes);
         let _ = phantom_sync::pairing::TargetPairing::resume(&bytes);
+        let _ = phantom_sync::history::manifest::Manifest::decode(&bytes);
         let _ = phantom_sync::pairing::channel::PairingChannel::import_state(&bytes);
         let _ = phantom_sync::drivers::qr::decode_luma(16, 16, &bytes);
         let mut source = SourcePairing::new();
