@@ -158,3 +158,13 @@ async fn a_revoked_device_reads_nothing_new_over_real_nodes() {
     )
     .await;
 }
+
+#[wasm_bindgen_test]
+async fn a_newly_linked_device_catches_up_on_the_history_over_real_nodes() {
+    common::messaging_suite::a_newly_linked_device_catches_up_on_the_history(
+        &client(),
+        common::browser::random_seed(),
+        100,
+    )
+    .await;
+}

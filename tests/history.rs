@@ -156,3 +156,37 @@ fn an_interrupted_import_resumes_without_fetching_twice() {
     assert!(resumed.is_complete());
     assert!(HistoryImport::resume(manifest, key, &saved[..saved.len() - 1]).is_err());
 }
+
+#[test]
+fn history_through_a_mailbox_arrives_whole_whatever_the_order_and_repeats() {
+    use phantom_sync::history::transfer::{offer_history, HistoryReceiver, Received};
+
+    let mut rng = SeededRng::new(11);
+    let conversations = vec![
+        ([2; 16], conversation(2, 1_500)),
+        ([1; 16], conversation(1, 1_000)),
+    ];
+    let (offer, envelopes) =
+        offer_history(conversations, DEFAULT_BLOCK_SIZE, &mut rng).expect("offered");
+    let mut receiver = HistoryReceiver::new(&offer);
+
+    // A node serves the blocks before the manifest: they wait for a second read.
+    let mut ids = HashSet::new();
+    for envelope in envelopes.iter().skip(1) {
+        assert_eq!(receiver.accept(envelope), Ok(Received::Nothing));
+    }
+    assert_eq!(receiver.accept(&envelopes[0]), Ok(Received::Manifest));
+    assert!(!receiver.is_complete());
+    for _ in 0..2 {
+        for envelope in envelopes.iter().rev() {
+            if let Received::Block(messages) = receiver.accept(envelope).expect("accepted") {
+                ids.extend(messages.into_iter().map(|m| m.id));
+            }
+        }
+    }
+    assert_eq!(ids.len(), 2_500);
+    assert!(receiver.is_complete());
+    assert_eq!(receiver.progress().map(|p| p.messages_done), Some(2_500));
+    let mut stranger = HistoryReceiver::new(&offer);
+    assert_eq!(stranger.accept(b"not ours"), Ok(Received::Nothing));
+}

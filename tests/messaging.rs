@@ -30,6 +30,15 @@ fn a_dropped_message_is_noticed_and_filled_in() {
 }
 
 #[test]
+fn a_newly_linked_device_catches_up_on_the_history() {
+    pollster::block_on(suite::a_newly_linked_device_catches_up_on_the_history(
+        &MemoryTransport::default(),
+        8,
+        300,
+    ));
+}
+
+#[test]
 fn a_revoked_device_reads_nothing_new() {
     pollster::block_on(suite::a_revoked_device_reads_nothing_new(
         &MemoryTransport::default(),

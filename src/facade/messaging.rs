@@ -223,7 +223,9 @@ impl SyncManager {
     /// `{ type: "read_state", conversationId, unread }`, `{ type: "contact_added",
     /// personaKey, displayName }`, `{ type: "roster_changed", personaKey, epoch }`,
     /// `{ type: "device_linked", deviceId, name, addedAt }` (a new device of this persona),
-    /// `{ type: "revoked" }`, `{ type: "gap", conversationId, missing }` (read again
+    /// `{ type: "revoked" }`, `{ type: "history_offered", transferId }`, `{ type:
+    /// "history_progress", imported, blocksDone, blocksTotal, messagesDone, messagesTotal,
+    /// bytesDone, bytesTotal, complete }`, `{ type: "gap", conversationId, missing }` (read again
     /// automatically), and `{ type: "refused", code, message }` for an envelope refused
     /// with its typed error (nothing stored changes).
     #[wasm_bindgen(js_name = syncMessages)]
@@ -261,6 +263,35 @@ impl SyncManager {
                         ("message", error.to_string().into()),
                     ]));
                 }
+            }
+        }
+        // History that arrived since: blocks, in any order, read until all are in.
+        if let Some(history) = self.with_messenger(|m| Ok(m.history_mailbox()))? {
+            let arrived = self.fetch(&network, history, Duration::ZERO).await?;
+            let mut usable = false;
+            for envelope in arrived.iter() {
+                match self.with_messenger(|m| Ok(m.receive_history(envelope)))? {
+                    Ok(received) => {
+                        for event in received {
+                            if let MessagingEvent::HistoryImported { messages, .. } = &event {
+                                usable = true;
+                                stored.extend(messages.iter().cloned());
+                            }
+                            events.push(&self.event_view(&event)?);
+                        }
+                    }
+                    Err(error) => {
+                        events.push(&object(&[
+                            ("type", "refused".into()),
+                            ("code", error.code().into()),
+                            ("message", error.to_string().into()),
+                        ]));
+                    }
+                }
+            }
+            // Blocks that came before their manifest are read again next time.
+            if !arrived.is_empty() && !usable {
+                reread.insert(history);
             }
         }
         // A hole in a sender's stream: read every node of the inbox from the start again.
@@ -376,9 +407,17 @@ impl SyncManager {
         Ok(entry)
     }
 
-    /// The source adds a linked device to the roster and announces it.
+    /// The source adds a linked device to the roster, announces it, and offers it the
+    /// history (through the mailbox network).
     pub(super) async fn add_linked_device(&self, device: RosterDevice) -> Result<(), FacadeError> {
-        let transmits = self.with_messenger(|m| m.add_device(device, &mut rng()))?;
+        let transmits = self.with_messenger(|m| {
+            let mut transmits = m.add_device(device.clone(), &mut rng())?;
+            // History failing never undoes the link: the device is on the roster already.
+            if let Ok(history) = m.offer_history(&device.device_id, &mut rng()) {
+                transmits.extend(history);
+            }
+            Ok(transmits)
+        })?;
         self.outbox.borrow_mut().extend(transmits);
         self.save_messaging(&[]).await
     }
@@ -467,6 +506,24 @@ impl SyncManager {
                 ("addedAt", (*added_at as f64).into()),
             ]),
             MessagingEvent::DeviceRevoked => object(&[("type", "revoked".into())]),
+            MessagingEvent::HistoryOffered { transfer_id } => object(&[
+                ("type", "history_offered".into()),
+                ("transferId", hex(transfer_id).into()),
+            ]),
+            MessagingEvent::HistoryImported { messages, progress } => object(&[
+                ("type", "history_progress".into()),
+                ("imported", (messages.len() as u32).into()),
+                ("blocksDone", (progress.blocks_done as f64).into()),
+                ("blocksTotal", (progress.blocks_total as f64).into()),
+                ("messagesDone", (progress.messages_done as f64).into()),
+                ("messagesTotal", (progress.messages_total as f64).into()),
+                ("bytesDone", (progress.bytes_done as f64).into()),
+                ("bytesTotal", (progress.bytes_total as f64).into()),
+                (
+                    "complete",
+                    (progress.blocks_done == progress.blocks_total).into(),
+                ),
+            ]),
             MessagingEvent::Gap {
                 conversation_id,
                 missing,

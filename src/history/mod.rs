@@ -7,6 +7,7 @@
 //! - [`export`]: [`export::HistoryExport`] cuts conversations into blocks, newest
 //!   conversation first, one block at a time.
 //! - [`import`]: [`import::HistoryImport`] verifies, decrypts and tracks what arrived.
+//! - [`transfer`]: the blocks through a mailbox, and the offer sealed to the new device.
 //!
 //! ```
 //! use phantom_sync::history::export::HistoryExport;
@@ -43,6 +44,7 @@
 pub mod export;
 pub mod import;
 pub mod manifest;
+pub mod transfer;
 
 use thiserror::Error;
 

@@ -10,6 +10,9 @@ use ed25519_dalek::SigningKey;
 use rand_core::CryptoRng;
 use sha2::{Digest, Sha256};
 
+use crate::history::export::DEFAULT_BLOCK_SIZE;
+use crate::history::import::HistoryProgress;
+use crate::history::transfer::{offer_history, HistoryOffer, HistoryReceiver, Received};
 use crate::mailbox::envelope::{Envelope, EnvelopeId};
 use crate::mailbox::{MailboxAddress, Transmit};
 use crate::messaging::conversation_log::{ConversationLog, Position};
@@ -63,6 +66,16 @@ pub enum MessagingEvent {
     },
     /// This device is no longer on its persona's roster.
     DeviceRevoked,
+    /// Another own device offered this one the persona's history.
+    HistoryOffered {
+        transfer_id: [u8; 16],
+    },
+    /// History arrived: the messages new to this device (older than anything it saw live,
+    /// possibly) and how far the transfer is.
+    HistoryImported {
+        messages: Vec<Message>,
+        progress: HistoryProgress,
+    },
     /// Texts of a conversation from one device that have not arrived (a node dropped them).
     Gap {
         conversation_id: [u8; 16],
@@ -96,6 +109,8 @@ pub struct Messenger {
     seen_envelopes: HashSet<EnvelopeId>,
     seen_order: VecDeque<EnvelopeId>,
     revoked: bool,
+    /// A history transfer offered to this device, until it is complete.
+    history: Option<(HistoryOffer, HistoryReceiver)>,
 }
 
 impl core::fmt::Debug for Messenger {
@@ -204,6 +219,7 @@ impl Messenger {
             seen_envelopes: HashSet::new(),
             seen_order: VecDeque::new(),
             revoked: false,
+            history: None,
         }
     }
 
@@ -285,6 +301,14 @@ impl Messenger {
         for id in &self.seen_order {
             w.put_bytes(id.as_bytes());
         }
+        match &self.history {
+            Some((offer, receiver)) => {
+                w.put_u8(1);
+                offer.write(&mut w);
+                receiver.save(&mut w)?;
+            }
+            None => w.put_u8(0),
+        }
         Ok(Zeroizing::new(w.into_bytes()))
     }
 
@@ -337,6 +361,11 @@ impl Messenger {
             let id = EnvelopeId::from_bytes(r.array("seen")?);
             messenger.seen_envelopes.insert(id);
             messenger.seen_order.push_back(id);
+        }
+        if r.u8("history")? != 0 {
+            let offer = HistoryOffer::read(&mut r)?;
+            let receiver = HistoryReceiver::restore(&offer, &mut r)?;
+            messenger.history = Some((offer, receiver));
         }
         r.finish()?;
         Ok(messenger)
@@ -651,6 +680,91 @@ impl Messenger {
         }
     }
 
+    /// Offers this device's history to another device of the persona: every conversation,
+    /// the most recent first, cut into blocks in a fresh mailbox whose key is sealed to that
+    /// device alone. The envelopes go to the history mailbox (manifest first), the offer to
+    /// the persona's inbox.
+    pub fn offer_history(
+        &mut self,
+        device_id: &[u8; 16],
+        rng: &mut impl CryptoRng,
+    ) -> Result<Vec<Transmit>, MessagingError> {
+        let device = self
+            .roster
+            .device(device_id)
+            .cloned()
+            .ok_or(crate::roster::RosterError::UnknownDevice)?;
+        let mut conversations: Vec<([u8; 16], Vec<Message>)> = self
+            .conversations
+            .iter()
+            .map(|(id, log)| (*id, log.messages().cloned().collect::<Vec<_>>()))
+            .filter(|(_, messages)| !messages.is_empty())
+            .collect();
+        conversations.sort_by_key(|(_, messages)| {
+            std::cmp::Reverse(messages.last().map_or(0, |m| m.sent_at_ms))
+        });
+        let (offer, envelopes) = offer_history(conversations, DEFAULT_BLOCK_SIZE, rng)?;
+        let mut transmits: Vec<Transmit> = envelopes
+            .into_iter()
+            .map(|bytes| Transmit {
+                mailbox: offer.mailbox,
+                bytes,
+            })
+            .collect();
+        if let Some(bytes) = self.seal_to(
+            std::slice::from_ref(&device),
+            &Content::HistoryOffer(offer),
+            rng,
+        )? {
+            transmits.push(Transmit {
+                mailbox: self.roster.inbox,
+                bytes,
+            });
+        }
+        Ok(transmits)
+    }
+
+    /// Where the history offered to this device waits, until all of it arrived.
+    pub fn history_mailbox(&self) -> Option<MailboxAddress> {
+        self.history
+            .as_ref()
+            .filter(|(_, receiver)| !receiver.is_complete())
+            .map(|(offer, _)| offer.mailbox)
+    }
+
+    /// An envelope read from [`Messenger::history_mailbox`]: a block's messages go into
+    /// their conversations once each (by id); anything else changes nothing.
+    pub fn receive_history(
+        &mut self,
+        envelope: &Envelope,
+    ) -> Result<Vec<MessagingEvent>, MessagingError> {
+        let (_, receiver) = self
+            .history
+            .as_mut()
+            .ok_or(MessagingError::NoHistoryTransfer)?;
+        let Received::Block(messages) = receiver.accept(envelope.as_bytes())? else {
+            return Ok(Vec::new());
+        };
+        let progress = receiver.progress();
+        let mut fresh = Vec::with_capacity(messages.len());
+        for message in messages {
+            let inserted = match self.conversations.get_mut(&message.conversation_id) {
+                Some(log) => log.insert(message.clone()),
+                None => true,
+            };
+            if inserted {
+                fresh.push(message);
+            }
+        }
+        Ok(progress
+            .map(|progress| MessagingEvent::HistoryImported {
+                messages: fresh,
+                progress,
+            })
+            .into_iter()
+            .collect())
+    }
+
     /// The roster to the profile mailbox, to each contact's inbox, and to the own devices
     /// through `own_inbox` (where they listen now).
     fn announce_roster(
@@ -800,7 +914,14 @@ impl Messenger {
                 }
             }
             Content::Roster(signed) => events.extend(self.apply_sender_roster(message, &signed)?),
-            Content::ReadState(_) | Content::ContactCard(_) => {
+            Content::HistoryOffer(offer) if from_own => {
+                events.push(MessagingEvent::HistoryOffered {
+                    transfer_id: offer.transfer_id,
+                });
+                let receiver = HistoryReceiver::new(&offer);
+                self.history = Some((offer, receiver));
+            }
+            Content::ReadState(_) | Content::ContactCard(_) | Content::HistoryOffer(_) => {
                 return Err(MessagingError::NotFromOwnDevice)
             }
         }

@@ -48,6 +48,8 @@ pub enum MessagingError {
     Roster(#[from] RosterError),
     #[error(transparent)]
     Session(#[from] SessionError),
+    #[error(transparent)]
+    History(#[from] crate::history::HistoryError),
     #[error("no such contact")]
     UnknownContact,
     #[error("no such conversation")]
@@ -72,6 +74,8 @@ pub enum MessagingError {
     OwnPersona,
     #[error("the text is {len} bytes; at most {max}")]
     TextTooLong { len: usize, max: usize },
+    #[error("no history transfer is waiting for this device")]
+    NoHistoryTransfer,
 }
 
 impl MessagingError {
@@ -80,6 +84,7 @@ impl MessagingError {
             MessagingError::Wire(inner) => inner.code(),
             MessagingError::Roster(inner) => inner.code(),
             MessagingError::Session(inner) => inner.code(),
+            MessagingError::History(inner) => inner.code(),
             MessagingError::UnknownContact => "unknown_contact",
             MessagingError::UnknownConversation => "unknown_conversation",
             MessagingError::UnknownSender => "unknown_sender",
@@ -92,6 +97,7 @@ impl MessagingError {
             MessagingError::RevokeSelf => "revoke_self",
             MessagingError::OwnPersona => "own_persona",
             MessagingError::TextTooLong { .. } => "text_too_long",
+            MessagingError::NoHistoryTransfer => "no_history_transfer",
         }
     }
 }

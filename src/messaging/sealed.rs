@@ -24,6 +24,7 @@ use rand_core::CryptoRng;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
+use crate::history::transfer::HistoryOffer;
 use crate::mailbox::envelope::MAX_ENVELOPE_LEN;
 use crate::messaging::sessions::{Seal, MAX_OLM_MESSAGE_LEN};
 use crate::persona::message::MAX_BODY_LEN;
@@ -45,6 +46,7 @@ const CONTENT_TEXT: u8 = 1;
 const CONTENT_READ_STATE: u8 = 2;
 const CONTENT_ROSTER: u8 = 3;
 const CONTENT_CONTACT_CARD: u8 = 4;
+const CONTENT_HISTORY_OFFER: u8 = 5;
 
 /// An envelope's bytes, as read from an inbox or a profile mailbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,6 +106,8 @@ pub enum Content {
     Roster(SignedRoster),
     /// A contact the sender persona added, for its own other devices.
     ContactCard(ContactCard),
+    /// Where the persona's history waits for a newly linked device, and its key.
+    HistoryOffer(HistoryOffer),
 }
 
 /// The key a seal carries, and the digest of the body it opens.
@@ -380,6 +384,10 @@ impl Content {
                 w.put_u8(CONTENT_CONTACT_CARD);
                 card.write(&mut w)?;
             }
+            Content::HistoryOffer(offer) => {
+                w.put_u8(CONTENT_HISTORY_OFFER);
+                offer.write(&mut w);
+            }
         }
         Ok(Zeroizing::new(w.into_bytes()))
     }
@@ -414,6 +422,7 @@ impl Content {
                 Content::Roster(signed_roster(r.var_bytes("roster", MAX_ROSTER_LEN)?)?)
             }
             CONTENT_CONTACT_CARD => Content::ContactCard(ContactCard::read(&mut r)?),
+            CONTENT_HISTORY_OFFER => Content::HistoryOffer(HistoryOffer::read(&mut r)?),
             other => {
                 return Err(WireError::InvalidValue {
                     field: "content_kind",

@@ -447,3 +447,104 @@ pub async fn a_revoked_device_reads_nothing_new(transport: &impl MailboxTranspor
         "{stale:?}"
     );
 }
+
+/// Bob's laptop has a conversation with Alice (`count` messages of about a kilobyte); his
+/// new tablet links and gets the history through a mailbox of its own, across a reload
+/// half-way, each message once.
+pub async fn a_newly_linked_device_catches_up_on_the_history(
+    transport: &impl MailboxTransport,
+    seed: u64,
+    count: u64,
+) {
+    let mut rng = SeededRng::new(seed);
+    let alice_persona = Persona::create("Alice", NOW, &mut rng).expect("persona");
+    let alice_phone = DeviceKeys::generate("Alice's phone", NOW, &mut rng).expect("device");
+    let (alice, _) =
+        Messenger::create(&alice_persona, &alice_phone, NOW, &mut rng).expect("created");
+    let bob_persona = Persona::create("Bob", NOW, &mut rng).expect("persona");
+    let laptop = DeviceKeys::generate("Bob's laptop", NOW, &mut rng).expect("device");
+    let (bob_a, _) = Messenger::create(&bob_persona, &laptop, NOW, &mut rng).expect("created");
+    let mut alice = Device::new(alice, &alice_persona, &alice_phone);
+    let mut bob_a = Device::new(bob_a, &bob_persona, &laptop);
+    let card = bob_a.messenger.contact_card().expect("card");
+    let (bob_key, _) = alice.messenger.add_contact(&card, &mut rng).expect("added");
+    for n in 0..count {
+        let (_, sent) = alice
+            .messenger
+            .send_text(
+                &bob_key,
+                &format!("old message {n} ").repeat(60),
+                NOW * 1000 + n,
+                &mut rng,
+            )
+            .expect("sent");
+        deliver(transport, sent).await;
+    }
+    assert_eq!(bob_a.poll(transport).await.messages().len() as u64, count);
+
+    let tablet = DeviceKeys::generate("Bob's tablet", NOW, &mut rng).expect("device");
+    let roster = bob_a.messenger.signed_roster().expect("roster");
+    let bob_b = Messenger::join(&bob_persona, &tablet, &roster).expect("joined");
+    let entry = bob_b.roster_entry(NOW);
+    let mut bob_b = Device::new(bob_b, &bob_persona, &tablet);
+    let mut transmits = bob_a
+        .messenger
+        .add_device(entry.clone(), &mut rng)
+        .expect("added");
+    transmits.extend(
+        bob_a
+            .messenger
+            .offer_history(&entry.device_id, &mut rng)
+            .expect("offered"),
+    );
+    deliver(transport, transmits).await;
+    let polled = bob_b.poll(transport).await;
+    assert!(
+        polled
+            .events
+            .iter()
+            .any(|e| matches!(e, MessagingEvent::HistoryOffered { .. })),
+        "{polled:?}"
+    );
+    let history = bob_b.messenger.history_mailbox().expect("a transfer");
+
+    // Half the blocks, a reload, then the rest: each message once, complete at the end.
+    let mut cursor = MailboxCursor::default();
+    let envelopes = transport
+        .fetch(history, &mut cursor, Duration::ZERO)
+        .await
+        .expect("fetched");
+    assert!(envelopes.len() > 2, "a manifest and several blocks");
+    let half = envelopes.len() / 2;
+    let mut imported = 0;
+    for envelope in &envelopes[..half] {
+        for event in bob_b.messenger.receive_history(envelope).expect("accepted") {
+            if let MessagingEvent::HistoryImported { messages, progress } = event {
+                imported += messages.len();
+                assert!(progress.blocks_done < progress.blocks_total);
+            }
+        }
+    }
+    bob_b.reload();
+    let mut complete = false;
+    for envelope in &envelopes {
+        for event in bob_b.messenger.receive_history(envelope).expect("accepted") {
+            if let MessagingEvent::HistoryImported { messages, progress } = event {
+                imported += messages.len();
+                complete = progress.blocks_done == progress.blocks_total;
+            }
+        }
+    }
+    assert!(complete);
+    assert_eq!(
+        imported as u64, count,
+        "every message once, across the reload"
+    );
+    assert_eq!(
+        bob_b.messenger.history_mailbox(),
+        None,
+        "nothing left to fetch"
+    );
+    assert_eq!(bob_b.bodies_with(&alice.messenger).len() as u64, count);
+    assert_eq!(bob_b.unread_with(&alice.messenger) as u64, count);
+}
