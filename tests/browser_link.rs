@@ -54,13 +54,19 @@ async fn deliver_until(from: &SyncManager, to: &SyncManager, want: &str) -> Resu
 
 /// Syncs `device` until an event satisfies `wanted`; returns it.
 async fn sync_until(device: &SyncManager, wanted: impl Fn(&JsValue) -> bool) -> JsValue {
+    let mut seen = Vec::new();
     for _ in 0..ROUNDS {
         let events = device.sync_messages(1000).await.expect("synced");
         if let Some(event) = events.iter().find(|e| wanted(e)) {
             return event;
         }
+        seen.extend(
+            events
+                .iter()
+                .map(|e| format!("{} {}", text(&e, "type"), text(&e, "code"))),
+        );
     }
-    panic!("the awaited event never came");
+    panic!("the awaited event never came; saw {seen:?}");
 }
 
 fn message_with(body: &'static str) -> impl Fn(&JsValue) -> bool {
@@ -151,6 +157,19 @@ async fn a_linked_laptop_mirrors_the_persona_and_joins_its_conversations() {
     assert_eq!(text(&contacts.get(0), "displayName"), "Grace");
     assert_eq!(laptop.conversations().expect("conversations").length(), 1);
     assert_eq!(laptop.roster_epoch(), Some(2.0));
+
+    // The history follows through the network: Grace's first message, from before the link.
+    let conversation = text(&contacts.get(0), "conversationId");
+    let mut history = laptop.messages(&conversation).expect("messages");
+    for _ in 0..ROUNDS {
+        if history.length() > 0 {
+            break;
+        }
+        laptop.sync_messages(1000).await.expect("synced");
+        history = laptop.messages(&conversation).expect("messages");
+    }
+    assert_eq!(history.length(), 1);
+    assert_eq!(text(&history.get(0), "body"), "Welcome, Ada");
 
     // Grace hears of the laptop, then writes: both of Ada's devices show it.
     sync_until(&grace, |e| text(e, "type") == "roster_changed").await;

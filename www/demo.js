@@ -90,6 +90,9 @@ function describe(event) {
     case "contact_added": return `contact ${event.displayName} added`;
     case "roster_changed": return `roster epoch ${event.epoch}`;
     case "device_linked": return `new device linked: ${event.name}`;
+    case "history_offered": return "history offered by another device of this persona";
+    case "history_progress":
+      return `history: ${event.messagesDone}/${event.messagesTotal} messages, block ${event.blocksDone}/${event.blocksTotal}${event.complete ? " — complete" : ""}`;
     case "refused": return `envelope refused (${event.code})`;
     default: return event.type;
   }
