@@ -120,10 +120,11 @@ impl Device {
 pub async fn deliver(transport: &impl MailboxTransport, transmits: Vec<Transmit>) {
     for transmit in transmits {
         let envelope = Envelope::new(transmit.bytes).expect("fits an envelope");
+        let size = envelope.len();
         transport
             .put(transmit.mailbox, envelope)
             .await
-            .expect("stored");
+            .unwrap_or_else(|e| panic!("a {size}-byte envelope was not stored: {e}"));
     }
 }
 
