@@ -388,3 +388,28 @@ async fn a_put_on_remembered_nodes_that_died_looks_the_mailbox_up_again() {
     read.sort_by_key(|e| e.as_bytes().to_vec());
     assert_eq!(read, vec![envelope("one"), envelope("two")]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn envelopes_up_to_the_size_cap_are_stored_and_read_back() {
+    use phantom_sync::mailbox::envelope::MAX_ENVELOPE_LEN;
+
+    let network = Network::start(5);
+    let writer = network.client();
+    let reader = network.client();
+    let mailbox = MailboxAddress::from_bytes([0x77; 32]);
+    let sizes = [16 * 1024, 64 * 1024, MAX_ENVELOPE_LEN];
+    for size in sizes {
+        let envelope = Envelope::new(vec![size as u8; size]).expect("within the cap");
+        writer
+            .put(mailbox, envelope)
+            .await
+            .unwrap_or_else(|e| panic!("a {size}-byte envelope: {e}"));
+    }
+    let mut read: Vec<usize> = fetch_all(&reader, mailbox)
+        .await
+        .iter()
+        .map(Envelope::len)
+        .collect();
+    read.sort();
+    assert_eq!(read, sizes.to_vec());
+}
