@@ -257,11 +257,7 @@ impl SyncManager {
                     }
                 }
                 Err(error) => {
-                    events.push(&object(&[
-                        ("type", "refused".into()),
-                        ("code", error.code().into()),
-                        ("message", error.to_string().into()),
-                    ]));
+                    events.push(&refused_view(&error));
                 }
             }
         }
@@ -281,11 +277,7 @@ impl SyncManager {
                         }
                     }
                     Err(error) => {
-                        events.push(&object(&[
-                            ("type", "refused".into()),
-                            ("code", error.code().into()),
-                            ("message", error.to_string().into()),
-                        ]));
+                        events.push(&refused_view(&error));
                     }
                 }
             }
@@ -301,6 +293,15 @@ impl SyncManager {
         self.save_messaging(&stored).await?;
         Ok(events)
     }
+}
+
+/// An envelope refused with its typed error; nothing stored changed.
+fn refused_view(error: &MessagingError) -> JsValue {
+    object(&[
+        ("type", "refused".into()),
+        ("code", error.code().into()),
+        ("message", error.to_string().into()),
+    ])
 }
 
 fn message_view(messenger: &Messenger, message: &Message, peer: [u8; 32]) -> JsValue {
@@ -410,14 +411,7 @@ impl SyncManager {
     /// The source adds a linked device to the roster, announces it, and offers it the
     /// history (through the mailbox network).
     pub(super) async fn add_linked_device(&self, device: RosterDevice) -> Result<(), FacadeError> {
-        let transmits = self.with_messenger(|m| {
-            let mut transmits = m.add_device(device.clone(), &mut rng())?;
-            // History failing never undoes the link: the device is on the roster already.
-            if let Ok(history) = m.offer_history(&device.device_id, &mut rng()) {
-                transmits.extend(history);
-            }
-            Ok(transmits)
-        })?;
+        let transmits = self.with_messenger(|m| m.link_device(device, &mut rng()))?;
         self.outbox.borrow_mut().extend(transmits);
         self.save_messaging(&[]).await
     }

@@ -92,6 +92,11 @@ impl HistoryImport {
         Ok(messages)
     }
 
+    /// Whether block `index` was imported already.
+    pub fn has(&self, index: usize) -> bool {
+        self.received.contains(&index)
+    }
+
     /// Blocks still to fetch, in transfer order.
     pub fn missing(&self) -> Vec<usize> {
         (0..self.manifest.blocks.len())

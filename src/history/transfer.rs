@@ -153,7 +153,7 @@ impl HistoryReceiver {
         let (Some(import), Some(index)) = (self.import.as_mut(), self.by_hash.get(&hash)) else {
             return Ok(Received::Nothing);
         };
-        if !import.missing().contains(index) {
+        if import.has(*index) {
             return Ok(Received::Nothing);
         }
         Ok(Received::Block(import.accept(*index, envelope)?))

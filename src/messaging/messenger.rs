@@ -138,24 +138,22 @@ pub fn profile_mailbox(persona_key: &[u8; 32]) -> MailboxAddress {
 /// The conversation between two personas: the same id on both sides.
 pub fn conversation_id(a: &[u8; 32], b: &[u8; 32]) -> [u8; 16] {
     let (low, high) = if a <= b { (a, b) } else { (b, a) };
-    let digest: [u8; 32] = Sha256::new()
-        .chain_update(b"phantom-sync conversation v1")
-        .chain_update(low)
-        .chain_update(high)
-        .finalize()
-        .into();
-    let mut id = [0u8; 16];
-    id.copy_from_slice(&digest[..16]);
-    id
+    short_id(b"phantom-sync conversation v1", &[low, high])
 }
 
 /// How a contact appears as a message's sender.
 pub fn contact_id(persona_key: &[u8; 32]) -> [u8; 16] {
-    let digest: [u8; 32] = Sha256::new()
-        .chain_update(b"phantom-sync contact id v1")
-        .chain_update(persona_key)
-        .finalize()
-        .into();
+    short_id(b"phantom-sync contact id v1", &[persona_key])
+}
+
+/// The first 16 bytes of SHA-256 over a domain and keys.
+fn short_id(domain: &[u8], keys: &[&[u8; 32]]) -> [u8; 16] {
+    let digest = keys
+        .iter()
+        .fold(Sha256::new().chain_update(domain), |hash, key| {
+            hash.chain_update(key)
+        })
+        .finalize();
     let mut id = [0u8; 16];
     id.copy_from_slice(&digest[..16]);
     id
@@ -678,6 +676,22 @@ impl Messenger {
                 Err(error)
             }
         }
+    }
+
+    /// Completes a link on the device that approved it: the new device joins the roster
+    /// ([`Messenger::add_device`]) and is offered the history. A history that cannot be
+    /// offered never undoes the link.
+    pub fn link_device(
+        &mut self,
+        device: RosterDevice,
+        rng: &mut impl CryptoRng,
+    ) -> Result<Vec<Transmit>, MessagingError> {
+        let device_id = device.device_id;
+        let mut transmits = self.add_device(device, rng)?;
+        if let Ok(history) = self.offer_history(&device_id, rng) {
+            transmits.extend(history);
+        }
+        Ok(transmits)
     }
 
     /// Offers this device's history to another device of the persona: every conversation,

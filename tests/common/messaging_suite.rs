@@ -488,16 +488,10 @@ pub async fn a_newly_linked_device_catches_up_on_the_history(
     let bob_b = Messenger::join(&bob_persona, &tablet, &roster).expect("joined");
     let entry = bob_b.roster_entry(NOW);
     let mut bob_b = Device::new(bob_b, &bob_persona, &tablet);
-    let mut transmits = bob_a
+    let transmits = bob_a
         .messenger
-        .add_device(entry.clone(), &mut rng)
-        .expect("added");
-    transmits.extend(
-        bob_a
-            .messenger
-            .offer_history(&entry.device_id, &mut rng)
-            .expect("offered"),
-    );
+        .link_device(entry, &mut rng)
+        .expect("linked");
     deliver(transport, transmits).await;
     let polled = bob_b.poll(transport).await;
     assert!(
