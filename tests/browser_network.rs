@@ -130,6 +130,38 @@ async fn a_browser_client_bootstraps_over_webrtc_direct_and_reads_what_another_w
     assert_eq!(fetched.envelopes, vec![envelope("over WebRTC")]);
 }
 
+/// The nodes also announce WebRTC-direct addresses, over which large stream writes fail
+/// (see `connect_browser`): a WebSocket client must keep to WebSocket, whatever it learns.
+#[wasm_bindgen_test]
+async fn a_browser_client_stores_history_sized_envelopes_after_many_small_operations() {
+    let client = client();
+    let chatter = random_mailbox();
+    for n in 0..60 {
+        client
+            .put(chatter, envelope(&format!("small {n}")))
+            .await
+            .expect("stored");
+        client
+            .fetch(chatter, HashMap::new(), Duration::ZERO)
+            .await
+            .expect("fetched");
+    }
+    let blocks = random_mailbox();
+    for n in 0..12u8 {
+        let block = Envelope::new(vec![n; 64 * 1024]).expect("within the cap");
+        let receipt = client
+            .put(blocks, block)
+            .await
+            .expect("a 64 KiB envelope is stored");
+        assert!(receipt.acks.len() >= 2, "{receipt:?}");
+    }
+    let fetched = client
+        .fetch(blocks, HashMap::new(), Duration::ZERO)
+        .await
+        .expect("fetched");
+    assert_eq!(fetched.envelopes.len(), 12);
+}
+
 // Messaging across devices (issue 5) over the real nodes: the suite natively runs in memory.
 
 #[wasm_bindgen_test]

@@ -19,12 +19,8 @@ use crate::wire::{WireRecord, Writer};
 
 /// Bytes a block adds around its messages: nonce, tag, count.
 pub const BLOCK_OVERHEAD: usize = 24 + 16 + 4;
-/// Blocks sized for a WebRTC data channel message.
+/// Blocks sized for a WebRTC data channel message and within a mailbox envelope.
 pub const DEFAULT_BLOCK_SIZE: usize = 64 * 1024;
-/// Blocks through the mailbox network: 64 KiB envelopes put from a browser over WebSocket,
-/// after a hundred smaller puts by the same client, were refused by the nodes in our tests
-/// (cause not yet found); 16 KiB ones were stored.
-pub const MAILBOX_BLOCK_SIZE: usize = 16 * 1024;
 
 pub(crate) fn block_aad(transfer_id: &[u8; 16], index: usize) -> Vec<u8> {
     let mut aad = b"phantom-sync history v1".to_vec();

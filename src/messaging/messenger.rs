@@ -10,7 +10,7 @@ use ed25519_dalek::SigningKey;
 use rand_core::CryptoRng;
 use sha2::{Digest, Sha256};
 
-use crate::history::export::MAILBOX_BLOCK_SIZE;
+use crate::history::export::DEFAULT_BLOCK_SIZE;
 use crate::history::import::HistoryProgress;
 use crate::history::transfer::{offer_history, HistoryOffer, HistoryReceiver, Received};
 use crate::mailbox::envelope::{Envelope, EnvelopeId};
@@ -717,7 +717,7 @@ impl Messenger {
         conversations.sort_by_key(|(_, messages)| {
             std::cmp::Reverse(messages.last().map_or(0, |m| m.sent_at_ms))
         });
-        let (offer, envelopes) = offer_history(conversations, MAILBOX_BLOCK_SIZE, rng)?;
+        let (offer, envelopes) = offer_history(conversations, DEFAULT_BLOCK_SIZE, rng)?;
         let mut transmits: Vec<Transmit> = envelopes
             .into_iter()
             .map(|bytes| Transmit {

@@ -212,28 +212,42 @@ pub fn connect_native(
     Ok(client)
 }
 
-/// Browser clients: WebSocket (`/ws` nodes) and WebRTC-direct (`/webrtc-direct` nodes,
-/// which need no certificate), on the page's event loop.
+/// Browser clients, on the page's event loop, over one transport: WebSocket when the
+/// bootstrap list names `/ws` nodes, WebRTC-direct (no certificate needed) otherwise.
+///
+/// Never both: with both, a dial races a node's WebSocket and WebRTC-direct addresses, and
+/// over libp2p 0.57's WebRTC-direct between Chromium and the nodes' webrtc-rs, stream
+/// writes of 8 KiB or more fail (`BrokenPipe`), so a large put would fail or succeed by
+/// which dial won. Over WebRTC-direct only envelopes under that size get through.
 #[cfg(target_arch = "wasm32")]
 pub fn connect_browser(
     bootstrap: &[Multiaddr],
     replication: Replication,
 ) -> Result<MailboxClient, NetworkError> {
+    use libp2p::core::muxing::StreamMuxerBox;
     use libp2p::core::upgrade::Version;
     use libp2p::{noise, webrtc_websys, websocket_websys, yamux, Transport};
     let setup = |e: &dyn std::fmt::Display| NetworkError::Setup(e.to_string());
+    let over_websocket = bootstrap.iter().any(is_websocket);
     let swarm = libp2p::SwarmBuilder::with_new_identity()
         .with_wasm_bindgen()
         .with_other_transport(|key| {
+            if !over_websocket {
+                return Ok(
+                    webrtc_websys::Transport::new(webrtc_websys::Config::new(key))
+                        .map(|(peer, connection), _| (peer, StreamMuxerBox::new(connection)))
+                        .boxed(),
+                );
+            }
             let noise = noise::Config::new(key)
                 .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)?;
             Ok(websocket_websys::Transport::default()
                 .upgrade(Version::V1)
                 .authenticate(noise)
-                .multiplex(yamux::Config::default()))
+                .multiplex(yamux::Config::default())
+                .map(|(peer, connection), _| (peer, StreamMuxerBox::new(connection)))
+                .boxed())
         })
-        .map_err(|e| setup(&e))?
-        .with_other_transport(|key| webrtc_websys::Transport::new(webrtc_websys::Config::new(key)))
         .map_err(|e| setup(&e))?
         .with_behaviour(|key| ClientBehaviour::new(key, replication))
         .map_err(|e| setup(&e))?
@@ -242,6 +256,13 @@ pub fn connect_browser(
     let (client, task) = MailboxClient::start(swarm, bootstrap, replication)?;
     wasm_bindgen_futures::spawn_local(task);
     Ok(client)
+}
+
+#[cfg(target_arch = "wasm32")]
+fn is_websocket(address: &Multiaddr) -> bool {
+    address
+        .iter()
+        .any(|protocol| matches!(protocol, libp2p::multiaddr::Protocol::Ws(_)))
 }
 
 /// An operation waiting for its mailbox's closest nodes.
