@@ -261,12 +261,18 @@ fn the_vector_frames_decode_to_their_inputs() {
 const MESSAGING_VECTORS: &str = include_str!("vectors/messaging-v1.json");
 
 fn compute_messaging() -> Value {
+    use phantom_sync::history::direct::{DirectSignal, WantFrame};
     use phantom_sync::messaging::messenger::{contact_id, conversation_id, profile_mailbox};
     use phantom_sync::messaging::sealed::{
         body_digest, encrypt_content, ContactCard, Content, InboxItem, ReadState, SealedMessage,
         Text,
     };
     use phantom_sync::messaging::sessions::Seal;
+
+    let direct_signal = |sdp: &str| DirectSignal {
+        transfer_id: filled(0xe1),
+        sdp: sdp.into(),
+    };
 
     let persona = ed25519_dalek::SigningKey::from_bytes(&filled(0x51));
     let persona_key = persona.verifying_key().to_bytes();
@@ -331,7 +337,14 @@ fn compute_messaging() -> Value {
             "text": hex::encode(&*text.encode().expect("encodes")),
             "read_state": hex::encode(&*read_state.encode().expect("encodes")),
             "roster": hex::encode(&*Content::Roster(signed.clone()).encode().expect("encodes")),
+            "direct_request": hex::encode(&*Content::DirectRequest(direct_signal("v=0 offer")).encode().expect("encodes")),
+            "direct_accept": hex::encode(&*Content::DirectAccept(direct_signal("v=0 answer")).encode().expect("encodes")),
         },
+        "history_want": hex::encode(WantFrame {
+            transfer_id: filled(0xe1),
+            manifest_known: true,
+            received: vec![0, 2, 3],
+        }.encode().expect("encodes")),
         "body": {
             "rng_seed": 7,
             "content_key": hex::encode(*encrypted.key.content_key),
@@ -396,4 +409,15 @@ fn the_messaging_frames_decode_and_verify() {
     let content = sealed.decrypt(&key).expect("the body opens");
     assert_eq!(&content[..], &hex_at(&["content", "text"])[..]);
     assert!(matches!(Content::decode(&content), Ok(Content::Text(text)) if text.body == "hello"));
+    assert!(matches!(
+        Content::decode(&hex_at(&["content", "direct_request"])),
+        Ok(Content::DirectRequest(signal)) if signal.sdp == "v=0 offer"
+    ));
+    assert!(matches!(
+        Content::decode(&hex_at(&["content", "direct_accept"])),
+        Ok(Content::DirectAccept(signal)) if signal.sdp == "v=0 answer"
+    ));
+    let want = phantom_sync::history::direct::WantFrame::decode(&hex_at(&["history_want"]))
+        .expect("a want");
+    assert_eq!(want.received, vec![0, 2, 3]);
 }

@@ -3,6 +3,7 @@
 
 use wasm_bindgen::JsValue;
 
+use crate::drivers::data_channel::DataChannelError;
 use crate::drivers::qr::QrError;
 use crate::messaging::MessagingError;
 use crate::pairing::invitation::InvitationError;
@@ -33,6 +34,10 @@ impl FacadeError {
     pub fn code(&self) -> &'static str {
         self.code
     }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
 }
 
 macro_rules! from_coded_error {
@@ -56,7 +61,8 @@ from_coded_error!(
     UnlockError,
     WireError,
     MessagingError,
-    RosterError
+    RosterError,
+    DataChannelError
 );
 
 impl From<FacadeError> for JsValue {

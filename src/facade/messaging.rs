@@ -19,6 +19,7 @@ use wasm_bindgen::prelude::*;
 
 use super::{now_secs, rng, FacadeError, SyncManager};
 use crate::drivers::qr;
+use crate::history::import::HistoryProgress;
 use crate::mailbox::envelope::Envelope;
 use crate::mailbox::transport::MailboxTransport;
 use crate::mailbox::MailboxAddress;
@@ -35,7 +36,10 @@ fn hex(bytes: &[u8]) -> String {
     data_encoding::HEXLOWER.encode(bytes)
 }
 
-fn id_from_hex<const N: usize>(text: &str, what: &'static str) -> Result<[u8; N], FacadeError> {
+pub(super) fn id_from_hex<const N: usize>(
+    text: &str,
+    what: &'static str,
+) -> Result<[u8; N], FacadeError> {
     data_encoding::HEXLOWER_PERMISSIVE
         .decode(text.trim().as_bytes())
         .ok()
@@ -217,6 +221,16 @@ impl SyncManager {
         Ok(self.save_messaging(&[]).await?)
     }
 
+    /// Offers this persona's history again to one of its devices (`deviceId`, hex), as a
+    /// link does: a device that has it already imports nothing twice.
+    #[wasm_bindgen(js_name = offerHistory)]
+    pub async fn offer_history(&self, device_id: &str) -> Result<(), JsValue> {
+        let id = id_from_hex::<16>(device_id, "device id")?;
+        let transmits = self.with_messenger(|m| m.offer_history(&id, &mut rng()))?;
+        self.outbox.borrow_mut().extend(transmits);
+        Ok(self.save_messaging(&[]).await?)
+    }
+
     /// Sends what is waiting, then reads the persona's inbox (waiting up to `waitMs` for
     /// something new) and returns what changed:
     /// `{ type: "message", conversationId, id, sender, senderName, sentAt, body }`,
@@ -224,17 +238,25 @@ impl SyncManager {
     /// personaKey, displayName }`, `{ type: "roster_changed", personaKey, epoch }`,
     /// `{ type: "device_linked", deviceId, name, addedAt }` (a new device of this persona),
     /// `{ type: "revoked" }`, `{ type: "history_offered", transferId }`, `{ type:
-    /// "history_progress", imported, blocksDone, blocksTotal, messagesDone, messagesTotal,
-    /// bytesDone, bytesTotal, complete }`, `{ type: "gap", conversationId, missing }` (read again
-    /// automatically), and `{ type: "refused", code, message }` for an envelope refused
-    /// with its typed error (nothing stored changes).
+    /// "history_progress", via ("direct" or "mailbox"), imported, blocksDone, blocksTotal,
+    /// messagesDone, messagesTotal, bytesDone, bytesTotal, bytesPerSecond,
+    /// secondsRemaining, complete }`, `{ type: "history_channel_requested" |
+    /// "history_channel_accepted", transferId }`, `{ type: "history_channel_failed", code,
+    /// message }` (the mailbox carries the history instead), `{ type: "gap",
+    /// conversationId, missing }` (read again automatically), and `{ type: "refused", code,
+    /// message }` for an envelope refused with its typed error (nothing stored changes).
     #[wasm_bindgen(js_name = syncMessages)]
     pub async fn sync_messages(&self, wait_ms: u32) -> Result<js_sys::Array, JsValue> {
         let network = self.connected()?;
         self.flush_messaging(&network).await?;
         let mailboxes = self.with_messenger(|m| Ok(m.listening()))?;
         let mut envelopes = Vec::new();
-        let mut wait = Duration::from_millis(wait_ms.into());
+        // History on a direct channel arrives between syncs: no long wait on the inbox then.
+        let mut wait = if self.direct_carrying() {
+            Duration::ZERO
+        } else {
+            Duration::from_millis(wait_ms.into())
+        };
         for mailbox in &mailboxes {
             envelopes.extend(self.fetch(&network, *mailbox, wait).await?);
             wait = Duration::ZERO;
@@ -253,6 +275,9 @@ impl SyncManager {
                         if matches!(event, MessagingEvent::Gap { .. }) {
                             reread.extend(mailboxes.iter().copied());
                         }
+                        if let Err(error) = self.on_direct_signal(&event).await {
+                            events.push(&channel_failed_view(&error));
+                        }
                         events.push(&self.event_view(&event)?);
                     }
                 }
@@ -261,29 +286,28 @@ impl SyncManager {
                 }
             }
         }
-        // History that arrived since: blocks, in any order, read until all are in.
-        if let Some(history) = self.with_messenger(|m| Ok(m.history_mailbox()))? {
-            let arrived = self.fetch(&network, history, Duration::ZERO).await?;
-            let mut usable = false;
-            for envelope in arrived.iter() {
-                match self.with_messenger(|m| Ok(m.receive_history(envelope)))? {
-                    Ok(received) => {
-                        for event in received {
-                            if let MessagingEvent::HistoryImported { messages, .. } = &event {
-                                usable = true;
-                                stored.extend(messages.iter().cloned());
-                            }
-                            events.push(&self.event_view(&event)?);
-                        }
-                    }
-                    Err(error) => {
-                        events.push(&refused_view(&error));
-                    }
-                }
+        // History: the direct channel first; the mailbox whenever no channel carries it.
+        let direct = match self.drive_direct().await {
+            Ok(arrived) => arrived,
+            Err(error) => {
+                events.push(&channel_failed_view(&error));
+                Vec::new()
             }
-            // Blocks that came before their manifest are read again next time.
-            if !arrived.is_empty() && !usable {
-                reread.insert(history);
+        };
+        self.import_history(&direct, "direct", &events, &mut stored)?;
+        if let Some(history) = self.with_messenger(|m| Ok(m.history_mailbox()))? {
+            if !self.direct_carrying() {
+                let arrived: Vec<Vec<u8>> = self
+                    .fetch(&network, history, Duration::ZERO)
+                    .await?
+                    .into_iter()
+                    .map(|envelope| envelope.as_bytes().to_vec())
+                    .collect();
+                let usable = self.import_history(&arrived, "mailbox", &events, &mut stored)?;
+                // Blocks that came before their manifest are read again next time.
+                if !arrived.is_empty() && !usable {
+                    reread.insert(history);
+                }
             }
         }
         // A hole in a sender's stream: read every node of the inbox from the start again.
@@ -291,8 +315,109 @@ impl SyncManager {
             self.cursors.borrow_mut().remove(&mailbox);
         }
         self.save_messaging(&stored).await?;
+        // Channel requests and answers go out now, not at the next sync.
+        self.flush_messaging(&network).await?;
         Ok(events)
     }
+}
+
+impl SyncManager {
+    /// Acts on a direct-channel signal; other events need nothing here.
+    async fn on_direct_signal(&self, event: &MessagingEvent) -> Result<(), FacadeError> {
+        match event {
+            MessagingEvent::HistoryOffered { .. } => {
+                self.direct_history_offered();
+                Ok(())
+            }
+            MessagingEvent::DirectRequested {
+                transfer_id, sdp, ..
+            } => self.direct_requested(transfer_id, sdp).await,
+            MessagingEvent::DirectAccepted { sdp, .. } => self.direct_accepted(sdp).await,
+            _ => Ok(()),
+        }
+    }
+
+    /// Imports history envelopes that came `via` a path: their events go to `events`, their
+    /// new messages to `stored`. Whether any was a manifest or a block.
+    fn import_history(
+        &self,
+        arrived: &[Vec<u8>],
+        via: &str,
+        events: &js_sys::Array,
+        stored: &mut Vec<Message>,
+    ) -> Result<bool, FacadeError> {
+        let mut usable = false;
+        for bytes in arrived {
+            match self.with_messenger(|m| Ok(m.receive_history(bytes)))? {
+                Ok(received) => {
+                    for event in received {
+                        let MessagingEvent::HistoryImported { messages, progress } = &event else {
+                            continue;
+                        };
+                        usable = true;
+                        stored.extend(messages.iter().cloned());
+                        events.push(&self.progress_view(messages.len(), progress, via));
+                    }
+                }
+                Err(error) => {
+                    events.push(&refused_view(&error));
+                }
+            }
+        }
+        Ok(usable)
+    }
+
+    /// A `history_progress` event, with the rate since the import started and the time
+    /// it still needs at that rate.
+    fn progress_view(&self, imported: usize, progress: &HistoryProgress, via: &str) -> JsValue {
+        let now = js_sys::Date::now();
+        // After a reload the clock starts again at the first block that arrives.
+        let (started_ms, bytes_at_start) = self.history_clock.get().unwrap_or_else(|| {
+            self.history_clock.set(Some((now, progress.bytes_done)));
+            (now, progress.bytes_done)
+        });
+        let complete = progress.blocks_done == progress.blocks_total;
+        if complete {
+            self.history_clock.set(None);
+        }
+        let seconds = (now - started_ms) / 1000.0;
+        let rate = if seconds > 0.0 {
+            progress.bytes_done.saturating_sub(bytes_at_start) as f64 / seconds
+        } else {
+            0.0
+        };
+        let remaining = progress.bytes_total.saturating_sub(progress.bytes_done) as f64;
+        let seconds_left = if complete {
+            0.0
+        } else if rate > 0.0 {
+            remaining / rate
+        } else {
+            f64::NAN
+        };
+        object(&[
+            ("type", "history_progress".into()),
+            ("via", via.into()),
+            ("imported", (imported as u32).into()),
+            ("blocksDone", (progress.blocks_done as f64).into()),
+            ("blocksTotal", (progress.blocks_total as f64).into()),
+            ("messagesDone", (progress.messages_done as f64).into()),
+            ("messagesTotal", (progress.messages_total as f64).into()),
+            ("bytesDone", (progress.bytes_done as f64).into()),
+            ("bytesTotal", (progress.bytes_total as f64).into()),
+            ("bytesPerSecond", rate.into()),
+            ("secondsRemaining", seconds_left.into()),
+            ("complete", complete.into()),
+        ])
+    }
+}
+
+/// A direct history channel that could not be set up or used; the mailbox carries on.
+fn channel_failed_view(error: &FacadeError) -> JsValue {
+    object(&[
+        ("type", "history_channel_failed".into()),
+        ("code", error.code().into()),
+        ("message", error.message().into()),
+    ])
 }
 
 /// An envelope refused with its typed error; nothing stored changed.
@@ -504,19 +629,16 @@ impl SyncManager {
                 ("type", "history_offered".into()),
                 ("transferId", hex(transfer_id).into()),
             ]),
-            MessagingEvent::HistoryImported { messages, progress } => object(&[
-                ("type", "history_progress".into()),
-                ("imported", (messages.len() as u32).into()),
-                ("blocksDone", (progress.blocks_done as f64).into()),
-                ("blocksTotal", (progress.blocks_total as f64).into()),
-                ("messagesDone", (progress.messages_done as f64).into()),
-                ("messagesTotal", (progress.messages_total as f64).into()),
-                ("bytesDone", (progress.bytes_done as f64).into()),
-                ("bytesTotal", (progress.bytes_total as f64).into()),
-                (
-                    "complete",
-                    (progress.blocks_done == progress.blocks_total).into(),
-                ),
+            MessagingEvent::HistoryImported { messages, progress } => {
+                self.progress_view(messages.len(), progress, "mailbox")
+            }
+            MessagingEvent::DirectRequested { transfer_id, .. } => object(&[
+                ("type", "history_channel_requested".into()),
+                ("transferId", hex(transfer_id).into()),
+            ]),
+            MessagingEvent::DirectAccepted { transfer_id, .. } => object(&[
+                ("type", "history_channel_accepted".into()),
+                ("transferId", hex(transfer_id).into()),
             ]),
             MessagingEvent::Gap {
                 conversation_id,

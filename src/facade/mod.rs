@@ -16,7 +16,10 @@
 //! await laptop.decryptAndImportPersona(phone.pollTransmit().bytes);
 //! ```
 
+mod direct;
 pub mod error;
+#[cfg(feature = "fixtures")]
+mod fixtures;
 mod messaging;
 
 use std::cell::{Cell, RefCell};
@@ -93,6 +96,10 @@ pub struct SyncManager {
     outbox: RefCell<VecDeque<Transmit>>,
     /// Why a pairing interrupted by a reload could not be picked up again.
     resume_error: RefCell<Option<&'static str>>,
+    /// History over direct WebRTC channels, both ways.
+    direct: RefCell<direct::DirectLinks>,
+    /// When this device's history import started, and how far it was then.
+    history_clock: Cell<Option<(f64, u64)>>,
 }
 
 /// An invitation ready to show: the QR as SVG and the same payload as a link code.
@@ -179,6 +186,8 @@ impl SyncManager {
             cursors: RefCell::new(HashMap::new()),
             messenger: RefCell::new(None),
             outbox: RefCell::new(VecDeque::new()),
+            direct: RefCell::new(direct::DirectLinks::default()),
+            history_clock: Cell::new(None),
             resume_error: RefCell::new(None),
         };
         let needs_pin = manager.vault_exists.get()

@@ -8,6 +8,7 @@
 //!   conversation first, one block at a time.
 //! - [`import`]: [`import::HistoryImport`] verifies, decrypts and tracks what arrived.
 //! - [`transfer`]: the blocks through a mailbox, and the offer sealed to the new device.
+//! - [`direct`]: the same blocks over a direct data channel, asked for by what is missing.
 //!
 //! ```
 //! use phantom_sync::history::export::HistoryExport;
@@ -41,6 +42,7 @@
 //! # Ok::<(), phantom_sync::history::HistoryError>(())
 //! ```
 
+pub mod direct;
 pub mod export;
 pub mod import;
 pub mod manifest;
@@ -64,6 +66,8 @@ pub enum HistoryError {
     BlockMismatch { index: usize },
     #[error("one message does not fit a block of {block_size} bytes")]
     MessageTooLarge { block_size: usize },
+    #[error("the history transfer asked for is not the one on offer")]
+    WrongTransfer,
 }
 
 impl HistoryError {
@@ -75,6 +79,7 @@ impl HistoryError {
             HistoryError::BlockUndecryptable { .. } => "block_undecryptable",
             HistoryError::BlockMismatch { .. } => "block_mismatch",
             HistoryError::MessageTooLarge { .. } => "message_too_large",
+            HistoryError::WrongTransfer => "wrong_transfer",
         }
     }
 }

@@ -34,6 +34,7 @@ use std::collections::HashMap;
 use rand_core::CryptoRng;
 use sha2::{Digest, Sha256};
 
+use crate::history::direct::WantFrame;
 use crate::history::export::HistoryExport;
 use crate::history::import::{HistoryImport, HistoryProgress};
 use crate::history::manifest::Manifest;
@@ -157,6 +158,25 @@ impl HistoryReceiver {
             return Ok(Received::Nothing);
         }
         Ok(Received::Block(import.accept(*index, envelope)?))
+    }
+
+    /// What to ask a direct channel for: the manifest unless it is here, and every block not
+    /// yet imported.
+    pub fn want(&self, transfer_id: [u8; 16]) -> WantFrame {
+        WantFrame {
+            transfer_id,
+            manifest_known: self.import.is_some(),
+            received: self
+                .import
+                .as_ref()
+                .map(|import| {
+                    (0..import.manifest().blocks.len())
+                        .filter(|index| import.has(*index))
+                        .filter_map(|index| u32::try_from(index).ok())
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
     }
 
     /// Where the transfer waits and what arrived, to pick it up after a restart.

@@ -4,12 +4,14 @@
 //! [`Messenger::receive`]; whatever a call returns as [`Transmit`]s it puts on the network.
 //! Nothing here touches a network, a clock or storage.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 use ed25519_dalek::SigningKey;
 use rand_core::CryptoRng;
 use sha2::{Digest, Sha256};
 
+use crate::history::direct::{DirectServer, DirectSignal, WantFrame};
 use crate::history::export::DEFAULT_BLOCK_SIZE;
 use crate::history::import::HistoryProgress;
 use crate::history::transfer::{offer_history, HistoryOffer, HistoryReceiver, Received};
@@ -70,6 +72,18 @@ pub enum MessagingEvent {
     HistoryOffered {
         transfer_id: [u8; 16],
     },
+    /// The new device asks for a direct channel for a transfer this device offered it: `sdp`
+    /// is its WebRTC offer, to answer with [`Messenger::accept_direct`].
+    DirectRequested {
+        transfer_id: [u8; 16],
+        device_id: [u8; 16],
+        sdp: String,
+    },
+    /// The source device answered this device's [`Messenger::request_direct`].
+    DirectAccepted {
+        transfer_id: [u8; 16],
+        sdp: String,
+    },
     /// History arrived: the messages new to this device (older than anything it saw live,
     /// possibly) and how far the transfer is.
     HistoryImported {
@@ -110,7 +124,18 @@ pub struct Messenger {
     seen_order: VecDeque<EnvelopeId>,
     revoked: bool,
     /// A history transfer offered to this device, until it is complete.
-    history: Option<(HistoryOffer, HistoryReceiver)>,
+    history: Option<IncomingHistory>,
+    /// Transfers this device offered since it started, by id: the device each is for and
+    /// its blocks for a direct channel. Not in the snapshot: after a restart the new device
+    /// still has the mailbox.
+    serving: HashMap<[u8; 16], ([u8; 16], Arc<DirectServer>)>,
+}
+
+struct IncomingHistory {
+    offer: HistoryOffer,
+    receiver: HistoryReceiver,
+    /// The own device that offered it, the one to ask for a direct channel.
+    source: [u8; 16],
 }
 
 impl core::fmt::Debug for Messenger {
@@ -218,6 +243,7 @@ impl Messenger {
             seen_order: VecDeque::new(),
             revoked: false,
             history: None,
+            serving: HashMap::new(),
         }
     }
 
@@ -300,10 +326,11 @@ impl Messenger {
             w.put_bytes(id.as_bytes());
         }
         match &self.history {
-            Some((offer, receiver)) => {
+            Some(history) => {
                 w.put_u8(1);
-                offer.write(&mut w);
-                receiver.save(&mut w)?;
+                history.offer.write(&mut w);
+                w.put_bytes(&history.source);
+                history.receiver.save(&mut w)?;
             }
             None => w.put_u8(0),
         }
@@ -362,8 +389,13 @@ impl Messenger {
         }
         if r.u8("history")? != 0 {
             let offer = HistoryOffer::read(&mut r)?;
+            let source = r.array("history_source")?;
             let receiver = HistoryReceiver::restore(&offer, &mut r)?;
-            messenger.history = Some((offer, receiver));
+            messenger.history = Some(IncomingHistory {
+                offer,
+                receiver,
+                source,
+            });
         }
         r.finish()?;
         Ok(messenger)
@@ -719,12 +751,15 @@ impl Messenger {
         });
         let (offer, envelopes) = offer_history(conversations, DEFAULT_BLOCK_SIZE, rng)?;
         let mut transmits: Vec<Transmit> = envelopes
-            .into_iter()
+            .iter()
             .map(|bytes| Transmit {
                 mailbox: offer.mailbox,
-                bytes,
+                bytes: bytes.clone(),
             })
             .collect();
+        let server = DirectServer::new(offer.transfer_id, envelopes)?;
+        self.serving
+            .insert(offer.transfer_id, (*device_id, Arc::new(server)));
         if let Some(bytes) = self.seal_to(
             std::slice::from_ref(&device),
             &Content::HistoryOffer(offer),
@@ -738,25 +773,100 @@ impl Messenger {
         Ok(transmits)
     }
 
-    /// Where the history offered to this device waits, until all of it arrived.
-    pub fn history_mailbox(&self) -> Option<MailboxAddress> {
+    fn incomplete_history(&self) -> Option<&IncomingHistory> {
         self.history
             .as_ref()
-            .filter(|(_, receiver)| !receiver.is_complete())
-            .map(|(offer, _)| offer.mailbox)
+            .filter(|history| !history.receiver.is_complete())
     }
 
-    /// An envelope read from [`Messenger::history_mailbox`]: a block's messages go into
-    /// their conversations once each (by id); anything else changes nothing.
-    pub fn receive_history(
+    /// Where the history offered to this device waits, until all of it arrived.
+    pub fn history_mailbox(&self) -> Option<MailboxAddress> {
+        self.incomplete_history()
+            .map(|history| history.offer.mailbox)
+    }
+
+    /// Asks the device that offered the history for a direct channel: `sdp` is this
+    /// device's WebRTC offer, sealed to that device alone.
+    pub fn request_direct(
         &mut self,
-        envelope: &Envelope,
-    ) -> Result<Vec<MessagingEvent>, MessagingError> {
-        let (_, receiver) = self
+        sdp: String,
+        rng: &mut impl CryptoRng,
+    ) -> Result<Vec<Transmit>, MessagingError> {
+        let history = self
+            .incomplete_history()
+            .ok_or(MessagingError::NoHistoryTransfer)?;
+        let signal = DirectSignal {
+            transfer_id: history.offer.transfer_id,
+            sdp,
+        };
+        let source = history.source;
+        self.seal_to_own_device(&source, &Content::DirectRequest(signal), rng)
+    }
+
+    /// What a direct channel should carry to this device: everything it does not hold yet.
+    pub fn direct_want(&self) -> Option<WantFrame> {
+        self.incomplete_history()
+            .map(|history| history.receiver.want(history.offer.transfer_id))
+    }
+
+    /// Answers a [`MessagingEvent::DirectRequested`]: `sdp` is this device's WebRTC answer.
+    pub fn accept_direct(
+        &mut self,
+        transfer_id: &[u8; 16],
+        sdp: String,
+        rng: &mut impl CryptoRng,
+    ) -> Result<Vec<Transmit>, MessagingError> {
+        let (device_id, _) = self
+            .serving
+            .get(transfer_id)
+            .ok_or(MessagingError::UnknownTransfer)?;
+        let device_id = *device_id;
+        let signal = DirectSignal {
+            transfer_id: *transfer_id,
+            sdp,
+        };
+        self.seal_to_own_device(&device_id, &Content::DirectAccept(signal), rng)
+    }
+
+    /// The blocks of a transfer this device offered, to serve on a direct channel.
+    pub fn direct_server(&self, transfer_id: &[u8; 16]) -> Option<Arc<DirectServer>> {
+        self.serving
+            .get(transfer_id)
+            .map(|(_, server)| Arc::clone(server))
+    }
+
+    fn seal_to_own_device(
+        &mut self,
+        device_id: &[u8; 16],
+        content: &Content,
+        rng: &mut impl CryptoRng,
+    ) -> Result<Vec<Transmit>, MessagingError> {
+        let device = self
+            .roster
+            .device(device_id)
+            .cloned()
+            .ok_or(crate::roster::RosterError::UnknownDevice)?;
+        let inbox = self.roster.inbox;
+        Ok(self
+            .seal_to(std::slice::from_ref(&device), content, rng)?
+            .map(|bytes| Transmit {
+                mailbox: inbox,
+                bytes,
+            })
+            .into_iter()
+            .collect())
+    }
+
+    /// A history envelope, read from [`Messenger::history_mailbox`] or from a direct
+    /// channel: a block's messages go into their conversations once each (by id); anything
+    /// else changes nothing.
+    pub fn receive_history(&mut self, bytes: &[u8]) -> Result<Vec<MessagingEvent>, MessagingError> {
+        let history = self
             .history
             .as_mut()
             .ok_or(MessagingError::NoHistoryTransfer)?;
-        let Received::Block(messages) = receiver.accept(envelope.as_bytes())? else {
+        let receiver = &mut history.receiver;
+        let Received::Block(messages) = receiver.accept(bytes)? else {
             return Ok(Vec::new());
         };
         let progress = receiver.progress();
@@ -929,17 +1039,57 @@ impl Messenger {
             }
             Content::Roster(signed) => events.extend(self.apply_sender_roster(message, &signed)?),
             Content::HistoryOffer(offer) if from_own => {
+                let source = self.own_sender(message)?;
                 events.push(MessagingEvent::HistoryOffered {
                     transfer_id: offer.transfer_id,
                 });
                 let receiver = HistoryReceiver::new(&offer);
-                self.history = Some((offer, receiver));
+                self.history = Some(IncomingHistory {
+                    offer,
+                    receiver,
+                    source,
+                });
             }
-            Content::ReadState(_) | Content::ContactCard(_) | Content::HistoryOffer(_) => {
-                return Err(MessagingError::NotFromOwnDevice)
+            Content::DirectRequest(signal) if from_own => {
+                let device_id = self.own_sender(message)?;
+                let offered_to = self.serving.get(&signal.transfer_id).map(|(to, _)| *to);
+                if offered_to != Some(device_id) {
+                    return Err(MessagingError::UnknownTransfer);
+                }
+                events.push(MessagingEvent::DirectRequested {
+                    transfer_id: signal.transfer_id,
+                    device_id,
+                    sdp: signal.sdp,
+                });
             }
+            Content::DirectAccept(signal) if from_own => {
+                let device_id = self.own_sender(message)?;
+                let expected = self
+                    .incomplete_history()
+                    .map(|h| (h.offer.transfer_id, h.source));
+                if expected != Some((signal.transfer_id, device_id)) {
+                    return Err(MessagingError::UnknownTransfer);
+                }
+                events.push(MessagingEvent::DirectAccepted {
+                    transfer_id: signal.transfer_id,
+                    sdp: signal.sdp,
+                });
+            }
+            Content::ReadState(_)
+            | Content::ContactCard(_)
+            | Content::HistoryOffer(_)
+            | Content::DirectRequest(_)
+            | Content::DirectAccept(_) => return Err(MessagingError::NotFromOwnDevice),
         }
         Ok(events)
+    }
+
+    /// The id of the own device that sealed `message`.
+    fn own_sender(&self, message: &SealedMessage) -> Result<[u8; 16], MessagingError> {
+        self.roster
+            .device_by_key(&message.sender_device)
+            .map(|device| device.device_id)
+            .ok_or(MessagingError::UnknownSenderDevice)
     }
 
     /// A message from a persona that is not a contact is accepted only with an introduction

@@ -76,6 +76,8 @@ pub enum MessagingError {
     TextTooLong { len: usize, max: usize },
     #[error("no history transfer is waiting for this device")]
     NoHistoryTransfer,
+    #[error("this device offered no such history transfer to that device")]
+    UnknownTransfer,
 }
 
 impl MessagingError {
@@ -98,6 +100,7 @@ impl MessagingError {
             MessagingError::OwnPersona => "own_persona",
             MessagingError::TextTooLong { .. } => "text_too_long",
             MessagingError::NoHistoryTransfer => "no_history_transfer",
+            MessagingError::UnknownTransfer => "unknown_transfer",
         }
     }
 }

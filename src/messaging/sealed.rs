@@ -24,6 +24,7 @@ use rand_core::CryptoRng;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
+use crate::history::direct::DirectSignal;
 use crate::history::transfer::HistoryOffer;
 use crate::mailbox::envelope::MAX_ENVELOPE_LEN;
 use crate::messaging::sessions::{Seal, MAX_OLM_MESSAGE_LEN};
@@ -47,6 +48,8 @@ const CONTENT_READ_STATE: u8 = 2;
 const CONTENT_ROSTER: u8 = 3;
 const CONTENT_CONTACT_CARD: u8 = 4;
 const CONTENT_HISTORY_OFFER: u8 = 5;
+const CONTENT_DIRECT_REQUEST: u8 = 6;
+const CONTENT_DIRECT_ACCEPT: u8 = 7;
 
 /// An envelope's bytes, as read from an inbox or a profile mailbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +111,10 @@ pub enum Content {
     ContactCard(ContactCard),
     /// Where the persona's history waits for a newly linked device, and its key.
     HistoryOffer(HistoryOffer),
+    /// The new device's WebRTC offer for a direct history channel, to the source device.
+    DirectRequest(DirectSignal),
+    /// The source device's WebRTC answer to it.
+    DirectAccept(DirectSignal),
 }
 
 /// The key a seal carries, and the digest of the body it opens.
@@ -388,6 +395,14 @@ impl Content {
                 w.put_u8(CONTENT_HISTORY_OFFER);
                 offer.write(&mut w);
             }
+            Content::DirectRequest(signal) => {
+                w.put_u8(CONTENT_DIRECT_REQUEST);
+                signal.write(&mut w)?;
+            }
+            Content::DirectAccept(signal) => {
+                w.put_u8(CONTENT_DIRECT_ACCEPT);
+                signal.write(&mut w)?;
+            }
         }
         Ok(Zeroizing::new(w.into_bytes()))
     }
@@ -423,6 +438,8 @@ impl Content {
             }
             CONTENT_CONTACT_CARD => Content::ContactCard(ContactCard::read(&mut r)?),
             CONTENT_HISTORY_OFFER => Content::HistoryOffer(HistoryOffer::read(&mut r)?),
+            CONTENT_DIRECT_REQUEST => Content::DirectRequest(DirectSignal::read(&mut r)?),
+            CONTENT_DIRECT_ACCEPT => Content::DirectAccept(DirectSignal::read(&mut r)?),
             other => {
                 return Err(WireError::InvalidValue {
                     field: "content_kind",

@@ -513,7 +513,11 @@ pub async fn a_newly_linked_device_catches_up_on_the_history(
     let half = envelopes.len() / 2;
     let mut imported = 0;
     for envelope in &envelopes[..half] {
-        for event in bob_b.messenger.receive_history(envelope).expect("accepted") {
+        for event in bob_b
+            .messenger
+            .receive_history(envelope.as_bytes())
+            .expect("accepted")
+        {
             if let MessagingEvent::HistoryImported { messages, progress } = event {
                 imported += messages.len();
                 assert!(progress.blocks_done < progress.blocks_total);
@@ -523,7 +527,11 @@ pub async fn a_newly_linked_device_catches_up_on_the_history(
     bob_b.reload();
     let mut complete = false;
     for envelope in &envelopes {
-        for event in bob_b.messenger.receive_history(envelope).expect("accepted") {
+        for event in bob_b
+            .messenger
+            .receive_history(envelope.as_bytes())
+            .expect("accepted")
+        {
             if let MessagingEvent::HistoryImported { messages, progress } = event {
                 imported += messages.len();
                 complete = progress.blocks_done == progress.blocks_total;

@@ -103,5 +103,7 @@ impl Pair {
 
 #[cfg(target_arch = "wasm32")]
 pub mod browser;
+#[cfg(target_arch = "wasm32")]
+pub mod link;
 pub mod messaging_suite;
 pub mod vault_suite;

@@ -1,0 +1,283 @@
+//! History over a direct WebRTC channel, beside the mailbox: the new device asks the source
+//! for a channel, sends it what it lacks once the channel opens, and takes the blocks that
+//! arrive at each sync. The mailbox carries the history whenever no channel does: direct
+//! history switched off, a channel not open within [`DIRECT_GRACE_MS`], or closed more
+//! often than [`MAX_DIRECT_ATTEMPTS`].
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use wasm_bindgen::prelude::*;
+
+use super::{rng, FacadeError, SyncManager};
+use crate::drivers::data_channel::{ChannelState, DirectChannel};
+use crate::history::direct::{DirectServer, FrameIndex, WantFrame, CHANNEL_LABEL};
+
+/// How long the mailbox waits for a requested channel to open before it carries the
+/// history itself.
+pub const DIRECT_GRACE_MS: f64 = 10_000.0;
+/// Channels asked for per transfer before the mailbox alone carries it.
+pub const MAX_DIRECT_ATTEMPTS: u32 = 3;
+/// Envelopes imported from the channel per sync, and so per vault transaction (16 blocks
+/// of 64 KiB); the rest wait in the channel for the next sync.
+pub const DIRECT_BATCH: usize = 16;
+
+/// The new device's channel to the source.
+struct Incoming {
+    channel: Rc<DirectChannel>,
+    requested_at_ms: f64,
+    want_sent: bool,
+}
+
+/// This device's direct history channels, both ways.
+pub(super) struct DirectLinks {
+    enabled: bool,
+    incoming: Option<Incoming>,
+    attempts: u32,
+    /// Channels this device serves history on, until they close.
+    outgoing: Vec<Rc<DirectChannel>>,
+    serving: Serving,
+}
+
+/// What the serving tasks share with the facade.
+#[derive(Clone, Default)]
+pub(super) struct Serving {
+    frames_sent: Rc<Cell<u32>>,
+    /// Served blocks still to damage on the way (a fault for tests).
+    #[cfg(feature = "fixtures")]
+    corrupt: Rc<Cell<u32>>,
+}
+
+impl Serving {
+    #[cfg(feature = "fixtures")]
+    fn on_the_way<'a>(&self, index: FrameIndex, frame: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
+        let left = self.corrupt.get();
+        if left == 0 || index == 0 {
+            return frame.into();
+        }
+        self.corrupt.set(left - 1);
+        let mut damaged = frame.to_vec();
+        if let Some(last) = damaged.last_mut() {
+            *last ^= 0x55;
+        }
+        damaged.into()
+    }
+
+    #[cfg(not(feature = "fixtures"))]
+    fn on_the_way<'a>(&self, _: FrameIndex, frame: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
+        frame.into()
+    }
+}
+
+impl Default for DirectLinks {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            incoming: None,
+            attempts: 0,
+            outgoing: Vec::new(),
+            serving: Serving::default(),
+        }
+    }
+}
+
+#[wasm_bindgen]
+impl SyncManager {
+    /// Whether history may travel over a direct WebRTC channel between this device and
+    /// the other (on by default); off, it comes through the mailbox network only.
+    #[wasm_bindgen(js_name = setDirectHistory)]
+    pub fn set_direct_history(&self, enabled: bool) {
+        let mut links = self.direct.borrow_mut();
+        links.enabled = enabled;
+        if !enabled {
+            links.incoming = None;
+            links.outgoing.clear();
+        }
+    }
+
+    /// Closes the direct history channel this device receives on; the next sync asks for
+    /// a new one, which carries only what is still missing.
+    #[wasm_bindgen(js_name = closeHistoryChannel)]
+    pub fn close_history_channel(&self) {
+        if let Some(incoming) = self.direct.borrow().incoming.as_ref() {
+            incoming.channel.close();
+        }
+    }
+
+    /// How many history envelopes this device has sent over direct channels.
+    #[wasm_bindgen(getter, js_name = historyFramesSent)]
+    pub fn history_frames_sent(&self) -> u32 {
+        self.direct.borrow().serving.frames_sent.get()
+    }
+}
+
+impl SyncManager {
+    /// Damages the next `count` blocks this device serves on direct channels (a fault for
+    /// tests).
+    #[cfg(feature = "fixtures")]
+    pub fn corrupt_served_history(&self, count: u32) {
+        self.direct.borrow().serving.corrupt.set(count);
+    }
+
+    /// A history transfer was offered to this device: it may ask for channels again.
+    pub(super) fn direct_history_offered(&self) {
+        let mut links = self.direct.borrow_mut();
+        links.attempts = 0;
+        links.incoming = None;
+        self.history_clock.set(Some((js_sys::Date::now(), 0)));
+    }
+
+    /// Whether a direct channel carries (or may soon carry) this device's history, so the
+    /// mailbox need not.
+    pub(super) fn direct_carrying(&self) -> bool {
+        let links = self.direct.borrow();
+        links.enabled
+            && links
+                .incoming
+                .as_ref()
+                .is_some_and(|incoming| match incoming.channel.state() {
+                    ChannelState::Open => true,
+                    ChannelState::Connecting => {
+                        js_sys::Date::now() - incoming.requested_at_ms < DIRECT_GRACE_MS
+                    }
+                    ChannelState::Closed => incoming.channel.pending() > 0,
+                })
+    }
+
+    /// The new device's side, once a sync: asks for a channel when it has none (or its
+    /// channel closed), sends the want once it opens, and returns the envelopes that came.
+    pub(super) async fn drive_direct(&self) -> Result<Vec<Vec<u8>>, FacadeError> {
+        if !self.direct.borrow().enabled {
+            return Ok(Vec::new());
+        }
+        let Some(want) = self.with_messenger(|m| Ok(m.direct_want()))? else {
+            self.direct.borrow_mut().incoming = None;
+            return Ok(Vec::new());
+        };
+        let current = self
+            .direct
+            .borrow()
+            .incoming
+            .as_ref()
+            .map(|incoming| (Rc::clone(&incoming.channel), incoming.want_sent));
+        let arrived = current
+            .as_ref()
+            .map(|(channel, _)| channel.take_received(DIRECT_BATCH))
+            .unwrap_or_default();
+        match current {
+            Some((channel, want_sent)) if channel.state() != ChannelState::Closed => {
+                if channel.state() == ChannelState::Open && !want_sent {
+                    self.send_want(&channel, &want).await?;
+                }
+            }
+            // A closed channel's last envelopes are taken first, then one is asked for anew.
+            Some((channel, _)) if channel.pending() > 0 => {}
+            _ => self.request_channel().await?,
+        }
+        Ok(arrived)
+    }
+
+    async fn send_want(
+        &self,
+        channel: &DirectChannel,
+        want: &WantFrame,
+    ) -> Result<(), FacadeError> {
+        let bytes = want
+            .encode()
+            .map_err(|e| FacadeError::new(e.code(), e.to_string()))?;
+        channel.send(&bytes).await?;
+        if let Some(incoming) = self.direct.borrow_mut().incoming.as_mut() {
+            incoming.want_sent = true;
+        }
+        Ok(())
+    }
+
+    async fn request_channel(&self) -> Result<(), FacadeError> {
+        let attempts = self.direct.borrow().attempts;
+        if attempts >= MAX_DIRECT_ATTEMPTS {
+            self.direct.borrow_mut().incoming = None;
+            return Ok(());
+        }
+        self.direct.borrow_mut().attempts = attempts + 1;
+        let (channel, offer) = DirectChannel::offer(CHANNEL_LABEL).await?;
+        let transmits = self.with_messenger(|m| m.request_direct(offer, &mut rng()))?;
+        self.outbox.borrow_mut().extend(transmits);
+        self.direct.borrow_mut().incoming = Some(Incoming {
+            channel: Rc::new(channel),
+            requested_at_ms: js_sys::Date::now(),
+            want_sent: false,
+        });
+        Ok(())
+    }
+
+    /// The source answered this device's request: the channel can open.
+    pub(super) async fn direct_accepted(&self, answer: &str) -> Result<(), FacadeError> {
+        let channel = self
+            .direct
+            .borrow()
+            .incoming
+            .as_ref()
+            .map(|incoming| Rc::clone(&incoming.channel));
+        if let Some(channel) = channel {
+            channel.accept_answer(answer).await?;
+        }
+        Ok(())
+    }
+
+    /// The source's side: answers the new device's request and serves the transfer on the
+    /// channel in the background, as fast as the channel drains.
+    pub(super) async fn direct_requested(
+        &self,
+        transfer_id: &[u8; 16],
+        offer: &str,
+    ) -> Result<(), FacadeError> {
+        if !self.direct.borrow().enabled {
+            return Ok(());
+        }
+        let Some(server) = self.with_messenger(|m| Ok(m.direct_server(transfer_id)))? else {
+            return Ok(());
+        };
+        let (channel, answer) = DirectChannel::answer(offer).await?;
+        let transmits =
+            self.with_messenger(|m| m.accept_direct(transfer_id, answer, &mut rng()))?;
+        self.outbox.borrow_mut().extend(transmits);
+        let channel = Rc::new(channel);
+        let serving = self.direct.borrow().serving.clone();
+        wasm_bindgen_futures::spawn_local(serve(Rc::clone(&channel), server, serving));
+        let mut links = self.direct.borrow_mut();
+        links
+            .outgoing
+            .retain(|channel| channel.state() != ChannelState::Closed);
+        links.outgoing.push(channel);
+        Ok(())
+    }
+}
+
+/// Waits for the new device's want, sends what it lacks, and closes the channel once all
+/// of it has left: the new device asks again if something did not arrive whole.
+async fn serve(channel: Rc<DirectChannel>, server: Arc<DirectServer>, serving: Serving) {
+    let Some(want) = channel.next_message().await else {
+        return;
+    };
+    let frames = WantFrame::decode(&want)
+        .map_err(crate::history::HistoryError::from)
+        .and_then(|want| server.frames_for(&want));
+    for index in frames.unwrap_or_default() {
+        let Some(frame) = server.frame(index) else {
+            break;
+        };
+        if channel
+            .send(&serving.on_the_way(index, frame))
+            .await
+            .is_err()
+        {
+            return;
+        }
+        serving
+            .frames_sent
+            .set(serving.frames_sent.get().saturating_add(1));
+    }
+    channel.drain().await;
+    channel.close();
+}

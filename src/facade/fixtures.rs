@@ -1,0 +1,49 @@
+//! Test fixtures (the `fixtures` feature, for this crate's own browser tests and
+//! benchmarks only): a long history in a conversation without sending it message by message.
+
+use rand_core::Rng;
+
+use super::{rng, FacadeError, SyncManager};
+use crate::messaging::messenger::contact_id;
+use crate::persona::{Message, MessageId, Sender};
+
+/// Messages stored per vault transaction.
+const BATCH: usize = 1000;
+
+impl SyncManager {
+    /// Adds `count` messages from the conversation's contact, each `body_len` bytes, a second
+    /// apart and ending now, to this device's conversation `conversation_id` (hex).
+    pub async fn add_history_fixture(
+        &self,
+        conversation_id: &str,
+        count: u32,
+        body_len: usize,
+    ) -> Result<(), FacadeError> {
+        let conversation = super::messaging::id_from_hex::<16>(conversation_id, "conversation id")?;
+        let peer = self.with_messenger(|m| {
+            m.conversation(&conversation)
+                .map(|log| log.peer)
+                .ok_or(crate::messaging::MessagingError::UnknownConversation)
+        })?;
+        let now_ms = js_sys::Date::now() as u64;
+        let mut rng = rng();
+        let messages: Vec<Message> = (0..count)
+            .map(|n| {
+                let mut id = [0u8; 16];
+                rng.fill_bytes(&mut id);
+                Message {
+                    id: MessageId::from_bytes(id),
+                    conversation_id: conversation,
+                    sender: Sender::Contact(contact_id(&peer)),
+                    sent_at_ms: now_ms - u64::from(count - n) * 1000,
+                    body: format!("{n:>8} ").repeat(body_len / 9 + 1)[..body_len].to_owned(),
+                }
+            })
+            .collect();
+        for batch in messages.chunks(BATCH) {
+            self.with_messenger(|m| m.restore_messages(&conversation, batch.to_vec()))?;
+            self.save_messaging(batch).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,237 @@
+//! History over a direct data channel between the two devices, beside the mailbox path.
+//!
+//! The new device opens the channel: its WebRTC offer and the source's answer travel sealed
+//! to each other's device ([`DirectSignal`], content kinds 6 and 7), so the DTLS
+//! fingerprints in them are as authentic as any sealed message. On the open channel the new
+//! device says once what it already holds ([`WantFrame`]); the source ([`DirectServer`])
+//! answers with the manifest if it is wanted and every missing block, one per channel
+//! message, byte for byte the envelopes of the history mailbox — the new device's
+//! [`HistoryReceiver`](crate::history::transfer::HistoryReceiver) knows each by its hash
+//! whichever path brought it. A channel that closes half-way is opened again with a new
+//! want, so nothing is sent twice that had arrived.
+//!
+//! ```
+//! use phantom_sync::history::direct::{DirectServer, WantFrame};
+//! use phantom_sync::history::transfer::{offer_history, HistoryReceiver, Received};
+//! use phantom_sync::persona::{Message, MessageId, Sender};
+//! # let mut rng = phantom_sync::testing::SeededRng::new(5);
+//! let chat: Vec<Message> = (0..60u8)
+//!     .map(|n| Message {
+//!         id: MessageId::from_bytes([n; 16]),
+//!         conversation_id: [7; 16],
+//!         sender: Sender::Contact([1; 16]),
+//!         sent_at_ms: 1_000 + u64::from(n),
+//!         body: "hi".repeat(30),
+//!     })
+//!     .collect();
+//! let (offer, envelopes) = offer_history(vec![([7; 16], chat)], 1024, &mut rng)?;
+//! let server = DirectServer::new(offer.transfer_id, envelopes)?;
+//! let mut receiver = HistoryReceiver::new(&offer);
+//!
+//! // A first channel carries the manifest and two blocks, then closes.
+//! let want = WantFrame::decode(&receiver.want(offer.transfer_id).encode()?)?;
+//! for frame in server.frames_for(&want)?.into_iter().take(3) {
+//!     receiver.accept(server.frame(frame).expect("listed"))?;
+//! }
+//! // The second one is asked only for what is missing.
+//! let want = receiver.want(offer.transfer_id);
+//! let rest = server.frames_for(&want)?;
+//! assert_eq!(rest.len(), server.blocks() - 2);
+//! for frame in rest {
+//!     receiver.accept(server.frame(frame).expect("listed"))?;
+//! }
+//! assert!(receiver.is_complete());
+//! # Ok::<(), phantom_sync::history::HistoryError>(())
+//! ```
+
+use crate::history::manifest::MAX_BLOCKS;
+use crate::history::HistoryError;
+use crate::wire::{Reader, WireError, Writer};
+
+/// The longest session description a signal may carry.
+pub const MAX_SDP_LEN: usize = 16 * 1024;
+/// The data channel's label, the same on both sides.
+pub const CHANNEL_LABEL: &str = "phantom-sync history v1";
+
+const WANT_MAGIC: &[u8; 2] = b"PW";
+const WANT_FORMAT_VERSION: u8 = 1;
+
+/// A WebRTC session description for one transfer's channel: the new device's offer, or the
+/// source's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectSignal {
+    pub transfer_id: [u8; 16],
+    pub sdp: String,
+}
+
+impl DirectSignal {
+    pub fn write(&self, w: &mut Writer) -> Result<(), WireError> {
+        w.put_bytes(&self.transfer_id);
+        w.put_string("sdp", &self.sdp, MAX_SDP_LEN)
+    }
+
+    pub fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        Ok(Self {
+            transfer_id: r.array("transfer_id")?,
+            sdp: r.string("sdp", MAX_SDP_LEN)?,
+        })
+    }
+}
+
+/// The new device's first message on a channel: the transfer, whether it holds the
+/// manifest, and the blocks (manifest indices) it imported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WantFrame {
+    pub transfer_id: [u8; 16],
+    pub manifest_known: bool,
+    pub received: Vec<u32>,
+}
+
+impl WantFrame {
+    pub fn encode(&self) -> Result<Vec<u8>, WireError> {
+        let mut w = Writer::new();
+        w.put_bytes(WANT_MAGIC);
+        w.put_u8(WANT_FORMAT_VERSION);
+        w.put_bytes(&self.transfer_id);
+        w.put_u8(u8::from(self.manifest_known));
+        w.put_count("received", self.received.len(), MAX_BLOCKS)?;
+        for index in &self.received {
+            w.put_u32(*index);
+        }
+        Ok(w.into_bytes())
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
+        let mut r = Reader::new(bytes);
+        r.magic_and_version(WANT_MAGIC, WANT_FORMAT_VERSION)?;
+        let transfer_id = r.array("transfer_id")?;
+        let manifest_known = match r.u8("manifest_known")? {
+            0 => false,
+            1 => true,
+            other => {
+                return Err(WireError::InvalidValue {
+                    field: "manifest_known",
+                    value: other.into(),
+                })
+            }
+        };
+        let count = r.count("received", MAX_BLOCKS, 4)?;
+        let received = (0..count)
+            .map(|_| r.u32("received_index"))
+            .collect::<Result<_, _>>()?;
+        r.finish()?;
+        Ok(Self {
+            transfer_id,
+            manifest_known,
+            received,
+        })
+    }
+}
+
+/// Which of a transfer's envelopes a frame is: 0 the manifest, `i + 1` block `i`.
+pub type FrameIndex = usize;
+
+/// The source's side of one transfer's direct path: the same envelopes it put in the
+/// history mailbox, served to a want.
+#[derive(Debug)]
+pub struct DirectServer {
+    transfer_id: [u8; 16],
+    /// The manifest, then the blocks in manifest order.
+    envelopes: Vec<Vec<u8>>,
+}
+
+impl DirectServer {
+    /// `envelopes` as [`offer_history`](crate::history::transfer::offer_history) made them:
+    /// the manifest first.
+    pub fn new(transfer_id: [u8; 16], envelopes: Vec<Vec<u8>>) -> Result<Self, HistoryError> {
+        if envelopes.is_empty() {
+            return Err(HistoryError::UnknownBlock { index: 0 });
+        }
+        Ok(Self {
+            transfer_id,
+            envelopes,
+        })
+    }
+
+    pub fn transfer_id(&self) -> [u8; 16] {
+        self.transfer_id
+    }
+
+    /// How many blocks the manifest lists.
+    pub fn blocks(&self) -> usize {
+        self.envelopes.len().saturating_sub(1)
+    }
+
+    /// What to send for `want`, in order: the manifest unless it is known, then every block
+    /// not received. A want for another transfer is refused.
+    pub fn frames_for(&self, want: &WantFrame) -> Result<Vec<FrameIndex>, HistoryError> {
+        if want.transfer_id != self.transfer_id {
+            return Err(HistoryError::WrongTransfer);
+        }
+        let mut received = vec![false; self.blocks()];
+        for index in &want.received {
+            let slot = received
+                .get_mut(*index as usize)
+                .ok_or(HistoryError::UnknownBlock {
+                    index: *index as usize,
+                })?;
+            *slot = true;
+        }
+        let manifest = (!want.manifest_known).then_some(0);
+        let blocks = received
+            .iter()
+            .enumerate()
+            .filter(|(_, arrived)| !**arrived)
+            .map(|(index, _)| index + 1);
+        Ok(manifest.into_iter().chain(blocks).collect())
+    }
+
+    pub fn frame(&self, index: FrameIndex) -> Option<&[u8]> {
+        self.envelopes.get(index).map(Vec::as_slice)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_want_frame_round_trips_and_refuses_bad_bytes() {
+        let want = WantFrame {
+            transfer_id: [3; 16],
+            manifest_known: true,
+            received: vec![0, 2, 5],
+        };
+        let bytes = want.encode().expect("encodes");
+        assert_eq!(WantFrame::decode(&bytes).expect("decodes"), want);
+        let mut bad = bytes.clone();
+        bad[19] = 7;
+        assert!(WantFrame::decode(&bad).is_err());
+        assert!(WantFrame::decode(&bytes[..bytes.len() - 1]).is_err());
+    }
+
+    #[test]
+    fn a_server_sends_what_is_missing_and_refuses_others() {
+        let server =
+            DirectServer::new([1; 16], vec![vec![0], vec![1], vec![2], vec![3]]).expect("server");
+        let want = |manifest_known, received: Vec<u32>| WantFrame {
+            transfer_id: [1; 16],
+            manifest_known,
+            received,
+        };
+        assert_eq!(
+            server.frames_for(&want(false, vec![])),
+            Ok(vec![0, 1, 2, 3])
+        );
+        assert_eq!(server.frames_for(&want(true, vec![1])), Ok(vec![1, 3]));
+        assert_eq!(
+            server.frames_for(&want(true, vec![3])),
+            Err(HistoryError::UnknownBlock { index: 3 })
+        );
+        let other = WantFrame {
+            transfer_id: [2; 16],
+            ..want(true, vec![])
+        };
+        assert_eq!(server.frames_for(&other), Err(HistoryError::WrongTransfer));
+    }
+}

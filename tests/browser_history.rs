@@ -1,0 +1,191 @@
+//! History catch-up through the JS facade, in headless Chromium over the local network
+//! `scripts/test.sh` starts: a real WebRTC data channel between two device profiles of one
+//! page, its offer and answer sealed through the mailbox, the mailbox network as the
+//! fallback, and the vault underneath.
+#![cfg(target_arch = "wasm32")]
+
+mod common;
+
+use common::link::{device, get, link, phone_with_persona, text};
+use phantom_sync::facade::SyncManager;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// Syncs of both devices before a transfer counts as stuck.
+const SYNC_ROUNDS: usize = 200;
+const BODY_LEN: usize = 200;
+
+/// A phone whose conversation with Grace holds `count` messages, and a laptop linked to it.
+/// Returns both and the conversation's id.
+async fn linked_with_history(count: u32) -> (SyncManager, SyncManager, String) {
+    let phone = phone_with_persona().await;
+    let grace = device("grace").await;
+    grace.create_persona("Grace".into()).await.expect("persona");
+    let grace_key = phone
+        .add_contact(grace.contact_card().expect("a card"))
+        .await
+        .expect("added");
+    let contacts = phone.contacts().expect("contacts");
+    let conversation = (0..contacts.length())
+        .map(|i| contacts.get(i))
+        .find(|c| text(c, "personaKey") == grace_key)
+        .map(|c| text(&c, "conversationId"))
+        .expect("a conversation with Grace");
+    phone
+        .add_history_fixture(&conversation, count, BODY_LEN)
+        .await
+        .expect("history");
+    let laptop = device("laptop").await;
+    link(&phone, &laptop).await;
+    phone.flush_to_network().await.expect("announced");
+    (phone, laptop, conversation)
+}
+
+/// What a transfer did, as the new device's events told it.
+#[derive(Debug, Default)]
+struct Transfer {
+    imported: u64,
+    blocks_total: u64,
+    via_direct: usize,
+    via_mailbox: usize,
+    refused: Vec<String>,
+    complete: bool,
+}
+
+impl Transfer {
+    fn take(&mut self, events: &js_sys::Array) {
+        for event in events.iter() {
+            match text(&event, "type").as_str() {
+                "history_progress" => {
+                    self.imported += number(&event, "imported");
+                    self.blocks_total = number(&event, "blocksTotal");
+                    match text(&event, "via").as_str() {
+                        "direct" => self.via_direct += 1,
+                        _ => self.via_mailbox += 1,
+                    }
+                    self.complete |= get(&event, "complete").as_bool() == Some(true);
+                }
+                "refused" | "history_channel_failed" => self.refused.push(text(&event, "code")),
+                _ => {}
+            }
+        }
+    }
+}
+
+fn number(value: &JsValue, key: &str) -> u64 {
+    get(value, key).as_f64().unwrap_or_default() as u64
+}
+
+/// One round: the laptop syncs (asks, takes blocks), the phone syncs (answers requests).
+async fn round(phone: &SyncManager, laptop: &SyncManager, transfer: &mut Transfer) {
+    transfer.take(&laptop.sync_messages(100).await.expect("laptop synced"));
+    phone.sync_messages(0).await.expect("phone synced");
+}
+
+async fn until_complete(phone: &SyncManager, laptop: &SyncManager, transfer: &mut Transfer) {
+    for _ in 0..SYNC_ROUNDS {
+        if transfer.complete {
+            return;
+        }
+        round(phone, laptop, transfer).await;
+    }
+    panic!("the history never completed: {transfer:?}");
+}
+
+fn message_count(device: &SyncManager, conversation: &str) -> u32 {
+    device.messages(conversation).expect("messages").length()
+}
+
+#[wasm_bindgen_test]
+async fn a_ten_thousand_message_history_arrives_over_webrtc() {
+    let (phone, laptop, conversation) = linked_with_history(10_000).await;
+    let mut transfer = Transfer::default();
+    until_complete(&phone, &laptop, &mut transfer).await;
+    assert_eq!(transfer.imported, 10_000, "{transfer:?}");
+    assert_eq!(transfer.via_mailbox, 0, "every block came over the channel");
+    assert!(transfer.refused.is_empty(), "{transfer:?}");
+    assert_eq!(message_count(&laptop, &conversation), 10_000);
+    // The manifest and each block crossed the channel once.
+    assert_eq!(
+        u64::from(phone.history_frames_sent()),
+        transfer.blocks_total + 1
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_channel_closed_half_way_is_opened_again_and_resumes_without_duplicates() {
+    let (phone, laptop, conversation) = linked_with_history(6_000).await;
+    let mut transfer = Transfer::default();
+    for _ in 0..SYNC_ROUNDS {
+        if transfer.imported > 0 {
+            break;
+        }
+        round(&phone, &laptop, &mut transfer).await;
+    }
+    assert!(!transfer.complete, "only a first batch before the cut");
+    laptop.close_history_channel();
+    until_complete(&phone, &laptop, &mut transfer).await;
+    assert_eq!(transfer.imported, 6_000, "each message once: {transfer:?}");
+    assert_eq!(
+        transfer.via_mailbox, 0,
+        "the second channel carried the rest"
+    );
+    assert_eq!(message_count(&laptop, &conversation), 6_000);
+}
+
+#[wasm_bindgen_test]
+async fn without_webrtc_the_history_comes_through_the_mailbox_network() {
+    let (phone, laptop, conversation) = linked_with_history(3_000).await;
+    laptop.set_direct_history(false);
+    let mut transfer = Transfer::default();
+    until_complete(&phone, &laptop, &mut transfer).await;
+    assert_eq!(transfer.imported, 3_000);
+    assert_eq!(transfer.via_direct, 0);
+    assert_eq!(phone.history_frames_sent(), 0, "no channel was asked for");
+    assert_eq!(message_count(&laptop, &conversation), 3_000);
+}
+
+#[wasm_bindgen_test]
+async fn a_corrupted_block_is_refused_and_fetched_again() {
+    let (phone, laptop, conversation) = linked_with_history(3_000).await;
+    phone.corrupt_served_history(1);
+    let mut transfer = Transfer::default();
+    until_complete(&phone, &laptop, &mut transfer).await;
+    assert_eq!(transfer.imported, 3_000, "{transfer:?}");
+    assert_eq!(
+        transfer.via_mailbox, 0,
+        "a second channel carried the block again"
+    );
+    // The damaged block matched no hash, was not imported, and was asked for again.
+    assert_eq!(
+        u64::from(phone.history_frames_sent()),
+        transfer.blocks_total + 2
+    );
+    assert_eq!(message_count(&laptop, &conversation), 3_000);
+}
+
+#[wasm_bindgen_test]
+async fn a_second_run_of_the_history_imports_nothing_twice() {
+    let (phone, laptop, conversation) = linked_with_history(2_000).await;
+    let mut first = Transfer::default();
+    until_complete(&phone, &laptop, &mut first).await;
+    assert_eq!(first.imported, 2_000);
+
+    let devices = phone.devices().expect("devices");
+    let laptop_id = (0..devices.length())
+        .map(|i| devices.get(i))
+        .find(|d| get(d, "thisDevice").as_bool() != Some(true))
+        .map(|d| text(&d, "deviceId"))
+        .expect("the laptop on the roster");
+    phone
+        .offer_history(&laptop_id)
+        .await
+        .expect("offered again");
+    phone.flush_to_network().await.expect("sent");
+    let mut second = Transfer::default();
+    until_complete(&phone, &laptop, &mut second).await;
+    assert_eq!(second.imported, 0, "{second:?}");
+    assert_eq!(message_count(&laptop, &conversation), 2_000);
+}
