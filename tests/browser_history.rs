@@ -189,3 +189,31 @@ async fn a_second_run_of_the_history_imports_nothing_twice() {
     assert_eq!(second.imported, 0, "{second:?}");
     assert_eq!(message_count(&laptop, &conversation), 2_000);
 }
+
+/// The driver alone: two peer connections of this page, 64 KiB messages through the send
+/// queue's high-water mark, in order and whole.
+#[wasm_bindgen_test]
+async fn a_data_channel_carries_large_messages_in_order_through_its_backpressure() {
+    use phantom_sync::drivers::data_channel::DirectChannel;
+    let (asking, offer) = DirectChannel::offer("test").await.expect("an offer");
+    let (answering, answer) = DirectChannel::answer(&offer).await.expect("an answer");
+    asking.accept_answer(&answer).await.expect("answered");
+    let count = 64u8;
+    let sending = async {
+        for n in 0..count {
+            asking.send(&vec![n; 64 * 1024]).await.expect("sent");
+        }
+    };
+    let receiving = async {
+        let mut received = Vec::new();
+        while received.len() < usize::from(count) {
+            received.push(answering.next_message().await.expect("a message"));
+        }
+        received
+    };
+    let ((), received) = futures::join!(sending, receiving);
+    for (n, message) in received.iter().enumerate() {
+        assert_eq!(message.len(), 64 * 1024);
+        assert!(message.iter().all(|byte| usize::from(*byte) == n));
+    }
+}

@@ -246,3 +246,91 @@ fn every_device_hears_of_a_newly_linked_one() {
         "{events:?}"
     );
 }
+
+/// The direct-channel signals (content kinds 6 and 7): only the device a transfer was
+/// offered to may ask for a channel, only its source may answer, and the want the new
+/// device sends asks for what it lacks.
+#[test]
+fn a_direct_channel_is_asked_for_and_answered_only_between_the_transfer_s_two_devices() {
+    use phantom_sync::history::direct::DirectServer;
+    use phantom_sync::messaging::{MessagingError, MessagingEvent};
+
+    let mut rng = SeededRng::new(11);
+    let bob = Persona::create("Bob", 0, &mut rng).expect("persona");
+    let device =
+        |name: &str, rng: &mut SeededRng| DeviceKeys::generate(name, 0, rng).expect("keys");
+    let (mut a, _) = Messenger::create(&bob, &device("A", &mut rng), 0, &mut rng).expect("created");
+    let deliver = |to: &mut Messenger, transmits: Vec<phantom_sync::mailbox::Transmit>, inbox| {
+        let mut events = Vec::new();
+        for transmit in transmits {
+            if transmit.mailbox == inbox {
+                match to.receive(&Envelope::new(transmit.bytes).expect("envelope")) {
+                    Ok(received) => events.extend(received),
+                    Err(error) => return Err(error),
+                }
+            }
+        }
+        Ok(events)
+    };
+    let inbox = a.roster().inbox;
+    let mut b = Messenger::join(&bob, &device("B", &mut rng), &a.signed_roster().expect("r"))
+        .expect("joined");
+    let linked = a.link_device(b.roster_entry(5), &mut rng).expect("linked");
+    let events = deliver(&mut b, linked, inbox).expect("received");
+    let Some(MessagingEvent::HistoryOffered { transfer_id }) = events
+        .iter()
+        .find(|e| matches!(e, MessagingEvent::HistoryOffered { .. }))
+        .cloned()
+    else {
+        panic!("no history offer: {events:?}");
+    };
+
+    // B asks A; A hears it with B's offer.
+    let request = b
+        .request_direct("v=0 offer".into(), &mut rng)
+        .expect("asked");
+    let events = deliver(&mut a, request, inbox).expect("received");
+    assert_eq!(
+        events,
+        vec![MessagingEvent::DirectRequested {
+            transfer_id,
+            device_id: b.device_id(),
+            sdp: "v=0 offer".into()
+        }]
+    );
+    let answer = a
+        .accept_direct(&transfer_id, "v=0 answer".into(), &mut rng)
+        .expect("answered");
+    let events = deliver(&mut b, answer, inbox).expect("received");
+    assert_eq!(
+        events,
+        vec![MessagingEvent::DirectAccepted {
+            transfer_id,
+            sdp: "v=0 answer".into()
+        }]
+    );
+
+    // The want asks for everything; A's server answers it with the manifest and each block.
+    let want = b.direct_want().expect("a transfer under way");
+    assert!(!want.manifest_known && want.received.is_empty());
+    let server: std::sync::Arc<DirectServer> = a.direct_server(&transfer_id).expect("served");
+    assert_eq!(
+        server.frames_for(&want).expect("frames").len(),
+        server.blocks() + 1
+    );
+
+    // A third device of the persona was offered nothing: its request is refused.
+    let mut c = Messenger::join(&bob, &device("C", &mut rng), &a.signed_roster().expect("r"))
+        .expect("joined");
+    let added = a.add_device(c.roster_entry(9), &mut rng).expect("added");
+    deliver(&mut c, added, inbox).ok();
+    assert_eq!(
+        c.request_direct("v=0".into(), &mut rng).map(|_| ()),
+        Err(MessagingError::NoHistoryTransfer)
+    );
+    assert_eq!(
+        a.accept_direct(&[0; 16], "v=0".into(), &mut rng)
+            .map(|_| ()),
+        Err(MessagingError::UnknownTransfer)
+    );
+}

@@ -74,13 +74,30 @@ async function syncMessages(device) {
     }
     try {
       const events = await device.syncMessages(1500);
-      for (const event of events) log(`DHT → ${names.get(device)}: ${describe(event)}`);
+      for (const event of events) log(`${event.via === "direct" ? "WebRTC" : "DHT"} → ${names.get(device)}: ${describe(event)}`);
+      if (device === laptop) showHistory(events);
       if (events.length) renderChats();
     } catch (error) {
       log(`${names.get(device)}: ${error.message}`);
       await sleep(1000);
     }
   }
+}
+
+/** The laptop's history catch-up as a progress bar: blocks, messages, rate, time left. */
+function showHistory(events) {
+  const progress = events.filter((event) => event.type === "history_progress").pop();
+  if (!progress) return;
+  const box = document.getElementById("laptop-history");
+  box.hidden = false;
+  const bar = document.getElementById("laptop-history-bar");
+  bar.max = progress.bytesTotal || 1;
+  bar.value = progress.bytesDone;
+  const rate = progress.bytesPerSecond > 0 ? `, ${(progress.bytesPerSecond / 1024).toFixed(0)} KiB/s` : "";
+  const left = progress.complete ? " — complete"
+    : Number.isFinite(progress.secondsRemaining) ? `, about ${Math.ceil(progress.secondsRemaining)} s left` : "";
+  document.getElementById("laptop-history-status").textContent =
+    `${progress.messagesDone} of ${progress.messagesTotal} messages, block ${progress.blocksDone} of ${progress.blocksTotal} (over ${progress.via === "direct" ? "WebRTC" : "the DHT"}${rate})${left}`;
 }
 
 function describe(event) {
@@ -94,6 +111,9 @@ function describe(event) {
     case "history_progress":
       return `history: ${event.messagesDone}/${event.messagesTotal} messages, block ${event.blocksDone}/${event.blocksTotal}${event.complete ? " — complete" : ""}`;
     case "refused": return `envelope refused (${event.code})`;
+    case "history_channel_requested": return "asked for a direct WebRTC channel for the history";
+    case "history_channel_accepted": return "the direct history channel was answered";
+    case "history_channel_failed": return `direct channel failed (${event.code}); the DHT carries the history`;
     default: return event.type;
   }
 }

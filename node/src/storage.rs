@@ -20,7 +20,7 @@
 use std::path::Path;
 
 use phantom_sync::mailbox::envelope::Envelope;
-use phantom_sync::mailbox::protocol::StoredEnvelope;
+use phantom_sync::mailbox::protocol::{StoredEnvelope, MAX_FETCH_BYTES};
 use phantom_sync::mailbox::MailboxAddress;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use thiserror::Error;
@@ -199,7 +199,8 @@ impl EnvelopeStore {
         Ok(put)
     }
 
-    /// Up to `limit` envelopes numbered above `after`, oldest first.
+    /// Up to `limit` envelopes numbered above `after`, oldest first, and no more than
+    /// [`MAX_FETCH_BYTES`] of them beyond the first.
     pub fn fetch(
         &self,
         mailbox: &MailboxAddress,
@@ -215,11 +216,16 @@ impl EnvelopeStore {
         let start = envelope_key(mailbox, after.saturating_add(1));
         let end = envelope_key(mailbox, u64::MAX);
         let mut items = Vec::new();
+        let mut bytes = 0;
         for entry in envelopes
             .range(start.as_slice()..=end.as_slice())?
             .take(limit as usize)
         {
             let (key, value) = entry?;
+            bytes += value.value().len();
+            if !items.is_empty() && bytes > MAX_FETCH_BYTES {
+                break;
+            }
             let seq_bytes: [u8; 8] = key
                 .value()
                 .get(32..40)

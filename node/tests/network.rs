@@ -413,3 +413,39 @@ async fn envelopes_up_to_the_size_cap_are_stored_and_read_back() {
     read.sort();
     assert_eq!(read, sizes.to_vec());
 }
+
+/// A mailbox of history blocks holds more than one answer may carry: fetches come back in
+/// parts of about `MAX_FETCH_BYTES`, and reading on gets all of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mailbox_larger_than_one_answer_is_read_whole_in_parts() {
+    use phantom_sync::mailbox::protocol::MAX_FETCH_BYTES;
+
+    let network = Network::start(3);
+    let writer = network.client();
+    let reader = network.client();
+    let mailbox = MailboxAddress::from_bytes([0x78; 32]);
+    let count = 40u8;
+    for n in 0..count {
+        let envelope = Envelope::new(vec![n; 64 * 1024]).expect("within the cap");
+        writer.put(mailbox, envelope).await.expect("stored");
+    }
+    let first = reader
+        .fetch(mailbox, HashMap::new(), Duration::ZERO)
+        .await
+        .expect("an answer");
+    let answered: usize = first.envelopes.iter().map(Envelope::len).sum();
+    assert!(answered <= MAX_FETCH_BYTES + 64 * 1024, "{answered} bytes");
+    assert!(first.envelopes.len() < usize::from(count));
+    let mut cursor = phantom_sync::mailbox::transport::MailboxCursor::default();
+    let all = phantom_sync::mailbox::transport::MailboxTransport::fetch(
+        &reader,
+        mailbox,
+        &mut cursor,
+        Duration::ZERO,
+    )
+    .await
+    .expect("read whole");
+    let mut read: Vec<u8> = all.iter().map(|e| e.as_bytes()[0]).collect();
+    read.sort();
+    assert_eq!(read, (0..count).collect::<Vec<_>>());
+}

@@ -30,6 +30,10 @@ pub const PROTOCOL_VERSION: u8 = 1;
 const MAGIC: &[u8; 2] = b"PM";
 /// The most envelopes one `Fetch` returns.
 pub const MAX_FETCH: u32 = 256;
+/// About the most envelope bytes one `Fetch` returns (one envelope more at most): a
+/// mailbox of history blocks is read over several fetches, each answer well inside
+/// [`MAX_FRAME_LEN`] and inside what a browser's WebSocket buffers (1 MiB).
+pub const MAX_FETCH_BYTES: usize = 768 * 1024;
 /// The longest a node holds a `Fetch` open.
 pub const MAX_WAIT_MS: u32 = 30_000;
 /// The largest frame either side reads: a full fetch answer.
