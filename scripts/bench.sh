@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # Runs the benchmarks and prints their results (lines starting with BENCH):
-# the vault in headless Chromium (release build), then natively the DHT network, messaging
+# the vault and the history catch-up in headless Chromium (release build), then natively the DHT network, messaging
 # across linked devices, and pairing.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/bootstrap.sh
 WASM_BINDGEN_TEST_TIMEOUT=900 wasm-pack test --release --headless --chrome --mode no-install \
   -- --test bench_vault -- --include-ignored --nocapture 2>&1 | grep '^BENCH'
+# History catch-up links two browser devices through a local network.
+trap 'scripts/local-network.sh stop' EXIT
+scripts/local-network.sh start 5
+PHANTOM_TEST_NODES="$(paste -sd, "$PHANTOM_CACHE/network/addresses")" \
+PHANTOM_TEST_WEBRTC_NODES="$(paste -sd, "$PHANTOM_CACHE/network/webrtc-addresses")" \
+WASM_BINDGEN_TEST_TIMEOUT=1800 wasm-pack test --release --headless --chrome --mode no-install \
+  -- --test bench_history -- --include-ignored --nocapture 2>&1 | grep '^BENCH'
 cargo bench --quiet -p phantom-node --bench network 2>&1 | grep '^BENCH'
 cargo bench --quiet -p phantom-node --bench messaging 2>&1 | grep '^BENCH'
 cargo bench --quiet -p phantom-node --bench pairing 2>&1 | grep '^BENCH'
