@@ -1,8 +1,8 @@
 //! History over a direct WebRTC channel, beside the mailbox: the new device asks the source
 //! for a channel, sends it what it lacks once the channel opens, and takes the blocks that
 //! arrive at each sync. The mailbox carries the history whenever no channel does: direct
-//! history switched off, a channel not open within [`DIRECT_GRACE_MS`], or closed more
-//! often than [`MAX_DIRECT_ATTEMPTS`].
+//! history switched off, a channel not open within [`DIRECT_GRACE_MS`] (the source may be
+//! offline), or closed more often than [`MAX_DIRECT_ATTEMPTS`].
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -16,7 +16,7 @@ use crate::history::direct::{DirectServer, FrameIndex, WantFrame, CHANNEL_LABEL}
 
 /// How long the mailbox waits for a requested channel to open before it carries the
 /// history itself.
-pub const DIRECT_GRACE_MS: f64 = 10_000.0;
+pub const DIRECT_GRACE_MS: f64 = 3_000.0;
 /// Channels asked for per transfer before the mailbox alone carries it.
 pub const MAX_DIRECT_ATTEMPTS: u32 = 3;
 /// Envelopes imported from the channel per sync, and so per vault transaction (16 blocks
@@ -128,9 +128,19 @@ impl SyncManager {
         self.history_clock.set(Some((js_sys::Date::now(), 0)));
     }
 
+    /// Whether history is arriving on an open channel (or waits in a closed one), so a sync
+    /// should not sit waiting on the inbox.
+    pub(super) fn direct_flowing(&self) -> bool {
+        self.direct_path(false)
+    }
+
     /// Whether a direct channel carries (or may soon carry) this device's history, so the
     /// mailbox need not.
     pub(super) fn direct_carrying(&self) -> bool {
+        self.direct_path(true)
+    }
+
+    fn direct_path(&self, counting_a_fresh_request: bool) -> bool {
         let links = self.direct.borrow();
         links.enabled
             && links
@@ -139,7 +149,8 @@ impl SyncManager {
                 .is_some_and(|incoming| match incoming.channel.state() {
                     ChannelState::Open => true,
                     ChannelState::Connecting => {
-                        js_sys::Date::now() - incoming.requested_at_ms < DIRECT_GRACE_MS
+                        counting_a_fresh_request
+                            && js_sys::Date::now() - incoming.requested_at_ms < DIRECT_GRACE_MS
                     }
                     ChannelState::Closed => incoming.channel.pending() > 0,
                 })

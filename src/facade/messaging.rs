@@ -252,7 +252,7 @@ impl SyncManager {
         let mailboxes = self.with_messenger(|m| Ok(m.listening()))?;
         let mut envelopes = Vec::new();
         // History on a direct channel arrives between syncs: no long wait on the inbox then.
-        let mut wait = if self.direct_carrying() {
+        let mut wait = if self.direct_flowing() {
             Duration::ZERO
         } else {
             Duration::from_millis(wait_ms.into())

@@ -735,11 +735,9 @@ impl Messenger {
         device_id: &[u8; 16],
         rng: &mut impl CryptoRng,
     ) -> Result<Vec<Transmit>, MessagingError> {
-        let device = self
-            .roster
-            .device(device_id)
-            .cloned()
-            .ok_or(crate::roster::RosterError::UnknownDevice)?;
+        if self.roster.device(device_id).is_none() {
+            return Err(crate::roster::RosterError::UnknownDevice.into());
+        }
         let mut conversations: Vec<([u8; 16], Vec<Message>)> = self
             .conversations
             .iter()
@@ -760,16 +758,7 @@ impl Messenger {
         let server = DirectServer::new(offer.transfer_id, envelopes)?;
         self.serving
             .insert(offer.transfer_id, (*device_id, Arc::new(server)));
-        if let Some(bytes) = self.seal_to(
-            std::slice::from_ref(&device),
-            &Content::HistoryOffer(offer),
-            rng,
-        )? {
-            transmits.push(Transmit {
-                mailbox: self.roster.inbox,
-                bytes,
-            });
-        }
+        transmits.extend(self.seal_to_own_device(device_id, &Content::HistoryOffer(offer), rng)?);
         Ok(transmits)
     }
 
