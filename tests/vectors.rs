@@ -261,7 +261,7 @@ fn the_vector_frames_decode_to_their_inputs() {
 const MESSAGING_VECTORS: &str = include_str!("vectors/messaging-v1.json");
 
 fn compute_messaging() -> Value {
-    use phantom_sync::history::direct::{DirectSignal, WantFrame};
+    use phantom_sync::history::direct::{end_of_answer, DirectSignal, WantFrame};
     use phantom_sync::messaging::messenger::{contact_id, conversation_id, profile_mailbox};
     use phantom_sync::messaging::sealed::{
         body_digest, encrypt_content, ContactCard, Content, InboxItem, ReadState, SealedMessage,
@@ -340,6 +340,7 @@ fn compute_messaging() -> Value {
             "direct_request": hex::encode(&*Content::DirectRequest(direct_signal("v=0 offer")).encode().expect("encodes")),
             "direct_accept": hex::encode(&*Content::DirectAccept(direct_signal("v=0 answer")).encode().expect("encodes")),
         },
+        "history_end_of_answer": hex::encode(end_of_answer(&filled(0xe1))),
         "history_want": hex::encode(WantFrame {
             transfer_id: filled(0xe1),
             manifest_known: true,
@@ -420,4 +421,8 @@ fn the_messaging_frames_decode_and_verify() {
     let want = phantom_sync::history::direct::WantFrame::decode(&hex_at(&["history_want"]))
         .expect("a want");
     assert_eq!(want.received, vec![0, 2, 3]);
+    assert!(phantom_sync::history::direct::is_end_of_answer(
+        &hex_at(&["history_end_of_answer"]),
+        &want.transfer_id
+    ));
 }

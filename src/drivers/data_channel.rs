@@ -248,22 +248,6 @@ impl DirectChannel {
         }
     }
 
-    /// Until everything sent has left (or the channel closed).
-    pub async fn drain(&self) {
-        loop {
-            let queued = self
-                .shared
-                .channel
-                .borrow()
-                .as_ref()
-                .map_or(0, RtcDataChannel::buffered_amount);
-            if queued == 0 || self.state() == ChannelState::Closed {
-                return;
-            }
-            sleep(DRAIN_POLL_MS).await;
-        }
-    }
-
     /// Until a callback wakes this side: a message, a state change, a drained queue.
     async fn wait(&self) {
         let shared = Rc::clone(&self.shared);
@@ -299,18 +283,6 @@ impl Drop for DirectChannel {
         }
         self.callbacks.borrow_mut().clear();
     }
-}
-
-/// How often [`DirectChannel::drain`] looks at the queue (no event fires at empty).
-const DRAIN_POLL_MS: i32 = 20;
-
-async fn sleep(ms: i32) {
-    let slept = Promise::new(&mut |resolve, _| {
-        if let Some(window) = web_sys::window() {
-            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
-        }
-    });
-    let _ = JsFuture::from(slept).await;
 }
 
 /// Hooks `channel` up to `shared`: its messages, its state and its drained queue.

@@ -12,7 +12,9 @@ use wasm_bindgen::prelude::*;
 
 use super::{rng, FacadeError, SyncManager};
 use crate::drivers::data_channel::{ChannelState, DirectChannel};
-use crate::history::direct::{DirectServer, FrameIndex, WantFrame, CHANNEL_LABEL};
+use crate::history::direct::{
+    end_of_answer, is_end_of_answer, DirectServer, FrameIndex, WantFrame, CHANNEL_LABEL,
+};
 
 /// How long the mailbox waits for a requested channel to open before it carries the
 /// history itself.
@@ -172,13 +174,28 @@ impl SyncManager {
             .incoming
             .as_ref()
             .map(|incoming| (Rc::clone(&incoming.channel), incoming.want_sent));
-        let arrived = current
+        let mut arrived = current
             .as_ref()
             .map(|(channel, _)| channel.take_received(DIRECT_BATCH))
             .unwrap_or_default();
+        // The source answered the last want in full: what is still missing needs another.
+        let answered = arrived.len();
+        arrived.retain(|frame| !is_end_of_answer(frame, &want.transfer_id));
+        if arrived.len() < answered {
+            if let Some(incoming) = self.direct.borrow_mut().incoming.as_mut() {
+                incoming.want_sent = false;
+            }
+        }
         match current {
-            Some((channel, want_sent)) if channel.state() != ChannelState::Closed => {
-                if channel.state() == ChannelState::Open && !want_sent {
+            Some((channel, _)) if channel.state() != ChannelState::Closed => {
+                let want_sent = self
+                    .direct
+                    .borrow()
+                    .incoming
+                    .as_ref()
+                    .is_some_and(|incoming| incoming.want_sent);
+                // Sent once the envelopes taken above are imported: the want lists them.
+                if channel.state() == ChannelState::Open && !want_sent && arrived.is_empty() {
                     self.send_want(&channel, &want).await?;
                 }
             }
@@ -265,30 +282,34 @@ impl SyncManager {
     }
 }
 
-/// Waits for the new device's want, sends what it lacks, and closes the channel once all
-/// of it has left: the new device asks again if something did not arrive whole.
+/// Answers each want of the new device with what it lacks and an end of answer, until the
+/// new device closes the channel.
 async fn serve(channel: Rc<DirectChannel>, server: Arc<DirectServer>, serving: Serving) {
-    let Some(want) = channel.next_message().await else {
-        return;
-    };
-    let frames = WantFrame::decode(&want)
-        .map_err(crate::history::HistoryError::from)
-        .and_then(|want| server.frames_for(&want));
-    for index in frames.unwrap_or_default() {
-        let Some(frame) = server.frame(index) else {
-            break;
-        };
+    while let Some(want) = channel.next_message().await {
+        let frames = WantFrame::decode(&want)
+            .map_err(crate::history::HistoryError::from)
+            .and_then(|want| server.frames_for(&want));
+        for index in frames.unwrap_or_default() {
+            let Some(frame) = server.frame(index) else {
+                break;
+            };
+            if channel
+                .send(&serving.on_the_way(index, frame))
+                .await
+                .is_err()
+            {
+                return;
+            }
+            serving
+                .frames_sent
+                .set(serving.frames_sent.get().saturating_add(1));
+        }
         if channel
-            .send(&serving.on_the_way(index, frame))
+            .send(&end_of_answer(&server.transfer_id()))
             .await
             .is_err()
         {
             return;
         }
-        serving
-            .frames_sent
-            .set(serving.frames_sent.get().saturating_add(1));
     }
-    channel.drain().await;
-    channel.close();
 }

@@ -5,10 +5,12 @@
 //! fingerprints in them are as authentic as any sealed message. On the open channel the new
 //! device says once what it already holds ([`WantFrame`]); the source ([`DirectServer`])
 //! answers with the manifest if it is wanted and every missing block, one per channel
-//! message, byte for byte the envelopes of the history mailbox — the new device's
+//! message, then an [`end_of_answer`]; the envelopes are byte for byte those of the history
+//! mailbox — the new device's
 //! [`HistoryReceiver`](crate::history::transfer::HistoryReceiver) knows each by its hash
-//! whichever path brought it. A channel that closes half-way is opened again with a new
-//! want, so nothing is sent twice that had arrived.
+//! whichever path brought it. After an end of answer with blocks still missing (one
+//! arrived damaged) the new device sends another want; a channel that closes half-way is
+//! opened again with a new want. Either way nothing that arrived is sent twice.
 //!
 //! ```
 //! use phantom_sync::history::direct::{DirectServer, WantFrame};
@@ -55,6 +57,18 @@ pub const CHANNEL_LABEL: &str = "phantom-sync history v1";
 
 const WANT_MAGIC: &[u8; 2] = b"PW";
 const WANT_FORMAT_VERSION: u8 = 1;
+const END_MAGIC: &[u8; 2] = b"PD";
+
+/// What the source sends after the last envelope of an answer to a want: the new device
+/// sends a new want if something it needs did not arrive whole.
+pub fn end_of_answer(transfer_id: &[u8; 16]) -> Vec<u8> {
+    [END_MAGIC.as_slice(), &[WANT_FORMAT_VERSION], transfer_id].concat()
+}
+
+/// Whether `frame` is the end of an answer for `transfer_id`.
+pub fn is_end_of_answer(frame: &[u8], transfer_id: &[u8; 16]) -> bool {
+    frame == end_of_answer(transfer_id).as_slice()
+}
 
 /// A WebRTC session description for one transfer's channel: the new device's offer, or the
 /// source's answer.
