@@ -9,7 +9,6 @@ use common::Pair;
 use phantom_sync::drivers::qr;
 use phantom_sync::facade::SyncManager;
 use phantom_sync::pairing::invitation::PairingInvitation;
-use wasm_bindgen::JsCast;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -76,18 +75,7 @@ async fn the_facade_links_two_devices_into_their_vaults_and_reports_errors_with_
         .await
         .expect("accepted");
     assert_eq!(choice.device_name(), "Laptop");
-    let index = choice
-        .candidates()
-        .iter()
-        .position(|candidate| {
-            let candidate: js_sys::Array = candidate.dyn_into().expect("an array");
-            candidate
-                .iter()
-                .map(|w| w.as_string().unwrap_or_default())
-                .collect::<Vec<_>>()
-                == words
-        })
-        .expect("the target's words are offered");
+    let index = common::link::right_choice(&source, &words);
     let replay = source
         .handle_sync_request(request.bytes)
         .await

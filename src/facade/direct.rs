@@ -173,10 +173,10 @@ impl SyncManager {
             .borrow()
             .incoming
             .as_ref()
-            .map(|incoming| (Rc::clone(&incoming.channel), incoming.want_sent));
+            .map(|incoming| Rc::clone(&incoming.channel));
         let mut arrived = current
             .as_ref()
-            .map(|(channel, _)| channel.take_received(DIRECT_BATCH))
+            .map(|channel| channel.take_received(DIRECT_BATCH))
             .unwrap_or_default();
         // The source answered the last want in full: what is still missing needs another.
         let answered = arrived.len();
@@ -187,7 +187,7 @@ impl SyncManager {
             }
         }
         match current {
-            Some((channel, _)) if channel.state() != ChannelState::Closed => {
+            Some(channel) if channel.state() != ChannelState::Closed => {
                 let want_sent = self
                     .direct
                     .borrow()
@@ -200,7 +200,7 @@ impl SyncManager {
                 }
             }
             // A closed channel's last envelopes are taken first, then one is asked for anew.
-            Some((channel, _)) if channel.pending() > 0 => {}
+            Some(channel) if channel.pending() > 0 => {}
             _ => self.request_channel().await?,
         }
         Ok(arrived)
