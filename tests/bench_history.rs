@@ -169,7 +169,7 @@ async fn catch_up(count: u32, direct: bool) -> CatchUp {
     };
     let ms = now_ms() - start;
     assert_eq!(
-        laptop.messages(&conversation).expect("messages").length(),
+        laptop.message_count(&conversation).await.expect("counted"),
         count
     );
     CatchUp {

@@ -94,8 +94,8 @@ async fn until_complete(phone: &SyncManager, laptop: &SyncManager, transfer: &mu
     panic!("the history never completed: {transfer:?}");
 }
 
-fn message_count(device: &SyncManager, conversation: &str) -> u32 {
-    device.messages(conversation).expect("messages").length()
+async fn message_count(device: &SyncManager, conversation: &str) -> u32 {
+    device.message_count(conversation).await.expect("counted")
 }
 
 #[wasm_bindgen_test]
@@ -106,7 +106,24 @@ async fn a_ten_thousand_message_history_arrives_over_webrtc() {
     assert_eq!(transfer.imported, 10_000, "{transfer:?}");
     assert_eq!(transfer.via_mailbox, 0, "every block came over the channel");
     assert!(transfer.refused.is_empty(), "{transfer:?}");
-    assert_eq!(message_count(&laptop, &conversation), 10_000);
+    assert_eq!(message_count(&laptop, &conversation).await, 10_000);
+    // The latest 100 are at hand; the rest scroll back out of the vault, in order.
+    let latest = laptop.messages(&conversation).expect("messages");
+    assert_eq!(latest.length(), 100);
+    let first_shown = latest.get(0);
+    assert!(text(&first_shown, "body").trim_start().starts_with("9900 "));
+    let earlier = laptop
+        .earlier_messages(&conversation, Some(text(&first_shown, "id")), 50)
+        .await
+        .expect("earlier");
+    let bodies: Vec<String> = earlier.iter().map(|m| text(&m, "body")).collect();
+    assert_eq!(bodies.len(), 50);
+    assert!(bodies[0].trim_start().starts_with("9850 "), "{}", bodies[0]);
+    assert!(
+        bodies[49].trim_start().starts_with("9899 "),
+        "{}",
+        bodies[49]
+    );
     // The manifest and each block crossed the channel once.
     assert_eq!(
         u64::from(phone.history_frames_sent()),
@@ -132,7 +149,7 @@ async fn a_channel_closed_half_way_is_opened_again_and_resumes_without_duplicate
         transfer.via_mailbox, 0,
         "the second channel carried the rest"
     );
-    assert_eq!(message_count(&laptop, &conversation), 6_000);
+    assert_eq!(message_count(&laptop, &conversation).await, 6_000);
 }
 
 #[wasm_bindgen_test]
@@ -144,7 +161,7 @@ async fn without_webrtc_the_history_comes_through_the_mailbox_network() {
     assert_eq!(transfer.imported, 3_000);
     assert_eq!(transfer.via_direct, 0);
     assert_eq!(phone.history_frames_sent(), 0, "no channel was asked for");
-    assert_eq!(message_count(&laptop, &conversation), 3_000);
+    assert_eq!(message_count(&laptop, &conversation).await, 3_000);
 }
 
 #[wasm_bindgen_test]
@@ -163,7 +180,7 @@ async fn a_corrupted_block_is_refused_and_fetched_again() {
         u64::from(phone.history_frames_sent()),
         transfer.blocks_total + 2
     );
-    assert_eq!(message_count(&laptop, &conversation), 3_000);
+    assert_eq!(message_count(&laptop, &conversation).await, 3_000);
 }
 
 #[wasm_bindgen_test]
@@ -187,7 +204,7 @@ async fn a_second_run_of_the_history_imports_nothing_twice() {
     let mut second = Transfer::default();
     until_complete(&phone, &laptop, &mut second).await;
     assert_eq!(second.imported, 0, "{second:?}");
-    assert_eq!(message_count(&laptop, &conversation), 2_000);
+    assert_eq!(message_count(&laptop, &conversation).await, 2_000);
 }
 
 /// The driver alone: two peer connections of this page, 64 KiB messages through the send

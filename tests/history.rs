@@ -54,9 +54,11 @@ fn export() -> Exported {
                 .expect("exports"),
         );
     }
+    let (manifest, unsealed) = export.finish(&mut rng).expect("finished");
+    assert!(unsealed.is_none(), "each conversation ends its last block");
     Exported {
         key,
-        manifest: export.finish(),
+        manifest,
         blocks,
     }
 }

@@ -153,7 +153,7 @@ fn messaging_state_and_messages_survive_in_the_vault() {
         }
         let bodies: Vec<String> = restored
             .conversations()
-            .flat_map(|(_, log)| log.messages().map(|m| m.body.clone()))
+            .flat_map(|(_, log)| log.recent_messages().map(|m| m.body.clone()))
             .collect();
         assert_eq!(bodies, vec!["kept"]);
         assert_eq!(
@@ -275,7 +275,15 @@ fn a_direct_channel_is_asked_for_and_answered_only_between_the_transfer_s_two_de
     let inbox = a.roster().inbox;
     let mut b = Messenger::join(&bob, &device("B", &mut rng), &a.signed_roster().expect("r"))
         .expect("joined");
-    let linked = a.link_device(b.roster_entry(5), &mut rng).expect("linked");
+    let mut linked = a.add_device(b.roster_entry(5), &mut rng).expect("added");
+    // A has no messages: the transfer is a manifest of no blocks.
+    let plan = a
+        .begin_history_offer(&b.device_id(), &mut rng)
+        .expect("planned");
+    let offered = a
+        .finish_history_offer(&plan.device_id, plan.transfer, 0, &mut rng)
+        .expect("offered");
+    linked.extend(offered.transmits);
     let events = deliver(&mut b, linked, inbox).expect("received");
     let Some(MessagingEvent::HistoryOffered { transfer_id }) = events
         .iter()

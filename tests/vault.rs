@@ -37,6 +37,9 @@ mod native {
     on_memory!(
         round_trip_survives_reopening,
         storing_a_message_twice_keeps_one,
+        a_conversation_is_read_a_page_at_a_time,
+        history_blocks_are_kept_until_deleted,
+        a_first_schema_vault_is_brought_up_to_date,
         a_wrong_key_is_refused,
         a_tampered_record_is_refused,
         a_swapped_record_is_refused,
@@ -96,6 +99,9 @@ mod browser {
     on_indexeddb!(
         round_trip_survives_reopening,
         storing_a_message_twice_keeps_one,
+        a_conversation_is_read_a_page_at_a_time,
+        history_blocks_are_kept_until_deleted,
+        a_first_schema_vault_is_brought_up_to_date,
         a_wrong_key_is_refused,
         a_tampered_record_is_refused,
         a_swapped_record_is_refused,

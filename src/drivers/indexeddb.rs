@@ -128,20 +128,57 @@ impl RawStore for IndexedDbStore {
             .collect()
     }
 
-    async fn write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
-        if ops.is_empty() {
-            return Ok(());
+    async fn scan_prefix_page(
+        &self,
+        store: StoreName,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: u32,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let tx = self.transaction(&[store], IdbTransactionMode::Readonly)?;
+        let object_store = tx.object_store(store.as_str()).map_err(|e| map_error(&e))?;
+        let range = page_range(prefix, after)?;
+        let keys = object_store
+            .get_all_keys_with_key_and_limit(&range, limit)
+            .map_err(|e| map_error(&e))?;
+        let values = object_store
+            .get_all_with_key_and_limit(&range, limit)
+            .map_err(|e| map_error(&e))?;
+        let (keys, values) = (RequestWait::new(&keys), RequestWait::new(&values));
+        let keys: Array = keys.wait().await?.unchecked_into();
+        let values: Array = values.wait().await?.unchecked_into();
+        keys.iter()
+            .zip(values.iter())
+            .map(|(key, value)| Ok((bytes_of(key, store)?, bytes_of(value, store)?)))
+            .collect()
+    }
+
+    async fn count_prefix(&self, store: StoreName, prefix: &[u8]) -> Result<u32, StoreError> {
+        let tx = self.transaction(&[store], IdbTransactionMode::Readonly)?;
+        let object_store = tx.object_store(store.as_str()).map_err(|e| map_error(&e))?;
+        let request = match prefix_range(prefix)? {
+            Some(range) => object_store.count_with_key(&range),
+            None => object_store.count(),
         }
-        let mut stores: Vec<StoreName> = ops
-            .iter()
-            .map(|op| match op {
-                WriteOp::Put { store, .. } | WriteOp::Delete { store, .. } => *store,
-            })
-            .collect();
+        .map_err(|e| map_error(&e))?;
+        let count = RequestWait::new(&request).wait().await?;
+        Ok(count.as_f64().unwrap_or(0.0) as u32)
+    }
+
+    async fn write_new(&self, ops: Vec<WriteOp>) -> Result<Vec<bool>, StoreError> {
+        if ops.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut stores: Vec<StoreName> = ops.iter().map(WriteOp::store).collect();
         stores.sort();
         stores.dedup();
         let tx = self.transaction(&stores, IdbTransactionMode::Readwrite)?;
         let done = TransactionWait::new(&tx);
+        let inserts = ops
+            .iter()
+            .filter(|op| matches!(op, WriteOp::Insert { .. }))
+            .count();
+        let existing = ExistingKeys::new(inserts);
         let object_stores = stores
             .iter()
             .map(|store| tx.object_store(store.as_str()).map(|os| (*store, os)))
@@ -154,10 +191,18 @@ impl RawStore for IndexedDbStore {
                     .map(|(_, os)| os)
                     .ok_or_else(|| JsValue::from_str("store not in the transaction"))
             };
+            let mut insert_index = 0u32;
             ops.into_iter().try_for_each(|op| match op {
                 WriteOp::Put { store, key, value } => object_store(store)?
                     .put_with_key(&Uint8Array::from(&value[..]), &Uint8Array::from(&key[..]))
                     .map(drop),
+                WriteOp::Insert { store, key, value } => {
+                    let request = object_store(store)?
+                        .add_with_key(&Uint8Array::from(&value[..]), &Uint8Array::from(&key[..]))?;
+                    existing.watch(&request, insert_index);
+                    insert_index += 1;
+                    Ok(())
+                }
                 WriteOp::Delete { store, key } => object_store(store)?
                     .delete(&Uint8Array::from(&key[..]))
                     .map(drop),
@@ -169,9 +214,61 @@ impl RawStore for IndexedDbStore {
             done.wait().await.ok();
             return Err(map_error(&error));
         }
-        done.wait().await
+        done.wait().await?;
+        Ok(existing.inserted())
     }
 }
+
+/// Which inserts of a write found their key taken. An `add` onto an existing key fails
+/// with a `ConstraintError`; cancelling that error keeps the transaction going, so the
+/// record already there stays and the rest of the write commits.
+struct ExistingKeys {
+    taken: std::rc::Rc<std::cell::RefCell<Vec<bool>>>,
+    on_error: Closure<dyn FnMut(Event)>,
+}
+
+impl ExistingKeys {
+    fn new(inserts: usize) -> Self {
+        let taken = std::rc::Rc::new(std::cell::RefCell::new(vec![false; inserts]));
+        let marking = std::rc::Rc::clone(&taken);
+        let on_error = on_event(move |event| {
+            let Some(request) = event
+                .target()
+                .and_then(|target| target.dyn_into::<IdbRequest>().ok())
+            else {
+                return;
+            };
+            let constraint = request
+                .error()
+                .ok()
+                .flatten()
+                .is_some_and(|error| error.name() == "ConstraintError");
+            let index = js_sys::Reflect::get(&request, &INSERT_INDEX.into())
+                .ok()
+                .and_then(|index| index.as_f64());
+            if let (true, Some(index)) = (constraint, index) {
+                event.prevent_default();
+                event.stop_propagation();
+                if let Some(slot) = marking.borrow_mut().get_mut(index as usize) {
+                    *slot = true;
+                }
+            }
+        });
+        Self { taken, on_error }
+    }
+
+    fn watch(&self, request: &IdbRequest, index: u32) {
+        // The request object carries its place in the write to the shared handler.
+        let _ = js_sys::Reflect::set(request, &INSERT_INDEX.into(), &index.into());
+        request.set_onerror(Some(self.on_error.as_ref().unchecked_ref()));
+    }
+
+    fn inserted(&self) -> Vec<bool> {
+        self.taken.borrow().iter().map(|taken| !taken).collect()
+    }
+}
+
+const INSERT_INDEX: &str = "phantomInsertIndex";
 
 const BLOCKED: &str = "phantom-sync: blocked";
 
@@ -409,29 +506,40 @@ fn request_error(request: &IdbRequest) -> JsValue {
         .unwrap_or_else(|| JsValue::from_str("UnknownError"))
 }
 
+/// Keys starting with `prefix` and after `after` (all of them when `None`).
+fn page_range(prefix: &[u8], after: Option<&[u8]>) -> Result<IdbKeyRange, StoreError> {
+    let lower = Uint8Array::from(after.unwrap_or(prefix));
+    let lower_open = after.is_some();
+    let range = match prefix_end(prefix) {
+        Some(upper) => IdbKeyRange::bound_with_lower_open_and_upper_open(
+            &lower,
+            &Uint8Array::from(&upper[..]),
+            lower_open,
+            true,
+        ),
+        None => IdbKeyRange::lower_bound_with_open(&lower, lower_open),
+    };
+    range.map_err(|e| map_error(&e))
+}
+
+/// The first key after every key that starts with `prefix`, if there is one.
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut upper = prefix.to_vec();
+    while let Some(last) = upper.pop() {
+        if last < u8::MAX {
+            upper.push(last + 1);
+            return Some(upper);
+        }
+    }
+    None
+}
+
 /// Keys starting with `prefix`: from the prefix up to, not including, the next prefix.
 fn prefix_range(prefix: &[u8]) -> Result<Option<IdbKeyRange>, StoreError> {
     if prefix.is_empty() {
         return Ok(None);
     }
-    let lower = Uint8Array::from(prefix);
-    let mut upper = prefix.to_vec();
-    while let Some(last) = upper.pop() {
-        if last < u8::MAX {
-            upper.push(last + 1);
-            return IdbKeyRange::bound_with_lower_open_and_upper_open(
-                &lower,
-                &Uint8Array::from(&upper[..]),
-                false,
-                true,
-            )
-            .map(Some)
-            .map_err(|e| map_error(&e));
-        }
-    }
-    IdbKeyRange::lower_bound(&lower)
-        .map(Some)
-        .map_err(|e| map_error(&e))
+    page_range(prefix, None).map(Some)
 }
 
 fn bytes_of(value: JsValue, store: StoreName) -> Result<Vec<u8>, StoreError> {

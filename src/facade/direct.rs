@@ -10,11 +10,12 @@ use std::sync::Arc;
 
 use wasm_bindgen::prelude::*;
 
-use super::{rng, FacadeError, SyncManager};
+use super::{rng, DeviceStore, FacadeError, SyncManager};
 use crate::drivers::data_channel::{ChannelState, DirectChannel};
 use crate::history::direct::{
     end_of_answer, is_end_of_answer, DirectServer, FrameIndex, WantFrame, CHANNEL_LABEL,
 };
+use crate::vault::Vault;
 
 /// How long the mailbox waits for a requested channel to open before it carries the
 /// history itself.
@@ -272,7 +273,8 @@ impl SyncManager {
         self.outbox.borrow_mut().extend(transmits);
         let channel = Rc::new(channel);
         let serving = self.direct.borrow().serving.clone();
-        wasm_bindgen_futures::spawn_local(serve(Rc::clone(&channel), server, serving));
+        let vault = self.unlocked_vault()?;
+        wasm_bindgen_futures::spawn_local(serve(Rc::clone(&channel), server, vault, serving));
         let mut links = self.direct.borrow_mut();
         links
             .outgoing
@@ -282,19 +284,34 @@ impl SyncManager {
     }
 }
 
-/// Answers each want of the new device with what it lacks and an end of answer, until the
-/// new device closes the channel.
-async fn serve(channel: Rc<DirectChannel>, server: Arc<DirectServer>, serving: Serving) {
+/// Answers each want of the new device with what it lacks (the blocks read from the vault
+/// one at a time) and an end of answer, until the new device closes the channel.
+async fn serve(
+    channel: Rc<DirectChannel>,
+    server: Arc<DirectServer>,
+    vault: Rc<Vault<DeviceStore>>,
+    serving: Serving,
+) {
     while let Some(want) = channel.next_message().await {
         let frames = WantFrame::decode(&want)
             .map_err(crate::history::HistoryError::from)
             .and_then(|want| server.frames_for(&want));
         for index in frames.unwrap_or_default() {
-            let Some(frame) = server.frame(index) else {
-                break;
+            let frame = match index.checked_sub(1).map(u32::try_from) {
+                None => Some(server.manifest().to_vec()),
+                Some(Ok(block)) => vault
+                    .history_block(&server.transfer_id(), block)
+                    .await
+                    .ok()
+                    .flatten(),
+                Some(Err(_)) => None,
+            };
+            // A block the vault no longer holds (a newer offer replaced this one) ends it.
+            let Some(frame) = frame else {
+                return;
             };
             if channel
-                .send(&serving.on_the_way(index, frame))
+                .send(&serving.on_the_way(index, &frame))
                 .await
                 .is_err()
             {

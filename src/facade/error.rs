@@ -5,6 +5,7 @@ use wasm_bindgen::JsValue;
 
 use crate::drivers::data_channel::DataChannelError;
 use crate::drivers::qr::QrError;
+use crate::history::vault_export::VaultExportError;
 use crate::messaging::MessagingError;
 use crate::pairing::invitation::InvitationError;
 use crate::pairing::PairingError;
@@ -62,7 +63,8 @@ from_coded_error!(
     WireError,
     MessagingError,
     RosterError,
-    DataChannelError
+    DataChannelError,
+    VaultExportError
 );
 
 impl From<FacadeError> for JsValue {

@@ -8,7 +8,7 @@ use crate::messaging::messenger::contact_id;
 use crate::persona::{Message, MessageId, Sender};
 
 /// Messages stored per vault transaction.
-const BATCH: usize = 1000;
+const BATCH: u32 = 1000;
 
 impl SyncManager {
     /// Adds `count` messages from the conversation's contact, each `body_len` bytes, a second
@@ -27,22 +27,25 @@ impl SyncManager {
         })?;
         let now_ms = js_sys::Date::now() as u64;
         let mut rng = rng();
-        let messages: Vec<Message> = (0..count)
-            .map(|n| {
-                let mut id = [0u8; 16];
-                rng.fill_bytes(&mut id);
-                Message {
-                    id: MessageId::from_bytes(id),
-                    conversation_id: conversation,
-                    sender: Sender::Contact(contact_id(&peer)),
-                    sent_at_ms: now_ms - u64::from(count - n) * 1000,
-                    body: format!("{n:>8} ").repeat(body_len / 9 + 1)[..body_len].to_owned(),
-                }
-            })
-            .collect();
-        for batch in messages.chunks(BATCH) {
-            self.with_messenger(|m| m.restore_messages(&conversation, batch.to_vec()))?;
-            self.save_messaging(batch).await?;
+        // Made and stored a batch at a time, as a long-lived device would have them.
+        let mut first = 0;
+        while first < count {
+            let batch: Vec<Message> = (first..count.min(first + BATCH))
+                .map(|n| {
+                    let mut id = [0u8; 16];
+                    rng.fill_bytes(&mut id);
+                    Message {
+                        id: MessageId::from_bytes(id),
+                        conversation_id: conversation,
+                        sender: Sender::Contact(contact_id(&peer)),
+                        sent_at_ms: now_ms - u64::from(count - n) * 1000,
+                        body: format!("{n:>8} ").repeat(body_len / 9 + 1)[..body_len].to_owned(),
+                    }
+                })
+                .collect();
+            first += BATCH;
+            self.with_messenger(|m| m.restore_messages(&conversation, batch.clone()))?;
+            self.save_messaging(&batch).await?;
         }
         Ok(())
     }

@@ -25,8 +25,11 @@ use crate::mailbox::transport::MailboxTransport;
 use crate::mailbox::MailboxAddress;
 use crate::messaging::sealed::ContactCard;
 use crate::messaging::{MessagingError, MessagingEvent, Messenger};
-use crate::persona::{Message, Sender};
+use crate::persona::{Message, MessageId, Sender};
 use crate::roster::RosterDevice;
+
+/// Messages read from the vault at a time when a conversation is read whole.
+const PAGE: u32 = 1000;
 
 fn now_ms() -> u64 {
     js_sys::Date::now() as u64
@@ -110,7 +113,7 @@ impl SyncManager {
             let mut rows: Vec<(u64, JsValue)> = m
                 .conversations()
                 .map(|(id, log)| {
-                    let last = log.messages().next_back();
+                    let last = log.recent_messages().next_back();
                     let at = last.map_or(0, |message| message.sent_at_ms);
                     let row = object(&[
                         ("conversationId", hex(id).into()),
@@ -137,8 +140,9 @@ impl SyncManager {
         })
     }
 
-    /// A conversation's messages in order:
+    /// A conversation's latest messages (up to 100) in order:
     /// `[{ id, sender: "me" | "own_device" | "contact", senderName, sentAt, body }]`.
+    /// Older ones come from `earlierMessages`.
     pub fn messages(&self, conversation_id: &str) -> Result<js_sys::Array, JsValue> {
         let id = id_from_hex::<16>(conversation_id, "conversation id")?;
         let rows = self.with_messenger(|m| {
@@ -146,11 +150,80 @@ impl SyncManager {
                 .conversation(&id)
                 .ok_or(MessagingError::UnknownConversation)?;
             Ok(log
-                .messages()
+                .recent_messages()
                 .map(|message| message_view(m, message, log.peer))
                 .collect::<js_sys::Array>())
         })?;
         Ok(rows)
+    }
+
+    /// Up to `limit` messages of a conversation from before message `beforeId` (hex; the
+    /// latest when absent), in order, as `messages` shows them. Read from the vault a page
+    /// at a time: scrolling back through any length of history.
+    #[wasm_bindgen(js_name = earlierMessages)]
+    pub async fn earlier_messages(
+        &self,
+        conversation_id: &str,
+        before_id: Option<String>,
+        limit: u32,
+    ) -> Result<js_sys::Array, JsValue> {
+        let id = id_from_hex::<16>(conversation_id, "conversation id")?;
+        let vault = self.unlocked_vault()?;
+        let peer = self.with_messenger(|m| {
+            m.conversation(&id)
+                .map(|log| log.peer)
+                .ok_or(MessagingError::UnknownConversation)
+        })?;
+        let before = match before_id {
+            Some(before) => {
+                let before = MessageId::from_bytes(id_from_hex::<16>(&before, "message id")?);
+                let message = vault
+                    .message(&id, &before)
+                    .await
+                    .map_err(FacadeError::from)?;
+                let message = message
+                    .ok_or_else(|| FacadeError::new("unknown_message", "no such message here"))?;
+                Some(message.order_key())
+            }
+            None => None,
+        };
+        let mut latest = std::collections::BTreeMap::new();
+        let mut after = None;
+        loop {
+            let page = vault
+                .messages_page(&id, after.as_ref(), PAGE)
+                .await
+                .map_err(FacadeError::from)?;
+            for message in page.messages {
+                let at = message.order_key();
+                if before.is_some_and(|before| at >= before) {
+                    continue;
+                }
+                latest.insert(at, message);
+                if latest.len() > limit as usize {
+                    latest.pop_first();
+                }
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        let rows = self.with_messenger(|m| {
+            Ok(latest
+                .values()
+                .map(|message| message_view(m, message, peer))
+                .collect::<js_sys::Array>())
+        })?;
+        Ok(rows)
+    }
+
+    /// How many messages this device holds in a conversation.
+    #[wasm_bindgen(js_name = messageCount)]
+    pub async fn message_count(&self, conversation_id: &str) -> Result<u32, JsValue> {
+        let id = id_from_hex::<16>(conversation_id, "conversation id")?;
+        let vault = self.unlocked_vault()?;
+        Ok(vault.count_messages(&id).await.map_err(FacadeError::from)?)
     }
 
     /// Sends a text to a contact (persona key, hex); returns the message as `messages`
@@ -174,7 +247,8 @@ impl SyncManager {
         let id = id_from_hex::<16>(conversation_id, "conversation id")?;
         let transmits = self.with_messenger(|m| m.mark_read(&id, &mut rng()))?;
         self.outbox.borrow_mut().extend(transmits);
-        Ok(self.save_messaging(&[]).await?)
+        self.save_messaging(&[]).await?;
+        Ok(())
     }
 
     /// Dismisses a conversation's notifications on every device, without reading it.
@@ -182,7 +256,8 @@ impl SyncManager {
         let id = id_from_hex::<16>(conversation_id, "conversation id")?;
         let transmits = self.with_messenger(|m| m.dismiss(&id, &mut rng()))?;
         self.outbox.borrow_mut().extend(transmits);
-        Ok(self.save_messaging(&[]).await?)
+        self.save_messaging(&[]).await?;
+        Ok(())
     }
 
     /// The persona's devices: `[{ deviceId, name, addedAt, thisDevice }]`.
@@ -218,7 +293,8 @@ impl SyncManager {
         let id = id_from_hex::<16>(device_id, "device id")?;
         let transmits = self.with_messenger(|m| m.revoke_device(&id, &mut rng()))?;
         self.outbox.borrow_mut().extend(transmits);
-        Ok(self.save_messaging(&[]).await?)
+        self.save_messaging(&[]).await?;
+        Ok(())
     }
 
     /// Offers this persona's history again to one of its devices (`deviceId`, hex), as a
@@ -226,9 +302,7 @@ impl SyncManager {
     #[wasm_bindgen(js_name = offerHistory)]
     pub async fn offer_history(&self, device_id: &str) -> Result<(), JsValue> {
         let id = id_from_hex::<16>(device_id, "device id")?;
-        let transmits = self.with_messenger(|m| m.offer_history(&id, &mut rng()))?;
-        self.outbox.borrow_mut().extend(transmits);
-        Ok(self.save_messaging(&[]).await?)
+        Ok(self.offer_history_to(&id).await?)
     }
 
     /// Sends what is waiting, then reads the persona's inbox (waiting up to `waitMs` for
@@ -287,6 +361,7 @@ impl SyncManager {
             }
         }
         // History: the direct channel first; the mailbox whenever no channel carries it.
+        let mut blocks = Vec::new();
         let direct = match self.drive_direct().await {
             Ok(arrived) => arrived,
             Err(error) => {
@@ -294,7 +369,7 @@ impl SyncManager {
                 Vec::new()
             }
         };
-        self.import_history(&direct, "direct", &events, &mut stored)?;
+        self.import_history(&direct, "direct", &events, &mut stored, &mut blocks)?;
         if let Some(history) = self.with_messenger(|m| Ok(m.history_mailbox()))? {
             if !self.direct_carrying() {
                 let arrived: Vec<Vec<u8>> = self
@@ -303,9 +378,10 @@ impl SyncManager {
                     .into_iter()
                     .map(|envelope| envelope.as_bytes().to_vec())
                     .collect();
-                let usable = self.import_history(&arrived, "mailbox", &events, &mut stored)?;
+                let before = blocks.len();
+                self.import_history(&arrived, "mailbox", &events, &mut stored, &mut blocks)?;
                 // Blocks that came before their manifest are read again next time.
-                if !arrived.is_empty() && !usable {
+                if !arrived.is_empty() && blocks.len() == before {
                     reread.insert(history);
                 }
             }
@@ -314,7 +390,13 @@ impl SyncManager {
         for mailbox in reread {
             self.cursors.borrow_mut().remove(&mailbox);
         }
-        self.save_messaging(&stored).await?;
+        let new = self.save_messaging(&stored).await?;
+        for block in blocks {
+            let imported = new
+                .get(block.messages.clone())
+                .map_or(0, |new| new.iter().filter(|new| **new).count());
+            events.push(&self.progress_view(imported, &block.progress, block.via));
+        }
         // Channel requests and answers go out now, not at the next sync.
         self.flush_messaging(&network).await?;
         Ok(events)
@@ -337,26 +419,30 @@ impl SyncManager {
         }
     }
 
-    /// Imports history envelopes that came `via` a path: their events go to `events`, their
-    /// new messages to `stored`. Whether any was a manifest or a block.
+    /// Imports history envelopes that came `via` a path: refusals go to `events`, the
+    /// blocks' messages to `stored` and where they are there to `blocks`.
     fn import_history(
         &self,
         arrived: &[Vec<u8>],
-        via: &str,
+        via: &'static str,
         events: &js_sys::Array,
         stored: &mut Vec<Message>,
-    ) -> Result<bool, FacadeError> {
-        let mut usable = false;
+        blocks: &mut Vec<ImportedBlock>,
+    ) -> Result<(), FacadeError> {
         for bytes in arrived {
             match self.with_messenger(|m| Ok(m.receive_history(bytes)))? {
                 Ok(received) => {
                     for event in received {
-                        let MessagingEvent::HistoryImported { messages, progress } = &event else {
+                        let MessagingEvent::HistoryImported { messages, progress } = event else {
                             continue;
                         };
-                        usable = true;
-                        stored.extend(messages.iter().cloned());
-                        events.push(&self.progress_view(messages.len(), progress, via));
+                        let start = stored.len();
+                        stored.extend(messages);
+                        blocks.push(ImportedBlock {
+                            messages: start..stored.len(),
+                            progress,
+                            via,
+                        });
                     }
                 }
                 Err(error) => {
@@ -364,7 +450,7 @@ impl SyncManager {
                 }
             }
         }
-        Ok(usable)
+        Ok(())
     }
 
     /// A `history_progress` event, with the rate since the import started and the time
@@ -409,6 +495,14 @@ impl SyncManager {
             ("complete", complete.into()),
         ])
     }
+}
+
+/// A history block taken in a sync: where its messages are among those saved, and the
+/// transfer's progress after it.
+struct ImportedBlock {
+    messages: std::ops::Range<usize>,
+    progress: HistoryProgress,
+    via: &'static str,
 }
 
 /// A direct history channel that could not be set up or used; the mailbox carries on.
@@ -481,8 +575,12 @@ impl SyncManager {
         Ok(rows(messenger))
     }
 
-    /// Saves the messenger's state and `messages` in one vault transaction.
-    pub(super) async fn save_messaging(&self, messages: &[Message]) -> Result<(), FacadeError> {
+    /// Saves the messenger's state and `messages` in one vault transaction; for each
+    /// message, whether the vault did not hold it yet.
+    pub(super) async fn save_messaging(
+        &self,
+        messages: &[Message],
+    ) -> Result<Vec<bool>, FacadeError> {
         let snapshot = self.with_messenger(|m| m.snapshot())?;
         self.unlocked_vault()?
             .save_messaging(&snapshot, messages, &mut rng())
@@ -499,10 +597,7 @@ impl SyncManager {
         let persona = vault.persona().await?;
         let device = vault.device().await?;
         let mut messenger = Messenger::restore(&persona, &device, &state)?;
-        let ids: Vec<[u8; 16]> = messenger.conversations().map(|(id, _)| *id).collect();
-        for id in &ids {
-            messenger.restore_messages(id, vault.messages(id).await?)?;
-        }
+        messenger.restore_from_vault(&vault).await?;
         *self.messenger.borrow_mut() = Some(messenger);
         Ok(())
     }
@@ -515,7 +610,7 @@ impl SyncManager {
         let (messenger, transmits) = Messenger::create(&persona, &device, now_secs(), &mut rng())?;
         *self.messenger.borrow_mut() = Some(messenger);
         self.outbox.borrow_mut().extend(transmits);
-        self.save_messaging(&[]).await
+        self.save_messaging(&[]).await.map(drop)
     }
 
     /// A linked device: joins the roster it was given, and returns its entry for the source.
@@ -534,11 +629,24 @@ impl SyncManager {
     }
 
     /// The source adds a linked device to the roster, announces it, and offers it the
-    /// history (through the mailbox network).
+    /// history. History that cannot be offered never undoes the link: it is reported, and
+    /// `offerHistory` tries again.
     pub(super) async fn add_linked_device(&self, device: RosterDevice) -> Result<(), FacadeError> {
-        let transmits = self.with_messenger(|m| m.link_device(device, &mut rng()))?;
+        let device_id = device.device_id;
+        let transmits = self.with_messenger(|m| m.add_device(device, &mut rng()))?;
         self.outbox.borrow_mut().extend(transmits);
-        self.save_messaging(&[]).await
+        self.save_messaging(&[]).await?;
+        if let Err(error) = self.offer_history_to(&device_id).await {
+            web_sys::console::warn_1(
+                &format!(
+                    "history not offered ({}): {}",
+                    error.code(),
+                    error.message()
+                )
+                .into(),
+            );
+        }
+        Ok(())
     }
 
     pub(super) async fn flush_messaging(
@@ -549,7 +657,8 @@ impl SyncManager {
         loop {
             let next = self.outbox.borrow_mut().pop_front();
             let Some(transmit) = next else {
-                return Ok(sent);
+                // History blocks go after the manifests and offers that name them.
+                return Ok(sent + self.publish_history(network).await?);
             };
             let envelope = Envelope::new(transmit.bytes.clone())?;
             if let Err(error) = MailboxTransport::put(network, transmit.mailbox, envelope).await {

@@ -21,6 +21,7 @@ pub mod error;
 #[cfg(feature = "fixtures")]
 mod fixtures;
 mod messaging;
+mod offer;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
@@ -98,6 +99,8 @@ pub struct SyncManager {
     resume_error: RefCell<Option<&'static str>>,
     /// History over direct WebRTC channels, both ways.
     direct: RefCell<direct::DirectLinks>,
+    /// History transfers this device offered, and their blocks still to publish.
+    offers: RefCell<offer::Offers>,
     /// When this device's history import started, and how far it was then.
     history_clock: Cell<Option<(f64, u64)>>,
 }
@@ -187,6 +190,7 @@ impl SyncManager {
             messenger: RefCell::new(None),
             outbox: RefCell::new(VecDeque::new()),
             direct: RefCell::new(direct::DirectLinks::default()),
+            offers: RefCell::new(offer::Offers::default()),
             history_clock: Cell::new(None),
             resume_error: RefCell::new(None),
         };

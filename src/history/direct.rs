@@ -3,14 +3,16 @@
 //! The new device opens the channel: its WebRTC offer and the source's answer travel sealed
 //! to each other's device ([`DirectSignal`], content kinds 6 and 7), so the DTLS
 //! fingerprints in them are as authentic as any sealed message. On the open channel the new
-//! device says once what it already holds ([`WantFrame`]); the source ([`DirectServer`])
-//! answers with the manifest if it is wanted and every missing block, one per channel
-//! message, then an [`end_of_answer`]; the envelopes are byte for byte those of the history
-//! mailbox — the new device's
+//! device says what it already holds ([`WantFrame`]); the source ([`DirectServer`])
+//! answers with the manifest if it is wanted and the missing blocks, one per channel
+//! message and at most [`MAX_ANSWER_FRAMES`], then an [`end_of_answer`]; the envelopes are
+//! byte for byte those of the history mailbox — the new device's
 //! [`HistoryReceiver`](crate::history::transfer::HistoryReceiver) knows each by its hash
-//! whichever path brought it. After an end of answer with blocks still missing (one
-//! arrived damaged) the new device sends another want; a channel that closes half-way is
-//! opened again with a new want. Either way nothing that arrived is sent twice.
+//! whichever path brought it. After an end of answer with blocks still missing (more to
+//! come, or one arrived damaged) the new device, once it has stored what came, sends
+//! another want: the answers pace the source to the new device's storage. A channel that
+//! closes half-way is opened again with a new want. Either way nothing that arrived is
+//! sent twice.
 //!
 //! ```
 //! use phantom_sync::history::direct::{DirectServer, WantFrame};
@@ -26,21 +28,22 @@
 //!         body: "hi".repeat(30),
 //!     })
 //!     .collect();
+//! // Frame 0 is the manifest, frame i + 1 block i: the source reads them where it keeps them.
 //! let (offer, envelopes) = offer_history(vec![([7; 16], chat)], 1024, &mut rng)?;
-//! let server = DirectServer::new(offer.transfer_id, envelopes)?;
+//! let server = DirectServer::new(offer.transfer_id, envelopes[0].clone(), envelopes.len() - 1);
 //! let mut receiver = HistoryReceiver::new(&offer);
 //!
 //! // A first channel carries the manifest and two blocks, then closes.
 //! let want = WantFrame::decode(&receiver.want(offer.transfer_id).encode()?)?;
 //! for frame in server.frames_for(&want)?.into_iter().take(3) {
-//!     receiver.accept(server.frame(frame).expect("listed"))?;
+//!     receiver.accept(&envelopes[frame])?;
 //! }
 //! // The second one is asked only for what is missing.
 //! let want = receiver.want(offer.transfer_id);
 //! let rest = server.frames_for(&want)?;
 //! assert_eq!(rest.len(), server.blocks() - 2);
 //! for frame in rest {
-//!     receiver.accept(server.frame(frame).expect("listed"))?;
+//!     receiver.accept(&envelopes[frame])?;
 //! }
 //! assert!(receiver.is_complete());
 //! # Ok::<(), phantom_sync::history::HistoryError>(())
@@ -145,26 +148,28 @@ impl WantFrame {
 /// Which of a transfer's envelopes a frame is: 0 the manifest, `i + 1` block `i`.
 pub type FrameIndex = usize;
 
-/// The source's side of one transfer's direct path: the same envelopes it put in the
-/// history mailbox, served to a want.
+/// Frames one answer carries at most; the new device asks again for the rest once it has
+/// stored them, so neither side ever holds more of the history than this.
+pub const MAX_ANSWER_FRAMES: usize = 32;
+
+/// The source's side of one transfer's direct path: which of the envelopes it put in the
+/// history mailbox a want lacks. It keeps the manifest; the blocks stay where the source
+/// stored them.
 #[derive(Debug)]
 pub struct DirectServer {
     transfer_id: [u8; 16],
-    /// The manifest, then the blocks in manifest order.
-    envelopes: Vec<Vec<u8>>,
+    manifest: Vec<u8>,
+    blocks: usize,
 }
 
 impl DirectServer {
-    /// `envelopes` as [`offer_history`](crate::history::transfer::offer_history) made them:
-    /// the manifest first.
-    pub fn new(transfer_id: [u8; 16], envelopes: Vec<Vec<u8>>) -> Result<Self, HistoryError> {
-        if envelopes.is_empty() {
-            return Err(HistoryError::UnknownBlock { index: 0 });
-        }
-        Ok(Self {
+    /// A transfer's server from its manifest envelope and how many blocks it lists.
+    pub fn new(transfer_id: [u8; 16], manifest: Vec<u8>, blocks: usize) -> Self {
+        Self {
             transfer_id,
-            envelopes,
-        })
+            manifest,
+            blocks,
+        }
     }
 
     pub fn transfer_id(&self) -> [u8; 16] {
@@ -173,16 +178,22 @@ impl DirectServer {
 
     /// How many blocks the manifest lists.
     pub fn blocks(&self) -> usize {
-        self.envelopes.len().saturating_sub(1)
+        self.blocks
     }
 
-    /// What to send for `want`, in order: the manifest unless it is known, then every block
-    /// not received. A want for another transfer is refused.
+    /// The manifest envelope, frame 0.
+    pub fn manifest(&self) -> &[u8] {
+        &self.manifest
+    }
+
+    /// What to send for `want`, in order and at most [`MAX_ANSWER_FRAMES`]: the manifest
+    /// unless it is known, then the blocks not received. A want for another transfer is
+    /// refused.
     pub fn frames_for(&self, want: &WantFrame) -> Result<Vec<FrameIndex>, HistoryError> {
         if want.transfer_id != self.transfer_id {
             return Err(HistoryError::WrongTransfer);
         }
-        let mut received = vec![false; self.blocks()];
+        let mut received = vec![false; self.blocks];
         for index in &want.received {
             let slot = received
                 .get_mut(*index as usize)
@@ -197,11 +208,11 @@ impl DirectServer {
             .enumerate()
             .filter(|(_, arrived)| !**arrived)
             .map(|(index, _)| index + 1);
-        Ok(manifest.into_iter().chain(blocks).collect())
-    }
-
-    pub fn frame(&self, index: FrameIndex) -> Option<&[u8]> {
-        self.envelopes.get(index).map(Vec::as_slice)
+        Ok(manifest
+            .into_iter()
+            .chain(blocks)
+            .take(MAX_ANSWER_FRAMES)
+            .collect())
     }
 }
 
@@ -226,8 +237,7 @@ mod tests {
 
     #[test]
     fn a_server_sends_what_is_missing_and_refuses_others() {
-        let server =
-            DirectServer::new([1; 16], vec![vec![0], vec![1], vec![2], vec![3]]).expect("server");
+        let server = DirectServer::new([1; 16], vec![0], 3);
         let want = |manifest_known, received: Vec<u32>| WantFrame {
             transfer_id: [1; 16],
             manifest_known,
@@ -247,5 +257,9 @@ mod tests {
             ..want(true, vec![])
         };
         assert_eq!(server.frames_for(&other), Err(HistoryError::WrongTransfer));
+        let long = DirectServer::new([1; 16], vec![0], 100);
+        let first = long.frames_for(&want(false, vec![])).expect("frames");
+        assert_eq!(first.len(), MAX_ANSWER_FRAMES, "an answer is bounded");
+        assert_eq!(first.first(), Some(&0), "the manifest first");
     }
 }

@@ -1,6 +1,7 @@
 //! Cutting history into encrypted, content-addressed blocks.
 //!
-//! A block holds messages of one conversation, newest first, up to the block size; it is
+//! A block holds messages of one conversation in the order they were added (the source
+//! adds a conversation's latest first), up to the block size; it is
 //! `nonce[24] ‖ XChaCha20-Poly1305(key, nonce, count u32 ‖ Message*, aad)` with
 //! `aad = "phantom-sync history v1" ‖ transfer_id ‖ u32 index`, so a block cannot be moved
 //! to another place or transfer. Blocks leave as they are cut: the export never holds more
@@ -33,10 +34,22 @@ pub(crate) fn cipher(key: &Secret<32>) -> XChaCha20Poly1305 {
     XChaCha20Poly1305::new(&chacha20poly1305::Key::from(*key.expose()))
 }
 
+/// Packs messages into blocks one at a time, and lists each block in the manifest.
 pub struct HistoryExport {
     cipher: XChaCha20Poly1305,
     block_size: usize,
     manifest: Manifest,
+    pending: Pending,
+}
+
+/// The block being filled.
+#[derive(Default)]
+struct Pending {
+    conversation_id: Option<[u8; 16]>,
+    encoded: zeroize::Zeroizing<Vec<u8>>,
+    count: u32,
+    first_ms: u64,
+    last_ms: u64,
 }
 
 impl HistoryExport {
@@ -48,58 +61,76 @@ impl HistoryExport {
                 transfer_id,
                 blocks: Vec::new(),
             },
+            pending: Pending::default(),
         }
     }
 
-    /// Cuts one conversation (its messages in conversation order) into blocks, newest
-    /// messages first; returns the blocks in transfer order.
+    /// Adds one message; returns the block it completed, if it did (the message would not
+    /// fit, or belongs to another conversation). Messages of a conversation go in together.
+    pub fn push(
+        &mut self,
+        conversation_id: [u8; 16],
+        message: &Message,
+        rng: &mut impl CryptoRng,
+    ) -> Result<Option<Vec<u8>>, HistoryError> {
+        let mut w = Writer::new();
+        message.write(&mut w)?;
+        let encoded = zeroize::Zeroizing::new(w.into_bytes());
+        let capacity = self.block_size.saturating_sub(BLOCK_OVERHEAD);
+        if encoded.len() > capacity {
+            return Err(HistoryError::MessageTooLarge {
+                block_size: self.block_size,
+            });
+        }
+        let starts_another = self
+            .pending
+            .conversation_id
+            .is_some_and(|current| current != conversation_id)
+            || self.pending.encoded.len() + encoded.len() > capacity;
+        let completed = if starts_another {
+            self.flush(rng)?
+        } else {
+            None
+        };
+        let pending = &mut self.pending;
+        if pending.conversation_id.is_none() {
+            pending.conversation_id = Some(conversation_id);
+            pending.first_ms = message.sent_at_ms;
+            pending.last_ms = message.sent_at_ms;
+        }
+        pending.encoded.extend_from_slice(&encoded);
+        pending.count += 1;
+        pending.first_ms = pending.first_ms.min(message.sent_at_ms);
+        pending.last_ms = pending.last_ms.max(message.sent_at_ms);
+        Ok(completed)
+    }
+
+    /// A conversation's messages (in order), newest first; returns the blocks they filled,
+    /// the last one included.
     pub fn add_conversation(
         &mut self,
         conversation_id: [u8; 16],
         messages: &[Message],
         rng: &mut impl CryptoRng,
     ) -> Result<Vec<Vec<u8>>, HistoryError> {
-        let capacity = self.block_size.saturating_sub(BLOCK_OVERHEAD);
         let mut blocks = Vec::new();
-        let mut pending: Vec<u8> = Vec::new();
-        let mut in_block: Vec<&Message> = Vec::new();
         for message in messages.iter().rev() {
-            let mut w = Writer::new();
-            message.write(&mut w)?;
-            let encoded = w.into_bytes();
-            if encoded.len() > capacity {
-                return Err(HistoryError::MessageTooLarge {
-                    block_size: self.block_size,
-                });
-            }
-            if pending.len() + encoded.len() > capacity {
-                blocks.push(self.seal(conversation_id, &in_block, &pending, rng)?);
-                pending.clear();
-                in_block.clear();
-            }
-            pending.extend_from_slice(&encoded);
-            in_block.push(message);
+            blocks.extend(self.push(conversation_id, message, rng)?);
         }
-        if !in_block.is_empty() {
-            blocks.push(self.seal(conversation_id, &in_block, &pending, rng)?);
-        }
+        blocks.extend(self.flush(rng)?);
         Ok(blocks)
     }
 
-    fn seal(
-        &mut self,
-        conversation_id: [u8; 16],
-        messages: &[&Message],
-        encoded: &[u8],
-        rng: &mut impl CryptoRng,
-    ) -> Result<Vec<u8>, HistoryError> {
+    /// Seals the block being filled, if it holds anything.
+    pub fn flush(&mut self, rng: &mut impl CryptoRng) -> Result<Option<Vec<u8>>, HistoryError> {
+        let pending = std::mem::take(&mut self.pending);
+        let Some(conversation_id) = pending.conversation_id else {
+            return Ok(None);
+        };
         let index = self.manifest.blocks.len();
-        let count = u32::try_from(messages.len()).map_err(|_| HistoryError::MessageTooLarge {
-            block_size: self.block_size,
-        })?;
-        let mut plaintext = zeroize::Zeroizing::new(Vec::with_capacity(4 + encoded.len()));
-        plaintext.extend_from_slice(&count.to_be_bytes());
-        plaintext.extend_from_slice(encoded);
+        let mut plaintext = zeroize::Zeroizing::new(Vec::with_capacity(4 + pending.encoded.len()));
+        plaintext.extend_from_slice(&pending.count.to_be_bytes());
+        plaintext.extend_from_slice(&pending.encoded);
         let mut nonce = [0u8; 24];
         rng.fill_bytes(&mut nonce);
         let ciphertext = self
@@ -116,20 +147,24 @@ impl HistoryExport {
             })?;
         let mut block = nonce.to_vec();
         block.extend_from_slice(&ciphertext);
-        let times = messages.iter().map(|m| m.sent_at_ms);
         self.manifest.blocks.push(BlockEntry {
             hash: Sha256::digest(&block).into(),
             conversation_id,
-            first_ms: times.clone().min().unwrap_or(0),
-            last_ms: times.max().unwrap_or(0),
-            messages: count,
+            first_ms: pending.first_ms,
+            last_ms: pending.last_ms,
+            messages: pending.count,
             bytes: u32::try_from(block.len()).unwrap_or(u32::MAX),
         });
-        Ok(block)
+        Ok(Some(block))
     }
 
-    /// The manifest of every block cut so far.
-    pub fn finish(self) -> Manifest {
-        self.manifest
+    /// The manifest of every block sealed, and the last block, sealed now if it held
+    /// anything.
+    pub fn finish(
+        mut self,
+        rng: &mut impl CryptoRng,
+    ) -> Result<(Manifest, Option<Vec<u8>>), HistoryError> {
+        let last = self.flush(rng)?;
+        Ok((self.manifest, last))
     }
 }

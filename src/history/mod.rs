@@ -8,6 +8,7 @@
 //!   conversation first, one block at a time.
 //! - [`import`]: [`import::HistoryImport`] verifies, decrypts and tracks what arrived.
 //! - [`transfer`]: the blocks through a mailbox, and the offer sealed to the new device.
+//! - [`vault_export`]: the source's export, read from its vault and stored back there.
 //! - [`direct`]: the same blocks over a direct data channel, asked for by what is missing.
 //!
 //! ```
@@ -29,7 +30,8 @@
 //!     .collect();
 //! let mut export = HistoryExport::new(&key, 4096, [9; 16]);
 //! let blocks = export.add_conversation([7; 16], &chat, &mut rng)?;
-//! let manifest = export.finish();
+//! let (manifest, unsealed) = export.finish(&mut rng)?;
+//! assert!(unsealed.is_none(), "add_conversation seals its last block");
 //! assert!(blocks.len() > 1);
 //!
 //! let mut import = HistoryImport::new(manifest, key);
@@ -47,6 +49,7 @@ pub mod export;
 pub mod import;
 pub mod manifest;
 pub mod transfer;
+pub mod vault_export;
 
 use thiserror::Error;
 

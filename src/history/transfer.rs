@@ -72,31 +72,93 @@ impl HistoryOffer {
     }
 }
 
-/// Exports `conversations` (most recent first, each in conversation order) into a fresh
-/// mailbox: the offer to seal to the new device, and the envelopes to put in
-/// `offer.mailbox` in this order — the manifest first, then the blocks.
+/// A history transfer being packed by the device that offers it, one message at a time:
+/// blocks leave as they fill, so no more than a block's messages are held.
+pub struct OutgoingTransfer {
+    key: Secret<32>,
+    transfer_id: [u8; 16],
+    mailbox: MailboxAddress,
+    export: HistoryExport,
+}
+
+impl OutgoingTransfer {
+    pub fn new(block_size: usize, rng: &mut impl CryptoRng) -> Self {
+        let key = Secret::generate(rng);
+        let mut transfer_id = [0u8; 16];
+        rng.fill_bytes(&mut transfer_id);
+        let export = HistoryExport::new(&key, block_size, transfer_id);
+        Self {
+            key,
+            transfer_id,
+            mailbox: MailboxAddress::random(rng),
+            export,
+        }
+    }
+
+    pub fn transfer_id(&self) -> [u8; 16] {
+        self.transfer_id
+    }
+
+    /// Adds a message (a conversation's go in together); returns the block it completed.
+    pub fn push(
+        &mut self,
+        conversation_id: [u8; 16],
+        message: &Message,
+        rng: &mut impl CryptoRng,
+    ) -> Result<Option<Vec<u8>>, HistoryError> {
+        self.export.push(conversation_id, message, rng)
+    }
+
+    /// Seals the block being filled, if it holds anything.
+    pub fn flush(&mut self, rng: &mut impl CryptoRng) -> Result<Option<Vec<u8>>, HistoryError> {
+        self.export.flush(rng)
+    }
+
+    /// Seals the last block and lists every block in the manifest.
+    pub fn finish(self, rng: &mut impl CryptoRng) -> Result<FinishedTransfer, HistoryError> {
+        let (manifest, unsealed) = self.export.finish(rng)?;
+        let manifest = manifest.encode()?;
+        let offer = HistoryOffer {
+            transfer_id: self.transfer_id,
+            mailbox: self.mailbox,
+            key: self.key,
+            manifest_hash: Sha256::digest(&manifest).into(),
+        };
+        Ok(FinishedTransfer {
+            offer,
+            manifest,
+            unsealed,
+        })
+    }
+}
+
+/// A packed transfer: the offer for the new device and the manifest envelope.
+#[derive(Debug)]
+pub struct FinishedTransfer {
+    pub offer: HistoryOffer,
+    pub manifest: Vec<u8>,
+    /// The last block, if it was still being filled when the transfer finished.
+    pub unsealed: Option<Vec<u8>>,
+}
+
+/// Packs whole conversations held in memory (the most recent conversation first, each
+/// newest message first): the offer, and the envelopes for its mailbox, manifest first.
 pub fn offer_history(
     conversations: Vec<([u8; 16], Vec<Message>)>,
     block_size: usize,
     rng: &mut impl CryptoRng,
 ) -> Result<(HistoryOffer, Vec<Vec<u8>>), HistoryError> {
-    let key = Secret::generate(rng);
-    let mut transfer_id = [0u8; 16];
-    rng.fill_bytes(&mut transfer_id);
-    let mut export = HistoryExport::new(&key, block_size, transfer_id);
-    let mut envelopes = Vec::new();
+    let mut transfer = OutgoingTransfer::new(block_size, rng);
+    let mut blocks = Vec::new();
     for (id, messages) in conversations {
-        envelopes.extend(export.add_conversation(id, &messages, rng)?);
+        for message in messages.iter().rev() {
+            blocks.extend(transfer.push(id, message, rng)?);
+        }
     }
-    let manifest = export.finish().encode()?;
-    let offer = HistoryOffer {
-        transfer_id,
-        mailbox: MailboxAddress::random(rng),
-        key,
-        manifest_hash: Sha256::digest(&manifest).into(),
-    };
-    envelopes.insert(0, manifest);
-    Ok((offer, envelopes))
+    let finished = transfer.finish(rng)?;
+    blocks.extend(finished.unsealed);
+    let envelopes = std::iter::once(finished.manifest).chain(blocks).collect();
+    Ok((finished.offer, envelopes))
 }
 
 /// The most a manifest (or its record of received blocks) takes: one mailbox envelope.

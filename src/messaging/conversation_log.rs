@@ -1,5 +1,10 @@
-//! One conversation as a device sees it: messages in order, what was read, and which
-//! messages from each sending device are still missing.
+//! One conversation as a device sees it: its latest messages in order, how many are
+//! unread, and which messages from each sending device are still missing.
+//!
+//! Only the latest [`RECENT_MESSAGES`] stay in memory; every message is in the vault, so a
+//! conversation of any length costs the same memory. Unread messages are counted by their
+//! places after the read mark, up to [`TRACKED_UNREAD`] of them; beyond that by number
+//! alone (exact unless a read mark from another device lands among those).
 //!
 //! ```
 //! use phantom_sync::messaging::conversation_log::SequenceTracker;
@@ -71,12 +76,92 @@ impl SequenceTracker {
 /// A point in a conversation's order: (sender time in ms, message id).
 pub type Position = (u64, [u8; 16]);
 
+/// Messages of a conversation kept in memory: the latest.
+pub const RECENT_MESSAGES: usize = 100;
+/// Unread messages whose places are remembered; more are counted by number alone.
+pub const TRACKED_UNREAD: usize = 1000;
+
+fn order_key(position: Position) -> (u64, MessageId) {
+    (position.0, MessageId::from_bytes(position.1))
+}
+
+/// The contact's messages after the read mark.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct UnreadCount {
+    /// The latest of them, at most [`TRACKED_UNREAD`].
+    tracked: BTreeSet<(u64, MessageId)>,
+    /// How many more there are, all before the first tracked one.
+    untracked: u64,
+    /// How many of those are after the dismissed mark too.
+    untracked_notifying: u64,
+}
+
+impl UnreadCount {
+    fn add(&mut self, at: (u64, MessageId), dismissed_up_to: (u64, MessageId)) {
+        let full = self.tracked.len() >= TRACKED_UNREAD;
+        let dropped = if full && self.tracked.first().is_some_and(|first| at < *first) {
+            Some(at)
+        } else {
+            self.tracked.insert(at);
+            if self.tracked.len() > TRACKED_UNREAD {
+                self.tracked.pop_first()
+            } else {
+                None
+            }
+        };
+        if let Some(dropped) = dropped {
+            self.untracked += 1;
+            if dropped > dismissed_up_to {
+                self.untracked_notifying += 1;
+            }
+        }
+    }
+
+    /// Forgets what a new read mark covers, and the dismissed mark's share.
+    fn advance(&mut self, read_up_to: (u64, MessageId), dismissed_up_to: (u64, MessageId)) {
+        let first = self.tracked.first().copied();
+        if first.is_some_and(|first| read_up_to >= first) {
+            self.untracked = 0;
+        }
+        if first.is_some_and(|first| dismissed_up_to >= first) {
+            self.untracked_notifying = 0;
+        }
+        self.tracked = self.tracked.split_off(&just_after(read_up_to));
+        self.untracked_notifying = self.untracked_notifying.min(self.untracked);
+    }
+
+    fn unread(&self) -> usize {
+        self.tracked.len().saturating_add(self.untracked as usize)
+    }
+
+    fn notifying(&self, dismissed_up_to: (u64, MessageId)) -> usize {
+        let tracked = self
+            .tracked
+            .range((
+                std::ops::Bound::Excluded(dismissed_up_to),
+                std::ops::Bound::Unbounded,
+            ))
+            .count();
+        tracked.saturating_add(self.untracked_notifying as usize)
+    }
+}
+
+/// The first place after `at`, so a split keeps only the places after a mark.
+fn just_after(at: (u64, MessageId)) -> (u64, MessageId) {
+    match u128::from_be_bytes(*at.1.as_bytes()).checked_add(1) {
+        Some(id) => (at.0, MessageId::from_bytes(id.to_be_bytes())),
+        None => (at.0.saturating_add(1), MessageId::from_bytes([0; 16])),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConversationLog {
     /// The other persona's identity key.
     pub peer: [u8; 32],
-    messages: BTreeMap<(u64, MessageId), Message>,
-    ids: HashSet<MessageId>,
+    /// The latest messages, at most [`RECENT_MESSAGES`].
+    recent: BTreeMap<(u64, MessageId), Message>,
+    recent_ids: HashSet<MessageId>,
+    unread: UnreadCount,
     read_up_to: Position,
     dismissed_up_to: Position,
     /// This device's count of texts sent here.
@@ -88,8 +173,9 @@ impl ConversationLog {
     pub fn new(peer: [u8; 32]) -> Self {
         Self {
             peer,
-            messages: BTreeMap::new(),
-            ids: HashSet::new(),
+            recent: BTreeMap::new(),
+            recent_ids: HashSet::new(),
+            unread: UnreadCount::default(),
             read_up_to: (0, [0; 16]),
             dismissed_up_to: (0, [0; 16]),
             sent: 0,
@@ -103,17 +189,37 @@ impl ConversationLog {
         self.sent
     }
 
-    /// Adds a message once; false if its id is already here.
+    /// Counts a message in and keeps it if it is among the latest; false if it is one of
+    /// the latest already. (A copy of an older message is the vault's to turn away.)
     pub fn insert(&mut self, message: Message) -> bool {
-        if !self.ids.insert(message.id) {
+        if self.recent_ids.contains(&message.id) {
             return false;
         }
-        self.messages.insert(message.order_key(), message);
+        let at = message.order_key();
+        if matches!(message.sender, Sender::Contact(_)) && at > order_key(self.read_up_to) {
+            self.unread.add(at, order_key(self.dismissed_up_to));
+        }
+        let older_than_kept = self.recent.len() >= RECENT_MESSAGES
+            && self
+                .recent
+                .first_key_value()
+                .is_some_and(|(first, _)| at < *first);
+        if older_than_kept {
+            return true;
+        }
+        self.recent_ids.insert(message.id);
+        self.recent.insert(at, message);
+        if self.recent.len() > RECENT_MESSAGES {
+            if let Some((_, dropped)) = self.recent.pop_first() {
+                self.recent_ids.remove(&dropped.id);
+            }
+        }
         true
     }
 
+    /// Whether a message is among the latest kept here.
     pub fn contains(&self, id: &MessageId) -> bool {
-        self.ids.contains(id)
+        self.recent_ids.contains(id)
     }
 
     /// Records a text's place in its sending device's stream; false if it came before.
@@ -133,13 +239,14 @@ impl ConversationLog {
             .collect()
     }
 
-    /// Messages in conversation order: sender time, then id.
-    pub fn messages(&self) -> impl DoubleEndedIterator<Item = &Message> {
-        self.messages.values()
+    /// The latest messages (at most [`RECENT_MESSAGES`]) in conversation order: sender
+    /// time, then id.
+    pub fn recent_messages(&self) -> impl DoubleEndedIterator<Item = &Message> {
+        self.recent.values()
     }
 
     pub fn last_position(&self) -> Position {
-        self.messages
+        self.recent
             .keys()
             .next_back()
             .map_or((0, [0; 16]), |(at, id)| (*at, *id.as_bytes()))
@@ -161,25 +268,19 @@ impl ConversationLog {
             .dismissed_up_to
             .max(dismissed_up_to)
             .max(self.read_up_to);
+        self.unread
+            .advance(order_key(self.read_up_to), order_key(self.dismissed_up_to));
         before != (self.read_up_to, self.dismissed_up_to)
     }
 
     /// Messages from the other persona after the read mark.
     pub fn unread(&self) -> usize {
-        self.count_peer_messages_after(self.read_up_to)
+        self.unread.unread()
     }
 
     /// Unread messages whose notification has not been dismissed either.
     pub fn notifying(&self) -> usize {
-        self.count_peer_messages_after(self.dismissed_up_to)
-    }
-
-    fn count_peer_messages_after(&self, mark: Position) -> usize {
-        let mark = (mark.0, MessageId::from_bytes(mark.1));
-        self.messages
-            .range((std::ops::Bound::Excluded(mark), std::ops::Bound::Unbounded))
-            .filter(|(_, m)| matches!(m.sender, Sender::Contact(_)))
-            .count()
+        self.unread.notifying(order_key(self.dismissed_up_to))
     }
 }
 
@@ -257,7 +358,7 @@ mod tests {
         assert!(log.insert(message(10, 9, Sender::OwnDevice([2; 16]))));
         assert!(log.insert(message(20, 1, Sender::Contact([1; 16]))));
         assert!(!log.insert(message(20, 2, Sender::Contact([1; 16]))));
-        let order: Vec<u8> = log.messages().map(|m| m.id.as_bytes()[0]).collect();
+        let order: Vec<u8> = log.recent_messages().map(|m| m.id.as_bytes()[0]).collect();
         assert_eq!(order, vec![9, 1, 2], "time, then id");
         assert_eq!(log.unread(), 2, "own messages are never unread");
     }
@@ -276,6 +377,53 @@ mod tests {
             "never backwards"
         );
         assert_eq!(log.unread(), 1);
+    }
+
+    #[test]
+    fn only_the_latest_messages_stay_and_every_unread_one_counts() {
+        let mut log = ConversationLog::new([1; 32]);
+        let total = RECENT_MESSAGES as u64 * 3;
+        // In no particular order, as a vault hands them back.
+        for n in (0..total).map(|n| (n * 7919) % total + 1) {
+            let mut id = [0u8; 16];
+            id[..8].copy_from_slice(&n.to_be_bytes());
+            assert!(log.insert(Message {
+                id: MessageId::from_bytes(id),
+                ..message(n, 0, Sender::Contact([1; 16]))
+            }));
+        }
+        let kept: Vec<u64> = log.recent_messages().map(|m| m.sent_at_ms).collect();
+        let latest = (total - RECENT_MESSAGES as u64 + 1)..=total;
+        assert_eq!(kept, latest.collect::<Vec<_>>());
+        assert_eq!(log.unread(), total as usize);
+        assert_eq!(log.last_position().0, total);
+        let mut middle = [0u8; 16];
+        middle[..8].copy_from_slice(&(total / 2).to_be_bytes());
+        log.merge_marks((total / 2, middle), (0, [0; 16]));
+        assert_eq!(log.unread(), (total - total / 2) as usize);
+        assert_eq!(log.notifying(), log.unread());
+    }
+
+    #[test]
+    fn unread_beyond_the_tracked_places_is_counted_by_number() {
+        let mut log = ConversationLog::new([1; 32]);
+        let total = TRACKED_UNREAD as u64 + 500;
+        for n in 1..=total {
+            let mut id = [0u8; 16];
+            id[..8].copy_from_slice(&n.to_be_bytes());
+            log.insert(Message {
+                id: MessageId::from_bytes(id),
+                ..message(n, 0, Sender::Contact([1; 16]))
+            });
+        }
+        assert_eq!(
+            (log.unread(), log.notifying()),
+            (total as usize, total as usize)
+        );
+        log.merge_marks((0, [0; 16]), (total - 10, [0xff; 16]));
+        assert_eq!((log.unread(), log.notifying()), (total as usize, 10));
+        log.merge_marks(log.last_position(), (0, [0; 16]));
+        assert_eq!((log.unread(), log.notifying()), (0, 0));
     }
 
     #[test]

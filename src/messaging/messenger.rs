@@ -14,7 +14,9 @@ use sha2::{Digest, Sha256};
 use crate::history::direct::{DirectServer, DirectSignal, WantFrame};
 use crate::history::export::DEFAULT_BLOCK_SIZE;
 use crate::history::import::HistoryProgress;
-use crate::history::transfer::{offer_history, HistoryOffer, HistoryReceiver, Received};
+use crate::history::transfer::{
+    FinishedTransfer, HistoryOffer, HistoryReceiver, OutgoingTransfer, Received,
+};
 use crate::mailbox::envelope::{Envelope, EnvelopeId};
 use crate::mailbox::{MailboxAddress, Transmit};
 use crate::messaging::conversation_log::{ConversationLog, Position};
@@ -28,6 +30,8 @@ use crate::persona::{
     MAX_DISPLAY_NAME_LEN,
 };
 use crate::roster::{Roster, RosterDevice, SignedRoster, MAX_ROSTER_LEN};
+use crate::vault::store::RawStore;
+use crate::vault::{Vault, VaultError};
 use crate::wire::{Reader, Writer};
 use zeroize::Zeroizing;
 
@@ -35,6 +39,8 @@ use zeroize::Zeroizing;
 pub const MAX_TEXT_LEN: usize = 32 * 1024;
 /// Envelope ids remembered to ignore second copies; older copies fail Olm or dedupe by id.
 pub const MAX_SEEN_ENVELOPES: usize = 20_000;
+/// Messages read from the vault at a time when conversations are restored.
+const RESTORE_PAGE: u32 = 1000;
 const STATE_MAGIC: &[u8; 2] = b"MS";
 const STATE_FORMAT_VERSION: u8 = 1;
 const MAX_SESSIONS_PICKLE_LEN: usize = 16 * 1024 * 1024;
@@ -84,8 +90,8 @@ pub enum MessagingEvent {
         transfer_id: [u8; 16],
         sdp: String,
     },
-    /// History arrived: the messages new to this device (older than anything it saw live,
-    /// possibly) and how far the transfer is.
+    /// History arrived: a block's messages (older than anything seen live, possibly; the
+    /// vault keeps those it does not hold yet) and how far the transfer is.
     HistoryImported {
         messages: Vec<Message>,
         progress: HistoryProgress,
@@ -136,6 +142,33 @@ struct IncomingHistory {
     receiver: HistoryReceiver,
     /// The own device that offered it, the one to ask for a direct channel.
     source: [u8; 16],
+}
+
+/// A history offer being prepared ([`Messenger::begin_history_offer`]).
+pub struct HistoryOfferPlan {
+    pub device_id: [u8; 16],
+    pub transfer: OutgoingTransfer,
+    /// Conversations to pack in this order, each with its latest messages, newest first.
+    pub conversations: Vec<([u8; 16], Vec<Message>)>,
+}
+
+/// A history transfer's blocks to put in its mailbox: block 0, 1, … of `blocks`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryPublication {
+    pub transfer_id: [u8; 16],
+    pub mailbox: MailboxAddress,
+    pub blocks: u32,
+}
+
+/// What [`Messenger::finish_history_offer`] made.
+#[derive(Debug)]
+pub struct OfferedHistory {
+    /// The manifest for the transfer's mailbox, then the sealed offer.
+    pub transmits: Vec<Transmit>,
+    pub publication: HistoryPublication,
+    /// The last block, if it was still being filled: it is block `publication.blocks - 1`,
+    /// to store with the others.
+    pub unsealed: Option<Vec<u8>>,
 }
 
 impl core::fmt::Debug for Messenger {
@@ -399,6 +432,30 @@ impl Messenger {
         }
         r.finish()?;
         Ok(messenger)
+    }
+
+    /// Counts every message the vault holds back into its conversation after a
+    /// [`Messenger::restore`], a page at a time: only each conversation's latest stay.
+    pub async fn restore_from_vault<S: RawStore>(
+        &mut self,
+        vault: &Vault<S>,
+    ) -> Result<(), VaultError> {
+        for (id, log) in &mut self.conversations {
+            let mut after = None;
+            loop {
+                let page = vault
+                    .messages_page(id, after.as_ref(), RESTORE_PAGE)
+                    .await?;
+                for message in page.messages {
+                    log.insert(message);
+                }
+                match page.next {
+                    Some(next) => after = Some(next),
+                    None => break,
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Puts a conversation's stored messages back after a [`Messenger::restore`].
@@ -710,56 +767,75 @@ impl Messenger {
         }
     }
 
-    /// Completes a link on the device that approved it: the new device joins the roster
-    /// ([`Messenger::add_device`]) and is offered the history. A history that cannot be
-    /// offered never undoes the link.
-    pub fn link_device(
-        &mut self,
-        device: RosterDevice,
-        rng: &mut impl CryptoRng,
-    ) -> Result<Vec<Transmit>, MessagingError> {
-        let device_id = device.device_id;
-        let mut transmits = self.add_device(device, rng)?;
-        if let Ok(history) = self.offer_history(&device_id, rng) {
-            transmits.extend(history);
-        }
-        Ok(transmits)
-    }
-
-    /// Offers this device's history to another device of the persona: every conversation,
-    /// the most recent first, cut into blocks in a fresh mailbox whose key is sealed to that
-    /// device alone. The envelopes go to the history mailbox (manifest first), the offer to
-    /// the persona's inbox.
-    pub fn offer_history(
-        &mut self,
+    /// Starts offering this device's history to another device of the persona: the
+    /// transfer to pack, and every conversation with messages — the most recent first —
+    /// with its latest messages, newest first. Pack them and the rest of the vault with
+    /// [`export_from_vault`](crate::history::vault_export::export_from_vault), then
+    /// [`Messenger::finish_history_offer`].
+    pub fn begin_history_offer(
+        &self,
         device_id: &[u8; 16],
         rng: &mut impl CryptoRng,
-    ) -> Result<Vec<Transmit>, MessagingError> {
-        if self.roster.device(device_id).is_none() {
+    ) -> Result<HistoryOfferPlan, MessagingError> {
+        if self.roster.device(device_id).is_none() || device_id == &self.device_id {
             return Err(crate::roster::RosterError::UnknownDevice.into());
         }
         let mut conversations: Vec<([u8; 16], Vec<Message>)> = self
             .conversations
             .iter()
-            .map(|(id, log)| (*id, log.messages().cloned().collect::<Vec<_>>()))
-            .filter(|(_, messages)| !messages.is_empty())
-            .collect();
-        conversations.sort_by_key(|(_, messages)| {
-            std::cmp::Reverse(messages.last().map_or(0, |m| m.sent_at_ms))
-        });
-        let (offer, envelopes) = offer_history(conversations, DEFAULT_BLOCK_SIZE, rng)?;
-        let mut transmits: Vec<Transmit> = envelopes
-            .iter()
-            .map(|bytes| Transmit {
-                mailbox: offer.mailbox,
-                bytes: bytes.clone(),
+            .map(|(id, log)| {
+                (
+                    *id,
+                    log.recent_messages().rev().cloned().collect::<Vec<_>>(),
+                )
             })
+            .filter(|(_, latest)| !latest.is_empty())
             .collect();
-        let server = DirectServer::new(offer.transfer_id, envelopes)?;
-        self.serving
-            .insert(offer.transfer_id, (*device_id, Arc::new(server)));
+        conversations.sort_by_key(|(_, latest)| {
+            std::cmp::Reverse(latest.first().map_or(0, |m| m.sent_at_ms))
+        });
+        Ok(HistoryOfferPlan {
+            device_id: *device_id,
+            transfer: OutgoingTransfer::new(DEFAULT_BLOCK_SIZE, rng),
+            conversations,
+        })
+    }
+
+    /// Offers a packed transfer to its device: the manifest goes to the transfer's mailbox
+    /// and the offer, sealed to that device alone, to the persona's inbox. The stored blocks
+    /// are for the caller to put in the mailbox after the manifest
+    /// ([`OfferedHistory::publication`]) and to serve on a direct channel.
+    pub fn finish_history_offer(
+        &mut self,
+        device_id: &[u8; 16],
+        transfer: OutgoingTransfer,
+        stored_blocks: u32,
+        rng: &mut impl CryptoRng,
+    ) -> Result<OfferedHistory, MessagingError> {
+        let FinishedTransfer {
+            offer,
+            manifest,
+            unsealed,
+        } = transfer.finish(rng)?;
+        let blocks = stored_blocks + u32::from(unsealed.is_some());
+        let mut transmits = vec![Transmit {
+            mailbox: offer.mailbox,
+            bytes: manifest.clone(),
+        }];
+        let publication = HistoryPublication {
+            transfer_id: offer.transfer_id,
+            mailbox: offer.mailbox,
+            blocks,
+        };
+        let server = DirectServer::new(offer.transfer_id, manifest, blocks as usize);
         transmits.extend(self.seal_to_own_device(device_id, &Content::HistoryOffer(offer), rng)?);
-        Ok(transmits)
+        self.serving
+            .insert(publication.transfer_id, (*device_id, Arc::new(server)));
+        Ok(OfferedHistory {
+            transmits,
+            publication,
+            unsealed,
+        })
     }
 
     fn incomplete_history(&self) -> Option<&IncomingHistory> {
@@ -847,8 +923,8 @@ impl Messenger {
     }
 
     /// A history envelope, read from [`Messenger::history_mailbox`] or from a direct
-    /// channel: a block's messages go into their conversations once each (by id); anything
-    /// else changes nothing.
+    /// channel: a block's messages count into their conversations, and come back for the
+    /// vault, which keeps each once (by id); anything else changes nothing.
     pub fn receive_history(&mut self, bytes: &[u8]) -> Result<Vec<MessagingEvent>, MessagingError> {
         let history = self
             .history
@@ -859,21 +935,13 @@ impl Messenger {
             return Ok(Vec::new());
         };
         let progress = receiver.progress();
-        let mut fresh = Vec::with_capacity(messages.len());
-        for message in messages {
-            let inserted = match self.conversations.get_mut(&message.conversation_id) {
-                Some(log) => log.insert(message.clone()),
-                None => true,
-            };
-            if inserted {
-                fresh.push(message);
+        for message in &messages {
+            if let Some(log) = self.conversations.get_mut(&message.conversation_id) {
+                log.insert(message.clone());
             }
         }
         Ok(progress
-            .map(|progress| MessagingEvent::HistoryImported {
-                messages: fresh,
-                progress,
-            })
+            .map(|progress| MessagingEvent::HistoryImported { messages, progress })
             .into_iter()
             .collect())
     }

@@ -35,7 +35,8 @@ use thiserror::Error;
 
 use crate::mailbox::MailboxAddress;
 use crate::persona::{
-    Contact, Conversation, DeviceKeys, Fingerprint, Message, Persona, PersonaError, SyncCursor,
+    Contact, Conversation, DeviceKeys, Fingerprint, Message, MessageId, Persona, PersonaError,
+    SyncCursor,
 };
 use crate::secret::Secret;
 use crate::wire::{WireError, WireRecord};
@@ -122,7 +123,7 @@ impl<S: RawStore> Vault<S> {
                 if !cipher.verify_key_check(&check) {
                     return Err(VaultError::DifferentPersona);
                 }
-                schema::migrate(found)?;
+                schema::migrate(&store, found).await?;
                 true
             }
             None => false,
@@ -183,7 +184,7 @@ impl<S: RawStore> Vault<S> {
             return Err(VaultError::WrongKey);
         }
         // Nothing is written before the key is known to be this vault's.
-        schema::migrate(found)?;
+        schema::migrate(&store, found).await?;
         Ok(Self {
             store,
             passphrase,
@@ -337,16 +338,17 @@ impl<S: RawStore> Vault<S> {
     }
 
     /// Stores this device's messaging state (a [`crate::messaging::Messenger::snapshot`])
-    /// and the messages it just sent or received, in one atomic write.
+    /// and the messages it just sent or received, in one atomic write. A message already
+    /// stored (same id) stays as it is; for each message, whether it was new.
     pub async fn save_messaging(
         &self,
         state: &[u8],
         messages: &[Message],
         rng: &mut impl CryptoRng,
-    ) -> Result<(), VaultError> {
+    ) -> Result<Vec<bool>, VaultError> {
         let mut ops = vec![self.sealed(StoreName::Device, MESSAGING_ID, state, rng)];
         ops.extend(self.message_ops(messages, rng)?);
-        Ok(self.store.write(ops).await?)
+        Ok(self.store.write_new(ops).await?)
     }
 
     /// This device's messaging state, if it has one yet.
@@ -354,15 +356,15 @@ impl<S: RawStore> Vault<S> {
         self.read(StoreName::Device, MESSAGING_ID).await
     }
 
-    /// Stores messages in one atomic write; a message already stored (same id) is replaced
-    /// by the same content, so writing twice keeps one copy.
+    /// Stores messages in one atomic write; a message already stored (same id) stays, so
+    /// writing twice keeps one copy. For each message, whether it was new.
     pub async fn put_messages(
         &self,
         messages: &[Message],
         rng: &mut impl CryptoRng,
-    ) -> Result<(), VaultError> {
+    ) -> Result<Vec<bool>, VaultError> {
         let ops = self.message_ops(messages, rng)?;
-        Ok(self.store.write(ops).await?)
+        Ok(self.store.write_new(ops).await?)
     }
 
     fn message_ops(
@@ -382,8 +384,8 @@ impl<S: RawStore> Vault<S> {
                     hashed
                 }
             };
-            let key = self.message_key(&conversation_prefix, message);
-            ops.push(WriteOp::Put {
+            let key = self.message_key(&conversation_prefix, &message.id);
+            ops.push(WriteOp::Insert {
                 value: self
                     .cipher
                     .seal(StoreName::Messages, &key, &message.encode()?, rng),
@@ -400,6 +402,119 @@ impl<S: RawStore> Vault<S> {
         let mut messages: Vec<Message> = self.all(StoreName::Messages, &prefix).await?;
         messages.sort_by_key(Message::order_key);
         Ok(messages)
+    }
+
+    /// Up to `limit` of a conversation's messages, in storage order (not conversation
+    /// order), from where the page before it ended: a conversation read with bounded memory.
+    pub async fn messages_page(
+        &self,
+        conversation_id: &[u8; 16],
+        after: Option<&PageMark>,
+        limit: u32,
+    ) -> Result<MessagePage, VaultError> {
+        let prefix = self.conversation_prefix(conversation_id);
+        let records = self
+            .store
+            .scan_prefix_page(
+                StoreName::Messages,
+                &prefix,
+                after.map(|mark| mark.0.as_slice()),
+                limit,
+            )
+            .await?;
+        let next = match records.last() {
+            Some((key, _)) if records.len() as u32 == limit => Some(PageMark(key.clone())),
+            _ => None,
+        };
+        let messages = records
+            .iter()
+            .map(|(key, record)| {
+                Ok(Message::decode(&self.cipher.open(
+                    StoreName::Messages,
+                    key,
+                    record,
+                )?)?)
+            })
+            .collect::<Result<_, VaultError>>()?;
+        Ok(MessagePage { messages, next })
+    }
+
+    /// One message of a conversation, if it is stored.
+    pub async fn message(
+        &self,
+        conversation_id: &[u8; 16],
+        id: &MessageId,
+    ) -> Result<Option<Message>, VaultError> {
+        let key = self.message_key(&self.conversation_prefix(conversation_id), id);
+        match self.store.get(StoreName::Messages, &key).await? {
+            Some(record) => Ok(Some(Message::decode(&self.cipher.open(
+                StoreName::Messages,
+                &key,
+                &record,
+            )?)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// How many messages a conversation holds.
+    pub async fn count_messages(&self, conversation_id: &[u8; 16]) -> Result<u32, VaultError> {
+        let prefix = self.conversation_prefix(conversation_id);
+        Ok(self
+            .store
+            .count_prefix(StoreName::Messages, &prefix)
+            .await?)
+    }
+
+    /// Stores blocks of a history transfer this device offers, from block `first` on.
+    pub async fn put_history_blocks(
+        &self,
+        transfer_id: &[u8; 16],
+        first: u32,
+        blocks: &[Vec<u8>],
+        rng: &mut impl CryptoRng,
+    ) -> Result<(), VaultError> {
+        let ops = (first..)
+            .zip(blocks)
+            .map(|(index, block)| {
+                self.sealed(
+                    StoreName::History,
+                    &history_block_id(transfer_id, index),
+                    block,
+                    rng,
+                )
+            })
+            .collect();
+        Ok(self.store.write(ops).await?)
+    }
+
+    /// Block `index` of a history transfer this device offers.
+    pub async fn history_block(
+        &self,
+        transfer_id: &[u8; 16],
+        index: u32,
+    ) -> Result<Option<Vec<u8>>, VaultError> {
+        let block = self
+            .read(StoreName::History, &history_block_id(transfer_id, index))
+            .await?;
+        Ok(block.map(|block| block.to_vec()))
+    }
+
+    /// Forgets the first `blocks` blocks of a history transfer.
+    pub async fn delete_history(
+        &self,
+        transfer_id: &[u8; 16],
+        blocks: u32,
+    ) -> Result<(), VaultError> {
+        let ops = (0..blocks)
+            .map(|index| WriteOp::Delete {
+                store: StoreName::History,
+                key: self
+                    .cipher
+                    .lookup_key(StoreName::History, &history_block_id(transfer_id, index))
+                    .to_vec(),
+            })
+            .collect();
+        Ok(self.store.write(ops).await?)
     }
 
     pub async fn put_cursor(
@@ -430,13 +545,9 @@ impl<S: RawStore> Vault<S> {
     }
 
     /// Messages are keyed by conversation, then message id, so a conversation is one range.
-    fn message_key(
-        &self,
-        conversation_prefix: &[u8; LOOKUP_KEY_LEN],
-        message: &Message,
-    ) -> Vec<u8> {
+    fn message_key(&self, conversation_prefix: &[u8; LOOKUP_KEY_LEN], id: &MessageId) -> Vec<u8> {
         let mut logical = b"message:".to_vec();
-        logical.extend_from_slice(message.id.as_bytes());
+        logical.extend_from_slice(id.as_bytes());
         let mut key = conversation_prefix.to_vec();
         key.extend_from_slice(&self.cipher.lookup_key(StoreName::Messages, &logical));
         key
@@ -480,6 +591,21 @@ impl<S: RawStore> Vault<S> {
             .map(|(key, record)| Ok(T::decode(&self.cipher.open(store, key, record)?)?))
             .collect()
     }
+}
+
+/// Where a page of [`Vault::messages_page`] ended: the next page starts after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageMark(Vec<u8>);
+
+/// A page of a conversation's messages, and where the next one starts (`None` at the end).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessagePage {
+    pub messages: Vec<Message>,
+    pub next: Option<PageMark>,
+}
+
+fn history_block_id(transfer_id: &[u8; 16], index: u32) -> Vec<u8> {
+    [b"block:".as_slice(), transfer_id, &index.to_be_bytes()].concat()
 }
 
 impl<S: RawStore> core::fmt::Debug for Vault<S> {

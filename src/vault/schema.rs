@@ -12,7 +12,7 @@ use thiserror::Error;
 use crate::vault::store::{RawStore, StoreError, StoreName, WriteOp};
 
 /// The schema this build writes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 /// Meta record holding the schema version (a big-endian `u32`, not secret).
 pub const SCHEMA_VERSION_ID: &[u8] = b"schema_version";
 
@@ -59,16 +59,16 @@ pub fn version_op() -> WriteOp {
     )
 }
 
-/// Brings a vault of schema `found` to [`SCHEMA_VERSION`] (it will take the store once
-/// there is a step to run).
+/// Brings a vault of schema `found` to [`SCHEMA_VERSION`], one step per version, each
+/// step together with [`version_op`] in one write.
 ///
-/// Version 1 is the first schema, so there are no steps yet and any other version is
-/// refused untouched; each later version adds its step here, run in order from `found`,
-/// together with [`version_op`] in one write.
-pub fn migrate(found: u32) -> Result<(), SchemaError> {
+/// - 1 → 2: adds the `history` store, which opening the database at version 2 has
+///   created; nothing moves.
+pub async fn migrate(store: &impl RawStore, found: u32) -> Result<(), SchemaError> {
     match found {
         SCHEMA_VERSION => Ok(()),
         newer if newer > SCHEMA_VERSION => Err(SchemaError::Newer { found }),
+        1 => Ok(store.write(vec![version_op()]).await?),
         _ => Err(SchemaError::Unsupported { found }),
     }
 }

@@ -19,6 +19,7 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::ops::Bound;
 
 use thiserror::Error;
 
@@ -33,10 +34,12 @@ pub enum StoreName {
     Conversations,
     Messages,
     Cursors,
+    /// Blocks of the history transfers this device offered, until they are served.
+    History,
 }
 
 impl StoreName {
-    pub const ALL: [StoreName; 7] = [
+    pub const ALL: [StoreName; 8] = [
         StoreName::Meta,
         StoreName::Persona,
         StoreName::Device,
@@ -44,6 +47,7 @@ impl StoreName {
         StoreName::Conversations,
         StoreName::Messages,
         StoreName::Cursors,
+        StoreName::History,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -55,6 +59,7 @@ impl StoreName {
             StoreName::Conversations => "conversations",
             StoreName::Messages => "messages",
             StoreName::Cursors => "cursors",
+            StoreName::History => "history",
         }
     }
 }
@@ -67,6 +72,12 @@ pub enum WriteOp {
         key: Vec<u8>,
         value: Vec<u8>,
     },
+    /// A put that keeps the record already under `key`, if there is one.
+    Insert {
+        store: StoreName,
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
     Delete {
         store: StoreName,
         key: Vec<u8>,
@@ -74,6 +85,14 @@ pub enum WriteOp {
 }
 
 impl WriteOp {
+    pub fn store(&self) -> StoreName {
+        match self {
+            WriteOp::Put { store, .. }
+            | WriteOp::Insert { store, .. }
+            | WriteOp::Delete { store, .. } => *store,
+        }
+    }
+
     pub fn put(store: StoreName, key: &[u8], value: &[u8]) -> Self {
         WriteOp::Put {
             store,
@@ -125,8 +144,27 @@ pub trait RawStore {
         prefix: &[u8],
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
 
-    /// Applies every operation, or — if any fails or the page goes away — none.
-    async fn write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError>;
+    /// At most `limit` records whose key starts with `prefix` and comes after `after` (from
+    /// the first when `None`), in key order: a prefix read a page at a time.
+    async fn scan_prefix_page(
+        &self,
+        store: StoreName,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: u32,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+
+    /// How many records have a key starting with `prefix`.
+    async fn count_prefix(&self, store: StoreName, prefix: &[u8]) -> Result<u32, StoreError>;
+
+    /// Applies every operation, or — if any fails or the page goes away — none. For each
+    /// [`WriteOp::Insert`], in order, whether its record was new.
+    async fn write_new(&self, ops: Vec<WriteOp>) -> Result<Vec<bool>, StoreError>;
+
+    /// [`RawStore::write_new`], for writes that need not know what was new.
+    async fn write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+        self.write_new(ops).await.map(drop)
+    }
 }
 
 /// Records by store and key.
@@ -163,19 +201,57 @@ impl RawStore for MemoryStore {
             .collect())
     }
 
-    async fn write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+    async fn scan_prefix_page(
+        &self,
+        store: StoreName,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: u32,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let start = match after {
+            Some(after) => Bound::Excluded((store, after.to_vec())),
+            None => Bound::Included((store, prefix.to_vec())),
+        };
+        Ok(self
+            .records
+            .borrow()
+            .range((start, Bound::Unbounded))
+            .take_while(|((name, key), _)| *name == store && key.starts_with(prefix))
+            .take(limit as usize)
+            .map(|((_, key), value)| (key.clone(), value.clone()))
+            .collect())
+    }
+
+    async fn count_prefix(&self, store: StoreName, prefix: &[u8]) -> Result<u32, StoreError> {
+        let records = self.records.borrow();
+        let count = records
+            .range((store, prefix.to_vec())..)
+            .take_while(|((name, key), _)| *name == store && key.starts_with(prefix))
+            .count();
+        Ok(u32::try_from(count).unwrap_or(u32::MAX))
+    }
+
+    async fn write_new(&self, ops: Vec<WriteOp>) -> Result<Vec<bool>, StoreError> {
         let mut records = self.records.borrow_mut();
+        let mut inserted = Vec::new();
         for op in ops {
             match op {
                 WriteOp::Put { store, key, value } => {
                     records.insert((store, key), value);
+                }
+                WriteOp::Insert { store, key, value } => {
+                    let new = !records.contains_key(&(store, key.clone()));
+                    if new {
+                        records.insert((store, key), value);
+                    }
+                    inserted.push(new);
                 }
                 WriteOp::Delete { store, key } => {
                     records.remove(&(store, key));
                 }
             }
         }
-        Ok(())
+        Ok(inserted)
     }
 }
 
@@ -196,8 +272,22 @@ macro_rules! forward_raw_store {
                 (**self).scan_prefix(store, prefix).await
             }
 
-            async fn write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
-                (**self).write(ops).await
+            async fn scan_prefix_page(
+                &self,
+                store: StoreName,
+                prefix: &[u8],
+                after: Option<&[u8]>,
+                limit: u32,
+            ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+                (**self).scan_prefix_page(store, prefix, after, limit).await
+            }
+
+            async fn count_prefix(&self, store: StoreName, prefix: &[u8]) -> Result<u32, StoreError> {
+                (**self).count_prefix(store, prefix).await
+            }
+
+            async fn write_new(&self, ops: Vec<WriteOp>) -> Result<Vec<bool>, StoreError> {
+                (**self).write_new(ops).await
             }
         }
     )*};

@@ -8,13 +8,18 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use phantom_sync::history::vault_export::export_from_vault;
 use phantom_sync::mailbox::envelope::Envelope;
 use phantom_sync::mailbox::transport::{MailboxCursor, MailboxTransport};
 use phantom_sync::mailbox::{MailboxAddress, Transmit};
-use phantom_sync::messaging::messenger::profile_mailbox;
+use phantom_sync::messaging::conversation_log::RECENT_MESSAGES;
+use phantom_sync::messaging::messenger::{profile_mailbox, HistoryOfferPlan};
 use phantom_sync::messaging::{MessagingError, MessagingEvent, Messenger};
-use phantom_sync::persona::{DeviceKeys, Persona, Sender};
+use phantom_sync::persona::{DeviceKeys, Message, Persona, Sender};
 use phantom_sync::testing::SeededRng;
+use phantom_sync::vault::store::MemoryStore;
+use phantom_sync::vault::unlock::MemoryKeyring;
+use phantom_sync::vault::Vault;
 
 const NOW: u64 = 1_767_225_600;
 
@@ -44,6 +49,17 @@ impl Polled {
             .collect()
     }
 
+    /// The messages that arrived.
+    pub fn received(&self) -> Vec<Message> {
+        self.events
+            .iter()
+            .filter_map(|event| match event {
+                MessagingEvent::Message { message, .. } => Some(message.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn error_codes(&self) -> Vec<&'static str> {
         self.errors.iter().map(|e| e.code()).collect()
     }
@@ -66,9 +82,18 @@ impl Device {
             Messenger::restore(&self.persona, &self.keys, &snapshot).expect("restored");
         for (id, log) in self.messenger.conversations() {
             restored
-                .restore_messages(id, log.messages().cloned().collect())
+                .restore_messages(id, log.recent_messages().cloned().collect())
                 .expect("a known conversation");
         }
+        self.messenger = restored;
+    }
+
+    /// The device after a reload, its messages counted back in from its vault.
+    pub async fn reload_from(&mut self, vault: &Vault<MemoryStore>) {
+        let snapshot = self.messenger.snapshot().expect("a snapshot");
+        let mut restored =
+            Messenger::restore(&self.persona, &self.keys, &snapshot).expect("restored");
+        restored.restore_from_vault(vault).await.expect("read");
         self.messenger = restored;
     }
 
@@ -112,7 +137,7 @@ impl Device {
         self.messenger
             .conversations()
             .find(|(_, log)| log.peer == peer.persona_key())
-            .map(|(_, log)| log.messages().map(|m| m.body.clone()).collect())
+            .map(|(_, log)| log.recent_messages().map(|m| m.body.clone()).collect())
             .unwrap_or_default()
     }
 }
@@ -481,17 +506,51 @@ pub async fn a_newly_linked_device_catches_up_on_the_history(
             .expect("sent");
         deliver(transport, sent).await;
     }
-    assert_eq!(bob_a.poll(transport).await.messages().len() as u64, count);
+    let received = bob_a.poll(transport).await.received();
+    assert_eq!(received.len() as u64, count);
+    let vault_a = vault_of(&bob_persona, &laptop, &mut rng).await;
+    vault_a
+        .put_messages(&received, &mut rng)
+        .await
+        .expect("stored");
 
     let tablet = DeviceKeys::generate("Bob's tablet", NOW, &mut rng).expect("device");
     let roster = bob_a.messenger.signed_roster().expect("roster");
     let bob_b = Messenger::join(&bob_persona, &tablet, &roster).expect("joined");
     let entry = bob_b.roster_entry(NOW);
     let mut bob_b = Device::new(bob_b, &bob_persona, &tablet);
-    let transmits = bob_a
+    let vault_b = vault_of(&bob_persona, &tablet, &mut rng).await;
+    let mut transmits = bob_a.messenger.add_device(entry, &mut rng).expect("added");
+    // A packs the history from its vault: the manifest and offer go out, then the blocks.
+    let HistoryOfferPlan {
+        device_id,
+        mut transfer,
+        conversations,
+    } = bob_a
         .messenger
-        .link_device(entry, &mut rng)
-        .expect("linked");
+        .begin_history_offer(&tablet.device_id, &mut rng)
+        .expect("planned");
+    let transfer_id = transfer.transfer_id();
+    let stored = export_from_vault(&vault_a, &mut transfer, &conversations, &mut rng)
+        .await
+        .expect("packed");
+    let offered = bob_a
+        .messenger
+        .finish_history_offer(&device_id, transfer, stored, &mut rng)
+        .expect("offered");
+    assert!(offered.unsealed.is_none(), "every block is in the vault");
+    assert_eq!(offered.publication.blocks, stored);
+    transmits.extend(offered.transmits);
+    for index in 0..stored {
+        transmits.push(Transmit {
+            mailbox: offered.publication.mailbox,
+            bytes: vault_a
+                .history_block(&transfer_id, index)
+                .await
+                .expect("read")
+                .expect("stored"),
+        });
+    }
     deliver(transport, transmits).await;
     let polled = bob_b.poll(transport).await;
     assert!(
@@ -519,12 +578,12 @@ pub async fn a_newly_linked_device_catches_up_on_the_history(
             .expect("accepted")
         {
             if let MessagingEvent::HistoryImported { messages, progress } = event {
-                imported += messages.len();
+                imported += new_in(&vault_b, &messages, &mut rng).await;
                 assert!(progress.blocks_done < progress.blocks_total);
             }
         }
     }
-    bob_b.reload();
+    bob_b.reload_from(&vault_b).await;
     let mut complete = false;
     for envelope in &envelopes {
         for event in bob_b
@@ -533,7 +592,7 @@ pub async fn a_newly_linked_device_catches_up_on_the_history(
             .expect("accepted")
         {
             if let MessagingEvent::HistoryImported { messages, progress } = event {
-                imported += messages.len();
+                imported += new_in(&vault_b, &messages, &mut rng).await;
                 complete = progress.blocks_done == progress.blocks_total;
             }
         }
@@ -548,6 +607,24 @@ pub async fn a_newly_linked_device_catches_up_on_the_history(
         None,
         "nothing left to fetch"
     );
-    assert_eq!(bob_b.bodies_with(&alice.messenger).len() as u64, count);
+    assert_eq!(
+        bob_b.bodies_with(&alice.messenger).len() as u64,
+        count.min(RECENT_MESSAGES as u64),
+        "the latest in memory, all in the vault"
+    );
     assert_eq!(bob_b.unread_with(&alice.messenger) as u64, count);
+}
+
+/// A device's vault, in memory.
+async fn vault_of(persona: &Persona, keys: &DeviceKeys, rng: &mut SeededRng) -> Vault<MemoryStore> {
+    let keyring = MemoryKeyring::generate(rng);
+    Vault::import(MemoryStore::new(), persona, keys.clone(), &keyring, rng)
+        .await
+        .expect("a vault")
+}
+
+/// How many of `messages` the vault did not hold before it stored them.
+async fn new_in(vault: &Vault<MemoryStore>, messages: &[Message], rng: &mut SeededRng) -> usize {
+    let stored = vault.put_messages(messages, rng).await.expect("stored");
+    stored.iter().filter(|new| **new).count()
 }

@@ -123,15 +123,112 @@ pub async fn storing_a_message_twice_keeps_one<F: Fixture>(fixture: &F) {
     let mut w = world(2);
     let vault = imported(fixture, "dedupe", &mut w).await;
     let batch = [message(1, 1), message(2, 1)];
-    vault
+    let first = vault
         .put_messages(&batch, &mut w.rng)
         .await
         .expect("stored");
-    vault
-        .put_messages(&batch[..1], &mut w.rng)
+    assert_eq!(first, vec![true, true]);
+    let again = vault
+        .put_messages(&[message(3, 1), message(1, 1)], &mut w.rng)
         .await
         .expect("stored again");
-    assert_eq!(vault.messages(&[1; 16]).await.expect("messages").len(), 2);
+    assert_eq!(
+        again,
+        vec![true, false],
+        "the copy is turned away, the rest kept"
+    );
+    assert_eq!(vault.messages(&[1; 16]).await.expect("messages").len(), 3);
+}
+
+pub async fn a_conversation_is_read_a_page_at_a_time<F: Fixture>(fixture: &F) {
+    let mut w = world(13);
+    let vault = imported(fixture, "pages", &mut w).await;
+    let chat: Vec<Message> = (0..25).map(|n| message(n, 1)).collect();
+    vault.put_messages(&chat, &mut w.rng).await.expect("stored");
+    vault
+        .put_messages(&[message(0, 2)], &mut w.rng)
+        .await
+        .expect("stored");
+    let mut pages = Vec::new();
+    let mut after = None;
+    loop {
+        let page = vault
+            .messages_page(&[1; 16], after.as_ref(), 10)
+            .await
+            .expect("a page");
+        pages.push(page.messages.len());
+        let Some(next) = page.next else { break };
+        after = Some(next);
+        assert!(pages.len() < 10, "pages end");
+    }
+    assert_eq!(pages, vec![10, 10, 5]);
+    assert_eq!(vault.count_messages(&[1; 16]).await.expect("counted"), 25);
+    assert_eq!(vault.count_messages(&[3; 16]).await.expect("counted"), 0);
+    assert_eq!(
+        vault
+            .message(&[1; 16], &message(7, 1).id)
+            .await
+            .expect("read"),
+        Some(message(7, 1))
+    );
+    assert_eq!(
+        vault
+            .message(&[1; 16], &message(0, 2).id)
+            .await
+            .expect("read"),
+        None,
+        "another conversation's"
+    );
+}
+
+pub async fn history_blocks_are_kept_until_deleted<F: Fixture>(fixture: &F) {
+    let mut w = world(14);
+    let vault = imported(fixture, "history_blocks", &mut w).await;
+    let blocks = [vec![1u8; 100], vec![2u8; 200], vec![3u8; 50]];
+    vault
+        .put_history_blocks(&[5; 16], 0, &blocks[..2], &mut w.rng)
+        .await
+        .expect("stored");
+    vault
+        .put_history_blocks(&[5; 16], 2, &blocks[2..], &mut w.rng)
+        .await
+        .expect("stored");
+    for (index, block) in blocks.iter().enumerate() {
+        assert_eq!(
+            vault
+                .history_block(&[5; 16], index as u32)
+                .await
+                .expect("read"),
+            Some(block.clone())
+        );
+    }
+    assert_eq!(vault.history_block(&[6; 16], 0).await.expect("read"), None);
+    vault.delete_history(&[5; 16], 3).await.expect("deleted");
+    assert_eq!(vault.history_block(&[5; 16], 1).await.expect("read"), None);
+}
+
+pub async fn a_first_schema_vault_is_brought_up_to_date<F: Fixture>(fixture: &F) {
+    let mut w = world(15);
+    let store = imported(fixture, "schema_one", &mut w).await.lock();
+    store
+        .write(vec![WriteOp::put(
+            StoreName::Meta,
+            SCHEMA_VERSION_ID,
+            &1u32.to_be_bytes(),
+        )])
+        .await
+        .expect("raw write");
+    let vault = Vault::open(store, w.persona.database_passphrase.clone())
+        .await
+        .expect("opens and migrates");
+    assert_eq!(
+        phantom_sync::vault::schema::stored_version(vault.store()).await,
+        Ok(Some(phantom_sync::vault::schema::SCHEMA_VERSION))
+    );
+    vault
+        .put_history_blocks(&[1; 16], 0, &[vec![9]], &mut w.rng)
+        .await
+        .expect("the new store is there");
 }
 
 pub async fn a_wrong_key_is_refused<F: Fixture>(fixture: &F) {
@@ -455,12 +552,35 @@ impl<S: RawStore> RawStore for Interruptible<S> {
         self.inner.scan_prefix(store, prefix).await
     }
 
-    async fn write(&self, ops: Vec<WriteOp>) -> Result<(), phantom_sync::vault::store::StoreError> {
+    async fn scan_prefix_page(
+        &self,
+        store: StoreName,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: u32,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, phantom_sync::vault::store::StoreError> {
+        self.inner
+            .scan_prefix_page(store, prefix, after, limit)
+            .await
+    }
+
+    async fn count_prefix(
+        &self,
+        store: StoreName,
+        prefix: &[u8],
+    ) -> Result<u32, phantom_sync::vault::store::StoreError> {
+        self.inner.count_prefix(store, prefix).await
+    }
+
+    async fn write_new(
+        &self,
+        ops: Vec<WriteOp>,
+    ) -> Result<Vec<bool>, phantom_sync::vault::store::StoreError> {
         self.writes.set(self.writes.get() + 1);
         if self.interrupt_next.replace(false) {
             return Err(phantom_sync::vault::store::StoreError::Closed);
         }
-        self.inner.write(ops).await
+        self.inner.write_new(ops).await
     }
 }
 
