@@ -10,10 +10,13 @@ WASM_BINDGEN_TEST_TIMEOUT=900 wasm-pack test --release --headless --chrome --mod
 # History catch-up links two browser devices through a local network.
 trap 'scripts/local-network.sh stop' EXIT
 scripts/local-network.sh start 5
-PHANTOM_TEST_NODES="$(paste -sd, "$PHANTOM_CACHE/network/addresses")" \
-PHANTOM_TEST_WEBRTC_NODES="$(paste -sd, "$PHANTOM_CACHE/network/webrtc-addresses")" \
-WASM_BINDGEN_TEST_TIMEOUT=1800 wasm-pack test --release --headless --chrome --mode no-install \
-  -- --test bench_history -- --include-ignored --nocapture 2>&1 | grep '^BENCH'
+# Each size in a page of its own: wasm memory only grows, so a page's peak is one size's.
+for size in 10k 100k; do
+  PHANTOM_TEST_NODES="$(paste -sd, "$PHANTOM_CACHE/network/addresses")" \
+  PHANTOM_TEST_WEBRTC_NODES="$(paste -sd, "$PHANTOM_CACHE/network/webrtc-addresses")" \
+  WASM_BINDGEN_TEST_TIMEOUT=1800 wasm-pack test --release --headless --chrome --mode no-install \
+    -- --test bench_history -- --include-ignored --nocapture "catch_up_of_${size}_" 2>&1 | grep '^BENCH'
+done
 cargo bench --quiet -p phantom-node --bench network 2>&1 | grep '^BENCH'
 cargo bench --quiet -p phantom-node --bench messaging 2>&1 | grep '^BENCH'
 cargo bench --quiet -p phantom-node --bench pairing 2>&1 | grep '^BENCH'

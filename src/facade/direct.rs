@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use wasm_bindgen::prelude::*;
 
+use super::messaging::HISTORY_BATCH;
 use super::{rng, DeviceStore, FacadeError, SyncManager};
 use crate::drivers::data_channel::{ChannelState, DirectChannel};
 use crate::history::direct::{
@@ -22,9 +23,6 @@ use crate::vault::Vault;
 pub const DIRECT_GRACE_MS: f64 = 3_000.0;
 /// Channels asked for per transfer before the mailbox alone carries it.
 pub const MAX_DIRECT_ATTEMPTS: u32 = 3;
-/// Envelopes imported from the channel per sync, and so per vault transaction (16 blocks
-/// of 64 KiB); the rest wait in the channel for the next sync.
-pub const DIRECT_BATCH: usize = 16;
 
 /// The new device's channel to the source.
 struct Incoming {
@@ -177,7 +175,7 @@ impl SyncManager {
             .map(|incoming| Rc::clone(&incoming.channel));
         let mut arrived = current
             .as_ref()
-            .map(|channel| channel.take_received(DIRECT_BATCH))
+            .map(|channel| channel.take_received(HISTORY_BATCH))
             .unwrap_or_default();
         // The source answered the last want in full: what is still missing needs another.
         let answered = arrived.len();

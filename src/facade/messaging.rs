@@ -21,13 +21,16 @@ use super::{now_secs, rng, FacadeError, SyncManager};
 use crate::drivers::qr;
 use crate::history::import::HistoryProgress;
 use crate::mailbox::envelope::Envelope;
-use crate::mailbox::transport::MailboxTransport;
+use crate::mailbox::transport::{MailboxTransport, MAX_PAGES_PER_FETCH};
 use crate::mailbox::MailboxAddress;
 use crate::messaging::sealed::ContactCard;
 use crate::messaging::{MessagingError, MessagingEvent, Messenger};
 use crate::persona::{Message, MessageId, Sender};
 use crate::roster::RosterDevice;
 
+/// History envelopes a sync imports, from the channel or (about) from the mailbox: 16
+/// blocks of 64 KiB in one vault transaction; the rest wait for the next sync.
+pub(super) const HISTORY_BATCH: usize = 16;
 /// Messages read from the vault at a time when a conversation is read whole.
 const PAGE: u32 = 1000;
 
@@ -332,7 +335,7 @@ impl SyncManager {
             Duration::from_millis(wait_ms.into())
         };
         for mailbox in &mailboxes {
-            envelopes.extend(self.fetch(&network, *mailbox, wait).await?);
+            envelopes.extend(self.fetch(&network, *mailbox, wait, usize::MAX).await?);
             wait = Duration::ZERO;
         }
         let events = js_sys::Array::new();
@@ -372,8 +375,9 @@ impl SyncManager {
         self.import_history(&direct, "direct", &events, &mut stored, &mut blocks)?;
         if let Some(history) = self.with_messenger(|m| Ok(m.history_mailbox()))? {
             if !self.direct_carrying() {
+                // A batch a sync: the history is never held whole.
                 let arrived: Vec<Vec<u8>> = self
-                    .fetch(&network, history, Duration::ZERO)
+                    .fetch(&network, history, Duration::ZERO, HISTORY_BATCH)
                     .await?
                     .into_iter()
                     .map(|envelope| envelope.as_bytes().to_vec())
@@ -670,20 +674,43 @@ impl SyncManager {
         }
     }
 
+    /// What is new in a mailbox, read answer by answer until there is no more or at least
+    /// `enough` envelopes came.
     async fn fetch(
         &self,
         network: &crate::network::client::MailboxClient,
         mailbox: MailboxAddress,
         wait: Duration,
+        enough: usize,
     ) -> Result<Vec<Envelope>, FacadeError> {
         let mut cursor = self
             .cursors
             .borrow_mut()
             .remove(&mailbox)
             .unwrap_or_default();
-        let fetched = MailboxTransport::fetch(network, mailbox, &mut cursor, wait).await;
+        let mut envelopes = Vec::new();
+        let mut wait = wait;
+        let mut failure = None;
+        for _ in 0..MAX_PAGES_PER_FETCH {
+            match MailboxTransport::fetch_page(network, mailbox, &mut cursor, wait).await {
+                Ok(page) => {
+                    envelopes.extend(page.envelopes);
+                    if !page.more || envelopes.len() >= enough {
+                        break;
+                    }
+                }
+                Err(error) => {
+                    failure = Some(FacadeError::new(error.code(), error.to_string()));
+                    break;
+                }
+            }
+            wait = Duration::ZERO;
+        }
         self.cursors.borrow_mut().insert(mailbox, cursor);
-        fetched.map_err(|e| FacadeError::new(e.code(), e.to_string()))
+        match failure {
+            Some(error) if envelopes.is_empty() => Err(error),
+            _ => Ok(envelopes),
+        }
     }
 
     fn event_view(&self, event: &MessagingEvent) -> Result<JsValue, FacadeError> {

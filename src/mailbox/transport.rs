@@ -90,14 +90,47 @@ impl MailboxCursor {
 pub trait MailboxTransport {
     async fn put(&self, mailbox: MailboxAddress, envelope: Envelope) -> Result<(), TransportError>;
 
-    /// Envelopes not yet read through `cursor`, which moves past them. With a `wait` and
-    /// nothing new, the answer comes when something arrives or the wait ends.
+    /// One answer's worth of envelopes not yet read through `cursor`, which moves past
+    /// them, and whether more are waiting. With a `wait` and nothing new, the answer comes
+    /// when something arrives or the wait ends. A reader that must not hold a whole
+    /// mailbox at once reads it this way.
+    async fn fetch_page(
+        &self,
+        mailbox: MailboxAddress,
+        cursor: &mut MailboxCursor,
+        wait: Duration,
+    ) -> Result<FetchedPage, TransportError>;
+
+    /// Every envelope not yet read through `cursor` (up to [`MAX_PAGES_PER_FETCH`] answers).
     async fn fetch(
         &self,
         mailbox: MailboxAddress,
         cursor: &mut MailboxCursor,
         wait: Duration,
-    ) -> Result<Vec<Envelope>, TransportError>;
+    ) -> Result<Vec<Envelope>, TransportError> {
+        let mut envelopes = Vec::new();
+        let mut wait = wait;
+        for _ in 0..MAX_PAGES_PER_FETCH {
+            let page = self.fetch_page(mailbox, cursor, wait).await?;
+            envelopes.extend(page.envelopes);
+            if !page.more {
+                break;
+            }
+            wait = Duration::ZERO;
+        }
+        Ok(envelopes)
+    }
+}
+
+/// Answers one [`MailboxTransport::fetch`] reads at most; the rest waits for the next.
+pub const MAX_PAGES_PER_FETCH: usize = 64;
+
+/// What one [`MailboxTransport::fetch_page`] brought.
+#[derive(Debug, Default)]
+pub struct FetchedPage {
+    pub envelopes: Vec<Envelope>,
+    /// Whether a node holds more than it answered with.
+    pub more: bool,
 }
 
 /// One in-memory "node" for unit tests; a wait returns at once.
@@ -118,12 +151,12 @@ impl MailboxTransport for MemoryTransport {
         Ok(())
     }
 
-    async fn fetch(
+    async fn fetch_page(
         &self,
         mailbox: MailboxAddress,
         cursor: &mut MailboxCursor,
         _wait: Duration,
-    ) -> Result<Vec<Envelope>, TransportError> {
+    ) -> Result<FetchedPage, TransportError> {
         let mailboxes = self.mailboxes.borrow();
         let held = mailboxes
             .get(&mailbox)
@@ -137,6 +170,9 @@ impl MailboxTransport for MemoryTransport {
             .cloned()
             .collect();
         cursor.advance(MEMORY_NODE, held.len() as u64);
-        Ok(new)
+        Ok(FetchedPage {
+            envelopes: new,
+            more: false,
+        })
     }
 }

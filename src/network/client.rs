@@ -668,39 +668,32 @@ impl crate::mailbox::transport::MailboxTransport for MailboxClient {
         }
     }
 
-    async fn fetch(
+    /// One answer from each node that holds the mailbox (at most 768 KiB each).
+    async fn fetch_page(
         &self,
         mailbox: MailboxAddress,
         cursor: &mut crate::mailbox::transport::MailboxCursor,
         wait: Duration,
-    ) -> Result<Vec<Envelope>, crate::mailbox::transport::TransportError> {
-        use crate::mailbox::transport::TransportError;
-        let mut envelopes = Vec::new();
-        let mut wait = wait;
-        // A node holding more than one answer's worth is read again, up to a bound.
-        for _ in 0..64 {
-            let after = cursor
-                .nodes()
-                .filter_map(|bytes| PeerId::from_bytes(bytes).ok())
-                .map(|peer| (peer, cursor.position(&peer.to_bytes())))
-                .collect();
-            let result = MailboxClient::fetch(self, mailbox, after, wait)
-                .await
-                .map_err(|e| TransportError::Unreachable(e.to_string()))?;
-            let more = result.cursors.iter().any(|(_, c)| c.read_to < c.last_seq);
-            for (peer, position) in &result.cursors {
-                cursor.advance(&peer.to_bytes(), position.read_to);
-            }
-            for envelope in result.envelopes {
-                if cursor.first_sight(&envelope) {
-                    envelopes.push(envelope);
-                }
-            }
-            if !more {
-                break;
-            }
-            wait = Duration::ZERO;
+    ) -> Result<crate::mailbox::transport::FetchedPage, crate::mailbox::transport::TransportError>
+    {
+        use crate::mailbox::transport::{FetchedPage, TransportError};
+        let after = cursor
+            .nodes()
+            .filter_map(|bytes| PeerId::from_bytes(bytes).ok())
+            .map(|peer| (peer, cursor.position(&peer.to_bytes())))
+            .collect();
+        let result = MailboxClient::fetch(self, mailbox, after, wait)
+            .await
+            .map_err(|e| TransportError::Unreachable(e.to_string()))?;
+        let more = result.cursors.iter().any(|(_, c)| c.read_to < c.last_seq);
+        for (peer, position) in &result.cursors {
+            cursor.advance(&peer.to_bytes(), position.read_to);
         }
-        Ok(envelopes)
+        let envelopes = result
+            .envelopes
+            .into_iter()
+            .filter(|envelope| cursor.first_sight(envelope))
+            .collect();
+        Ok(FetchedPage { envelopes, more })
     }
 }
