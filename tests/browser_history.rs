@@ -20,27 +20,44 @@ const BODY_LEN: usize = 200;
 /// A phone whose conversation with Grace holds `count` messages, and a laptop linked to it.
 /// Returns both and the conversation's id.
 async fn linked_with_history(count: u32) -> (SyncManager, SyncManager, String) {
+    let (phone, laptop, mut conversations) = linked_with_histories(&[("Grace", count)]).await;
+    let conversation = conversations.pop().expect("one conversation");
+    (phone, laptop, conversation)
+}
+
+/// A phone with a conversation of `count` messages with each contact, added in this order
+/// (so the last is the most recent), and a laptop linked to it; the conversations' ids.
+async fn linked_with_histories(
+    contacts: &[(&str, u32)],
+) -> (SyncManager, SyncManager, Vec<String>) {
     let phone = phone_with_persona().await;
-    let grace = device("grace").await;
-    grace.create_persona("Grace".into()).await.expect("persona");
-    let grace_key = phone
-        .add_contact(grace.contact_card().expect("a card"))
-        .await
-        .expect("added");
-    let contacts = phone.contacts().expect("contacts");
-    let conversation = (0..contacts.length())
-        .map(|i| contacts.get(i))
-        .find(|c| text(c, "personaKey") == grace_key)
-        .map(|c| text(&c, "conversationId"))
-        .expect("a conversation with Grace");
-    phone
-        .add_history_fixture(&conversation, count, BODY_LEN)
-        .await
-        .expect("history");
+    let mut conversations = Vec::new();
+    for (name, count) in contacts {
+        let contact = device(&name.to_lowercase()).await;
+        contact
+            .create_persona((*name).into())
+            .await
+            .expect("persona");
+        let key = phone
+            .add_contact(contact.contact_card().expect("a card"))
+            .await
+            .expect("added");
+        let listed = phone.contacts().expect("contacts");
+        let conversation = (0..listed.length())
+            .map(|i| listed.get(i))
+            .find(|c| text(c, "personaKey") == key)
+            .map(|c| text(&c, "conversationId"))
+            .expect("a conversation");
+        phone
+            .add_history_fixture(&conversation, *count, BODY_LEN)
+            .await
+            .expect("history");
+        conversations.push(conversation);
+    }
     let laptop = device("laptop").await;
     link(&phone, &laptop).await;
     phone.flush_to_network().await.expect("announced");
-    (phone, laptop, conversation)
+    (phone, laptop, conversations)
 }
 
 /// What a transfer did, as the new device's events told it.
@@ -205,6 +222,37 @@ async fn a_second_run_of_the_history_imports_nothing_twice() {
     until_complete(&phone, &laptop, &mut second).await;
     assert_eq!(second.imported, 0, "{second:?}");
     assert_eq!(message_count(&laptop, &conversation).await, 2_000);
+}
+
+#[wasm_bindgen_test]
+async fn a_conversation_asked_for_first_arrives_before_the_others() {
+    // Heidi's conversation is the most recent: it would come first.
+    let (phone, laptop, conversations) =
+        linked_with_histories(&[("Grace", 6_000), ("Heidi", 2_000)]).await;
+    let [grace, heidi] = <[String; 2]>::try_from(conversations).expect("two");
+    laptop
+        .prioritize_history(Some(grace.clone()))
+        .expect("asked");
+    let mut transfer = Transfer::default();
+    let mut heidi_when_grace_was_complete = None;
+    for _ in 0..SYNC_ROUNDS {
+        if transfer.complete {
+            break;
+        }
+        round(&phone, &laptop, &mut transfer).await;
+        if heidi_when_grace_was_complete.is_none() && message_count(&laptop, &grace).await == 6_000
+        {
+            heidi_when_grace_was_complete = Some(message_count(&laptop, &heidi).await);
+        }
+    }
+    assert!(transfer.complete, "{transfer:?}");
+    let heidi_then = heidi_when_grace_was_complete.expect("Grace's history completed");
+    assert!(
+        heidi_then < 2_000,
+        "Grace's came first: Heidi had {heidi_then}"
+    );
+    assert_eq!(transfer.imported, 8_000, "{transfer:?}");
+    assert_eq!(message_count(&laptop, &heidi).await, 2_000);
 }
 
 /// The driver alone: two peer connections of this page, 64 KiB messages through the send

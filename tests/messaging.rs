@@ -319,7 +319,7 @@ fn a_direct_channel_is_asked_for_and_answered_only_between_the_transfer_s_two_de
     );
 
     // The want asks for everything; A's server answers it with the manifest and each block.
-    let want = b.direct_want().expect("a transfer under way");
+    let want = b.direct_want(None).expect("a transfer under way");
     assert!(!want.manifest_known && want.received.is_empty());
     let server: std::sync::Arc<DirectServer> = a.direct_server(&transfer_id).expect("served");
     assert_eq!(

@@ -345,6 +345,7 @@ fn compute_messaging() -> Value {
             transfer_id: filled(0xe1),
             manifest_known: true,
             received: vec![0, 2, 3],
+            first: Some(filled(0xc0)),
         }.encode().expect("encodes")),
         "body": {
             "rng_seed": 7,
@@ -421,6 +422,7 @@ fn the_messaging_frames_decode_and_verify() {
     let want = phantom_sync::history::direct::WantFrame::decode(&hex_at(&["history_want"]))
         .expect("a want");
     assert_eq!(want.received, vec![0, 2, 3]);
+    assert_eq!(want.first, Some(filled(0xc0)));
     assert!(phantom_sync::history::direct::is_end_of_answer(
         &hex_at(&["history_end_of_answer"]),
         &want.transfer_id

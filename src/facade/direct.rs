@@ -34,6 +34,8 @@ struct Incoming {
 /// This device's direct history channels, both ways.
 pub(super) struct DirectLinks {
     enabled: bool,
+    /// The conversation whose history the new device wants before the rest.
+    first: Option<[u8; 16]>,
     incoming: Option<Incoming>,
     attempts: u32,
     /// Channels this device serves history on, until they close.
@@ -75,6 +77,7 @@ impl Default for DirectLinks {
     fn default() -> Self {
         Self {
             enabled: true,
+            first: None,
             incoming: None,
             attempts: 0,
             outgoing: Vec::new(),
@@ -95,6 +98,18 @@ impl SyncManager {
             links.incoming = None;
             links.outgoing.clear();
         }
+    }
+
+    /// Asks for conversation `conversationId`'s history (hex) before the rest of a catch-up
+    /// under way — the conversation the user opened; `undefined` asks for the usual order
+    /// again. It takes effect at the next answer on the direct channel (at most 32 blocks).
+    #[wasm_bindgen(js_name = prioritizeHistory)]
+    pub fn prioritize_history(&self, conversation_id: Option<String>) -> Result<(), JsValue> {
+        let first = conversation_id
+            .map(|id| super::messaging::id_from_hex::<16>(&id, "conversation id"))
+            .transpose()?;
+        self.direct.borrow_mut().first = first;
+        Ok(())
     }
 
     /// Closes the direct history channel this device receives on; the next sync asks for
@@ -163,7 +178,8 @@ impl SyncManager {
         if !self.direct.borrow().enabled {
             return Ok(Vec::new());
         }
-        let Some(want) = self.with_messenger(|m| Ok(m.direct_want()))? else {
+        let first = self.direct.borrow().first;
+        let Some(want) = self.with_messenger(|m| Ok(m.direct_want(first)))? else {
             self.direct.borrow_mut().incoming = None;
             return Ok(Vec::new());
         };

@@ -30,16 +30,16 @@
 //!     .collect();
 //! // Frame 0 is the manifest, frame i + 1 block i: the source reads them where it keeps them.
 //! let (offer, envelopes) = offer_history(vec![([7; 16], chat)], 1024, &mut rng)?;
-//! let server = DirectServer::new(offer.transfer_id, envelopes[0].clone(), envelopes.len() - 1);
+//! let server = DirectServer::new(envelopes[0].clone())?;
 //! let mut receiver = HistoryReceiver::new(&offer);
 //!
 //! // A first channel carries the manifest and two blocks, then closes.
-//! let want = WantFrame::decode(&receiver.want(offer.transfer_id).encode()?)?;
+//! let want = WantFrame::decode(&receiver.want(offer.transfer_id, None).encode()?)?;
 //! for frame in server.frames_for(&want)?.into_iter().take(3) {
 //!     receiver.accept(&envelopes[frame])?;
 //! }
 //! // The second one is asked only for what is missing.
-//! let want = receiver.want(offer.transfer_id);
+//! let want = receiver.want(offer.transfer_id, None);
 //! let rest = server.frames_for(&want)?;
 //! assert_eq!(rest.len(), server.blocks() - 2);
 //! for frame in rest {
@@ -49,7 +49,7 @@
 //! # Ok::<(), phantom_sync::history::HistoryError>(())
 //! ```
 
-use crate::history::manifest::MAX_BLOCKS;
+use crate::history::manifest::{Manifest, MAX_BLOCKS};
 use crate::history::HistoryError;
 use crate::wire::{Reader, WireError, Writer};
 
@@ -59,13 +59,14 @@ pub const MAX_SDP_LEN: usize = 16 * 1024;
 pub const CHANNEL_LABEL: &str = "phantom-sync history v1";
 
 const WANT_MAGIC: &[u8; 2] = b"PW";
-const WANT_FORMAT_VERSION: u8 = 1;
+const WANT_FORMAT_VERSION: u8 = 2;
 const END_MAGIC: &[u8; 2] = b"PD";
+const END_FORMAT_VERSION: u8 = 1;
 
 /// What the source sends after the last envelope of an answer to a want: the new device
 /// sends a new want if something it needs did not arrive whole.
 pub fn end_of_answer(transfer_id: &[u8; 16]) -> Vec<u8> {
-    [END_MAGIC.as_slice(), &[WANT_FORMAT_VERSION], transfer_id].concat()
+    [END_MAGIC.as_slice(), &[END_FORMAT_VERSION], transfer_id].concat()
 }
 
 /// Whether `frame` is the end of an answer for `transfer_id`.
@@ -95,13 +96,15 @@ impl DirectSignal {
     }
 }
 
-/// The new device's first message on a channel: the transfer, whether it holds the
-/// manifest, and the blocks (manifest indices) it imported.
+/// What the new device asks for on a channel: the transfer, whether it holds the
+/// manifest, the blocks (manifest indices) it imported, and the conversation whose blocks
+/// it wants before the others, if one is open on its screen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WantFrame {
     pub transfer_id: [u8; 16],
     pub manifest_known: bool,
     pub received: Vec<u32>,
+    pub first: Option<[u8; 16]>,
 }
 
 impl WantFrame {
@@ -114,6 +117,13 @@ impl WantFrame {
         w.put_count("received", self.received.len(), MAX_BLOCKS)?;
         for index in &self.received {
             w.put_u32(*index);
+        }
+        match &self.first {
+            Some(conversation_id) => {
+                w.put_u8(1);
+                w.put_bytes(conversation_id);
+            }
+            None => w.put_u8(0),
         }
         Ok(w.into_bytes())
     }
@@ -136,11 +146,22 @@ impl WantFrame {
         let received = (0..count)
             .map(|_| r.u32("received_index"))
             .collect::<Result<_, _>>()?;
+        let first = match r.u8("first_present")? {
+            0 => None,
+            1 => Some(r.array("first_conversation")?),
+            other => {
+                return Err(WireError::InvalidValue {
+                    field: "first_present",
+                    value: other.into(),
+                })
+            }
+        };
         r.finish()?;
         Ok(Self {
             transfer_id,
             manifest_known,
             received,
+            first,
         })
     }
 }
@@ -159,17 +180,23 @@ pub const MAX_ANSWER_FRAMES: usize = 32;
 pub struct DirectServer {
     transfer_id: [u8; 16],
     manifest: Vec<u8>,
-    blocks: usize,
+    /// Each block's conversation, in manifest order.
+    conversations: Vec<[u8; 16]>,
 }
 
 impl DirectServer {
-    /// A transfer's server from its manifest envelope and how many blocks it lists.
-    pub fn new(transfer_id: [u8; 16], manifest: Vec<u8>, blocks: usize) -> Self {
-        Self {
-            transfer_id,
+    /// A transfer's server from its manifest envelope.
+    pub fn new(manifest: Vec<u8>) -> Result<Self, HistoryError> {
+        let decoded = Manifest::decode(&manifest)?;
+        Ok(Self {
+            transfer_id: decoded.transfer_id,
+            conversations: decoded
+                .blocks
+                .iter()
+                .map(|block| block.conversation_id)
+                .collect(),
             manifest,
-            blocks,
-        }
+        })
     }
 
     pub fn transfer_id(&self) -> [u8; 16] {
@@ -178,7 +205,7 @@ impl DirectServer {
 
     /// How many blocks the manifest lists.
     pub fn blocks(&self) -> usize {
-        self.blocks
+        self.conversations.len()
     }
 
     /// The manifest envelope, frame 0.
@@ -187,13 +214,14 @@ impl DirectServer {
     }
 
     /// What to send for `want`, in order and at most [`MAX_ANSWER_FRAMES`]: the manifest
-    /// unless it is known, then the blocks not received. A want for another transfer is
-    /// refused.
+    /// unless it is known, then the blocks not received — those of the conversation it
+    /// wants first before the others, each in manifest order. A want for another transfer
+    /// is refused.
     pub fn frames_for(&self, want: &WantFrame) -> Result<Vec<FrameIndex>, HistoryError> {
         if want.transfer_id != self.transfer_id {
             return Err(HistoryError::WrongTransfer);
         }
-        let mut received = vec![false; self.blocks];
+        let mut received = vec![false; self.blocks()];
         for index in &want.received {
             let slot = received
                 .get_mut(*index as usize)
@@ -203,14 +231,19 @@ impl DirectServer {
             *slot = true;
         }
         let manifest = (!want.manifest_known).then_some(0);
-        let blocks = received
-            .iter()
-            .enumerate()
-            .filter(|(_, arrived)| !**arrived)
-            .map(|(index, _)| index + 1);
+        let missing = || {
+            received
+                .iter()
+                .zip(&self.conversations)
+                .enumerate()
+                .filter(|(_, (arrived, _))| !**arrived)
+        };
+        let wanted_first = |conversation: &[u8; 16]| want.first.as_ref() == Some(conversation);
+        let first = missing().filter(|(_, (_, c))| wanted_first(c));
+        let rest = missing().filter(|(_, (_, c))| !wanted_first(c));
         Ok(manifest
             .into_iter()
-            .chain(blocks)
+            .chain(first.chain(rest).map(|(index, _)| index + 1))
             .take(MAX_ANSWER_FRAMES)
             .collect())
     }
@@ -226,6 +259,7 @@ mod tests {
             transfer_id: [3; 16],
             manifest_known: true,
             received: vec![0, 2, 5],
+            first: Some([4; 16]),
         };
         let bytes = want.encode().expect("encodes");
         assert_eq!(WantFrame::decode(&bytes).expect("decodes"), want);
@@ -233,15 +267,41 @@ mod tests {
         bad[19] = 7;
         assert!(WantFrame::decode(&bad).is_err());
         assert!(WantFrame::decode(&bytes[..bytes.len() - 1]).is_err());
+        let none = WantFrame {
+            first: None,
+            ..want
+        };
+        let bytes = none.encode().expect("encodes");
+        assert_eq!(WantFrame::decode(&bytes).expect("decodes"), none);
+    }
+
+    /// A server for a manifest whose blocks belong to these conversations.
+    fn server(conversations: &[u8]) -> DirectServer {
+        let manifest = Manifest {
+            transfer_id: [1; 16],
+            blocks: conversations
+                .iter()
+                .map(|c| crate::history::manifest::BlockEntry {
+                    hash: [0; 32],
+                    conversation_id: [*c; 16],
+                    first_ms: 0,
+                    last_ms: 0,
+                    messages: 1,
+                    bytes: 1,
+                })
+                .collect(),
+        };
+        DirectServer::new(manifest.encode().expect("encodes")).expect("a server")
     }
 
     #[test]
     fn a_server_sends_what_is_missing_and_refuses_others() {
-        let server = DirectServer::new([1; 16], vec![0], 3);
+        let server = server(&[7, 7, 7]);
         let want = |manifest_known, received: Vec<u32>| WantFrame {
             transfer_id: [1; 16],
             manifest_known,
             received,
+            first: None,
         };
         assert_eq!(
             server.frames_for(&want(false, vec![])),
@@ -257,9 +317,36 @@ mod tests {
             ..want(true, vec![])
         };
         assert_eq!(server.frames_for(&other), Err(HistoryError::WrongTransfer));
-        let long = DirectServer::new([1; 16], vec![0], 100);
+        let long = super::tests::server(&[7; 100]);
         let first = long.frames_for(&want(false, vec![])).expect("frames");
         assert_eq!(first.len(), MAX_ANSWER_FRAMES, "an answer is bounded");
         assert_eq!(first.first(), Some(&0), "the manifest first");
+    }
+
+    #[test]
+    fn the_conversation_wanted_first_comes_first() {
+        let server = server(&[1, 1, 2, 1, 2, 3]);
+        let want = |received: Vec<u32>, first: Option<u8>| WantFrame {
+            transfer_id: [1; 16],
+            manifest_known: true,
+            received,
+            first: first.map(|c| [c; 16]),
+        };
+        assert_eq!(
+            server.frames_for(&want(vec![], None)),
+            Ok(vec![1, 2, 3, 4, 5, 6])
+        );
+        assert_eq!(
+            server.frames_for(&want(vec![], Some(2))),
+            Ok(vec![3, 5, 1, 2, 4, 6])
+        );
+        assert_eq!(
+            server.frames_for(&want(vec![2], Some(2))),
+            Ok(vec![5, 1, 2, 4, 6])
+        );
+        assert_eq!(
+            server.frames_for(&want(vec![], Some(9))),
+            Ok(vec![1, 2, 3, 4, 5, 6])
+        );
     }
 }

@@ -223,10 +223,11 @@ impl HistoryReceiver {
     }
 
     /// What to ask a direct channel for: the manifest unless it is here, and every block not
-    /// yet imported.
-    pub fn want(&self, transfer_id: [u8; 16]) -> WantFrame {
+    /// yet imported, conversation `first`'s before the others.
+    pub fn want(&self, transfer_id: [u8; 16], first: Option<[u8; 16]>) -> WantFrame {
         WantFrame {
             transfer_id,
+            first,
             manifest_known: self.import.is_some(),
             received: self
                 .import

@@ -827,7 +827,7 @@ impl Messenger {
             mailbox: offer.mailbox,
             blocks,
         };
-        let server = DirectServer::new(offer.transfer_id, manifest, blocks as usize);
+        let server = DirectServer::new(manifest)?;
         transmits.extend(self.seal_to_own_device(device_id, &Content::HistoryOffer(offer), rng)?);
         self.serving
             .insert(publication.transfer_id, (*device_id, Arc::new(server)));
@@ -868,10 +868,11 @@ impl Messenger {
         self.seal_to_own_device(&source, &Content::DirectRequest(signal), rng)
     }
 
-    /// What a direct channel should carry to this device: everything it does not hold yet.
-    pub fn direct_want(&self) -> Option<WantFrame> {
+    /// What a direct channel should carry to this device: everything it does not hold yet,
+    /// conversation `first`'s history before the rest.
+    pub fn direct_want(&self, first: Option<[u8; 16]>) -> Option<WantFrame> {
         self.incomplete_history()
-            .map(|history| history.receiver.want(history.offer.transfer_id))
+            .map(|history| history.receiver.want(history.offer.transfer_id, first))
     }
 
     /// Answers a [`MessagingEvent::DirectRequested`]: `sdp` is this device's WebRTC answer.
