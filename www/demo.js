@@ -148,7 +148,36 @@ function renderChat(device, prefix) {
   $(`${prefix}-peer`).textContent = conversation.title;
   $(`${prefix}-unread`).textContent = conversation.unread;
   $(`${prefix}-unread`).dataset.count = conversation.unread;
-  renderMessages($(`${prefix}-messages`), device.messages(conversation.conversationId));
+  const recent = device.messages(conversation.conversationId);
+  const shown = new Set(recent.map((message) => message.id));
+  const earlier = (earlierShown.get(prefix) ?? []).filter((message) => !shown.has(message.id));
+  renderMessages($(`${prefix}-messages`), [...earlier, ...recent]);
+  device.messageCount(conversation.conversationId).then((count) => {
+    $(`${prefix}-count`).textContent = `${count} message(s) on this device`;
+  }, () => {});
+}
+
+/** Older messages a device was asked to show, read from its vault, per device. */
+const earlierShown = new Map();
+
+/** Shows 50 more messages from before the oldest one shown: they come from the vault, and
+ * during a catch-up this conversation's history is asked for before the others. */
+async function showEarlier(device, prefix) {
+  const conversation = firstConversation(device);
+  if (!conversation) return;
+  try {
+    const id = conversation.conversationId;
+    if (device === laptop) laptop.prioritizeHistory(id);
+    const shown = earlierShown.get(prefix) ?? [];
+    const oldest = shown[0] ?? device.messages(id)[0];
+    if (!oldest) return;
+    const earlier = await device.earlierMessages(id, oldest.id, 50);
+    earlierShown.set(prefix, [...earlier, ...shown]);
+    renderChats();
+    $(`${prefix}-messages`).scrollTop = 0;
+  } catch (error) {
+    report(prefix === "laptop" ? "target-message" : "source-message", error);
+  }
 }
 
 function renderChats() {
@@ -174,6 +203,7 @@ async function reply(device, prefix) {
 }
 
 for (const [device, prefix] of [[phone, "phone"], [laptop, "laptop"]]) {
+  $(`${prefix}-earlier`).addEventListener("click", () => showEarlier(device, prefix));
   $(`${prefix}-reply`).addEventListener("submit", async (event) => {
     event.preventDefault();
     await reply(device, prefix);

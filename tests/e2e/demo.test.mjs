@@ -121,7 +121,11 @@ test(
       await page.locator(`#${device}-messages li`, { hasText: "Hello Ada!" }).waitFor({ timeout: 30_000 });
       assert.equal(await page.locator(`#${device}-messages li`).count(), 1, `${device} shows it once`);
       assert.equal(await page.locator(`#${device}-unread`).textContent(), "1");
+      await page.locator(`#${device}-count`, { hasText: "1 message(s) on this device" }).waitFor();
     }
+    // Nothing older than the latest: scrolling back (from the vault) adds nothing.
+    await page.locator("#laptop-earlier").click();
+    assert.equal(await page.locator("#laptop-messages li").count(), 1);
     await page.screenshot({ path: `${shots}demo-message-on-both-devices.png`, fullPage: true });
 
     await page.getByLabel("Reply from this device").nth(1).fill("Hi Grace, from the laptop");
