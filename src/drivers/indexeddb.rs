@@ -80,6 +80,39 @@ impl IndexedDbStore {
     }
 }
 
+impl IndexedDbStore {
+    /// The records in `range`, in key order, the first `limit` of them if given.
+    async fn read_range(
+        &self,
+        store: StoreName,
+        range: &IdbKeyRange,
+        limit: Option<u32>,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let tx = self.transaction(&[store], IdbTransactionMode::Readonly)?;
+        let object_store = tx.object_store(store.as_str()).map_err(|e| map_error(&e))?;
+        let (keys, values) = match limit {
+            Some(limit) => (
+                object_store.get_all_keys_with_key_and_limit(range, limit),
+                object_store.get_all_with_key_and_limit(range, limit),
+            ),
+            None => (
+                object_store.get_all_keys_with_key(range),
+                object_store.get_all_with_key(range),
+            ),
+        };
+        let keys = keys.map_err(|e| map_error(&e))?;
+        let values = values.map_err(|e| map_error(&e))?;
+        // Both waits exist before either is awaited: their events may come in one task.
+        let (keys, values) = (RequestWait::new(&keys), RequestWait::new(&values));
+        let keys: Array = keys.wait().await?.unchecked_into();
+        let values: Array = values.wait().await?.unchecked_into();
+        keys.iter()
+            .zip(values.iter())
+            .map(|(key, value)| Ok((bytes_of(key, store)?, bytes_of(value, store)?)))
+            .collect()
+    }
+}
+
 /// Dropping the store closes its connection; the data stays.
 impl Drop for IndexedDbStore {
     fn drop(&mut self) {
@@ -106,26 +139,8 @@ impl RawStore for IndexedDbStore {
         store: StoreName,
         prefix: &[u8],
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
-        let tx = self.transaction(&[store], IdbTransactionMode::Readonly)?;
-        let object_store = tx.object_store(store.as_str()).map_err(|e| map_error(&e))?;
-        let range = prefix_range(prefix)?;
-        let (keys, values) = match &range {
-            Some(range) => (
-                object_store.get_all_keys_with_key(range),
-                object_store.get_all_with_key(range),
-            ),
-            None => (object_store.get_all_keys(), object_store.get_all()),
-        };
-        let keys = keys.map_err(|e| map_error(&e))?;
-        let values = values.map_err(|e| map_error(&e))?;
-        // Both waits exist before either is awaited: their events may come in one task.
-        let (keys, values) = (RequestWait::new(&keys), RequestWait::new(&values));
-        let keys: Array = keys.wait().await?.unchecked_into();
-        let values: Array = values.wait().await?.unchecked_into();
-        keys.iter()
-            .zip(values.iter())
-            .map(|(key, value)| Ok((bytes_of(key, store)?, bytes_of(value, store)?)))
-            .collect()
+        self.read_range(store, &page_range(prefix, None)?, None)
+            .await
     }
 
     async fn scan_prefix_page(
@@ -135,22 +150,8 @@ impl RawStore for IndexedDbStore {
         after: Option<&[u8]>,
         limit: u32,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
-        let tx = self.transaction(&[store], IdbTransactionMode::Readonly)?;
-        let object_store = tx.object_store(store.as_str()).map_err(|e| map_error(&e))?;
-        let range = page_range(prefix, after)?;
-        let keys = object_store
-            .get_all_keys_with_key_and_limit(&range, limit)
-            .map_err(|e| map_error(&e))?;
-        let values = object_store
-            .get_all_with_key_and_limit(&range, limit)
-            .map_err(|e| map_error(&e))?;
-        let (keys, values) = (RequestWait::new(&keys), RequestWait::new(&values));
-        let keys: Array = keys.wait().await?.unchecked_into();
-        let values: Array = values.wait().await?.unchecked_into();
-        keys.iter()
-            .zip(values.iter())
-            .map(|(key, value)| Ok((bytes_of(key, store)?, bytes_of(value, store)?)))
-            .collect()
+        self.read_range(store, &page_range(prefix, after)?, Some(limit))
+            .await
     }
 
     async fn count_prefix(&self, store: StoreName, prefix: &[u8]) -> Result<u32, StoreError> {

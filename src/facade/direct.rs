@@ -1,8 +1,8 @@
-//! History over a direct WebRTC channel, beside the mailbox: the new device asks the source
-//! for a channel, sends it what it lacks once the channel opens, and takes the blocks that
-//! arrive at each sync. The mailbox carries the history whenever no channel does: direct
-//! history switched off, a channel not open within [`DIRECT_GRACE_MS`] (the source may be
-//! offline), or closed more often than [`MAX_DIRECT_ATTEMPTS`].
+//! History over a direct WebRTC channel, beside the mailbox: the driver of the core's
+//! [`DirectLink`] rules. The new device asks the source for a channel, sends it what it
+//! lacks once the channel opens, and takes the blocks that arrive at each sync; the source
+//! serves each want from its vault. The mailbox carries the history whenever no channel
+//! does, and always when direct history is switched off.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -16,31 +16,36 @@ use crate::drivers::data_channel::{ChannelState, DirectChannel};
 use crate::history::direct::{
     end_of_answer, is_end_of_answer, DirectServer, FrameIndex, WantFrame, CHANNEL_LABEL,
 };
+use crate::history::direct_link::{ChannelStatus, DirectLink, DirectStep};
 use crate::vault::Vault;
-
-/// How long the mailbox waits for a requested channel to open before it carries the
-/// history itself.
-pub const DIRECT_GRACE_MS: f64 = 3_000.0;
-/// Channels asked for per transfer before the mailbox alone carries it.
-pub const MAX_DIRECT_ATTEMPTS: u32 = 3;
-
-/// The new device's channel to the source.
-struct Incoming {
-    channel: Rc<DirectChannel>,
-    requested_at_ms: f64,
-    want_sent: bool,
-}
 
 /// This device's direct history channels, both ways.
 pub(super) struct DirectLinks {
     enabled: bool,
     /// The conversation whose history the new device wants before the rest.
     first: Option<[u8; 16]>,
-    incoming: Option<Incoming>,
-    attempts: u32,
+    /// The new device's channel to the source, and the rules it follows.
+    incoming: Option<Rc<DirectChannel>>,
+    link: DirectLink,
     /// Channels this device serves history on, until they close.
     outgoing: Vec<Rc<DirectChannel>>,
     serving: Serving,
+}
+
+impl DirectLinks {
+    fn incoming_status(&self) -> Option<ChannelStatus> {
+        self.incoming.as_ref().map(|channel| match channel.state() {
+            ChannelState::Connecting => ChannelStatus::Connecting,
+            ChannelState::Open => ChannelStatus::Open,
+            ChannelState::Closed => ChannelStatus::Closed {
+                undelivered: channel.pending(),
+            },
+        })
+    }
+}
+
+fn now_ms() -> u64 {
+    js_sys::Date::now() as u64
 }
 
 /// What the serving tasks share with the facade.
@@ -79,7 +84,7 @@ impl Default for DirectLinks {
             enabled: true,
             first: None,
             incoming: None,
-            attempts: 0,
+            link: DirectLink::default(),
             outgoing: Vec::new(),
             serving: Serving::default(),
         }
@@ -116,8 +121,8 @@ impl SyncManager {
     /// a new one, which carries only what is still missing.
     #[wasm_bindgen(js_name = closeHistoryChannel)]
     pub fn close_history_channel(&self) {
-        if let Some(incoming) = self.direct.borrow().incoming.as_ref() {
-            incoming.channel.close();
+        if let Some(channel) = self.direct.borrow().incoming.as_ref() {
+            channel.close();
         }
     }
 
@@ -139,7 +144,7 @@ impl SyncManager {
     /// A history transfer was offered to this device: it may ask for channels again.
     pub(super) fn direct_history_offered(&self) {
         let mut links = self.direct.borrow_mut();
-        links.attempts = 0;
+        links.link.restart();
         links.incoming = None;
         self.history_clock.set(Some((js_sys::Date::now(), 0)));
     }
@@ -147,121 +152,71 @@ impl SyncManager {
     /// Whether history is arriving on an open channel (or waits in a closed one), so a sync
     /// should not sit waiting on the inbox.
     pub(super) fn direct_flowing(&self) -> bool {
-        self.direct_path(false)
+        let links = self.direct.borrow();
+        links.enabled && links.link.flowing(links.incoming_status())
     }
 
     /// Whether a direct channel carries (or may soon carry) this device's history, so the
     /// mailbox need not.
     pub(super) fn direct_carrying(&self) -> bool {
-        self.direct_path(true)
-    }
-
-    fn direct_path(&self, counting_a_fresh_request: bool) -> bool {
         let links = self.direct.borrow();
-        links.enabled
-            && links
-                .incoming
-                .as_ref()
-                .is_some_and(|incoming| match incoming.channel.state() {
-                    ChannelState::Open => true,
-                    ChannelState::Connecting => {
-                        counting_a_fresh_request
-                            && js_sys::Date::now() - incoming.requested_at_ms < DIRECT_GRACE_MS
-                    }
-                    ChannelState::Closed => incoming.channel.pending() > 0,
-                })
+        links.enabled && links.link.carrying(links.incoming_status(), now_ms())
     }
 
-    /// The new device's side, once a sync: asks for a channel when it has none (or its
-    /// channel closed), sends the want once it opens, and returns the envelopes that came.
+    /// The new device's side, once a sync: takes the envelopes that came, and does what the
+    /// rules say next (ask for a channel, send the want, or leave it to the mailbox).
     pub(super) async fn drive_direct(&self) -> Result<Vec<Vec<u8>>, FacadeError> {
         if !self.direct.borrow().enabled {
             return Ok(Vec::new());
         }
         let first = self.direct.borrow().first;
         let Some(want) = self.with_messenger(|m| Ok(m.direct_want(first)))? else {
-            self.direct.borrow_mut().incoming = None;
+            let mut links = self.direct.borrow_mut();
+            links.incoming = None;
+            links.link.forget_channel();
             return Ok(Vec::new());
         };
-        let current = self
-            .direct
-            .borrow()
-            .incoming
-            .as_ref()
-            .map(|incoming| Rc::clone(&incoming.channel));
+        let current = self.direct.borrow().incoming.clone();
         let mut arrived = current
             .as_ref()
             .map(|channel| channel.take_received(HISTORY_BATCH))
             .unwrap_or_default();
-        // The source answered the last want in full: what is still missing needs another.
-        let answered = arrived.len();
+        let taken = arrived.len();
         arrived.retain(|frame| !is_end_of_answer(frame, &want.transfer_id));
-        if arrived.len() < answered {
-            if let Some(incoming) = self.direct.borrow_mut().incoming.as_mut() {
-                incoming.want_sent = false;
-            }
+        if arrived.len() < taken {
+            self.direct.borrow_mut().link.answer_ended();
         }
-        match current {
-            Some(channel) if channel.state() != ChannelState::Closed => {
-                let want_sent = self
-                    .direct
-                    .borrow()
-                    .incoming
-                    .as_ref()
-                    .is_some_and(|incoming| incoming.want_sent);
-                // Sent once the envelopes taken above are imported: the want lists them.
-                if channel.state() == ChannelState::Open && !want_sent && arrived.is_empty() {
-                    self.send_want(&channel, &want).await?;
-                }
+        let step = {
+            let links = self.direct.borrow();
+            links
+                .link
+                .next_step(links.incoming_status(), !arrived.is_empty())
+        };
+        match (step, current) {
+            (DirectStep::SendWant, Some(channel)) => {
+                let bytes = want
+                    .encode()
+                    .map_err(|e| FacadeError::new(e.code(), e.to_string()))?;
+                channel.send(&bytes).await?;
+                self.direct.borrow_mut().link.want_sent();
             }
-            // A closed channel's last envelopes are taken first, then one is asked for anew.
-            Some(channel) if channel.pending() > 0 => {}
-            _ => self.request_channel().await?,
+            (DirectStep::AskForChannel, _) => {
+                let (channel, offer) = DirectChannel::offer(CHANNEL_LABEL).await?;
+                let transmits = self.with_messenger(|m| m.request_direct(offer, &mut rng()))?;
+                self.outbox.borrow_mut().extend(transmits);
+                let mut links = self.direct.borrow_mut();
+                links.incoming = Some(Rc::new(channel));
+                links.link.channel_requested(now_ms());
+            }
+            (DirectStep::UseMailbox, _) => self.direct.borrow_mut().incoming = None,
+            _ => {}
         }
         Ok(arrived)
     }
 
-    async fn send_want(
-        &self,
-        channel: &DirectChannel,
-        want: &WantFrame,
-    ) -> Result<(), FacadeError> {
-        let bytes = want
-            .encode()
-            .map_err(|e| FacadeError::new(e.code(), e.to_string()))?;
-        channel.send(&bytes).await?;
-        if let Some(incoming) = self.direct.borrow_mut().incoming.as_mut() {
-            incoming.want_sent = true;
-        }
-        Ok(())
-    }
-
-    async fn request_channel(&self) -> Result<(), FacadeError> {
-        let attempts = self.direct.borrow().attempts;
-        if attempts >= MAX_DIRECT_ATTEMPTS {
-            self.direct.borrow_mut().incoming = None;
-            return Ok(());
-        }
-        self.direct.borrow_mut().attempts = attempts + 1;
-        let (channel, offer) = DirectChannel::offer(CHANNEL_LABEL).await?;
-        let transmits = self.with_messenger(|m| m.request_direct(offer, &mut rng()))?;
-        self.outbox.borrow_mut().extend(transmits);
-        self.direct.borrow_mut().incoming = Some(Incoming {
-            channel: Rc::new(channel),
-            requested_at_ms: js_sys::Date::now(),
-            want_sent: false,
-        });
-        Ok(())
-    }
-
     /// The source answered this device's request: the channel can open.
     pub(super) async fn direct_accepted(&self, answer: &str) -> Result<(), FacadeError> {
-        let channel = self
-            .direct
-            .borrow()
-            .incoming
-            .as_ref()
-            .map(|incoming| Rc::clone(&incoming.channel));
+        let channel = self.direct.borrow().incoming.clone();
         if let Some(channel) = channel {
             channel.accept_answer(answer).await?;
         }

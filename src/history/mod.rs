@@ -10,6 +10,7 @@
 //! - [`transfer`]: the blocks through a mailbox, and the offer sealed to the new device.
 //! - [`vault_export`]: the source's export, read from its vault and stored back there.
 //! - [`direct`]: the same blocks over a direct data channel, asked for by what is missing.
+//! - [`direct_link`]: the new device's rules for that channel: when to ask, when to want.
 //!
 //! ```
 //! use phantom_sync::history::export::HistoryExport;
@@ -45,6 +46,7 @@
 //! ```
 
 pub mod direct;
+pub mod direct_link;
 pub mod export;
 pub mod import;
 pub mod manifest;
