@@ -690,7 +690,7 @@ impl Messenger {
 
     /// Adds a device to the persona's roster (epoch + 1) and tells everyone: the roster is
     /// published, sent to every contact and every own device, and the new device gets a
-    /// card for each contact.
+    /// card for each contact and each conversation's read marks.
     pub fn add_device(
         &mut self,
         device: RosterDevice,
@@ -708,20 +708,28 @@ impl Messenger {
                 return Err(error);
             }
         };
-        let cards: Vec<ContactCard> = self
-            .contacts
-            .values()
-            .map(|contact| ContactCard {
+        // Each contact's card, then each conversation's read marks: the history the new
+        // device catches up on is only as unread as it is here.
+        let cards = self.contacts.values().map(|contact| {
+            Content::ContactCard(ContactCard {
                 display_name: contact.display_name.clone(),
                 roster: contact.signed.clone(),
             })
-            .collect();
-        for card in cards {
-            if let Some(bytes) = self.seal_to(
-                std::slice::from_ref(&device),
-                &Content::ContactCard(card),
-                rng,
-            )? {
+        });
+        let marks = self
+            .conversations
+            .iter()
+            .filter(|(_, log)| log.dismissed_up_to() != (0, [0; 16]))
+            .map(|(id, log)| {
+                Content::ReadState(ReadState {
+                    conversation_id: *id,
+                    read_up_to: log.read_up_to(),
+                    dismissed_up_to: log.dismissed_up_to(),
+                })
+            });
+        let contents: Vec<Content> = cards.chain(marks).collect();
+        for content in contents {
+            if let Some(bytes) = self.seal_to(std::slice::from_ref(&device), &content, rng)? {
                 transmits.push(Transmit {
                     mailbox: self.roster.inbox,
                     bytes,
