@@ -177,9 +177,10 @@ impl SyncManager {
             return Ok(Vec::new());
         };
         let current = self.direct.borrow().incoming.clone();
+        // A batch, and the end of answer that may follow it.
         let mut arrived = current
             .as_ref()
-            .map(|channel| channel.take_received(HISTORY_BATCH))
+            .map(|channel| channel.take_received(HISTORY_BATCH + 1))
             .unwrap_or_default();
         let taken = arrived.len();
         arrived.retain(|frame| !is_end_of_answer(frame, &want.transfer_id));
@@ -193,13 +194,7 @@ impl SyncManager {
                 .next_step(links.incoming_status(), !arrived.is_empty())
         };
         match (step, current) {
-            (DirectStep::SendWant, Some(channel)) => {
-                let bytes = want
-                    .encode()
-                    .map_err(|e| FacadeError::new(e.code(), e.to_string()))?;
-                channel.send(&bytes).await?;
-                self.direct.borrow_mut().link.want_sent();
-            }
+            (DirectStep::SendWant, Some(channel)) => self.send_want(&channel, &want).await?,
             (DirectStep::AskForChannel, _) => {
                 let (channel, offer) = DirectChannel::offer(CHANNEL_LABEL).await?;
                 let transmits = self.with_messenger(|m| m.request_direct(offer, &mut rng()))?;
@@ -212,6 +207,40 @@ impl SyncManager {
             _ => {}
         }
         Ok(arrived)
+    }
+
+    /// Once a sync's history is stored: the want the source waits for, if one is due, so it
+    /// goes on at once rather than at the next sync.
+    pub(super) async fn want_more_direct(&self) -> Result<(), FacadeError> {
+        if !self.direct.borrow().enabled {
+            return Ok(());
+        }
+        let first = self.direct.borrow().first;
+        let Some(want) = self.with_messenger(|m| Ok(m.direct_want(first)))? else {
+            return Ok(());
+        };
+        let (step, current) = {
+            let links = self.direct.borrow();
+            let step = links.link.next_step(links.incoming_status(), false);
+            (step, links.incoming.clone())
+        };
+        match (step, current) {
+            (DirectStep::SendWant, Some(channel)) => self.send_want(&channel, &want).await,
+            _ => Ok(()),
+        }
+    }
+
+    async fn send_want(
+        &self,
+        channel: &DirectChannel,
+        want: &WantFrame,
+    ) -> Result<(), FacadeError> {
+        let bytes = want
+            .encode()
+            .map_err(|e| FacadeError::new(e.code(), e.to_string()))?;
+        channel.send(&bytes).await?;
+        self.direct.borrow_mut().link.want_sent();
+        Ok(())
     }
 
     /// The source answered this device's request: the channel can open.

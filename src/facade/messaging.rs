@@ -395,6 +395,9 @@ impl SyncManager {
             self.cursors.borrow_mut().remove(&mailbox);
         }
         let new = self.save_messaging(&stored).await?;
+        if let Err(error) = self.want_more_direct().await {
+            events.push(&channel_failed_view(&error));
+        }
         for block in blocks {
             let imported = new
                 .get(block.messages.clone())
