@@ -281,7 +281,7 @@ fn a_direct_channel_is_asked_for_and_answered_only_between_the_transfer_s_two_de
         .begin_history_offer(&b.device_id(), &mut rng)
         .expect("planned");
     let offered = a
-        .finish_history_offer(&plan.device_id, plan.transfer, 0, &mut rng)
+        .finish_history_offer(&plan.device_id, plan.transfer, &mut rng)
         .expect("offered");
     linked.extend(offered.transmits);
     let events = deliver(&mut b, linked, inbox).expect("received");

@@ -163,17 +163,11 @@ impl SyncManager {
         links.enabled && links.link.carrying(links.incoming_status(), now_ms())
     }
 
-    /// The new device's side, once a sync: takes the envelopes that came, and does what the
-    /// rules say next (ask for a channel, send the want, or leave it to the mailbox).
+    /// The new device's side, once a sync: takes the envelopes that came, and asks for a
+    /// channel or leaves the history to the mailbox when the rules say so. The want goes
+    /// out once what came is stored ([`SyncManager::want_more_direct`]).
     pub(super) async fn drive_direct(&self) -> Result<Vec<Vec<u8>>, FacadeError> {
-        if !self.direct.borrow().enabled {
-            return Ok(Vec::new());
-        }
-        let first = self.direct.borrow().first;
-        let Some(want) = self.with_messenger(|m| Ok(m.direct_want(first)))? else {
-            let mut links = self.direct.borrow_mut();
-            links.incoming = None;
-            links.link.forget_channel();
+        let Some(want) = self.direct_want()? else {
             return Ok(Vec::new());
         };
         let current = self.direct.borrow().incoming.clone();
@@ -193,9 +187,8 @@ impl SyncManager {
                 .link
                 .next_step(links.incoming_status(), !arrived.is_empty())
         };
-        match (step, current) {
-            (DirectStep::SendWant, Some(channel)) => self.send_want(&channel, &want).await?,
-            (DirectStep::AskForChannel, _) => {
+        match step {
+            DirectStep::AskForChannel => {
                 let (channel, offer) = DirectChannel::offer(CHANNEL_LABEL).await?;
                 let transmits = self.with_messenger(|m| m.request_direct(offer, &mut rng()))?;
                 self.outbox.borrow_mut().extend(transmits);
@@ -203,20 +196,16 @@ impl SyncManager {
                 links.incoming = Some(Rc::new(channel));
                 links.link.channel_requested(now_ms());
             }
-            (DirectStep::UseMailbox, _) => self.direct.borrow_mut().incoming = None,
-            _ => {}
+            DirectStep::UseMailbox => self.direct.borrow_mut().incoming = None,
+            DirectStep::SendWant | DirectStep::Wait => {}
         }
         Ok(arrived)
     }
 
     /// Once a sync's history is stored: the want the source waits for, if one is due, so it
-    /// goes on at once rather than at the next sync.
+    /// goes on at once.
     pub(super) async fn want_more_direct(&self) -> Result<(), FacadeError> {
-        if !self.direct.borrow().enabled {
-            return Ok(());
-        }
-        let first = self.direct.borrow().first;
-        let Some(want) = self.with_messenger(|m| Ok(m.direct_want(first)))? else {
+        let Some(want) = self.direct_want()? else {
             return Ok(());
         };
         let (step, current) = {
@@ -224,23 +213,31 @@ impl SyncManager {
             let step = links.link.next_step(links.incoming_status(), false);
             (step, links.incoming.clone())
         };
-        match (step, current) {
-            (DirectStep::SendWant, Some(channel)) => self.send_want(&channel, &want).await,
-            _ => Ok(()),
-        }
-    }
-
-    async fn send_want(
-        &self,
-        channel: &DirectChannel,
-        want: &WantFrame,
-    ) -> Result<(), FacadeError> {
+        let (DirectStep::SendWant, Some(channel)) = (step, current) else {
+            return Ok(());
+        };
         let bytes = want
             .encode()
             .map_err(|e| FacadeError::new(e.code(), e.to_string()))?;
         channel.send(&bytes).await?;
         self.direct.borrow_mut().link.want_sent();
         Ok(())
+    }
+
+    /// What this device still wants of its history over a direct channel; `None` when
+    /// direct history is off or nothing is missing (the channel is then let go).
+    fn direct_want(&self) -> Result<Option<WantFrame>, FacadeError> {
+        if !self.direct.borrow().enabled {
+            return Ok(None);
+        }
+        let first = self.direct.borrow().first;
+        let want = self.with_messenger(|m| Ok(m.direct_want(first)))?;
+        if want.is_none() {
+            let mut links = self.direct.borrow_mut();
+            links.incoming = None;
+            links.link.forget_channel();
+        }
+        Ok(want)
     }
 
     /// The source answered this device's request: the channel can open.

@@ -21,7 +21,7 @@ use super::{now_secs, rng, FacadeError, SyncManager};
 use crate::drivers::qr;
 use crate::history::import::HistoryProgress;
 use crate::mailbox::envelope::Envelope;
-use crate::mailbox::transport::{MailboxTransport, MAX_PAGES_PER_FETCH};
+use crate::mailbox::transport::MailboxTransport;
 use crate::mailbox::MailboxAddress;
 use crate::messaging::sealed::ContactCard;
 use crate::messaging::{MessagingError, MessagingEvent, Messenger};
@@ -31,8 +31,6 @@ use crate::roster::RosterDevice;
 /// History envelopes a sync imports, from the channel or (about) from the mailbox: 16
 /// blocks of 64 KiB in one vault transaction; the rest wait for the next sync.
 pub(super) const HISTORY_BATCH: usize = 16;
-/// Messages read from the vault at a time when a conversation is read whole.
-const PAGE: u32 = 1000;
 
 fn now_ms() -> u64 {
     js_sys::Date::now() as u64
@@ -177,44 +175,17 @@ impl SyncManager {
                 .map(|log| log.peer)
                 .ok_or(MessagingError::UnknownConversation)
         })?;
-        let before = match before_id {
-            Some(before) => {
-                let before = MessageId::from_bytes(id_from_hex::<16>(&before, "message id")?);
-                let message = vault
-                    .message(&id, &before)
-                    .await
-                    .map_err(FacadeError::from)?;
-                let message = message
-                    .ok_or_else(|| FacadeError::new("unknown_message", "no such message here"))?;
-                Some(message.order_key())
-            }
-            None => None,
-        };
-        let mut latest = std::collections::BTreeMap::new();
-        let mut after = None;
-        loop {
-            let page = vault
-                .messages_page(&id, after.as_ref(), PAGE)
-                .await
-                .map_err(FacadeError::from)?;
-            for message in page.messages {
-                let at = message.order_key();
-                if before.is_some_and(|before| at >= before) {
-                    continue;
-                }
-                latest.insert(at, message);
-                if latest.len() > limit as usize {
-                    latest.pop_first();
-                }
-            }
-            match page.next {
-                Some(next) => after = Some(next),
-                None => break,
-            }
-        }
+        let before = before_id
+            .map(|before| id_from_hex::<16>(&before, "message id").map(MessageId::from_bytes))
+            .transpose()?;
+        let latest = vault
+            .latest_messages(&id, before.as_ref(), limit as usize)
+            .await
+            .map_err(FacadeError::from)?
+            .ok_or_else(|| FacadeError::new("unknown_message", "no such message here"))?;
         let rows = self.with_messenger(|m| {
             Ok(latest
-                .values()
+                .iter()
                 .map(|message| message_view(m, message, peer))
                 .collect::<js_sys::Array>())
         })?;
@@ -677,8 +648,7 @@ impl SyncManager {
         }
     }
 
-    /// What is new in a mailbox, read answer by answer until there is no more or at least
-    /// `enough` envelopes came.
+    /// What is new in a mailbox: read until there is no more or at least `enough` came.
     async fn fetch(
         &self,
         network: &crate::network::client::MailboxClient,
@@ -691,29 +661,10 @@ impl SyncManager {
             .borrow_mut()
             .remove(&mailbox)
             .unwrap_or_default();
-        let mut envelopes = Vec::new();
-        let mut wait = wait;
-        let mut failure = None;
-        for _ in 0..MAX_PAGES_PER_FETCH {
-            match MailboxTransport::fetch_page(network, mailbox, &mut cursor, wait).await {
-                Ok(page) => {
-                    envelopes.extend(page.envelopes);
-                    if !page.more || envelopes.len() >= enough {
-                        break;
-                    }
-                }
-                Err(error) => {
-                    failure = Some(FacadeError::new(error.code(), error.to_string()));
-                    break;
-                }
-            }
-            wait = Duration::ZERO;
-        }
+        let fetched =
+            MailboxTransport::fetch_some(network, mailbox, &mut cursor, wait, enough).await;
         self.cursors.borrow_mut().insert(mailbox, cursor);
-        match failure {
-            Some(error) if envelopes.is_empty() => Err(error),
-            _ => Ok(envelopes),
-        }
+        fetched.map_err(|e| FacadeError::new(e.code(), e.to_string()))
     }
 
     fn event_view(&self, event: &MessagingEvent) -> Result<JsValue, FacadeError> {

@@ -32,8 +32,8 @@ impl SyncManager {
         let vault = self.unlocked_vault()?;
         let stored = export_from_vault(&vault, &mut transfer, &conversations, &mut rng()).await?;
         drop(conversations);
-        let offered = self
-            .with_messenger(|m| m.finish_history_offer(&device_id, transfer, stored, &mut rng()))?;
+        let offered =
+            self.with_messenger(|m| m.finish_history_offer(&device_id, transfer, &mut rng()))?;
         let publication = offered.publication;
         if let Some(last) = &offered.unsealed {
             vault

@@ -98,12 +98,9 @@ pub async fn export_from_vault<S: RawStore>(
             filled.extend(transfer.push(*conversation_id, message, rng)?);
         }
         let sent: HashSet<MessageId> = latest.iter().map(|message| message.id).collect();
-        let mut after = None;
-        loop {
-            let page = vault
-                .messages_page(conversation_id, after.as_ref(), EXPORT_PAGE)
-                .await?;
-            for message in page.messages.iter().filter(|m| !sent.contains(&m.id)) {
+        let mut pages = vault.message_pages(conversation_id, EXPORT_PAGE);
+        while let Some(page) = pages.next().await? {
+            for message in page.iter().filter(|m| !sent.contains(&m.id)) {
                 filled.extend(transfer.push(*conversation_id, message, rng)?);
             }
             if filled.len() >= STORED_BLOCKS_PER_WRITE {
@@ -112,10 +109,6 @@ pub async fn export_from_vault<S: RawStore>(
                     .await?;
                 stored += filled.len() as u32;
                 filled.clear();
-            }
-            match page.next {
-                Some(next) => after = Some(next),
-                None => break,
             }
         }
     }

@@ -108,13 +108,31 @@ pub trait MailboxTransport {
         cursor: &mut MailboxCursor,
         wait: Duration,
     ) -> Result<Vec<Envelope>, TransportError> {
+        self.fetch_some(mailbox, cursor, wait, usize::MAX).await
+    }
+
+    /// Envelopes not yet read through `cursor`, answer by answer until there are no more or
+    /// at least `enough` came. An answer that fails after others keeps what they brought
+    /// (the cursor has moved past it); only a first failure is an error.
+    async fn fetch_some(
+        &self,
+        mailbox: MailboxAddress,
+        cursor: &mut MailboxCursor,
+        wait: Duration,
+        enough: usize,
+    ) -> Result<Vec<Envelope>, TransportError> {
         let mut envelopes = Vec::new();
         let mut wait = wait;
         for _ in 0..MAX_PAGES_PER_FETCH {
-            let page = self.fetch_page(mailbox, cursor, wait).await?;
-            envelopes.extend(page.envelopes);
-            if !page.more {
-                break;
+            match self.fetch_page(mailbox, cursor, wait).await {
+                Ok(page) => {
+                    envelopes.extend(page.envelopes);
+                    if !page.more || envelopes.len() >= enough {
+                        break;
+                    }
+                }
+                Err(error) if envelopes.is_empty() => return Err(error),
+                Err(_) => break,
             }
             wait = Duration::ZERO;
         }

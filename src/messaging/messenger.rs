@@ -441,17 +441,10 @@ impl Messenger {
         vault: &Vault<S>,
     ) -> Result<(), VaultError> {
         for (id, log) in &mut self.conversations {
-            let mut after = None;
-            loop {
-                let page = vault
-                    .messages_page(id, after.as_ref(), RESTORE_PAGE)
-                    .await?;
-                for message in page.messages {
+            let mut pages = vault.message_pages(id, RESTORE_PAGE);
+            while let Some(page) = pages.next().await? {
+                for message in page {
                     log.insert(message);
-                }
-                match page.next {
-                    Some(next) => after = Some(next),
-                    None => break,
                 }
             }
         }
@@ -817,7 +810,6 @@ impl Messenger {
         &mut self,
         device_id: &[u8; 16],
         transfer: OutgoingTransfer,
-        stored_blocks: u32,
         rng: &mut impl CryptoRng,
     ) -> Result<OfferedHistory, MessagingError> {
         let FinishedTransfer {
@@ -825,17 +817,16 @@ impl Messenger {
             manifest,
             unsealed,
         } = transfer.finish(rng)?;
-        let blocks = stored_blocks + u32::from(unsealed.is_some());
         let mut transmits = vec![Transmit {
             mailbox: offer.mailbox,
             bytes: manifest.clone(),
         }];
+        let server = DirectServer::new(manifest)?;
         let publication = HistoryPublication {
             transfer_id: offer.transfer_id,
             mailbox: offer.mailbox,
-            blocks,
+            blocks: u32::try_from(server.blocks()).unwrap_or(u32::MAX),
         };
-        let server = DirectServer::new(manifest)?;
         transmits.extend(self.seal_to_own_device(device_id, &Content::HistoryOffer(offer), rng)?);
         self.serving
             .insert(publication.transfer_id, (*device_id, Arc::new(server)));

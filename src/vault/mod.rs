@@ -404,39 +404,48 @@ impl<S: RawStore> Vault<S> {
         Ok(messages)
     }
 
-    /// Up to `limit` of a conversation's messages, in storage order (not conversation
-    /// order), from where the page before it ended: a conversation read with bounded memory.
-    pub async fn messages_page(
+    /// A conversation's messages `page_size` at a time, in storage order (not conversation
+    /// order): a conversation of any length read with bounded memory.
+    pub fn message_pages(&self, conversation_id: &[u8; 16], page_size: u32) -> MessagePages<'_, S> {
+        MessagePages {
+            vault: self,
+            prefix: self.conversation_prefix(conversation_id),
+            page_size,
+            after: None,
+            done: false,
+        }
+    }
+
+    /// Up to `limit` of a conversation's messages from before message `before` (the latest
+    /// when `None`), in conversation order; `None` if `before` is not stored here.
+    pub async fn latest_messages(
         &self,
         conversation_id: &[u8; 16],
-        after: Option<&PageMark>,
-        limit: u32,
-    ) -> Result<MessagePage, VaultError> {
-        let prefix = self.conversation_prefix(conversation_id);
-        let records = self
-            .store
-            .scan_prefix_page(
-                StoreName::Messages,
-                &prefix,
-                after.map(|mark| mark.0.as_slice()),
-                limit,
-            )
-            .await?;
-        let next = match records.last() {
-            Some((key, _)) if records.len() as u32 == limit => Some(PageMark(key.clone())),
-            _ => None,
+        before: Option<&MessageId>,
+        limit: usize,
+    ) -> Result<Option<Vec<Message>>, VaultError> {
+        let before = match before {
+            Some(id) => match self.message(conversation_id, id).await? {
+                Some(message) => Some(message.order_key()),
+                None => return Ok(None),
+            },
+            None => None,
         };
-        let messages = records
-            .iter()
-            .map(|(key, record)| {
-                Ok(Message::decode(&self.cipher.open(
-                    StoreName::Messages,
-                    key,
-                    record,
-                )?)?)
-            })
-            .collect::<Result<_, VaultError>>()?;
-        Ok(MessagePage { messages, next })
+        let mut latest = std::collections::BTreeMap::new();
+        let mut pages = self.message_pages(conversation_id, LATEST_PAGE);
+        while let Some(page) = pages.next().await? {
+            for message in page {
+                let at = message.order_key();
+                if before.is_some_and(|before| at >= before) {
+                    continue;
+                }
+                latest.insert(at, message);
+                if latest.len() > limit {
+                    latest.pop_first();
+                }
+            }
+        }
+        Ok(Some(latest.into_values().collect()))
     }
 
     /// One message of a conversation, if it is stored.
@@ -593,15 +602,52 @@ impl<S: RawStore> Vault<S> {
     }
 }
 
-/// Where a page of [`Vault::messages_page`] ended: the next page starts after it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PageMark(Vec<u8>);
+/// Messages read at a time while looking for the latest ones.
+const LATEST_PAGE: u32 = 1000;
 
-/// A page of a conversation's messages, and where the next one starts (`None` at the end).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MessagePage {
-    pub messages: Vec<Message>,
-    pub next: Option<PageMark>,
+/// A conversation read a page at a time ([`Vault::message_pages`]).
+pub struct MessagePages<'v, S: RawStore> {
+    vault: &'v Vault<S>,
+    prefix: [u8; LOOKUP_KEY_LEN],
+    page_size: u32,
+    /// The last key read: the next page starts after it.
+    after: Option<Vec<u8>>,
+    done: bool,
+}
+
+impl<S: RawStore> MessagePages<'_, S> {
+    /// The next page, or `None` after the last.
+    pub async fn next(&mut self) -> Result<Option<Vec<Message>>, VaultError> {
+        if self.done {
+            return Ok(None);
+        }
+        let records = self
+            .vault
+            .store
+            .scan_prefix_page(
+                StoreName::Messages,
+                &self.prefix,
+                self.after.as_deref(),
+                self.page_size,
+            )
+            .await?;
+        self.done = (records.len() as u32) < self.page_size;
+        self.after = records.last().map(|(key, _)| key.clone());
+        if records.is_empty() {
+            return Ok(None);
+        }
+        let messages = records
+            .iter()
+            .map(|(key, record)| {
+                Ok(Message::decode(&self.vault.cipher.open(
+                    StoreName::Messages,
+                    key,
+                    record,
+                )?)?)
+            })
+            .collect::<Result<_, VaultError>>()?;
+        Ok(Some(messages))
+    }
 }
 
 fn history_block_id(transfer_id: &[u8; 16], index: u32) -> Vec<u8> {

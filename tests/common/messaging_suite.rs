@@ -552,7 +552,7 @@ pub async fn a_newly_linked_device_catches_up_on_the_history(
         .expect("packed");
     let offered = bob_a
         .messenger
-        .finish_history_offer(&device_id, transfer, stored, &mut rng)
+        .finish_history_offer(&device_id, transfer, &mut rng)
         .expect("offered");
     assert!(offered.unsealed.is_none(), "every block is in the vault");
     assert_eq!(offered.publication.blocks, stored);

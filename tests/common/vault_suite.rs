@@ -150,18 +150,33 @@ pub async fn a_conversation_is_read_a_page_at_a_time<F: Fixture>(fixture: &F) {
         .await
         .expect("stored");
     let mut pages = Vec::new();
-    let mut after = None;
-    loop {
-        let page = vault
-            .messages_page(&[1; 16], after.as_ref(), 10)
-            .await
-            .expect("a page");
-        pages.push(page.messages.len());
-        let Some(next) = page.next else { break };
-        after = Some(next);
+    let mut reading = vault.message_pages(&[1; 16], 10);
+    while let Some(page) = reading.next().await.expect("a page") {
+        pages.push(page.len());
         assert!(pages.len() < 10, "pages end");
     }
     assert_eq!(pages, vec![10, 10, 5]);
+    let before_ten = vault
+        .latest_messages(&[1; 16], Some(&message(10, 1).id), 3)
+        .await
+        .expect("read");
+    assert_eq!(
+        before_ten,
+        Some(vec![message(7, 1), message(8, 1), message(9, 1)])
+    );
+    let latest = vault
+        .latest_messages(&[1; 16], None, 2)
+        .await
+        .expect("read");
+    assert_eq!(latest, Some(vec![message(23, 1), message(24, 1)]));
+    assert_eq!(
+        vault
+            .latest_messages(&[1; 16], Some(&message(0, 2).id), 3)
+            .await
+            .expect("read"),
+        None,
+        "not a message of this conversation"
+    );
     assert_eq!(vault.count_messages(&[1; 16]).await.expect("counted"), 25);
     assert_eq!(vault.count_messages(&[3; 16]).await.expect("counted"), 0);
     assert_eq!(
