@@ -46,6 +46,14 @@ fn a_revoked_device_reads_nothing_new() {
     ));
 }
 
+#[test]
+fn a_device_that_leaves_is_off_the_roster() {
+    pollster::block_on(suite::a_device_that_leaves_is_off_the_roster(
+        &MemoryTransport::default(),
+        4,
+    ));
+}
+
 fn messenger(name: &str, rng: &mut SeededRng) -> (Persona, Messenger) {
     let persona = Persona::create(name, 0, rng).expect("persona");
     let device = DeviceKeys::generate("device", 0, rng).expect("device");

@@ -74,6 +74,22 @@ impl WebCryptoKeyring {
     }
 
     /// Whether the key is, as intended, impossible to export.
+    /// Deletes the key of device profile `profile`: whatever it wrapped can no longer be
+    /// opened, even from a copy of the vault.
+    pub async fn delete(profile: &str) -> Result<(), UnlockError> {
+        let db = keyring_database().await?;
+        let request =
+            db.0.transaction_with_str_and_mode(KEYS_STORE, IdbTransactionMode::Readwrite)
+                .and_then(|tx| tx.object_store(KEYS_STORE))
+                .and_then(|store| store.delete(&JsValue::from_str(profile)))
+                .map_err(|e| UnlockError::Keyring(map_error(&e).to_string()))?;
+        RequestWait::new(&request)
+            .wait()
+            .await
+            .map_err(|e| UnlockError::Keyring(e.to_string()))?;
+        Ok(())
+    }
+
     pub fn is_extractable(&self) -> bool {
         self.key.extractable()
     }

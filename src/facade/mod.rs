@@ -77,7 +77,7 @@ enum Pairing {
 #[wasm_bindgen]
 pub struct SyncManager {
     profile: String,
-    device_name: String,
+    device_name: RefCell<String>,
     store: DeviceStore,
     /// This browser's key for the profile; `None` when a vault exists but its key is gone.
     keyring: Option<WebCryptoKeyring>,
@@ -177,7 +177,7 @@ impl SyncManager {
         };
         let manager = SyncManager {
             profile,
-            device_name,
+            device_name: RefCell::new(device_name),
             store,
             keyring,
             importing: Cell::new(false),
@@ -205,12 +205,72 @@ impl SyncManager {
         Ok(manager)
     }
 
-    /// Deletes a profile's vault from this browser (unlinking the device).
+    /// Deletes a profile's vault and its device key from this browser. Use `unlink` on a
+    /// device that should also leave its persona's roster.
     #[wasm_bindgen(js_name = deleteProfile)]
     pub async fn delete_profile(profile: String) -> Result<(), JsValue> {
         IndexedDbStore::delete(&database_name(&profile))
             .await
+            .map_err(FacadeError::from)?;
+        WebCryptoKeyring::delete(&profile)
+            .await
             .map_err(|e| FacadeError::from(e).into())
+    }
+
+    /// Unlinks this device: it leaves the persona's roster (the other devices and the
+    /// contacts are told through the network, so this needs `connectNetwork`), then its
+    /// vault and device key are deleted. The persona's only device, or one already
+    /// revoked, just deletes them. Nothing is deleted when telling the others fails.
+    pub async fn unlink(&self) -> Result<(), JsValue> {
+        let leaving = self
+            .messenger
+            .borrow()
+            .as_ref()
+            .is_some_and(|m| !m.is_revoked() && m.roster().devices.len() > 1);
+        if leaving {
+            let network = self.connected()?;
+            let transmits = self.with_messenger(|m| m.leave(&mut rng()))?;
+            self.outbox.borrow_mut().extend(transmits);
+            self.flush_messaging(&network).await?;
+        }
+        self.lock();
+        *self.network.borrow_mut() = None;
+        self.vault_exists.set(false);
+        Self::delete_profile(self.profile.clone()).await
+    }
+
+    /// This device's name, as its roster entry and a link request show it.
+    #[wasm_bindgen(getter, js_name = deviceName)]
+    pub fn device_name(&self) -> String {
+        self.device_name.borrow().clone()
+    }
+
+    /// Renames this device; only before it holds a persona or starts a link, since the
+    /// name then travels in its roster entry.
+    #[wasm_bindgen(js_name = setDeviceName)]
+    pub fn set_device_name(&self, name: &str) -> Result<(), JsValue> {
+        if self.vault_exists.get() || !matches!(*self.pairing.borrow(), Pairing::None) {
+            return Err(FacadeError::new(
+                "persona_exists",
+                "this device's name is fixed once it holds a persona or starts a link",
+            )
+            .into());
+        }
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(FacadeError::new("invalid_device_name", "give this device a name").into());
+        }
+        crate::wire::check_display_text("device_name", name).map_err(FacadeError::from)?;
+        if name.len() > crate::persona::MAX_DEVICE_NAME_LEN {
+            return Err(FacadeError::from(crate::wire::WireError::FieldTooLong {
+                field: "device_name",
+                len: name.len(),
+                max: crate::persona::MAX_DEVICE_NAME_LEN,
+            })
+            .into());
+        }
+        *self.device_name.borrow_mut() = name.to_owned();
+        Ok(())
     }
 
     #[wasm_bindgen(getter)]
@@ -377,7 +437,12 @@ impl SyncManager {
         let invitation = PairingInvitation::from_link_code(link_code).map_err(FacadeError::from)?;
         let mut target = TargetPairing::new();
         let words = target
-            .accept_invitation(&invitation, &self.device_name, now_secs(), &mut rng())
+            .accept_invitation(
+                &invitation,
+                &self.device_name.borrow(),
+                now_secs(),
+                &mut rng(),
+            )
             .map_err(FacadeError::from)?;
         *self.pairing.borrow_mut() = Pairing::Target(target);
         Ok(words.words().iter().map(|w| (*w).to_owned()).collect())
@@ -608,7 +673,7 @@ impl core::fmt::Debug for SyncManager {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("SyncManager")
             .field("profile", &self.profile)
-            .field("device_name", &self.device_name)
+            .field("device_name", &self.device_name.borrow())
             .field("persona", &self.persona.borrow())
             .field("state", &self.sync_state())
             .finish_non_exhaustive()
@@ -756,7 +821,7 @@ impl SyncManager {
 
     /// Stores a persona with fresh device keys, protected by this browser's device key.
     async fn store_persona(&self, persona: Persona) -> Result<(), JsValue> {
-        let device = DeviceKeys::generate(&self.device_name, now_secs(), &mut rng())
+        let device = DeviceKeys::generate(&self.device_name.borrow(), now_secs(), &mut rng())
             .map_err(FacadeError::from)?;
         let vault = Vault::import(
             Rc::clone(&self.store),

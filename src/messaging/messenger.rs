@@ -745,6 +745,27 @@ impl Messenger {
         if device_id == &self.device_id {
             return Err(MessagingError::RevokeSelf);
         }
+        self.remove_device(device_id, rng)
+    }
+
+    /// Takes this device off its persona's roster (unlinking it): the other devices and
+    /// the contacts learn the roster without it, and nothing sent from then on is sealed to
+    /// it. The persona's last device cannot leave; delete its vault instead.
+    pub fn leave(&mut self, rng: &mut impl CryptoRng) -> Result<Vec<Transmit>, MessagingError> {
+        if self.revoked {
+            return Err(MessagingError::Revoked);
+        }
+        let own = self.device_id;
+        let transmits = self.remove_device(&own, rng)?;
+        self.revoked = true;
+        Ok(transmits)
+    }
+
+    fn remove_device(
+        &mut self,
+        device_id: &[u8; 16],
+        rng: &mut impl CryptoRng,
+    ) -> Result<Vec<Transmit>, MessagingError> {
         let old_inbox = self.roster.inbox;
         let removed = self
             .roster

@@ -474,6 +474,74 @@ pub async fn a_revoked_device_reads_nothing_new(transport: &impl MailboxTranspor
     );
 }
 
+/// Bob unlinks his tablet from the tablet itself: his laptop and Alice learn the roster
+/// without it, what Alice sends next reaches the laptop only, and the tablet can send
+/// nothing more. The laptop, now the last device, cannot leave.
+pub async fn a_device_that_leaves_is_off_the_roster(transport: &impl MailboxTransport, seed: u64) {
+    let Cast {
+        mut rng,
+        mut alice,
+        mut bob_a,
+        mut bob_b,
+        bob_key,
+    } = cast(transport, seed).await;
+    let (_, sent) = alice
+        .messenger
+        .send_text(&bob_key, "before", NOW * 1000, &mut rng)
+        .expect("sent");
+    deliver(transport, sent).await;
+    assert_eq!(bob_b.poll(transport).await.messages(), vec!["before"]);
+    assert_eq!(bob_a.poll(transport).await.messages(), vec!["before"]);
+    let epoch = bob_a.messenger.roster().epoch;
+
+    let left = bob_b.messenger.leave(&mut rng).expect("left");
+    deliver(transport, left).await;
+    let at_laptop = bob_a.poll(transport).await;
+    assert!(
+        at_laptop.events.contains(&MessagingEvent::RosterChanged {
+            persona_key: bob_key,
+            epoch: epoch + 1
+        }),
+        "{at_laptop:?}"
+    );
+    assert_eq!(bob_a.messenger.roster().devices.len(), 1);
+    assert!(alice
+        .poll(transport)
+        .await
+        .events
+        .contains(&MessagingEvent::RosterChanged {
+            persona_key: bob_key,
+            epoch: epoch + 1
+        }));
+
+    let (_, sent) = alice
+        .messenger
+        .send_text(&bob_key, "just the laptop", NOW * 1000 + 10, &mut rng)
+        .expect("sent");
+    assert_eq!(sent.len(), 1);
+    deliver(transport, sent).await;
+    assert_eq!(
+        bob_a.poll(transport).await.messages(),
+        vec!["just the laptop"]
+    );
+    assert_eq!(
+        bob_b
+            .messenger
+            .send_text(&alice.messenger.persona_key(), "gone", NOW * 1000, &mut rng)
+            .map(|_| ())
+            .map_err(|e| e.code()),
+        Err("device_revoked")
+    );
+    assert_eq!(
+        bob_a
+            .messenger
+            .leave(&mut rng)
+            .map(|_| ())
+            .map_err(|e| e.code()),
+        Err("last_device")
+    );
+}
+
 /// Bob's laptop has a conversation with Alice (`count` messages of about a kilobyte); his
 /// new tablet links and gets the history through a mailbox of its own, across a reload
 /// half-way, each message once.
