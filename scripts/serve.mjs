@@ -32,7 +32,11 @@ async function networkAddresses() {
   return { websocket: await read("addresses"), webrtc: await read("webrtc-addresses") };
 }
 
-export function serve(port = 0) {
+/**
+ * Serves the repository root on `port` (0: any free one). `rewrite(path, body)`, when
+ * given, may return another body for a file: the tests use it to publish a new app version.
+ */
+export function serve(port = 0, rewrite = null) {
   const server = createServer(async (request, response) => {
     const path = decodeURIComponent(new URL(request.url, "http://localhost").pathname);
     if (path === "/") {
@@ -50,7 +54,8 @@ export function serve(port = 0) {
     }
     try {
       if (!(await stat(file)).isFile()) throw new Error("not a file");
-      const body = await readFile(file);
+      const stored = await readFile(file);
+      const body = rewrite?.(path, stored) ?? stored;
       response.writeHead(200, {
         "content-type": types[extname(file)] ?? "application/octet-stream",
         "cache-control": "no-store",
@@ -67,5 +72,5 @@ export function serve(port = 0) {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const port = Number(process.env.PORT ?? 8080);
   const server = await serve(port);
-  console.log(`phantom-sync demo: http://127.0.0.1:${server.address().port}/www/`);
+  console.log(`phantom-sync: the app at http://127.0.0.1:${server.address().port}/www/ — three devices side by side at http://127.0.0.1:${server.address().port}/www/demo.html`);
 }

@@ -18,3 +18,15 @@ export function launchChromium(extraArgs = []) {
     args: [...CHROMIUM_ARGS, ...extraArgs],
   });
 }
+
+/**
+ * A browser with a profile on disk, as a person's browser is: unlike the incognito-like
+ * contexts of `launchChromium`, it can install web apps.
+ */
+export function launchPersistentChromium(userDataDir, extraArgs = []) {
+  return chromium.launchPersistentContext(userDataDir, {
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    headless: true,
+    args: [...CHROMIUM_ARGS, ...extraArgs],
+  });
+}

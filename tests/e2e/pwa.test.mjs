@@ -1,0 +1,259 @@
+// The app end to end, as people use it: Ada's phone, Ada's laptop and Grace's phone are
+// separate browser contexts (the laptop in a Chromium whose fake camera plays a video of
+// the phone's QR code), and every message travels through the local DHT network that
+// scripts/test.sh starts. Screenshots of each screen land in test-results/.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { serve } from "../../scripts/serve.mjs";
+import { launchChromium, launchPersistentChromium } from "./browser.mjs";
+import { cameraFrameOfQr, createPersona, onScreen, openApp, shots, unreadBadge } from "./app.mjs";
+import { rgbaToY4m } from "./y4m.mjs";
+
+let server;
+let base;
+let browser;
+const laterBrowsers = [];
+/** A new app version the server publishes once a test asks for it. */
+let publishedVersion = null;
+
+before(async () => {
+  assert.ok(process.env.PHANTOM_NETWORK, "the app needs the local network: run scripts/test.sh");
+  await mkdir(shots, { recursive: true });
+  server = await serve(0, (path, body) => {
+    if (path !== "/www/app-version.js" || !publishedVersion) return null;
+    return Buffer.from(body.toString().replace(/APP_VERSION = "[^"]*"/, `APP_VERSION = "${publishedVersion}"`));
+  });
+  base = `http://127.0.0.1:${server.address().port}`;
+  browser = await launchChromium();
+});
+
+after(async () => {
+  for (const other of laterBrowsers) await other.close();
+  await browser?.close();
+  server?.close();
+});
+
+async function shot(page, name) {
+  await page.screenshot({ path: `${shots}app-${name}.png`, fullPage: true });
+}
+
+/** Grace adds Ada from the card Ada's phone shows and writes to her. */
+async function graceWritesToAda(grace, phone, texts) {
+  await go(phone, "card");
+  const card = await phone.locator("#my-card").inputValue();
+  assert.match(card, /^PHCONTACT:/);
+  await shot(phone, "contact-card");
+  await grace.getByRole("link", { name: "New chat" }).click();
+  await onScreen(grace, "add-contact");
+  await grace.getByLabel("Contact card code").fill(card);
+  await shot(grace, "new-chat");
+  await grace.getByRole("button", { name: "Add contact" }).click();
+  await onScreen(grace, "chat");
+  for (const text of texts) await send(grace, text);
+}
+
+/** Opens a screen the way the app's own links do. */
+async function go(page, route) {
+  await page.evaluate((hash) => { location.hash = hash; }, `#/${route}`);
+  await onScreen(page, route.split("/")[0]);
+}
+
+async function send(page, text) {
+  await page.locator("#compose").fill(text);
+  await page.getByRole("button", { name: "Send" }).click();
+  await page.locator("#messages li .body", { hasText: text }).waitFor();
+}
+
+test("a laptop scans the phone's QR code, catches up on the history, and shares messages and read marks", async () => {
+  const phoneContext = await browser.newContext();
+  const graceContext = await browser.newContext();
+  const { page: phone, errors: phoneErrors } = await openApp(phoneContext, base, "ada-phone");
+  await shot(phone, "welcome");
+  await createPersona(phone, "Ada's phone", "Ada");
+  await shot(phone, "chats-empty");
+  const { page: grace, errors: graceErrors } = await openApp(graceContext, base, "grace");
+  await createPersona(grace, "Grace's phone", "Grace");
+
+  // History the laptop will catch up on: Grace writes before the laptop exists.
+  const history = ["Hi Ada, it's Grace.", "Lunch on Friday?", "Bring the photos!"];
+  await graceWritesToAda(grace, phone, history);
+  await go(phone, "chats");
+  await phone.locator('#chat-list .badge[data-count="3"]').waitFor({ timeout: 30_000 });
+
+  // The phone shows a QR code; a video of it becomes the laptop's camera.
+  await phone.getByRole("link", { name: "Devices" }).click();
+  await onScreen(phone, "devices");
+  await phone.getByRole("link", { name: "Link a new device" }).click();
+  await onScreen(phone, "link");
+  await phone.locator(".qr svg").waitFor();
+  assert.match(await phone.locator("#expires-in").textContent(), /^[0-3]:\d\d$/);
+  await shot(phone, "link-qr");
+  const video = `${shots}camera-of-phone-qr.y4m`;
+  await writeFile(video, rgbaToY4m(640, 480, await cameraFrameOfQr(phone)));
+  const cameraBrowser = await launchChromium([
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    `--use-file-for-fake-video-capture=${video}`,
+  ]);
+  laterBrowsers.push(cameraBrowser);
+  const laptopContext = await cameraBrowser.newContext();
+  const { page: laptop, errors: laptopErrors } = await openApp(laptopContext, base, "ada-laptop");
+  await laptop.getByLabel("This device's name").fill("Ada's laptop");
+  await laptop.getByRole("button", { name: "Link this device" }).click();
+  await onScreen(laptop, "linking");
+  await shot(laptop, "linking-scan");
+  await laptop.getByRole("button", { name: "Scan with the camera" }).click();
+  await laptop.locator("#words").waitFor({ timeout: 30_000 });
+  const words = (await laptop.locator("#words").textContent()).trim();
+  assert.match(words, /^\S+ \S+ \S+$/);
+  await shot(laptop, "linking-words");
+
+  // Ada picks the laptop's words on the phone.
+  await phone.locator("#request-device").waitFor({ timeout: 30_000 });
+  assert.equal(await phone.locator("#request-device").textContent(), "Ada's laptop");
+  assert.equal(await phone.locator("button.words").count(), 5);
+  await shot(phone, "link-pick-words");
+  await phone.locator(`button.words[data-words="${words}"]`).click();
+  await phone.locator("#history-sent").waitFor({ timeout: 30_000 });
+  await shot(phone, "link-done");
+
+  // The laptop holds the persona and catches up on the history.
+  await laptop.locator("#fingerprint").waitFor({ timeout: 30_000 });
+  await go(phone, "settings");
+  const fingerprint = await phone.locator("dd code").textContent();
+  assert.equal(await laptop.locator("#fingerprint").textContent(), fingerprint);
+  await laptop.locator('.link-step[data-complete="true"]').waitFor({ timeout: 60_000 });
+  assert.match(await laptop.locator("#history-status").textContent(), /Complete: 3 message/);
+  assert.equal(await laptop.locator("#history-bar").evaluate((bar) => bar.value === bar.max), true);
+  await shot(laptop, "linking-history-complete");
+  await laptop.getByRole("button", { name: "Open chats" }).click();
+  await onScreen(laptop, "chats");
+  await laptop.locator('#chat-list .badge[data-count="3"]').waitFor({ timeout: 30_000 });
+
+  // Grace writes again: both of Ada's devices show it, unread.
+  await send(grace, "Are you there, Ada?");
+  await go(phone, "chats");
+  for (const device of [phone, laptop]) {
+    await device.locator("#chat-list .last", { hasText: "Are you there, Ada?" }).waitFor({ timeout: 30_000 });
+    assert.equal(await unreadBadge(device), 4);
+  }
+  await shot(laptop, "chats-unread");
+
+  // Reading on the laptop clears the phone's badge.
+  await laptop.locator("#chat-list a").first().click();
+  await onScreen(laptop, "chat");
+  for (const text of [...history, "Are you there, Ada?"]) {
+    await laptop.locator("#messages .body", { hasText: text }).waitFor();
+  }
+  await phone.locator('#chat-list .badge[data-count="0"]').waitFor({ state: "attached", timeout: 30_000 });
+  await send(laptop, "Here, on my laptop.");
+  await shot(laptop, "conversation");
+  await grace.locator("#messages .body", { hasText: "Here, on my laptop." }).waitFor({ timeout: 30_000 });
+  await phone.locator("#chat-list .last", { hasText: "Here, on my laptop." }).waitFor({ timeout: 30_000 });
+  assert.equal(await unreadBadge(phone), 0);
+
+  // The roster on both devices; each marks itself.
+  for (const [device, name] of [[phone, "Ada's phone"], [laptop, "Ada's laptop"]]) {
+    await device.getByRole("link", { name: "Devices" }).click();
+    await onScreen(device, "devices");
+    await device.locator("#device-list li").nth(1).waitFor();
+    assert.equal(await device.locator("#roster-epoch").textContent(), "2");
+    assert.equal(await device.locator('#device-list li[data-this-device="true"] .title').textContent(), name);
+  }
+  await shot(phone, "devices");
+
+  // A reload opens the laptop's vault by itself; a PIN then locks it.
+  await laptop.reload();
+  await laptop.locator("body[data-ready]").waitFor();
+  await onScreen(laptop, "devices");
+  await laptop.getByRole("link", { name: "Settings" }).click();
+  await onScreen(laptop, "settings");
+  await laptop.getByLabel("New PIN (at least 4 digits)").fill("2468");
+  await laptop.getByLabel("The same PIN again").fill("2468");
+  await laptop.getByRole("button", { name: "Set PIN" }).click();
+  await laptop.locator("#settings-status", { hasText: "PIN set" }).waitFor({ timeout: 30_000 });
+  await shot(laptop, "settings");
+  await laptop.getByRole("button", { name: "Lock now" }).click();
+  await onScreen(laptop, "lock");
+  await laptop.getByLabel("PIN").fill("1111");
+  await laptop.getByRole("button", { name: "Unlock" }).click();
+  await laptop.locator("#lock-status", { hasText: "not right" }).waitFor({ timeout: 30_000 });
+  await shot(laptop, "lock-wrong-pin");
+  await laptop.reload();
+  await onScreen(laptop, "lock");
+  await laptop.waitForTimeout(1100);
+  await laptop.getByLabel("PIN").fill("2468");
+  await laptop.getByRole("button", { name: "Unlock" }).click();
+  await onScreen(laptop, "chats");
+
+  assert.deepEqual([...phoneErrors, ...graceErrors, ...laptopErrors], []);
+  await Promise.all([phoneContext.close(), graceContext.close(), laptopContext.close()]);
+});
+
+test("wrong words or a cut-off code refuse the link, in plain words on both devices", async () => {
+  const context = await browser.newContext();
+  const { page: phone, errors } = await openApp(context, base, "refusing-phone");
+  await createPersona(phone, "Phone", "Ada");
+  const laptop = await context.newPage();
+  await laptop.goto(`${base}/www/?profile=refusing-laptop#/linking`);
+  await onScreen(laptop, "linking");
+
+  await go(phone, "link");
+  await phone.locator("#link-code").waitFor({ state: "attached" });
+  const code = await phone.locator("#link-code").textContent();
+  await laptop.getByLabel("Or paste the link code").fill(code.slice(0, -12));
+  await laptop.getByRole("button", { name: "Use this code" }).click();
+  await laptop.locator("#linking-status", { hasText: "cut off" }).waitFor();
+  await shot(laptop, "linking-code-cut-off");
+
+  await laptop.getByLabel("Or paste the link code").fill(code);
+  await laptop.getByRole("button", { name: "Use this code" }).click();
+  const words = (await laptop.locator("#words").textContent()).trim();
+  await phone.locator("button.words").first().waitFor({ timeout: 30_000 });
+  const wrong = phone.locator(`button.words:not([data-words="${words}"])`).first();
+  await wrong.click();
+  await phone.locator("#link-status", { hasText: "did not match" }).waitFor();
+  await laptop.locator("#linking-status", { hasText: "did not match" }).waitFor({ timeout: 30_000 });
+  await shot(phone, "link-words-refused");
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("the app installs, starts with the network off, and offers a new version", async () => {
+  const profileDir = await mkdtemp(join(tmpdir(), "phantom-sync-install-"));
+  const context = await launchPersistentChromium(profileDir);
+  const { page, errors } = await openApp(context, base, "install");
+  const cdp = await context.newCDPSession(page);
+  const { url, errors: manifestErrors, data } = await cdp.send("Page.getAppManifest");
+  assert.match(url, /manifest\.webmanifest$/);
+  assert.deepEqual(manifestErrors, []);
+  assert.equal(JSON.parse(data).name, "Phantom Net");
+  await page.waitForFunction(() => navigator.serviceWorker.controller?.state === "activated");
+  const { installabilityErrors } = await cdp.send("Page.getInstallabilityErrors");
+  assert.deepEqual(installabilityErrors, []);
+
+  await context.setOffline(true);
+  await page.reload();
+  await page.locator("body[data-ready]").waitFor();
+  await onScreen(page, "welcome");
+  await shot(page, "offline-start");
+  await context.setOffline(false);
+
+  // A new version: the waiting worker is offered, and accepting it restarts the app on it.
+  const before = await page.evaluate(() => self.APP_VERSION);
+  publishedVersion = `${before}-next`;
+  await page.evaluate(async () => (await navigator.serviceWorker.ready).update());
+  await page.locator("#update").waitFor();
+  await shot(page, "update-ready");
+  await page.getByRole("button", { name: "Restart now" }).click();
+  await page.waitForFunction((next) => self.APP_VERSION === next, publishedVersion);
+  await page.locator("body[data-ready]").waitFor();
+  publishedVersion = null;
+  assert.deepEqual(errors, []);
+  await context.close();
+  await rm(profileDir, { recursive: true, force: true });
+});

@@ -1,0 +1,63 @@
+// The camera as a QR scanner: frames from getUserMedia are drawn into a canvas of at most
+// 640 pixels across and decoded from their raw pixels by the wasm QR reader.
+import { SyncManager } from "../../pkg/phantom_sync.js";
+
+const FRAME_INTERVAL_MS = 150;
+const MAX_WIDTH = 640;
+
+/**
+ * Shows the camera in `video` and calls `found(text)` with the first QR code it reads.
+ * Returns `stop()`; throws the browser's error when there is no camera or no permission.
+ */
+export async function scanWithCamera(video, found) {
+  const stream = await navigator.mediaDevices.getUserMedia({
+    video: { facingMode: "environment", width: { ideal: 640 }, height: { ideal: 480 } },
+    audio: false,
+  });
+  video.srcObject = stream;
+  await video.play();
+  const canvas = document.createElement("canvas");
+  const context = canvas.getContext("2d", { willReadFrequently: true });
+  let timer = null;
+  let stopped = false;
+  const stop = () => {
+    stopped = true;
+    clearTimeout(timer);
+    for (const track of stream.getTracks()) track.stop();
+    video.srcObject = null;
+  };
+  const look = () => {
+    if (stopped) return;
+    if (video.videoWidth > 0) {
+      const scale = Math.min(1, MAX_WIDTH / video.videoWidth);
+      canvas.width = Math.round(video.videoWidth * scale);
+      canvas.height = Math.round(video.videoHeight * scale);
+      context.drawImage(video, 0, 0, canvas.width, canvas.height);
+      const frame = context.getImageData(0, 0, canvas.width, canvas.height);
+      let code = null;
+      try {
+        code = SyncManager.scanFrame(frame.width, frame.height, frame.data);
+      } catch {
+        // A frame the reader refuses (a size it cannot take) is skipped like an empty one.
+      }
+      if (code) {
+        stop();
+        found(code);
+        return;
+      }
+    }
+    timer = setTimeout(look, FRAME_INTERVAL_MS);
+  };
+  look();
+  return stop;
+}
+
+/** Plain words for getUserMedia's errors. */
+export function cameraProblem(error) {
+  switch (error?.name) {
+    case "NotAllowedError": return "The camera is not allowed. Allow it in the browser, or paste the link code below.";
+    case "NotFoundError": return "This device has no camera. Paste the link code below instead.";
+    case "NotReadableError": return "Another app is using the camera. Close it, or paste the link code below.";
+    default: return "The camera could not start. Paste the link code below instead.";
+  }
+}

@@ -1,0 +1,167 @@
+// This tab's device: a SyncManager on the profile's own vault, the network it reaches,
+// and the two loops that carry traffic — the pairing's (while a link is under way) and
+// the persona's messages and history (once it holds a persona). Screens listen for its
+// events and read the manager; they never poll the network themselves.
+import init, { SyncManager } from "../../pkg/phantom_sync.js";
+
+const PAIRING_STATES = new Set(["inviting", "negotiating", "awaiting_approval", "transferring"]);
+const NODES_KEY = "phantom-sync:nodes";
+const CUSTOM_NODES_KEY = "phantom-sync:custom-nodes";
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The profile in the address (`?profile=work`), so one browser can hold several devices. */
+export function profileFromAddress() {
+  const asked = new URLSearchParams(location.search).get("profile") ?? "default";
+  return /^[a-z0-9][a-z0-9-]{0,31}$/i.test(asked) ? asked.toLowerCase() : "default";
+}
+
+/** A first name for this device; the person can change it before it holds a persona. */
+function suggestedName() {
+  const platform = navigator.userAgentData?.platform || navigator.platform || "this computer";
+  return `Browser on ${platform}`.slice(0, 64);
+}
+
+/**
+ * The nodes to reach: those set in Settings, else the ones the server that served the
+ * app names (`/network.json`), else the last ones it named (the app may start offline).
+ */
+export async function networkNodes() {
+  const custom = localStorage.getItem(CUSTOM_NODES_KEY);
+  if (custom) return { nodes: JSON.parse(custom), source: "settings" };
+  try {
+    const response = await fetch("/network.json", { cache: "no-store" });
+    if (response.ok) {
+      const network = await response.json();
+      const nodes = network.websocket?.length ? network.websocket : network.webrtc ?? [];
+      if (nodes.length) {
+        localStorage.setItem(NODES_KEY, JSON.stringify(nodes));
+        return { nodes, source: "server" };
+      }
+    }
+  } catch {
+    // Offline, or served without a network: fall back to the last known nodes.
+  }
+  const known = localStorage.getItem(NODES_KEY);
+  return { nodes: known ? JSON.parse(known) : [], source: known ? "saved" : "none" };
+}
+
+export function saveCustomNodes(nodes) {
+  if (nodes.length) localStorage.setItem(CUSTOM_NODES_KEY, JSON.stringify(nodes));
+  else localStorage.removeItem(CUSTOM_NODES_KEY);
+}
+
+export class Device extends EventTarget {
+  static async open(profile) {
+    await init();
+    const manager = await SyncManager.open(`app-${profile}`, suggestedName());
+    return new Device(profile, manager);
+  }
+
+  constructor(profile, manager) {
+    super();
+    this.profile = profile;
+    this.manager = manager;
+    this.nodes = [];
+    this.connected = false;
+    this.networkProblem = null;
+    /** The latest history progress of a catch-up on this device. */
+    this.history = null;
+    this.revoked = false;
+  }
+
+  /** Joins the network through `nodes`; without nodes the app still opens, offline. */
+  connect(nodes) {
+    this.nodes = nodes;
+    if (!nodes.length) {
+      this.setProblem("not_connected");
+      return;
+    }
+    try {
+      this.manager.connectNetwork(nodes);
+      this.connected = true;
+      this.setProblem(null);
+    } catch (error) {
+      this.setProblem(error);
+    }
+  }
+
+  setProblem(problem) {
+    this.networkProblem = problem;
+    this.emit("network", { problem });
+  }
+
+  emit(type, detail = {}) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  get pairing() {
+    return PAIRING_STATES.has(this.manager.state);
+  }
+
+  get hasPersona() {
+    return !this.manager.locked && Boolean(this.manager.fingerprint);
+  }
+
+  start() {
+    this.pairingLoop();
+    this.syncLoop();
+  }
+
+  /** Sends what the pairing has waiting; errors go to the screen that asked. */
+  async flush() {
+    if (!this.connected) throw Object.assign(new Error("not connected"), { code: "not_connected" });
+    return this.manager.flushToNetwork();
+  }
+
+  async pairingLoop() {
+    for (;;) {
+      if (!this.connected || !this.pairing) {
+        await sleep(300);
+        continue;
+      }
+      let messages = [];
+      try {
+        messages = await this.manager.pollNetwork(2000);
+      } catch (error) {
+        this.emit("pairing", { error });
+        await sleep(1000);
+      }
+      for (const bytes of messages) await this.receive(bytes);
+      // A step that waited too long has ended in its typed state by now.
+      this.emit("pairing", {});
+    }
+  }
+
+  async receive(bytes) {
+    try {
+      const meaning = await this.manager.receive(bytes);
+      await this.flush();
+      this.emit("pairing", { meaning });
+    } catch (error) {
+      this.emit("pairing", { error });
+    }
+  }
+
+  async syncLoop() {
+    for (;;) {
+      if (!this.connected || this.revoked || !this.hasPersona || this.manager.rosterEpoch === undefined) {
+        await sleep(300);
+        continue;
+      }
+      try {
+        const events = await this.manager.syncMessages(1500);
+        if (this.networkProblem) this.setProblem(null);
+        for (const event of events) {
+          if (event.type === "history_progress") this.history = event;
+          if (event.type === "revoked") this.revoked = true;
+        }
+        if (events.length) this.emit("sync", { events });
+      } catch (error) {
+        if (error?.code === "device_revoked") this.revoked = true;
+        this.setProblem(error);
+        await sleep(1500);
+      }
+    }
+  }
+}

@@ -1,0 +1,85 @@
+// Contacts: add one from their contact card (scan its QR code or paste its code), or show
+// your own card for them to add you.
+import { cameraProblem, scanWithCamera } from "../camera.js";
+import { fail, h, heading, say, statusLine, svgNode } from "../ui.js";
+
+export const add = {
+  mount(root, app) {
+    const { manager } = app.device;
+    const status = statusLine("contact-status");
+    const video = h("video", { id: "contact-camera", muted: true, playsinline: true, "aria-label": "Camera view" });
+    let stopCamera = null;
+
+    async function addCard(code) {
+      try {
+        const key = await manager.addContact(code);
+        const chat = manager.conversations().find((c) => c.peerKey === key);
+        app.go(chat ? `chat/${chat.conversationId}` : "chats");
+      } catch (error) {
+        fail(status, error);
+      }
+    }
+
+    root.append(
+      heading("New chat"),
+      h("p", {}, "Add a contact from their contact card: scan the QR code on their device, or paste the code they sent you."),
+      h("div", { class: "camera" }, video),
+      h("button", {
+        type: "button",
+        onclick: async (event) => {
+          event.target.disabled = true;
+          say(status, "Point the camera at the contact card.");
+          try {
+            stopCamera = await scanWithCamera(video, (code) => {
+              stopCamera = null;
+              addCard(code);
+            });
+          } catch (error) {
+            fail(status, cameraProblem(error));
+            event.target.disabled = false;
+          }
+        },
+      }, "Scan a contact card"),
+      h("form", {
+        class: "card",
+        onsubmit: (event) => {
+          event.preventDefault();
+          addCard(root.querySelector("#contact-code").value.trim());
+        },
+      },
+      h("p", { class: "field" },
+        h("label", { for: "contact-code" }, "Contact card code"),
+        h("input", { id: "contact-code", placeholder: "PHCONTACT:…", autocomplete: "off", spellcheck: "false", required: true })),
+      h("button", { type: "submit" }, "Add contact")),
+      status);
+    return { unmount: () => stopCamera?.() };
+  },
+};
+
+export const card = {
+  mount(root, app) {
+    const { manager } = app.device;
+    const status = statusLine("card-status");
+    const code = manager.contactCard();
+    root.append(
+      heading("My contact card"),
+      h("p", {}, `Contacts who add this card can write to ${manager.displayName} on every one of your devices.`),
+      svgNode(manager.contactCardSvg(), "Your contact card QR code"),
+      h("p", { class: "field" },
+        h("label", { for: "my-card" }, "Card code, to send instead"),
+        h("textarea", { id: "my-card", readonly: true, rows: 4 }, code)),
+      h("button", {
+        type: "button",
+        onclick: async () => {
+          try {
+            await navigator.clipboard.writeText(code);
+            say(status, "Card code copied.");
+          } catch {
+            fail(status, "Copying is not allowed here: select the code and copy it.");
+          }
+        },
+      }, "Copy card code"),
+      h("p", {}, "Fingerprint ", h("code", {}, manager.fingerprint)),
+      status);
+  },
+};

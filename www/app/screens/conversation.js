@@ -1,0 +1,102 @@
+// One conversation: its latest messages (older ones from the vault on request), a box to
+// write in, and read marks: what is on screen while the page is visible counts as read,
+// on every device of the persona.
+import { fail, formatTime, h, renderList, statusLine } from "../ui.js";
+
+const EARLIER_PAGE = 50;
+
+export function mount(root, app, conversationId) {
+  const { device } = app;
+  const { manager } = device;
+  const chat = manager.conversations().find((c) => c.conversationId === conversationId);
+  if (!chat) {
+    app.go("chats");
+    return {};
+  }
+  const status = statusLine("chat-status");
+  const list = h("ol", { class: "messages", id: "messages", "aria-live": "polite", "aria-label": "Messages" });
+  const count = h("output", { id: "message-count" });
+  let earlier = [];
+  const input = h("input", { id: "compose", autocomplete: "off", maxlength: 2000, required: true });
+
+  root.append(
+    h("p", {}, h("a", { href: "#/chats", class: "back" }, "← Chats")),
+    h("h1", { tabindex: "-1", class: "screen-title", id: "chat-title" }, chat.title),
+    h("p", { class: "earlier" },
+      h("button", { type: "button", id: "show-earlier", class: "secondary", onclick: showEarlier }, "Show earlier messages"),
+      " ", count),
+    list,
+    h("form", { class: "compose", onsubmit: send },
+      h("label", { for: "compose" }, `Message to ${chat.title}`),
+      input,
+      h("button", { type: "submit" }, "Send")),
+    status);
+
+  async function send(event) {
+    event.preventDefault();
+    const text = input.value.trim();
+    if (!text) return;
+    try {
+      await manager.sendText(chat.peerKey, text);
+      input.value = "";
+      update();
+    } catch (error) {
+      fail(status, error);
+    }
+  }
+
+  async function showEarlier() {
+    try {
+      // During a catch-up this conversation's history is asked for before the others.
+      manager.prioritizeHistory(conversationId);
+      const oldest = earlier[0] ?? manager.messages(conversationId)[0];
+      if (!oldest) return;
+      earlier = [...await manager.earlierMessages(conversationId, oldest.id, EARLIER_PAGE), ...earlier];
+      update();
+      list.firstElementChild?.scrollIntoView();
+    } catch (error) {
+      fail(status, error);
+    }
+  }
+
+  let marking = false;
+  async function markRead() {
+    const unread = manager.conversations().find((c) => c.conversationId === conversationId)?.unread ?? 0;
+    if (!unread || marking || document.visibilityState !== "visible") return;
+    marking = true;
+    try {
+      await manager.markRead(conversationId);
+    } catch (error) {
+      fail(status, error);
+    } finally {
+      marking = false;
+    }
+  }
+
+  function update() {
+    const recent = manager.messages(conversationId);
+    const shown = new Set(recent.map((m) => m.id));
+    const messages = [...earlier.filter((m) => !shown.has(m.id)), ...recent];
+    const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+    renderList(list, messages.map((m) => m.id).join(), () => messages.map((message) => h("li", {
+      class: message.sender === "contact" ? "theirs" : "mine",
+      dataset: { key: message.id, id: message.id, sender: message.sender },
+    },
+    h("small", {}, message.sender === "own_device" ? `${message.senderName} (your other device)` : message.senderName),
+    h("span", { class: "body" }, message.body),
+    h("time", { datetime: new Date(message.sentAt).toISOString() }, formatTime(message.sentAt)))));
+    if (atBottom) list.scrollTop = list.scrollHeight;
+    manager.messageCount(conversationId).then((n) => { count.value = `${n} message(s) on this device`; }, () => {});
+    markRead();
+  }
+
+  const onVisible = () => markRead();
+  document.addEventListener("visibilitychange", onVisible);
+  update();
+  return {
+    update,
+    unmount() {
+      document.removeEventListener("visibilitychange", onVisible);
+    },
+  };
+}

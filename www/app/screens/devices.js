@@ -1,0 +1,56 @@
+// The persona's devices: the signed roster, its epoch, this device marked; remove others.
+import { fail, h, heading, renderList, say, statusLine } from "../ui.js";
+
+export function mount(root, app) {
+  const { device } = app;
+  const { manager } = device;
+  const status = statusLine("devices-status");
+  const list = h("ul", { class: "device-list", id: "device-list", "aria-label": "Devices" });
+  const epoch = h("output", { id: "roster-epoch" });
+  const revoked = h("p", { class: "status error", hidden: true },
+    "This device was removed from your persona. It receives nothing new. Delete its data in Settings, or link it again.");
+  root.append(
+    heading("Devices"),
+    h("p", {}, "These devices hold your persona. The list is signed by your persona key; its version (epoch) grows with every change: ", epoch, "."),
+    revoked, list,
+    h("a", { class: "button", href: "#/link", id: "link-new-device" }, "Link a new device"),
+    status);
+
+  async function remove(entry, button) {
+    if (button.dataset.confirm !== "true") {
+      button.dataset.confirm = "true";
+      button.textContent = `Really remove ${entry.name}?`;
+      return;
+    }
+    try {
+      await manager.revokeDevice(entry.deviceId);
+      say(status, `${entry.name} was removed. It reads nothing sent from now on.`);
+      update();
+    } catch (error) {
+      fail(status, error);
+    }
+  }
+
+  function update() {
+    epoch.value = manager.rosterEpoch ?? "";
+    revoked.hidden = !device.revoked;
+    const entries = manager.devices();
+    const signature = JSON.stringify([manager.rosterEpoch, device.revoked, entries.map((e) => e.deviceId)]);
+    renderList(list, signature, () => entries.map((entry) => {
+      const button = entry.thisDevice || device.revoked ? null : h("button", {
+        type: "button",
+        class: "danger",
+        "aria-label": `Remove ${entry.name}`,
+        onclick: (event) => remove(entry, event.currentTarget),
+      }, "Remove");
+      return h("li", { dataset: { key: entry.deviceId, device: entry.deviceId, thisDevice: String(entry.thisDevice) } },
+        h("span", { class: "title" }, entry.name),
+        entry.thisDevice ? h("span", { class: "tag" }, "This device") : null,
+        h("small", {}, `Added ${new Date(entry.addedAt * 1000).toLocaleDateString()}`),
+        button);
+    }));
+  }
+
+  update();
+  return { update };
+}

@@ -1,0 +1,169 @@
+// Link a device, on the device that holds the persona: show a QR code (it rotates every
+// minute and each stays valid for three), then the asking device's name and five word
+// triples — the person picks the one the new device shows — then approve and follow the
+// persona and the history on their way.
+import { explain, fail, h, heading, say, statusLine, svgNode } from "../ui.js";
+
+const ROTATE_MS = 60_000;
+
+export function mount(root, app) {
+  const { device } = app;
+  const { manager } = device;
+  const body = h("div", { class: "link-step" });
+  const status = statusLine("link-status");
+  let shown = null;
+  let timer = null;
+  let framesAtLink = 0;
+
+  root.append(heading("Link a new device"), body, status);
+
+  function invite() {
+    clearInterval(timer);
+    let invitation;
+    try {
+      invitation = manager.generatePairingInvitation();
+    } catch (error) {
+      fail(status, error);
+      return;
+    }
+    const countdown = h("output", { id: "expires-in" });
+    const copy = h("button", {
+      type: "button",
+      onclick: async () => {
+        try {
+          await navigator.clipboard.writeText(invitation.linkCode);
+          say(status, "Link code copied.");
+        } catch {
+          fail(status, "Copying is not allowed here: select the code and copy it.");
+        }
+      },
+    }, "Copy link code");
+    body.replaceChildren(
+      h("ol", { class: "steps" },
+        h("li", {}, "On the new device, open this app and choose “Link this device”."),
+        h("li", {}, "Scan this code with it, or paste the link code."),
+        h("li", {}, "Pick the three words the new device shows.")),
+      svgNode(invitation.svg, "Pairing QR code"),
+      h("p", {}, "This code expires in ", countdown, ". ",
+        h("button", { type: "button", id: "rotate", onclick: invite }, "New code")),
+      h("details", {}, h("summary", {}, "Link code, to paste instead of scanning"),
+        h("code", { id: "link-code", class: "code" }, invitation.linkCode), copy),
+      h("button", { type: "button", class: "secondary", onclick: () => app.go("devices") }, "Cancel"));
+    const rotateAt = Date.now() + ROTATE_MS;
+    const tick = () => {
+      const left = Math.max(0, Math.round(invitation.expiresAt - Date.now() / 1000));
+      countdown.value = `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
+      if (Date.now() >= rotateAt && manager.state === "inviting") invite();
+    };
+    tick();
+    timer = setInterval(tick, 1000);
+    shown = "inviting";
+  }
+
+  function choose() {
+    clearInterval(timer);
+    const choice = manager.wordChoice;
+    if (!choice) return;
+    const pin = h("p", { class: "field", hidden: true },
+      h("label", { for: "approve-pin" }, "This device's PIN, to approve"),
+      h("input", { id: "approve-pin", type: "password", inputmode: "numeric", autocomplete: "current-password" }));
+    manager.approvalNeedsPin().then((needed) => { pin.hidden = !needed; }, () => {});
+    const candidates = choice.candidates.map((words, index) => h("button", {
+      type: "button",
+      class: "words",
+      dataset: { words: words.join(" ") },
+      onclick: () => approve(index, pin.querySelector("input").value || undefined),
+    }, words.join(" ")));
+    body.replaceChildren(
+      h("p", { class: "lead" }, h("strong", { id: "request-device" }, choice.deviceName), " asks to join your persona."),
+      h("p", {}, "Which three words does it show? Pick them only if they are exactly the same."),
+      h("div", { class: "candidates", role: "group", "aria-label": "Word choices" }, candidates),
+      pin,
+      h("p", { class: "actions" },
+        h("button", { type: "button", class: "danger", id: "none-match", onclick: refuse }, "None of these"),
+        h("button", { type: "button", class: "secondary", onclick: cancel }, "Cancel")));
+    shown = "awaiting_approval";
+    candidates[0]?.focus();
+  }
+
+  async function approve(index, pin) {
+    try {
+      await manager.approve(index, pin);
+      framesAtLink = manager.historyFramesSent;
+    } catch (error) {
+      // Wrong words end the link (the new device is told below); a wrong PIN does not.
+      fail(status, error);
+    }
+    try {
+      await device.flush();
+    } catch (error) {
+      fail(status, error);
+    }
+    update();
+  }
+
+  async function refuse() {
+    try {
+      manager.reject();
+      await device.flush();
+    } catch (error) {
+      fail(status, error);
+    }
+    update();
+  }
+
+  async function cancel() {
+    try {
+      await manager.cancel();
+      await device.flush();
+    } catch (error) {
+      fail(status, error);
+    }
+    app.go("devices");
+  }
+
+  function progress(text, done) {
+    body.replaceChildren(
+      h("p", { class: "lead", id: "link-progress" }, text),
+      done ? h("p", { id: "history-sent" }) : null,
+      done ? h("button", { type: "button", onclick: () => app.go("devices") }, "Done") : null);
+  }
+
+  function update() {
+    const state = manager.state;
+    if (state === "inviting" && shown !== "inviting") invite();
+    else if (state === "awaiting_approval" && shown !== state) choose();
+    else if (state === "transferring" && shown !== state) {
+      progress("Approved. Sending your persona, sealed for the new device…", false);
+      shown = state;
+    } else if (state === "completed") {
+      if (shown !== state) {
+        progress("The new device is linked. It now receives your messages, and your history is on its way to it.", true);
+        say(status, "Linked.");
+        shown = state;
+      }
+      const sent = manager.historyFramesSent - framesAtLink;
+      body.querySelector("#history-sent").textContent = sent
+        ? `History: ${sent} block(s) sent over a direct connection; the rest travels through the network.`
+        : "History: sent through the network.";
+    } else if ((state === "failed" || state === "cancelled") && shown !== state) {
+      clearInterval(timer);
+      const reason = state === "failed" ? explain(manager.failureReason) : "The link was cancelled.";
+      body.replaceChildren(
+        h("p", { class: "lead" }, "Not linked."),
+        h("button", { type: "button", onclick: invite }, "Show a new code"));
+      fail(status, reason);
+      shown = state;
+    }
+  }
+
+  if (["idle", "failed", "cancelled", "completed"].includes(manager.state)) invite();
+  else update();
+  return {
+    update,
+    unmount() {
+      clearInterval(timer);
+      if (manager.state === "inviting") manager.cancel().catch(() => {});
+    },
+  };
+}

@@ -1,0 +1,129 @@
+// Small DOM helpers and the words people read when something goes wrong.
+
+/**
+ * Builds an element: `h("button", { type: "button", onclick }, "Send")`. Props starting
+ * with `on` become listeners, `dataset` and `class` are set as such, the rest as attributes.
+ */
+export function h(tag, props = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(props)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name.startsWith("on")) element.addEventListener(name.slice(2), value);
+    else if (name === "dataset") Object.assign(element.dataset, value);
+    else if (name === "class") element.className = value;
+    else if (name === "hidden") element.hidden = Boolean(value);
+    else if (name === "value") element.value = value;
+    else element.setAttribute(name, value === true ? "" : String(value));
+  }
+  element.append(...children.flat().filter((child) => child !== undefined && child !== null && child !== false));
+  return element;
+}
+
+/** A screen's heading: focused when the screen opens, so keyboards and readers start there. */
+export function heading(text, level = "h1") {
+  return h(level, { tabindex: "-1", class: "screen-title" }, text);
+}
+
+/** A labelled input: `<label>` then the control, tied by id. */
+export function field(id, label, props = {}, hint) {
+  const described = hint ? `${id}-hint` : undefined;
+  return h("p", { class: "field" },
+    h("label", { for: id }, label),
+    hint ? h("small", { id: described }, hint) : null,
+    h("input", { id, name: id, "aria-describedby": described, ...props }));
+}
+
+/** A status line that screen readers announce; `say` and `fail` fill it. */
+export function statusLine(id) {
+  return h("p", { id, class: "status", role: "status", "aria-live": "polite" });
+}
+
+export function say(line, text) {
+  line.className = "status ok";
+  line.textContent = text;
+}
+
+export function fail(line, error) {
+  line.className = "status error";
+  line.textContent = explain(error);
+}
+
+/** Turns SVG markup made by the wasm QR renderer (our own code, not user input) into a node. */
+export function svgNode(markup, label) {
+  const box = h("div", { class: "qr", role: "img", "aria-label": label });
+  const parsed = new DOMParser().parseFromString(markup, "image/svg+xml").documentElement;
+  box.append(document.importNode(parsed, true));
+  return box;
+}
+
+// What happened, and what to do next, for each error code a person can meet.
+const PLAIN = {
+  invitation_expired: "This code has expired. Show a new code on your other device and scan again.",
+  invitation_used: "Another device already used this code. Show a new code and scan again.",
+  invitation_corrupted: "That code could not be read. Scan it again, or copy the whole link code.",
+  not_a_link_code: "That is not a link code. Link codes start with PHSYNC: — copy it again from your other device.",
+  invalid_link_code: "That link code is damaged. Copy it again from your other device.",
+  link_code_incomplete: "That link code is cut off. Copy the whole code from your other device.",
+  words_mismatch: "The words did not match, so nothing was shared. Start the link again.",
+  words_rejected: "The words did not match, so nothing was shared. Start the link again.",
+  peer_cancelled: "The other device cancelled the link. Start again when you are ready.",
+  network_lost: "The other device stopped answering. Check that both are online, then start again.",
+  import_failed: "This device could not store the persona. Free some storage, then link again.",
+  wrong_pin: "That PIN is not right. Try again.",
+  pin_required: "Enter this device's PIN to go on.",
+  not_connected: "This device is not connected to the network. Check the connection or the network nodes in Settings.",
+  no_nodes: "No network node answers. Check the connection or the network nodes in Settings.",
+  quorum_not_reached: "Too few network nodes answered, so the message was not stored. It will be sent again.",
+  network_setup: "The network could not be reached. Check the network nodes in Settings.",
+  invalid_address: "A network node address is not valid. Fix it in Settings.",
+  text_too_long: "The message is too long. Shorten it and send again.",
+  own_persona: "That is your own contact card. Ask your contact for theirs.",
+  device_revoked: "This device was removed from your persona. Link it again to use it.",
+  last_device: "This is your persona's only device. Deleting its data deletes the persona.",
+  persona_exists: "This device already holds a persona.",
+  invalid_device_name: "Give this device a name.",
+  empty_display_name: "Enter your name.",
+  unsafe_text: "The name has characters that could disguise it. Use plain letters.",
+  field_too_long: "That is too long. Shorten it.",
+  vault_locked: "This device is locked. Unlock it with your PIN.",
+  quota_exceeded: "This browser is out of storage for the app. Free some space, then try again.",
+  device_key_missing: "This browser lost the key that opens this device's data. Delete the data in Settings and link again.",
+  no_qr_code: "No QR code in view yet. Hold the code steady in the frame.",
+  qr_unreadable: "The QR code could not be read. Move closer or hold it steady.",
+  unknown_word: "One of those words is not on the word list. Check the spelling.",
+  wrong_word_count: "Enter exactly three words.",
+};
+
+/** A sentence a person can act on, for an error or a failure code. */
+export function explain(error) {
+  if (typeof error === "string") return PLAIN[error] ?? error;
+  const code = error?.code;
+  if (code === "too_many_attempts") {
+    const wait = /(\d+) s/.exec(error.message)?.[1];
+    return `Too many wrong PINs. Try again in ${wait ?? "a few"} seconds.`;
+  }
+  if (code && PLAIN[code]) return PLAIN[code];
+  const message = error?.message ?? String(error);
+  return code ? `${message} (${code})` : message;
+}
+
+export function formatTime(ms) {
+  return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+/**
+ * Replaces a list's items only when `signature` changed, keeping keyboard focus on the
+ * item (by its `data-key`) that had it, so live updates never throw a keyboard user out.
+ */
+export function renderList(list, signature, items) {
+  if (list.dataset.signature === signature) return;
+  list.dataset.signature = signature;
+  const focused = document.activeElement?.closest?.("[data-key]");
+  const key = focused && list.contains(focused) ? focused.dataset.key : null;
+  const tag = document.activeElement?.tagName;
+  list.replaceChildren(...items());
+  if (key !== null) {
+    const again = list.querySelector(`[data-key="${CSS.escape(key)}"]`);
+    (again?.querySelector(tag?.toLowerCase() ?? "a") ?? again)?.focus();
+  }
+}
