@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test: format and lints on both targets, the core tests natively and in
-# headless Chromium, then the demo page end to end in Chromium.
+# headless Chromium, then the app end to end in Chromium.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/bootstrap.sh
@@ -23,6 +23,6 @@ PHANTOM_TEST_NODES="$(paste -sd, "$PHANTOM_CACHE/network/addresses")" \
 PHANTOM_TEST_WEBRTC_NODES="$(paste -sd, "$PHANTOM_CACHE/network/webrtc-addresses")" \
 WASM_BINDGEN_TEST_TIMEOUT=300 \
   wasm-pack test --headless --chrome --mode no-install
-step "demo end to end (Playwright, headless Chromium, pairing through the local network)"
+step "the app end to end (Playwright, headless Chromium, three devices over the local network)"
 scripts/build-pkg.sh
 PHANTOM_NETWORK="$PHANTOM_CACHE/network" node --test tests/e2e/

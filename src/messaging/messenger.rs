@@ -467,10 +467,13 @@ impl Messenger {
         Ok(())
     }
 
-    /// The mailboxes to fetch: the persona inbox (and the one before a revocation).
+    /// The mailboxes to fetch: the persona inbox (and the one before a revocation), then
+    /// the persona's profile mailbox, where a device taken off the roster — to which
+    /// nothing is sealed any more — learns that it was.
     pub fn listening(&self) -> Vec<MailboxAddress> {
         let mut mailboxes = vec![self.roster.inbox];
         mailboxes.extend(self.previous_inbox);
+        mailboxes.push(profile_mailbox(&self.persona_key));
         mailboxes
     }
 
@@ -1062,8 +1065,22 @@ impl Messenger {
             }
         }
         match InboxItem::decode(envelope.as_bytes())? {
-            InboxItem::PublishedRoster(signed) => self.apply_roster(&signed),
+            InboxItem::PublishedRoster(signed) => self.apply_published_roster(&signed),
             InboxItem::Sealed(message) => self.receive_sealed(&message),
+        }
+    }
+
+    /// A roster read from a profile mailbox. The mailbox keeps every version published, so
+    /// one older than the roster held is history, not news: it changes nothing, silently.
+    fn apply_published_roster(
+        &mut self,
+        signed: &SignedRoster,
+    ) -> Result<Vec<MessagingEvent>, MessagingError> {
+        match self.apply_roster(signed) {
+            Err(MessagingError::Roster(crate::roster::RosterError::EpochRegressed { .. })) => {
+                Ok(Vec::new())
+            }
+            other => other,
         }
     }
 

@@ -75,3 +75,19 @@ export async function cameraFrameOfQr(page) {
   assert.equal(rgba.length, 640 * 480 * 4);
   return rgba;
 }
+
+/**
+ * Every control on the page has a name a screen reader can say, and the screen's heading
+ * is where the keyboard starts.
+ */
+export async function assertAccessible(page) {
+  const unnamed = await page.evaluate(() => [...document.querySelectorAll("input, textarea, button, a, video")]
+    .filter((element) => element.offsetParent !== null || element.tagName === "VIDEO")
+    .filter((element) => {
+      if (element.getAttribute("aria-label") || element.getAttribute("aria-labelledby")) return false;
+      if (element.labels?.length) return false;
+      return !element.textContent.trim();
+    })
+    .map((element) => element.outerHTML.slice(0, 80)));
+  assert.deepEqual(unnamed, [], "controls without an accessible name");
+}

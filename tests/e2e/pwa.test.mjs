@@ -10,7 +10,9 @@ import { join } from "node:path";
 
 import { serve } from "../../scripts/serve.mjs";
 import { launchChromium, launchPersistentChromium } from "./browser.mjs";
-import { cameraFrameOfQr, createPersona, onScreen, openApp, shots, unreadBadge } from "./app.mjs";
+import {
+  assertAccessible, cameraFrameOfQr, createPersona, onScreen, openApp, shots, unreadBadge,
+} from "./app.mjs";
 import { rgbaToY4m } from "./y4m.mjs";
 
 let server;
@@ -37,7 +39,9 @@ after(async () => {
   server?.close();
 });
 
+/** Saves a screenshot of the screen, after checking every control on it has a name. */
 async function shot(page, name) {
+  await assertAccessible(page);
   await page.screenshot({ path: `${shots}app-${name}.png`, fullPage: true });
 }
 
@@ -235,6 +239,19 @@ test("the app installs, starts with the network off, and offers a new version", 
   await page.waitForFunction(() => navigator.serviceWorker.controller?.state === "activated");
   const { installabilityErrors } = await cdp.send("Page.getInstallabilityErrors");
   assert.deepEqual(installabilityErrors, []);
+  // The Content-Security-Policy lets the wasm compile but no script be made from a string.
+  const policy = await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute("content");
+  assert.match(policy, /script-src 'self' 'wasm-unsafe-eval';/);
+  assert.doesNotMatch(policy, /'unsafe-eval'|'unsafe-inline'/);
+  // From a task of the page's own (code evaluated by the test itself is exempt).
+  const evalBlocked = await page.evaluate(() => new Promise((resolve) => setTimeout(() => {
+    try {
+      resolve(new Function("return 'ran'")() !== "ran");
+    } catch (error) {
+      resolve(error instanceof EvalError);
+    }
+  })));
+  assert.equal(evalBlocked, true);
 
   await context.setOffline(true);
   await page.reload();
@@ -256,4 +273,72 @@ test("the app installs, starts with the network off, and offers a new version", 
   assert.deepEqual(errors, []);
   await context.close();
   await rm(profileDir, { recursive: true, force: true });
+});
+
+/** Links a new device by pasting the phone's link code; `approve` picks the words. */
+async function linkByCode(phone, laptop, approve) {
+  await go(phone, "link");
+  await phone.locator("#link-code").waitFor({ state: "attached" });
+  await laptop.getByLabel("Or paste the link code").fill(await phone.locator("#link-code").textContent());
+  await laptop.getByRole("button", { name: "Use this code" }).click();
+  const words = (await laptop.locator("#words").textContent()).trim();
+  await phone.locator(`button.words[data-words="${words}"]`).waitFor({ timeout: 30_000 });
+  await approve(phone.locator(`button.words[data-words="${words}"]`));
+  await laptop.locator("#fingerprint").waitFor({ timeout: 30_000 });
+  await laptop.getByRole("button", { name: "Open chats" }).click();
+}
+
+test("a PIN guards approval, and a device leaves by unlinking itself or being removed", async () => {
+  const context = await browser.newContext();
+  const { page: phone, errors } = await openApp(context, base, "keys-phone");
+  await createPersona(phone, "Phone", "Ada");
+  await go(phone, "settings");
+  await phone.getByLabel("New PIN (at least 4 digits)").fill("1357");
+  await phone.getByLabel("The same PIN again").fill("1357");
+  await phone.getByRole("button", { name: "Set PIN" }).click();
+  await phone.locator("#settings-status", { hasText: "PIN set" }).waitFor({ timeout: 30_000 });
+
+  // Approving asks for the PIN; the whole choice works from the keyboard.
+  const tablet = await context.newPage();
+  await tablet.goto(`${base}/www/?profile=keys-tablet#/linking`);
+  await onScreen(tablet, "linking");
+  await linkByCode(phone, tablet, async (rightWords) => {
+    await rightWords.focus();
+    await phone.keyboard.press("Enter");
+    await phone.locator("#link-status", { hasText: "Enter this device's PIN" }).waitFor();
+    await phone.getByLabel("This device's PIN, to approve").fill("1357");
+    await rightWords.focus();
+    await phone.keyboard.press("Enter");
+  });
+  await onScreen(tablet, "chats");
+
+  // The tablet unlinks itself: the phone's roster drops it, and the tablet starts afresh.
+  await go(tablet, "settings");
+  await tablet.getByRole("button", { name: "Unlink this device" }).click();
+  await tablet.getByRole("button", { name: /Really unlink/ }).click();
+  await onScreen(tablet, "welcome");
+  await go(phone, "devices");
+  await phone.locator("#roster-epoch", { hasText: "3" }).waitFor({ timeout: 30_000 });
+  assert.equal(await phone.locator("#device-list li").count(), 1);
+
+  // A second device, removed from the phone's Devices screen, learns it was removed.
+  const laptop = await context.newPage();
+  await laptop.goto(`${base}/www/?profile=keys-laptop#/linking`);
+  await onScreen(laptop, "linking");
+  await linkByCode(phone, laptop, async (rightWords) => {
+    await phone.getByLabel("This device's PIN, to approve").fill("1357");
+    await rightWords.click();
+  });
+  await go(phone, "devices");
+  await phone.locator("#device-list li").nth(1).waitFor({ timeout: 30_000 });
+  await phone.getByRole("button", { name: "Remove Phone" }).count();
+  const remove = phone.locator('#device-list li[data-this-device="false"] button');
+  await remove.click();
+  await remove.click();
+  await phone.locator("#devices-status", { hasText: "was removed" }).waitFor({ timeout: 30_000 });
+  await go(laptop, "devices");
+  await laptop.locator("p.status.error", { hasText: "removed from your persona" }).waitFor({ timeout: 30_000 });
+  await shot(laptop, "devices-removed");
+  assert.deepEqual(errors, []);
+  await context.close();
 });

@@ -75,7 +75,9 @@ function render() {
   const view = screens[name].mount(root, app, argument) ?? {};
   current = { key, view };
   document.body.dataset.screen = name;
-  root.querySelector(".screen-title")?.focus();
+  const title = root.querySelector(".screen-title");
+  document.title = title ? `${title.textContent} — Phantom Net` : "Phantom Net";
+  title?.focus();
 }
 
 function showNetwork() {
