@@ -8,7 +8,9 @@
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{CryptoKey, IdbDatabase, IdbTransactionMode, SubtleCrypto};
+use web_sys::{
+    CryptoKey, IdbDatabase, IdbObjectStore, IdbRequest, IdbTransactionMode, SubtleCrypto,
+};
 use zeroize::Zeroizing;
 
 use crate::drivers::indexeddb::{map_error, open_database, RequestWait};
@@ -73,23 +75,14 @@ impl WebCryptoKeyring {
             .ok_or(UnlockError::DeviceKeyMissing)
     }
 
-    /// Whether the key is, as intended, impossible to export.
     /// Deletes the key of device profile `profile`: whatever it wrapped can no longer be
     /// opened, even from a copy of the vault.
     pub async fn delete(profile: &str) -> Result<(), UnlockError> {
         let db = keyring_database().await?;
-        let request =
-            db.0.transaction_with_str_and_mode(KEYS_STORE, IdbTransactionMode::Readwrite)
-                .and_then(|tx| tx.object_store(KEYS_STORE))
-                .and_then(|store| store.delete(&JsValue::from_str(profile)))
-                .map_err(|e| UnlockError::Keyring(map_error(&e).to_string()))?;
-        RequestWait::new(&request)
-            .wait()
-            .await
-            .map_err(|e| UnlockError::Keyring(e.to_string()))?;
-        Ok(())
+        write_keys(&db.0, |store| store.delete(&JsValue::from_str(profile))).await
     }
 
+    /// Whether the key is, as intended, impossible to export.
     pub fn is_extractable(&self) -> bool {
         self.key.extractable()
     }
@@ -207,10 +200,21 @@ async fn stored_key(db: &IdbDatabase, profile: &str) -> Result<Option<CryptoKey>
 
 /// Stores the key only if none is stored yet (`add`, not `put`).
 async fn add_key(db: &IdbDatabase, profile: &str, key: &CryptoKey) -> Result<(), UnlockError> {
+    write_keys(db, |store| {
+        store.add_with_key(key, &JsValue::from_str(profile))
+    })
+    .await
+}
+
+/// Runs one write on the keys store and waits until it is done.
+async fn write_keys(
+    db: &IdbDatabase,
+    write: impl FnOnce(&IdbObjectStore) -> Result<IdbRequest, JsValue>,
+) -> Result<(), UnlockError> {
     let request = db
         .transaction_with_str_and_mode(KEYS_STORE, IdbTransactionMode::Readwrite)
         .and_then(|tx| tx.object_store(KEYS_STORE))
-        .and_then(|store| store.add_with_key(key, &JsValue::from_str(profile)))
+        .and_then(|store| write(&store))
         .map_err(|e| UnlockError::Keyring(map_error(&e).to_string()))?;
     RequestWait::new(&request)
         .wait()

@@ -1,6 +1,7 @@
 // The camera as a QR scanner: frames from getUserMedia are drawn into a canvas of at most
 // 640 pixels across and decoded from their raw pixels by the wasm QR reader.
 import { SyncManager } from "../../pkg/phantom_sync.js";
+import { fail, h, say } from "./ui.js";
 
 const FRAME_INTERVAL_MS = 150;
 const MAX_WIDTH = 640;
@@ -9,7 +10,7 @@ const MAX_WIDTH = 640;
  * Shows the camera in `video` and calls `found(text)` with the first QR code it reads.
  * Returns `stop()`; throws the browser's error when there is no camera or no permission.
  */
-export async function scanWithCamera(video, found) {
+async function scanWithCamera(video, found) {
   const stream = await navigator.mediaDevices.getUserMedia({
     video: { facingMode: "environment", width: { ideal: 640 }, height: { ideal: 480 } },
     audio: false,
@@ -53,11 +54,38 @@ export async function scanWithCamera(video, found) {
 }
 
 /** Plain words for getUserMedia's errors. */
-export function cameraProblem(error) {
+function cameraProblem(error) {
   switch (error?.name) {
     case "NotAllowedError": return "The camera is not allowed. Allow it in the browser, or paste the link code below.";
     case "NotFoundError": return "This device has no camera. Paste the link code below instead.";
     case "NotReadableError": return "Another app is using the camera. Close it, or paste the link code below.";
     default: return "The camera could not start. Paste the link code below instead.";
   }
+}
+
+/**
+ * A button that starts the camera in `video` and hands the first code it reads to
+ * `found`; the status line says what to point at, or why the camera cannot start.
+ * `stop()` turns the camera off (when the screen closes).
+ */
+export function scanButton(label, video, status, prompt, found) {
+  let stopCamera = null;
+  const button = h("button", {
+    type: "button",
+    onclick: async () => {
+      button.disabled = true;
+      say(status, prompt);
+      try {
+        stopCamera = await scanWithCamera(video, (code) => {
+          stopCamera = null;
+          button.disabled = false;
+          found(code);
+        });
+      } catch (error) {
+        fail(status, cameraProblem(error));
+        button.disabled = false;
+      }
+    },
+  }, label);
+  return { button, stop: () => stopCamera?.() };
 }

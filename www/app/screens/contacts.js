@@ -1,6 +1,6 @@
 // Contacts: add one from their contact card (scan its QR code or paste its code), or show
 // your own card for them to add you.
-import { cameraProblem, scanWithCamera } from "../camera.js";
+import { scanButton } from "../camera.js";
 import { fail, h, heading, say, statusLine, svgNode } from "../ui.js";
 
 export const add = {
@@ -8,7 +8,6 @@ export const add = {
     const { manager } = app.device;
     const status = statusLine("contact-status");
     const video = h("video", { id: "contact-camera", muted: true, playsinline: true, "aria-label": "Camera view" });
-    let stopCamera = null;
 
     async function addCard(code) {
       try {
@@ -20,26 +19,12 @@ export const add = {
       }
     }
 
+    const camera = scanButton("Scan a contact card", video, status, "Point the camera at the contact card.", addCard);
     root.append(
       heading("New chat"),
       h("p", {}, "Add a contact from their contact card: scan the QR code on their device, or paste the code they sent you."),
       h("div", { class: "camera" }, video),
-      h("button", {
-        type: "button",
-        onclick: async (event) => {
-          event.target.disabled = true;
-          say(status, "Point the camera at the contact card.");
-          try {
-            stopCamera = await scanWithCamera(video, (code) => {
-              stopCamera = null;
-              addCard(code);
-            });
-          } catch (error) {
-            fail(status, cameraProblem(error));
-            event.target.disabled = false;
-          }
-        },
-      }, "Scan a contact card"),
+      camera.button,
       h("form", {
         class: "card",
         onsubmit: (event) => {
@@ -52,7 +37,7 @@ export const add = {
         h("input", { id: "contact-code", placeholder: "PHCONTACT:…", autocomplete: "off", spellcheck: "false", required: true })),
       h("button", { type: "submit" }, "Add contact")),
       status);
-    return { unmount: () => stopCamera?.() };
+    return { unmount: camera.stop };
   },
 };
 

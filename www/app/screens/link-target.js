@@ -1,7 +1,7 @@
 // Linking this device to a persona: scan the QR code the other device shows (or paste its
 // link code), show the three words to pick there, wait for the approval, then follow the
 // history as it arrives.
-import { cameraProblem, scanWithCamera } from "../camera.js";
+import { scanButton } from "../camera.js";
 import { explain, fail, h, heading, say, statusLine } from "../ui.js";
 
 const WAITING = new Set(["negotiating", "awaiting_approval", "transferring"]);
@@ -12,13 +12,14 @@ export function mount(root, app) {
   const body = h("div", { class: "link-step" });
   const status = statusLine("linking-status");
   let shown = null;
-  let stopCamera = null;
+  let camera = null;
 
   root.append(heading("Link this device"), body, status);
 
   function scan() {
     const video = h("video", { id: "camera", muted: true, playsinline: true, "aria-label": "Camera view" });
-    const cameraButton = h("button", { type: "button", id: "start-camera", onclick: startCamera }, "Scan with the camera");
+    camera?.stop();
+    camera = scanButton("Scan with the camera", video, status, "Point the camera at the QR code.", accept);
     const paste = h("form", {
       class: "card",
       onsubmit: async (event) => {
@@ -33,28 +34,13 @@ export function mount(root, app) {
     body.replaceChildren(
       h("p", {}, "On the device that holds your persona, open Devices and choose “Link a new device”. Then scan the QR code it shows."),
       h("div", { class: "camera" }, video),
-      cameraButton, paste,
+      camera.button, paste,
       h("button", { type: "button", class: "secondary", onclick: () => app.go("welcome") }, "Back"));
     shown = "scan";
-
-    async function startCamera() {
-      cameraButton.disabled = true;
-      say(status, "Point the camera at the QR code.");
-      try {
-        stopCamera = await scanWithCamera(video, (code) => {
-          stopCamera = null;
-          accept(code);
-        });
-      } catch (error) {
-        fail(status, cameraProblem(error));
-        cameraButton.disabled = false;
-      }
-    }
   }
 
   async function accept(code) {
-    stopCamera?.();
-    stopCamera = null;
+    camera?.stop();
     try {
       manager.acceptInvitation(code);
       say(status, "Code read. Now check the words.");
@@ -141,7 +127,7 @@ export function mount(root, app) {
   return {
     update,
     unmount() {
-      stopCamera?.();
+      camera?.stop();
     },
   };
 }
