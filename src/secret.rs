@@ -18,8 +18,10 @@ use rand_core::CryptoRng;
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-/// `N` secret bytes, zeroized on drop, redacted in `Debug`.
+/// `N` secret bytes, zeroized on drop, redacted in `Debug`. Transparent, so a test can
+/// look at the bytes a dropped one leaves behind.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
+#[repr(transparent)]
 pub struct Secret<const N: usize>([u8; N]);
 
 impl<const N: usize> Secret<N> {

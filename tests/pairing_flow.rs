@@ -4,11 +4,17 @@
 mod common;
 
 use common::{Pair, NOW};
-use phantom_sync::pairing::channel::{ChannelError, ChannelMessage};
-use phantom_sync::pairing::invitation::{InvitationError, PairingInvitation};
+use phantom_sync::mailbox::MailboxAddress;
+use phantom_sync::pairing::channel::{
+    ChannelError, ChannelMessage, MessageKind, PairingChannel, SourceKeyPair,
+};
+use phantom_sync::pairing::invitation::{
+    Capabilities, Intent, InvitationError, InvitationId, PairingInvitation, INVITATION_LEN,
+};
 use phantom_sync::pairing::messages::AbortReason;
 use phantom_sync::pairing::state::{FailureReason, SyncState};
 use phantom_sync::pairing::{PairingError, PairingEvent, TargetPairing, INVITATION_LIFETIME_SECS};
+use phantom_sync::testing::SeededRng;
 use phantom_sync::wire::WireError;
 
 #[cfg(target_arch = "wasm32")]
@@ -386,6 +392,23 @@ fn debug_output_never_shows_secrets() {
     assert!(printed.contains("redacted"));
 }
 
+/// Brief §5.10: a secret's bytes are wiped when it is dropped, not left for the allocator.
+#[test]
+fn secret_bytes_are_wiped_when_dropped() {
+    use core::mem::MaybeUninit;
+    use phantom_sync::secret::Secret;
+
+    let mut slot = MaybeUninit::new(Secret::<32>::from_bytes([0xAB; 32]));
+    // SAFETY: the slot holds an initialised Secret, dropped exactly once here; the bytes
+    // read afterwards stay in this stack slot, and `Secret` is `repr(transparent)` over
+    // `[u8; 32]`, for which every byte pattern is valid.
+    let left = unsafe {
+        core::ptr::drop_in_place(slot.as_mut_ptr());
+        core::ptr::read(slot.as_ptr().cast::<[u8; 32]>())
+    };
+    assert_eq!(left, [0; 32]);
+}
+
 #[test]
 fn oversized_fields_are_refused_before_allocation() {
     use phantom_sync::pairing::channel::MessageKind;
@@ -682,4 +705,112 @@ fn pair_waiting_snapshot() -> Vec<u8> {
         .expect("encodes")
         .expect("waiting")
         .to_vec()
+}
+
+/// An invitation for a fresh source key pair, as `SourcePairing` makes one.
+fn channel_invitation(rng: &mut SeededRng) -> (SourceKeyPair, PairingInvitation) {
+    let keys = SourceKeyPair::generate(rng);
+    let invitation = PairingInvitation {
+        intent: Intent::LinkDevice,
+        id: InvitationId::random(rng),
+        source_key: keys.public_key(),
+        mailbox: MailboxAddress::random(rng),
+        expires_at: NOW + INVITATION_LIFETIME_SECS,
+        capabilities: Capabilities::default(),
+    };
+    (keys, invitation)
+}
+
+/// What the source end opens of `request`, for a key pair and an invitation.
+fn opened(
+    keys: &SourceKeyPair,
+    invitation: &PairingInvitation,
+    request: &ChannelMessage,
+) -> Result<Vec<u8>, ChannelError> {
+    let mut channel = PairingChannel::accept(keys, invitation, request)?;
+    channel.open(request).map(|plain| plain.to_vec())
+}
+
+/// Brief §5.1: the QR code is the 98 public bytes of the invitation. Someone who copies it
+/// and seals or reads with a key pair of their own opens nothing sealed to the source.
+#[test]
+fn whoever_copies_the_qr_code_cannot_open_what_is_sealed_to_the_source() {
+    let mut rng = SeededRng::new(40);
+    let (keys, invitation) = channel_invitation(&mut rng);
+    let copied = PairingInvitation::from_link_code(&invitation.to_link_code()).expect("decodes");
+    assert_eq!(copied, invitation);
+    assert_eq!(copied.encode().len(), INVITATION_LEN);
+
+    let mut target = PairingChannel::initiate(&copied, &mut rng).expect("initiated");
+    let request = target
+        .seal(MessageKind::SyncRequest, b"who is asking")
+        .expect("sealed");
+    let (copier_keys, _) = channel_invitation(&mut rng);
+    assert_eq!(
+        opened(&copier_keys, &copied, &request),
+        Err(ChannelError::Tampered)
+    );
+    let mut source = PairingChannel::accept(&keys, &invitation, &request).expect("the source");
+    assert_eq!(&source.open(&request).expect("opens")[..], b"who is asking");
+}
+
+/// Brief §5.2: the key schedule binds the invitation's id and mailbox; each direction has
+/// its own key and base nonce, and each message its own sequence number, so no nonce
+/// repeats and a message cannot be reflected back to its sender.
+#[test]
+fn each_direction_has_its_own_key_and_no_nonce_repeats() {
+    let mut rng = SeededRng::new(41);
+    let (keys, invitation) = channel_invitation(&mut rng);
+    let mut target = PairingChannel::initiate(&invitation, &mut rng).expect("initiated");
+    let request = target
+        .seal(MessageKind::SyncRequest, b"same words")
+        .expect("sealed");
+
+    for other in [
+        PairingInvitation {
+            mailbox: MailboxAddress::random(&mut rng),
+            ..invitation.clone()
+        },
+        PairingInvitation {
+            expires_at: invitation.expires_at + 1,
+            ..invitation.clone()
+        },
+    ] {
+        assert_eq!(
+            opened(&keys, &other, &request),
+            Err(ChannelError::Tampered),
+            "the key schedule binds the whole invitation"
+        );
+    }
+
+    let mut source = PairingChannel::accept(&keys, &invitation, &request).expect("the source");
+    source.open(&request).expect("opens");
+    let reply = source
+        .seal(MessageKind::PersonaPayload, b"same words")
+        .expect("sealed");
+    assert_eq!((request.seq, reply.seq), (0, 0));
+    assert_ne!(
+        request.ciphertext, reply.ciphertext,
+        "the same number and text in the two directions seal differently"
+    );
+    assert_eq!(
+        target.open(&request).map(|_| ()),
+        Err(ChannelError::Tampered),
+        "a device cannot be handed back its own message"
+    );
+    assert_eq!(&target.open(&reply).expect("opens")[..], b"same words");
+
+    let repeated: Vec<ChannelMessage> = (0..3)
+        .map(|_| {
+            target
+                .seal(MessageKind::ImportAck, b"again")
+                .expect("sealed")
+        })
+        .collect();
+    assert_eq!(
+        repeated.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    assert_ne!(repeated[0].ciphertext, repeated[1].ciphertext);
+    assert_ne!(repeated[1].ciphertext, repeated[2].ciphertext);
 }

@@ -208,7 +208,10 @@ test("wrong words or a cut-off code refuse the link, in plain words on both devi
 
   await go(phone, "link");
   await phone.locator("#link-code").waitFor({ state: "attached" });
+  const first = await phone.locator("#link-code").textContent();
+  await phone.getByRole("button", { name: "New code" }).click();
   const code = await phone.locator("#link-code").textContent();
+  assert.notEqual(code, first, "a new code replaces the shown one");
   await laptop.getByLabel("Or paste the link code").fill(code.slice(0, -12));
   await laptop.getByRole("button", { name: "Use this code" }).click();
   await laptop.locator("#linking-status", { hasText: "cut off" }).waitFor();
