@@ -46,3 +46,5 @@ fi
 export PATH="$bindgen_root/bin:$wasm_pack_root/bin:$PATH"
 export CHROMEDRIVER=/usr/bin/chromedriver
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PHANTOM_CACHE/target}"
+# Scripted builds gain nothing from incremental files, which grow the cached target by gigabytes.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
