@@ -5,6 +5,9 @@ use phantom_sync::pairing::invitation::PairingInvitation;
 
 fuzz_target!(|bytes: &[u8]| {
     if let Ok(invitation) = PairingInvitation::decode(bytes) {
-        assert_eq!(PairingInvitation::decode(&invitation.encode()), Ok(invitation));
+        assert_eq!(
+            PairingInvitation::decode(&invitation.encode()),
+            Ok(invitation)
+        );
     }
 });

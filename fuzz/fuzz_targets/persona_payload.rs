@@ -2,8 +2,8 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use phantom_sync::pairing::messages::PersonaPayload;
-use phantom_sync::persona::Persona;
 use phantom_sync::pairing::TargetPairing;
+use phantom_sync::persona::Persona;
 
 fuzz_target!(|bytes: &[u8]| {
     let _ = PersonaPayload::decode(bytes);
