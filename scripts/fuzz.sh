@@ -33,7 +33,7 @@ seconds="${1:-600}"
 shift || true
 if [ "$#" -gt 0 ]; then targets=("$@"); else mapfile -t targets < <(fuzz list); fi
 
-results=fuzz/results
+results="${FUZZ_RESULTS:-fuzz/results}"
 mkdir -p "$results"
 fuzz build -O >&2
 node fuzz/seeds.mjs >&2
