@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Runs the benchmarks and prints their results (lines starting with BENCH):
-# the vault and the history catch-up in headless Chromium (release build), then natively the DHT network, messaging
-# across linked devices, and pairing.
+# the vault, QR decoding (rqrr in wasm against jsQR on the same camera frames) and the
+# history catch-up in headless Chromium (release build), then natively the DHT network,
+# messaging across linked devices, and pairing.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/bootstrap.sh
 WASM_BINDGEN_TEST_TIMEOUT=900 wasm-pack test --release --headless --chrome --mode no-install \
   -- --test bench_vault -- --include-ignored --nocapture 2>&1 | grep '^BENCH'
+scripts/build-pkg.sh >&2
+node scripts/bench-qr.mjs 5
 # History catch-up links two browser devices through a local network.
 trap 'scripts/local-network.sh stop' EXIT
 scripts/local-network.sh start 5

@@ -38,8 +38,8 @@ if [ ! -x "$bindgen_root/bin/wasm-bindgen-test-runner" ]; then
     || cargo install --quiet --root "$bindgen_root" wasm-bindgen-cli --version "$bindgen_version"
 fi
 
-if [ ! -d "$repo_root/node_modules/playwright-core" ]; then
-  log "installing the npm packages (playwright-core drives Debian's chromium)"
+if [ ! -d "$repo_root/node_modules/playwright-core" ] || [ ! -d "$repo_root/node_modules/jsqr" ]; then
+  log "installing the npm packages (playwright-core drives Debian's chromium; jsQR is a benchmark's yardstick)"
   (cd "$repo_root" && npm ci --no-audit --no-fund --silent)
 fi
 
