@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Runs the benchmarks and prints their results (lines starting with BENCH):
-# the vault, QR decoding (rqrr in wasm against jsQR on the same camera frames) and the
-# history catch-up in headless Chromium (release build), then natively the DHT network,
-# messaging across linked devices, and pairing.
+# the vault, AEAD on 64 KiB blocks (wasm against WebCrypto AES-GCM, then natively), QR
+# decoding (rqrr in wasm against jsQR on the same camera frames) and the history catch-up
+# in headless Chromium (release build), then natively the DHT network, messaging across
+# linked devices, and pairing.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/bootstrap.sh
-WASM_BINDGEN_TEST_TIMEOUT=900 wasm-pack test --release --headless --chrome --mode no-install \
-  -- --test bench_vault -- --include-ignored --nocapture 2>&1 | grep '^BENCH'
+for bench in bench_vault bench_aead; do
+  WASM_BINDGEN_TEST_TIMEOUT=900 wasm-pack test --release --headless --chrome --mode no-install \
+    -- --test "$bench" -- --include-ignored --nocapture 2>&1 | grep '^BENCH'
+done
+cargo test --quiet --release --locked --test bench_aead -- --ignored --nocapture 2>&1 | grep '^BENCH'
 scripts/build-pkg.sh >&2
 node scripts/bench-qr.mjs 5
 # History catch-up links two browser devices through a local network.
