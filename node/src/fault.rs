@@ -1,6 +1,9 @@
 //! Fault injection, for tests of what the brief says nodes may do: a node started with
-//! `--fault` answers fetches wrongly on purpose — replaying, reordering, altering or
-//! dropping envelopes — so tests can show that readers lose nothing because of it.
+//! `--fault` answers wrongly on purpose — replaying, reordering, altering or dropping
+//! envelopes, holding its answers back, or, as a hostile node, each of these in turn — so
+//! tests can show that readers lose nothing because of it.
+
+use std::time::Duration;
 
 use phantom_sync::mailbox::envelope::Envelope;
 use phantom_sync::mailbox::protocol::MailboxResponse;
@@ -17,7 +20,24 @@ pub enum Fault {
     Corrupt,
     /// No envelopes, while claiming to hold them.
     Drop,
+    /// Every answer, fetches and stores alike, held back for [`DELAY`].
+    Delay,
+    /// Each answer misbehaves in the next way of [`HOSTILE_TURNS`].
+    Hostile,
 }
+
+/// How long a delaying node holds each answer back.
+pub const DELAY: Duration = Duration::from_millis(1500);
+
+/// A hostile node's answers, in turn.
+pub const HOSTILE_TURNS: [Fault; 6] = [
+    Fault::Replay,
+    Fault::Reorder,
+    Fault::Corrupt,
+    Fault::Drop,
+    Fault::Delay,
+    Fault::None,
+];
 
 impl Fault {
     pub fn parse(name: &str) -> Result<Self, String> {
@@ -26,12 +46,31 @@ impl Fault {
             "reorder" => Fault::Reorder,
             "corrupt" => Fault::Corrupt,
             "drop" => Fault::Drop,
+            "delay" => Fault::Delay,
+            "hostile" => Fault::Hostile,
             other => {
                 return Err(format!(
-                    "unknown fault {other} (replay, reorder, corrupt, drop)"
+                    "unknown fault {other} (replay, reorder, corrupt, drop, delay, hostile)"
                 ))
             }
         })
+    }
+
+    /// The fault of a node's `turn`-th answer: a hostile node takes the next in turn.
+    pub fn for_answer(self, turn: usize) -> Fault {
+        match self {
+            Fault::Hostile => HOSTILE_TURNS[turn % HOSTILE_TURNS.len()],
+            other => other,
+        }
+    }
+
+    /// How long this node holds an answer back.
+    pub fn hold(self) -> Duration {
+        if self == Fault::Delay {
+            DELAY
+        } else {
+            Duration::ZERO
+        }
     }
 
     /// What this node answers instead of `response`.
@@ -44,7 +83,7 @@ impl Fault {
             return response;
         };
         match self {
-            Fault::None => {}
+            Fault::None | Fault::Delay | Fault::Hostile => {}
             Fault::Replay => items = items.iter().chain(items.iter()).cloned().collect(),
             Fault::Reorder => items.reverse(),
             Fault::Corrupt => {

@@ -19,7 +19,7 @@ use phantom_sync::network::Replication;
 
 const USAGE: &str = "usage: phantom-node --data DIR [--seed N] [--listen MULTIADDR]... \
 [--bootstrap MULTIADDR/p2p/PEER]... [--replication K] [--republish-secs N] [--rate N] [--ttl-secs N] \
-[--fault replay|reorder|corrupt|drop (tests only)]";
+[--fault replay|reorder|corrupt|drop|delay|hostile (tests only)]";
 
 fn parse(args: &[String]) -> Result<NodeConfig, String> {
     let mut seed = None;

@@ -87,6 +87,10 @@ pub struct Node {
     republish_every: Duration,
     replication_factor: NonZeroUsize,
     fault: Fault,
+    /// How many answers this node gave: a hostile node misbehaves in turn.
+    answers: usize,
+    /// Answers a delaying node holds back, each until its time.
+    held: VecDeque<(Instant, ResponseChannel<MailboxResponse>, MailboxResponse)>,
 }
 
 fn unix_now() -> u64 {
@@ -154,6 +158,8 @@ impl Node {
             republish_every: config.republish_every,
             replication_factor: config.replication_factor,
             fault: config.fault,
+            answers: 0,
+            held: VecDeque::new(),
         })
     }
 
@@ -169,7 +175,10 @@ impl Node {
         loop {
             tokio::select! {
                 event = self.swarm.select_next_some() => self.on_event(event),
-                _ = tick.tick() => self.expire_waiters(),
+                _ = tick.tick() => {
+                    self.expire_waiters();
+                    self.release_held();
+                }
                 _ = republish.tick() => self.start_republish(),
                 _ = bootstrap.tick() => {
                     // No known peers yet is fine: identify adds them as they connect.
@@ -219,13 +228,36 @@ impl Node {
     }
 
     fn respond(&mut self, channel: ResponseChannel<MailboxResponse>, response: MailboxResponse) {
-        let response = self.fault.apply(response);
+        let fault = self.fault.for_answer(self.answers);
+        self.answers = self.answers.wrapping_add(1);
+        let response = fault.apply(response);
+        let hold = fault.hold();
+        if hold.is_zero() {
+            self.send(channel, response);
+        } else {
+            self.held
+                .push_back((Instant::now() + hold, channel, response));
+        }
+    }
+
+    fn send(&mut self, channel: ResponseChannel<MailboxResponse>, response: MailboxResponse) {
         // The peer may have gone; nothing is lost by not answering it.
         let _ = self
             .swarm
             .behaviour_mut()
             .mailbox
             .send_response(channel, response);
+    }
+
+    /// Sends the held answers whose time has come (they are held for the same time, so in
+    /// order).
+    fn release_held(&mut self) {
+        let now = Instant::now();
+        while self.held.front().is_some_and(|(due, _, _)| *due <= now) {
+            if let Some((_, channel, response)) = self.held.pop_front() {
+                self.send(channel, response);
+            }
+        }
     }
 
     fn on_request(

@@ -325,6 +325,20 @@ async fn reordering_and_dropping_nodes_do_not_break_a_reader() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delaying_and_hostile_nodes_do_not_break_a_reader() {
+    let (sent, read, again) = read_through_faults(["delay", "hostile", "honest"]).await;
+    for e in &sent {
+        assert!(read.contains(e), "every envelope arrives, however late");
+    }
+    assert_eq!(
+        read.iter().filter(|e| sent.contains(e)).count(),
+        sent.len(),
+        "each once"
+    );
+    assert!(again.is_empty(), "nothing is read twice across fetches");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replication_factor_and_write_quorum_are_configurable() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let binary = Path::new(env!("CARGO_BIN_EXE_phantom-node"));
