@@ -43,6 +43,19 @@ async fn a_frame_without_a_code_scans_to_nothing() {
     assert_eq!(code_of(&wrong_size), "frame_size");
 }
 
+/// The fuzzer's frame that made rqrr panic (`tests/regressions/`): in the browser a panic
+/// would abort the page's wasm; the scanner reads it as a frame without a code.
+#[wasm_bindgen_test]
+async fn a_frame_that_overflowed_the_qr_readers_geometry_scans_to_nothing() {
+    let input = include_bytes!("regressions/camera-frame-perspective-overflow.bin");
+    let (width, height) = (u32::from(input[0]), u32::from(input[1]));
+    let rgba: Vec<u8> = input[2..].iter().flat_map(|&v| [v, v, v, 255]).collect();
+    assert_eq!(
+        SyncManager::scan_frame(width, height, &rgba).ok(),
+        Some(None)
+    );
+}
+
 #[wasm_bindgen_test]
 async fn the_facade_links_two_devices_into_their_vaults_and_reports_errors_with_codes() {
     let source = fresh_device("facade-phone", "Phone").await;
