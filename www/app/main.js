@@ -37,7 +37,6 @@ const app = {
     if (location.hash === `#/${route}`) render();
     else location.hash = `#/${route}`;
   },
-  render: () => render(),
 };
 
 let current = null;
