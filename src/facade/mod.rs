@@ -222,16 +222,20 @@ impl SyncManager {
     /// vault and device key are deleted. The persona's only device, or one already
     /// revoked, just deletes them. Nothing is deleted when telling the others fails.
     pub async fn unlink(&self) -> Result<(), JsValue> {
-        let leaving = self
+        let leaves = self
             .messenger
             .borrow()
             .as_ref()
-            .is_some_and(|m| !m.is_revoked() && m.roster().devices.len() > 1);
-        if leaving {
-            let network = self.connected()?;
+            .is_some_and(crate::messaging::Messenger::can_leave);
+        if leaves {
+            self.connected()?;
             let transmits = self.with_messenger(|m| m.leave(&mut rng()))?;
             self.outbox.borrow_mut().extend(transmits);
-            self.flush_messaging(&network).await?;
+        }
+        // What waits — the roster without this device above all — leaves before anything
+        // is deleted; a send that fails keeps it in the outbox for the next attempt.
+        if !self.outbox.borrow().is_empty() {
+            self.flush_messaging(&self.connected()?).await?;
         }
         self.lock();
         *self.network.borrow_mut() = None;
@@ -256,18 +260,9 @@ impl SyncManager {
             )
             .into());
         }
-        let name = name.trim();
+        let name = DeviceKeys::checked_name(name).map_err(FacadeError::from)?;
         if name.is_empty() {
             return Err(FacadeError::new("invalid_device_name", "give this device a name").into());
-        }
-        crate::wire::check_display_text("device_name", name).map_err(FacadeError::from)?;
-        if name.len() > crate::persona::MAX_DEVICE_NAME_LEN {
-            return Err(FacadeError::from(crate::wire::WireError::FieldTooLong {
-                field: "device_name",
-                len: name.len(),
-                max: crate::persona::MAX_DEVICE_NAME_LEN,
-            })
-            .into());
         }
         *self.device_name.borrow_mut() = name.to_owned();
         Ok(())

@@ -751,6 +751,12 @@ impl Messenger {
         self.remove_device(device_id, rng)
     }
 
+    /// Whether [`Messenger::leave`] has anyone to tell: this device is still on the roster
+    /// and is not the persona's last device.
+    pub fn can_leave(&self) -> bool {
+        !self.revoked && self.roster.devices.len() > 1
+    }
+
     /// Takes this device off its persona's roster (unlinking it): the other devices and
     /// the contacts learn the roster without it, and nothing sent from then on is sealed to
     /// it. The persona's last device cannot leave; delete its vault instead.

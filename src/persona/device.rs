@@ -33,6 +33,20 @@ pub struct DeviceKeys {
 
 impl DeviceKeys {
     pub fn generate(name: &str, now: u64, rng: &mut impl CryptoRng) -> Result<Self, WireError> {
+        let name = Self::checked_name(name)?;
+        let mut device_id = [0u8; 16];
+        rng.fill_bytes(&mut device_id);
+        Ok(Self {
+            device_id,
+            name: name.to_owned(),
+            created_at: now,
+            identity_seed: Secret::generate(rng),
+        })
+    }
+
+    /// A device name as it is kept: trimmed, without characters that disguise text, and
+    /// at most [`MAX_DEVICE_NAME_LEN`] bytes.
+    pub fn checked_name(name: &str) -> Result<&str, WireError> {
         let name = name.trim();
         crate::wire::check_display_text("device_name", name)?;
         if name.len() > MAX_DEVICE_NAME_LEN {
@@ -42,14 +56,7 @@ impl DeviceKeys {
                 max: MAX_DEVICE_NAME_LEN,
             });
         }
-        let mut device_id = [0u8; 16];
-        rng.fill_bytes(&mut device_id);
-        Ok(Self {
-            device_id,
-            name: name.to_owned(),
-            created_at: now,
-            identity_seed: Secret::generate(rng),
-        })
+        Ok(name)
     }
 
     pub fn signing_key(&self) -> SigningKey {

@@ -36,7 +36,7 @@ use zeroize::Zeroizing;
 pub use contact::Contact;
 pub use conversation::Conversation;
 pub use cursor::SyncCursor;
-pub use device::{DeviceKeys, MAX_DEVICE_NAME_LEN};
+pub use device::DeviceKeys;
 pub use message::{Message, MessageId, Sender};
 pub use prekeys::{Prekey, PrekeyBundle};
 

@@ -499,6 +499,7 @@ pub async fn a_device_that_leaves_is_off_the_roster(transport: &impl MailboxTran
     assert_eq!(bob_a.poll(transport).await.messages(), vec!["before"]);
     let epoch = bob_a.messenger.roster().epoch;
 
+    assert!(bob_b.messenger.can_leave());
     let left = bob_b.messenger.leave(&mut rng).expect("left");
     deliver(transport, left).await;
     let at_laptop = bob_a.poll(transport).await;
@@ -537,6 +538,7 @@ pub async fn a_device_that_leaves_is_off_the_roster(transport: &impl MailboxTran
             .map_err(|e| e.code()),
         Err("device_revoked")
     );
+    assert!(!bob_b.messenger.can_leave() && !bob_a.messenger.can_leave());
     assert_eq!(
         bob_a
             .messenger

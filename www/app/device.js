@@ -51,10 +51,15 @@ export function saveCustomNodes(nodes) {
   else localStorage.removeItem(CUSTOM_NODES_KEY);
 }
 
+/** The vault (SyncManager profile) that app profile `profile` opens. */
+export function vaultName(profile) {
+  return `app-${profile}`;
+}
+
 export class Device extends EventTarget {
   static async open(profile) {
     await init();
-    const manager = await SyncManager.open(`app-${profile}`, suggestedName());
+    const manager = await SyncManager.open(vaultName(profile), suggestedName());
     return new Device(profile, manager);
   }
 
