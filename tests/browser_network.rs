@@ -189,6 +189,15 @@ async fn a_dropped_message_is_filled_in_over_real_nodes() {
 }
 
 #[wasm_bindgen_test]
+async fn a_copy_altered_past_its_seal_does_not_spoil_the_genuine_one_over_real_nodes() {
+    common::messaging_suite::a_copy_altered_past_its_seal_does_not_spoil_the_genuine_one(
+        &client(),
+        common::browser::random_seed(),
+    )
+    .await;
+}
+
+#[wasm_bindgen_test]
 async fn a_device_that_leaves_is_off_the_roster_over_real_nodes() {
     common::messaging_suite::a_device_that_leaves_is_off_the_roster(
         &client(),

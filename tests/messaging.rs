@@ -30,6 +30,16 @@ fn a_dropped_message_is_noticed_and_filled_in() {
 }
 
 #[test]
+fn a_copy_altered_past_its_seal_does_not_spoil_the_genuine_one() {
+    pollster::block_on(
+        suite::a_copy_altered_past_its_seal_does_not_spoil_the_genuine_one(
+            &MemoryTransport::default(),
+            3,
+        ),
+    );
+}
+
+#[test]
 fn a_newly_linked_device_catches_up_on_the_history() {
     pollster::block_on(suite::a_newly_linked_device_catches_up_on_the_history(
         &MemoryTransport::default(),

@@ -16,7 +16,8 @@ pub enum Fault {
     Replay,
     /// Envelopes newest first.
     Reorder,
-    /// Every envelope with its first byte flipped.
+    /// Every envelope with its middle byte flipped: inside the sealed part, where only
+    /// the reader's authentication can tell.
     Corrupt,
     /// No envelopes, while claiming to hold them.
     Drop,
@@ -89,8 +90,9 @@ impl Fault {
             Fault::Corrupt => {
                 for item in &mut items {
                     let mut bytes = item.envelope.as_bytes().to_vec();
-                    if let Some(first) = bytes.first_mut() {
-                        *first ^= 0xff;
+                    let middle = bytes.len() / 2;
+                    if let Some(byte) = bytes.get_mut(middle) {
+                        *byte ^= 0xff;
                     }
                     if let Ok(altered) = Envelope::new(bytes) {
                         item.envelope = altered;

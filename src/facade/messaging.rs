@@ -330,7 +330,7 @@ impl SyncManager {
                     }
                 }
                 Err(error) => {
-                    events.push(&refused_view(&error));
+                    events.push(&self.refused_view(&error));
                 }
             }
         }
@@ -379,6 +379,24 @@ impl SyncManager {
         self.flush_messaging(&network).await?;
         Ok(events)
     }
+
+    /// How the network has treated this device since it connected: `{ stored, notStored,
+    /// fetched, duplicates, repaired, refused }` — envelopes a quorum of nodes stored, puts
+    /// that must be tried again, envelopes read for the first time, copies dropped (from
+    /// several nodes, replayed, or read again), envelopes sent back to nodes that lacked
+    /// them, and envelopes refused as altered or unreadable since this manager opened.
+    #[wasm_bindgen(js_name = networkStats)]
+    pub fn network_stats(&self) -> Result<JsValue, JsValue> {
+        let traffic = self.connected()?.traffic();
+        Ok(object(&[
+            ("stored", (traffic.stored as f64).into()),
+            ("notStored", (traffic.not_stored as f64).into()),
+            ("fetched", (traffic.fetched as f64).into()),
+            ("duplicates", (traffic.duplicates as f64).into()),
+            ("repaired", (traffic.repaired as f64).into()),
+            ("refused", self.refused.get().into()),
+        ]))
+    }
 }
 
 impl SyncManager {
@@ -424,11 +442,22 @@ impl SyncManager {
                     }
                 }
                 Err(error) => {
-                    events.push(&refused_view(&error));
+                    events.push(&self.refused_view(&error));
                 }
             }
         }
         Ok(())
+    }
+
+    /// An envelope refused with its typed error (nothing stored changed), counted for
+    /// `networkStats`.
+    fn refused_view(&self, error: &MessagingError) -> JsValue {
+        self.refused.set(self.refused.get().saturating_add(1));
+        object(&[
+            ("type", "refused".into()),
+            ("code", error.code().into()),
+            ("message", error.to_string().into()),
+        ])
     }
 
     /// A `history_progress` event, with the rate since the import started and the time
@@ -489,15 +518,6 @@ fn channel_failed_view(error: &FacadeError) -> JsValue {
         ("type", "history_channel_failed".into()),
         ("code", error.code().into()),
         ("message", error.message().into()),
-    ])
-}
-
-/// An envelope refused with its typed error; nothing stored changed.
-fn refused_view(error: &MessagingError) -> JsValue {
-    object(&[
-        ("type", "refused".into()),
-        ("code", error.code().into()),
-        ("message", error.to_string().into()),
     ])
 }
 

@@ -103,6 +103,8 @@ pub struct SyncManager {
     offers: RefCell<offer::Offers>,
     /// When this device's history import started, and how far it was then.
     history_clock: Cell<Option<(f64, u64)>>,
+    /// Envelopes that failed to open or verify since this manager opened.
+    refused: Cell<u32>,
 }
 
 /// An invitation ready to show: the QR as SVG and the same payload as a link code.
@@ -192,6 +194,7 @@ impl SyncManager {
             direct: RefCell::new(direct::DirectLinks::default()),
             offers: RefCell::new(offer::Offers::default()),
             history_clock: Cell::new(None),
+            refused: Cell::new(0),
             resume_error: RefCell::new(None),
         };
         let needs_pin = manager.vault_exists.get()

@@ -1114,11 +1114,13 @@ impl Messenger {
             }
         }
         let known_sender = sender_roster.is_some();
-        let opened = self.sessions.open(&message.sender_device, seal)?;
-        let key = SealedKey::from_bytes(&opened)?;
-        let plaintext = message
-            .decrypt(&key)
-            .ok_or(MessagingError::ContentUndecryptable)?;
+        // The session moves on only for a seal whose content opens (see DeviceSessions::open).
+        let plaintext = self.sessions.open(&message.sender_device, seal, |opened| {
+            let key = SealedKey::from_bytes(opened)?;
+            message
+                .decrypt(&key)
+                .ok_or(MessagingError::ContentUndecryptable)
+        })?;
         let content = Content::decode(&plaintext)?;
         let mut events = Vec::new();
         if !known_sender {

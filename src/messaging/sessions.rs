@@ -6,15 +6,15 @@
 //! session that last carried a message between the two devices.
 //!
 //! ```
-//! use phantom_sync::messaging::sessions::DeviceSessions;
+//! use phantom_sync::messaging::sessions::{DeviceSessions, SessionError};
 //!
 //! let mut alice = DeviceSessions::new();
 //! let mut bob = DeviceSessions::new();
 //! let bob_entry = bob.roster_device([2; 16], "Bob's laptop", 1_700_000_000);
 //! let seal = alice.seal(&bob_entry, b"a content key")?;
-//! let opened = bob.open(&alice.identity_key(), &seal)?;
-//! assert_eq!(opened.as_slice(), b"a content key");
-//! # Ok::<(), phantom_sync::messaging::sessions::SessionError>(())
+//! let opened = bob.open(&alice.identity_key(), &seal, |key| Ok::<_, SessionError>(key.to_vec()))?;
+//! assert_eq!(opened, b"a content key");
+//! # Ok::<(), SessionError>(())
 //! ```
 
 use std::collections::HashMap;
@@ -161,65 +161,73 @@ impl DeviceSessions {
         })
     }
 
-    /// Decrypts a seal from the device with identity key `sender`.
-    pub fn open(
+    /// Decrypts a seal from the device with identity key `sender` and hands the plaintext
+    /// to `accept`, which opens what the seal is for. The session moves on only if `accept`
+    /// succeeds: a node that alters a message beyond its seal must not use up the message
+    /// key the genuine copy needs.
+    pub fn open<T, E: From<SessionError>>(
         &mut self,
         sender: &[u8; 32],
         seal: &Seal,
-    ) -> Result<Zeroizing<Vec<u8>>, SessionError> {
+        accept: impl FnOnce(&[u8]) -> Result<T, E>,
+    ) -> Result<T, E> {
         let message = OlmMessage::from_parts(seal.message_type.into(), &seal.ciphertext)
             .map_err(|_| SessionError::MalformedMessage)?;
         if !self.sessions.contains_key(sender) && self.sessions.len() >= MAX_PEER_DEVICES {
-            return Err(SessionError::SessionCreation(
-                "too many peer devices".into(),
-            ));
+            return Err(SessionError::SessionCreation("too many peer devices".into()).into());
         }
-        let sessions = self.sessions.entry(*sender).or_default();
-        let existing = match &message {
-            OlmMessage::PreKey(pre_key) => sessions
+        let known = self
+            .sessions
+            .get(sender)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let candidates: Vec<usize> = match &message {
+            OlmMessage::PreKey(pre_key) => known
                 .iter()
-                .position(|s| s.session_id() == pre_key.session_id()),
-            OlmMessage::Normal(_) => None,
+                .position(|s| s.session_id() == pre_key.session_id())
+                .into_iter()
+                .collect(),
+            OlmMessage::Normal(_) => (0..known.len()).rev().collect(),
         };
-        if let Some(index) = existing {
-            let mut session = sessions.remove(index);
-            let opened = session.decrypt(&message);
-            sessions.push(session);
-            return opened
-                .map(Zeroizing::new)
-                .map_err(|e| SessionError::Decryption(e.to_string()));
-        }
-        match &message {
-            OlmMessage::PreKey(pre_key) => {
-                let created = self
-                    .account
-                    .create_inbound_session(
-                        SessionConfig::version_1(),
-                        Curve25519PublicKey::from_bytes(*sender),
-                        pre_key,
-                    )
-                    .map_err(|e| SessionError::Decryption(e.to_string()))?;
-                sessions.push(created.session);
-                if sessions.len() > MAX_SESSIONS_PER_DEVICE {
-                    sessions.remove(0);
+        // Each session is tried on a copy, kept only once `accept` took the plaintext.
+        let mut last_error = String::from("no session with this device");
+        for index in candidates.iter().copied() {
+            let Some(session) = known.get(index) else {
+                continue;
+            };
+            let mut trial = Session::from_pickle(session.pickle());
+            match trial.decrypt(&message) {
+                Ok(plaintext) => {
+                    let accepted = accept(&Zeroizing::new(plaintext))?;
+                    let sessions = self.sessions.entry(*sender).or_default();
+                    sessions.remove(index);
+                    sessions.push(trial);
+                    return Ok(accepted);
                 }
-                Ok(Zeroizing::new(created.plaintext))
-            }
-            OlmMessage::Normal(_) => {
-                let mut last_error = String::from("no session with this device");
-                for index in (0..sessions.len()).rev() {
-                    match sessions[index].decrypt(&message) {
-                        Ok(plaintext) => {
-                            let session = sessions.remove(index);
-                            sessions.push(session);
-                            return Ok(Zeroizing::new(plaintext));
-                        }
-                        Err(error) => last_error = error.to_string(),
-                    }
-                }
-                Err(SessionError::Decryption(last_error))
+                Err(error) => last_error = error.to_string(),
             }
         }
+        let OlmMessage::PreKey(pre_key) = &message else {
+            return Err(SessionError::Decryption(last_error).into());
+        };
+        if !candidates.is_empty() {
+            return Err(SessionError::Decryption(last_error).into());
+        }
+        let created = self
+            .account
+            .create_inbound_session(
+                SessionConfig::version_1(),
+                Curve25519PublicKey::from_bytes(*sender),
+                pre_key,
+            )
+            .map_err(|e| SessionError::Decryption(e.to_string()))?;
+        let accepted = accept(&Zeroizing::new(created.plaintext))?;
+        let sessions = self.sessions.entry(*sender).or_default();
+        sessions.push(created.session);
+        if sessions.len() > MAX_SESSIONS_PER_DEVICE {
+            sessions.remove(0);
+        }
+        Ok(accepted)
     }
 
     /// Drops every session with a device (revoked, or gone from its persona's roster).
@@ -278,6 +286,10 @@ impl DeviceSessions {
 mod tests {
     use super::*;
 
+    fn plain(key: &[u8]) -> Result<Vec<u8>, SessionError> {
+        Ok(key.to_vec())
+    }
+
     fn entry(sessions: &DeviceSessions, n: u8) -> RosterDevice {
         sessions.roster_device([n; 16], "device", 0)
     }
@@ -289,7 +301,7 @@ mod tests {
         let first = alice.seal(&entry(&bob, 2), b"one").expect("sealed");
         assert_eq!(first.message_type, 0, "a pre-key message opens the session");
         assert_eq!(
-            bob.open(&alice.identity_key(), &first)
+            bob.open(&alice.identity_key(), &first, plain)
                 .expect("opened")
                 .as_slice(),
             b"one"
@@ -305,7 +317,7 @@ mod tests {
         );
         assert_eq!(
             alice
-                .open(&bob.identity_key(), &reply)
+                .open(&bob.identity_key(), &reply, plain)
                 .expect("opened")
                 .as_slice(),
             b"two"
@@ -313,7 +325,7 @@ mod tests {
         let third = alice.seal(&entry(&bob, 2), b"three").expect("sealed");
         assert_eq!(third.message_type, 1);
         assert_eq!(
-            bob.open(&alice.identity_key(), &third)
+            bob.open(&alice.identity_key(), &third, plain)
                 .expect("opened")
                 .as_slice(),
             b"three"
@@ -327,13 +339,17 @@ mod tests {
         let bob_entry = entry(&bob, 2);
         alice.seal(&bob_entry, b"one").expect("sealed");
         let first = alice.seal(&bob_entry, b"two").expect("sealed");
-        bob.open(&alice.identity_key(), &first).expect("opened");
+        bob.open(&alice.identity_key(), &first, plain)
+            .expect("opened");
         let reply = bob.seal(&entry(&alice, 1), b"ack").expect("sealed");
-        alice.open(&bob.identity_key(), &reply).expect("opened");
+        alice
+            .open(&bob.identity_key(), &reply, plain)
+            .expect("opened");
         let normal = alice.seal(&bob_entry, b"three").expect("sealed");
-        bob.open(&alice.identity_key(), &normal).expect("opened");
+        bob.open(&alice.identity_key(), &normal, plain)
+            .expect("opened");
         assert_eq!(
-            bob.open(&alice.identity_key(), &normal)
+            bob.open(&alice.identity_key(), &normal, plain)
                 .map_err(|e| e.code()),
             Err("olm_decryption_failed"),
             "a message key is used once"
@@ -342,12 +358,38 @@ mod tests {
         if let Some(byte) = altered.ciphertext.get_mut(10) {
             *byte ^= 1;
         }
-        assert!(bob.open(&alice.identity_key(), &altered).is_err());
+        assert!(bob.open(&alice.identity_key(), &altered, plain).is_err());
         assert_eq!(
             DeviceSessions::from_pickle(b"\0\0")
                 .map(|_| ())
                 .map_err(|e| e.code()),
             Err("truncated")
+        );
+    }
+
+    #[test]
+    fn a_seal_whose_message_is_refused_leaves_its_key_for_the_genuine_copy() {
+        let mut alice = DeviceSessions::new();
+        let mut bob = DeviceSessions::new();
+        let bob_entry = entry(&bob, 2);
+        let refuse = |_: &[u8]| Err::<(), _>(SessionError::MalformedMessage);
+        let pre_key = alice.seal(&bob_entry, b"one").expect("sealed");
+        assert!(bob.open(&alice.identity_key(), &pre_key, refuse).is_err());
+        assert_eq!(
+            bob.open(&alice.identity_key(), &pre_key, plain)
+                .expect("the session is created by the genuine copy"),
+            b"one"
+        );
+        let reply = bob.seal(&entry(&alice, 1), b"ack").expect("sealed");
+        alice
+            .open(&bob.identity_key(), &reply, plain)
+            .expect("opened");
+        let normal = alice.seal(&bob_entry, b"two").expect("sealed");
+        assert!(bob.open(&alice.identity_key(), &normal, refuse).is_err());
+        assert_eq!(
+            bob.open(&alice.identity_key(), &normal, plain)
+                .expect("the message key is still there"),
+            b"two"
         );
     }
 }

@@ -6,9 +6,11 @@
 //! it lacks. A mailbox's closest nodes are looked up once and remembered for
 //! [`CLOSEST_NODES_TTL`] (or until one of them fails), and operations on a mailbox whose
 //! lookup is under way wait for it rather than start their own. The swarm runs in its own
-//! task; [`MailboxClient`] is a cheap handle to it.
+//! task; [`MailboxClient`] is a cheap handle to it, which counts what it sent and read
+//! ([`Traffic`]).
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use web_time::Instant;
@@ -106,11 +108,28 @@ enum Command {
     },
 }
 
+/// What a client sent and read since it started: how the network treated it, for a page
+/// or a report to show.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Traffic {
+    /// Envelopes a quorum of their mailbox's nodes stored.
+    pub stored: u64,
+    /// Puts that did not reach their quorum (the caller keeps the envelope to try again).
+    pub not_stored: u64,
+    /// Envelopes read for the first time.
+    pub fetched: u64,
+    /// Copies dropped: the same envelope from several nodes, replayed by one, or read again.
+    pub duplicates: u64,
+    /// Envelopes sent back to nodes found without them.
+    pub repaired: u64,
+}
+
 /// A handle to the client's network task.
 #[derive(Debug, Clone)]
 pub struct MailboxClient {
     commands: mpsc::UnboundedSender<Command>,
     peer_id: PeerId,
+    traffic: Arc<Mutex<Traffic>>,
 }
 
 impl MailboxClient {
@@ -139,13 +158,33 @@ impl MailboxClient {
         let peer_id = *swarm.local_peer_id();
         let (commands, receiver) = mpsc::unbounded();
         Ok((
-            Self { commands, peer_id },
+            Self {
+                commands,
+                peer_id,
+                traffic: Arc::default(),
+            },
             Driver::new(swarm, replication).run(receiver),
         ))
     }
 
     pub fn peer_id(&self) -> PeerId {
         self.peer_id
+    }
+
+    pub fn traffic(&self) -> Traffic {
+        *self
+            .traffic
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn count(&self, change: impl FnOnce(&mut Traffic)) {
+        change(
+            &mut self
+                .traffic
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
     }
 
     /// Stores `envelope` on the mailbox's nodes; done when a quorum holds it.
@@ -160,7 +199,12 @@ impl MailboxClient {
             envelope,
             reply,
         })?;
-        answer.await.map_err(|_| NetworkError::Stopped)?
+        let receipt = answer.await.map_err(|_| NetworkError::Stopped)?;
+        self.count(|traffic| match &receipt {
+            Ok(_) => traffic.stored += 1,
+            Err(_) => traffic.not_stored += 1,
+        });
+        receipt
     }
 
     /// Reads the mailbox from all its nodes, after the given per-node cursors. With a
@@ -689,11 +733,17 @@ impl crate::mailbox::transport::MailboxTransport for MailboxClient {
         for (peer, position) in &result.cursors {
             cursor.advance(&peer.to_bytes(), position.read_to);
         }
-        let envelopes = result
+        let merged = result.envelopes.len();
+        let envelopes: Vec<Envelope> = result
             .envelopes
             .into_iter()
             .filter(|envelope| cursor.first_sight(envelope))
             .collect();
+        self.count(|traffic| {
+            traffic.fetched += envelopes.len() as u64;
+            traffic.duplicates += (result.duplicates + merged - envelopes.len()) as u64;
+            traffic.repaired += result.repaired as u64;
+        });
         Ok(FetchedPage { envelopes, more })
     }
 }

@@ -379,6 +379,49 @@ pub async fn a_dropped_message_is_noticed_and_filled_in(
     );
 }
 
+/// A node that alters a message's sealed body serves that copy first: it is refused, and
+/// the genuine copy still opens — the altered one did not use up its message key.
+pub async fn a_copy_altered_past_its_seal_does_not_spoil_the_genuine_one(
+    transport: &impl MailboxTransport,
+    seed: u64,
+) {
+    let Cast {
+        mut rng,
+        mut alice,
+        mut bob_a,
+        bob_key,
+        ..
+    } = cast(transport, seed).await;
+    for n in 1..=2 {
+        let (_, transmits) = alice
+            .messenger
+            .send_text(&bob_key, &format!("number {n}"), NOW * 1000 + n, &mut rng)
+            .expect("sent");
+        let altered = transmits
+            .iter()
+            .cloned()
+            .map(|mut transmit| {
+                if let Some(last) = transmit.bytes.last_mut() {
+                    *last ^= 0x01;
+                }
+                transmit
+            })
+            .collect();
+        deliver(transport, altered).await;
+        let polled = bob_a.poll(transport).await;
+        assert!(polled.messages().is_empty(), "{polled:?}");
+        assert!(
+            polled.error_codes().contains(&"content_undecryptable"),
+            "{polled:?}"
+        );
+        deliver(transport, transmits).await;
+        assert_eq!(
+            bob_a.poll(transport).await.messages(),
+            vec![format!("number {n}")]
+        );
+    }
+}
+
 pub async fn a_revoked_device_reads_nothing_new(transport: &impl MailboxTransport, seed: u64) {
     let Cast {
         mut rng,
