@@ -1,19 +1,27 @@
 #!/usr/bin/env bash
-# Runs the benchmarks and prints their results (lines starting with BENCH):
-# the vault, AEAD on 64 KiB blocks (wasm against WebCrypto AES-GCM, then natively), QR
-# decoding (rqrr in wasm against jsQR on the same camera frames) and the history catch-up
-# in headless Chromium (release build), then natively the DHT network, messaging across
-# linked devices, and pairing.
+# Runs every benchmark in one go and reports them side by side: in headless Chromium (built
+# with the package's `shipped` profile) the vault, AEAD on 64 KiB blocks against WebCrypto,
+# QR decoding against jsQR and the history catch-up over a local network; natively AEAD,
+# the DHT network, messaging across linked devices and pairing; and the wasm package's
+# size. Every BENCH line goes to
+# test-results/bench.log; scripts/bench-report.mjs turns them into test-results/bench.json,
+# test-results/bench.md and docs/PERFORMANCE.md, and prints the table.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/bootstrap.sh
+mkdir -p test-results
+log=test-results/bench.log
+: > "$log"
+record() { grep '^BENCH' | tee -a "$log"; }
+
 for bench in bench_vault bench_aead; do
-  WASM_BINDGEN_TEST_TIMEOUT=900 wasm-pack test --release --headless --chrome --mode no-install \
-    -- --test "$bench" -- --include-ignored --nocapture 2>&1 | grep '^BENCH'
+  WASM_BINDGEN_TEST_TIMEOUT=900 wasm-pack test --headless --chrome --mode no-install \
+    -- --profile shipped --test "$bench" -- --include-ignored --nocapture 2>&1 | record
 done
-cargo test --quiet --release --locked --test bench_aead -- --ignored --nocapture 2>&1 | grep '^BENCH'
+cargo test --quiet --release --locked --test bench_aead -- --ignored --nocapture 2>&1 | record
 scripts/build-pkg.sh >&2
-node scripts/bench-qr.mjs 5
+node scripts/package-size.mjs | record
+node scripts/bench-qr.mjs 5 | record
 # History catch-up links two browser devices through a local network.
 trap 'scripts/local-network.sh stop' EXIT
 scripts/local-network.sh start 5
@@ -21,9 +29,12 @@ scripts/local-network.sh start 5
 for size in 10k 100k; do
   PHANTOM_TEST_NODES="$(paste -sd, "$PHANTOM_CACHE/network/addresses")" \
   PHANTOM_TEST_WEBRTC_NODES="$(paste -sd, "$PHANTOM_CACHE/network/webrtc-addresses")" \
-  WASM_BINDGEN_TEST_TIMEOUT=1800 wasm-pack test --release --headless --chrome --mode no-install \
-    -- --test bench_history -- --include-ignored --nocapture "catch_up_of_${size}_" 2>&1 | grep '^BENCH'
+  WASM_BINDGEN_TEST_TIMEOUT=1800 wasm-pack test --headless --chrome --mode no-install \
+    -- --profile shipped --test bench_history -- --include-ignored --nocapture "catch_up_of_${size}_" 2>&1 | record
 done
-cargo bench --quiet -p phantom-node --bench network 2>&1 | grep '^BENCH'
-cargo bench --quiet -p phantom-node --bench messaging 2>&1 | grep '^BENCH'
-cargo bench --quiet -p phantom-node --bench pairing 2>&1 | grep '^BENCH'
+scripts/local-network.sh stop
+for bench in network messaging pairing; do
+  cargo bench --quiet -p phantom-node --bench "$bench" 2>&1 | record
+done
+echo >&2
+node scripts/bench-report.mjs "$log"

@@ -4,5 +4,5 @@
 # Expects scripts/bootstrap.sh to have been sourced.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-wasm-pack build --release --target web --mode no-install --out-dir pkg
+wasm-pack build --profile shipped --target web --mode no-install --out-dir pkg
 node scripts/stamp-app.mjs

@@ -23,6 +23,9 @@ PHANTOM_TEST_NODES="$(paste -sd, "$PHANTOM_CACHE/network/addresses")" \
 PHANTOM_TEST_WEBRTC_NODES="$(paste -sd, "$PHANTOM_CACHE/network/webrtc-addresses")" \
 WASM_BINDGEN_TEST_TIMEOUT=300 \
   wasm-pack test --headless --chrome --mode no-install
-step "the app end to end (Playwright, headless Chromium, three devices over the local network)"
+step "the package size, then end to end in Playwright: the app (three devices over the local network) and a device reading through faulty nodes"
 scripts/build-pkg.sh
+# The brief's goal is 600 KB gzip, not reached yet (docs/PERFORMANCE.md); this ceiling keeps
+# the package from growing back while it is worked down, and only ever goes down.
+node scripts/package-size.mjs --budget 950000
 PHANTOM_NETWORK="$PHANTOM_CACHE/network" node --test tests/e2e/

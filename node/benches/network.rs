@@ -110,10 +110,10 @@ async fn main() {
     }
     latencies.sort();
 
-    let resident: Vec<u64> = network
+    let resident: Vec<String> = network
         .nodes
         .iter()
-        .map(|n| resident_kib(n.pid()))
+        .map(|n| resident_kib(n.pid()).to_string())
         .collect();
     let held = THROUGHPUT_ENVELOPES * 3 / network.nodes.len();
     println!(
@@ -126,7 +126,8 @@ async fn main() {
         percentile(&latencies, 0.99).as_secs_f64() * 1000.0
     );
     println!(
-        "BENCH node_memory resident_kib_per_node={resident:?} after_holding_about={held}_envelopes_each"
+        "BENCH node_memory resident_kib_per_node={} after_holding_about={held}_envelopes_each",
+        resident.join(",")
     );
     drop(network);
 

@@ -129,6 +129,10 @@ test("a laptop scans the phone's QR code, catches up on the history, and shares 
   await laptop.locator("#fingerprint").waitFor({ timeout: 30_000 });
   await go(phone, "settings");
   const fingerprint = await phone.locator("dd code").textContent();
+  // The phone has sent and read through the network: the settings count it.
+  const counts = await phone.locator("#network-stats dd").allTextContents();
+  assert.equal(counts.length, 6);
+  assert.ok(Number(counts[0]) > 0 && Number(counts[2]) > 0, `sent and received: ${counts}`);
   assert.equal(await laptop.locator("#fingerprint").textContent(), fingerprint);
   await laptop.locator('.link-step[data-complete="true"]').waitFor({ timeout: 60_000 });
   assert.match(await laptop.locator("#history-status").textContent(), /Complete: 3 message/);

@@ -86,6 +86,7 @@ export function mount(root, app) {
       h("p", { class: "actions" }, lockButton, removePin)),
     h("section", { class: "card", "aria-labelledby": "settings-network" },
       h("h2", { id: "settings-network" }, "Network"),
+      networkCounts(manager),
       h("p", {}, "The DHT nodes this device reaches, one address per line. Leave empty to use the ones the app was served with."),
       h("p", { class: "field" }, h("label", { for: "nodes" }, "Node addresses"), nodes),
       h("button", {
@@ -121,4 +122,23 @@ export function mount(root, app) {
     nodes.value = source === "settings" ? list.join("\n") : "";
     nodes.placeholder = list.join("\n");
   });
+}
+
+/** What the nodes did with this device's envelopes since the app opened. */
+function networkCounts(manager) {
+  let stats;
+  try {
+    stats = manager.networkStats();
+  } catch {
+    return h("p", { id: "network-stats" }, "Not connected to the network yet.");
+  }
+  const rows = [
+    ["Sent (stored by enough nodes)", stats.stored],
+    ["Sends to try again", stats.notStored],
+    ["Received", stats.fetched],
+    ["Duplicate copies dropped", stats.duplicates],
+    ["Copies returned to nodes that lacked them", stats.repaired],
+    ["Refused as altered or unreadable", stats.refused],
+  ];
+  return h("dl", { id: "network-stats" }, ...rows.flatMap(([label, count]) => [h("dt", {}, label), h("dd", {}, String(count))]));
 }
