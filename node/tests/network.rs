@@ -8,7 +8,7 @@ use libp2p::PeerId;
 use phantom_node::testnet;
 use phantom_sync::mailbox::envelope::Envelope;
 use phantom_sync::mailbox::MailboxAddress;
-use phantom_sync::network::client::MailboxClient;
+use phantom_sync::network::client::{MailboxClient, Traffic};
 use phantom_sync::network::Replication;
 
 /// A network in a temporary folder that goes with it.
@@ -273,7 +273,10 @@ fn faulty_network(dir: &Path, faults: [&str; 3]) -> Vec<testnet::TestNode> {
     nodes
 }
 
-async fn read_through_faults(faults: [&str; 3]) -> (Vec<Envelope>, Vec<Envelope>, Vec<Envelope>) {
+/// What was sent, read, read again, and the reader's traffic counts.
+async fn read_through_faults(
+    faults: [&str; 3],
+) -> (Vec<Envelope>, Vec<Envelope>, Vec<Envelope>, Traffic) {
     use phantom_sync::mailbox::transport::{MailboxCursor, MailboxTransport};
 
     let dir = tempfile::tempdir().expect("a temp dir");
@@ -295,12 +298,12 @@ async fn read_through_faults(faults: [&str; 3]) -> (Vec<Envelope>, Vec<Envelope>
     let again = MailboxTransport::fetch(&reader, mailbox, &mut cursor, Duration::ZERO)
         .await
         .expect("fetched");
-    (sent, first, again)
+    (sent, first, again, reader.traffic())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replaying_and_corrupting_nodes_do_not_break_a_reader() {
-    let (sent, read, again) = read_through_faults(["corrupt", "replay", "honest"]).await;
+    let (sent, read, again, traffic) = read_through_faults(["corrupt", "replay", "honest"]).await;
     for e in &sent {
         assert!(read.contains(e), "every envelope arrives intact once");
     }
@@ -312,11 +315,16 @@ async fn replaying_and_corrupting_nodes_do_not_break_a_reader() {
     // Altered copies are different ids: handed up, they fail to open there and are dropped.
     assert!(read.len() <= 2 * sent.len());
     assert!(again.is_empty(), "nothing is read twice across fetches");
+    assert_eq!(traffic.fetched, read.len() as u64);
+    assert!(
+        traffic.duplicates >= sent.len() as u64,
+        "every replayed copy is counted: {traffic:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reordering_and_dropping_nodes_do_not_break_a_reader() {
-    let (sent, mut read, again) = read_through_faults(["reorder", "drop", "honest"]).await;
+    let (sent, mut read, again, _) = read_through_faults(["reorder", "drop", "honest"]).await;
     let mut expected = sent.clone();
     expected.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
     read.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
@@ -326,7 +334,7 @@ async fn reordering_and_dropping_nodes_do_not_break_a_reader() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delaying_and_hostile_nodes_do_not_break_a_reader() {
-    let (sent, read, again) = read_through_faults(["delay", "hostile", "honest"]).await;
+    let (sent, read, again, _) = read_through_faults(["delay", "hostile", "honest"]).await;
     for e in &sent {
         assert!(read.contains(e), "every envelope arrives, however late");
     }
