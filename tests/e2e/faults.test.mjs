@@ -107,10 +107,12 @@ test("a browser device loses nothing to hostile, corrupting and crashing nodes, 
     await adaReads(1000);
   }
 
+  // Every event Ada saw, kept before the assertions so a failure can be read afterwards.
   await mkdir(shots, { recursive: true });
   await writeFile(`${shots}fault-events.json`, JSON.stringify(await page.evaluate(() => received), null, 1));
+  const delivered = await bodies();
   const expected = Array.from({ length: MESSAGES }, (_, i) => `message ${i + 1}`);
-  assert.deepEqual(await bodies(), expected, "every message, once, in order");
+  assert.deepEqual(delivered, expected, "every message, once, in order");
   const report = await page.evaluate(() => ({
     sender: grace.networkStats(),
     reader: ada.networkStats(),
@@ -132,7 +134,7 @@ test("a browser device loses nothing to hostile, corrupting and crashing nodes, 
     crash: { ...crash, restartedAfterMessage: RESTART_AFTER + BATCH },
     envelopesSent: report.sender.stored,
     flushesRetried: failedFlushes,
-    delivered: (await bodies()).length,
+    delivered: delivered.length,
     duplicatesSuppressed: report.reader.duplicates,
     corruptionsDetected: report.reader.refused,
     refusedAs: report.refusedCodes,
@@ -140,7 +142,6 @@ test("a browser device loses nothing to hostile, corrupting and crashing nodes, 
     sender: report.sender,
     reader: report.reader,
   };
-  await mkdir(shots, { recursive: true });
   await writeFile(`${shots}fault-report.json`, `${JSON.stringify(summary, null, 2)}\n`);
   const markdown = [
     "| Fault injection (browser device, 4 local nodes) | Count |",

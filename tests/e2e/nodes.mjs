@@ -27,9 +27,12 @@ class Node {
     const exited = new Promise((resolve) => this.process.once("exit", resolve));
     const listening = new Promise((resolve, reject) => {
       const addresses = {};
+      // This start's output alone: after a restart the log still holds the last run's lines.
+      let output = "";
       const read = (chunk) => {
+        output += chunk;
         this.log += chunk;
-        for (const line of this.log.split("\n")) {
+        for (const line of output.split("\n")) {
           const address = line.match(/^LISTEN (\S+)$/)?.[1];
           if (!address?.includes("/p2p/")) continue;
           if (address.includes("/ws/")) addresses.websocket = address;
