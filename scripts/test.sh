@@ -27,5 +27,5 @@ step "the package size, then end to end in Playwright: the app (three devices ov
 scripts/build-pkg.sh
 # The brief's goal is 600 KB gzip, not reached yet (docs/PERFORMANCE.md); this ceiling keeps
 # the package from growing back while it is worked down, and only ever goes down.
-node scripts/package-size.mjs --budget 950000
+node scripts/package-size.mjs --budget 740000
 PHANTOM_NETWORK="$PHANTOM_CACHE/network" node --test tests/e2e/

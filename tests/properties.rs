@@ -221,14 +221,17 @@ proptest! {
 
     #[test]
     fn mailbox_frames_round_trip(mailbox in any::<[u8; 32]>(), body in prop::collection::vec(any::<u8>(), 0..300),
-                                 after in any::<u64>(), limit in 0u32..=256, wait in 0u32..=30_000, seq in any::<u64>()) {
+                                 after in any::<u64>(), limit in 0u32..=256, wait in 0u32..=30_000, seq in any::<u64>(),
+                                 nodes in prop::collection::vec((prop::collection::vec(any::<u8>(), 0..=64),
+                                     prop::collection::vec(prop::collection::vec(any::<u8>(), 0..=256), 0..=8)), 0..=20)) {
         use phantom_sync::mailbox::envelope::Envelope;
-        use phantom_sync::mailbox::protocol::{MailboxRequest, MailboxResponse, StoredEnvelope};
+        use phantom_sync::mailbox::protocol::{MailboxRequest, MailboxResponse, NodeRecord, StoredEnvelope};
         let mailbox = MailboxAddress::from_bytes(mailbox);
         let envelope = Envelope::new(body).unwrap();
         for request in [
             MailboxRequest::Put { mailbox, envelope: envelope.clone() },
             MailboxRequest::Fetch { mailbox, after, limit, wait_ms: wait },
+            MailboxRequest::FindNodes { mailbox },
         ] {
             prop_assert_eq!(MailboxRequest::decode(&request.encode()), Ok(request));
         }
@@ -236,6 +239,10 @@ proptest! {
         prop_assert_eq!(MailboxResponse::decode(&response.encode()), Ok(response));
         let stored = MailboxResponse::Stored { seq, duplicate: seq % 2 == 0 };
         prop_assert_eq!(MailboxResponse::decode(&stored.encode()), Ok(stored));
+        let nodes = MailboxResponse::Nodes {
+            nodes: nodes.into_iter().map(|(peer, addresses)| NodeRecord { peer, addresses }).collect(),
+        };
+        prop_assert_eq!(MailboxResponse::decode(&nodes.encode()), Ok(nodes));
     }
 
     #[test]

@@ -358,6 +358,39 @@ fn compute_messaging() -> Value {
             "sealed": hex::encode(sealed.encode().expect("encodes")),
             "published_roster": hex::encode(InboxItem::PublishedRoster(signed).encode().expect("encodes")),
         },
+        "mailbox": compute_mailbox_protocol(),
+    })
+}
+
+/// §7–8: where a mailbox lives, and the FindNodes exchange, from fixed node keys.
+fn compute_mailbox_protocol() -> Value {
+    use phantom_sync::mailbox::protocol::{MailboxRequest, MailboxResponse};
+    use phantom_sync::network::{closest_nodes, dht_key, NodeInfo};
+
+    let mailbox = MailboxAddress::from_bytes(filled(0x20));
+    let nodes: Vec<NodeInfo> = (0..4u8)
+        .map(|i| {
+            let mut seed: [u8; 32] = filled(0x30 + i);
+            let key = libp2p::identity::Keypair::ed25519_from_bytes(&mut seed).expect("a key");
+            let port = 47000 + u16::from(i);
+            NodeInfo {
+                peer: key.public().to_peer_id(),
+                addresses: vec![format!("/ip4/127.0.0.1/tcp/{port}/ws")
+                    .parse()
+                    .expect("parses")],
+            }
+        })
+        .collect();
+    let closest = closest_nodes(&mailbox, nodes.clone(), 3);
+    json!({
+        "mailbox": mailbox.to_hex(),
+        "dht_key": hex::encode(dht_key(&mailbox)),
+        "node_peer_ids": nodes.iter().map(|n| n.peer.to_base58()).collect::<Vec<_>>(),
+        "closest_3": closest.iter().map(|n| n.peer.to_base58()).collect::<Vec<_>>(),
+        "find_nodes": hex::encode(MailboxRequest::FindNodes { mailbox }.encode()),
+        "nodes": hex::encode(MailboxResponse::Nodes {
+            nodes: closest.iter().map(NodeInfo::to_record).collect(),
+        }.encode()),
     })
 }
 

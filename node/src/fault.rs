@@ -1,12 +1,13 @@
 //! Fault injection, for tests of what the brief says nodes may do: a node started with
 //! `--fault` answers wrongly on purpose — replaying, reordering, altering or dropping
 //! envelopes, holding its answers back, or, as a hostile node, each of these in turn — so
-//! tests can show that readers lose nothing because of it.
+//! tests can show that readers lose nothing because of it. Asked for a mailbox's nodes, a
+//! dropping node names none and a corrupting one gives every node a false address.
 
 use std::time::Duration;
 
 use phantom_sync::mailbox::envelope::Envelope;
-use phantom_sync::mailbox::protocol::MailboxResponse;
+use phantom_sync::mailbox::protocol::{MailboxResponse, NodeRecord};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Fault {
@@ -76,12 +77,10 @@ impl Fault {
 
     /// What this node answers instead of `response`.
     pub fn apply(self, response: MailboxResponse) -> MailboxResponse {
-        let MailboxResponse::Envelopes {
-            mut items,
-            last_seq,
-        } = response
-        else {
-            return response;
+        let (mut items, last_seq) = match response {
+            MailboxResponse::Envelopes { items, last_seq } => (items, last_seq),
+            MailboxResponse::Nodes { nodes } => return self.apply_to_nodes(nodes),
+            other => return other,
         };
         match self {
             Fault::None | Fault::Delay | Fault::Hostile => {}
@@ -103,4 +102,22 @@ impl Fault {
         }
         MailboxResponse::Envelopes { items, last_seq }
     }
+
+    fn apply_to_nodes(self, nodes: Vec<NodeRecord>) -> MailboxResponse {
+        let nodes = match self {
+            Fault::Drop => Vec::new(),
+            Fault::Corrupt => nodes
+                .into_iter()
+                .map(|node| NodeRecord {
+                    peer: node.peer,
+                    addresses: vec![UNREACHABLE_ADDRESS.to_vec()],
+                })
+                .collect(),
+            _ => nodes,
+        };
+        MailboxResponse::Nodes { nodes }
+    }
 }
+
+/// `/ip4/192.0.2.1/tcp/9`: an address in TEST-NET-1, which no one answers.
+const UNREACHABLE_ADDRESS: [u8; 8] = [0x04, 192, 0, 2, 1, 0x06, 0, 9];

@@ -1,5 +1,6 @@
 //! A DHT node: Kademlia routing in server mode, and the mailbox protocol over durable
-//! storage. One task drives the libp2p swarm; requests are answered from [`EnvelopeStore`].
+//! storage. One task drives the libp2p swarm; requests are answered from [`EnvelopeStore`],
+//! and a device's `FindNodes` from a Kademlia lookup.
 //!
 //! Devices write each envelope to the k nodes closest to the mailbox's DHT key. A node also
 //! republishes what it holds to the current k closest nodes, so copies follow the network
@@ -11,19 +12,20 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt;
-use libp2p::kad::{self, store::MemoryStore, Mode};
+use libp2p::kad::{self, store::MemoryStore};
 use libp2p::request_response::{self, ProtocolSupport, ResponseChannel};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{identify, identity, noise, tcp, yamux, Multiaddr, PeerId, Swarm};
 use phantom_sync::mailbox::protocol::{MailboxRequest, MailboxResponse, Refusal, MAX_FETCH};
 use phantom_sync::mailbox::MailboxAddress;
 use phantom_sync::network::codec::{MailboxCodec, MAILBOX_PROTOCOL};
-use phantom_sync::network::{closest_found, dht_key, learn_node, peer_of};
+use phantom_sync::network::{closest_nodes, dht_key, peer_of, NodeInfo};
 use thiserror::Error;
 use tokio::time::interval;
 
 use crate::fault::Fault;
 use crate::rate::RateLimiter;
+use crate::routing::{closest_found, learn_node};
 use crate::storage::{EnvelopeStore, Limits, StorageError};
 
 #[derive(Debug, Error)]
@@ -83,6 +85,8 @@ pub struct Node {
     waiters: Vec<Waiter>,
     rate: RateLimiter,
     republishing: HashMap<kad::QueryId, MailboxAddress>,
+    /// Devices' `FindNodes`, each answered when its lookup ends.
+    finding: HashMap<kad::QueryId, (MailboxAddress, ResponseChannel<MailboxResponse>)>,
     republish_queue: VecDeque<MailboxAddress>,
     republish_every: Duration,
     replication_factor: NonZeroUsize,
@@ -124,8 +128,8 @@ impl Node {
             .await
             .map_err(|e| network(&e))?
             .with_behaviour(|key| NodeBehaviour {
-                kad: phantom_sync::network::kademlia(key, Mode::Server, config.replication_factor),
-                identify: phantom_sync::network::identify(key),
+                kad: crate::routing::kademlia(key, config.replication_factor),
+                identify: crate::routing::identify(key),
                 mailbox: request_response::Behaviour::new(
                     [(MAILBOX_PROTOCOL, ProtocolSupport::Full)],
                     request_response::Config::default()
@@ -154,6 +158,7 @@ impl Node {
             waiters: Vec::new(),
             rate: RateLimiter::new(config.requests_per_sec),
             republishing: HashMap::new(),
+            finding: HashMap::new(),
             republish_queue: VecDeque::new(),
             republish_every: config.republish_every,
             replication_factor: config.replication_factor,
@@ -219,7 +224,9 @@ impl Node {
             )) if step.last => {
                 if let Some(mailbox) = self.republishing.remove(&id) {
                     let peers = closest_found(result);
-                    self.push_replicas(mailbox, peers.into_iter().map(|p| p.peer_id));
+                    self.push_replicas(mailbox, peers.into_iter().map(|node| node.peer));
+                } else if let Some((mailbox, channel)) = self.finding.remove(&id) {
+                    self.answer_find_nodes(mailbox, channel, closest_found(result));
                 }
             }
             // Answers to replica pushes need nothing: a lost copy is pushed again next round.
@@ -329,7 +336,35 @@ impl Node {
                     }
                 }
             }
+            MailboxRequest::FindNodes { mailbox } => {
+                let query = self
+                    .swarm
+                    .behaviour_mut()
+                    .kad
+                    .get_closest_peers(dht_key(&mailbox));
+                self.finding.insert(query, (mailbox, channel));
+            }
         }
+    }
+
+    /// The k closest of the nodes a lookup found and this node itself, with their addresses.
+    fn answer_find_nodes(
+        &mut self,
+        mailbox: MailboxAddress,
+        channel: ResponseChannel<MailboxResponse>,
+        found: Vec<NodeInfo>,
+    ) {
+        let own = NodeInfo {
+            peer: self.peer_id(),
+            addresses: self.swarm.listeners().cloned().collect(),
+        };
+        let nodes = closest_nodes(
+            &mailbox,
+            found.into_iter().chain([own]),
+            self.replication_factor.get(),
+        );
+        let nodes = nodes.iter().map(NodeInfo::to_record).collect();
+        self.respond(channel, MailboxResponse::Nodes { nodes });
     }
 
     /// Answers the fetches held open on `mailbox`, now that it has something new.

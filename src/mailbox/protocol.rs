@@ -7,6 +7,9 @@
 //! - `Fetch { mailbox, after, limit, wait_ms }` → `Envelopes { items, last_seq }`: envelopes
 //!   numbered above `after`, oldest first. With `wait_ms > 0` and nothing new, the node holds
 //!   the answer until an envelope arrives or the wait ends: a live push without polling.
+//! - `FindNodes { mailbox }` → `Nodes { nodes }`: the nodes closest to the mailbox that the
+//!   asked node found (itself among them when it is one), each with its addresses. Devices
+//!   find a mailbox's nodes this way rather than running Kademlia themselves.
 //! - Anything a node will not do is `Refused { reason }`.
 //!
 //! ```
@@ -38,6 +41,15 @@ pub const MAX_FETCH_BYTES: usize = 768 * 1024;
 pub const MAX_WAIT_MS: u32 = 30_000;
 /// The largest frame either side reads: a full fetch answer.
 pub const MAX_FRAME_LEN: usize = 4 * 1024 * 1024;
+/// The most nodes one `Nodes` answer names (Kademlia's bucket size).
+pub const MAX_NODES: usize = 20;
+/// The most addresses given for one node.
+pub const MAX_NODE_ADDRESSES: usize = 8;
+/// The longest peer id, in bytes (an inlined Ed25519 key is 38).
+pub const MAX_PEER_ID_LEN: usize = 64;
+/// The longest address, in bytes (a WebRTC-direct address with its certificate hash and
+/// peer id is under 100).
+pub const MAX_ADDRESS_LEN: usize = 256;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MailboxRequest {
@@ -51,6 +63,17 @@ pub enum MailboxRequest {
         limit: u32,
         wait_ms: u32,
     },
+    FindNodes {
+        mailbox: MailboxAddress,
+    },
+}
+
+/// A node as a `Nodes` answer names it: its libp2p peer id and multiaddresses, in their
+/// binary forms (the network layer parses them; this module has no libp2p types).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeRecord {
+    pub peer: Vec<u8>,
+    pub addresses: Vec<Vec<u8>>,
 }
 
 /// An envelope with the number a node gave it.
@@ -121,6 +144,11 @@ pub enum MailboxResponse {
     Refused {
         reason: Refusal,
     },
+    /// Written cut to what a reader takes: at most [`MAX_NODES`] nodes, each with at most
+    /// [`MAX_NODE_ADDRESSES`] addresses; over-long peer ids and addresses are left out.
+    Nodes {
+        nodes: Vec<NodeRecord>,
+    },
 }
 
 impl MailboxRequest {
@@ -144,6 +172,10 @@ impl MailboxRequest {
                 w.put_u32(*limit);
                 w.put_u32(*wait_ms);
             }
+            MailboxRequest::FindNodes { mailbox } => {
+                w.put_u8(3);
+                w.put_bytes(mailbox.as_bytes());
+            }
         }
         w.into_bytes()
     }
@@ -161,6 +193,9 @@ impl MailboxRequest {
                 after: r.u64("after")?,
                 limit: r.u32("limit")?.min(MAX_FETCH),
                 wait_ms: r.u32("wait_ms")?.min(MAX_WAIT_MS),
+            },
+            3 => MailboxRequest::FindNodes {
+                mailbox: MailboxAddress::from_bytes(r.array("mailbox")?),
             },
             other => {
                 return Err(WireError::InvalidValue {
@@ -195,6 +230,28 @@ impl MailboxResponse {
             MailboxResponse::Refused { reason } => {
                 w.put_u8(3);
                 w.put_u8(reason.to_byte());
+            }
+            MailboxResponse::Nodes { nodes } => {
+                w.put_u8(4);
+                let nodes: Vec<&NodeRecord> = nodes
+                    .iter()
+                    .filter(|node| node.peer.len() <= MAX_PEER_ID_LEN)
+                    .take(MAX_NODES)
+                    .collect();
+                w.put_u32(nodes.len() as u32);
+                for node in nodes {
+                    put_short_bytes(&mut w, &node.peer);
+                    let addresses: Vec<&Vec<u8>> = node
+                        .addresses
+                        .iter()
+                        .filter(|address| address.len() <= MAX_ADDRESS_LEN)
+                        .take(MAX_NODE_ADDRESSES)
+                        .collect();
+                    w.put_u32(addresses.len() as u32);
+                    for address in addresses {
+                        put_short_bytes(&mut w, address);
+                    }
+                }
             }
         }
         w.into_bytes()
@@ -232,6 +289,20 @@ impl MailboxResponse {
             3 => MailboxResponse::Refused {
                 reason: Refusal::from_byte(r.u8("refusal")?)?,
             },
+            4 => {
+                let count = r.count("nodes", MAX_NODES, 4 + 4)?;
+                let mut nodes = Vec::with_capacity(count);
+                for _ in 0..count {
+                    let peer = r.var_bytes("peer", MAX_PEER_ID_LEN)?.to_vec();
+                    let count = r.count("addresses", MAX_NODE_ADDRESSES, 4)?;
+                    let mut addresses = Vec::with_capacity(count);
+                    for _ in 0..count {
+                        addresses.push(r.var_bytes("address", MAX_ADDRESS_LEN)?.to_vec());
+                    }
+                    nodes.push(NodeRecord { peer, addresses });
+                }
+                MailboxResponse::Nodes { nodes }
+            }
             other => {
                 return Err(WireError::InvalidValue {
                     field: "response_kind",
@@ -256,6 +327,52 @@ fn put_envelope(w: &mut Writer, envelope: &Envelope) {
     w.put_bytes(envelope.as_bytes());
 }
 
+/// A `u32` length and the bytes, for fields whose bound the caller already applied.
+fn put_short_bytes(w: &mut Writer, bytes: &[u8]) {
+    w.put_u32(bytes.len() as u32);
+    w.put_bytes(bytes);
+}
+
 fn read_envelope(r: &mut Reader<'_>) -> Result<Envelope, WireError> {
     Envelope::new(r.var_bytes("envelope", MAX_ENVELOPE_LEN)?.to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nodes_answer_is_written_cut_to_what_a_reader_takes() {
+        let node = |peer_len: usize| NodeRecord {
+            peer: vec![1; peer_len],
+            addresses: vec![vec![2; MAX_ADDRESS_LEN + 1], vec![3; 10], vec![4; 10]]
+                .into_iter()
+                .cycle()
+                .take(MAX_NODE_ADDRESSES * 2)
+                .collect(),
+        };
+        let mut nodes = vec![node(MAX_PEER_ID_LEN + 1)];
+        nodes.extend((0..MAX_NODES + 5).map(|_| node(38)));
+        let written = MailboxResponse::Nodes { nodes }.encode();
+        let Ok(MailboxResponse::Nodes { nodes }) = MailboxResponse::decode(&written) else {
+            panic!("a cut answer still reads");
+        };
+        assert_eq!(nodes.len(), MAX_NODES);
+        assert!(nodes.iter().all(|node| node.peer.len() == 38));
+        assert!(nodes
+            .iter()
+            .all(|node| node.addresses.len() == MAX_NODE_ADDRESSES
+                && node.addresses.iter().all(|a| a.len() == 10)));
+    }
+
+    #[test]
+    fn an_answer_naming_too_many_nodes_is_refused_before_allocation() {
+        let mut w = header();
+        w.put_u8(4);
+        w.put_u32(u32::MAX);
+        assert!(matches!(
+            MailboxResponse::decode(&w.into_bytes()),
+            Err(WireError::FieldTooLong { field: "nodes", .. })
+        ));
+    }
 }

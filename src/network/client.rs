@@ -1,7 +1,9 @@
-//! The device's mailbox client: finds a mailbox's nodes through Kademlia (client mode —
-//! devices route nothing) and writes to and reads from all of them.
+//! The device's mailbox client: finds a mailbox's nodes by asking the nodes it knows
+//! (`FindNodes`; devices run no Kademlia) and writes to and reads from all of them.
 //!
-//! A put goes to the k closest nodes and succeeds at w acknowledgements ([`Replication`]); a
+//! A lookup asks up to [`NODES_ASKED`] known nodes and keeps the k closest of everything
+//! they name ([`closest_nodes`]), so no single node picks a mailbox's nodes. A put goes to
+//! the k closest nodes and succeeds at w acknowledgements ([`Replication`]); a
 //! fetch asks them all, merges the answers ([`UnionRead`]) and sends each node the envelopes
 //! it lacks. A mailbox's closest nodes are looked up once and remembered for
 //! [`CLOSEST_NODES_TTL`] (or until one of them fails), and operations on a mailbox whose
@@ -17,10 +19,9 @@ use web_time::Instant;
 
 use futures::channel::{mpsc, oneshot};
 use futures::StreamExt;
-use libp2p::kad::{self, store::MemoryStore, Mode};
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{identify, Multiaddr, PeerId, Swarm};
+use libp2p::{Multiaddr, PeerId, Swarm};
 use thiserror::Error;
 
 use crate::mailbox::envelope::Envelope;
@@ -28,10 +29,12 @@ use crate::mailbox::protocol::{MailboxRequest, MailboxResponse, MAX_FETCH};
 use crate::mailbox::replica::{NodeCursor, Progress, QuorumWrite, UnionRead};
 use crate::mailbox::MailboxAddress;
 use crate::network::codec::{MailboxCodec, MAILBOX_PROTOCOL};
-use crate::network::{closest_found, dht_key, learn_node, peer_of, Replication};
+use crate::network::{closest_nodes, peer_of, NodeInfo, Replication};
 
 /// How long a lookup's closest nodes are trusted before the next operation looks again.
 pub const CLOSEST_NODES_TTL: Duration = Duration::from_secs(30);
+/// How many known nodes one lookup asks.
+pub const NODES_ASKED: usize = 3;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum NetworkError {
@@ -76,16 +79,12 @@ pub struct FetchResult {
 
 #[derive(NetworkBehaviour)]
 pub struct ClientBehaviour {
-    kad: kad::Behaviour<MemoryStore>,
-    identify: identify::Behaviour,
     mailbox: request_response::Behaviour<MailboxCodec>,
 }
 
-impl ClientBehaviour {
-    pub fn new(key: &libp2p::identity::Keypair, replication: Replication) -> Self {
+impl Default for ClientBehaviour {
+    fn default() -> Self {
         Self {
-            kad: crate::network::kademlia(key, Mode::Client, replication.factor()),
-            identify: crate::network::identify(key),
             mailbox: request_response::Behaviour::new(
                 [(MAILBOX_PROTOCOL, ProtocolSupport::Outbound)],
                 request_response::Config::default().with_request_timeout(Duration::from_secs(45)),
@@ -140,19 +139,17 @@ impl MailboxClient {
         bootstrap: &[Multiaddr],
         replication: Replication,
     ) -> Result<(Self, impl std::future::Future<Output = ()>), NetworkError> {
-        let mut known = 0;
+        let mut known = Vec::new();
         for address in bootstrap {
             let Some(peer) = peer_of(address) else {
                 continue;
             };
-            swarm
-                .behaviour_mut()
-                .kad
-                .add_address(&peer, address.clone());
             swarm.add_peer_address(peer, address.clone());
-            known += 1;
+            if !known.contains(&peer) {
+                known.push(peer);
+            }
         }
-        if known == 0 {
+        if known.is_empty() {
             return Err(NetworkError::NoNodes);
         }
         let peer_id = *swarm.local_peer_id();
@@ -163,7 +160,7 @@ impl MailboxClient {
                 peer_id,
                 traffic: Arc::default(),
             },
-            Driver::new(swarm, replication).run(receiver),
+            Driver::new(swarm, replication, known).run(receiver),
         ))
     }
 
@@ -247,7 +244,7 @@ pub fn connect_native(
             yamux::Config::default,
         )
         .map_err(|e| NetworkError::Setup(e.to_string()))?
-        .with_behaviour(|key| ClientBehaviour::new(key, replication))
+        .with_behaviour(|_| ClientBehaviour::default())
         .map_err(|e| NetworkError::Setup(e.to_string()))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(120)))
         .build();
@@ -293,7 +290,7 @@ pub fn connect_browser(
                 .boxed())
         })
         .map_err(|e| setup(&e))?
-        .with_behaviour(|key| ClientBehaviour::new(key, replication))
+        .with_behaviour(|_| ClientBehaviour::default())
         .map_err(|e| setup(&e))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(120)))
         .build();
@@ -342,11 +339,21 @@ struct ClosestNodes {
     found_at: Instant,
 }
 
+/// A `FindNodes` round for one mailbox: what the asked nodes named so far.
+struct Lookup {
+    outstanding: usize,
+    found: Vec<NodeInfo>,
+}
+
 struct Driver {
     swarm: Swarm<ClientBehaviour>,
     replication: Replication,
+    /// The nodes this client was given; lookups ask them, a few at a time in turn.
+    known: Vec<PeerId>,
+    next_asked: usize,
     next_op: u64,
-    lookups: HashMap<kad::QueryId, MailboxAddress>,
+    lookups: HashMap<MailboxAddress, Lookup>,
+    finding: HashMap<OutboundRequestId, MailboxAddress>,
     waiting: HashMap<MailboxAddress, Vec<Pending>>,
     closest: HashMap<MailboxAddress, ClosestNodes>,
     puts: HashMap<u64, PutOp>,
@@ -355,12 +362,15 @@ struct Driver {
 }
 
 impl Driver {
-    fn new(swarm: Swarm<ClientBehaviour>, replication: Replication) -> Self {
+    fn new(swarm: Swarm<ClientBehaviour>, replication: Replication, known: Vec<PeerId>) -> Self {
         Self {
             swarm,
             replication,
+            known,
+            next_asked: 0,
             next_op: 0,
             lookups: HashMap::new(),
+            finding: HashMap::new(),
             waiting: HashMap::new(),
             closest: HashMap::new(),
             puts: HashMap::new(),
@@ -444,12 +454,83 @@ impl Driver {
         let waiting = self.waiting.entry(mailbox).or_default();
         waiting.push(pending);
         if waiting.len() == 1 {
-            let query = self
+            self.look_up(mailbox);
+        }
+    }
+
+    /// Asks the next [`NODES_ASKED`] known nodes for the mailbox's closest nodes.
+    fn look_up(&mut self, mailbox: MailboxAddress) {
+        let asked = NODES_ASKED.min(self.known.len());
+        let start = self.next_asked;
+        self.next_asked = self.next_asked.wrapping_add(asked);
+        let peers: Vec<PeerId> = self
+            .known
+            .iter()
+            .cycle()
+            .skip(start % self.known.len().max(1))
+            .take(asked)
+            .copied()
+            .collect();
+        for peer in &peers {
+            let id = self
                 .swarm
                 .behaviour_mut()
-                .kad
-                .get_closest_peers(dht_key(&mailbox));
-            self.lookups.insert(query, mailbox);
+                .mailbox
+                .send_request(peer, MailboxRequest::FindNodes { mailbox });
+            self.finding.insert(id, mailbox);
+        }
+        self.lookups.insert(
+            mailbox,
+            Lookup {
+                outstanding: peers.len(),
+                found: Vec::new(),
+            },
+        );
+        if peers.is_empty() {
+            self.finish_lookup(mailbox);
+        }
+    }
+
+    fn on_nodes(&mut self, mailbox: MailboxAddress, response: Option<MailboxResponse>) {
+        let Some(lookup) = self.lookups.get_mut(&mailbox) else {
+            return;
+        };
+        lookup.outstanding = lookup.outstanding.saturating_sub(1);
+        if let Some(MailboxResponse::Nodes { nodes }) = response {
+            lookup
+                .found
+                .extend(nodes.iter().filter_map(NodeInfo::from_record));
+        }
+        if lookup.outstanding == 0 {
+            self.finish_lookup(mailbox);
+        }
+    }
+
+    /// Starts the operations waiting on the mailbox with the k closest nodes named.
+    fn finish_lookup(&mut self, mailbox: MailboxAddress) {
+        let found = self
+            .lookups
+            .remove(&mailbox)
+            .map(|lookup| lookup.found)
+            .unwrap_or_default();
+        let mut peers = Vec::new();
+        for node in closest_nodes(&mailbox, found, self.replication.factor().get()) {
+            for address in node.addresses {
+                self.swarm.add_peer_address(node.peer, address);
+            }
+            peers.push(node.peer);
+        }
+        if !peers.is_empty() {
+            self.closest.insert(
+                mailbox,
+                ClosestNodes {
+                    peers: peers.clone(),
+                    found_at: Instant::now(),
+                },
+            );
+        }
+        for pending in self.waiting.remove(&mailbox).unwrap_or_default() {
+            self.start(pending, peers.clone());
         }
     }
 
@@ -467,45 +548,6 @@ impl Driver {
 
     fn on_event(&mut self, event: SwarmEvent<ClientBehaviourEvent>) {
         match event {
-            SwarmEvent::Behaviour(ClientBehaviourEvent::Identify(identify::Event::Received {
-                peer_id,
-                info,
-                ..
-            })) => learn_node(&mut self.swarm.behaviour_mut().kad, &peer_id, info),
-            SwarmEvent::Behaviour(ClientBehaviourEvent::Kad(
-                kad::Event::OutboundQueryProgressed {
-                    id,
-                    result: kad::QueryResult::GetClosestPeers(result),
-                    step,
-                    ..
-                },
-            )) if step.last => {
-                let Some(mailbox) = self.lookups.remove(&id) else {
-                    return;
-                };
-                let mut peers = Vec::new();
-                for info in closest_found(result)
-                    .into_iter()
-                    .take(self.replication.factor().get())
-                {
-                    for address in info.addrs {
-                        self.swarm.add_peer_address(info.peer_id, address);
-                    }
-                    peers.push(info.peer_id);
-                }
-                if !peers.is_empty() {
-                    self.closest.insert(
-                        mailbox,
-                        ClosestNodes {
-                            peers: peers.clone(),
-                            found_at: Instant::now(),
-                        },
-                    );
-                }
-                for pending in self.waiting.remove(&mailbox).unwrap_or_default() {
-                    self.start(pending, peers.clone());
-                }
-            }
             SwarmEvent::Behaviour(ClientBehaviourEvent::Mailbox(
                 request_response::Event::Message {
                     message:
@@ -593,6 +635,9 @@ impl Driver {
     }
 
     fn on_response(&mut self, request_id: OutboundRequestId, response: Option<MailboxResponse>) {
+        if let Some(mailbox) = self.finding.remove(&request_id) {
+            return self.on_nodes(mailbox, response);
+        }
         let Some((op_id, peer, after)) = self.requests.remove(&request_id) else {
             return;
         };

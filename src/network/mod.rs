@@ -1,8 +1,10 @@
 //! The network driver: libp2p, shared by the DHT nodes (`node/`) and the device client.
 //!
-//! Nodes run Kademlia in server mode under [`KADEMLIA_PROTOCOL`]; a mailbox lives on the
-//! k nodes closest to [`dht_key`] of its address ([`Replication`]), and devices speak the
-//! [mailbox protocol](crate::mailbox::protocol) to them with [`codec::MailboxCodec`].
+//! Nodes run Kademlia among themselves (`phantom-node`); a mailbox lives on the k nodes
+//! closest to [`dht_key`] of its address ([`Replication`]). Devices run no Kademlia: they
+//! ask nodes they know for a mailbox's closest nodes (`FindNodes`), merge the answers by
+//! the same metric ([`closest_nodes`]), and speak the
+//! [mailbox protocol](crate::mailbox::protocol) to those nodes with [`codec::MailboxCodec`].
 //!
 //! ```
 //! use phantom_sync::network::Replication;
@@ -17,19 +19,15 @@ pub mod codec;
 
 use std::num::NonZeroUsize;
 
-use libp2p::kad::{self, store::MemoryStore, GetClosestPeersError, GetClosestPeersOk, PeerInfo};
-use libp2p::{identify, Multiaddr, PeerId, StreamProtocol};
+use libp2p::{Multiaddr, PeerId};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
+use crate::mailbox::protocol::{NodeRecord, MAX_NODES};
 use crate::mailbox::MailboxAddress;
 
-/// Kademlia under a private name, so this DHT never merges with others.
-pub const KADEMLIA_PROTOCOL: StreamProtocol = StreamProtocol::new("/phantom-sync/kad/1");
-/// The identify protocol version nodes and devices announce.
-pub const IDENTIFY_PROTOCOL: &str = "/phantom-sync/id/1";
 /// Kademlia's bucket size: a lookup finds at most this many closest nodes.
-pub const MAX_REPLICATION_FACTOR: usize = 20;
+pub const MAX_REPLICATION_FACTOR: usize = MAX_NODES;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ReplicationError {
@@ -104,44 +102,67 @@ pub fn peer_of(address: &Multiaddr) -> Option<PeerId> {
     })
 }
 
-/// Adds a peer's addresses to the routing table if it is a node (speaks our Kademlia);
-/// devices are clients and stay out of it.
-pub fn learn_node(kad: &mut kad::Behaviour<MemoryStore>, peer: &PeerId, info: identify::Info) {
-    if info.protocols.contains(&KADEMLIA_PROTOCOL) {
-        for address in info.listen_addrs {
-            kad.add_address(peer, address);
+/// A node and the addresses it can be reached at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeInfo {
+    pub peer: PeerId,
+    pub addresses: Vec<Multiaddr>,
+}
+
+impl NodeInfo {
+    pub fn to_record(&self) -> NodeRecord {
+        NodeRecord {
+            peer: self.peer.to_bytes(),
+            addresses: self.addresses.iter().map(|a| a.to_vec()).collect(),
         }
     }
-}
 
-/// The peers a closest-peers lookup found, including the ones found before a timeout.
-pub fn closest_found(result: Result<GetClosestPeersOk, GetClosestPeersError>) -> Vec<PeerInfo> {
-    match result {
-        Ok(ok) => ok.peers,
-        Err(GetClosestPeersError::Timeout { peers, .. }) => peers,
+    /// The node a record names, with the addresses that parse; `None` when its peer id
+    /// does not.
+    pub fn from_record(record: &NodeRecord) -> Option<Self> {
+        Some(Self {
+            peer: PeerId::from_bytes(&record.peer).ok()?,
+            addresses: record
+                .addresses
+                .iter()
+                .filter_map(|bytes| Multiaddr::try_from(bytes.clone()).ok())
+                .collect(),
+        })
     }
 }
 
-/// Kademlia as every participant runs it: the private protocol name, the replication factor
-/// k, and `mode` — nodes serve, devices are clients.
-pub fn kademlia(
-    key: &libp2p::identity::Keypair,
-    mode: kad::Mode,
-    factor: NonZeroUsize,
-) -> kad::Behaviour<MemoryStore> {
-    let peer_id = key.public().to_peer_id();
-    let mut config = kad::Config::new(KADEMLIA_PROTOCOL);
-    config.set_query_timeout(std::time::Duration::from_secs(10));
-    config.set_replication_factor(factor);
-    let mut kad = kad::Behaviour::with_config(peer_id, MemoryStore::new(peer_id), config);
-    kad.set_mode(Some(mode));
-    kad
-}
-
-/// Identify, announcing this network's protocol version.
-pub fn identify(key: &libp2p::identity::Keypair) -> identify::Behaviour {
-    identify::Behaviour::new(identify::Config::new(
-        IDENTIFY_PROTOCOL.into(),
-        key.public(),
-    ))
+/// The `k` nodes closest to `mailbox` among `candidates`, closest first, each once with all
+/// the addresses given for it.
+///
+/// The metric is Kademlia's, as libp2p-kad computes it: SHA-256 of the peer id's bytes XOR
+/// SHA-256 of [`dht_key`], compared as a big-endian number. Devices merge several nodes'
+/// answers with it, so one node cannot choose a mailbox's nodes alone.
+pub fn closest_nodes(
+    mailbox: &MailboxAddress,
+    candidates: impl IntoIterator<Item = NodeInfo>,
+    k: usize,
+) -> Vec<NodeInfo> {
+    let target: [u8; 32] = Sha256::digest(dht_key(mailbox)).into();
+    let mut merged: Vec<([u8; 32], NodeInfo)> = Vec::new();
+    for candidate in candidates {
+        match merged
+            .iter_mut()
+            .find(|(_, known)| known.peer == candidate.peer)
+        {
+            Some((_, known)) => {
+                for address in candidate.addresses {
+                    if !known.addresses.contains(&address) {
+                        known.addresses.push(address);
+                    }
+                }
+            }
+            None => {
+                let id: [u8; 32] = Sha256::digest(candidate.peer.to_bytes()).into();
+                let distance = std::array::from_fn(|i| id[i] ^ target[i]);
+                merged.push((distance, candidate));
+            }
+        }
+    }
+    merged.sort_by_key(|(distance, _)| *distance);
+    merged.into_iter().take(k).map(|(_, node)| node).collect()
 }
