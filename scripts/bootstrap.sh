@@ -38,8 +38,9 @@ if [ ! -x "$bindgen_root/bin/wasm-bindgen-test-runner" ]; then
     || cargo install --quiet --root "$bindgen_root" wasm-bindgen-cli --version "$bindgen_version"
 fi
 
-if [ ! -d "$repo_root/node_modules/playwright-core" ] || [ ! -d "$repo_root/node_modules/jsqr" ]; then
-  log "installing the npm packages (playwright-core drives Debian's chromium; jsQR is a benchmark's yardstick)"
+if [ ! -d "$repo_root/node_modules/playwright-core" ] || [ ! -d "$repo_root/node_modules/jsqr" ] \
+  || [ ! -d "$repo_root/node_modules/terser" ]; then
+  log "installing the npm packages (playwright-core drives Debian's chromium; jsQR is a benchmark's yardstick; terser minifies the package's JS glue)"
   (cd "$repo_root" && npm ci --no-audit --no-fund --silent)
 fi
 

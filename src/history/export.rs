@@ -7,8 +7,7 @@
 //! to another place or transfer. Blocks leave as they are cut: the export never holds more
 //! than one block's messages.
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use phantom_aead::{Payload, XChaCha20Poly1305, XNonce};
 use rand_core::CryptoRng;
 use sha2::{Digest, Sha256};
 
@@ -31,7 +30,7 @@ pub(crate) fn block_aad(transfer_id: &[u8; 16], index: usize) -> Vec<u8> {
 }
 
 pub(crate) fn cipher(key: &Secret<32>) -> XChaCha20Poly1305 {
-    XChaCha20Poly1305::new(&chacha20poly1305::Key::from(*key.expose()))
+    XChaCha20Poly1305::new(&phantom_aead::Key::from(*key.expose()))
 }
 
 /// Packs messages into blocks one at a time, and lists each block in the manifest.

@@ -5,8 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use chacha20poly1305::aead::{Aead, Payload};
-use chacha20poly1305::XNonce;
+use phantom_aead::{Payload, XNonce};
 use sha2::{Digest, Sha256};
 
 use crate::history::export::{block_aad, cipher};

@@ -18,8 +18,7 @@
 //! # Ok::<(), phantom_sync::wire::WireError>(())
 //! ```
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use phantom_aead::{Payload, XChaCha20Poly1305, XNonce};
 use rand_core::CryptoRng;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
@@ -179,7 +178,7 @@ pub fn encrypt_content(
     let mut nonce = [0u8; 24];
     rng.fill_bytes(&mut nonce);
     let plaintext = content.encode()?;
-    let body = XChaCha20Poly1305::new(&chacha20poly1305::Key::from(*content_key))
+    let body = XChaCha20Poly1305::new(&phantom_aead::Key::from(*content_key))
         .encrypt(
             &XNonce::from(nonce),
             Payload {
@@ -207,7 +206,7 @@ impl SealedMessage {
         if body_digest(&self.nonce, &self.body) != key.body_digest {
             return None;
         }
-        XChaCha20Poly1305::new(&chacha20poly1305::Key::from(*key.content_key))
+        XChaCha20Poly1305::new(&phantom_aead::Key::from(*key.content_key))
             .decrypt(
                 &XNonce::from(self.nonce),
                 Payload {

@@ -166,3 +166,62 @@ pub fn closest_nodes(
     merged.sort_by_key(|(distance, _)| *distance);
     merged.into_iter().take(k).map(|(_, node)| node).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(peer: PeerId) -> NodeInfo {
+        NodeInfo {
+            peer,
+            addresses: Vec::new(),
+        }
+    }
+
+    /// One asked node may name whatever nodes it likes; the ones the others name as
+    /// closest still win, because the merged answers are ranked by distance, not by who
+    /// said what.
+    #[test]
+    fn a_node_naming_other_nodes_cannot_hide_the_closest_ones() {
+        let mailbox = MailboxAddress::from_bytes([9; 32]);
+        let everyone: Vec<PeerId> = (0..12).map(|_| PeerId::random()).collect();
+        let ranked: Vec<PeerId> = closest_nodes(&mailbox, everyone.iter().copied().map(node), 12)
+            .into_iter()
+            .map(|n| n.peer)
+            .collect();
+        let honest = ranked[..3].iter().copied().map(node);
+        let liar = ranked[6..].iter().copied().map(node);
+        let chosen: Vec<PeerId> = closest_nodes(&mailbox, liar.chain(honest), 3)
+            .into_iter()
+            .map(|n| n.peer)
+            .collect();
+        assert_eq!(chosen, ranked[..3]);
+    }
+
+    #[test]
+    fn a_node_named_twice_is_kept_once_with_all_its_addresses() {
+        let mailbox = MailboxAddress::from_bytes([1; 32]);
+        let peer = PeerId::random();
+        let at = |port: u16| -> Multiaddr {
+            format!("/ip4/127.0.0.1/tcp/{port}")
+                .parse()
+                .unwrap_or_else(|_| unreachable!("a valid address"))
+        };
+        let merged = closest_nodes(
+            &mailbox,
+            [
+                NodeInfo {
+                    peer,
+                    addresses: vec![at(1), at(2)],
+                },
+                NodeInfo {
+                    peer,
+                    addresses: vec![at(2), at(3)],
+                },
+            ],
+            3,
+        );
+        assert_eq!(merged.len(), 1);
+        assert_eq!(merged[0].addresses, vec![at(1), at(2), at(3)]);
+    }
+}

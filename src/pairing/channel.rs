@@ -37,9 +37,8 @@
 use core::convert::Infallible;
 use core::fmt;
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::ChaCha20Poly1305;
 use hpke::{Deserializable, Kem as _, OpModeR, OpModeS, Serializable};
+use phantom_aead::{ChaCha20Poly1305, Payload};
 use rand_core::{CryptoRng, TryCryptoRng, TryRng};
 use thiserror::Error;
 use zeroize::Zeroizing;
@@ -287,7 +286,7 @@ struct DirectionKeys {
 impl DirectionKeys {
     fn new(key: Secret<32>, base_nonce: Secret<12>, next_seq: u64, accepted: u64) -> Self {
         Self {
-            cipher: ChaCha20Poly1305::new(&chacha20poly1305::Key::from(*key.expose())),
+            cipher: ChaCha20Poly1305::new(&phantom_aead::Key::from(*key.expose())),
             key,
             base_nonce,
             next_seq,
@@ -314,12 +313,12 @@ impl DirectionKeys {
         ))
     }
 
-    fn nonce(&self, seq: u64) -> chacha20poly1305::Nonce {
+    fn nonce(&self, seq: u64) -> phantom_aead::Nonce {
         let mut nonce = *self.base_nonce.expose();
         for (byte, seq_byte) in nonce[4..].iter_mut().zip(seq.to_be_bytes()) {
             *byte ^= seq_byte;
         }
-        chacha20poly1305::Nonce::from(nonce)
+        phantom_aead::Nonce::from(nonce)
     }
 }
 

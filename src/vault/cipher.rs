@@ -23,10 +23,9 @@
 
 use core::fmt;
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::XChaCha20Poly1305;
 use hkdf::Hkdf;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
+use phantom_aead::{Payload, XChaCha20Poly1305};
 use rand_core::CryptoRng;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
@@ -98,7 +97,7 @@ impl VaultCipher {
             .iter()
             .map(|&store| {
                 let keys = StoreKeys {
-                    value: XChaCha20Poly1305::new(&chacha20poly1305::Key::from(*subkey(
+                    value: XChaCha20Poly1305::new(&phantom_aead::Key::from(*subkey(
                         "value", store,
                     ))),
                     lookup: hmac(&subkey("lookup", store)),
@@ -164,7 +163,7 @@ impl VaultCipher {
             .keys(store)
             .value
             .encrypt(
-                &chacha20poly1305::XNonce::from(nonce),
+                &phantom_aead::XNonce::from(nonce),
                 Payload {
                     msg: plaintext,
                     aad: &associated_data(store, stored_key),
@@ -197,7 +196,7 @@ impl VaultCipher {
         self.keys(store)
             .value
             .decrypt(
-                &chacha20poly1305::XNonce::from(nonce_bytes),
+                &phantom_aead::XNonce::from(nonce_bytes),
                 Payload {
                     msg: ciphertext,
                     aad: &associated_data(store, stored_key),

@@ -24,8 +24,7 @@
 //! ```
 
 use argon2::{Algorithm, Argon2, Params, Version};
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::XChaCha20Poly1305;
+use phantom_aead::{Payload, XChaCha20Poly1305};
 use rand_core::CryptoRng;
 use thiserror::Error;
 use zeroize::Zeroizing;
@@ -139,7 +138,7 @@ impl MemoryKeyring {
         let mut nonce = [0u8; 24];
         rng.fill_bytes(&mut nonce);
         Self {
-            cipher: XChaCha20Poly1305::new(&chacha20poly1305::Key::from(*key.expose())),
+            cipher: XChaCha20Poly1305::new(&phantom_aead::Key::from(*key.expose())),
             nonces: core::cell::RefCell::new(nonce),
         }
     }
@@ -360,7 +359,7 @@ fn pin_cipher(
         .argon2()?
         .hash_password_into(pin.as_bytes(), salt, key.as_mut())
         .map_err(|_| UnlockError::InvalidPinParams)?;
-    Ok(XChaCha20Poly1305::new(&chacha20poly1305::Key::from(*key)))
+    Ok(XChaCha20Poly1305::new(&phantom_aead::Key::from(*key)))
 }
 
 fn seal(
@@ -371,7 +370,7 @@ fn seal(
 ) -> Result<Vec<u8>, UnlockError> {
     let ciphertext = cipher
         .encrypt(
-            &chacha20poly1305::XNonce::from(*nonce),
+            &phantom_aead::XNonce::from(*nonce),
             Payload { msg: secret, aad },
         )
         .map_err(|_| UnlockError::Keyring("sealing failed".into()))?;
@@ -385,7 +384,7 @@ fn open(cipher: &XChaCha20Poly1305, sealed: &[u8], aad: &[u8]) -> Option<Zeroizi
     let nonce: [u8; 24] = nonce.try_into().ok()?;
     cipher
         .decrypt(
-            &chacha20poly1305::XNonce::from(nonce),
+            &phantom_aead::XNonce::from(nonce),
             Payload {
                 msg: ciphertext,
                 aad,
