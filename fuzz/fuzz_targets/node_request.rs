@@ -7,5 +7,7 @@ fuzz_target!(|bytes: &[u8]| {
     if let Ok(request) = MailboxRequest::decode(bytes) {
         assert_eq!(MailboxRequest::decode(&request.encode()), Ok(request));
     }
-    let _ = MailboxResponse::decode(bytes);
+    if let Ok(response) = MailboxResponse::decode(bytes) {
+        assert_eq!(MailboxResponse::decode(&response.encode()), Ok(response));
+    }
 });
