@@ -135,3 +135,43 @@ async fn the_facade_links_two_devices_into_their_vaults_and_reports_errors_with_
         .expect_err("already linked");
     assert_eq!(code_of(&again), "persona_exists");
 }
+
+/// The adversary is a second tab of the same profile that keeps running: once a later
+/// opener has the profile, every write the first one tries fails with `open_elsewhere`,
+/// keeps nothing, and closes its persona, so the two can never fork the device's sessions.
+#[wasm_bindgen_test]
+async fn a_profile_opened_again_elsewhere_stops_the_first_opener_writing() {
+    let first = fresh_device("facade-two-tabs", "Tab one").await;
+    first.create_persona("Ada".into()).await.expect("created");
+    let grace = fresh_device("facade-two-tabs-grace", "Grace").await;
+    grace.create_persona("Grace".into()).await.expect("created");
+    let card = grace.contact_card().expect("a card");
+
+    let second = SyncManager::open("facade-two-tabs".into(), "Tab two".into())
+        .await
+        .expect("opened again");
+    assert!(!second.locked());
+    let refused = first
+        .add_contact(card.clone())
+        .await
+        .expect_err("the first opener may not write");
+    assert_eq!(code_of(&refused), "open_elsewhere");
+    assert!(first.open_elsewhere());
+    assert_eq!(
+        code_of(&first.contacts().expect_err("closed here")),
+        "open_elsewhere"
+    );
+    assert!(!first.holds_profile().await.expect("read"));
+
+    assert_eq!(
+        second.contacts().expect("contacts").length(),
+        0,
+        "nothing of the refused write was kept"
+    );
+    second
+        .add_contact(card)
+        .await
+        .expect("the new opener writes");
+    assert!(second.holds_profile().await.expect("read"));
+    assert!(!second.open_elsewhere());
+}

@@ -224,3 +224,13 @@ async fn a_newly_linked_device_catches_up_on_the_history_over_real_nodes() {
     )
     .await;
 }
+
+#[wasm_bindgen_test]
+async fn nothing_sent_is_lost_when_a_device_is_closed_at_any_moment_over_real_nodes() {
+    common::messaging_suite::nothing_sent_is_lost_when_a_device_is_closed_at_any_moment(
+        &client(),
+        common::browser::random_seed(),
+        16,
+    )
+    .await;
+}

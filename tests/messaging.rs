@@ -67,7 +67,8 @@ fn a_device_that_leaves_is_off_the_roster() {
 fn messenger(name: &str, rng: &mut SeededRng) -> (Persona, Messenger) {
     let persona = Persona::create(name, 0, rng).expect("persona");
     let device = DeviceKeys::generate("device", 0, rng).expect("device");
-    let (messenger, _) = Messenger::create(&persona, &device, 0, rng).expect("created");
+    let mut messenger = Messenger::create(&persona, &device, 0, rng).expect("created");
+    messenger.outbox_mut().take_envelopes();
     (persona, messenger)
 }
 
@@ -126,15 +127,17 @@ fn messaging_state_and_messages_survive_in_the_vault() {
         let mut rng = SeededRng::new(5);
         let alice_persona = Persona::create("Alice", 0, &mut rng).expect("persona");
         let alice_device = DeviceKeys::generate("phone", 0, &mut rng).expect("device");
-        let (mut alice, _) =
+        let mut alice =
             Messenger::create(&alice_persona, &alice_device, 0, &mut rng).expect("created");
+        alice.outbox_mut().take_envelopes();
         let (_, mut bob) = messenger("Bob", &mut rng);
         alice
             .add_contact(&bob.contact_card().expect("card"), &mut rng)
             .expect("added");
-        let (sent, transmits) = alice
+        let sent = alice
             .send_text(&bob.persona_key(), "kept", 1_000, &mut rng)
             .expect("sent");
+        let transmits = alice.outbox_mut().take_envelopes();
         bob.receive(&Envelope::new(transmits[0].bytes.clone()).expect("envelope"))
             .expect("received");
 
@@ -179,9 +182,9 @@ fn messaging_state_and_messages_survive_in_the_vault() {
             Some(bob.roster())
         );
 
-        let (_, reply) = bob
-            .send_text(&alice.persona_key(), "got it", 2_000, &mut rng)
+        bob.send_text(&alice.persona_key(), "got it", 2_000, &mut rng)
             .expect("sent");
+        let reply = bob.outbox_mut().take_envelopes();
         let events = restored
             .receive(&Envelope::new(reply[0].bytes.clone()).expect("envelope"))
             .expect("the restored sessions open it");
@@ -227,7 +230,8 @@ fn every_device_hears_of_a_newly_linked_one() {
     let bob = Persona::create("Bob", 0, &mut rng).expect("persona");
     let device =
         |name: &str, rng: &mut SeededRng| DeviceKeys::generate(name, 0, rng).expect("keys");
-    let (mut a, _) = Messenger::create(&bob, &device("A", &mut rng), 0, &mut rng).expect("created");
+    let mut a = Messenger::create(&bob, &device("A", &mut rng), 0, &mut rng).expect("created");
+    a.outbox_mut().take_envelopes();
     let mut b = Messenger::join(
         &bob,
         &device("B", &mut rng),
@@ -235,7 +239,8 @@ fn every_device_hears_of_a_newly_linked_one() {
     )
     .expect("joined");
     let inbox = a.roster().inbox;
-    for transmit in a.add_device(b.roster_entry(5), &mut rng).expect("added") {
+    a.add_device(b.roster_entry(5), &mut rng).expect("added");
+    for transmit in a.outbox_mut().take_envelopes() {
         if transmit.mailbox == inbox {
             b.receive(&Envelope::new(transmit.bytes).expect("envelope"))
                 .expect("received");
@@ -248,7 +253,8 @@ fn every_device_hears_of_a_newly_linked_one() {
     )
     .expect("joined");
     let mut events = Vec::new();
-    for transmit in a.add_device(c.roster_entry(9), &mut rng).expect("added") {
+    a.add_device(c.roster_entry(9), &mut rng).expect("added");
+    for transmit in a.outbox_mut().take_envelopes() {
         if transmit.mailbox == inbox {
             if let Ok(received) = b.receive(&Envelope::new(transmit.bytes).expect("envelope")) {
                 events.extend(received);
@@ -277,7 +283,8 @@ fn a_direct_channel_is_asked_for_and_answered_only_between_the_transfer_s_two_de
     let bob = Persona::create("Bob", 0, &mut rng).expect("persona");
     let device =
         |name: &str, rng: &mut SeededRng| DeviceKeys::generate(name, 0, rng).expect("keys");
-    let (mut a, _) = Messenger::create(&bob, &device("A", &mut rng), 0, &mut rng).expect("created");
+    let mut a = Messenger::create(&bob, &device("A", &mut rng), 0, &mut rng).expect("created");
+    a.outbox_mut().take_envelopes();
     let deliver = |to: &mut Messenger, transmits: Vec<phantom_sync::mailbox::Transmit>, inbox| {
         let mut events = Vec::new();
         for transmit in transmits {
@@ -293,7 +300,7 @@ fn a_direct_channel_is_asked_for_and_answered_only_between_the_transfer_s_two_de
     let inbox = a.roster().inbox;
     let mut b = Messenger::join(&bob, &device("B", &mut rng), &a.signed_roster().expect("r"))
         .expect("joined");
-    let mut linked = a.add_device(b.roster_entry(5), &mut rng).expect("added");
+    a.add_device(b.roster_entry(5), &mut rng).expect("added");
     // A has no messages: the transfer is a manifest of no blocks.
     let plan = a
         .begin_history_offer(&b.device_id(), &mut rng)
@@ -301,7 +308,8 @@ fn a_direct_channel_is_asked_for_and_answered_only_between_the_transfer_s_two_de
     let offered = a
         .finish_history_offer(&plan.device_id, plan.transfer, &mut rng)
         .expect("offered");
-    linked.extend(offered.transmits);
+    assert_eq!(offered.publication.blocks, 0);
+    let linked = a.outbox_mut().take_envelopes();
     let events = deliver(&mut b, linked, inbox).expect("received");
     let Some(MessagingEvent::HistoryOffered { transfer_id }) = events
         .iter()
@@ -312,9 +320,9 @@ fn a_direct_channel_is_asked_for_and_answered_only_between_the_transfer_s_two_de
     };
 
     // B asks A; A hears it with B's offer.
-    let request = b
-        .request_direct("v=0 offer".into(), &mut rng)
+    b.request_direct("v=0 offer".into(), &mut rng)
         .expect("asked");
+    let request = b.outbox_mut().take_envelopes();
     let events = deliver(&mut a, request, inbox).expect("received");
     assert_eq!(
         events,
@@ -324,9 +332,9 @@ fn a_direct_channel_is_asked_for_and_answered_only_between_the_transfer_s_two_de
             sdp: "v=0 offer".into()
         }]
     );
-    let answer = a
-        .accept_direct(&transfer_id, "v=0 answer".into(), &mut rng)
+    a.accept_direct(&transfer_id, "v=0 answer".into(), &mut rng)
         .expect("answered");
+    let answer = a.outbox_mut().take_envelopes();
     let events = deliver(&mut b, answer, inbox).expect("received");
     assert_eq!(
         events,
@@ -348,8 +356,8 @@ fn a_direct_channel_is_asked_for_and_answered_only_between_the_transfer_s_two_de
     // A third device of the persona was offered nothing: its request is refused.
     let mut c = Messenger::join(&bob, &device("C", &mut rng), &a.signed_roster().expect("r"))
         .expect("joined");
-    let added = a.add_device(c.roster_entry(9), &mut rng).expect("added");
-    deliver(&mut c, added, inbox).ok();
+    a.add_device(c.roster_entry(9), &mut rng).expect("added");
+    deliver(&mut c, a.outbox_mut().take_envelopes(), inbox).ok();
     assert_eq!(
         c.request_direct("v=0".into(), &mut rng).map(|_| ()),
         Err(MessagingError::NoHistoryTransfer)
@@ -359,4 +367,57 @@ fn a_direct_channel_is_asked_for_and_answered_only_between_the_transfer_s_two_de
             .map(|_| ()),
         Err(MessagingError::UnknownTransfer)
     );
+}
+
+#[test]
+fn nothing_sent_is_lost_when_a_device_is_closed_at_any_moment() {
+    pollster::block_on(
+        suite::nothing_sent_is_lost_when_a_device_is_closed_at_any_moment(
+            &MemoryTransport::default(),
+            12,
+            60,
+        ),
+    );
+}
+
+/// A persona with no messages yet still offers a history: a manifest of no blocks. The
+/// new device hears that its catch-up is complete as soon as the manifest arrives (it
+/// used to wait for blocks that never come).
+#[test]
+fn a_history_of_no_messages_is_complete_with_its_manifest() {
+    use phantom_sync::messaging::MessagingEvent;
+
+    let mut rng = SeededRng::new(13);
+    let bob = Persona::create("Bob", 0, &mut rng).expect("persona");
+    let device =
+        |name: &str, rng: &mut SeededRng| DeviceKeys::generate(name, 0, rng).expect("keys");
+    let mut a = Messenger::create(&bob, &device("A", &mut rng), 0, &mut rng).expect("created");
+    let mut b = Messenger::join(&bob, &device("B", &mut rng), &a.signed_roster().expect("r"))
+        .expect("joined");
+    a.add_device(b.roster_entry(5), &mut rng).expect("added");
+    let plan = a
+        .begin_history_offer(&b.device_id(), &mut rng)
+        .expect("planned");
+    let offered = a
+        .finish_history_offer(&plan.device_id, plan.transfer, &mut rng)
+        .expect("offered");
+    assert_eq!(offered.publication.blocks, 0);
+    assert_eq!(a.outbox().blocks(), 0, "no blocks to publish");
+    let sent = a.outbox_mut().take_envelopes();
+    let inbox = a.roster().inbox;
+    for transmit in sent.iter().filter(|t| t.mailbox == inbox) {
+        let _ = b.receive(&Envelope::new(transmit.bytes.clone()).expect("envelope"));
+    }
+    assert_eq!(b.history_mailbox(), Some(offered.publication.mailbox));
+    let manifest = sent
+        .iter()
+        .find(|t| t.mailbox == offered.publication.mailbox)
+        .expect("the manifest");
+    let events = b.receive_history(&manifest.bytes).expect("read");
+    let [MessagingEvent::HistoryImported { messages, progress }] = &events[..] else {
+        panic!("one progress event: {events:?}");
+    };
+    assert!(messages.is_empty());
+    assert_eq!((progress.blocks_done, progress.blocks_total), (0, 0));
+    assert_eq!(b.history_mailbox(), None, "nothing more to wait for");
 }

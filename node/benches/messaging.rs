@@ -78,10 +78,11 @@ fn cast() -> (Cast, Vec<Transmit>) {
         (persona, device)
     };
     let (alice_persona, alice_device) = make("Alice", &mut rng);
-    let (alice, _) =
-        Messenger::create(&alice_persona, &alice_device, NOW, &mut rng).expect("alice");
+    let mut alice = Messenger::create(&alice_persona, &alice_device, NOW, &mut rng).expect("alice");
+    alice.outbox_mut().take_envelopes();
     let (bob_persona, laptop) = make("Bob", &mut rng);
-    let (mut bob_a, _) = Messenger::create(&bob_persona, &laptop, NOW, &mut rng).expect("bob");
+    let mut bob_a = Messenger::create(&bob_persona, &laptop, NOW, &mut rng).expect("bob");
+    bob_a.outbox_mut().take_envelopes();
     let tablet = DeviceKeys::generate("tablet", NOW, &mut rng).expect("device");
     let bob_b = Messenger::join(
         &bob_persona,
@@ -89,9 +90,10 @@ fn cast() -> (Cast, Vec<Transmit>) {
         &bob_a.signed_roster().expect("roster"),
     )
     .expect("join");
-    let added = bob_a
+    bob_a
         .add_device(bob_b.roster_entry(NOW), &mut rng)
         .expect("added");
+    let added = bob_a.outbox_mut().take_envelopes();
     (
         Cast {
             alice,
@@ -111,12 +113,11 @@ fn crypto_floor(samples: usize) -> Vec<Duration> {
         let _ = cast.bob_b.receive(&envelope);
     }
     let card = cast.bob_a.contact_card().expect("card");
-    let (bob, _) = cast.alice.add_contact(&card, &mut cast.rng).expect("added");
+    let bob = cast.alice.add_contact(&card, &mut cast.rng).expect("added");
     let mut floor = Vec::with_capacity(samples);
     for n in 0..samples {
         let start = Instant::now();
-        let (_, transmits) = cast
-            .alice
+        cast.alice
             .send_text(
                 &bob,
                 &format!("message {n}"),
@@ -124,6 +125,7 @@ fn crypto_floor(samples: usize) -> Vec<Duration> {
                 &mut cast.rng,
             )
             .expect("sent");
+        let transmits = cast.alice.outbox_mut().take_envelopes();
         let envelope = Envelope::new(transmits[0].bytes.clone()).expect("fits");
         cast.bob_a.receive(&envelope).expect("opens");
         cast.bob_b.receive(&envelope).expect("opens");
@@ -152,7 +154,7 @@ async fn main() {
     }
     assert_eq!(cast.bob_b.roster().devices.len(), 2, "B is on the roster");
     let card = cast.bob_a.contact_card().expect("card");
-    let (bob, _) = cast.alice.add_contact(&card, &mut cast.rng).expect("added");
+    let bob = cast.alice.add_contact(&card, &mut cast.rng).expect("added");
 
     let mut latencies = Vec::with_capacity(SAMPLES);
     for n in 0..SAMPLES + 5 {
@@ -165,9 +167,10 @@ async fn main() {
         let sending = async {
             tokio::time::sleep(Duration::from_millis(20)).await;
             let sent = Instant::now();
-            let (_, transmits) = alice
+            alice
                 .send_text(&bob, &format!("message {n}"), NOW * 1000 + n as u64, rng)
                 .expect("sent");
+            let transmits = alice.outbox_mut().take_envelopes();
             put_all(&alice_client, transmits).await;
             sent
         };

@@ -150,7 +150,8 @@ async fn main() {
     let mut rng = SeededRng::new(88);
     let persona = Persona::create("Ada", NOW, &mut rng).expect("persona");
     let phone = DeviceKeys::generate("Phone", NOW, &mut rng).expect("keys");
-    let (messenger, _) = Messenger::create(&persona, &phone, NOW, &mut rng).expect("created");
+    let mut messenger = Messenger::create(&persona, &phone, NOW, &mut rng).expect("created");
+    messenger.outbox_mut().take_envelopes();
     let state = messenger.snapshot().expect("a snapshot");
 
     let mut through_nodes = Vec::with_capacity(SAMPLES);

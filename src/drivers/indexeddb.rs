@@ -180,6 +180,7 @@ impl RawStore for IndexedDbStore {
             .filter(|op| matches!(op, WriteOp::Insert { .. }))
             .count();
         let existing = ExistingKeys::new(inserts);
+        let fence = Fence::new(&tx);
         let object_stores = stores
             .iter()
             .map(|store| tx.object_store(store.as_str()).map(|os| (*store, os)))
@@ -207,6 +208,11 @@ impl RawStore for IndexedDbStore {
                 WriteOp::Delete { store, key } => object_store(store)?
                     .delete(&Uint8Array::from(&key[..]))
                     .map(drop),
+                WriteOp::Expect { store, key, value } => {
+                    let request = object_store(store)?.get(&Uint8Array::from(&key[..]))?;
+                    fence.watch(&request, value);
+                    Ok(())
+                }
             })
         });
         if let Err(error) = issued {
@@ -215,8 +221,56 @@ impl RawStore for IndexedDbStore {
             done.wait().await.ok();
             return Err(map_error(&error));
         }
-        done.wait().await?;
+        let committed = done.wait().await;
+        if fence.tripped() {
+            return Err(StoreError::Superseded);
+        }
+        committed?;
         Ok(existing.inserted())
+    }
+}
+
+/// The [`WriteOp::Expect`]s of a write: each reads its record inside the transaction and
+/// aborts the whole transaction when the record is not the expected value. The read is
+/// issued before the write's changes and answered before the transaction can commit, so
+/// nothing of an aborted write is kept.
+struct Fence {
+    tx: IdbTransaction,
+    tripped: std::rc::Rc<std::cell::Cell<bool>>,
+    handlers: std::cell::RefCell<Vec<Handler>>,
+}
+
+type Handler = Closure<dyn FnMut(Event)>;
+
+impl Fence {
+    fn new(tx: &IdbTransaction) -> Self {
+        Self {
+            tx: tx.clone(),
+            tripped: std::rc::Rc::new(std::cell::Cell::new(false)),
+            handlers: std::cell::RefCell::new(Vec::new()),
+        }
+    }
+
+    fn watch(&self, request: &IdbRequest, expected: Vec<u8>) {
+        let tx = self.tx.clone();
+        let tripped = std::rc::Rc::clone(&self.tripped);
+        let read = request.clone();
+        let on_success = on_event(move |_| {
+            let found = read
+                .result()
+                .ok()
+                .and_then(|value| bytes_of(value, StoreName::Meta).ok());
+            if found.as_deref() != Some(&expected[..]) {
+                tripped.set(true);
+                let _ = tx.abort();
+            }
+        });
+        request.set_onsuccess(Some(on_success.as_ref().unchecked_ref()));
+        self.handlers.borrow_mut().push(on_success);
+    }
+
+    fn tripped(&self) -> bool {
+        self.tripped.get()
     }
 }
 

@@ -190,8 +190,7 @@ impl SyncManager {
         match step {
             DirectStep::AskForChannel => {
                 let (channel, offer) = DirectChannel::offer(CHANNEL_LABEL).await?;
-                let transmits = self.with_messenger(|m| m.request_direct(offer, &mut rng()))?;
-                self.outbox.borrow_mut().extend(transmits);
+                self.with_messenger(|m| m.request_direct(offer, &mut rng()))?;
                 let mut links = self.direct.borrow_mut();
                 links.incoming = Some(Rc::new(channel));
                 links.link.channel_requested(now_ms());
@@ -263,9 +262,7 @@ impl SyncManager {
             return Ok(());
         };
         let (channel, answer) = DirectChannel::answer(offer).await?;
-        let transmits =
-            self.with_messenger(|m| m.accept_direct(transfer_id, answer, &mut rng()))?;
-        self.outbox.borrow_mut().extend(transmits);
+        self.with_messenger(|m| m.accept_direct(transfer_id, answer, &mut rng()))?;
         let channel = Rc::new(channel);
         let serving = self.direct.borrow().serving.clone();
         let vault = self.unlocked_vault()?;

@@ -82,10 +82,15 @@ impl SyncManager {
     #[wasm_bindgen(js_name = addContact)]
     pub async fn add_contact(&self, link_code: String) -> Result<String, JsValue> {
         let card = ContactCard::from_link_code(&link_code).map_err(FacadeError::from)?;
-        let (key, transmits) = self.with_messenger(|m| m.add_contact(&card, &mut rng()))?;
-        self.outbox.borrow_mut().extend(transmits);
+        let key = self.with_messenger(|m| m.add_contact(&card, &mut rng()))?;
         self.save_messaging(&[]).await?;
         Ok(hex(&key))
+    }
+
+    /// The longest text `sendText` takes, in UTF-8 bytes: the one limit every screen uses.
+    #[wasm_bindgen(js_name = maxTextBytes)]
+    pub fn max_text_bytes() -> u32 {
+        crate::messaging::messenger::MAX_TEXT_LEN as u32
     }
 
     /// `[{ personaKey, displayName, conversationId }]`
@@ -205,12 +210,11 @@ impl SyncManager {
     #[wasm_bindgen(js_name = sendText)]
     pub async fn send_text(&self, persona_key: &str, body: String) -> Result<JsValue, JsValue> {
         let to = id_from_hex::<32>(persona_key, "persona key")?;
-        let (message, transmits, view) = self.with_messenger(|m| {
-            let (message, transmits) = m.send_text(&to, &body, now_ms(), &mut rng())?;
+        let (message, view) = self.with_messenger(|m| {
+            let message = m.send_text(&to, &body, now_ms(), &mut rng())?;
             let view = message_view(m, &message, to);
-            Ok((message, transmits, view))
+            Ok((message, view))
         })?;
-        self.outbox.borrow_mut().extend(transmits);
         self.save_messaging(&[message]).await?;
         Ok(view)
     }
@@ -219,18 +223,18 @@ impl SyncManager {
     #[wasm_bindgen(js_name = markRead)]
     pub async fn mark_read(&self, conversation_id: &str) -> Result<(), JsValue> {
         let id = id_from_hex::<16>(conversation_id, "conversation id")?;
-        let transmits = self.with_messenger(|m| m.mark_read(&id, &mut rng()))?;
-        self.outbox.borrow_mut().extend(transmits);
-        self.save_messaging(&[]).await?;
+        if self.with_messenger(|m| m.mark_read(&id, &mut rng()))? {
+            self.save_messaging(&[]).await?;
+        }
         Ok(())
     }
 
     /// Dismisses a conversation's notifications on every device, without reading it.
     pub async fn dismiss(&self, conversation_id: &str) -> Result<(), JsValue> {
         let id = id_from_hex::<16>(conversation_id, "conversation id")?;
-        let transmits = self.with_messenger(|m| m.dismiss(&id, &mut rng()))?;
-        self.outbox.borrow_mut().extend(transmits);
-        self.save_messaging(&[]).await?;
+        if self.with_messenger(|m| m.dismiss(&id, &mut rng()))? {
+            self.save_messaging(&[]).await?;
+        }
         Ok(())
     }
 
@@ -252,6 +256,16 @@ impl SyncManager {
         })
     }
 
+    /// Whether this device was taken off its persona's roster (it reads and sends nothing
+    /// new); kept across reloads.
+    #[wasm_bindgen(getter)]
+    pub fn revoked(&self) -> bool {
+        self.messenger
+            .borrow()
+            .as_ref()
+            .is_some_and(Messenger::is_revoked)
+    }
+
     /// The roster's epoch: it grows with every device added or revoked.
     #[wasm_bindgen(getter, js_name = rosterEpoch)]
     pub fn roster_epoch(&self) -> Option<f64> {
@@ -265,8 +279,7 @@ impl SyncManager {
     #[wasm_bindgen(js_name = revokeDevice)]
     pub async fn revoke_device(&self, device_id: &str) -> Result<(), JsValue> {
         let id = id_from_hex::<16>(device_id, "device id")?;
-        let transmits = self.with_messenger(|m| m.revoke_device(&id, &mut rng()))?;
-        self.outbox.borrow_mut().extend(transmits);
+        self.with_messenger(|m| m.revoke_device(&id, &mut rng()))?;
         self.save_messaging(&[]).await?;
         Ok(())
     }
@@ -378,6 +391,19 @@ impl SyncManager {
         // Channel requests and answers go out now, not at the next sync.
         self.flush_messaging(&network).await?;
         Ok(events)
+    }
+
+    /// What waits in this device's outbox, stored, to be put on the network: `{ envelopes,
+    /// historyBlocks }`. It empties as a write quorum of nodes acknowledges each; a reload
+    /// keeps it.
+    #[wasm_bindgen(js_name = outboxSize)]
+    pub fn outbox_size(&self) -> Result<JsValue, JsValue> {
+        let (envelopes, blocks) =
+            self.with_messenger(|m| Ok((m.outbox().envelopes(), m.outbox().blocks())))?;
+        Ok(object(&[
+            ("envelopes", (envelopes as f64).into()),
+            ("historyBlocks", (blocks as f64).into()),
+        ]))
     }
 
     /// How the network has treated this device since it connected: `{ stored, notStored,
@@ -556,9 +582,7 @@ impl SyncManager {
         action: impl FnOnce(&mut Messenger) -> Result<T, MessagingError>,
     ) -> Result<T, FacadeError> {
         let mut messenger = self.messenger.borrow_mut();
-        let messenger = messenger.as_mut().ok_or_else(|| {
-            FacadeError::new("no_persona", "create, unlock or link a persona first")
-        })?;
+        let messenger = messenger.as_mut().ok_or_else(|| self.no_messenger())?;
         action(messenger).map_err(FacadeError::from)
     }
 
@@ -567,23 +591,37 @@ impl SyncManager {
         rows: impl FnOnce(&Messenger) -> js_sys::Array,
     ) -> Result<js_sys::Array, JsValue> {
         let messenger = self.messenger.borrow();
-        let messenger = messenger.as_ref().ok_or_else(|| {
-            FacadeError::new("no_persona", "create, unlock or link a persona first")
-        })?;
+        let messenger = messenger.as_ref().ok_or_else(|| self.no_messenger())?;
         Ok(rows(messenger))
     }
 
-    /// Saves the messenger's state and `messages` in one vault transaction; for each
-    /// message, whether the vault did not hold it yet.
+    /// Why there is no messenger to use: the profile is open elsewhere, or has no persona.
+    fn no_messenger(&self) -> FacadeError {
+        if self.open_elsewhere() {
+            crate::vault::store::StoreError::Superseded.into()
+        } else {
+            FacadeError::new("no_persona", "create, unlock or link a persona first")
+        }
+    }
+
+    /// Saves the messenger's state — its outbox with it — and `messages` in one vault
+    /// transaction; for each message, whether the vault did not hold it yet. What the
+    /// outbox held then may leave from now on.
     pub(super) async fn save_messaging(
         &self,
         messages: &[Message],
     ) -> Result<Vec<bool>, FacadeError> {
-        let snapshot = self.with_messenger(|m| m.snapshot())?;
-        self.unlocked_vault()?
+        let (snapshot, mark) = self.with_messenger(|m| Ok((m.snapshot()?, m.outbox().mark())))?;
+        let new = self
+            .unlocked_vault()?
             .save_messaging(&snapshot, messages, &mut rng())
             .await
-            .map_err(FacadeError::from)
+            .map_err(|error| self.vault_failed(error))?;
+        self.with_messenger(|m| {
+            m.outbox_mut().persisted(mark);
+            Ok(())
+        })?;
+        Ok(new)
     }
 
     /// The messenger of an unlocked vault, with its conversations' messages.
@@ -605,9 +643,8 @@ impl SyncManager {
         let vault = self.unlocked_vault()?;
         let persona = vault.persona().await?;
         let device = vault.device().await?;
-        let (messenger, transmits) = Messenger::create(&persona, &device, now_secs(), &mut rng())?;
+        let messenger = Messenger::create(&persona, &device, now_secs(), &mut rng())?;
         *self.messenger.borrow_mut() = Some(messenger);
-        self.outbox.borrow_mut().extend(transmits);
         self.save_messaging(&[]).await.map(drop)
     }
 
@@ -631,8 +668,7 @@ impl SyncManager {
     /// `offerHistory` tries again.
     pub(super) async fn add_linked_device(&self, device: RosterDevice) -> Result<(), FacadeError> {
         let device_id = device.device_id;
-        let transmits = self.with_messenger(|m| m.add_device(device, &mut rng()))?;
-        self.outbox.borrow_mut().extend(transmits);
+        self.with_messenger(|m| m.add_device(device, &mut rng()))?;
         self.save_messaging(&[]).await?;
         if let Err(error) = self.offer_history_to(&device_id).await {
             web_sys::console::warn_1(
@@ -647,23 +683,59 @@ impl SyncManager {
         Ok(())
     }
 
+    /// Puts what the messenger's outbox holds, stored, in order: an envelope leaves it once
+    /// a write quorum stored it, and history blocks go after the manifests and offers that
+    /// name them. The outbox as it is then is saved, so a reload sends nothing twice that
+    /// was acknowledged before (receivers drop any copy that still goes twice).
     pub(super) async fn flush_messaging(
         &self,
         network: &crate::network::client::MailboxClient,
     ) -> Result<u32, FacadeError> {
+        let sent = self.put_outbox(network).await;
+        if matches!(sent, Ok(count) if count > 0) || matches!(&sent, Err((count, _)) if *count > 0)
+        {
+            self.save_messaging(&[]).await?;
+        }
+        sent.map_err(|(_, error)| error)
+    }
+
+    /// The outbox's puts; on a failure, how many went before it.
+    async fn put_outbox(
+        &self,
+        network: &crate::network::client::MailboxClient,
+    ) -> Result<u32, (u32, FacadeError)> {
         let mut sent = 0;
         loop {
-            let next = self.outbox.borrow_mut().pop_front();
-            let Some(transmit) = next else {
-                // History blocks go after the manifests and offers that name them.
-                return Ok(sent + self.publish_history(network).await?);
+            let next = self
+                .with_messenger(|m| Ok(m.outbox().next_envelope().cloned()))
+                .map_err(|e| (sent, e))?;
+            let Some(pending) = next else { break };
+            let envelope = Envelope::new(pending.transmit.bytes).map_err(|e| (sent, e.into()))?;
+            MailboxTransport::put(network, pending.transmit.mailbox, envelope)
+                .await
+                .map_err(|error| (sent, FacadeError::new(error.code(), error.to_string())))?;
+            self.with_messenger(|m| {
+                m.outbox_mut().envelope_sent(pending.id);
+                Ok(())
+            })
+            .map_err(|e| (sent, e))?;
+            sent += 1;
+        }
+        loop {
+            let next = self
+                .with_messenger(|m| Ok(m.outbox().next_block()))
+                .map_err(|e| (sent, e))?;
+            let Some((publication, index)) = next else {
+                return Ok(sent);
             };
-            let envelope = Envelope::new(transmit.bytes.clone())?;
-            if let Err(error) = MailboxTransport::put(network, transmit.mailbox, envelope).await {
-                // Kept for the next attempt, in order.
-                self.outbox.borrow_mut().push_front(transmit);
-                return Err(FacadeError::new(error.code(), error.to_string()));
-            }
+            self.put_history_block(network, &publication, index)
+                .await
+                .map_err(|e| (sent, e))?;
+            self.with_messenger(|m| {
+                m.outbox_mut().block_sent(&publication.transfer_id, index);
+                Ok(())
+            })
+            .map_err(|e| (sent, e))?;
             sent += 1;
         }
     }

@@ -34,6 +34,7 @@ use wasm_bindgen::prelude::*;
 use crate::drivers::indexeddb::IndexedDbStore;
 use crate::drivers::qr;
 use crate::drivers::webcrypto::WebCryptoKeyring;
+use crate::mailbox::envelope::Envelope;
 use crate::mailbox::transport::{MailboxCursor, MailboxTransport};
 use crate::mailbox::MailboxAddress;
 use crate::network::client::{connect_browser, MailboxClient};
@@ -44,12 +45,14 @@ use crate::pairing::messages::PersonaPayload;
 use crate::pairing::state::SyncState;
 use crate::pairing::{PairingEvent, SourcePairing, TargetPairing, Transmit};
 use crate::persona::{DeviceKeys, Persona};
-use crate::vault::store::{RawStore, StoreName, WriteOp};
+use crate::vault::store::{RawStore, StoreError, StoreName, WriteOp};
 use crate::vault::unlock::{DeviceKeyring, PinParams};
+use crate::vault::writer::SingleWriter;
 use crate::vault::{schema, Vault};
 use error::FacadeError;
 
-type DeviceStore = Rc<IndexedDbStore>;
+/// A profile's IndexedDB, written by this manager only until another opens the profile.
+type DeviceStore = Rc<SingleWriter<IndexedDbStore>>;
 
 /// Where a target keeps a pairing in progress across a reload (wrapped by the device key).
 const PENDING_PAIRING_ID: &[u8] = b"pending_pairing";
@@ -93,8 +96,9 @@ pub struct SyncManager {
     cursors: RefCell<HashMap<MailboxAddress, MailboxCursor>>,
     /// This device's messaging state machine, once a persona is here.
     messenger: RefCell<Option<crate::messaging::Messenger>>,
-    /// Envelopes waiting to be put on the network, the pairing's and the messaging's.
-    outbox: RefCell<VecDeque<Transmit>>,
+    /// The pairing's messages that a put failed for, to try again at the next flush (the
+    /// messaging's wait in the messenger's durable outbox).
+    pairing_outbox: RefCell<VecDeque<Transmit>>,
     /// Why a pairing interrupted by a reload could not be picked up again.
     resume_error: RefCell<Option<&'static str>>,
     /// History over direct WebRTC channels, both ways.
@@ -105,6 +109,8 @@ pub struct SyncManager {
     history_clock: Cell<Option<(f64, u64)>>,
     /// Envelopes that failed to open or verify since this manager opened.
     refused: Cell<u32>,
+    /// Whether another manager opened this profile since, so that this one writes nothing.
+    superseded: Cell<bool>,
 }
 
 /// An invitation ready to show: the QR as SVG and the same payload as a link code.
@@ -158,8 +164,12 @@ impl SyncManager {
         getrandom::fill(&mut probe).map_err(|e| {
             FacadeError::new("entropy_unavailable", format!("no secure randomness: {e}"))
         })?;
+        let database = IndexedDbStore::open(&database_name(&profile))
+            .await
+            .map_err(FacadeError::from)?;
+        // From here on, a manager that opened this profile before writes nothing.
         let store = Rc::new(
-            IndexedDbStore::open(&database_name(&profile))
+            SingleWriter::claim(database, &mut rng())
                 .await
                 .map_err(FacadeError::from)?,
         );
@@ -190,11 +200,12 @@ impl SyncManager {
             network: RefCell::new(None),
             cursors: RefCell::new(HashMap::new()),
             messenger: RefCell::new(None),
-            outbox: RefCell::new(VecDeque::new()),
+            pairing_outbox: RefCell::new(VecDeque::new()),
             direct: RefCell::new(direct::DirectLinks::default()),
             offers: RefCell::new(offer::Offers::default()),
             history_clock: Cell::new(None),
             refused: Cell::new(0),
+            superseded: Cell::new(false),
             resume_error: RefCell::new(None),
         };
         let needs_pin = manager.vault_exists.get()
@@ -232,12 +243,17 @@ impl SyncManager {
             .is_some_and(crate::messaging::Messenger::can_leave);
         if leaves {
             self.connected()?;
-            let transmits = self.with_messenger(|m| m.leave(&mut rng()))?;
-            self.outbox.borrow_mut().extend(transmits);
+            self.with_messenger(|m| m.leave(&mut rng()))?;
+            self.save_messaging(&[]).await?;
         }
         // What waits — the roster without this device above all — leaves before anything
         // is deleted; a send that fails keeps it in the outbox for the next attempt.
-        if !self.outbox.borrow().is_empty() {
+        let waiting = self
+            .messenger
+            .borrow()
+            .as_ref()
+            .is_some_and(|m| !m.outbox().is_empty());
+        if waiting {
             self.flush_messaging(&self.connected()?).await?;
         }
         self.lock();
@@ -274,6 +290,24 @@ impl SyncManager {
     #[wasm_bindgen(getter)]
     pub fn profile(&self) -> String {
         self.profile.clone()
+    }
+
+    /// True once the profile was opened again elsewhere (another tab or window, or a later
+    /// `open` in this page): this manager then writes and sends nothing more, and its
+    /// persona is closed here. Calls fail with `open_elsewhere`.
+    #[wasm_bindgen(getter, js_name = openElsewhere)]
+    pub fn open_elsewhere(&self) -> bool {
+        self.superseded.get()
+    }
+
+    /// Whether this manager still drives its profile: false once another opened it.
+    #[wasm_bindgen(js_name = holdsProfile)]
+    pub async fn holds_profile(&self) -> Result<bool, JsValue> {
+        let holds = self.store.holds_claim().await.map_err(FacadeError::from)?;
+        if !holds {
+            self.step_aside();
+        }
+        Ok(holds)
     }
 
     /// True while a vault exists on this device but is not unlocked.
@@ -616,9 +650,23 @@ impl SyncManager {
         // Stored before they leave: a reload while they travel resumes with them.
         self.persist_target_pairing().await?;
         while let Some(transmit) = self.next_transmit() {
-            self.outbox.borrow_mut().push_back(transmit);
+            self.pairing_outbox.borrow_mut().push_back(transmit);
         }
-        let sent = self.flush_messaging(&network).await?;
+        let mut sent = 0;
+        loop {
+            let next = self.pairing_outbox.borrow_mut().pop_front();
+            let Some(transmit) = next else { break };
+            let envelope = Envelope::new(transmit.bytes.clone()).map_err(FacadeError::from)?;
+            if let Err(error) = MailboxTransport::put(&network, transmit.mailbox, envelope).await {
+                // Kept for the next attempt, in order.
+                self.pairing_outbox.borrow_mut().push_front(transmit);
+                return Err(FacadeError::new(error.code(), error.to_string()).into());
+            }
+            sent += 1;
+        }
+        if self.messenger.borrow().is_some() {
+            sent += self.flush_messaging(&network).await?;
+        }
         self.persist_target_pairing().await?;
         Ok(sent)
     }
@@ -709,10 +757,30 @@ impl SyncManager {
     }
 
     fn unlocked_vault(&self) -> Result<Rc<Vault<DeviceStore>>, FacadeError> {
+        if self.superseded.get() {
+            return Err(StoreError::Superseded.into());
+        }
         self.vault
             .borrow()
             .clone()
             .ok_or_else(|| FacadeError::new("vault_locked", "unlock the vault first"))
+    }
+
+    /// A vault write failed: when another manager opened the profile since, this one steps
+    /// aside (its state in memory may be ahead of what is stored, so it must not go on).
+    fn vault_failed(&self, error: crate::vault::VaultError) -> FacadeError {
+        let error = FacadeError::from(error);
+        if error.code() == StoreError::Superseded.code() {
+            self.step_aside();
+        }
+        error
+    }
+
+    /// Closes the persona here and stops writing: another manager drives the profile now.
+    fn step_aside(&self) {
+        self.superseded.set(true);
+        self.lock();
+        *self.network.borrow_mut() = None;
     }
 
     fn current_persona(&self) -> Result<Persona, FacadeError> {

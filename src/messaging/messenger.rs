@@ -20,6 +20,7 @@ use crate::history::transfer::{
 use crate::mailbox::envelope::{Envelope, EnvelopeId};
 use crate::mailbox::{MailboxAddress, Transmit};
 use crate::messaging::conversation_log::{ConversationLog, Position};
+use crate::messaging::outbox::{HistoryPublication, Outbox};
 use crate::messaging::sealed::{
     encrypt_content, ContactCard, Content, InboxItem, ReadState, SealedKey, SealedMessage, Text,
 };
@@ -32,7 +33,7 @@ use crate::persona::{
 use crate::roster::{Roster, RosterDevice, SignedRoster, MAX_ROSTER_LEN};
 use crate::vault::store::RawStore;
 use crate::vault::{Vault, VaultError};
-use crate::wire::{Reader, Writer};
+use crate::wire::{Reader, WireError, Writer};
 use zeroize::Zeroizing;
 
 /// Longest text a device sends: with its seals and an introduction it fits one envelope.
@@ -42,7 +43,9 @@ pub const MAX_SEEN_ENVELOPES: usize = 20_000;
 /// Messages read from the vault at a time when conversations are restored.
 const RESTORE_PAGE: u32 = 1000;
 const STATE_MAGIC: &[u8; 2] = b"MS";
-const STATE_FORMAT_VERSION: u8 = 1;
+/// Version 2 added the outbox; version 1 snapshots restore with an empty one.
+const STATE_FORMAT_VERSION: u8 = 2;
+const STATE_FORMAT_WITHOUT_OUTBOX: u8 = 1;
 const MAX_SESSIONS_PICKLE_LEN: usize = 16 * 1024 * 1024;
 
 /// What an incoming envelope changed.
@@ -135,6 +138,8 @@ pub struct Messenger {
     /// its blocks for a direct channel. Not in the snapshot: after a restart the new device
     /// still has the mailbox.
     serving: HashMap<[u8; 16], ([u8; 16], Arc<DirectServer>)>,
+    /// What this device must still send, saved with every snapshot.
+    outbox: Outbox,
 }
 
 struct IncomingHistory {
@@ -152,20 +157,14 @@ pub struct HistoryOfferPlan {
     pub conversations: Vec<([u8; 16], Vec<Message>)>,
 }
 
-/// A history transfer's blocks to put in its mailbox: block 0, 1, … of `blocks`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HistoryPublication {
-    pub transfer_id: [u8; 16],
-    pub mailbox: MailboxAddress,
-    pub blocks: u32,
-}
-
-/// What [`Messenger::finish_history_offer`] made.
+/// What [`Messenger::finish_history_offer`] made. The manifest and the sealed offer are in
+/// the outbox, and the blocks queued behind them.
 #[derive(Debug)]
 pub struct OfferedHistory {
-    /// The manifest for the transfer's mailbox, then the sealed offer.
-    pub transmits: Vec<Transmit>,
     pub publication: HistoryPublication,
+    /// A transfer offered to the same device earlier whose blocks were still waiting: it
+    /// is dropped, and its stored blocks can go.
+    pub replaced: Option<HistoryPublication>,
     /// The last block, if it was still being filled: it is block `publication.blocks - 1`,
     /// to store with the others.
     pub unsealed: Option<Vec<u8>>,
@@ -225,15 +224,16 @@ impl Messenger {
         device: &DeviceKeys,
         now: u64,
         rng: &mut impl CryptoRng,
-    ) -> Result<(Self, Vec<Transmit>), MessagingError> {
+    ) -> Result<Self, MessagingError> {
         let identity = persona.identity_key();
         let persona_key = identity.verifying_key().to_bytes();
         let sessions = DeviceSessions::new();
         let entry = sessions.roster_device(device.device_id, &device.name, now);
         let roster = Roster::first(persona_key, MailboxAddress::random(rng)).with_device(entry)?;
-        let messenger = Self::with_roster(persona, device, sessions, roster);
+        let mut messenger = Self::with_roster(persona, device, sessions, roster);
         let publish = messenger.publish_roster()?;
-        Ok((messenger, vec![publish]))
+        messenger.outbox.push(publish);
+        Ok(messenger)
     }
 
     /// A new device of an existing persona, before it is on the roster: the roster it was
@@ -277,6 +277,7 @@ impl Messenger {
             revoked: false,
             history: None,
             serving: HashMap::new(),
+            outbox: Outbox::default(),
         }
     }
 
@@ -367,6 +368,7 @@ impl Messenger {
             }
             None => w.put_u8(0),
         }
+        self.outbox.write(&mut w)?;
         Ok(Zeroizing::new(w.into_bytes()))
     }
 
@@ -379,7 +381,17 @@ impl Messenger {
     ) -> Result<Self, MessagingError> {
         let persona_key = persona.identity_key().verifying_key().to_bytes();
         let mut r = Reader::new(snapshot);
-        r.magic_and_version(STATE_MAGIC, STATE_FORMAT_VERSION)?;
+        let version = match r.magic_and_version(STATE_MAGIC, STATE_FORMAT_VERSION) {
+            Ok(()) => STATE_FORMAT_VERSION,
+            Err(WireError::UnsupportedVersion { found, .. })
+                if found == STATE_FORMAT_WITHOUT_OUTBOX =>
+            {
+                r = Reader::new(snapshot);
+                r.magic_and_version(STATE_MAGIC, STATE_FORMAT_WITHOUT_OUTBOX)?;
+                STATE_FORMAT_WITHOUT_OUTBOX
+            }
+            Err(error) => return Err(error.into()),
+        };
         let sessions =
             DeviceSessions::from_pickle(r.var_bytes("sessions", MAX_SESSIONS_PICKLE_LEN)?)?;
         let roster =
@@ -429,6 +441,9 @@ impl Messenger {
                 receiver,
                 source,
             });
+        }
+        if version != STATE_FORMAT_WITHOUT_OUTBOX {
+            messenger.outbox = Outbox::read(&mut r)?;
         }
         r.finish()?;
         Ok(messenger)
@@ -508,18 +523,17 @@ impl Messenger {
         &mut self,
         card: &ContactCard,
         rng: &mut impl CryptoRng,
-    ) -> Result<([u8; 32], Vec<Transmit>), MessagingError> {
+    ) -> Result<[u8; 32], MessagingError> {
+        self.outbox.check_room()?;
         let persona_key = self.learn_contact(card)?;
         let own = self.own_other_devices();
-        let transmits = self
-            .seal_to(&own, &Content::ContactCard(card.clone()), rng)?
-            .map(|bytes| Transmit {
+        if let Some(bytes) = self.seal_to(&own, &Content::ContactCard(card.clone()), rng)? {
+            self.outbox.push(Transmit {
                 mailbox: self.roster.inbox,
                 bytes,
-            })
-            .into_iter()
-            .collect();
-        Ok((persona_key, transmits))
+            });
+        }
+        Ok(persona_key)
     }
 
     fn learn_contact(&mut self, card: &ContactCard) -> Result<[u8; 32], MessagingError> {
@@ -567,10 +581,11 @@ impl Messenger {
         body: &str,
         now_ms: u64,
         rng: &mut impl CryptoRng,
-    ) -> Result<(Message, Vec<Transmit>), MessagingError> {
+    ) -> Result<Message, MessagingError> {
         if self.revoked {
             return Err(MessagingError::Revoked);
         }
+        self.outbox.check_room()?;
         if body.len() > MAX_TEXT_LEN {
             return Err(MessagingError::TextTooLong {
                 len: body.len(),
@@ -614,35 +629,37 @@ impl Messenger {
         let log = self.conversation_with(*to);
         log.record_sequence(own_device_key, sequence);
         log.insert(message.clone());
-        let mut transmits = vec![Transmit {
+        self.outbox.push(Transmit {
             mailbox: contact_inbox,
             bytes: bytes.clone(),
-        }];
+        });
         if !own.is_empty() {
-            transmits.push(Transmit {
+            self.outbox.push(Transmit {
                 mailbox: self.roster.inbox,
                 bytes,
             });
         }
-        Ok((message, transmits))
+        Ok(message)
     }
 
-    /// Marks a conversation read up to its last message, on every own device.
+    /// Marks a conversation read up to its last message, on every own device; whether
+    /// that changed anything.
     pub fn mark_read(
         &mut self,
         conversation_id: &[u8; 16],
         rng: &mut impl CryptoRng,
-    ) -> Result<Vec<Transmit>, MessagingError> {
+    ) -> Result<bool, MessagingError> {
         let last = self.last_position(conversation_id)?;
         self.share_marks(conversation_id, last, (0, [0; 16]), rng)
     }
 
-    /// Dismisses a conversation's notifications without reading it, on every own device.
+    /// Dismisses a conversation's notifications without reading it, on every own device;
+    /// whether that changed anything.
     pub fn dismiss(
         &mut self,
         conversation_id: &[u8; 16],
         rng: &mut impl CryptoRng,
-    ) -> Result<Vec<Transmit>, MessagingError> {
+    ) -> Result<bool, MessagingError> {
         let last = self.last_position(conversation_id)?;
         self.share_marks(conversation_id, (0, [0; 16]), last, rng)
     }
@@ -660,13 +677,13 @@ impl Messenger {
         read_up_to: Position,
         dismissed_up_to: Position,
         rng: &mut impl CryptoRng,
-    ) -> Result<Vec<Transmit>, MessagingError> {
+    ) -> Result<bool, MessagingError> {
         let log = self
             .conversations
             .get_mut(conversation_id)
             .ok_or(MessagingError::UnknownConversation)?;
         if !log.merge_marks(read_up_to, dismissed_up_to) {
-            return Ok(Vec::new());
+            return Ok(false);
         }
         let content = Content::ReadState(ReadState {
             conversation_id: *conversation_id,
@@ -674,14 +691,13 @@ impl Messenger {
             dismissed_up_to: log.dismissed_up_to(),
         });
         let own = self.own_other_devices();
-        Ok(self
-            .seal_to(&own, &content, rng)?
-            .map(|bytes| Transmit {
+        if let Some(bytes) = self.seal_to(&own, &content, rng)? {
+            self.outbox.push(Transmit {
                 mailbox: self.roster.inbox,
                 bytes,
-            })
-            .into_iter()
-            .collect())
+            });
+        }
+        Ok(true)
     }
 
     /// Adds a device to the persona's roster (epoch + 1) and tells everyone: the roster is
@@ -691,7 +707,7 @@ impl Messenger {
         &mut self,
         device: RosterDevice,
         rng: &mut impl CryptoRng,
-    ) -> Result<Vec<Transmit>, MessagingError> {
+    ) -> Result<(), MessagingError> {
         if self.revoked {
             return Err(MessagingError::Revoked);
         }
@@ -732,7 +748,26 @@ impl Messenger {
                 });
             }
         }
-        Ok(transmits)
+        self.queue(transmits);
+        Ok(())
+    }
+
+    fn queue(&mut self, transmits: Vec<Transmit>) {
+        for transmit in transmits {
+            self.outbox.push(transmit);
+        }
+    }
+
+    /// What this device must still send.
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    /// The outbox, to take what leaves ([`Outbox::next_envelope`], then
+    /// [`Outbox::envelope_sent`] once a write quorum stored it) and to say what was stored
+    /// ([`Outbox::persisted`]).
+    pub fn outbox_mut(&mut self) -> &mut Outbox {
+        &mut self.outbox
     }
 
     /// Removes a device from the roster (epoch + 1) and moves the persona to a new inbox the
@@ -741,14 +776,16 @@ impl Messenger {
         &mut self,
         device_id: &[u8; 16],
         rng: &mut impl CryptoRng,
-    ) -> Result<Vec<Transmit>, MessagingError> {
+    ) -> Result<(), MessagingError> {
         if self.revoked {
             return Err(MessagingError::Revoked);
         }
         if device_id == &self.device_id {
             return Err(MessagingError::RevokeSelf);
         }
-        self.remove_device(device_id, rng)
+        let transmits = self.remove_device(device_id, rng)?;
+        self.queue(transmits);
+        Ok(())
     }
 
     /// Whether [`Messenger::leave`] has anyone to tell: this device is still on the roster
@@ -760,14 +797,15 @@ impl Messenger {
     /// Takes this device off its persona's roster (unlinking it): the other devices and
     /// the contacts learn the roster without it, and nothing sent from then on is sealed to
     /// it. The persona's last device cannot leave; delete its vault instead.
-    pub fn leave(&mut self, rng: &mut impl CryptoRng) -> Result<Vec<Transmit>, MessagingError> {
+    pub fn leave(&mut self, rng: &mut impl CryptoRng) -> Result<(), MessagingError> {
         if self.revoked {
             return Err(MessagingError::Revoked);
         }
         let own = self.device_id;
         let transmits = self.remove_device(&own, rng)?;
+        self.queue(transmits);
         self.revoked = true;
-        Ok(transmits)
+        Ok(())
     }
 
     fn remove_device(
@@ -847,22 +885,26 @@ impl Messenger {
             manifest,
             unsealed,
         } = transfer.finish(rng)?;
-        let mut transmits = vec![Transmit {
+        let manifest_transmit = Transmit {
             mailbox: offer.mailbox,
             bytes: manifest.clone(),
-        }];
+        };
         let server = DirectServer::new(manifest)?;
         let publication = HistoryPublication {
             transfer_id: offer.transfer_id,
             mailbox: offer.mailbox,
             blocks: u32::try_from(server.blocks()).unwrap_or(u32::MAX),
         };
-        transmits.extend(self.seal_to_own_device(device_id, &Content::HistoryOffer(offer), rng)?);
+        let sealed_offer =
+            self.seal_to_own_device(device_id, &Content::HistoryOffer(offer), rng)?;
+        self.outbox.push(manifest_transmit);
+        self.queue(sealed_offer);
+        let replaced = self.outbox.publish(*device_id, publication);
         self.serving
             .insert(publication.transfer_id, (*device_id, Arc::new(server)));
         Ok(OfferedHistory {
-            transmits,
             publication,
+            replaced,
             unsealed,
         })
     }
@@ -885,7 +927,7 @@ impl Messenger {
         &mut self,
         sdp: String,
         rng: &mut impl CryptoRng,
-    ) -> Result<Vec<Transmit>, MessagingError> {
+    ) -> Result<(), MessagingError> {
         let history = self
             .incomplete_history()
             .ok_or(MessagingError::NoHistoryTransfer)?;
@@ -894,7 +936,9 @@ impl Messenger {
             sdp,
         };
         let source = history.source;
-        self.seal_to_own_device(&source, &Content::DirectRequest(signal), rng)
+        let transmits = self.seal_to_own_device(&source, &Content::DirectRequest(signal), rng)?;
+        self.queue(transmits);
+        Ok(())
     }
 
     /// What a direct channel should carry to this device: everything it does not hold yet,
@@ -910,7 +954,7 @@ impl Messenger {
         transfer_id: &[u8; 16],
         sdp: String,
         rng: &mut impl CryptoRng,
-    ) -> Result<Vec<Transmit>, MessagingError> {
+    ) -> Result<(), MessagingError> {
         let (device_id, _) = self
             .serving
             .get(transfer_id)
@@ -920,7 +964,9 @@ impl Messenger {
             transfer_id: *transfer_id,
             sdp,
         };
-        self.seal_to_own_device(&device_id, &Content::DirectAccept(signal), rng)
+        let transmits = self.seal_to_own_device(&device_id, &Content::DirectAccept(signal), rng)?;
+        self.queue(transmits);
+        Ok(())
     }
 
     /// The blocks of a transfer this device offered, to serve on a direct channel.
@@ -961,8 +1007,12 @@ impl Messenger {
             .as_mut()
             .ok_or(MessagingError::NoHistoryTransfer)?;
         let receiver = &mut history.receiver;
-        let Received::Block(messages) = receiver.accept(bytes)? else {
-            return Ok(Vec::new());
+        let messages = match receiver.accept(bytes)? {
+            Received::Block(messages) => messages,
+            // A history of no blocks is complete with its manifest: say so, or the new
+            // device waits for blocks that will never come.
+            Received::Manifest if receiver.is_complete() => Vec::new(),
+            Received::Manifest | Received::Nothing => return Ok(Vec::new()),
         };
         let progress = receiver.progress();
         for message in &messages {

@@ -6,6 +6,7 @@
 //! - [`sealed`]: the inbox format — content encrypted once, its key sealed per device.
 //! - [`conversation_log`]: ordering by (sender time, id), dedupe by id, read marks, gaps.
 //! - [`messenger`]: the sans-IO state machine of one device.
+//! - [`outbox`]: what it must still send, stored with the state change that made it.
 //!
 //! ```
 //! use phantom_sync::mailbox::envelope::Envelope;
@@ -14,12 +15,15 @@
 //! # let mut rng = phantom_sync::testing::SeededRng::new(1);
 //!
 //! let ada = Persona::create("Ada", 1_700_000_000, &mut rng)?;
-//! let (mut ada, _) = Messenger::create(&ada, &DeviceKeys::generate("Phone", 0, &mut rng)?, 0, &mut rng)?;
+//! let mut ada = Messenger::create(&ada, &DeviceKeys::generate("Phone", 0, &mut rng)?, 0, &mut rng)?;
 //! let bob = Persona::create("Bob", 1_700_000_000, &mut rng)?;
-//! let (mut bob, _) = Messenger::create(&bob, &DeviceKeys::generate("Laptop", 0, &mut rng)?, 0, &mut rng)?;
+//! let mut bob = Messenger::create(&bob, &DeviceKeys::generate("Laptop", 0, &mut rng)?, 0, &mut rng)?;
 //!
 //! ada.add_contact(&bob.contact_card()?, &mut rng)?;
-//! let (_, transmits) = ada.send_text(&bob.persona_key(), "hello", 1_000, &mut rng)?;
+//! ada.outbox_mut().take_envelopes(); // the roster Ada publishes: not for Bob
+//! ada.send_text(&bob.persona_key(), "hello", 1_000, &mut rng)?;
+//! // A driver puts each envelope, then says `envelope_sent`; here it goes straight to Bob.
+//! let transmits = ada.outbox_mut().take_envelopes();
 //! let envelope = Envelope::new(transmits[0].bytes.clone())?;
 //! let events = bob.receive(&envelope)?;
 //! assert!(matches!(&events[1], MessagingEvent::Message { message, .. } if message.body == "hello"));
@@ -29,6 +33,7 @@
 
 pub mod conversation_log;
 pub mod messenger;
+pub mod outbox;
 pub mod sealed;
 pub mod sessions;
 
@@ -78,6 +83,8 @@ pub enum MessagingError {
     NoHistoryTransfer,
     #[error("this device offered no such history transfer to that device")]
     UnknownTransfer,
+    #[error("{max} sends already wait for the network; connect before sending more")]
+    OutboxFull { max: usize },
 }
 
 impl MessagingError {
@@ -101,6 +108,7 @@ impl MessagingError {
             MessagingError::TextTooLong { .. } => "text_too_long",
             MessagingError::NoHistoryTransfer => "no_history_transfer",
             MessagingError::UnknownTransfer => "unknown_transfer",
+            MessagingError::OutboxFull { .. } => "outbox_full",
         }
     }
 }

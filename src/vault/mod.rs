@@ -29,6 +29,7 @@ pub mod cipher;
 pub mod schema;
 pub mod store;
 pub mod unlock;
+pub mod writer;
 
 use rand_core::CryptoRng;
 use thiserror::Error;

@@ -82,6 +82,13 @@ pub enum WriteOp {
         store: StoreName,
         key: Vec<u8>,
     },
+    /// Writes nothing; the whole write fails with [`StoreError::Superseded`] unless the
+    /// record under `key` is `value` when it commits (a fence: see [`super::writer`]).
+    Expect {
+        store: StoreName,
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
 }
 
 impl WriteOp {
@@ -89,7 +96,8 @@ impl WriteOp {
         match self {
             WriteOp::Put { store, .. }
             | WriteOp::Insert { store, .. }
-            | WriteOp::Delete { store, .. } => *store,
+            | WriteOp::Delete { store, .. }
+            | WriteOp::Expect { store, .. } => *store,
         }
     }
 
@@ -117,6 +125,9 @@ pub enum StoreError {
     Unavailable(String),
     #[error("the storage failed: {0}")]
     Failed(String),
+    /// Another tab or window opened this device since: it writes now, this one no more.
+    #[error("this device is open in another tab or window, which writes its data now")]
+    Superseded,
 }
 
 impl StoreError {
@@ -128,6 +139,7 @@ impl StoreError {
             StoreError::NewerVersion => "newer_schema",
             StoreError::Unavailable(_) => "storage_unavailable",
             StoreError::Failed(_) => "storage_failed",
+            StoreError::Superseded => "open_elsewhere",
         }
     }
 }
@@ -233,6 +245,15 @@ impl RawStore for MemoryStore {
 
     async fn write_new(&self, ops: Vec<WriteOp>) -> Result<Vec<bool>, StoreError> {
         let mut records = self.records.borrow_mut();
+        let fenced = ops.iter().any(|op| match op {
+            WriteOp::Expect { store, key, value } => {
+                records.get(&(*store, key.clone())) != Some(value)
+            }
+            _ => false,
+        });
+        if fenced {
+            return Err(StoreError::Superseded);
+        }
         let mut inserted = Vec::new();
         for op in ops {
             match op {
@@ -249,6 +270,7 @@ impl RawStore for MemoryStore {
                 WriteOp::Delete { store, key } => {
                     records.remove(&(store, key));
                 }
+                WriteOp::Expect { .. } => {}
             }
         }
         Ok(inserted)

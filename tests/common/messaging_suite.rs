@@ -168,15 +168,14 @@ pub async fn cast(transport: &impl MailboxTransport, seed: u64) -> Cast {
     let mut rng = SeededRng::new(seed);
     let alice_persona = Persona::create("Alice", NOW, &mut rng).expect("persona");
     let alice_phone = DeviceKeys::generate("Alice's phone", NOW, &mut rng).expect("device");
-    let (mut alice, published) =
+    let mut alice =
         Messenger::create(&alice_persona, &alice_phone, NOW, &mut rng).expect("created");
-    deliver(transport, published).await;
+    deliver(transport, alice.outbox_mut().take_envelopes()).await;
 
     let bob_persona = Persona::create("Bob", NOW, &mut rng).expect("persona");
     let laptop = DeviceKeys::generate("Bob's laptop", NOW, &mut rng).expect("device");
-    let (mut bob_a, published) =
-        Messenger::create(&bob_persona, &laptop, NOW, &mut rng).expect("created");
-    deliver(transport, published).await;
+    let mut bob_a = Messenger::create(&bob_persona, &laptop, NOW, &mut rng).expect("created");
+    deliver(transport, bob_a.outbox_mut().take_envelopes()).await;
 
     let tablet = DeviceKeys::generate("Bob's tablet", NOW, &mut rng).expect("device");
     let roster = bob_a
@@ -184,10 +183,10 @@ pub async fn cast(transport: &impl MailboxTransport, seed: u64) -> Cast {
         .sign(&bob_persona.identity_key())
         .expect("signed");
     let bob_b = Messenger::join(&bob_persona, &tablet, &roster).expect("joined");
-    let added = bob_a
+    bob_a
         .add_device(bob_b.roster_entry(NOW), &mut rng)
         .expect("added");
-    deliver(transport, added).await;
+    deliver(transport, bob_a.outbox_mut().take_envelopes()).await;
     let mut bob_b = Device::new(bob_b, &bob_persona, &tablet);
     let polled = bob_b.poll(transport).await;
     assert!(
@@ -199,7 +198,7 @@ pub async fn cast(transport: &impl MailboxTransport, seed: u64) -> Cast {
     );
     assert_eq!(bob_b.messenger.roster().devices.len(), 2);
     let card = bob_a.contact_card().expect("card");
-    let (bob_key, _) = alice.add_contact(&card, &mut rng).expect("added");
+    let bob_key = alice.add_contact(&card, &mut rng).expect("added");
     Cast {
         bob_key,
         rng,
@@ -221,10 +220,11 @@ pub async fn alice_writes_to_bob_on_both_devices_and_bob_replies(
         bob_key,
     } = cast(transport, seed).await;
 
-    let (_, sent) = alice
+    alice
         .messenger
         .send_text(&bob_key, "Hi Bob!", NOW * 1000, &mut rng)
         .expect("sent");
+    let sent = alice.messenger.outbox_mut().take_envelopes();
     assert_eq!(sent.len(), 1, "Alice has no other device to copy");
     deliver(transport, sent.clone()).await;
     for bob in [&mut bob_a, &mut bob_b] {
@@ -250,7 +250,7 @@ pub async fn alice_writes_to_bob_on_both_devices_and_bob_replies(
     assert_eq!(bob_b.bodies_with(&alice.messenger), vec!["Hi Bob!"]);
 
     // Bob replies from A: Alice gets it, and B shows it in the conversation too.
-    let (_, reply) = bob_a
+    bob_a
         .messenger
         .send_text(
             &alice.messenger.persona_key(),
@@ -259,6 +259,7 @@ pub async fn alice_writes_to_bob_on_both_devices_and_bob_replies(
             &mut rng,
         )
         .expect("sent");
+    let reply = bob_a.messenger.outbox_mut().take_envelopes();
     assert_eq!(reply.len(), 2, "to Alice's inbox and Bob's own");
     deliver(transport, reply).await;
     assert_eq!(
@@ -298,19 +299,20 @@ pub async fn alice_writes_to_bob_on_both_devices_and_bob_replies(
         .next()
         .expect("a conversation")
         .0;
-    let read = bob_a
+    assert!(bob_a
         .messenger
         .mark_read(&conversation, &mut rng)
-        .expect("read");
+        .expect("read"));
+    let read = bob_a.messenger.outbox_mut().take_envelopes();
     assert_eq!(read.len(), 1);
     assert!(
-        bob_a
+        !bob_a
             .messenger
             .mark_read(&conversation, &mut rng)
-            .expect("again")
-            .is_empty(),
+            .expect("again"),
         "reading twice is one state change"
     );
+    assert!(bob_a.messenger.outbox().is_empty());
     deliver(transport, read).await;
     let polled = bob_b.poll(transport).await;
     assert_eq!(
@@ -325,10 +327,11 @@ pub async fn alice_writes_to_bob_on_both_devices_and_bob_replies(
 
     // After a reload, Alice's next message still opens on B (its Olm session came back).
     bob_b.reload();
-    let (_, again) = alice
+    alice
         .messenger
         .send_text(&bob_key, "Still there?", NOW * 1000 + 9, &mut rng)
         .expect("sent");
+    let again = alice.messenger.outbox_mut().take_envelopes();
     deliver(transport, again).await;
     assert_eq!(bob_b.poll(transport).await.messages(), vec!["Still there?"]);
     assert_eq!(bob_b.unread_with(&alice.messenger), 1);
@@ -347,10 +350,11 @@ pub async fn a_dropped_message_is_noticed_and_filled_in(
     } = cast(transport, seed).await;
     let mut sent = Vec::new();
     for n in 1..=3 {
-        let (_, transmits) = alice
+        alice
             .messenger
             .send_text(&bob_key, &format!("number {n}"), NOW * 1000 + n, &mut rng)
             .expect("sent");
+        let transmits = alice.messenger.outbox_mut().take_envelopes();
         sent.push(transmits);
     }
     let second = sent.remove(1);
@@ -393,10 +397,11 @@ pub async fn a_copy_altered_past_its_seal_does_not_spoil_the_genuine_one(
         ..
     } = cast(transport, seed).await;
     for n in 1..=2 {
-        let (_, transmits) = alice
+        alice
             .messenger
             .send_text(&bob_key, &format!("number {n}"), NOW * 1000 + n, &mut rng)
             .expect("sent");
+        let transmits = alice.messenger.outbox_mut().take_envelopes();
         let altered = transmits
             .iter()
             .cloned()
@@ -430,16 +435,17 @@ pub async fn a_revoked_device_reads_nothing_new(transport: &impl MailboxTranspor
         mut bob_b,
         bob_key,
     } = cast(transport, seed).await;
-    let (_, sent) = alice
+    alice
         .messenger
         .send_text(&bob_key, "before", NOW * 1000, &mut rng)
         .expect("sent");
+    let sent = alice.messenger.outbox_mut().take_envelopes();
     deliver(transport, sent).await;
     assert_eq!(bob_a.poll(transport).await.messages(), vec!["before"]);
     assert_eq!(bob_b.poll(transport).await.messages(), vec!["before"]);
     let old_roster = bob_a.messenger.roster().clone();
 
-    let revoked = bob_a
+    bob_a
         .messenger
         .revoke_device(&bob_b.messenger.device_id(), &mut rng)
         .expect("revoked");
@@ -449,17 +455,18 @@ pub async fn a_revoked_device_reads_nothing_new(transport: &impl MailboxTranspor
         "a new inbox"
     );
     assert_eq!(bob_a.messenger.roster().epoch, old_roster.epoch + 1);
-    deliver(transport, revoked).await;
+    deliver(transport, bob_a.messenger.outbox_mut().take_envelopes()).await;
     let at_alice = alice.poll(transport).await;
     assert!(at_alice.events.contains(&MessagingEvent::RosterChanged {
         persona_key: bob_key,
         epoch: old_roster.epoch + 1
     }));
 
-    let (_, after) = alice
+    alice
         .messenger
         .send_text(&bob_key, "after", NOW * 1000 + 10, &mut rng)
         .expect("sent");
+    let after = alice.messenger.outbox_mut().take_envelopes();
     assert_eq!(after[0].mailbox, bob_a.messenger.roster().inbox);
     deliver(transport, after).await;
     assert_eq!(bob_a.poll(transport).await.messages(), vec!["after"]);
@@ -491,7 +498,7 @@ pub async fn a_revoked_device_reads_nothing_new(transport: &impl MailboxTranspor
     );
 
     // Alice and Bob's A carry on.
-    let (_, reply) = bob_a
+    bob_a
         .messenger
         .send_text(
             &alice.messenger.persona_key(),
@@ -500,6 +507,7 @@ pub async fn a_revoked_device_reads_nothing_new(transport: &impl MailboxTranspor
             &mut rng,
         )
         .expect("sent");
+    let reply = bob_a.messenger.outbox_mut().take_envelopes();
     assert_eq!(reply.len(), 1, "no other own device to copy");
     deliver(transport, reply).await;
     assert_eq!(alice.poll(transport).await.messages(), vec!["still me"]);
@@ -533,18 +541,19 @@ pub async fn a_device_that_leaves_is_off_the_roster(transport: &impl MailboxTran
         mut bob_b,
         bob_key,
     } = cast(transport, seed).await;
-    let (_, sent) = alice
+    alice
         .messenger
         .send_text(&bob_key, "before", NOW * 1000, &mut rng)
         .expect("sent");
+    let sent = alice.messenger.outbox_mut().take_envelopes();
     deliver(transport, sent).await;
     assert_eq!(bob_b.poll(transport).await.messages(), vec!["before"]);
     assert_eq!(bob_a.poll(transport).await.messages(), vec!["before"]);
     let epoch = bob_a.messenger.roster().epoch;
 
     assert!(bob_b.messenger.can_leave());
-    let left = bob_b.messenger.leave(&mut rng).expect("left");
-    deliver(transport, left).await;
+    bob_b.messenger.leave(&mut rng).expect("left");
+    deliver(transport, bob_b.messenger.outbox_mut().take_envelopes()).await;
     let at_laptop = bob_a.poll(transport).await;
     assert!(
         at_laptop.events.contains(&MessagingEvent::RosterChanged {
@@ -563,10 +572,11 @@ pub async fn a_device_that_leaves_is_off_the_roster(transport: &impl MailboxTran
             epoch: epoch + 1
         }));
 
-    let (_, sent) = alice
+    alice
         .messenger
         .send_text(&bob_key, "just the laptop", NOW * 1000 + 10, &mut rng)
         .expect("sent");
+    let sent = alice.messenger.outbox_mut().take_envelopes();
     assert_eq!(sent.len(), 1);
     deliver(transport, sent).await;
     assert_eq!(
@@ -603,20 +613,22 @@ pub async fn a_newly_linked_device_catches_up_on_the_history(
     let mut rng = SeededRng::new(seed);
     let alice_persona = Persona::create("Alice", NOW, &mut rng).expect("persona");
     let alice_phone = DeviceKeys::generate("Alice's phone", NOW, &mut rng).expect("device");
-    let (alice, _) =
+    let mut alice =
         Messenger::create(&alice_persona, &alice_phone, NOW, &mut rng).expect("created");
+    alice.outbox_mut().take_envelopes();
     let bob_persona = Persona::create("Bob", NOW, &mut rng).expect("persona");
     let laptop = DeviceKeys::generate("Bob's laptop", NOW, &mut rng).expect("device");
-    let (bob_a, _) = Messenger::create(&bob_persona, &laptop, NOW, &mut rng).expect("created");
+    let mut bob_a = Messenger::create(&bob_persona, &laptop, NOW, &mut rng).expect("created");
+    bob_a.outbox_mut().take_envelopes();
     let mut alice = Device::new(alice, &alice_persona, &alice_phone);
     let mut bob_a = Device::new(bob_a, &bob_persona, &laptop);
     let card = bob_a.messenger.contact_card().expect("card");
-    let (bob_key, _) = alice.messenger.add_contact(&card, &mut rng).expect("added");
+    let bob_key = alice.messenger.add_contact(&card, &mut rng).expect("added");
     // Bob reads the first half on A before the second half comes.
     let mut received = Vec::new();
     for half in [0..count / 2, count / 2..count] {
         for n in half {
-            let (_, sent) = alice
+            alice
                 .messenger
                 .send_text(
                     &bob_key,
@@ -625,6 +637,7 @@ pub async fn a_newly_linked_device_catches_up_on_the_history(
                     &mut rng,
                 )
                 .expect("sent");
+            let sent = alice.messenger.outbox_mut().take_envelopes();
             deliver(transport, sent).await;
         }
         received.extend(bob_a.poll(transport).await.received());
@@ -654,7 +667,7 @@ pub async fn a_newly_linked_device_catches_up_on_the_history(
     let entry = bob_b.roster_entry(NOW);
     let mut bob_b = Device::new(bob_b, &bob_persona, &tablet);
     let vault_b = vault_of(&bob_persona, &tablet, &mut rng).await;
-    let mut transmits = bob_a.messenger.add_device(entry, &mut rng).expect("added");
+    bob_a.messenger.add_device(entry, &mut rng).expect("added");
     // A packs the history from its vault: the manifest and offer go out, then the blocks.
     let HistoryOfferPlan {
         device_id,
@@ -674,7 +687,7 @@ pub async fn a_newly_linked_device_catches_up_on_the_history(
         .expect("offered");
     assert!(offered.unsealed.is_none(), "every block is in the vault");
     assert_eq!(offered.publication.blocks, stored);
-    transmits.extend(offered.transmits);
+    let mut transmits = bob_a.messenger.outbox_mut().take_envelopes();
     for index in 0..stored {
         transmits.push(Transmit {
             mailbox: offered.publication.mailbox,
@@ -765,4 +778,137 @@ async fn vault_of(persona: &Persona, keys: &DeviceKeys, rng: &mut SeededRng) -> 
 async fn new_in(vault: &Vault<MemoryStore>, messages: &[Message], rng: &mut SeededRng) -> usize {
     let stored = vault.put_messages(messages, rng).await.expect("stored");
     stored.iter().filter(|new| **new).count()
+}
+
+/// The adversary is the accident: Alice's phone is closed at seeded moments — after a send
+/// was made but before it was stored, after it was stored but before anything left, between
+/// two puts, after the puts but before the outbox's new state was stored — and each time it
+/// starts again from what its vault holds, as a reloaded page does. Every message the
+/// phone showed as sent (stored) reaches both of Bob's devices exactly once; one it never
+/// stored never leaves (its Olm step would fork the session); and the sessions still open
+/// everything afterwards, both ways.
+pub async fn nothing_sent_is_lost_when_a_device_is_closed_at_any_moment(
+    transport: &impl MailboxTransport,
+    seed: u64,
+    sends: u64,
+) {
+    use rand_core::Rng;
+
+    let Cast {
+        mut rng,
+        mut alice,
+        mut bob_a,
+        mut bob_b,
+        bob_key,
+    } = cast(transport, seed).await;
+    let vault = vault_of(&alice.persona, &alice.keys, &mut rng).await;
+    alice.save(&vault, &[], &mut rng).await;
+    let mut shown = Vec::new();
+    let mut closings = [0u32; 4];
+    for n in 0..sends {
+        let body = format!("sent {n}");
+        let unstored = alice.messenger.outbox().mark();
+        let message = alice
+            .messenger
+            .send_text(&bob_key, &body, NOW * 1000 + n, &mut rng)
+            .expect("sent");
+        // The first four sends meet each moment once, the rest by chance.
+        let moment = if n < 4 { n as u32 } else { rng.next_u32() % 4 };
+        closings[moment as usize] += 1;
+        if moment == 0 {
+            // Closed before the vault stored it: the page never showed it as sent. What was
+            // stored before may leave meanwhile; this one may not.
+            while let Some(pending) = alice.messenger.outbox().next_envelope().cloned() {
+                assert!(pending.id < unstored, "nothing unstored may leave");
+                deliver(transport, vec![pending.transmit]).await;
+                alice.messenger.outbox_mut().envelope_sent(pending.id);
+            }
+        } else {
+            alice.save(&vault, &[message], &mut rng).await;
+            shown.push(body);
+            let puts = if moment == 1 { 0 } else { rng.next_u32() % 3 };
+            for _ in 0..puts {
+                let Some(pending) = alice.messenger.outbox().next_envelope().cloned() else {
+                    break;
+                };
+                deliver(transport, vec![pending.transmit]).await;
+                alice.messenger.outbox_mut().envelope_sent(pending.id);
+            }
+            if moment == 3 {
+                alice.save(&vault, &[], &mut rng).await;
+            }
+        }
+        alice.reopen(&vault).await;
+    }
+    assert!(
+        closings.iter().all(|c| *c > 0),
+        "every moment: {closings:?}"
+    );
+    // The phone opens once more and its outbox empties.
+    while let Some(pending) = alice.messenger.outbox().next_envelope().cloned() {
+        deliver(transport, vec![pending.transmit]).await;
+        alice.messenger.outbox_mut().envelope_sent(pending.id);
+    }
+    assert!(alice.messenger.outbox().is_empty());
+    for bob in [&mut bob_a, &mut bob_b] {
+        let polled = bob.poll(transport).await;
+        assert!(polled.errors.is_empty(), "{:?}", polled.error_codes());
+        let mut arrived = polled.messages();
+        arrived.sort();
+        let mut expected = shown.clone();
+        expected.sort();
+        assert_eq!(arrived, expected, "each shown message once, nothing else");
+    }
+    bob_a
+        .messenger
+        .send_text(
+            &alice.messenger.persona_key(),
+            "all here",
+            NOW * 2000,
+            &mut rng,
+        )
+        .expect("sent");
+    deliver(transport, bob_a.messenger.outbox_mut().take_envelopes()).await;
+    assert_eq!(alice.poll(transport).await.messages(), vec!["all here"]);
+    alice
+        .messenger
+        .send_text(&bob_key, "and after", NOW * 2000 + 1, &mut rng)
+        .expect("sent");
+    deliver(transport, alice.messenger.outbox_mut().take_envelopes()).await;
+    assert_eq!(
+        bob_b.poll(transport).await.messages(),
+        vec!["all here", "and after"],
+        "the reply from A, copied to B, and Alice's answer"
+    );
+}
+
+impl Device {
+    /// Stores the messenger's state and `messages` in one write, as a page does after each
+    /// change; what the outbox held then may leave.
+    async fn save(
+        &mut self,
+        vault: &Vault<MemoryStore>,
+        messages: &[Message],
+        rng: &mut SeededRng,
+    ) {
+        let mark = self.messenger.outbox().mark();
+        let snapshot = self.messenger.snapshot().expect("a snapshot");
+        vault
+            .save_messaging(&snapshot, messages, rng)
+            .await
+            .expect("saved");
+        self.messenger.outbox_mut().persisted(mark);
+    }
+
+    /// The device as a page opened again finds it: only what its vault holds.
+    async fn reopen(&mut self, vault: &Vault<MemoryStore>) {
+        let state = vault
+            .messaging_state()
+            .await
+            .expect("read")
+            .expect("a stored state");
+        let mut restored = Messenger::restore(&self.persona, &self.keys, &state).expect("restored");
+        restored.restore_from_vault(vault).await.expect("read");
+        self.messenger = restored;
+    }
 }

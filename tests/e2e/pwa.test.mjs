@@ -124,15 +124,17 @@ test("a laptop scans the phone's QR code, catches up on the history, and shares 
   await phone.locator(`button.words[data-words="${words}"]`).click();
   await phone.locator("#history-sent").waitFor({ timeout: 30_000 });
   await shot(phone, "link-done");
+  const shownOnSource = await phone.locator("#source-fingerprint").textContent();
 
   // The laptop holds the persona and catches up on the history.
   await laptop.locator("#fingerprint").waitFor({ timeout: 30_000 });
+  assert.equal(await laptop.locator("#fingerprint").textContent(), shownOnSource, "both show one fingerprint");
   await go(phone, "settings");
   const fingerprint = await phone.locator("dd code").textContent();
   // The phone has sent and read through the network: the settings count it.
   const counts = await phone.locator("#network-stats dd").allTextContents();
-  assert.equal(counts.length, 6);
-  assert.ok(Number(counts[0]) > 0 && Number(counts[2]) > 0, `sent and received: ${counts}`);
+  assert.equal(counts.length, 8);
+  assert.ok(Number(counts[0]) > 0 && Number(counts[4]) > 0, `sent and received: ${counts}`);
   assert.equal(await laptop.locator("#fingerprint").textContent(), fingerprint);
   await laptop.locator('.link-step[data-complete="true"]').waitFor({ timeout: 60_000 });
   assert.match(await laptop.locator("#history-status").textContent(), /Complete: 3 message/);
@@ -346,6 +348,13 @@ test("a PIN guards approval, and a device leaves by unlinking itself or being re
   await go(laptop, "devices");
   await laptop.locator("p.status.error", { hasText: "removed from your persona" }).waitFor({ timeout: 30_000 });
   await shot(laptop, "devices-removed");
+  // Opened again, it still says so, on every screen.
+  await laptop.reload();
+  await onScreen(laptop, "devices");
+  await laptop.locator("#removed", { hasText: "removed from your persona" }).waitFor();
+  await go(laptop, "chats");
+  assert.equal(await laptop.locator("#removed").isVisible(), true);
+  await shot(laptop, "removed-after-reopening");
   assert.deepEqual(errors, []);
   await context.close();
 });

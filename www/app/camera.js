@@ -17,6 +17,8 @@ async function scanWithCamera(video, found) {
   });
   video.srcObject = stream;
   await video.play();
+  // The view takes room only once it shows something: before, errors stay in sight.
+  video.closest(".camera")?.classList.add("live");
   const canvas = document.createElement("canvas");
   const context = canvas.getContext("2d", { willReadFrequently: true });
   let timer = null;
@@ -26,6 +28,7 @@ async function scanWithCamera(video, found) {
     clearTimeout(timer);
     for (const track of stream.getTracks()) track.stop();
     video.srcObject = null;
+    video.closest(".camera")?.classList.remove("live");
   };
   const look = () => {
     if (stopped) return;
@@ -56,10 +59,10 @@ async function scanWithCamera(video, found) {
 /** Plain words for getUserMedia's errors. */
 function cameraProblem(error) {
   switch (error?.name) {
-    case "NotAllowedError": return "The camera is not allowed. Allow it in the browser, or paste the link code below.";
-    case "NotFoundError": return "This device has no camera. Paste the link code below instead.";
-    case "NotReadableError": return "Another app is using the camera. Close it, or paste the link code below.";
-    default: return "The camera could not start. Paste the link code below instead.";
+    case "NotAllowedError": return "The camera is not allowed. Allow it in the browser, or paste the link code into the field on this screen.";
+    case "NotFoundError": return "This device has no camera. Paste the link code into the field on this screen instead.";
+    case "NotReadableError": return "Another app is using the camera. Close it, or paste the link code into the field on this screen.";
+    default: return "The camera could not start. Paste the link code into the field on this screen instead.";
   }
 }
 

@@ -16,10 +16,24 @@ export function profileFromAddress() {
   return /^[a-z0-9][a-z0-9-]{0,31}$/i.test(asked) ? asked.toLowerCase() : "default";
 }
 
+/** The browser's own name: "Chromium", "Firefox", … (what a person calls it). */
+function browserName() {
+  const brands = navigator.userAgentData?.brands?.map((brand) => brand.brand) ?? [];
+  const named = brands.find((brand) => !/not.?a.?brand/i.test(brand) && brand !== "Chromium");
+  if (named) return named;
+  if (brands.includes("Chromium")) return "Chromium";
+  const agent = navigator.userAgent;
+  if (/Firefox\//.test(agent)) return "Firefox";
+  if (/Edg\//.test(agent)) return "Edge";
+  if (/Chrome\//.test(agent)) return "Chrome";
+  if (/Safari\//.test(agent)) return "Safari";
+  return "Browser";
+}
+
 /** A first name for this device; the person can change it before it holds a persona. */
-function suggestedName() {
+export function suggestedName() {
   const platform = navigator.userAgentData?.platform || navigator.platform || "this computer";
-  return `Browser on ${platform}`.slice(0, 64);
+  return `${browserName()} on ${platform.replace(/^Linux.*/, "Linux")}`.slice(0, 64);
 }
 
 /**
@@ -72,7 +86,11 @@ export class Device extends EventTarget {
     this.networkProblem = null;
     /** The latest history progress of a catch-up on this device. */
     this.history = null;
-    this.revoked = false;
+    /** Taken off the persona's roster: stored, so a reopened device still knows it. */
+    this.revoked = manager.revoked;
+    this.stopped = false;
+    /** What each loop is doing now, so that stopping waits for it. */
+    this.running = { pairing: null, sync: null };
   }
 
   /** Joins the network through `nodes`; without nodes the app still opens, offline. */
@@ -113,6 +131,25 @@ export class Device extends EventTarget {
     this.syncLoop();
   }
 
+  /**
+   * Stops both loops once what each is doing has ended: another tab uses this device now.
+   * Its vault refuses this tab's writes from then on anyway; stopping keeps the tab quiet.
+   */
+  async stop() {
+    this.stopped = true;
+    await Promise.allSettled(Object.values(this.running).filter(Boolean));
+  }
+
+  /** An error that means another tab took this device: the loops end and the app says so. */
+  movedAway(error) {
+    if (error?.code !== "open_elsewhere") return false;
+    if (!this.stopped) {
+      this.stopped = true;
+      this.emit("elsewhere");
+    }
+    return true;
+  }
+
   /** Sends what the pairing has waiting; errors go to the screen that asked. */
   async flush() {
     if (!this.connected) throw Object.assign(new Error("not connected"), { code: "not_connected" });
@@ -120,22 +157,29 @@ export class Device extends EventTarget {
   }
 
   async pairingLoop() {
-    for (;;) {
+    while (!this.stopped) {
       if (!this.connected || !this.pairing) {
         await sleep(300);
         continue;
       }
-      let messages = [];
-      try {
-        messages = await this.manager.pollNetwork(2000);
-      } catch (error) {
-        this.emit("pairing", { error });
-        await sleep(1000);
-      }
-      for (const bytes of messages) await this.receive(bytes);
-      // A step that waited too long has ended in its typed state by now.
-      this.emit("pairing", {});
+      this.running.pairing = this.pairingStep();
+      await this.running.pairing;
+      this.running.pairing = null;
     }
+  }
+
+  async pairingStep() {
+    let messages = [];
+    try {
+      messages = await this.manager.pollNetwork(2000);
+    } catch (error) {
+      if (this.movedAway(error)) return;
+      this.emit("pairing", { error });
+      await sleep(1000);
+    }
+    for (const bytes of messages) await this.receive(bytes);
+    // A step that waited too long has ended in its typed state by now.
+    this.emit("pairing", {});
   }
 
   async receive(bytes) {
@@ -144,29 +188,36 @@ export class Device extends EventTarget {
       await this.flush();
       this.emit("pairing", { meaning });
     } catch (error) {
-      this.emit("pairing", { error });
+      if (!this.movedAway(error)) this.emit("pairing", { error });
     }
   }
 
   async syncLoop() {
-    for (;;) {
+    while (!this.stopped) {
       if (!this.connected || this.revoked || !this.hasPersona || this.manager.rosterEpoch === undefined) {
         await sleep(300);
         continue;
       }
-      try {
-        const events = await this.manager.syncMessages(1500);
-        if (this.networkProblem) this.setProblem(null);
-        for (const event of events) {
-          if (event.type === "history_progress") this.history = event;
-          if (event.type === "revoked") this.revoked = true;
-        }
-        if (events.length) this.emit("sync", { events });
-      } catch (error) {
-        if (error?.code === "device_revoked") this.revoked = true;
-        this.setProblem(error);
-        await sleep(1500);
+      this.running.sync = this.syncStep();
+      await this.running.sync;
+      this.running.sync = null;
+    }
+  }
+
+  async syncStep() {
+    try {
+      const events = await this.manager.syncMessages(1500);
+      if (this.networkProblem) this.setProblem(null);
+      for (const event of events) {
+        if (event.type === "history_progress") this.history = event;
+        if (event.type === "revoked") this.revoked = true;
       }
+      if (events.length) this.emit("sync", { events });
+    } catch (error) {
+      if (this.movedAway(error)) return;
+      if (error?.code === "device_revoked") this.revoked = true;
+      this.setProblem(error);
+      await sleep(1500);
     }
   }
 }

@@ -1,7 +1,9 @@
 // The app shell: opens this tab's device, picks the screen, keeps the navigation and the
 // network line current, and offers an update when a new version has been cached.
 import { Device, networkNodes, profileFromAddress } from "./device.js";
+import { askedToTakeOver, ProfileLock, takeOverAfterReload } from "./one-tab.js";
 import { explain, h } from "./ui.js";
+import * as elsewhere from "./screens/elsewhere.js";
 import * as welcome from "./screens/welcome.js";
 import * as lock from "./screens/lock.js";
 import * as linkSource from "./screens/link-source.js";
@@ -19,6 +21,29 @@ const screens = {
 const $ = (id) => document.getElementById(id);
 
 const profile = profileFromAddress();
+const tab = new ProfileLock(profile);
+
+/** This tab does not drive the device (another does, or did since): say so, offer "Use here". */
+function showElsewhere(moved) {
+  const root = $("screen");
+  root.replaceChildren();
+  root.dataset.screen = "elsewhere";
+  document.body.dataset.screen = "elsewhere";
+  $("nav").hidden = true;
+  elsewhere.mount(root, { moved, useHere: async () => takeOverAfterReload() });
+  document.title = "Open in another tab — Phantom Net";
+  root.querySelector(".screen-title")?.focus();
+  document.body.dataset.ready = "true";
+}
+
+if (askedToTakeOver()) {
+  await tab.takeOver();
+} else if (!(await tab.tryAcquire())) {
+  showElsewhere(false);
+  // This tab waits for the person to press "Use here", which reloads it to take over.
+  await new Promise(() => {});
+}
+
 let device;
 try {
   device = await Device.open(profile);
@@ -29,6 +54,18 @@ try {
   throw error;
 }
 if (profile !== "default") $("profile").textContent = `profile ${profile}`;
+
+let movedAway = false;
+/** Another tab uses this device now: stop, say so, and let that tab have it. */
+async function handOver() {
+  if (movedAway) return;
+  movedAway = true;
+  await device.stop();
+  showElsewhere(true);
+}
+tab.onAsked = handOver;
+tab.onLost = handOver;
+device.addEventListener("elsewhere", handOver);
 
 const app = {
   device,
@@ -54,6 +91,7 @@ function choose() {
 }
 
 function render() {
+  if (movedAway) return;
   const [name, argument] = choose();
   const key = `${name}/${argument ?? ""}`;
   const nav = $("nav");
@@ -80,6 +118,7 @@ function render() {
 }
 
 function showNetwork() {
+  $("removed").hidden = !device.revoked;
   const line = $("network");
   const problem = device.networkProblem;
   line.hidden = !problem;
@@ -88,7 +127,12 @@ function showNetwork() {
 
 window.addEventListener("hashchange", render);
 device.addEventListener("network", showNetwork);
-for (const type of ["pairing", "sync"]) device.addEventListener(type, () => render());
+for (const type of ["pairing", "sync"]) {
+  device.addEventListener(type, () => {
+    render();
+    showNetwork();
+  });
+}
 
 const { nodes } = await networkNodes();
 device.connect(nodes);

@@ -92,6 +92,9 @@ const PLAIN = {
   qr_unreadable: "The QR code could not be read. Move closer or hold it steady.",
   unknown_word: "One of those words is not on the word list. Check the spelling.",
   wrong_word_count: "Enter exactly three words.",
+  not_a_contact_card: "That is not a contact card this app can read. Ask your contact to show their card again, and copy all of it: it starts with PHCONTACT:.",
+  open_elsewhere: "This device is open in another tab, which uses it now. Press Use here to use this tab instead.",
+  outbox_full: "Too many messages are waiting to be sent. Connect to the network so they can go, then send again.",
 };
 
 /** A sentence a person can act on, for an error or a failure code. */

@@ -20,7 +20,7 @@ export function mount(root, app) {
     renderList(list, signature, () => conversations.map((chat) => {
       const unread = chat.unread > 0
         ? h("span", { class: "badge", dataset: { count: chat.unread }, "aria-label": `${chat.unread} unread` }, String(chat.unread))
-        : h("span", { class: "badge", dataset: { count: 0 }, hidden: true }, "0");
+        : h("span", { class: "badge", dataset: { count: 0 }, "aria-hidden": "true" }, "0");
       return h("li", { dataset: { key: chat.conversationId, conversation: chat.conversationId } },
         h("a", { href: `#/chat/${chat.conversationId}` },
           h("span", { class: "title" }, chat.title),

@@ -3,6 +3,12 @@
 import { scanButton } from "../camera.js";
 import { fail, h, heading, say, statusLine, svgNode } from "../ui.js";
 
+/** Damage a pasted or scanned card can have: the person hears one plain sentence for all of it. */
+const UNREADABLE_CARD = new Set([
+  "bad_magic", "truncated", "trailing_bytes", "unsupported_version", "field_too_long",
+  "invalid_value", "invalid_utf8", "unsafe_text", "roster_bad_signature",
+]);
+
 export const add = {
   mount(root, app) {
     const { manager } = app.device;
@@ -15,7 +21,7 @@ export const add = {
         const chat = manager.conversations().find((c) => c.peerKey === key);
         app.go(chat ? `chat/${chat.conversationId}` : "chats");
       } catch (error) {
-        fail(status, error);
+        fail(status, UNREADABLE_CARD.has(error?.code) ? "not_a_contact_card" : error);
       }
     }
 

@@ -1,6 +1,7 @@
 // One conversation: its latest messages (older ones from the vault on request), a box to
 // write in, and read marks: what is on screen while the page is visible counts as read,
 // on every device of the persona.
+import { SyncManager } from "../../../pkg/phantom_sync.js";
 import { fail, formatTime, h, renderList, statusLine } from "../ui.js";
 
 const EARLIER_PAGE = 50;
@@ -17,7 +18,10 @@ export function mount(root, app, conversationId) {
   const list = h("ol", { class: "messages", id: "messages", "aria-live": "polite", "aria-label": "Messages" });
   const count = h("output", { id: "message-count" });
   let earlier = [];
-  const input = h("input", { id: "compose", autocomplete: "off", maxlength: 2000, required: true });
+  const input = h("input", { id: "compose", autocomplete: "off", required: true, "aria-describedby": "chat-status", oninput: checkLength });
+  const sendButton = h("button", { type: "submit" }, "Send");
+  const maxBytes = SyncManager.maxTextBytes();
+  const encoder = new TextEncoder();
 
   root.append(
     h("p", {}, h("a", { href: "#/chats", class: "back" }, "← Chats")),
@@ -29,8 +33,22 @@ export function mount(root, app, conversationId) {
     h("form", { class: "compose", onsubmit: send },
       h("label", { for: "compose" }, `Message to ${chat.title}`),
       input,
-      h("button", { type: "submit" }, "Send")),
+      sendButton),
     status);
+
+  /** One limit, the core's: a message over it is not cut, the person is told. */
+  function checkLength() {
+    const bytes = encoder.encode(input.value).length;
+    const over = bytes > maxBytes;
+    sendButton.disabled = over;
+    if (over) {
+      status.className = "status error";
+      status.textContent = `This message is too long to send: ${Math.ceil(bytes / 1024)} KB, and a message can be at most ${maxBytes / 1024} KB. Shorten it or send it in parts.`;
+    } else if (status.dataset.length === "over") {
+      status.textContent = "";
+    }
+    status.dataset.length = over ? "over" : "";
+  }
 
   async function send(event) {
     event.preventDefault();
@@ -93,6 +111,7 @@ export function mount(root, app, conversationId) {
   const onVisible = () => markRead();
   document.addEventListener("visibilitychange", onVisible);
   update();
+  root.querySelector(".compose")?.scrollIntoView({ block: "nearest" });
   return {
     update,
     unmount() {

@@ -44,14 +44,15 @@ export function mount(root, app) {
         h("li", {}, "Scan this code with it, or paste the link code."),
         h("li", {}, "Pick the three words the new device shows.")),
       svgNode(invitation.svg, "Pairing QR code"),
-      h("p", {}, "This code expires in ", countdown, ". ",
+      h("p", {}, "A new code appears in ", countdown, " (each works for three minutes). ",
         h("button", { type: "button", id: "rotate", onclick: invite }, "New code")),
       h("details", {}, h("summary", {}, "Link code, to paste instead of scanning"),
         h("code", { id: "link-code", class: "code" }, invitation.linkCode), copy),
       h("button", { type: "button", class: "secondary", onclick: () => app.go("devices") }, "Cancel"));
     const rotateAt = Date.now() + ROTATE_MS;
     const tick = () => {
-      const left = Math.max(0, Math.round(invitation.expiresAt - Date.now() / 1000));
+      // The code changes every minute: the countdown is to the next one.
+      const left = Math.max(0, Math.round((Math.min(rotateAt, invitation.expiresAt * 1000) - Date.now()) / 1000));
       countdown.value = `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
       if (Date.now() >= rotateAt && manager.state === "inviting") invite();
     };
@@ -125,6 +126,8 @@ export function mount(root, app) {
   function progress(text, done) {
     body.replaceChildren(
       h("p", { class: "lead", id: "link-progress" }, text),
+      done ? h("p", {}, "The new device shows this fingerprint; check that it matches: ",
+        h("code", { id: "source-fingerprint" }, manager.fingerprint ?? "")) : null,
       done ? h("p", { id: "history-sent" }) : null,
       done ? h("button", { type: "button", onclick: () => app.go("devices") }, "Done") : null);
   }

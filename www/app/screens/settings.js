@@ -132,9 +132,17 @@ function networkCounts(manager) {
   } catch {
     return h("p", { id: "network-stats" }, "Not connected to the network yet.");
   }
+  let waiting = { envelopes: 0, historyBlocks: 0 };
+  try {
+    waiting = manager.outboxSize();
+  } catch {
+    // No persona here yet: nothing of its own waits.
+  }
   const rows = [
     ["Sent (stored by enough nodes)", stats.stored],
-    ["Sends to try again", stats.notStored],
+    ["Waiting to send (kept across reloads)", waiting.envelopes],
+    ["History blocks still to send", waiting.historyBlocks],
+    ["Sends that failed and will be tried again", stats.notStored],
     ["Received", stats.fetched],
     ["Duplicate copies dropped", stats.duplicates],
     ["Copies returned to nodes that lacked them", stats.repaired],
