@@ -300,16 +300,6 @@ impl SyncManager {
         self.superseded.get()
     }
 
-    /// Whether this manager still drives its profile: false once another opened it.
-    #[wasm_bindgen(js_name = holdsProfile)]
-    pub async fn holds_profile(&self) -> Result<bool, JsValue> {
-        let holds = self.store.holds_claim().await.map_err(FacadeError::from)?;
-        if !holds {
-            self.step_aside();
-        }
-        Ok(holds)
-    }
-
     /// True while a vault exists on this device but is not unlocked.
     #[wasm_bindgen(getter)]
     pub fn locked(&self) -> bool {
