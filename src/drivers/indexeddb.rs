@@ -210,7 +210,7 @@ impl RawStore for IndexedDbStore {
                     .map(drop),
                 WriteOp::Expect { store, key, value } => {
                     let request = object_store(store)?.get(&Uint8Array::from(&key[..]))?;
-                    fence.watch(&request, value);
+                    fence.watch(&request, store, value);
                     Ok(())
                 }
             })
@@ -251,7 +251,7 @@ impl Fence {
         }
     }
 
-    fn watch(&self, request: &IdbRequest, expected: Vec<u8>) {
+    fn watch(&self, request: &IdbRequest, store: StoreName, expected: Vec<u8>) {
         let tx = self.tx.clone();
         let tripped = std::rc::Rc::clone(&self.tripped);
         let read = request.clone();
@@ -259,7 +259,7 @@ impl Fence {
             let found = read
                 .result()
                 .ok()
-                .and_then(|value| bytes_of(value, StoreName::Meta).ok());
+                .and_then(|value| bytes_of(value, store).ok());
             if found.as_deref() != Some(&expected[..]) {
                 tripped.set(true);
                 let _ = tx.abort();

@@ -547,6 +547,10 @@ fn channel_failed_view(error: &FacadeError) -> JsValue {
     ])
 }
 
+pub(super) fn no_persona() -> FacadeError {
+    FacadeError::new("no_persona", "create, unlock or link a persona first")
+}
+
 fn message_view(messenger: &Messenger, message: &Message, peer: [u8; 32]) -> JsValue {
     let (sender, name) = match message.sender {
         Sender::OwnDevice(id) if id == messenger.device_id() => ("me", "Me".to_owned()),
@@ -581,8 +585,11 @@ impl SyncManager {
         &self,
         action: impl FnOnce(&mut Messenger) -> Result<T, MessagingError>,
     ) -> Result<T, FacadeError> {
+        if self.open_elsewhere() {
+            return Err(self.step_aside());
+        }
         let mut messenger = self.messenger.borrow_mut();
-        let messenger = messenger.as_mut().ok_or_else(|| self.no_messenger())?;
+        let messenger = messenger.as_mut().ok_or_else(no_persona)?;
         action(messenger).map_err(FacadeError::from)
     }
 
@@ -590,18 +597,12 @@ impl SyncManager {
         &self,
         rows: impl FnOnce(&Messenger) -> js_sys::Array,
     ) -> Result<js_sys::Array, JsValue> {
-        let messenger = self.messenger.borrow();
-        let messenger = messenger.as_ref().ok_or_else(|| self.no_messenger())?;
-        Ok(rows(messenger))
-    }
-
-    /// Why there is no messenger to use: the profile is open elsewhere, or has no persona.
-    fn no_messenger(&self) -> FacadeError {
         if self.open_elsewhere() {
-            crate::vault::store::StoreError::Superseded.into()
-        } else {
-            FacadeError::new("no_persona", "create, unlock or link a persona first")
+            return Err(self.step_aside().into());
         }
+        let messenger = self.messenger.borrow();
+        let messenger = messenger.as_ref().ok_or_else(no_persona)?;
+        Ok(rows(messenger))
     }
 
     /// Saves the messenger's state — its outbox with it — and `messages` in one vault
@@ -615,8 +616,7 @@ impl SyncManager {
         let new = self
             .unlocked_vault()?
             .save_messaging(&snapshot, messages, &mut rng())
-            .await
-            .map_err(|error| self.vault_failed(error))?;
+            .await?;
         self.with_messenger(|m| {
             m.outbox_mut().persisted(mark);
             Ok(())
@@ -691,53 +691,44 @@ impl SyncManager {
         &self,
         network: &crate::network::client::MailboxClient,
     ) -> Result<u32, FacadeError> {
-        let sent = self.put_outbox(network).await;
-        if matches!(sent, Ok(count) if count > 0) || matches!(&sent, Err((count, _)) if *count > 0)
-        {
+        let mut sent = 0;
+        let put = self.put_outbox(network, &mut sent).await;
+        if sent > 0 {
             self.save_messaging(&[]).await?;
         }
-        sent.map_err(|(_, error)| error)
+        put.map(|()| sent)
     }
 
-    /// The outbox's puts; on a failure, how many went before it.
+    /// The outbox's puts, counted in `sent` as each is acknowledged.
     async fn put_outbox(
         &self,
         network: &crate::network::client::MailboxClient,
-    ) -> Result<u32, (u32, FacadeError)> {
-        let mut sent = 0;
-        loop {
-            let next = self
-                .with_messenger(|m| Ok(m.outbox().next_envelope().cloned()))
-                .map_err(|e| (sent, e))?;
-            let Some(pending) = next else { break };
-            let envelope = Envelope::new(pending.transmit.bytes).map_err(|e| (sent, e.into()))?;
+        sent: &mut u32,
+    ) -> Result<(), FacadeError> {
+        while let Some(pending) =
+            self.with_messenger(|m| Ok(m.outbox().next_envelope().cloned()))?
+        {
+            let envelope = Envelope::new(pending.transmit.bytes)?;
             MailboxTransport::put(network, pending.transmit.mailbox, envelope)
                 .await
-                .map_err(|error| (sent, FacadeError::new(error.code(), error.to_string())))?;
+                .map_err(|error| FacadeError::new(error.code(), error.to_string()))?;
             self.with_messenger(|m| {
                 m.outbox_mut().envelope_sent(pending.id);
                 Ok(())
-            })
-            .map_err(|e| (sent, e))?;
-            sent += 1;
+            })?;
+            *sent += 1;
         }
-        loop {
-            let next = self
-                .with_messenger(|m| Ok(m.outbox().next_block()))
-                .map_err(|e| (sent, e))?;
-            let Some((publication, index)) = next else {
-                return Ok(sent);
-            };
-            self.put_history_block(network, &publication, index)
-                .await
-                .map_err(|e| (sent, e))?;
+        while let Some((publication, index)) =
+            self.with_messenger(|m| Ok(m.outbox().next_block()))?
+        {
+            self.put_history_block(network, &publication, index).await?;
             self.with_messenger(|m| {
                 m.outbox_mut().block_sent(&publication.transfer_id, index);
                 Ok(())
-            })
-            .map_err(|e| (sent, e))?;
-            sent += 1;
+            })?;
+            *sent += 1;
         }
+        Ok(())
     }
 
     /// What is new in a mailbox: read until there is no more or at least `enough` came.

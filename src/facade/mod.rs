@@ -109,8 +109,6 @@ pub struct SyncManager {
     history_clock: Cell<Option<(f64, u64)>>,
     /// Envelopes that failed to open or verify since this manager opened.
     refused: Cell<u32>,
-    /// Whether another manager opened this profile since, so that this one writes nothing.
-    superseded: Cell<bool>,
 }
 
 /// An invitation ready to show: the QR as SVG and the same payload as a link code.
@@ -205,7 +203,6 @@ impl SyncManager {
             offers: RefCell::new(offer::Offers::default()),
             history_clock: Cell::new(None),
             refused: Cell::new(0),
-            superseded: Cell::new(false),
             resume_error: RefCell::new(None),
         };
         let needs_pin = manager.vault_exists.get()
@@ -297,7 +294,7 @@ impl SyncManager {
     /// persona is closed here. Calls fail with `open_elsewhere`.
     #[wasm_bindgen(getter, js_name = openElsewhere)]
     pub fn open_elsewhere(&self) -> bool {
-        self.superseded.get()
+        self.store.superseded()
     }
 
     /// True while a vault exists on this device but is not unlocked.
@@ -407,9 +404,7 @@ impl SyncManager {
     #[wasm_bindgen(js_name = generatePairingInvitation)]
     pub fn generate_pairing_invitation(&self) -> Result<InvitationView, JsValue> {
         if self.persona.borrow().is_none() {
-            return Err(
-                FacadeError::new("no_persona", "create, unlock or link a persona first").into(),
-            );
+            return Err(messaging::no_persona().into());
         }
         let mut pairing = self.pairing.borrow_mut();
         let reusable =
@@ -747,8 +742,8 @@ impl SyncManager {
     }
 
     fn unlocked_vault(&self) -> Result<Rc<Vault<DeviceStore>>, FacadeError> {
-        if self.superseded.get() {
-            return Err(StoreError::Superseded.into());
+        if self.open_elsewhere() {
+            return Err(self.step_aside());
         }
         self.vault
             .borrow()
@@ -756,21 +751,13 @@ impl SyncManager {
             .ok_or_else(|| FacadeError::new("vault_locked", "unlock the vault first"))
     }
 
-    /// A vault write failed: when another manager opened the profile since, this one steps
-    /// aside (its state in memory may be ahead of what is stored, so it must not go on).
-    fn vault_failed(&self, error: crate::vault::VaultError) -> FacadeError {
-        let error = FacadeError::from(error);
-        if error.code() == StoreError::Superseded.code() {
-            self.step_aside();
-        }
-        error
-    }
-
-    /// Closes the persona here and stops writing: another manager drives the profile now.
-    fn step_aside(&self) {
-        self.superseded.set(true);
+    /// Another manager opened the profile since (`open_elsewhere`): this one's state in
+    /// memory may be ahead of what is stored, so its persona closes here and nothing goes on.
+    #[cold]
+    fn step_aside(&self) -> FacadeError {
         self.lock();
         *self.network.borrow_mut() = None;
+        StoreError::Superseded.into()
     }
 
     fn current_persona(&self) -> Result<Persona, FacadeError> {

@@ -50,12 +50,12 @@ impl SyncManager {
             .borrow_mut()
             .latest
             .insert(device_id, publication);
-        for replaced in [earlier, offered.replaced].into_iter().flatten() {
-            if replaced.transfer_id != publication.transfer_id {
-                vault
-                    .delete_history(&replaced.transfer_id, replaced.blocks)
-                    .await?;
-            }
+        // The map knows this session's offers; the outbox also one queued before a reload.
+        let also = offered
+            .replaced
+            .filter(|old| earlier.map(|e| e.transfer_id) != Some(old.transfer_id));
+        for old in earlier.into_iter().chain(also) {
+            vault.delete_history(&old.transfer_id, old.blocks).await?;
         }
         Ok(())
     }

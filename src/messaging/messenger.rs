@@ -33,7 +33,7 @@ use crate::persona::{
 use crate::roster::{Roster, RosterDevice, SignedRoster, MAX_ROSTER_LEN};
 use crate::vault::store::RawStore;
 use crate::vault::{Vault, VaultError};
-use crate::wire::{Reader, WireError, Writer};
+use crate::wire::{Reader, Writer};
 use zeroize::Zeroizing;
 
 /// Longest text a device sends: with its seals and an introduction it fits one envelope.
@@ -381,17 +381,12 @@ impl Messenger {
     ) -> Result<Self, MessagingError> {
         let persona_key = persona.identity_key().verifying_key().to_bytes();
         let mut r = Reader::new(snapshot);
-        let version = match r.magic_and_version(STATE_MAGIC, STATE_FORMAT_VERSION) {
-            Ok(()) => STATE_FORMAT_VERSION,
-            Err(WireError::UnsupportedVersion { found, .. })
-                if found == STATE_FORMAT_WITHOUT_OUTBOX =>
-            {
-                r = Reader::new(snapshot);
-                r.magic_and_version(STATE_MAGIC, STATE_FORMAT_WITHOUT_OUTBOX)?;
-                STATE_FORMAT_WITHOUT_OUTBOX
-            }
-            Err(error) => return Err(error.into()),
+        // A format-1 snapshot (no outbox) is read as such; anything else must be current.
+        let version = match snapshot.get(STATE_MAGIC.len()) {
+            Some(&STATE_FORMAT_WITHOUT_OUTBOX) => STATE_FORMAT_WITHOUT_OUTBOX,
+            _ => STATE_FORMAT_VERSION,
         };
+        r.magic_and_version(STATE_MAGIC, version)?;
         let sessions =
             DeviceSessions::from_pickle(r.var_bytes("sessions", MAX_SESSIONS_PICKLE_LEN)?)?;
         let roster =

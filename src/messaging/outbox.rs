@@ -165,18 +165,16 @@ impl Outbox {
 
     /// Block `index` of `transfer_id` is stored by a write quorum.
     pub fn block_sent(&mut self, transfer_id: &[u8; 16], index: u32) {
-        if let Some(at) = self
+        let Some(publishing) = self
             .publications
-            .iter()
-            .position(|p| &p.publication.transfer_id == transfer_id)
-        {
-            if let Some(publishing) = self.publications.get_mut(at) {
-                publishing.next_block = publishing.next_block.max(index.saturating_add(1));
-                if publishing.next_block >= publishing.publication.blocks {
-                    self.publications.remove(at);
-                }
-            }
-        }
+            .iter_mut()
+            .find(|p| &p.publication.transfer_id == transfer_id)
+        else {
+            return;
+        };
+        publishing.next_block = publishing.next_block.max(index.saturating_add(1));
+        self.publications
+            .retain(|p| p.next_block < p.publication.blocks);
     }
 
     /// Envelopes waiting, stored or not.

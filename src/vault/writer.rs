@@ -25,6 +25,8 @@
 //! # }).unwrap();
 //! ```
 
+use std::cell::Cell;
+
 use rand_core::CryptoRng;
 
 use crate::vault::store::{RawStore, StoreError, StoreName, WriteOp};
@@ -37,6 +39,8 @@ pub const WRITER_ID: &[u8] = b"writer";
 pub struct SingleWriter<S: RawStore> {
     inner: S,
     claim: [u8; 16],
+    /// Set by the first write refused for another opener's claim: later ones fail at once.
+    superseded: Cell<bool>,
 }
 
 impl<S: RawStore> SingleWriter<S> {
@@ -47,12 +51,16 @@ impl<S: RawStore> SingleWriter<S> {
         inner
             .write(vec![WriteOp::put(StoreName::Meta, WRITER_ID, &claim)])
             .await?;
-        Ok(Self { inner, claim })
+        Ok(Self {
+            inner,
+            claim,
+            superseded: Cell::new(false),
+        })
     }
 
-    /// Whether this opener still holds the claim (a read; a write says it for certain).
-    pub async fn holds_claim(&self) -> Result<bool, StoreError> {
-        Ok(self.inner.get(StoreName::Meta, WRITER_ID).await?.as_deref() == Some(&self.claim[..]))
+    /// Whether a write found that another opener claimed the store since.
+    pub fn superseded(&self) -> bool {
+        self.superseded.get()
     }
 
     /// The store underneath.
@@ -91,6 +99,9 @@ impl<S: RawStore> RawStore for SingleWriter<S> {
     }
 
     async fn write_new(&self, ops: Vec<WriteOp>) -> Result<Vec<bool>, StoreError> {
+        if self.superseded.get() {
+            return Err(StoreError::Superseded);
+        }
         if ops.is_empty() {
             return Ok(Vec::new());
         }
@@ -101,7 +112,11 @@ impl<S: RawStore> RawStore for SingleWriter<S> {
             value: self.claim.to_vec(),
         });
         fenced.extend(ops);
-        self.inner.write_new(fenced).await
+        let written = self.inner.write_new(fenced).await;
+        if matches!(written, Err(StoreError::Superseded)) {
+            self.superseded.set(true);
+        }
+        written
     }
 }
 
@@ -128,7 +143,10 @@ mod tests {
             let second = SingleWriter::claim(Rc::clone(&disk), &mut rng)
                 .await
                 .expect("claimed");
-            assert_eq!(first.holds_claim().await, Ok(false));
+            assert!(
+                !first.superseded(),
+                "a read-only opener learns it at its next write"
+            );
             assert_eq!(
                 first
                     .write_new(vec![
@@ -143,11 +161,19 @@ mod tests {
                 Ok(Some(b"one".to_vec()))
             );
             assert_eq!(disk.get(StoreName::Messages, b"m").await, Ok(None));
+            assert!(first.superseded());
+            assert_eq!(
+                first
+                    .write(vec![WriteOp::put(StoreName::Device, b"k", b"four")])
+                    .await,
+                Err(StoreError::Superseded),
+                "and stays refused"
+            );
             second
                 .write(vec![WriteOp::put(StoreName::Device, b"k", b"three")])
                 .await
                 .expect("the new writer writes");
-            assert_eq!(second.holds_claim().await, Ok(true));
+            assert!(!second.superseded());
         });
     }
 }

@@ -31,7 +31,7 @@ function browserName() {
 }
 
 /** A first name for this device; the person can change it before it holds a persona. */
-export function suggestedName() {
+function suggestedName() {
   const platform = navigator.userAgentData?.platform || navigator.platform || "this computer";
   return `${browserName()} on ${platform.replace(/^Linux.*/, "Linux")}`.slice(0, 64);
 }
