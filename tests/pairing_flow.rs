@@ -331,6 +331,19 @@ fn truncated_or_corrupted_link_codes_are_refused() {
         Err(InvitationError::Wire(WireError::Truncated { .. }))
     ));
 
+    for garbage in [
+        "PHSYNC:this is not a code!",
+        "PHSYNC:0189",
+        &format!("{code}A"),
+        &format!("PHSYNC:{}", "Q".repeat(code.len() - "PHSYNC:".len())),
+    ] {
+        assert_eq!(
+            PairingInvitation::from_link_code(garbage),
+            Err(InvitationError::InvalidLinkCode),
+            "{garbage}"
+        );
+    }
+
     let mut corrupted: Vec<char> = code.chars().collect();
     let i = corrupted.len() / 2;
     corrupted[i] = if corrupted[i] == 'A' { 'B' } else { 'A' };
@@ -349,10 +362,10 @@ fn truncated_or_corrupted_link_codes_are_refused() {
         PairingInvitation::from_link_code(&bad_symbol),
         Err(InvitationError::InvalidLinkCode)
     );
-    assert!(matches!(
+    assert_eq!(
         PairingInvitation::from_link_code(&format!("{code}AAAA")),
-        Err(InvitationError::Wire(WireError::TrailingBytes { .. }))
-    ));
+        Err(InvitationError::InvalidLinkCode)
+    );
 
     let mut bytes = pair.invitation.encode();
     bytes[2] = 9;

@@ -47,7 +47,7 @@ pub enum InvitationError {
     Corrupted,
     #[error("this is not a Phantom Sync link code (it must start with {LINK_CODE_PREFIX})")]
     NotALinkCode,
-    #[error("the link code contains characters that are not base32")]
+    #[error("the link code is damaged: it has characters or a length no link code has")]
     InvalidLinkCode,
     #[error("the link code is incomplete: copy all of it")]
     IncompleteLinkCode,
@@ -216,21 +216,26 @@ impl PairingInvitation {
         let body = cleaned
             .strip_prefix(LINK_CODE_PREFIX)
             .ok_or(InvitationError::NotALinkCode)?;
+        // Characters no code contains mean damage or garbage, whatever the length; only
+        // clean text that stops short reads as cut off.
+        if !body.bytes().all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b)) {
+            return Err(InvitationError::InvalidLinkCode);
+        }
         let expected_len = data_encoding::BASE32_NOPAD.encode_len(INVITATION_LEN);
         if body.len() < expected_len {
             return Err(InvitationError::IncompleteLinkCode);
         }
         // Longer text than any invitation cannot be one; refuse it before decoding.
         if body.len() > expected_len {
-            return Err(WireError::TrailingBytes {
-                count: body.len() - expected_len,
-            }
-            .into());
+            return Err(InvitationError::InvalidLinkCode);
         }
         let bytes = data_encoding::BASE32_NOPAD
             .decode(body.as_bytes())
             .map_err(|_| InvitationError::InvalidLinkCode)?;
-        Self::decode(&bytes)
+        Self::decode(&bytes).map_err(|error| match error {
+            InvitationError::Wire(WireError::BadMagic) => InvitationError::InvalidLinkCode,
+            other => other,
+        })
     }
 
     pub fn is_expired(&self, now: u64) -> bool {

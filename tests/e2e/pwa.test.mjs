@@ -220,8 +220,14 @@ test("wrong words or a cut-off code refuse the link, in plain words on both devi
   assert.notEqual(code, first, "a new code replaces the shown one");
   await laptop.getByLabel("Or paste the link code").fill(code.slice(0, -12));
   await laptop.getByRole("button", { name: "Use this code" }).click();
-  await laptop.locator("#linking-status", { hasText: "cut off" }).waitFor();
+  await laptop.locator("#linking-status", { hasText: "part of it is missing" }).waitFor();
   await shot(laptop, "linking-code-cut-off");
+  for (const garbage of ["PHSYNC:this is not a code!", `PHSYNC:${"Q".repeat(157)}`]) {
+    await laptop.getByLabel("Or paste the link code").fill(garbage);
+    await laptop.getByRole("button", { name: "Use this code" }).click();
+    await laptop.locator("#linking-status", { hasText: "damaged or mistyped" }).waitFor();
+  }
+  await shot(laptop, "linking-code-garbage");
 
   await laptop.getByLabel("Or paste the link code").fill(code);
   await laptop.getByRole("button", { name: "Use this code" }).click();
