@@ -59,6 +59,8 @@ pub enum RosterError {
     UnknownDevice,
     #[error("a persona keeps at least one device")]
     LastDevice,
+    #[error("the device's keys cannot be used: no Olm session opens with them")]
+    UnusableDeviceKeys,
 }
 
 impl RosterError {
@@ -72,6 +74,7 @@ impl RosterError {
             RosterError::TooManyDevices => "roster_too_many_devices",
             RosterError::UnknownDevice => "unknown_device",
             RosterError::LastDevice => "last_device",
+            RosterError::UnusableDeviceKeys => "unusable_device_keys",
         }
     }
 }
@@ -89,6 +92,26 @@ pub struct RosterDevice {
     /// The Olm fallback key senders open a first session with (there is no server to hand
     /// out each one-time key once).
     pub fallback_key: [u8; 32],
+}
+
+impl RosterDevice {
+    /// Refuses keys no other device could use: a low-order Curve25519 point gives every
+    /// sender the same all-zero secret (Olm refuses it as non-contributory), and a signing
+    /// key must be a point of Ed25519. Checked before a device joins the roster, so a
+    /// broken or hostile new device cannot leave the persona unable to write to it.
+    pub fn check_keys(&self) -> Result<(), RosterError> {
+        // A clamped scalar is a multiple of the cofactor, so any one maps every low-order
+        // point, and only those, to zero.
+        let usable = |key: [u8; 32]| x25519_dalek::x25519([1; 32], key) != [0; 32];
+        if usable(self.identity_key)
+            && usable(self.fallback_key)
+            && VerifyingKey::from_bytes(&self.signing_key).is_ok()
+        {
+            Ok(())
+        } else {
+            Err(RosterError::UnusableDeviceKeys)
+        }
+    }
 }
 
 /// A persona's devices in one epoch, and the inbox they all read.

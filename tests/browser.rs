@@ -173,3 +173,59 @@ async fn a_profile_opened_again_elsewhere_stops_the_first_opener_writing() {
         .expect("the new opener writes");
     assert!(!second.open_elsewhere());
 }
+
+/// The adversary is a new device (broken or hostile) that confirms the import with keys no
+/// one can open an Olm session with: the phone's pairing ends `failed(device_rejected)`
+/// with the code `unusable_device_keys`, its roster is unchanged, and the new device is
+/// told with Abort(6).
+#[wasm_bindgen_test]
+async fn an_acknowledgement_with_unusable_keys_fails_the_source_and_tells_the_new_device() {
+    use phantom_sync::pairing::messages::AbortReason;
+    use phantom_sync::pairing::{PairingEvent, TargetPairing};
+    use phantom_sync::testing::SeededRng;
+
+    let source = fresh_device("facade-rejecting-phone", "Phone").await;
+    source
+        .create_persona("Ada".into())
+        .await
+        .expect("a persona");
+    let invitation = source.generate_pairing_invitation().expect("an invitation");
+    let now = (js_sys::Date::now() / 1000.0) as u64;
+    let mut rng = SeededRng::new(31);
+    let mut hostile = TargetPairing::new();
+    let words = hostile
+        .accept_invitation(
+            &PairingInvitation::from_link_code(&invitation.link_code).expect("a code"),
+            "Laptop",
+            now,
+            &mut rng,
+        )
+        .expect("scans");
+    let request = hostile.poll_transmit().expect("a request");
+    source
+        .handle_sync_request(request.bytes)
+        .await
+        .expect("accepted");
+    let words: Vec<String> = words.to_string().split(' ').map(str::to_owned).collect();
+    let index = common::link::right_choice(&source, &words);
+    source.approve(index, None).await.expect("approved");
+    let payload = source.poll_transmit().expect("the payload");
+    hostile.receive(&payload.bytes).expect("opens");
+    let mut unusable = common::new_device(0x44);
+    unusable.fallback_key = [0; 32];
+    hostile.confirm_import(unusable).expect("sent");
+    let ack = hostile.poll_transmit().expect("an ack");
+
+    let refused = source.receive(ack.bytes).await.expect_err("refused");
+    assert_eq!(code_of(&refused), "unusable_device_keys");
+    assert_eq!(source.state(), "failed");
+    assert_eq!(source.failure_reason().as_deref(), Some("device_rejected"));
+    assert_eq!(source.devices().expect("devices").length(), 1);
+    assert_eq!(source.roster_epoch(), Some(1.0));
+
+    let abort = source.poll_transmit().expect("the new device is told");
+    assert_eq!(
+        hostile.receive(&abort.bytes),
+        Ok(PairingEvent::Aborted(AbortReason::DeviceRejected))
+    );
+}

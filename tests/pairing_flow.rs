@@ -14,6 +14,7 @@ use phantom_sync::pairing::invitation::{
 use phantom_sync::pairing::messages::AbortReason;
 use phantom_sync::pairing::state::{FailureReason, SyncState};
 use phantom_sync::pairing::{PairingError, PairingEvent, TargetPairing, INVITATION_LIFETIME_SECS};
+use phantom_sync::roster::RosterDevice;
 use phantom_sync::testing::SeededRng;
 use phantom_sync::wire::WireError;
 
@@ -826,4 +827,84 @@ fn each_direction_has_its_own_key_and_no_nonce_repeats() {
     );
     assert_ne!(repeated[0].ciphertext, repeated[1].ciphertext);
     assert_ne!(repeated[1].ciphertext, repeated[2].ciphertext);
+}
+
+#[test]
+fn an_acknowledgement_with_unusable_keys_fails_both_sides_and_adds_no_device() {
+    let mut pair = Pair::new(21);
+    let request = pair.scan();
+    pair.deliver_request(&request);
+    pair.approve_right();
+    let payload = pair.source.poll_transmit().expect("the persona payload");
+    pair.target.receive(&payload.bytes).expect("opens");
+    // A broken or hostile new device asks to join with keys no one can open a session
+    // with: the all-zero Curve25519 point is of low order, so every secret with it is zero.
+    let mut unusable = common::new_device(0x22);
+    unusable.identity_key = [0; 32];
+    pair.target
+        .confirm_import(unusable)
+        .expect("the target sends what it likes");
+    let ack = pair.target.poll_transmit().expect("an import ack");
+
+    assert_eq!(
+        pair.source.receive(&ack.bytes, NOW + 11, &mut pair.rng),
+        Err(PairingError::UnusableDeviceKeys)
+    );
+    assert_eq!(
+        pair.source.state(),
+        SyncState::Failed(FailureReason::DeviceRejected)
+    );
+    assert_eq!(
+        pair.source.receive(&ack.bytes, NOW + 12, &mut pair.rng),
+        Err(PairingError::IllegalTransition(
+            phantom_sync::pairing::state::IllegalTransition {
+                from: SyncState::Failed(FailureReason::DeviceRejected),
+                action: "finish the link",
+            }
+        )),
+        "the same ack again adds nothing"
+    );
+
+    let abort = pair.source.poll_transmit().expect("the new device is told");
+    assert_eq!(Some(abort.mailbox), pair.target.reply_mailbox());
+    assert_eq!(
+        pair.target.receive(&abort.bytes),
+        Ok(PairingEvent::Aborted(AbortReason::DeviceRejected))
+    );
+    assert_eq!(
+        pair.target.state(),
+        SyncState::Failed(FailureReason::DeviceRejected)
+    );
+}
+
+#[test]
+fn keys_off_the_curve_or_of_low_order_are_unusable() {
+    use phantom_sync::messaging::sessions::DeviceSessions;
+    use phantom_sync::roster::RosterError;
+
+    let honest = DeviceSessions::new().roster_device([1; 16], "Laptop", NOW);
+    assert_eq!(honest.check_keys(), Ok(()));
+    // The order-8 point with u = 1 and the all-zero point give a zero shared secret; the
+    // y-coordinate 2 is not on Ed25519.
+    let mut low_order_one = [0u8; 32];
+    low_order_one[0] = 1;
+    let mut off_curve = [0u8; 32];
+    off_curve[0] = 2;
+    let broken = [
+        RosterDevice {
+            identity_key: low_order_one,
+            ..honest.clone()
+        },
+        RosterDevice {
+            fallback_key: [0; 32],
+            ..honest.clone()
+        },
+        RosterDevice {
+            signing_key: off_curve,
+            ..honest.clone()
+        },
+    ];
+    for device in broken {
+        assert_eq!(device.check_keys(), Err(RosterError::UnusableDeviceKeys));
+    }
 }

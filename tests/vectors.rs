@@ -203,6 +203,9 @@ fn compute() -> Value {
             "plaintext": hex::encode(&abort_plaintext),
             "frame": hex::encode(abort_message.encode().expect("frames")),
         },
+        "abort_device_rejected": {
+            "plaintext": hex::encode(Abort { reason: AbortReason::DeviceRejected }.encode()),
+        },
     })
 }
 

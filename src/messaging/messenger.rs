@@ -786,7 +786,14 @@ impl Messenger {
     /// Whether [`Messenger::leave`] has anyone to tell: this device is still on the roster
     /// and is not the persona's last device.
     pub fn can_leave(&self) -> bool {
-        !self.revoked && self.roster.devices.len() > 1
+        // A new device whose link was refused is on no roster: it has nothing to leave.
+        !self.revoked
+            && self.roster.devices.len() > 1
+            && self
+                .roster
+                .devices
+                .iter()
+                .any(|d| d.device_id == self.device_id)
     }
 
     /// Takes this device off its persona's roster (unlinking it): the other devices and

@@ -218,7 +218,10 @@ impl PairingInvitation {
             .ok_or(InvitationError::NotALinkCode)?;
         // Characters no code contains mean damage or garbage, whatever the length; only
         // clean text that stops short reads as cut off.
-        if !body.bytes().all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b)) {
+        if !body
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
+        {
             return Err(InvitationError::InvalidLinkCode);
         }
         let expected_len = data_encoding::BASE32_NOPAD.encode_len(INVITATION_LEN);

@@ -101,6 +101,8 @@ pub enum AbortReason {
     ImportFailed,
     /// Another device already answered this invitation.
     InvitationUsed,
+    /// The source cannot use the keys the target's confirmation asks to join with.
+    DeviceRejected,
 }
 
 impl AbortReason {
@@ -111,6 +113,7 @@ impl AbortReason {
             AbortReason::Expired => 3,
             AbortReason::ImportFailed => 4,
             AbortReason::InvitationUsed => 5,
+            AbortReason::DeviceRejected => 6,
         }
     }
 
@@ -121,6 +124,7 @@ impl AbortReason {
             3 => Ok(AbortReason::Expired),
             4 => Ok(AbortReason::ImportFailed),
             5 => Ok(AbortReason::InvitationUsed),
+            6 => Ok(AbortReason::DeviceRejected),
             other => Err(WireError::InvalidValue {
                 field: "abort_reason",
                 value: other.into(),

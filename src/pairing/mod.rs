@@ -112,6 +112,8 @@ pub enum PairingError {
     UnexpectedMessage { kind: MessageKind },
     #[error("the other device imported a different persona")]
     FingerprintMismatch,
+    #[error("the new device's keys cannot be used, so it was not added; it was told")]
+    UnusableDeviceKeys,
 }
 
 impl PairingError {
@@ -132,6 +134,7 @@ impl PairingError {
             PairingError::InvalidChoice { .. } => "invalid_choice",
             PairingError::UnexpectedMessage { .. } => "unexpected_message",
             PairingError::FingerprintMismatch => "fingerprint_mismatch",
+            PairingError::UnusableDeviceKeys => "unusable_device_keys",
         }
     }
 }

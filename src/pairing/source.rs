@@ -411,6 +411,14 @@ impl SourcePairing {
         if accepted.sent_fingerprint != Some(ack.fingerprint) {
             return Err(PairingError::FingerprintMismatch);
         }
+        if ack.device.check_keys().is_err() {
+            self.abort(AbortReason::DeviceRejected)?;
+            self.view.transition(
+                SyncState::Failed(FailureReason::DeviceRejected),
+                "finish the link",
+            )?;
+            return Err(PairingError::UnusableDeviceKeys);
+        }
         self.view
             .transition(SyncState::Completed, "finish the link")?;
         Ok(PairingEvent::LinkCompleted(ack.device))

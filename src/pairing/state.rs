@@ -3,7 +3,8 @@
 //! Idle → Inviting → Negotiating → AwaitingApproval → Transferring → Completed on the
 //! source; the target skips Inviting. Any state before the end may go to `Failed(reason)`,
 //! and any before Transferring to `Cancelled` (once the persona is on its way, cancelling
-//! cannot take it back); every other move is refused with [`IllegalTransition`].
+//! cannot take it back). A completed target may still learn that the source refused its
+//! keys (`Failed(DeviceRejected)`); every other move is refused with [`IllegalTransition`].
 //!
 //! ```
 //! use phantom_sync::pairing::state::{Role, SyncState, SyncViewModel};
@@ -44,6 +45,8 @@ pub enum FailureReason {
     InvitationUsed,
     /// The other device did not answer in time: it or the network is gone.
     NetworkLost,
+    /// The source could not add the new device: its keys are unusable.
+    DeviceRejected,
 }
 
 impl FailureReason {
@@ -55,6 +58,7 @@ impl FailureReason {
             FailureReason::ImportFailed => "import_failed",
             FailureReason::InvitationUsed => "invitation_used",
             FailureReason::NetworkLost => "network_lost",
+            FailureReason::DeviceRejected => "device_rejected",
         }
     }
 
@@ -66,6 +70,7 @@ impl FailureReason {
             AbortReason::Expired => FailureReason::InvitationExpired,
             AbortReason::ImportFailed => FailureReason::ImportFailed,
             AbortReason::InvitationUsed => FailureReason::InvitationUsed,
+            AbortReason::DeviceRejected => FailureReason::DeviceRejected,
         }
     }
 }
@@ -175,6 +180,8 @@ impl SyncViewModel {
     ) -> Result<(), IllegalTransition> {
         use SyncState::*;
         let allowed = match (self.role, self.state, to) {
+            // The target confirms and is done, but the source may still refuse its keys.
+            (Role::Target, Completed, Failed(FailureReason::DeviceRejected)) => true,
             // Once the persona is on its way, cancelling cannot take it back.
             (_, Transferring, Cancelled) => false,
             (_, from, Failed(_) | Cancelled) => !from.is_terminal(),

@@ -41,10 +41,18 @@ pub fn new_device(n: u8) -> RosterDevice {
         device_id: [n; 16],
         name: "Laptop".into(),
         added_at: NOW,
-        identity_key: [n; 32],
-        signing_key: [n.wrapping_add(1); 32],
-        fallback_key: [n.wrapping_add(2); 32],
+        identity_key: curve25519_public(n),
+        signing_key: ed25519_dalek::SigningKey::from_bytes(&[n.wrapping_add(1); 32])
+            .verifying_key()
+            .to_bytes(),
+        fallback_key: curve25519_public(n.wrapping_add(2)),
     }
+}
+
+/// A real Curve25519 public key, the same for the same `n`.
+fn curve25519_public(n: u8) -> [u8; 32] {
+    let secret = vodozemac::Curve25519SecretKey::from_slice(&[n; 32]);
+    vodozemac::Curve25519PublicKey::from(&secret).to_bytes()
 }
 
 impl Pair {

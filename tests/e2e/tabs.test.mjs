@@ -13,6 +13,7 @@ import { createPersona, onScreen, openApp, shots } from "./app.mjs";
 
 const results = new URL("../../test-results/", import.meta.url).pathname;
 const CRASH_ITERATIONS = Number(process.env.CRASH_ITERATIONS ?? 50);
+const LINK_ITERATIONS = Number(process.env.CRASH_LINKS ?? 6);
 
 let server;
 let base;
@@ -225,6 +226,103 @@ test("a page reloaded or closed at random moments while it sends and receives lo
   assert.equal(report.receivedByAdaLost, 0);
   assert.ok(report.bothStillDecrypt, "both sides still read each other");
   await adaContext.close();
+  await graceContext.close();
+});
+
+/** Closes `page` or reloads it (as `random` picks); returns the page now showing `profile`. */
+async function crash(page, context, profile, random, counts) {
+  if (random() < 0.5) {
+    counts.reloads += 1;
+    await page.reload();
+    await page.locator("body[data-ready]").waitFor();
+    return page;
+  }
+  counts.closes += 1;
+  await page.close();
+  return (await openApp(context, base, profile)).page;
+}
+
+async function goTo(page, route, screen = route) {
+  await page.evaluate((hash) => { location.hash = hash; }, `#/${route}`);
+  await onScreen(page, screen);
+}
+
+test("new devices reloaded or closed at random moments while they link and import the history lose nothing", async () => {
+  const seed = Number(process.env.CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
+  console.log(`linking crash test seed ${seed} (CRASH_SEED=${seed} repeats it)`);
+  const random = seeded(seed);
+  const phoneContext = await browser.newContext();
+  const graceContext = await browser.newContext();
+  let { page: phone } = await openApp(phoneContext, base, "crash-link-phone");
+  await createPersona(phone, "Ada's phone", "Ada");
+  const { page: grace } = await openApp(graceContext, base, "crash-link-grace");
+  await createPersona(grace, "Grace's phone", "Grace");
+  const conversation = await graceAddsAda(phone, grace);
+  // A history in several blocks, so an import has moments to be cut in.
+  const history = ["Hello Ada"];
+  for (let n = 0; n < 12; n += 1) {
+    const text = `History ${n} `.padEnd(3000, "·");
+    history.push(text);
+    await sendOn(grace, text);
+  }
+  assert.ok((await arrived(phone, history)).every((n) => n === 1), "the phone holds the history");
+
+  const counts = { links: 0, reloads: 0, closes: 0, beforeApproval: 0, duringImport: 0, phoneDuringSend: 0 };
+  const problems = [];
+  for (let i = 0; i < LINK_ITERATIONS; i += 1) {
+    counts.links += 1;
+    const profile = `crash-link-laptop-${seed}-${i}`;
+    const laptopContext = await browser.newContext();
+    let { page: laptop } = await openApp(laptopContext, base, profile);
+    await laptop.getByLabel("This device's name").fill(`Laptop ${i}`);
+    await laptop.getByRole("button", { name: "Link this device" }).click();
+    await onScreen(laptop, "linking");
+    await goTo(phone, "chats");
+    await goTo(phone, "link");
+    await phone.locator("#link-code").waitFor({ state: "attached" });
+    await laptop.getByLabel("Or paste the link code").fill(await phone.locator("#link-code").textContent());
+    await laptop.getByRole("button", { name: "Use this code" }).click();
+    await laptop.locator("#words").waitFor({ timeout: 30_000 });
+    const words = (await laptop.locator("#words").textContent()).trim();
+
+    const moment = random();
+    if (moment < 0.3) {
+      // Cut while it waits for the approval: it must come back to the same words.
+      counts.beforeApproval += 1;
+      laptop = await crash(laptop, laptopContext, profile, random, counts);
+      await laptop.locator("#words").waitFor({ timeout: 30_000 });
+      assert.equal((await laptop.locator("#words").textContent()).trim(), words);
+    }
+    await phone.locator(`button.words[data-words="${words}"]`).click({ timeout: 30_000 });
+    if (moment >= 0.3 && moment < 0.7) {
+      counts.duringImport += 1;
+      await laptop.waitForTimeout(Math.floor(random() * 3000));
+      laptop = await crash(laptop, laptopContext, profile, random, counts);
+    }
+    await phone.locator("#history-sent").waitFor({ timeout: 60_000 });
+    if (moment >= 0.7) {
+      counts.phoneDuringSend += 1;
+      await phone.waitForTimeout(Math.floor(random() * 1500));
+      phone = await crash(phone, phoneContext, "crash-link-phone", random, counts);
+    }
+
+    // The new device shows the whole history once, and both ways still read.
+    await goTo(laptop, `chat/${conversation}`, "chat");
+    const imported = await arrived(laptop, history);
+    if (!imported.every((n) => n === 1)) problems.push({ link: i, imported });
+    await sendOn(laptop, `From laptop ${i}`);
+    await sendOn(grace, `To laptop ${i}`);
+    const [atGrace] = await arrived(grace, [`From laptop ${i}`]);
+    const [atLaptop] = await arrived(laptop, [`To laptop ${i}`]);
+    if (atGrace !== 1 || atLaptop !== 1) problems.push({ link: i, atGrace, atLaptop });
+    await laptopContext.close();
+  }
+  const report = { seed, ...counts, historyMessages: history.length, problems };
+  await mkdir(results, { recursive: true });
+  await writeFile(`${results}crash-link-report.json`, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(JSON.stringify(report));
+  assert.deepEqual(problems, [], "every new device holds the history once and reads and is read");
+  await phoneContext.close();
   await graceContext.close();
 });
 

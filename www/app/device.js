@@ -118,8 +118,15 @@ export class Device extends EventTarget {
     this.dispatchEvent(new CustomEvent(type, { detail }));
   }
 
+  /**
+   * Whether the pairing's mailbox is still read: while a link is under way and, on a new
+   * device, after it confirmed until the roster naming it arrives, since the other device
+   * may still refuse its keys.
+   */
   get pairing() {
-    return PAIRING_STATES.has(this.manager.state);
+    const state = this.manager.state;
+    if (PAIRING_STATES.has(state)) return true;
+    return state === "completed" && this.hasPersona && !this.manager.devices().some((d) => d.thisDevice);
   }
 
   get hasPersona() {
@@ -182,14 +189,20 @@ export class Device extends EventTarget {
     this.emit("pairing", {});
   }
 
+  /** One pairing message; what it made this device send (even on a refusal) goes out. */
   async receive(bytes) {
+    const outcome = {};
     try {
-      const meaning = await this.manager.receive(bytes);
-      await this.flush();
-      this.emit("pairing", { meaning });
+      outcome.meaning = await this.manager.receive(bytes);
     } catch (error) {
-      if (!this.movedAway(error)) this.emit("pairing", { error });
+      outcome.error = error;
     }
+    try {
+      await this.flush();
+    } catch (error) {
+      outcome.error ??= error;
+    }
+    if (!this.movedAway(outcome.error)) this.emit("pairing", outcome);
   }
 
   async syncLoop() {

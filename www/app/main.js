@@ -83,6 +83,8 @@ function choose() {
   const [name = "", argument] = location.hash.replace(/^#\/?/, "").split("/");
   const manager = device.manager;
   if (manager.locked) return ["lock"];
+  // A new device whose keys the other device refused holds a persona it cannot use.
+  if (manager.failureReason === "device_rejected") return ["linking"];
   if (!manager.fingerprint) {
     if (manager.state !== "idle" && manager.state !== "inviting") return ["linking"];
     return [name === "linking" ? "linking" : "welcome"];

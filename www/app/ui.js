@@ -69,6 +69,8 @@ const PLAIN = {
   words_rejected: "The words did not match, so nothing was shared. Start the link again.",
   peer_cancelled: "The other device cancelled the link. Start again when you are ready.",
   network_lost: "The other device stopped answering. Check that both are online, then start again.",
+  device_rejected: "The new device could not be added: its keys could not be used. On the new device, press Start again to clear it, then link it again.",
+  unusable_device_keys: "The new device could not be added: its keys could not be used. On the new device, press Start again to clear it, then link it again.",
   import_failed: "This device could not store the persona. Free some storage, then link again.",
   wrong_pin: "That PIN is not right. Try again.",
   pin_required: "Enter this device's PIN to go on.",

@@ -101,9 +101,34 @@ export function mount(root, app) {
     body.dataset.complete = String(Boolean(progress.complete));
   }
 
+  function rejected() {
+    const again = h("button", {
+      type: "button",
+      id: "link-start-again",
+      onclick: async () => {
+        again.disabled = true;
+        try {
+          await manager.unlink();
+          location.hash = "#/linking";
+          location.reload();
+        } catch (error) {
+          fail(status, error);
+          again.disabled = false;
+        }
+      },
+    }, "Start again");
+    body.replaceChildren(
+      h("p", {}, "Your other device did not add this one, so nothing would reach it here."),
+      again);
+    fail(status, explain(manager.failureReason));
+    shown = "rejected";
+  }
+
   function update() {
     const state = manager.state;
-    if (manager.fingerprint) {
+    if (state === "failed" && manager.failureReason === "device_rejected") {
+      if (shown !== "rejected") rejected();
+    } else if (manager.fingerprint) {
       if (shown !== "history") {
         history();
         say(status, "This device is linked and stored encrypted in this browser.");
