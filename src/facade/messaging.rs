@@ -691,8 +691,12 @@ impl SyncManager {
         &self,
         network: &crate::network::client::MailboxClient,
     ) -> Result<u32, FacadeError> {
+        if self.flushing.replace(true) {
+            return Ok(0);
+        }
         let mut sent = 0;
         let put = self.put_outbox(network, &mut sent).await;
+        self.flushing.set(false);
         if sent > 0 {
             self.save_messaging(&[]).await?;
         }

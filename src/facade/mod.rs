@@ -86,6 +86,9 @@ pub struct SyncManager {
     keyring: Option<WebCryptoKeyring>,
     /// True while a received persona is being written, when other messages must wait.
     importing: Cell<bool>,
+    /// True while the messenger's outbox is being put: a second caller (the pairing and
+    /// the sync loops both flush) leaves it to the first rather than put it twice.
+    flushing: Cell<bool>,
     /// Whether this profile holds a vault, unlocked or not.
     vault_exists: Cell<bool>,
     vault: RefCell<Option<Rc<Vault<DeviceStore>>>>,
@@ -191,6 +194,7 @@ impl SyncManager {
             store,
             keyring,
             importing: Cell::new(false),
+            flushing: Cell::new(false),
             vault_exists: Cell::new(vault_exists),
             vault: RefCell::new(None),
             persona: RefCell::new(None),
@@ -251,6 +255,10 @@ impl SyncManager {
             .as_ref()
             .is_some_and(|m| !m.outbox().is_empty());
         if waiting {
+            // A flush under way may have begun before the roster without this device.
+            while self.flushing.get() {
+                sleep_ms(50).await;
+            }
             self.flush_messaging(&self.connected()?).await?;
         }
         self.lock();
@@ -632,8 +640,12 @@ impl SyncManager {
     #[wasm_bindgen(js_name = flushToNetwork)]
     pub async fn flush_to_network(&self) -> Result<u32, JsValue> {
         let network = self.connected()?;
-        // Stored before they leave: a reload while they travel resumes with them.
-        self.persist_target_pairing().await?;
+        // Stored before they leave: a reload while they travel resumes with them. With
+        // nothing new to send (a driver calling this on every step) nothing is written.
+        let resumable = matches!(&*self.pairing.borrow(), Pairing::Target(t) if t.has_transmits());
+        if resumable {
+            self.persist_target_pairing().await?;
+        }
         while let Some(transmit) = self.next_transmit() {
             self.pairing_outbox.borrow_mut().push_back(transmit);
         }
@@ -652,7 +664,9 @@ impl SyncManager {
         if self.messenger.borrow().is_some() {
             sent += self.flush_messaging(&network).await?;
         }
-        self.persist_target_pairing().await?;
+        if resumable {
+            self.persist_target_pairing().await?;
+        }
         Ok(sent)
     }
 

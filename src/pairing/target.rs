@@ -312,6 +312,11 @@ impl TargetPairing {
         })
     }
 
+    /// Whether a message waits to be delivered.
+    pub fn has_transmits(&self) -> bool {
+        !self.outbox.is_empty()
+    }
+
     /// The next message to deliver.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.outbox.pop_front()

@@ -13,7 +13,7 @@ import { createPersona, onScreen, openApp, shots } from "./app.mjs";
 
 const results = new URL("../../test-results/", import.meta.url).pathname;
 const CRASH_ITERATIONS = Number(process.env.CRASH_ITERATIONS ?? 50);
-const LINK_ITERATIONS = Number(process.env.CRASH_LINKS ?? 6);
+const LINK_ITERATIONS = Number(process.env.CRASH_LINKS ?? 10);
 
 let server;
 let base;
@@ -264,8 +264,10 @@ test("new devices reloaded or closed at random moments while they link and impor
     const text = `History ${n} `.padEnd(3000, "·");
     history.push(text);
     await sendOn(grace, text);
+    await grace.locator("#messages .body", { hasText: `History ${n} ` }).waitFor();
   }
-  assert.ok((await arrived(phone, history)).every((n) => n === 1), "the phone holds the history");
+  const onPhone = await arrived(phone, history);
+  assert.ok(onPhone.every((n) => n === 1), `the phone holds the history once: ${onPhone}`);
 
   const counts = { links: 0, reloads: 0, closes: 0, beforeApproval: 0, duringImport: 0, phoneDuringSend: 0 };
   const problems = [];
@@ -286,6 +288,7 @@ test("new devices reloaded or closed at random moments while they link and impor
     const words = (await laptop.locator("#words").textContent()).trim();
 
     const moment = random();
+    console.log(`link ${i}: moment ${moment.toFixed(2)}`);
     if (moment < 0.3) {
       // Cut while it waits for the approval: it must come back to the same words.
       counts.beforeApproval += 1;
@@ -307,14 +310,22 @@ test("new devices reloaded or closed at random moments while they link and impor
     }
 
     // The new device shows the whole history once, and both ways still read.
-    await goTo(laptop, `chat/${conversation}`, "chat");
-    const imported = await arrived(laptop, history);
-    if (!imported.every((n) => n === 1)) problems.push({ link: i, imported });
-    await sendOn(laptop, `From laptop ${i}`);
-    await sendOn(grace, `To laptop ${i}`);
-    const [atGrace] = await arrived(grace, [`From laptop ${i}`]);
-    const [atLaptop] = await arrived(laptop, [`To laptop ${i}`]);
-    if (atGrace !== 1 || atLaptop !== 1) problems.push({ link: i, atGrace, atLaptop });
+    try {
+      await laptop.locator("#nav").waitFor({ timeout: 60_000 });
+      await goTo(laptop, "chats");
+      await laptop.locator("#chat-list a").first().waitFor({ timeout: 60_000 });
+      await goTo(laptop, `chat/${conversation}`, "chat");
+      const imported = await arrived(laptop, history);
+      if (!imported.every((n) => n === 1)) problems.push({ link: i, imported });
+      await sendOn(laptop, `From laptop ${i}`);
+      await sendOn(grace, `To laptop ${i}`);
+      const [atGrace] = await arrived(grace, [`From laptop ${i}`]);
+      const [atLaptop] = await arrived(laptop, [`To laptop ${i}`]);
+      if (atGrace !== 1 || atLaptop !== 1) problems.push({ link: i, atGrace, atLaptop });
+    } catch (error) {
+      await laptop.screenshot({ path: `${results}crash-link-${i}.png`, fullPage: true });
+      problems.push({ link: i, moment, error: error.message.split("\n")[0] });
+    }
     await laptopContext.close();
   }
   const report = { seed, ...counts, historyMessages: history.length, problems };

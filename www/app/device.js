@@ -178,6 +178,9 @@ export class Device extends EventTarget {
   async pairingStep() {
     let messages = [];
     try {
+      // What waits (a request a reload cut off, a put that failed) leaves before anything
+      // is read; with nothing waiting this costs nothing.
+      await this.flush();
       messages = await this.manager.pollNetwork(2000);
     } catch (error) {
       if (this.movedAway(error)) return;
