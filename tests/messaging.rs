@@ -421,3 +421,24 @@ fn a_history_of_no_messages_is_complete_with_its_manifest() {
     assert_eq!((progress.blocks_done, progress.blocks_total), (0, 0));
     assert_eq!(b.history_mailbox(), None, "nothing more to wait for");
 }
+
+/// A vault written before the snapshot knew when devices were last active (format 2)
+/// opens as it was, with nothing known of their activity; a format-3 snapshot cut short
+/// is refused, not misread.
+#[test]
+fn a_format_2_snapshot_opens_with_no_activity_known() {
+    let mut rng = SeededRng::new(12);
+    let persona = Persona::create("Bob", 0, &mut rng).expect("persona");
+    let device = DeviceKeys::generate("device", 0, &mut rng).expect("device");
+    let bob = Messenger::create(&persona, &device, 0, &mut rng).expect("created");
+    let current = bob.snapshot().expect("snapshot");
+    assert_eq!(current.get(2), Some(&3), "format 3 after the magic");
+    // Format 2 is format 3 without the trailing activity count (empty here: 4 bytes).
+    let mut older = current[..current.len() - 4].to_vec();
+    older[2] = 2;
+    let reopened = Messenger::restore(&persona, &device, &older).expect("format 2 opens");
+    assert_eq!(reopened.roster(), bob.roster());
+    assert_eq!(reopened.outbox().envelopes(), bob.outbox().envelopes());
+    assert_eq!(reopened.last_active(&device.device_id), None);
+    assert!(Messenger::restore(&persona, &device, &current[..current.len() - 4]).is_err());
+}

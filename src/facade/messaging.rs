@@ -250,6 +250,11 @@ impl SyncManager {
                         ("name", device.name.as_str().into()),
                         ("addedAt", (device.added_at as f64).into()),
                         ("thisDevice", (device.device_id == m.device_id()).into()),
+                        (
+                            "lastActive",
+                            m.last_active(&device.device_id)
+                                .map_or(JsValue::UNDEFINED, |ms| (ms as f64).into()),
+                        ),
                     ])
                 })
                 .collect()

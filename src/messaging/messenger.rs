@@ -30,7 +30,7 @@ use crate::persona::{
     DeviceKeys, Message, MessageId, Persona, Sender, MAX_CONTACTS, MAX_CONVERSATIONS,
     MAX_DISPLAY_NAME_LEN,
 };
-use crate::roster::{Roster, RosterDevice, SignedRoster, MAX_ROSTER_LEN};
+use crate::roster::{Roster, RosterDevice, SignedRoster, MAX_DEVICES, MAX_ROSTER_LEN};
 use crate::vault::store::RawStore;
 use crate::vault::{Vault, VaultError};
 use crate::wire::{Reader, Writer};
@@ -43,9 +43,11 @@ pub const MAX_SEEN_ENVELOPES: usize = 20_000;
 /// Messages read from the vault at a time when conversations are restored.
 const RESTORE_PAGE: u32 = 1000;
 const STATE_MAGIC: &[u8; 2] = b"MS";
-/// Version 2 added the outbox; version 1 snapshots restore with an empty one.
-const STATE_FORMAT_VERSION: u8 = 2;
+/// Version 2 added the outbox, version 3 when the other devices were last active; older
+/// snapshots restore with neither known.
+const STATE_FORMAT_VERSION: u8 = 3;
 const STATE_FORMAT_WITHOUT_OUTBOX: u8 = 1;
+const STATE_FORMAT_WITHOUT_ACTIVITY: u8 = 2;
 const MAX_SESSIONS_PICKLE_LEN: usize = 16 * 1024 * 1024;
 
 /// What an incoming envelope changed.
@@ -140,6 +142,9 @@ pub struct Messenger {
     serving: HashMap<[u8; 16], ([u8; 16], Arc<DirectServer>)>,
     /// What this device must still send, saved with every snapshot.
     outbox: Outbox,
+    /// Per own device (by id), the latest time (ms, its clock) it is known to have been in
+    /// use: a text it sent, or a message it marked read.
+    last_active: BTreeMap<[u8; 16], u64>,
 }
 
 struct IncomingHistory {
@@ -278,6 +283,7 @@ impl Messenger {
             history: None,
             serving: HashMap::new(),
             outbox: Outbox::default(),
+            last_active: BTreeMap::new(),
         }
     }
 
@@ -302,6 +308,11 @@ impl Messenger {
 
     pub fn roster(&self) -> &Roster {
         &self.roster
+    }
+
+    /// When the own device `device_id` was last seen in use (ms), if it ever was.
+    pub fn last_active(&self, device_id: &[u8; 16]) -> Option<u64> {
+        self.last_active.get(device_id).copied()
     }
 
     /// The persona's roster, signed: what a new device is given when it links.
@@ -369,6 +380,17 @@ impl Messenger {
             None => w.put_u8(0),
         }
         self.outbox.write(&mut w)?;
+        // Only devices still on the roster: the list stays as short as the roster.
+        let on_roster: Vec<_> = self
+            .last_active
+            .iter()
+            .filter(|(id, _)| self.roster.devices.iter().any(|d| &d.device_id == *id))
+            .collect();
+        w.put_count("last_active", on_roster.len(), MAX_DEVICES)?;
+        for (device_id, at_ms) in on_roster {
+            w.put_bytes(device_id);
+            w.put_u64(*at_ms);
+        }
         Ok(Zeroizing::new(w.into_bytes()))
     }
 
@@ -381,9 +403,9 @@ impl Messenger {
     ) -> Result<Self, MessagingError> {
         let persona_key = persona.identity_key().verifying_key().to_bytes();
         let mut r = Reader::new(snapshot);
-        // A format-1 snapshot (no outbox) is read as such; anything else must be current.
+        // An older snapshot is read as such; anything else must be current.
         let version = match snapshot.get(STATE_MAGIC.len()) {
-            Some(&STATE_FORMAT_WITHOUT_OUTBOX) => STATE_FORMAT_WITHOUT_OUTBOX,
+            Some(&older @ (STATE_FORMAT_WITHOUT_OUTBOX | STATE_FORMAT_WITHOUT_ACTIVITY)) => older,
             _ => STATE_FORMAT_VERSION,
         };
         r.magic_and_version(STATE_MAGIC, version)?;
@@ -439,6 +461,13 @@ impl Messenger {
         }
         if version != STATE_FORMAT_WITHOUT_OUTBOX {
             messenger.outbox = Outbox::read(&mut r)?;
+        }
+        if version == STATE_FORMAT_VERSION {
+            for _ in 0..r.count("last_active", MAX_DEVICES, 16 + 8)? {
+                let device_id = r.array("device_id")?;
+                let at_ms = r.u64("last_active")?;
+                messenger.last_active.insert(device_id, at_ms);
+            }
         }
         r.finish()?;
         Ok(messenger)
@@ -1179,6 +1208,9 @@ impl Messenger {
             events.push(self.accept_introduction(message, &content)?);
         }
         let from_own = message.sender_persona == self.persona_key;
+        if from_own {
+            self.note_activity(message, &content);
+        }
         match content {
             Content::Text(text) => events.extend(self.receive_text(message, text)?),
             Content::ReadState(state) if from_own => events.extend(self.apply_marks(&state)),
@@ -1237,6 +1269,19 @@ impl Messenger {
             | Content::DirectAccept(_) => return Err(MessagingError::NotFromOwnDevice),
         }
         Ok(events)
+    }
+
+    /// A text was written, or a message read, no earlier than the time it carries.
+    fn note_activity(&mut self, message: &SealedMessage, content: &Content) {
+        let at_ms = match content {
+            Content::Text(text) => text.sent_at_ms,
+            Content::ReadState(state) => state.read_up_to.0.max(state.dismissed_up_to.0),
+            _ => return,
+        };
+        if let Ok(device_id) = self.own_sender(message) {
+            let latest = self.last_active.entry(device_id).or_default();
+            *latest = (*latest).max(at_ms);
+        }
     }
 
     /// The id of the own device that sealed `message`.

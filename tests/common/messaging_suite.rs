@@ -279,8 +279,18 @@ pub async fn alice_writes_to_bob_on_both_devices_and_bob_replies(
         "ordered by sender time"
     );
 
+    // B knows when A was last in use (the reply's time), and it knows it after a reload.
+    let bob_a_id = bob_a.messenger.device_id();
+    assert_eq!(bob_b.messenger.last_active(&bob_a_id), Some(NOW * 1000 + 5));
+    assert_eq!(
+        alice.messenger.last_active(&bob_a_id),
+        None,
+        "own devices only"
+    );
+
     // B reloads: what it knows, its sessions and what it has seen come back.
     bob_b.reload();
+    assert_eq!(bob_b.messenger.last_active(&bob_a_id), Some(NOW * 1000 + 5));
     assert!(bob_b
         .messenger
         .receive(&replay)

@@ -174,6 +174,9 @@ test("a laptop scans the phone's QR code, catches up on the history, and shares 
     assert.equal(await device.locator("#roster-epoch").textContent(), "2");
     assert.equal(await device.locator('#device-list li[data-this-device="true"] .title').textContent(), name);
   }
+  // The phone heard the laptop write a moment ago; it marks itself active now.
+  await phone.locator('#device-list li[data-this-device="false"] small', { hasText: "Last active today at" }).waitFor({ timeout: 30_000 });
+  assert.match(await phone.locator('#device-list li[data-this-device="true"] small').textContent(), /Active now/);
   await shot(phone, "devices");
 
   // A reload opens the laptop's vault by itself; a PIN then locks it.

@@ -1,5 +1,5 @@
 // The persona's devices: the signed roster, its epoch, this device marked; remove others.
-import { fail, h, heading, renderList, say, statusLine } from "../ui.js";
+import { fail, formatTime, h, heading, renderList, say, statusLine } from "../ui.js";
 
 export function mount(root, app) {
   const { device } = app;
@@ -31,11 +31,20 @@ export function mount(root, app) {
     }
   }
 
+  /** When a device was last in use, as far as this one has heard. */
+  function activity(entry) {
+    if (entry.thisDevice) return "Active now";
+    if (entry.lastActive === undefined) return "Not heard from since it was added";
+    const at = new Date(entry.lastActive);
+    const today = at.toDateString() === new Date().toDateString();
+    return `Last active ${today ? "today" : at.toLocaleDateString()} at ${formatTime(entry.lastActive)}`;
+  }
+
   function update() {
     epoch.value = manager.rosterEpoch ?? "";
     revoked.hidden = !device.revoked;
     const entries = manager.devices();
-    const signature = JSON.stringify([manager.rosterEpoch, device.revoked, entries.map((e) => e.deviceId)]);
+    const signature = JSON.stringify([manager.rosterEpoch, device.revoked, entries.map((e) => [e.deviceId, e.lastActive])]);
     renderList(list, signature, () => entries.map((entry) => {
       const button = entry.thisDevice || device.revoked ? null : h("button", {
         type: "button",
@@ -46,7 +55,7 @@ export function mount(root, app) {
       return h("li", { dataset: { key: entry.deviceId, device: entry.deviceId, thisDevice: String(entry.thisDevice) } },
         h("span", { class: "title" }, entry.name),
         entry.thisDevice ? h("span", { class: "tag" }, "This device") : null,
-        h("small", {}, `Added ${new Date(entry.addedAt * 1000).toLocaleDateString()}`),
+        h("small", {}, `Added ${new Date(entry.addedAt * 1000).toLocaleDateString()} · ${activity(entry)}`),
         button);
     }));
   }
