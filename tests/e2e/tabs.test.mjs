@@ -331,6 +331,12 @@ test("new devices reloaded or closed at random moments while they link and impor
   const report = { seed, ...counts, historyMessages: history.length, problems };
   await mkdir(results, { recursive: true });
   await writeFile(`${results}crash-link-report.json`, `${JSON.stringify(report, null, 2)}\n`);
+  await writeFile(`${results}crash-link-report.md`, [
+    "| seed | links | reloads | closes | new device cut while awaiting approval | while importing | phone cut while sending the history | history messages | problems |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    `| ${seed} | ${counts.links} | ${counts.reloads} | ${counts.closes} | ${counts.beforeApproval} | ${counts.duringImport} | ${counts.phoneDuringSend} | ${history.length} | ${problems.length} |`,
+    "",
+  ].join("\n"));
   console.log(JSON.stringify(report));
   assert.deepEqual(problems, [], "every new device holds the history once and reads and is read");
   await phoneContext.close();
