@@ -139,7 +139,7 @@ async fn bench_unlock_costs() {
         protect(
             &w.persona.database_passphrase,
             &keyring,
-            Some(("2468", PinParams::DEFAULT)),
+            Some(("246813", PinParams::DEFAULT)),
             &mut w.rng,
         )
         .await

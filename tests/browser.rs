@@ -229,3 +229,51 @@ async fn an_acknowledgement_with_unusable_keys_fails_the_source_and_tells_the_ne
         Ok(PairingEvent::Aborted(AbortReason::DeviceRejected))
     );
 }
+
+/// The adversary races PIN tries in one page, hoping two run on one count: the second
+/// try at once is refused as `busy`, and the first is counted.
+#[wasm_bindgen_test]
+async fn pin_tries_in_one_page_are_counted_one_at_a_time() {
+    let device = fresh_device("facade-pin-race", "Phone").await;
+    device
+        .create_persona("Ada".into())
+        .await
+        .expect("a persona");
+    let short = device
+        .set_pin(Some("1234".into()))
+        .await
+        .expect_err("too short");
+    assert_eq!(code_of(&short), "pin_too_short");
+    device
+        .set_pin(Some("482913".into()))
+        .await
+        .expect("pin set");
+    device.lock();
+    let (first, second) = futures::join!(
+        device.unlock(Some("000000".into())),
+        device.unlock(Some("111111".into()))
+    );
+    let mut codes = [
+        code_of(&first.expect_err("wrong")),
+        code_of(&second.expect_err("wrong or busy")),
+    ];
+    codes.sort();
+    assert_eq!(codes, ["busy".to_owned(), "wrong_pin".to_owned()]);
+    // After the first try's wait, the next wrong PIN is the second one counted.
+    let pause = js_sys::Promise::new(&mut |resolve, _| {
+        let _ = web_sys::window()
+            .expect("a window")
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 2100);
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(pause).await;
+    let again = device
+        .unlock(Some("222222".into()))
+        .await
+        .expect_err("wrong");
+    assert_eq!(code_of(&again), "wrong_pin");
+    let message = js_sys::Reflect::get(&again, &"message".into())
+        .expect("a message")
+        .as_string()
+        .unwrap_or_default();
+    assert!(message.contains("2 wrong so far"), "{message}");
+}

@@ -200,8 +200,22 @@ fn a_second_request_for_a_used_invitation_is_refused() {
     let late = second.poll_transmit().expect("a second request");
     assert_eq!(
         pair.source.receive(&late.bytes, NOW + 9, &mut pair.rng),
+        Ok(PairingEvent::TurnedAway {
+            device_name: "Phone".into()
+        }),
+        "the source names the second device so the person is warned"
+    );
+    assert_eq!(pair.source.turned_away(), ["Phone".to_owned()]);
+    // A request for the invitation that does not open names no one.
+    let mut forged = late.bytes.clone();
+    if let Some(last) = forged.last_mut() {
+        *last ^= 1;
+    }
+    assert_eq!(
+        pair.source.receive(&forged, NOW + 9, &mut pair.rng),
         Err(PairingError::InvitationUsed)
     );
+    assert_eq!(pair.source.turned_away().len(), 1);
 }
 
 #[test]
@@ -579,9 +593,10 @@ fn a_second_device_racing_for_the_invitation_is_told_it_was_used() {
     let late_request = late.poll_transmit().expect("a request");
     assert_eq!(
         pair.source
-            .receive(&late_request.bytes, NOW + 8, &mut pair.rng)
-            .map_err(|e| e.code()),
-        Err("invitation_used")
+            .receive(&late_request.bytes, NOW + 8, &mut pair.rng),
+        Ok(PairingEvent::TurnedAway {
+            device_name: "Intruder".into()
+        })
     );
     let turned_away = pair
         .source
@@ -906,5 +921,59 @@ fn keys_off_the_curve_or_of_low_order_are_unusable() {
     ];
     for device in broken {
         assert_eq!(device.check_keys(), Err(RosterError::UnusableDeviceKeys));
+    }
+}
+
+/// The adversary is a hurried person: one who compares only one or two of the three
+/// words. Every decoy is the right triple with one word changed, and each position is
+/// changed in some decoy, so any one or two words leave more than one triple to pick.
+#[test]
+fn decoys_share_words_so_only_reading_all_three_picks_right() {
+    use phantom_sync::pairing::words::{AuthWords, WordChoice, CANDIDATE_COUNT, WORD_COUNT};
+
+    let mut rng = SeededRng::new(40);
+    for seed in 0u16..200 {
+        let right = AuthWords::from_indices([seed, 2047 - seed, seed * 7 % 2048]).expect("words");
+        let choice = WordChoice::new(right, &mut rng);
+        let candidates = choice.candidates();
+        let correct: Vec<usize> = (0..CANDIDATE_COUNT)
+            .filter(|i| choice.is_correct(*i))
+            .collect();
+        assert_eq!(correct.len(), 1);
+        assert_eq!(candidates.iter().filter(|c| **c == right).count(), 1);
+        for (i, a) in candidates.iter().enumerate() {
+            for b in &candidates[i + 1..] {
+                assert_ne!(a, b, "all different");
+            }
+        }
+        let differing = |c: &AuthWords| -> Vec<usize> {
+            (0..WORD_COUNT)
+                .filter(|p| c.indices().get(*p) != right.indices().get(*p))
+                .collect()
+        };
+        for decoy in candidates.iter().filter(|c| **c != right) {
+            assert_eq!(differing(decoy).len(), 1, "{decoy:?} against {right:?}");
+        }
+        for checked in [
+            vec![0],
+            vec![1],
+            vec![2],
+            vec![0, 1],
+            vec![0, 2],
+            vec![1, 2],
+        ] {
+            let still_possible = candidates
+                .iter()
+                .filter(|c| {
+                    checked
+                        .iter()
+                        .all(|p| c.indices().get(*p) == right.indices().get(*p))
+                })
+                .count();
+            assert!(
+                still_possible > 1,
+                "checking {checked:?} alone would pick right"
+            );
+        }
     }
 }

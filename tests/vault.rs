@@ -49,6 +49,7 @@ mod native {
         pin_unlock_counts_wrong_pins_with_back_off,
         an_interrupted_import_leaves_the_old_state_and_can_be_retried,
         hostile_unlock_records_are_refused_without_hanging,
+        a_pin_count_deleted_replaced_or_cut_short_gives_no_extra_tries,
     );
 
     #[test]
@@ -111,6 +112,7 @@ mod browser {
         pin_unlock_counts_wrong_pins_with_back_off,
         an_interrupted_import_leaves_the_old_state_and_can_be_retried,
         hostile_unlock_records_are_refused_without_hanging,
+        a_pin_count_deleted_replaced_or_cut_short_gives_no_extra_tries,
     );
 
     #[wasm_bindgen(inline_js = r#"

@@ -86,6 +86,9 @@ pub struct SyncManager {
     keyring: Option<WebCryptoKeyring>,
     /// True while a received persona is being written, when other messages must wait.
     importing: Cell<bool>,
+    /// True while a PIN is tried (unlocking or approving): a second try at once is
+    /// refused, so tries are counted one after another.
+    trying_pin: Cell<bool>,
     /// True while the messenger's outbox is being put: a second caller (the pairing and
     /// the sync loops both flush) leaves it to the first rather than put it twice.
     flushing: Cell<bool>,
@@ -194,6 +197,7 @@ impl SyncManager {
             store,
             keyring,
             importing: Cell::new(false),
+            trying_pin: Cell::new(false),
             flushing: Cell::new(false),
             vault_exists: Cell::new(vault_exists),
             vault: RefCell::new(None),
@@ -313,14 +317,7 @@ impl SyncManager {
 
     /// Opens the vault; `pin` is needed only when one was set.
     pub async fn unlock(&self, pin: Option<String>) -> Result<(), JsValue> {
-        let vault = Vault::unlock(
-            Rc::clone(&self.store),
-            self.keyring()?,
-            pin.as_deref(),
-            now_secs(),
-        )
-        .await
-        .map_err(FacadeError::from)?;
+        let vault = self.try_pin(pin.as_deref()).await?;
         let persona = vault.persona().await.map_err(FacadeError::from)?;
         *self.vault.borrow_mut() = Some(Rc::new(vault));
         *self.persona.borrow_mut() = Some(persona);
@@ -493,6 +490,16 @@ impl SyncManager {
             .ok_or_else(|| FacadeError::new("unexpected_message", "not a sync request").into())
     }
 
+    /// Source: the names of devices that answered the accepted code after the first one
+    /// (someone else saw it); the person should be warned.
+    #[wasm_bindgen(getter, js_name = turnedAway)]
+    pub fn turned_away(&self) -> Vec<String> {
+        match &*self.pairing.borrow() {
+            Pairing::Source(source) => source.turned_away().to_vec(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Source: who asks to link and the word triples to pick from, once a request arrived.
     #[wasm_bindgen(getter, js_name = wordChoice)]
     pub fn word_choice(&self) -> Option<WordChoiceView> {
@@ -601,6 +608,7 @@ impl SyncManager {
                 "link_completed"
             }
             PairingEvent::Aborted(_) => "aborted",
+            PairingEvent::TurnedAway { .. } => "turned_away",
         };
         self.persist_target_pairing().await?;
         Ok(meaning.to_owned())
@@ -856,14 +864,26 @@ impl SyncManager {
                 "enter this device's PIN to approve the link",
             ));
         };
-        Vault::unlock(
-            Rc::clone(&self.store),
-            self.keyring()?,
-            Some(&pin),
-            now_secs(),
-        )
-        .await?;
+        self.try_pin(Some(&pin)).await?;
         Ok(())
+    }
+
+    /// Opens the vault with `pin`, one try at a time (`busy` while another runs).
+    async fn try_pin(&self, pin: Option<&str>) -> Result<Vault<DeviceStore>, FacadeError> {
+        if self.trying_pin.replace(true) {
+            return Err(FacadeError::new(
+                "busy",
+                "a PIN is being checked; wait for its answer",
+            ));
+        }
+        let opened = match self.keyring() {
+            Ok(keyring) => Vault::unlock(Rc::clone(&self.store), keyring, pin, now_secs())
+                .await
+                .map_err(FacadeError::from),
+            Err(error) => Err(error),
+        };
+        self.trying_pin.set(false);
+        opened
     }
 
     fn with_source(

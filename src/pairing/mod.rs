@@ -77,6 +77,10 @@ pub enum PairingEvent {
     PersonaReceived(Box<PersonaPayload>),
     /// Source: the target imported the persona and asks to join the roster as this device.
     LinkCompleted(RosterDevice),
+    /// Source: after one device's request was accepted, another one, named so, answered
+    /// the same invitation and was told it was used. Someone else saw the code: the person
+    /// must be told, and read the words with care.
+    TurnedAway { device_name: String },
     /// The other device stopped the pairing.
     Aborted(AbortReason),
 }

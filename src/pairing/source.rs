@@ -24,6 +24,8 @@ pub const INVITATION_LIFETIME_SECS: u64 = 180;
 pub const STEP_TIMEOUT_SECS: u64 = 120;
 /// Invitations remembered, so a late request gets "expired" rather than "unknown".
 const REMEMBERED_INVITATIONS: usize = 16;
+/// Names of turned-away devices kept to show; more would only repeat the warning.
+const REMEMBERED_TURNED_AWAY: usize = 8;
 
 struct IssuedInvitation {
     invitation: PairingInvitation,
@@ -48,6 +50,8 @@ pub struct SourcePairing {
     issued: VecDeque<IssuedInvitation>,
     accepted: Option<AcceptedRequest>,
     outbox: VecDeque<Transmit>,
+    /// The devices that answered the accepted invitation after the first one.
+    turned_away: Vec<String>,
 }
 
 impl Default for SourcePairing {
@@ -68,6 +72,7 @@ impl SourcePairing {
             issued: VecDeque::new(),
             accepted: None,
             outbox: VecDeque::new(),
+            turned_away: Vec::new(),
         }
     }
 
@@ -142,8 +147,10 @@ impl SourcePairing {
             if message.encapsulated_key.as_ref() == Some(accepted.channel.encapsulated_key()) {
                 return Err(PairingError::ReplayedRequest);
             }
-            self.turn_away(message);
-            return Err(PairingError::InvitationUsed);
+            return match self.turn_away(message) {
+                Some(device_name) => Ok(PairingEvent::TurnedAway { device_name }),
+                None => Err(PairingError::InvitationUsed),
+            };
         }
         let issued = self
             .issued
@@ -311,20 +318,23 @@ impl SourcePairing {
         Ok(())
     }
 
+    /// The names of devices that answered the accepted invitation after the first one.
+    pub fn turned_away(&self) -> &[String] {
+        &self.turned_away
+    }
+
     /// Tells a device that answered the invitation after another one that it was too late,
-    /// sealed to that device alone. A request that does not open gets nothing.
-    fn turn_away(&mut self, message: &ChannelMessage) {
-        let Some(accepted) = &self.accepted else {
-            return;
-        };
+    /// sealed to that device alone, and returns its name. A request that does not open
+    /// gets nothing, and is not named.
+    fn turn_away(&mut self, message: &ChannelMessage) -> Option<String> {
+        let accepted = self.accepted.as_ref()?;
         if message.invitation_id != accepted.answered.invitation.id {
-            return;
+            return None;
         }
         let answered = &accepted.answered;
-        let Ok(mut late) = PairingChannel::accept(&answered.keys, &answered.invitation, message)
-        else {
-            return;
-        };
+        let mut late =
+            PairingChannel::accept(&answered.keys, &answered.invitation, message).ok()?;
+        let request = SyncRequest::decode(&late.open(message).ok()?).ok()?;
         let abort = Abort {
             reason: AbortReason::InvitationUsed,
         };
@@ -336,6 +346,10 @@ impl SourcePairing {
                 });
             }
         }
+        if self.turned_away.len() < REMEMBERED_TURNED_AWAY {
+            self.turned_away.push(request.device_name.clone());
+        }
+        Some(request.device_name)
     }
 
     /// The time the driver should call [`SourcePairing::handle_timeout`] at, if any.

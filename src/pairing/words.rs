@@ -82,9 +82,15 @@ impl AuthWords {
         }
     }
 
-    fn random(rng: &mut impl CryptoRng) -> Self {
-        let mut next = || (rng.next_u32() & 0x7ff) as u16;
-        Self([next(), next(), next()])
+    /// The same triple with the word at `position` replaced by another, random one.
+    fn with_one_word_changed(&self, position: usize, rng: &mut impl CryptoRng) -> Self {
+        let mut changed = *self;
+        if let Some(word) = changed.0.get_mut(position) {
+            // An offset of 1..2047 from the old index: never the same word.
+            let offset = 1 + (rng.next_u32() % 2047) as u16;
+            *word = (*word + offset) & 0x7ff;
+        }
+        changed
     }
 
     /// Parses typed words; case and extra spaces do not matter, four-letter prefixes suffice.
@@ -108,10 +114,6 @@ impl AuthWords {
     pub fn words(&self) -> [&'static str; WORD_COUNT] {
         let list = word_list();
         self.0.map(|index| list[usize::from(index & 0x7ff)])
-    }
-
-    fn differs_everywhere(&self, other: &AuthWords) -> bool {
-        self.0.iter().zip(other.0.iter()).all(|(a, b)| a != b)
     }
 }
 
@@ -154,15 +156,22 @@ pub struct WordChoice {
 }
 
 impl WordChoice {
-    /// The correct triple at a random place among decoys that differ from it in every word.
+    /// The correct triple at a random place among decoys that each differ from it in one
+    /// word only, with every position changed in at least one decoy: whoever checks two of
+    /// the three words still has two triples left, so only reading all three picks right.
     pub fn new(correct_words: AuthWords, rng: &mut impl CryptoRng) -> Self {
         let mut candidates = [correct_words; CANDIDATE_COUNT];
         let correct = (rng.next_u32() as usize) % CANDIDATE_COUNT;
         let mut filled = 0;
         while filled < CANDIDATE_COUNT - 1 {
-            let decoy = AuthWords::random(rng);
+            let position = if filled < WORD_COUNT {
+                filled
+            } else {
+                (rng.next_u32() as usize) % WORD_COUNT
+            };
+            let decoy = correct_words.with_one_word_changed(position, rng);
             let taken = &candidates[..filled];
-            if decoy.differs_everywhere(&correct_words) && !taken.contains(&decoy) {
+            if !taken.contains(&decoy) {
                 candidates[filled] = decoy;
                 filled += 1;
             }

@@ -44,7 +44,7 @@ use crate::wire::{WireError, WireRecord};
 use cipher::{CipherError, VaultCipher, KEY_CHECK_ID, LOOKUP_KEY_LEN};
 use schema::SchemaError;
 use store::{RawStore, StoreError, StoreName, WriteOp};
-use unlock::{DeviceKeyring, PinAttempts, PinParams, UnlockError, UnlockRecord};
+use unlock::{DeviceKeyring, PinAttempts, PinParams, UnlockError, UnlockMethod, UnlockRecord};
 
 const UNLOCK_ID: &[u8] = b"unlock";
 const PIN_ATTEMPTS_ID: &[u8] = b"pin_attempts";
@@ -206,45 +206,52 @@ impl<S: RawStore> Vault<S> {
             .await?
             .ok_or(VaultError::NoVault)?;
         let record = UnlockRecord::decode(&record)?;
-        if !record.needs_pin() {
+        let UnlockMethod::Pin { salt, counted, .. } = record.method else {
             let passphrase = unlock::recover(&record, keyring, None).await?;
             return Self::open(store, passphrase).await;
-        }
-        let mut attempts = match store.get(StoreName::Meta, PIN_ATTEMPTS_ID).await? {
-            Some(bytes) => {
-                PinAttempts::decode(&bytes).unwrap_or_else(|_| PinAttempts::damaged(now))
+        };
+        let pin = pin.ok_or(UnlockError::PinRequired)?;
+        let stored = store.get(StoreName::Meta, PIN_ATTEMPTS_ID).await?;
+        let read = match (stored, counted) {
+            (Some(sealed), true) => unlock::open_attempts(keyring, &salt, &sealed).await,
+            // Deleted: as if the count had been edited.
+            (None, true) => None,
+            (Some(bytes), false) => PinAttempts::decode(&bytes).ok(),
+            (None, false) => Some(PinAttempts::default()),
+        };
+        let count = |attempts: PinAttempts| async move {
+            let bytes = if counted {
+                unlock::seal_attempts(keyring, &salt, &attempts).await?
+            } else {
+                attempts.encode()?.to_vec()
+            };
+            Ok::<_, VaultError>(WriteOp::put(StoreName::Meta, PIN_ATTEMPTS_ID, &bytes))
+        };
+        let mut attempts = match read {
+            Some(attempts) => attempts,
+            None => {
+                // Stored, so the longest wait runs from the first time it is seen.
+                let damaged = PinAttempts::damaged(now);
+                store.write(vec![count(damaged).await?]).await?;
+                damaged
             }
-            None => PinAttempts::default(),
         };
         if attempts.not_before > now.saturating_add(unlock::MAX_PIN_BACKOFF_SECS) {
             attempts.not_before = now.saturating_add(unlock::MAX_PIN_BACKOFF_SECS);
         }
         attempts.check(now)?;
-        match unlock::recover(&record, keyring, pin).await {
-            Ok(passphrase) => {
-                if attempts != PinAttempts::default() {
-                    store
-                        .write(vec![WriteOp::Delete {
-                            store: StoreName::Meta,
-                            key: PIN_ATTEMPTS_ID.to_vec(),
-                        }])
-                        .await?;
-                }
-                Self::open(store, passphrase).await
-            }
-            Err(UnlockError::WrongPin { .. }) => {
-                let error = attempts.record_failure(now);
-                store
-                    .write(vec![WriteOp::put(
-                        StoreName::Meta,
-                        PIN_ATTEMPTS_ID,
-                        &attempts.encode()?,
-                    )])
-                    .await?;
-                Err(error.into())
-            }
-            Err(other) => Err(other.into()),
-        }
+        // Counted as wrong before the PIN is tried: a page closed during the try, or a
+        // second try started meanwhile, finds the count already raised.
+        let wrong = attempts.record_failure(now);
+        store.write(vec![count(attempts).await?]).await?;
+        let passphrase = match unlock::recover(&record, keyring, Some(pin)).await {
+            Err(UnlockError::WrongPin { .. }) => return Err(wrong.into()),
+            other => other?,
+        };
+        store
+            .write(vec![count(PinAttempts::default()).await?])
+            .await?;
+        Self::open(store, passphrase).await
     }
 
     /// Whether opening this store asks for a PIN (readable while locked).
@@ -264,13 +271,22 @@ impl<S: RawStore> Vault<S> {
         rng: &mut impl CryptoRng,
     ) -> Result<(), VaultError> {
         let record = unlock::protect(&self.passphrase, keyring, pin, rng).await?;
+        // A PIN starts with a sealed count of none: from now on a missing count is an edit.
+        let attempts = match &record.method {
+            UnlockMethod::Pin { salt, .. } => WriteOp::put(
+                StoreName::Meta,
+                PIN_ATTEMPTS_ID,
+                &unlock::seal_attempts(keyring, salt, &PinAttempts::default()).await?,
+            ),
+            UnlockMethod::DeviceKey => WriteOp::Delete {
+                store: StoreName::Meta,
+                key: PIN_ATTEMPTS_ID.to_vec(),
+            },
+        };
         self.store
             .write(vec![
                 WriteOp::put(StoreName::Meta, UNLOCK_ID, &record.encode()?),
-                WriteOp::Delete {
-                    store: StoreName::Meta,
-                    key: PIN_ATTEMPTS_ID.to_vec(),
-                },
+                attempts,
             ])
             .await?;
         Ok(())

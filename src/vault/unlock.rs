@@ -5,7 +5,10 @@
 //! kept in IndexedDB (`drivers::webcrypto`), so the vault opens by itself in milliseconds.
 //! With a PIN, the passphrase is first sealed under Argon2id(PIN) — memory-hard, tuned to
 //! about a second in the browser — and then wrapped by the device key. Wrong PINs are
-//! counted and each one doubles the wait before the next try ([`PinAttempts`]).
+//! counted and each one doubles the wait before the next try ([`PinAttempts`]); the count
+//! is sealed by the device key and raised before each try, so editing, deleting or racing
+//! it earns the longest wait rather than more tries. A new PIN has at least
+//! [`MIN_PIN_LEN`] characters.
 //!
 //! ```
 //! use phantom_sync::secret::Secret;
@@ -15,9 +18,9 @@
 //! let keyring = MemoryKeyring::generate(&mut rng);
 //! let passphrase = Secret::from_bytes([9; 32]);
 //! pollster::block_on(async {
-//!     let record = protect(&passphrase, &keyring, Some(("2468", PinParams::FOR_TESTS)), &mut rng).await?;
-//!     assert!(recover(&record, &keyring, Some("1357")).await.is_err());
-//!     assert_eq!(recover(&record, &keyring, Some("2468")).await?, passphrase);
+//!     let record = protect(&passphrase, &keyring, Some(("246813", PinParams::FOR_TESTS)), &mut rng).await?;
+//!     assert!(recover(&record, &keyring, Some("135791")).await.is_err());
+//!     assert_eq!(recover(&record, &keyring, Some("246813")).await?, passphrase);
 //!     Ok::<(), phantom_sync::vault::unlock::UnlockError>(())
 //! })?;
 //! # Ok::<(), phantom_sync::vault::unlock::UnlockError>(())
@@ -33,6 +36,12 @@ use crate::secret::Secret;
 use crate::wire::{Reader, WireError, WireRecord, Writer};
 
 const PIN_AAD: &[u8] = b"phantom-sync pin v1";
+/// Appended to the PIN layer's associated data of a record whose attempt count is sealed,
+/// so that turning it back into an older record (whose count may be missing) breaks it.
+const COUNTED_AAD: &[u8] = b" counted";
+const ATTEMPTS_MAGIC: &[u8; 2] = b"PA";
+/// The shortest new PIN: six digits make 10^6 guesses, a passphrase may be any text.
+pub const MIN_PIN_LEN: usize = 6;
 const KEYRING_AAD: &[u8] = b"phantom-sync device keyring v1";
 const MAX_WRAPPED_LEN: usize = 1024;
 /// The longest wait a run of wrong PINs imposes, in seconds.
@@ -57,6 +66,8 @@ pub enum UnlockError {
     Keyring(String),
     #[error("the PIN settings are out of range")]
     InvalidPinParams,
+    #[error("a PIN needs at least {MIN_PIN_LEN} digits or characters")]
+    PinTooShort,
     #[error("malformed unlock record: {0}")]
     Wire(#[from] WireError),
 }
@@ -71,6 +82,7 @@ impl UnlockError {
             UnlockError::DeviceKeyRejected => "device_key_rejected",
             UnlockError::Keyring(_) => "keyring_failed",
             UnlockError::InvalidPinParams => "invalid_pin_params",
+            UnlockError::PinTooShort => "pin_too_short",
             UnlockError::Wire(inner) => inner.code(),
         }
     }
@@ -166,7 +178,13 @@ impl DeviceKeyring for MemoryKeyring {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UnlockMethod {
     DeviceKey,
-    Pin { params: PinParams, salt: [u8; 16] },
+    /// `counted`: the attempt count is sealed by the device key and must be there (every
+    /// PIN set since; records from before read a missing count as none).
+    Pin {
+        params: PinParams,
+        salt: [u8; 16],
+        counted: bool,
+    },
 }
 
 /// The wrapped passphrase, as stored in the vault's meta store.
@@ -188,8 +206,12 @@ impl WireRecord for UnlockRecord {
     fn write(&self, w: &mut Writer) -> Result<(), WireError> {
         match &self.method {
             UnlockMethod::DeviceKey => w.put_u8(1),
-            UnlockMethod::Pin { params, salt } => {
-                w.put_u8(2);
+            UnlockMethod::Pin {
+                params,
+                salt,
+                counted,
+            } => {
+                w.put_u8(if *counted { 3 } else { 2 });
                 w.put_u32(params.memory_kib);
                 w.put_u32(params.iterations);
                 w.put_u32(params.parallelism);
@@ -202,13 +224,14 @@ impl WireRecord for UnlockRecord {
     fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
         let method = match r.u8("unlock_method")? {
             1 => UnlockMethod::DeviceKey,
-            2 => UnlockMethod::Pin {
+            method @ (2 | 3) => UnlockMethod::Pin {
                 params: PinParams {
                     memory_kib: r.u32("memory_kib")?,
                     iterations: r.u32("iterations")?,
                     parallelism: r.u32("parallelism")?,
                 },
                 salt: r.array("salt")?,
+                counted: method == 3,
             },
             other => {
                 return Err(WireError::InvalidValue {
@@ -284,6 +307,46 @@ impl WireRecord for PinAttempts {
     }
 }
 
+/// The attempt count sealed by the device key, bound to the PIN record's salt: a count from
+/// another record or another device does not open here.
+pub async fn seal_attempts(
+    keyring: &impl DeviceKeyring,
+    salt: &[u8; 16],
+    attempts: &PinAttempts,
+) -> Result<Vec<u8>, UnlockError> {
+    let mut w = Writer::new();
+    w.put_bytes(ATTEMPTS_MAGIC);
+    w.put_bytes(salt);
+    attempts.write(&mut w)?;
+    keyring.wrap(&w.into_bytes()).await
+}
+
+/// The sealed attempt count; `None` when it does not open or belongs to another record.
+pub async fn open_attempts(
+    keyring: &impl DeviceKeyring,
+    salt: &[u8; 16],
+    sealed: &[u8],
+) -> Option<PinAttempts> {
+    let plain = keyring.unwrap(sealed).await.ok()?;
+    let mut r = Reader::new(&plain);
+    if r.bytes("attempts_magic", 2).ok()? != ATTEMPTS_MAGIC || r.array::<16>("salt").ok()? != *salt
+    {
+        return None;
+    }
+    let attempts = PinAttempts::read(&mut r).ok()?;
+    r.finish().ok()?;
+    Some(attempts)
+}
+
+/// Refuses a new PIN shorter than [`MIN_PIN_LEN`] characters.
+pub fn check_new_pin(pin: &str) -> Result<(), UnlockError> {
+    if pin.chars().count() < MIN_PIN_LEN {
+        Err(UnlockError::PinTooShort)
+    } else {
+        Ok(())
+    }
+}
+
 /// Wraps the passphrase with the device key, and first with the PIN if one is given.
 pub async fn protect(
     passphrase: &Secret<32>,
@@ -297,6 +360,7 @@ pub async fn protect(
             wrapped: keyring.wrap(passphrase.expose()).await?,
         });
     };
+    check_new_pin(pin)?;
     let mut salt = [0u8; 16];
     rng.fill_bytes(&mut salt);
     let mut nonce = [0u8; 24];
@@ -306,10 +370,14 @@ pub async fn protect(
         &pin_key,
         &nonce,
         passphrase.expose(),
-        &pin_aad(&params, &salt),
+        &pin_aad(&params, &salt, true),
     )?;
     Ok(UnlockRecord {
-        method: UnlockMethod::Pin { params, salt },
+        method: UnlockMethod::Pin {
+            params,
+            salt,
+            counted: true,
+        },
         wrapped: keyring.wrap(&pin_sealed).await?,
     })
 }
@@ -323,10 +391,15 @@ pub async fn recover(
     let unwrapped = keyring.unwrap(&record.wrapped).await?;
     let passphrase = match &record.method {
         UnlockMethod::DeviceKey => unwrapped,
-        UnlockMethod::Pin { params, salt } => {
+        UnlockMethod::Pin {
+            params,
+            salt,
+            counted,
+        } => {
             let pin = pin.ok_or(UnlockError::PinRequired)?;
             let pin_key = pin_cipher(pin, params, salt)?;
-            open(&pin_key, &unwrapped, &pin_aad(params, salt)).ok_or(UnlockError::WrongPin {
+            let aad = pin_aad(params, salt, *counted);
+            open(&pin_key, &unwrapped, &aad).ok_or(UnlockError::WrongPin {
                 failures: 0,
                 retry_after_secs: 0,
             })?
@@ -339,13 +412,17 @@ pub async fn recover(
     Ok(Secret::from_bytes(bytes))
 }
 
-/// The PIN layer's associated data binds the settings and salt it was sealed with.
-fn pin_aad(params: &PinParams, salt: &[u8; 16]) -> Vec<u8> {
+/// The PIN layer's associated data binds the settings and salt it was sealed with, and
+/// whether its attempt count is sealed.
+fn pin_aad(params: &PinParams, salt: &[u8; 16], counted: bool) -> Vec<u8> {
     let mut aad = PIN_AAD.to_vec();
     for value in [params.memory_kib, params.iterations, params.parallelism] {
         aad.extend_from_slice(&value.to_be_bytes());
     }
     aad.extend_from_slice(salt);
+    if counted {
+        aad.extend_from_slice(COUNTED_AAD);
+    }
     aad
 }
 

@@ -10,7 +10,7 @@ use phantom_sync::testing::SeededRng;
 use phantom_sync::vault::cipher::CipherError;
 use phantom_sync::vault::schema::{SchemaError, SCHEMA_VERSION_ID};
 use phantom_sync::vault::store::{RawStore, StoreName, WriteOp};
-use phantom_sync::vault::unlock::{MemoryKeyring, PinParams, UnlockError};
+use phantom_sync::vault::unlock::{MemoryKeyring, PinParams, UnlockError, UnlockMethod};
 use phantom_sync::vault::{Vault, VaultError};
 
 pub const NOW: u64 = 1_767_225_600;
@@ -678,7 +678,11 @@ pub async fn hostile_unlock_records_are_refused_without_hanging<F: Fixture>(fixt
     let mut w = world(13);
     let vault = imported(fixture, "hostile_unlock", &mut w).await;
     vault
-        .set_pin(&w.keyring, Some(("1234", PinParams::FOR_TESTS)), &mut w.rng)
+        .set_pin(
+            &w.keyring,
+            Some(("123456", PinParams::FOR_TESTS)),
+            &mut w.rng,
+        )
         .await
         .expect("pin set");
     let store = vault.lock();
@@ -692,7 +696,7 @@ pub async fn hostile_unlock_records_are_refused_without_hanging<F: Fixture>(fixt
         )])
         .await
         .expect("raw write");
-    let waiting = Vault::unlock(&store, &w.keyring, Some("1234"), NOW).await;
+    let waiting = Vault::unlock(&store, &w.keyring, Some("123456"), NOW).await;
     assert_eq!(waiting.expect_err("refused").code(), "too_many_attempts");
     let far_future = PinAttempts {
         failures: 1,
@@ -706,7 +710,7 @@ pub async fn hostile_unlock_records_are_refused_without_hanging<F: Fixture>(fixt
         )])
         .await
         .expect("raw write");
-    let clamped = Vault::unlock(&store, &w.keyring, Some("1234"), NOW).await;
+    let clamped = Vault::unlock(&store, &w.keyring, Some("123456"), NOW).await;
     assert_eq!(
         clamped.expect_err("refused"),
         VaultError::Unlock(UnlockError::TooManyAttempts {
@@ -724,6 +728,7 @@ pub async fn hostile_unlock_records_are_refused_without_hanging<F: Fixture>(fixt
                 parallelism: 1,
             },
             salt: [0; 16],
+            counted: false,
         },
         wrapped: w.keyring.wrap(&[0; 72]).await.expect("wraps"),
     };
@@ -741,9 +746,136 @@ pub async fn hostile_unlock_records_are_refused_without_hanging<F: Fixture>(fixt
         ])
         .await
         .expect("raw write");
-    let refused = Vault::unlock(&store, &w.keyring, Some("1234"), NOW).await;
+    let refused = Vault::unlock(&store, &w.keyring, Some("123456"), NOW).await;
     assert_eq!(
         refused.expect_err("refused"),
         VaultError::Unlock(UnlockError::InvalidPinParams)
     );
+}
+
+/// The adversary has the device's storage and wants more PIN tries than the back-off
+/// allows: it deletes the attempt count, puts back a count sealed for an earlier PIN, or
+/// stops the page while a PIN is being checked. Each earns the longest wait or finds the
+/// try already counted; a short new PIN is refused.
+pub async fn a_pin_count_deleted_replaced_or_cut_short_gives_no_extra_tries<F: Fixture>(
+    fixture: &F,
+) {
+    use phantom_sync::vault::unlock::{DeviceKeyring, PinAttempts};
+
+    let mut w = world(14);
+    let vault = imported(fixture, "pin_count", &mut w).await;
+    assert_eq!(
+        vault
+            .set_pin(&w.keyring, Some(("1234", PinParams::FOR_TESTS)), &mut w.rng)
+            .await,
+        Err(VaultError::Unlock(UnlockError::PinTooShort)),
+        "six digits at least"
+    );
+    vault
+        .set_pin(
+            &w.keyring,
+            Some(("482913", PinParams::FOR_TESTS)),
+            &mut w.rng,
+        )
+        .await
+        .expect("pin set");
+    let earlier_count = vault
+        .store()
+        .get(StoreName::Meta, b"pin_attempts")
+        .await
+        .expect("read")
+        .expect("a sealed count from the start");
+    vault
+        .set_pin(
+            &w.keyring,
+            Some(("735124", PinParams::FOR_TESTS)),
+            &mut w.rng,
+        )
+        .await
+        .expect("pin changed");
+    let store = vault.lock();
+    let unlock = |pin: &'static str, now: u64| Vault::unlock(&store, &w.keyring, Some(pin), now);
+    let longest = VaultError::Unlock(UnlockError::TooManyAttempts {
+        retry_after_secs: 900,
+    });
+
+    assert_eq!(
+        unlock("000000", NOW).await.expect_err("wrong"),
+        VaultError::Unlock(UnlockError::WrongPin {
+            failures: 1,
+            retry_after_secs: 1
+        })
+    );
+    // Deleted: the longest wait, even for the right PIN.
+    store
+        .write(vec![WriteOp::Delete {
+            store: StoreName::Meta,
+            key: b"pin_attempts".to_vec(),
+        }])
+        .await
+        .expect("raw delete");
+    assert_eq!(unlock("735124", NOW + 5).await.expect_err("waits"), longest);
+    // A count sealed for the earlier PIN (another salt) does not open here.
+    store
+        .write(vec![WriteOp::put(
+            StoreName::Meta,
+            b"pin_attempts",
+            &earlier_count,
+        )])
+        .await
+        .expect("raw write");
+    assert_eq!(unlock("735124", NOW + 5).await.expect_err("waits"), longest);
+
+    // The page stops while the PIN is checked (the keyring fails at that moment): the try
+    // was counted before it began.
+    let unlocked = unlock("735124", NOW + 2000)
+        .await
+        .expect("opens after the wait");
+    drop(unlocked);
+    struct StopsOnSecondUnwrap<'a>(&'a MemoryKeyring, core::cell::Cell<u32>);
+    impl DeviceKeyring for StopsOnSecondUnwrap<'_> {
+        async fn wrap(&self, secret: &[u8]) -> Result<Vec<u8>, UnlockError> {
+            self.0.wrap(secret).await
+        }
+        async fn unwrap(&self, wrapped: &[u8]) -> Result<zeroize::Zeroizing<Vec<u8>>, UnlockError> {
+            self.1.set(self.1.get() + 1);
+            if self.1.get() == 2 {
+                return Err(UnlockError::Keyring("the page closed".into()));
+            }
+            self.0.unwrap(wrapped).await
+        }
+    }
+    let stopping = StopsOnSecondUnwrap(&w.keyring, core::cell::Cell::new(0));
+    assert!(Vault::unlock(&store, &stopping, Some("000000"), NOW + 2000)
+        .await
+        .is_err());
+    let sealed = store
+        .get(StoreName::Meta, b"pin_attempts")
+        .await
+        .expect("read")
+        .expect("a count");
+    let UnlockMethod::Pin { salt, .. } = current_unlock_method(&store).await else {
+        panic!("a PIN record");
+    };
+    assert_eq!(
+        phantom_sync::vault::unlock::open_attempts(&w.keyring, &salt, &sealed).await,
+        Some(PinAttempts {
+            failures: 1,
+            not_before: NOW + 2001
+        }),
+        "the cut try counts"
+    );
+}
+
+async fn current_unlock_method<S: RawStore>(
+    store: &S,
+) -> phantom_sync::vault::unlock::UnlockMethod {
+    use phantom_sync::vault::unlock::UnlockRecord;
+    use phantom_sync::wire::WireRecord;
+    let bytes = store
+        .get(StoreName::Meta, b"unlock")
+        .await
+        .expect("read")
+        .expect("an unlock record");
+    UnlockRecord::decode(&bytes).expect("decodes").method
 }

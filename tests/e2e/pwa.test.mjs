@@ -185,21 +185,21 @@ test("a laptop scans the phone's QR code, catches up on the history, and shares 
   await onScreen(laptop, "devices");
   await laptop.getByRole("link", { name: "Settings" }).click();
   await onScreen(laptop, "settings");
-  await laptop.getByLabel("New PIN (at least 4 digits)").fill("2468");
-  await laptop.getByLabel("The same PIN again").fill("2468");
+  await laptop.getByLabel("New PIN (at least 6 digits)").fill("246813");
+  await laptop.getByLabel("The same PIN again").fill("246813");
   await laptop.getByRole("button", { name: "Set PIN" }).click();
   await laptop.locator("#settings-status", { hasText: "PIN set" }).waitFor({ timeout: 30_000 });
   await shot(laptop, "settings");
   await laptop.getByRole("button", { name: "Lock now" }).click();
   await onScreen(laptop, "lock");
-  await laptop.getByLabel("PIN").fill("1111");
+  await laptop.getByLabel("PIN").fill("111111");
   await laptop.getByRole("button", { name: "Unlock" }).click();
   await laptop.locator("#lock-status", { hasText: "not right" }).waitFor({ timeout: 30_000 });
   await shot(laptop, "lock-wrong-pin");
   await laptop.reload();
   await onScreen(laptop, "lock");
   await laptop.waitForTimeout(1100);
-  await laptop.getByLabel("PIN").fill("2468");
+  await laptop.getByLabel("PIN").fill("246813");
   await laptop.getByRole("button", { name: "Unlock" }).click();
   await onScreen(laptop, "chats");
 
@@ -236,6 +236,15 @@ test("wrong words or a cut-off code refuse the link, in plain words on both devi
   await laptop.getByRole("button", { name: "Use this code" }).click();
   const words = (await laptop.locator("#words").textContent()).trim();
   await phone.locator("button.words").first().waitFor({ timeout: 30_000 });
+  // Someone else who saw the code answers it too: turned away, and the phone says so.
+  const intruder = await context.newPage();
+  await intruder.goto(`${base}/www/?profile=refusing-intruder#/linking`);
+  await onScreen(intruder, "linking");
+  await intruder.getByLabel("Or paste the link code").fill(code);
+  await intruder.getByRole("button", { name: "Use this code" }).click();
+  await phone.locator("#turned-away", { hasText: "also tried to use this code" }).waitFor({ timeout: 30_000 });
+  await intruder.locator("#linking-status", { hasText: "Another device already used this code" }).waitFor({ timeout: 30_000 });
+  await shot(phone, "link-turned-away");
   const wrong = phone.locator(`button.words:not([data-words="${words}"])`).first();
   await wrong.click();
   await phone.locator("#link-status", { hasText: "did not match" }).waitFor();
@@ -311,8 +320,8 @@ test("a PIN guards approval, and a device leaves by unlinking itself or being re
   const { page: phone, errors } = await openApp(context, base, "keys-phone");
   await createPersona(phone, "Phone", "Ada");
   await go(phone, "settings");
-  await phone.getByLabel("New PIN (at least 4 digits)").fill("1357");
-  await phone.getByLabel("The same PIN again").fill("1357");
+  await phone.getByLabel("New PIN (at least 6 digits)").fill("135791");
+  await phone.getByLabel("The same PIN again").fill("135791");
   await phone.getByRole("button", { name: "Set PIN" }).click();
   await phone.locator("#settings-status", { hasText: "PIN set" }).waitFor({ timeout: 30_000 });
 
@@ -324,7 +333,7 @@ test("a PIN guards approval, and a device leaves by unlinking itself or being re
     await rightWords.focus();
     await phone.keyboard.press("Enter");
     await phone.locator("#link-status", { hasText: "Enter this device's PIN" }).waitFor();
-    await phone.getByLabel("This device's PIN, to approve").fill("1357");
+    await phone.getByLabel("This device's PIN, to approve").fill("135791");
     await rightWords.focus();
     await phone.keyboard.press("Enter");
   });
@@ -344,7 +353,7 @@ test("a PIN guards approval, and a device leaves by unlinking itself or being re
   await laptop.goto(`${base}/www/?profile=keys-laptop#/linking`);
   await onScreen(laptop, "linking");
   await linkByCode(phone, laptop, async (rightWords) => {
-    await phone.getByLabel("This device's PIN, to approve").fill("1357");
+    await phone.getByLabel("This device's PIN, to approve").fill("135791");
     await rightWords.click();
   });
   await go(phone, "devices");

@@ -73,6 +73,7 @@ const PLAIN = {
   unusable_device_keys: "The new device could not be added: its keys could not be used. On the new device, press Start again to clear it, then link it again.",
   import_failed: "This device could not store the persona. Free some storage, then link again.",
   wrong_pin: "That PIN is not right. Try again.",
+  pin_too_short: "A PIN needs at least 6 digits. Choose a longer one.",
   pin_required: "Enter this device's PIN to go on.",
   not_connected: "This device is not connected to the network. Check the connection or the network nodes in Settings.",
   no_nodes: "No network node answers. Check the connection or the network nodes in Settings.",

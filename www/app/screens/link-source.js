@@ -15,7 +15,15 @@ export function mount(root, app) {
   let timer = null;
   let framesAtLink = 0;
 
-  root.append(heading("Link a new device"), body, status);
+  // Shown above everything once a second device answered the code: someone else saw it.
+  const intruders = h("p", { class: "status error", id: "turned-away", role: "alert", hidden: true });
+  root.append(heading("Link a new device"), intruders, body, status);
+
+  function warnOfIntruders() {
+    const names = manager.turnedAway;
+    intruders.hidden = names.length === 0;
+    intruders.textContent = names.length === 0 ? "" : `Another device (${names.map((n) => `“${n}”`).join(", ")}) also tried to use this code and was turned away. If that was not you, someone else has seen your code: read all three words with care, and choose “None of these” if you are unsure.`;
+  }
 
   function invite() {
     clearInterval(timer);
@@ -77,7 +85,7 @@ export function mount(root, app) {
     }, words.join(" ")));
     body.replaceChildren(
       h("p", { class: "lead" }, h("strong", { id: "request-device" }, choice.deviceName), " asks to join your persona."),
-      h("p", {}, "Which three words does it show? Pick them only if they are exactly the same."),
+      h("p", {}, "Which three words does it show? The choices differ by one word: pick one only if all three words are the same."),
       h("div", { class: "candidates", role: "group", "aria-label": "Word choices" }, candidates),
       pin,
       h("p", { class: "actions" },
@@ -133,6 +141,7 @@ export function mount(root, app) {
   }
 
   function update() {
+    warnOfIntruders();
     const state = manager.state;
     if (state === "inviting" && shown !== "inviting") invite();
     else if (state === "awaiting_approval" && shown !== state) choose();

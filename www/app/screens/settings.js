@@ -80,8 +80,8 @@ export function mount(root, app) {
           setPin(pin);
         },
       },
-      field("new-pin", "New PIN (at least 4 digits)", { type: "password", inputmode: "numeric", autocomplete: "new-password", minlength: 4, required: true }),
-      field("repeat-pin", "The same PIN again", { type: "password", inputmode: "numeric", autocomplete: "new-password", minlength: 4, required: true }),
+      field("new-pin", "New PIN (at least 6 digits)", { type: "password", inputmode: "numeric", autocomplete: "new-password", minlength: 6, required: true }),
+      field("repeat-pin", "The same PIN again", { type: "password", inputmode: "numeric", autocomplete: "new-password", minlength: 6, required: true }),
       h("button", { type: "submit" }, "Set PIN")),
       h("p", { class: "actions" }, lockButton, removePin)),
     h("section", { class: "card", "aria-labelledby": "settings-network" },
