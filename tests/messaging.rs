@@ -155,7 +155,7 @@ fn messaging_state_and_messages_survive_in_the_vault() {
             .save_messaging(&alice.snapshot().expect("snapshot"), &[sent], &mut rng)
             .await
             .expect("saved");
-        let vault = Vault::open(vault.lock(), alice_persona.database_passphrase.clone())
+        let vault = Vault::unlock(vault.lock(), &keyring, None, 0)
             .await
             .expect("reopened");
 

@@ -50,6 +50,7 @@ mod native {
         an_interrupted_import_leaves_the_old_state_and_can_be_retried,
         hostile_unlock_records_are_refused_without_hanging,
         a_pin_count_deleted_replaced_or_cut_short_gives_no_extra_tries,
+        a_removed_device_with_a_copy_of_the_phones_storage_reads_nothing,
     );
 
     #[test]
@@ -113,6 +114,7 @@ mod browser {
         an_interrupted_import_leaves_the_old_state_and_can_be_retried,
         hostile_unlock_records_are_refused_without_hanging,
         a_pin_count_deleted_replaced_or_cut_short_gives_no_extra_tries,
+        a_removed_device_with_a_copy_of_the_phones_storage_reads_nothing,
     );
 
     #[wasm_bindgen(inline_js = r#"

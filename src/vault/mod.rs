@@ -105,6 +105,11 @@ impl<S: RawStore> Vault<S> {
     /// Stores a persona on this device, or merges it again into the vault that already holds
     /// it, in one atomic write: a crash leaves the previous state. Messages are never
     /// touched, and device keys already here are kept.
+    ///
+    /// A new vault is keyed by a passphrase of this device's own, made here and wrapped by
+    /// the device key: the persona's `database_passphrase`, which every linked device
+    /// receives, opens no device's vault. A re-import opens the vault with the device key
+    /// (`pin_required` when a PIN protects it).
     pub async fn import(
         store: S,
         persona: &Persona,
@@ -112,9 +117,19 @@ impl<S: RawStore> Vault<S> {
         keyring: &impl DeviceKeyring,
         rng: &mut impl CryptoRng,
     ) -> Result<Self, VaultError> {
-        let passphrase = persona.database_passphrase.clone();
+        let found = schema::stored_version(&store).await?;
+        let passphrase = match found {
+            Some(_) => {
+                let record = store
+                    .get(StoreName::Meta, UNLOCK_ID)
+                    .await?
+                    .ok_or(VaultError::Missing("unlock record"))?;
+                unlock::recover(&UnlockRecord::decode(&record)?, keyring, None).await?
+            }
+            None => Secret::generate(rng),
+        };
         let cipher = VaultCipher::derive(&passphrase);
-        let existing = match schema::stored_version(&store).await? {
+        let existing = match found {
             Some(found) => {
                 // Nothing is written before the key is known to be this vault's.
                 let check = store
@@ -122,7 +137,7 @@ impl<S: RawStore> Vault<S> {
                     .await?
                     .ok_or(VaultError::Missing("key check"))?;
                 if !cipher.verify_key_check(&check) {
-                    return Err(VaultError::DifferentPersona);
+                    return Err(VaultError::WrongKey);
                 }
                 schema::migrate(&store, found).await?;
                 true

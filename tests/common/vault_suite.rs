@@ -233,7 +233,7 @@ pub async fn a_first_schema_vault_is_brought_up_to_date<F: Fixture>(fixture: &F)
         )])
         .await
         .expect("raw write");
-    let vault = Vault::open(store, w.persona.database_passphrase.clone())
+    let vault = Vault::unlock(store, &w.keyring, None, NOW)
         .await
         .expect("opens and migrates");
     assert_eq!(
@@ -324,7 +324,7 @@ pub async fn a_swapped_record_is_refused<F: Fixture>(fixture: &F) {
         }])
         .await
         .expect("raw write");
-    let moved = Vault::open(vault.lock(), w.persona.database_passphrase.clone())
+    let moved = Vault::unlock(vault.lock(), &w.keyring, None, NOW)
         .await
         .expect("opens")
         .persona()
@@ -476,7 +476,7 @@ pub async fn a_newer_schema_is_refused_untouched<F: Fixture>(fixture: &F) {
         )])
         .await
         .expect("raw write");
-    let result = Vault::open(store, w.persona.database_passphrase.clone()).await;
+    let result = Vault::unlock(store, &w.keyring, None, NOW).await;
     assert_eq!(
         result.err(),
         Some(VaultError::Schema(SchemaError::Newer { found: 99 }))
@@ -616,7 +616,7 @@ pub async fn an_interrupted_import_leaves_the_old_state_and_can_be_retried<F: Fi
         ))
     );
     assert_eq!(store.writes.get(), 1, "an import is one atomic write");
-    let nothing = Vault::open(&store, w.persona.database_passphrase.clone()).await;
+    let nothing = Vault::unlock(&store, &w.keyring, None, NOW).await;
     assert_eq!(
         nothing.err(),
         Some(VaultError::NoVault),
@@ -878,4 +878,74 @@ async fn current_unlock_method<S: RawStore>(
         .expect("read")
         .expect("an unlock record");
     UnlockRecord::decode(&bytes).expect("decodes").method
+}
+
+/// The adversary is a removed device: it holds everything linking gave it (the persona
+/// with its `database_passphrase`, its own vault and device key) and a copy of the phone's
+/// storage. None of it opens the phone's vault: each device keys its vault with a
+/// passphrase of its own, wrapped by its own device key.
+pub async fn a_removed_device_with_a_copy_of_the_phones_storage_reads_nothing<F: Fixture>(
+    fixture: &F,
+) {
+    use phantom_sync::vault::unlock::{recover, UnlockRecord};
+    use phantom_sync::wire::WireRecord;
+
+    let mut w = world(15);
+    let phone = imported(fixture, "phone_copied", &mut w).await;
+    let laptop_keyring = MemoryKeyring::generate(&mut w.rng);
+    let laptop_device = DeviceKeys::generate("Laptop", NOW, &mut w.rng).expect("device");
+    let laptop_store = fixture.fresh("laptop_thief").await;
+    let laptop = Vault::import(
+        laptop_store,
+        &w.persona,
+        laptop_device,
+        &laptop_keyring,
+        &mut w.rng,
+    )
+    .await
+    .expect("the laptop's own vault");
+    phone
+        .put_messages(&[message(1, 1)], &mut w.rng)
+        .await
+        .expect("stored");
+    let copy = phone.lock();
+
+    // The persona's database passphrase, which the laptop received when it linked.
+    assert_eq!(
+        Vault::open(&copy, w.persona.database_passphrase.clone())
+            .await
+            .err(),
+        Some(VaultError::WrongKey)
+    );
+    // The laptop's own vault passphrase, unwrapped with its own device key.
+    let laptop_record = laptop
+        .store()
+        .get(StoreName::Meta, b"unlock")
+        .await
+        .expect("read")
+        .expect("an unlock record");
+    let laptop_passphrase = recover(
+        &UnlockRecord::decode(&laptop_record).expect("decodes"),
+        &laptop_keyring,
+        None,
+    )
+    .await
+    .expect("the laptop opens its own");
+    assert_eq!(
+        Vault::open(&copy, laptop_passphrase).await.err(),
+        Some(VaultError::WrongKey)
+    );
+    // The laptop's device key on the phone's wrapped passphrase.
+    assert_eq!(
+        Vault::unlock(&copy, &laptop_keyring, None, NOW)
+            .await
+            .err()
+            .map(|e| e.code()),
+        Some("device_key_rejected")
+    );
+    // The phone's own device key still opens it.
+    let reopened = Vault::unlock(&copy, &w.keyring, None, NOW)
+        .await
+        .expect("the phone opens its vault");
+    assert_eq!(reopened.messages(&[1; 16]).await.expect("read").len(), 1);
 }
