@@ -127,10 +127,10 @@ async fn a_second_device_racing_for_the_invitation_is_turned_away() {
     deliver_until(&laptop, &phone, "request_received")
         .await
         .expect("the first request");
-    assert_eq!(
-        deliver_until(&intruder, &phone, "request_received").await,
-        Err("invitation_used".into())
-    );
+    deliver_until(&intruder, &phone, "turned_away")
+        .await
+        .expect("the intruder is turned away, and named on the phone");
+    assert_eq!(phone.turned_away(), vec!["intruder".to_owned()]);
     deliver_until(&phone, &intruder, "aborted")
         .await
         .expect("the intruder is told");
