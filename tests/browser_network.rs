@@ -216,6 +216,15 @@ async fn a_revoked_device_reads_nothing_new_over_real_nodes() {
 }
 
 #[wasm_bindgen_test]
+async fn a_revocation_dropped_on_the_way_still_reaches_the_contact_over_real_nodes() {
+    common::messaging_suite::a_revocation_dropped_on_the_way_still_reaches_the_contact(
+        &client(),
+        common::browser::random_seed(),
+    )
+    .await;
+}
+
+#[wasm_bindgen_test]
 async fn a_newly_linked_device_catches_up_on_the_history_over_real_nodes() {
     common::messaging_suite::a_newly_linked_device_catches_up_on_the_history(
         &client(),

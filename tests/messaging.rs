@@ -7,6 +7,7 @@ mod common;
 use common::messaging_suite as suite;
 use phantom_sync::mailbox::envelope::Envelope;
 use phantom_sync::mailbox::transport::MemoryTransport;
+use phantom_sync::messaging::messenger::profile_mailbox;
 use phantom_sync::messaging::sealed::InboxItem;
 use phantom_sync::messaging::Messenger;
 use phantom_sync::persona::{DeviceKeys, Persona};
@@ -64,6 +65,16 @@ fn a_device_that_leaves_is_off_the_roster() {
     ));
 }
 
+#[test]
+fn a_revocation_dropped_on_the_way_still_reaches_the_contact() {
+    pollster::block_on(
+        suite::a_revocation_dropped_on_the_way_still_reaches_the_contact(
+            &MemoryTransport::default(),
+            5,
+        ),
+    );
+}
+
 fn messenger(name: &str, rng: &mut SeededRng) -> (Persona, Messenger) {
     let persona = Persona::create(name, 0, rng).expect("persona");
     let device = DeviceKeys::generate("device", 0, rng).expect("device");
@@ -107,8 +118,15 @@ fn a_roster_signed_by_another_key_is_refused() {
     )
     .expect("envelope");
     assert_eq!(
-        bob.receive(&envelope).map_err(|e| e.code()),
+        bob.receive(profile_mailbox(&alice.persona_key()), &envelope)
+            .map_err(|e| e.code()),
         Err("roster_bad_signature")
+    );
+    // Rosters are read where they are published, nowhere else.
+    assert_eq!(
+        bob.receive(bob.roster().inbox, &envelope)
+            .map_err(|e| e.code()),
+        Err("roster_out_of_place")
     );
     assert_eq!(
         bob.contact_roster(&alice.persona_key()),
@@ -138,8 +156,11 @@ fn messaging_state_and_messages_survive_in_the_vault() {
             .send_text(&bob.persona_key(), "kept", 1_000, &mut rng)
             .expect("sent");
         let transmits = alice.outbox_mut().take_envelopes();
-        bob.receive(&Envelope::new(transmits[0].bytes.clone()).expect("envelope"))
-            .expect("received");
+        bob.receive(
+            transmits[0].mailbox,
+            &Envelope::new(transmits[0].bytes.clone()).expect("envelope"),
+        )
+        .expect("received");
 
         let keyring = MemoryKeyring::generate(&mut rng);
         let vault = Vault::import(
@@ -186,7 +207,10 @@ fn messaging_state_and_messages_survive_in_the_vault() {
             .expect("sent");
         let reply = bob.outbox_mut().take_envelopes();
         let events = restored
-            .receive(&Envelope::new(reply[0].bytes.clone()).expect("envelope"))
+            .receive(
+                reply[0].mailbox,
+                &Envelope::new(reply[0].bytes.clone()).expect("envelope"),
+            )
             .expect("the restored sessions open it");
         assert_eq!(events.len(), 1);
         assert_eq!(
@@ -242,8 +266,11 @@ fn every_device_hears_of_a_newly_linked_one() {
     a.add_device(b.roster_entry(5), &mut rng).expect("added");
     for transmit in a.outbox_mut().take_envelopes() {
         if transmit.mailbox == inbox {
-            b.receive(&Envelope::new(transmit.bytes).expect("envelope"))
-                .expect("received");
+            b.receive(
+                transmit.mailbox,
+                &Envelope::new(transmit.bytes).expect("envelope"),
+            )
+            .expect("received");
         }
     }
     let c = Messenger::join(
@@ -256,7 +283,10 @@ fn every_device_hears_of_a_newly_linked_one() {
     a.add_device(c.roster_entry(9), &mut rng).expect("added");
     for transmit in a.outbox_mut().take_envelopes() {
         if transmit.mailbox == inbox {
-            if let Ok(received) = b.receive(&Envelope::new(transmit.bytes).expect("envelope")) {
+            if let Ok(received) = b.receive(
+                transmit.mailbox,
+                &Envelope::new(transmit.bytes).expect("envelope"),
+            ) {
                 events.extend(received);
             }
         }
@@ -289,7 +319,10 @@ fn a_direct_channel_is_asked_for_and_answered_only_between_the_transfer_s_two_de
         let mut events = Vec::new();
         for transmit in transmits {
             if transmit.mailbox == inbox {
-                match to.receive(&Envelope::new(transmit.bytes).expect("envelope")) {
+                match to.receive(
+                    transmit.mailbox,
+                    &Envelope::new(transmit.bytes).expect("envelope"),
+                ) {
                     Ok(received) => events.extend(received),
                     Err(error) => return Err(error),
                 }
@@ -406,7 +439,10 @@ fn a_history_of_no_messages_is_complete_with_its_manifest() {
     let sent = a.outbox_mut().take_envelopes();
     let inbox = a.roster().inbox;
     for transmit in sent.iter().filter(|t| t.mailbox == inbox) {
-        let _ = b.receive(&Envelope::new(transmit.bytes.clone()).expect("envelope"));
+        let _ = b.receive(
+            transmit.mailbox,
+            &Envelope::new(transmit.bytes.clone()).expect("envelope"),
+        );
     }
     assert_eq!(b.history_mailbox(), Some(offered.publication.mailbox));
     let manifest = sent

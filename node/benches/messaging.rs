@@ -51,7 +51,7 @@ async fn until_text(
             .await
             .expect("fetched");
         for envelope in envelopes {
-            let events = device.receive(&envelope).expect("opens");
+            let events = device.receive(inbox, &envelope).expect("opens");
             if events
                 .iter()
                 .any(|e| matches!(e, MessagingEvent::Message { .. }))
@@ -109,8 +109,9 @@ fn cast() -> (Cast, Vec<Transmit>) {
 fn crypto_floor(samples: usize) -> Vec<Duration> {
     let (mut cast, added) = cast();
     for transmit in added {
+        let mailbox = transmit.mailbox;
         let envelope = Envelope::new(transmit.bytes).expect("fits");
-        let _ = cast.bob_b.receive(&envelope);
+        let _ = cast.bob_b.receive(mailbox, &envelope);
     }
     let card = cast.bob_a.contact_card().expect("card");
     let bob = cast.alice.add_contact(&card, &mut cast.rng).expect("added");
@@ -127,8 +128,12 @@ fn crypto_floor(samples: usize) -> Vec<Duration> {
             .expect("sent");
         let transmits = cast.alice.outbox_mut().take_envelopes();
         let envelope = Envelope::new(transmits[0].bytes.clone()).expect("fits");
-        cast.bob_a.receive(&envelope).expect("opens");
-        cast.bob_b.receive(&envelope).expect("opens");
+        cast.bob_a
+            .receive(transmits[0].mailbox, &envelope)
+            .expect("opens");
+        cast.bob_b
+            .receive(transmits[0].mailbox, &envelope)
+            .expect("opens");
         floor.push(start.elapsed());
     }
     floor.sort();
@@ -150,7 +155,7 @@ async fn main() {
         .await
         .expect("fetched")
     {
-        let _ = cast.bob_b.receive(&envelope);
+        let _ = cast.bob_b.receive(inbox, &envelope);
     }
     assert_eq!(cast.bob_b.roster().devices.len(), 2, "B is on the roster");
     let card = cast.bob_a.contact_card().expect("card");

@@ -324,14 +324,15 @@ impl SyncManager {
             Duration::from_millis(wait_ms.into())
         };
         for mailbox in &mailboxes {
-            envelopes.extend(self.fetch(&network, *mailbox, wait, usize::MAX).await?);
+            let fetched = self.fetch(&network, *mailbox, wait, usize::MAX).await?;
+            envelopes.extend(fetched.into_iter().map(|envelope| (*mailbox, envelope)));
             wait = Duration::ZERO;
         }
         let events = js_sys::Array::new();
         let mut stored = Vec::new();
         let mut reread = HashSet::new();
-        for envelope in envelopes {
-            let result = self.with_messenger(|m| Ok(m.receive(&envelope)))?;
+        for (mailbox, envelope) in envelopes {
+            let result = self.with_messenger(|m| Ok(m.receive(mailbox, &envelope)))?;
             match result {
                 Ok(received) => {
                     for event in received {

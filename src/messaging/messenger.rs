@@ -508,11 +508,13 @@ impl Messenger {
 
     /// The mailboxes to fetch: the persona inbox (and the one before a revocation), then
     /// the persona's profile mailbox, where a device taken off the roster — to which
-    /// nothing is sealed any more — learns that it was.
+    /// nothing is sealed any more — learns that it was, then each contact's: a roster
+    /// change whose sealed announcement never arrived is read there at the next poll.
     pub fn listening(&self) -> Vec<MailboxAddress> {
         let mut mailboxes = vec![self.roster.inbox];
         mailboxes.extend(self.previous_inbox);
         mailboxes.push(profile_mailbox(&self.persona_key));
+        mailboxes.extend(self.contacts.keys().map(profile_mailbox));
         mailboxes
     }
 
@@ -1138,9 +1140,22 @@ impl Messenger {
         Ok(Some(bytes))
     }
 
-    /// Applies one envelope read from an inbox or a profile mailbox. A second copy of an
-    /// envelope, or a message seen before under another envelope, changes nothing.
-    pub fn receive(&mut self, envelope: &Envelope) -> Result<Vec<MessagingEvent>, MessagingError> {
+    /// Applies one envelope read from `mailbox`, an inbox or a profile mailbox. A second
+    /// copy of an envelope, or a message seen before under another envelope, changes
+    /// nothing. A published roster counts only from its own persona's profile mailbox
+    /// (`roster_out_of_place` elsewhere), checked before the envelope counts as seen: a
+    /// copy planted in an inbox cannot make the genuine one look seen.
+    pub fn receive(
+        &mut self,
+        mailbox: MailboxAddress,
+        envelope: &Envelope,
+    ) -> Result<Vec<MessagingEvent>, MessagingError> {
+        let item = InboxItem::decode(envelope.as_bytes())?;
+        if let InboxItem::PublishedRoster(signed) = &item {
+            if mailbox != profile_mailbox(&signed.claimed_persona()?) {
+                return Err(MessagingError::RosterOutOfPlace);
+            }
+        }
         let id = envelope.id();
         if !self.seen_envelopes.insert(id) {
             return Ok(Vec::new());
@@ -1151,7 +1166,7 @@ impl Messenger {
                 self.seen_envelopes.remove(&oldest);
             }
         }
-        match InboxItem::decode(envelope.as_bytes())? {
+        match item {
             InboxItem::PublishedRoster(signed) => self.apply_published_roster(&signed),
             InboxItem::Sealed(message) => self.receive_sealed(&message),
         }

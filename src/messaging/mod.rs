@@ -25,9 +25,10 @@
 //! // A driver puts each envelope, then says `envelope_sent`; here it goes straight to Bob.
 //! let transmits = ada.outbox_mut().take_envelopes();
 //! let envelope = Envelope::new(transmits[0].bytes.clone())?;
-//! let events = bob.receive(&envelope)?;
+//! // Where it was read counts: a roster is believed only from its persona's profile mailbox.
+//! let events = bob.receive(transmits[0].mailbox, &envelope)?;
 //! assert!(matches!(&events[1], MessagingEvent::Message { message, .. } if message.body == "hello"));
-//! assert!(bob.receive(&envelope)?.is_empty(), "a second copy changes nothing");
+//! assert!(bob.receive(transmits[0].mailbox, &envelope)?.is_empty(), "a second copy changes nothing");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -57,6 +58,8 @@ pub enum MessagingError {
     History(#[from] crate::history::HistoryError),
     #[error("no such contact")]
     UnknownContact,
+    #[error("a published roster read outside its persona's profile mailbox")]
+    RosterOutOfPlace,
     #[error("no such conversation")]
     UnknownConversation,
     #[error("a message from a persona that is not a contact and did not introduce itself")]
@@ -103,6 +106,7 @@ impl MessagingError {
             MessagingError::NotFromOwnDevice => "not_from_own_device",
             MessagingError::MisaddressedText => "misaddressed_text",
             MessagingError::Revoked => "device_revoked",
+            MessagingError::RosterOutOfPlace => "roster_out_of_place",
             MessagingError::RevokeSelf => "revoke_self",
             MessagingError::OwnPersona => "own_persona",
             MessagingError::TextTooLong { .. } => "text_too_long",

@@ -119,7 +119,7 @@ impl Device {
             .await
             .expect("fetched");
         for envelope in envelopes {
-            match self.messenger.receive(&envelope) {
+            match self.messenger.receive(mailbox, &envelope) {
                 Ok(events) => polled.events.extend(events),
                 Err(error) => polled.errors.push(error),
             }
@@ -243,7 +243,7 @@ pub async fn alice_writes_to_bob_on_both_devices_and_bob_replies(
     let replay = Envelope::new(sent[0].bytes.clone()).expect("envelope");
     assert!(bob_b
         .messenger
-        .receive(&replay)
+        .receive(sent[0].mailbox, &replay)
         .expect("ignored")
         .is_empty());
     assert!(bob_b.poll(transport).await.events.is_empty());
@@ -293,7 +293,7 @@ pub async fn alice_writes_to_bob_on_both_devices_and_bob_replies(
     assert_eq!(bob_b.messenger.last_active(&bob_a_id), Some(NOW * 1000 + 5));
     assert!(bob_b
         .messenger
-        .receive(&replay)
+        .receive(sent[0].mailbox, &replay)
         .expect("ignored")
         .is_empty());
     assert_eq!(
@@ -543,6 +543,73 @@ pub async fn a_revoked_device_reads_nothing_new(transport: &impl MailboxTranspor
 /// Bob unlinks his tablet from the tablet itself: his laptop and Alice learn the roster
 /// without it, what Alice sends next reaches the laptop only, and the tablet can send
 /// nothing more. The laptop, now the last device, cannot leave.
+/// The adversary is the network: every node drops the revocation sealed to the contact.
+/// The new roster is also published in Bob's profile mailbox, which Alice reads at every
+/// poll, so one poll later she seals to Bob's remaining device alone, in his new inbox.
+pub async fn a_revocation_dropped_on_the_way_still_reaches_the_contact(
+    transport: &impl MailboxTransport,
+    seed: u64,
+) {
+    let Cast {
+        mut rng,
+        mut alice,
+        mut bob_a,
+        mut bob_b,
+        bob_key,
+    } = cast(transport, seed).await;
+    alice
+        .messenger
+        .send_text(&bob_key, "before", NOW * 1000, &mut rng)
+        .expect("sent");
+    deliver(transport, alice.messenger.outbox_mut().take_envelopes()).await;
+    assert_eq!(bob_a.poll(transport).await.messages(), vec!["before"]);
+    assert_eq!(bob_b.poll(transport).await.messages(), vec!["before"]);
+    let epoch = bob_a.messenger.roster().epoch;
+    bob_a
+        .messenger
+        .revoke_device(&bob_b.messenger.device_id(), &mut rng)
+        .expect("revoked");
+    let alice_inbox = alice.messenger.roster().inbox;
+    let (dropped, kept): (Vec<_>, Vec<_>) = bob_a
+        .messenger
+        .outbox_mut()
+        .take_envelopes()
+        .into_iter()
+        .partition(|transmit| transmit.mailbox == alice_inbox);
+    assert!(
+        !dropped.is_empty(),
+        "the revocation was sealed to Alice too"
+    );
+    deliver(transport, kept).await;
+
+    let at_alice = alice.poll(transport).await;
+    assert!(
+        at_alice.events.contains(&MessagingEvent::RosterChanged {
+            persona_key: bob_key,
+            epoch: epoch + 1
+        }),
+        "{at_alice:?}"
+    );
+    alice
+        .messenger
+        .send_text(&bob_key, "for Bob's phone only", NOW * 1000 + 10, &mut rng)
+        .expect("sent");
+    let sent = alice.messenger.outbox_mut().take_envelopes();
+    assert!(sent
+        .iter()
+        .all(|transmit| transmit.mailbox == bob_a.messenger.roster().inbox));
+    deliver(transport, sent).await;
+    assert_eq!(
+        bob_a.poll(transport).await.messages(),
+        vec!["for Bob's phone only"]
+    );
+    let mut at_b = bob_b.poll(transport).await;
+    bob_b
+        .read(transport, bob_a.messenger.roster().inbox, &mut at_b)
+        .await;
+    assert!(at_b.messages().is_empty(), "{at_b:?}");
+}
+
 pub async fn a_device_that_leaves_is_off_the_roster(transport: &impl MailboxTransport, seed: u64) {
     let Cast {
         mut rng,

@@ -176,11 +176,19 @@ export class Device extends EventTarget {
   }
 
   async pairingStep() {
+    // A new device's request or confirmation that a reload or a failed put cut off leaves
+    // before anything is read; with nothing waiting this costs nothing. (The device that
+    // shows the code sends as it acts, from its screens; a failure here is tried again at
+    // the next step and must not keep the loop from reading.)
+    if (this.manager.words) {
+      try {
+        await this.flush();
+      } catch (error) {
+        if (this.movedAway(error)) return;
+      }
+    }
     let messages = [];
     try {
-      // What waits (a request a reload cut off, a put that failed) leaves before anything
-      // is read; with nothing waiting this costs nothing.
-      await this.flush();
       messages = await this.manager.pollNetwork(2000);
     } catch (error) {
       if (this.movedAway(error)) return;
