@@ -208,6 +208,25 @@ pub async fn cast(transport: &impl MailboxTransport, seed: u64) -> Cast {
     }
 }
 
+/// The cast once Alice wrote "before" to Bob and both his devices read it: Bob now knows
+/// Alice as a contact, so what he changes is sealed to her too.
+async fn cast_after_a_first_message(transport: &impl MailboxTransport, seed: u64) -> Cast {
+    let mut cast = cast(transport, seed).await;
+    cast.alice
+        .messenger
+        .send_text(&cast.bob_key, "before", NOW * 1000, &mut cast.rng)
+        .expect("sent");
+    deliver(
+        transport,
+        cast.alice.messenger.outbox_mut().take_envelopes(),
+    )
+    .await;
+    for bob in [&mut cast.bob_a, &mut cast.bob_b] {
+        assert_eq!(bob.poll(transport).await.messages(), vec!["before"]);
+    }
+    cast
+}
+
 pub async fn alice_writes_to_bob_on_both_devices_and_bob_replies(
     transport: &impl MailboxTransport,
     seed: u64,
@@ -444,15 +463,7 @@ pub async fn a_revoked_device_reads_nothing_new(transport: &impl MailboxTranspor
         mut bob_a,
         mut bob_b,
         bob_key,
-    } = cast(transport, seed).await;
-    alice
-        .messenger
-        .send_text(&bob_key, "before", NOW * 1000, &mut rng)
-        .expect("sent");
-    let sent = alice.messenger.outbox_mut().take_envelopes();
-    deliver(transport, sent).await;
-    assert_eq!(bob_a.poll(transport).await.messages(), vec!["before"]);
-    assert_eq!(bob_b.poll(transport).await.messages(), vec!["before"]);
+    } = cast_after_a_first_message(transport, seed).await;
     let old_roster = bob_a.messenger.roster().clone();
 
     bob_a
@@ -556,14 +567,7 @@ pub async fn a_revocation_dropped_on_the_way_still_reaches_the_contact(
         mut bob_a,
         mut bob_b,
         bob_key,
-    } = cast(transport, seed).await;
-    alice
-        .messenger
-        .send_text(&bob_key, "before", NOW * 1000, &mut rng)
-        .expect("sent");
-    deliver(transport, alice.messenger.outbox_mut().take_envelopes()).await;
-    assert_eq!(bob_a.poll(transport).await.messages(), vec!["before"]);
-    assert_eq!(bob_b.poll(transport).await.messages(), vec!["before"]);
+    } = cast_after_a_first_message(transport, seed).await;
     let epoch = bob_a.messenger.roster().epoch;
     bob_a
         .messenger
@@ -617,15 +621,7 @@ pub async fn a_device_that_leaves_is_off_the_roster(transport: &impl MailboxTran
         mut bob_a,
         mut bob_b,
         bob_key,
-    } = cast(transport, seed).await;
-    alice
-        .messenger
-        .send_text(&bob_key, "before", NOW * 1000, &mut rng)
-        .expect("sent");
-    let sent = alice.messenger.outbox_mut().take_envelopes();
-    deliver(transport, sent).await;
-    assert_eq!(bob_b.poll(transport).await.messages(), vec!["before"]);
-    assert_eq!(bob_a.poll(transport).await.messages(), vec!["before"]);
+    } = cast_after_a_first_message(transport, seed).await;
     let epoch = bob_a.messenger.roster().epoch;
 
     assert!(bob_b.messenger.can_leave());
