@@ -470,6 +470,23 @@ impl SyncManager {
         Ok(words.words().iter().map(|w| (*w).to_owned()).collect())
     }
 
+    /// Whether the pairing's messages are still to be read: while a link is under way and,
+    /// on a new device that confirmed, until the roster naming it arrives, since the other
+    /// device may still refuse its keys.
+    #[wasm_bindgen(getter, js_name = pairingActive)]
+    pub fn pairing_active(&self) -> bool {
+        let state = self.sync_state();
+        match &*self.pairing.borrow() {
+            Pairing::Target(_) if state == SyncState::Completed => self
+                .messenger
+                .borrow()
+                .as_ref()
+                .is_none_or(|m| m.roster().device(&m.device_id()).is_none()),
+            Pairing::None => false,
+            _ => state != SyncState::Idle && !state.is_terminal(),
+        }
+    }
+
     /// Target: the words this device shows, once it has scanned.
     #[wasm_bindgen(getter)]
     pub fn words(&self) -> Option<Vec<String>> {

@@ -4,7 +4,6 @@
 // events and read the manager; they never poll the network themselves.
 import init, { SyncManager } from "../../pkg/phantom_sync.js";
 
-const PAIRING_STATES = new Set(["inviting", "negotiating", "awaiting_approval", "transferring"]);
 const NODES_KEY = "phantom-sync:nodes";
 const CUSTOM_NODES_KEY = "phantom-sync:custom-nodes";
 
@@ -118,15 +117,8 @@ export class Device extends EventTarget {
     this.dispatchEvent(new CustomEvent(type, { detail }));
   }
 
-  /**
-   * Whether the pairing's mailbox is still read: while a link is under way and, on a new
-   * device, after it confirmed until the roster naming it arrives, since the other device
-   * may still refuse its keys.
-   */
   get pairing() {
-    const state = this.manager.state;
-    if (PAIRING_STATES.has(state)) return true;
-    return state === "completed" && this.hasPersona && !this.manager.devices().some((d) => d.thisDevice);
+    return this.manager.pairingActive;
   }
 
   get hasPersona() {
