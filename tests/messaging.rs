@@ -75,6 +75,32 @@ fn a_revocation_dropped_on_the_way_still_reaches_the_contact() {
     );
 }
 
+#[test]
+fn a_removed_device_cannot_sign_a_roster_anyone_accepts() {
+    pollster::block_on(suite::a_removed_device_cannot_sign_a_roster_anyone_accepts(
+        &MemoryTransport::default(),
+        6,
+    ));
+}
+
+#[test]
+fn a_linked_device_cannot_change_the_roster_it_is_on() {
+    pollster::block_on(suite::a_linked_device_cannot_change_the_roster_it_is_on(
+        &MemoryTransport::default(),
+        7,
+    ));
+}
+
+#[test]
+fn the_recovery_code_moves_the_authority_to_another_device() {
+    pollster::block_on(
+        suite::the_recovery_code_moves_the_authority_to_another_device(
+            &MemoryTransport::default(),
+            8,
+        ),
+    );
+}
+
 fn messenger(name: &str, rng: &mut SeededRng) -> (Persona, Messenger) {
     let persona = Persona::create(name, 0, rng).expect("persona");
     let device = DeviceKeys::generate("device", 0, rng).expect("device");
@@ -100,15 +126,14 @@ fn a_roster_signed_by_another_key_is_refused() {
         .roster()
         .with_device(bob.roster_entry(0))
         .expect("room");
+    let mallory = mallory.authority_key().expect("Mallory's own authority");
     assert_eq!(
-        forged.sign(&mallory.identity_key()),
+        forged.sign(&mallory),
         Err(RosterError::WrongPersona),
         "our own code never signs another persona's roster"
     );
     let roster = forged.encode().expect("encoded");
-    let signature = mallory
-        .identity_key()
-        .sign(&[b"phantom-sync roster v1".as_slice(), &roster].concat());
+    let signature = mallory.sign(&[b"phantom-sync roster v1".as_slice(), &roster].concat());
     let bytes = [b"PS\x01".as_slice(), &signature.to_bytes(), &roster].concat();
     let signed = SignedRoster::decode(&bytes).expect("well formed");
     let envelope = Envelope::new(
@@ -118,14 +143,22 @@ fn a_roster_signed_by_another_key_is_refused() {
     )
     .expect("envelope");
     assert_eq!(
-        bob.receive(profile_mailbox(&alice.persona_key()), &envelope)
-            .map_err(|e| e.code()),
+        bob.receive(
+            profile_mailbox(&alice.persona_key()),
+            &envelope,
+            &mut phantom_sync::testing::SeededRng::new(0)
+        )
+        .map_err(|e| e.code()),
         Err("roster_bad_signature")
     );
     // Rosters are read where they are published, nowhere else.
     assert_eq!(
-        bob.receive(bob.roster().inbox, &envelope)
-            .map_err(|e| e.code()),
+        bob.receive(
+            bob.roster().inbox,
+            &envelope,
+            &mut phantom_sync::testing::SeededRng::new(0)
+        )
+        .map_err(|e| e.code()),
         Err("roster_out_of_place")
     );
     assert_eq!(
@@ -159,6 +192,7 @@ fn messaging_state_and_messages_survive_in_the_vault() {
         bob.receive(
             transmits[0].mailbox,
             &Envelope::new(transmits[0].bytes.clone()).expect("envelope"),
+            &mut phantom_sync::testing::SeededRng::new(0),
         )
         .expect("received");
 
@@ -210,6 +244,7 @@ fn messaging_state_and_messages_survive_in_the_vault() {
             .receive(
                 reply[0].mailbox,
                 &Envelope::new(reply[0].bytes.clone()).expect("envelope"),
+                &mut phantom_sync::testing::SeededRng::new(0),
             )
             .expect("the restored sessions open it");
         assert_eq!(events.len(), 1);
@@ -256,12 +291,7 @@ fn every_device_hears_of_a_newly_linked_one() {
         |name: &str, rng: &mut SeededRng| DeviceKeys::generate(name, 0, rng).expect("keys");
     let mut a = Messenger::create(&bob, &device("A", &mut rng), 0, &mut rng).expect("created");
     a.outbox_mut().take_envelopes();
-    let mut b = Messenger::join(
-        &bob,
-        &device("B", &mut rng),
-        &a.signed_roster().expect("roster"),
-    )
-    .expect("joined");
+    let mut b = Messenger::join(&bob, &device("B", &mut rng), a.signed_roster()).expect("joined");
     let inbox = a.roster().inbox;
     a.add_device(b.roster_entry(5), &mut rng).expect("added");
     for transmit in a.outbox_mut().take_envelopes() {
@@ -269,16 +299,12 @@ fn every_device_hears_of_a_newly_linked_one() {
             b.receive(
                 transmit.mailbox,
                 &Envelope::new(transmit.bytes).expect("envelope"),
+                &mut phantom_sync::testing::SeededRng::new(0),
             )
             .expect("received");
         }
     }
-    let c = Messenger::join(
-        &bob,
-        &device("C", &mut rng),
-        &a.signed_roster().expect("roster"),
-    )
-    .expect("joined");
+    let c = Messenger::join(&bob, &device("C", &mut rng), a.signed_roster()).expect("joined");
     let mut events = Vec::new();
     a.add_device(c.roster_entry(9), &mut rng).expect("added");
     for transmit in a.outbox_mut().take_envelopes() {
@@ -286,6 +312,7 @@ fn every_device_hears_of_a_newly_linked_one() {
             if let Ok(received) = b.receive(
                 transmit.mailbox,
                 &Envelope::new(transmit.bytes).expect("envelope"),
+                &mut phantom_sync::testing::SeededRng::new(0),
             ) {
                 events.extend(received);
             }
@@ -322,6 +349,7 @@ fn a_direct_channel_is_asked_for_and_answered_only_between_the_transfer_s_two_de
                 match to.receive(
                     transmit.mailbox,
                     &Envelope::new(transmit.bytes).expect("envelope"),
+                    &mut phantom_sync::testing::SeededRng::new(0),
                 ) {
                     Ok(received) => events.extend(received),
                     Err(error) => return Err(error),
@@ -331,8 +359,7 @@ fn a_direct_channel_is_asked_for_and_answered_only_between_the_transfer_s_two_de
         Ok(events)
     };
     let inbox = a.roster().inbox;
-    let mut b = Messenger::join(&bob, &device("B", &mut rng), &a.signed_roster().expect("r"))
-        .expect("joined");
+    let mut b = Messenger::join(&bob, &device("B", &mut rng), a.signed_roster()).expect("joined");
     a.add_device(b.roster_entry(5), &mut rng).expect("added");
     // A has no messages: the transfer is a manifest of no blocks.
     let plan = a
@@ -387,8 +414,7 @@ fn a_direct_channel_is_asked_for_and_answered_only_between_the_transfer_s_two_de
     );
 
     // A third device of the persona was offered nothing: its request is refused.
-    let mut c = Messenger::join(&bob, &device("C", &mut rng), &a.signed_roster().expect("r"))
-        .expect("joined");
+    let mut c = Messenger::join(&bob, &device("C", &mut rng), a.signed_roster()).expect("joined");
     a.add_device(c.roster_entry(9), &mut rng).expect("added");
     deliver(&mut c, a.outbox_mut().take_envelopes(), inbox).ok();
     assert_eq!(
@@ -425,8 +451,7 @@ fn a_history_of_no_messages_is_complete_with_its_manifest() {
     let device =
         |name: &str, rng: &mut SeededRng| DeviceKeys::generate(name, 0, rng).expect("keys");
     let mut a = Messenger::create(&bob, &device("A", &mut rng), 0, &mut rng).expect("created");
-    let mut b = Messenger::join(&bob, &device("B", &mut rng), &a.signed_roster().expect("r"))
-        .expect("joined");
+    let mut b = Messenger::join(&bob, &device("B", &mut rng), a.signed_roster()).expect("joined");
     a.add_device(b.roster_entry(5), &mut rng).expect("added");
     let plan = a
         .begin_history_offer(&b.device_id(), &mut rng)
@@ -442,6 +467,7 @@ fn a_history_of_no_messages_is_complete_with_its_manifest() {
         let _ = b.receive(
             transmit.mailbox,
             &Envelope::new(transmit.bytes.clone()).expect("envelope"),
+            &mut phantom_sync::testing::SeededRng::new(0),
         );
     }
     assert_eq!(b.history_mailbox(), Some(offered.publication.mailbox));

@@ -49,7 +49,12 @@ fn an_approved_link_mirrors_the_persona_and_completes_both_sides() {
     else {
         panic!("expected the persona");
     };
-    assert_eq!(mirror.persona, pair.persona);
+    assert_eq!(
+        mirror.persona,
+        pair.persona.for_linked_device(),
+        "everything but the authority"
+    );
+    assert!(mirror.persona.authority.is_none() && pair.persona.authority.is_some());
     assert_eq!(mirror.persona.fingerprint(), pair.persona.fingerprint());
     assert_eq!(
         mirror.roster, pair.roster,
@@ -414,10 +419,16 @@ fn actions_out_of_order_are_illegal_transitions() {
 fn debug_output_never_shows_secrets() {
     let pair = Pair::new(15);
     let printed = format!("{:?}", pair.persona);
-    let root_hex = hex::encode(pair.persona.root_key.expose());
-    assert!(!printed.contains(&root_hex));
-    assert!(!printed.contains(&format!("{:?}", pair.persona.root_key.expose())));
+    let root_key = pair
+        .persona
+        .authority
+        .as_ref()
+        .expect("the creating device");
+    assert!(!printed.contains(&hex::encode(root_key.expose())));
+    assert!(!printed.contains(&format!("{:?}", root_key.expose())));
     assert!(printed.contains("redacted"));
+    let code = pair.persona.recovery_code().expect("the creating device");
+    assert_eq!(format!("{code:?}"), "RecoveryCode(redacted)");
 }
 
 /// Brief §5.10: a secret's bytes are wiped when it is dropped, not left for the allocator.

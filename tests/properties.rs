@@ -9,7 +9,7 @@ use phantom_sync::pairing::words::AuthWords;
 use phantom_sync::pairing::SourcePairing;
 use phantom_sync::persona::{
     Contact, Conversation, DeviceKeys, Fingerprint, Message, MessageId, Persona, Prekey,
-    PrekeyBundle, Sender, SyncCursor,
+    PrekeyBundle, RecoveryCode, Sender, SyncCursor,
 };
 use phantom_sync::roster::{Roster, RosterDevice, SignedRoster};
 use phantom_sync::secret::Secret;
@@ -138,7 +138,8 @@ fn persona() -> impl Strategy<Value = Persona> {
             )| Persona {
                 display_name: display_name.trim().to_owned(),
                 created_at,
-                root_key: Secret::from_bytes(root),
+                persona_key: RecoveryCode::new(Secret::from_bytes(root)).persona_key(),
+                authority: (root[0] & 1 == 1).then(|| Secret::from_bytes(root)),
                 database_passphrase: Secret::from_bytes(passphrase),
                 prekey_bundles,
                 contacts,

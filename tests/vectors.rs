@@ -8,7 +8,7 @@ use phantom_sync::mailbox::MailboxAddress;
 use phantom_sync::pairing::channel::{MessageKind, PairingChannel, SourceKeyPair};
 use phantom_sync::pairing::invitation::{Capabilities, Intent, InvitationId, PairingInvitation};
 use phantom_sync::pairing::messages::{Abort, AbortReason, ImportAck, PersonaPayload, SyncRequest};
-use phantom_sync::persona::{Contact, Conversation, Persona, Prekey, PrekeyBundle};
+use phantom_sync::persona::{Contact, Conversation, Persona, Prekey, PrekeyBundle, RecoveryCode};
 use phantom_sync::roster::{Roster, RosterDevice};
 use phantom_sync::secret::Secret;
 use serde_json::{json, Value};
@@ -64,7 +64,8 @@ fn compute() -> Value {
     let persona = Persona {
         display_name: "Ada".into(),
         created_at: 1_767_139_200,
-        root_key: Secret::from_bytes(filled(0x60)),
+        persona_key: RecoveryCode::new(Secret::from_bytes(filled(0x60))).persona_key(),
+        authority: Some(Secret::from_bytes(filled(0x60))),
         database_passphrase: Secret::from_bytes(filled(0x80)),
         prekey_bundles: vec![PrekeyBundle {
             bundle_id: 7,
@@ -100,7 +101,9 @@ fn compute() -> Value {
         }],
     };
     let persona_bytes = persona.encode().expect("encodes");
-    let identity = persona.identity_key();
+    let identity = persona
+        .authority_key()
+        .expect("the source holds the authority");
     let source_device = RosterDevice {
         device_id: filled(0x90),
         name: "Test Phone".into(),
@@ -118,7 +121,7 @@ fn compute() -> Value {
     .sign(&identity)
     .expect("signs");
     let payload_plaintext = PersonaPayload {
-        persona: persona.clone(),
+        persona: persona.for_linked_device(),
         approved_at: 1_767_225_610,
         roster,
     }
@@ -186,7 +189,9 @@ fn compute() -> Value {
         },
         "persona": {
             "encoded": hex::encode(&*persona_bytes),
-            "identity_public_key": hex::encode(persona.identity_key().verifying_key().as_bytes()),
+            "identity_public_key": hex::encode(persona.persona_key),
+            "recovery_code": persona.recovery_code().expect("the source").to_string(),
+            "linked_device_encoded": hex::encode(&*persona.for_linked_device().encode().expect("encodes")),
             "fingerprint": persona.fingerprint().to_string(),
             "first_one_time_prekey_public": hex::encode(persona.prekey_bundles[0].one_time_prekeys[0].public_key()),
         },
@@ -258,6 +263,16 @@ fn the_vector_frames_decode_to_their_inputs() {
     assert_eq!(
         persona.fingerprint().to_string(),
         expected["persona"]["fingerprint"]
+    );
+    let linked = Persona::decode(&hex_at(&["persona", "linked_device_encoded"])).expect("decodes");
+    assert!(linked.authority.is_none());
+    assert_eq!(linked.persona_key, persona.persona_key);
+    let code = expected["persona"]["recovery_code"]
+        .as_str()
+        .expect("words");
+    assert_eq!(
+        RecoveryCode::parse(code).map(|code| code.persona_key()),
+        Ok(persona.persona_key)
     );
 }
 
@@ -342,6 +357,7 @@ fn compute_messaging() -> Value {
             "roster": hex::encode(&*Content::Roster(signed.clone()).encode().expect("encodes")),
             "direct_request": hex::encode(&*Content::DirectRequest(direct_signal("v=0 offer")).encode().expect("encodes")),
             "direct_accept": hex::encode(&*Content::DirectAccept(direct_signal("v=0 answer")).encode().expect("encodes")),
+            "leave": hex::encode(&*Content::Leave.encode().expect("encodes")),
         },
         "history_end_of_answer": hex::encode(end_of_answer(&filled(0xe1))),
         "history_want": hex::encode(WantFrame {
@@ -455,6 +471,10 @@ fn the_messaging_frames_decode_and_verify() {
         Content::decode(&hex_at(&["content", "direct_accept"])),
         Ok(Content::DirectAccept(signal)) if signal.sdp == "v=0 answer"
     ));
+    assert_eq!(
+        Content::decode(&hex_at(&["content", "leave"])),
+        Ok(Content::Leave)
+    );
     let want = phantom_sync::history::direct::WantFrame::decode(&hex_at(&["history_want"]))
         .expect("a want");
     assert_eq!(want.received, vec![0, 2, 3]);

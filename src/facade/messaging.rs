@@ -332,7 +332,7 @@ impl SyncManager {
         let mut stored = Vec::new();
         let mut reread = HashSet::new();
         for (mailbox, envelope) in envelopes {
-            let result = self.with_messenger(|m| Ok(m.receive(mailbox, &envelope)))?;
+            let result = self.with_messenger(|m| Ok(m.receive(mailbox, &envelope, &mut rng())))?;
             match result {
                 Ok(received) => {
                     for event in received {

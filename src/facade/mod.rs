@@ -408,9 +408,7 @@ impl SyncManager {
     /// Source, step 1: a fresh invitation; call again to rotate the QR code.
     #[wasm_bindgen(js_name = generatePairingInvitation)]
     pub fn generate_pairing_invitation(&self) -> Result<InvitationView, JsValue> {
-        if self.persona.borrow().is_none() {
-            return Err(messaging::no_persona().into());
-        }
+        self.authority_roster()?;
         let mut pairing = self.pairing.borrow_mut();
         let reusable =
             matches!(&*pairing, Pairing::Source(source) if !source.state().is_terminal());
@@ -548,7 +546,7 @@ impl SyncManager {
     pub async fn approve(&self, index: usize, pin: Option<String>) -> Result<(), JsValue> {
         self.confirm_pin(pin).await?;
         let persona = self.current_persona()?;
-        let roster = self.with_messenger(|m| m.signed_roster())?;
+        let roster = self.authority_roster()?;
         self.with_source(|source| source.approve(index, &persona, &roster, now_secs()))
     }
 
@@ -557,7 +555,7 @@ impl SyncManager {
     pub async fn approve_typed(&self, words: String, pin: Option<String>) -> Result<(), JsValue> {
         self.confirm_pin(pin).await?;
         let persona = self.current_persona()?;
-        let roster = self.with_messenger(|m| m.signed_roster())?;
+        let roster = self.authority_roster()?;
         self.with_source(|source| source.approve_typed(&words, &persona, &roster, now_secs()))
     }
 
@@ -901,6 +899,17 @@ impl SyncManager {
         };
         self.trying_pin.set(false);
         opened
+    }
+
+    /// The signed roster, on the device that may add one to it: any other is no source.
+    fn authority_roster(&self) -> Result<crate::roster::SignedRoster, FacadeError> {
+        self.with_messenger(|m| {
+            if m.holds_authority() {
+                Ok(m.signed_roster().clone())
+            } else {
+                Err(crate::messaging::MessagingError::NotAuthority)
+            }
+        })
     }
 
     fn with_source(

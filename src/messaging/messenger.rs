@@ -120,13 +120,17 @@ struct ContactState {
 
 /// One device of a persona, able to message the persona's contacts and its own devices.
 pub struct Messenger {
-    identity: SigningKey,
+    /// The persona identity signing key, on the one device that holds the authority to
+    /// change the roster.
+    identity: Option<SigningKey>,
     persona_key: [u8; 32],
     display_name: String,
     device_id: [u8; 16],
     device_name: String,
     sessions: DeviceSessions,
     roster: Roster,
+    /// `roster` as the authority signed it: what this device hands on.
+    signed_roster: SignedRoster,
     /// The inbox before the last revocation, read until contacts have moved.
     previous_inbox: Option<MailboxAddress>,
     contacts: BTreeMap<[u8; 32], ContactState>,
@@ -230,12 +234,15 @@ impl Messenger {
         now: u64,
         rng: &mut impl CryptoRng,
     ) -> Result<Self, MessagingError> {
-        let identity = persona.identity_key();
-        let persona_key = identity.verifying_key().to_bytes();
+        let identity = persona
+            .authority_key()
+            .ok_or(MessagingError::NotAuthority)?;
         let sessions = DeviceSessions::new();
         let entry = sessions.roster_device(device.device_id, &device.name, now);
-        let roster = Roster::first(persona_key, MailboxAddress::random(rng)).with_device(entry)?;
-        let mut messenger = Self::with_roster(persona, device, sessions, roster);
+        let roster =
+            Roster::first(persona.persona_key, MailboxAddress::random(rng)).with_device(entry)?;
+        let signed = roster.sign(&identity)?;
+        let mut messenger = Self::with_roster(persona, device, sessions, signed, roster);
         let publish = messenger.publish_roster()?;
         messenger.outbox.push(publish);
         Ok(messenger)
@@ -247,14 +254,14 @@ impl Messenger {
     pub fn join(
         persona: &Persona,
         device: &DeviceKeys,
-        roster: &SignedRoster,
+        signed: &SignedRoster,
     ) -> Result<Self, MessagingError> {
-        let persona_key = persona.identity_key().verifying_key().to_bytes();
-        let roster = roster.verify(&persona_key)?;
+        let roster = signed.verify(&persona.persona_key)?;
         Ok(Self::with_roster(
             persona,
             device,
             DeviceSessions::new(),
+            signed.clone(),
             roster,
         ))
     }
@@ -263,17 +270,18 @@ impl Messenger {
         persona: &Persona,
         device: &DeviceKeys,
         sessions: DeviceSessions,
+        signed_roster: SignedRoster,
         roster: Roster,
     ) -> Self {
-        let identity = persona.identity_key();
         Self {
-            persona_key: identity.verifying_key().to_bytes(),
-            identity,
+            persona_key: persona.persona_key,
+            identity: persona.authority_key(),
             display_name: persona.display_name.clone(),
             device_id: device.device_id,
             device_name: device.name.clone(),
             sessions,
             roster,
+            signed_roster,
             previous_inbox: None,
             contacts: BTreeMap::new(),
             conversations: BTreeMap::new(),
@@ -316,8 +324,25 @@ impl Messenger {
     }
 
     /// The persona's roster, signed: what a new device is given when it links.
-    pub fn signed_roster(&self) -> Result<SignedRoster, MessagingError> {
-        Ok(self.roster.sign(&self.identity)?)
+    pub fn signed_roster(&self) -> &SignedRoster {
+        &self.signed_roster
+    }
+
+    /// Whether this device holds the persona's authority: it alone adds and removes devices.
+    pub fn holds_authority(&self) -> bool {
+        self.identity.is_some()
+    }
+
+    /// Gives this device the authority (from a recovery code, [`Persona::take_authority`]).
+    pub fn take_authority(&mut self, persona: &Persona) -> Result<(), MessagingError> {
+        let identity = persona
+            .authority_key()
+            .ok_or(MessagingError::NotAuthority)?;
+        if identity.verifying_key().to_bytes() != self.persona_key {
+            return Err(crate::roster::RosterError::WrongPersona.into());
+        }
+        self.identity = Some(identity);
+        Ok(())
     }
 
     pub fn contact_name(&self, persona_key: &[u8; 32]) -> Option<&str> {
@@ -342,11 +367,7 @@ impl Messenger {
             &self.sessions.pickle()?,
             MAX_SESSIONS_PICKLE_LEN,
         )?;
-        w.put_var_bytes(
-            "roster",
-            &self.roster.sign(&self.identity)?.encode(),
-            MAX_ROSTER_LEN,
-        )?;
+        w.put_var_bytes("roster", &self.signed_roster.encode(), MAX_ROSTER_LEN)?;
         match self.previous_inbox {
             Some(inbox) => {
                 w.put_u8(1);
@@ -401,7 +422,6 @@ impl Messenger {
         device: &DeviceKeys,
         snapshot: &[u8],
     ) -> Result<Self, MessagingError> {
-        let persona_key = persona.identity_key().verifying_key().to_bytes();
         let mut r = Reader::new(snapshot);
         // An older snapshot is read as such; anything else must be current.
         let version = match snapshot.get(STATE_MAGIC.len()) {
@@ -411,9 +431,9 @@ impl Messenger {
         r.magic_and_version(STATE_MAGIC, version)?;
         let sessions =
             DeviceSessions::from_pickle(r.var_bytes("sessions", MAX_SESSIONS_PICKLE_LEN)?)?;
-        let roster =
-            SignedRoster::decode(r.var_bytes("roster", MAX_ROSTER_LEN)?)?.verify(&persona_key)?;
-        let mut messenger = Self::with_roster(persona, device, sessions, roster);
+        let signed = SignedRoster::decode(r.var_bytes("roster", MAX_ROSTER_LEN)?)?;
+        let roster = signed.verify(&persona.persona_key)?;
+        let mut messenger = Self::with_roster(persona, device, sessions, signed, roster);
         messenger.previous_inbox = match r.u8("previous_inbox")? {
             0 => None,
             _ => Some(MailboxAddress::from_bytes(r.array("previous_inbox")?)),
@@ -522,7 +542,7 @@ impl Messenger {
     pub fn contact_card(&self) -> Result<ContactCard, MessagingError> {
         Ok(ContactCard {
             display_name: self.display_name.clone(),
-            roster: self.roster.sign(&self.identity)?,
+            roster: self.signed_roster.clone(),
         })
     }
 
@@ -738,11 +758,11 @@ impl Messenger {
             return Err(MessagingError::Revoked);
         }
         let next = self.roster.with_device(device.clone())?;
-        let previous = std::mem::replace(&mut self.roster, next);
+        let previous = self.sign_and_install(next)?;
         let mut transmits = match self.announce_roster(self.roster.inbox, rng) {
             Ok(transmits) => transmits,
             Err(error) => {
-                self.roster = previous;
+                (self.roster, self.signed_roster) = previous;
                 return Err(error);
             }
         };
@@ -827,18 +847,42 @@ impl Messenger {
                 .any(|d| d.device_id == self.device_id)
     }
 
-    /// Takes this device off its persona's roster (unlinking it): the other devices and
-    /// the contacts learn the roster without it, and nothing sent from then on is sealed to
-    /// it. The persona's last device cannot leave; delete its vault instead.
+    /// Takes this device off its persona's roster (unlinking it): nothing sent from then on
+    /// is sealed to it. The device holding the authority signs the roster without itself
+    /// (the persona then needs the recovery code to add or remove devices); any other
+    /// device asks it to ([`Content::Leave`]), and is off the roster once it did. The
+    /// persona's last device cannot leave; delete its vault instead.
     pub fn leave(&mut self, rng: &mut impl CryptoRng) -> Result<(), MessagingError> {
         if self.revoked {
             return Err(MessagingError::Revoked);
         }
-        let own = self.device_id;
-        let transmits = self.remove_device(&own, rng)?;
+        let transmits = if self.holds_authority() {
+            let own = self.device_id;
+            self.remove_device(&own, rng)?
+        } else {
+            let own = self.own_other_devices();
+            let inbox = self.roster.inbox;
+            self.seal_to(&own, &Content::Leave, rng)?
+                .map(|bytes| Transmit {
+                    mailbox: inbox,
+                    bytes,
+                })
+                .into_iter()
+                .collect()
+        };
         self.queue(transmits);
         self.revoked = true;
         Ok(())
+    }
+
+    /// Signs `next` with the authority and makes it the roster; returns the one before.
+    fn sign_and_install(&mut self, next: Roster) -> Result<(Roster, SignedRoster), MessagingError> {
+        let identity = self.identity.as_ref().ok_or(MessagingError::NotAuthority)?;
+        let signed = next.sign(identity)?;
+        Ok((
+            std::mem::replace(&mut self.roster, next),
+            std::mem::replace(&mut self.signed_roster, signed),
+        ))
     }
 
     fn remove_device(
@@ -855,7 +899,7 @@ impl Messenger {
         let next = self
             .roster
             .without_device(device_id, MailboxAddress::random(rng))?;
-        let previous = std::mem::replace(&mut self.roster, next);
+        let previous = self.sign_and_install(next)?;
         match self.announce_roster(old_inbox, rng) {
             Ok(transmits) => {
                 self.sessions.forget(&removed);
@@ -863,7 +907,7 @@ impl Messenger {
                 Ok(transmits)
             }
             Err(error) => {
-                self.roster = previous;
+                (self.roster, self.signed_roster) = previous;
                 Err(error)
             }
         }
@@ -1066,8 +1110,7 @@ impl Messenger {
         own_inbox: MailboxAddress,
         rng: &mut impl CryptoRng,
     ) -> Result<Vec<Transmit>, MessagingError> {
-        let signed = self.roster.sign(&self.identity)?;
-        let content = Content::Roster(signed);
+        let content = Content::Roster(self.signed_roster.clone());
         let mut transmits = vec![self.publish_roster()?];
         let contacts: Vec<(MailboxAddress, Vec<RosterDevice>)> = self
             .contacts
@@ -1095,7 +1138,7 @@ impl Messenger {
     }
 
     fn publish_roster(&self) -> Result<Transmit, MessagingError> {
-        let item = InboxItem::PublishedRoster(self.roster.sign(&self.identity)?);
+        let item = InboxItem::PublishedRoster(self.signed_roster.clone());
         Ok(Transmit {
             mailbox: profile_mailbox(&self.persona_key),
             bytes: item.encode()?,
@@ -1144,11 +1187,13 @@ impl Messenger {
     /// copy of an envelope, or a message seen before under another envelope, changes
     /// nothing. A published roster counts only from its own persona's profile mailbox
     /// (`roster_out_of_place` elsewhere), checked before the envelope counts as seen: a
-    /// copy planted in an inbox cannot make the genuine one look seen.
+    /// copy planted in an inbox cannot make the genuine one look seen. `rng` is for what an
+    /// envelope makes this device send (the roster without a device that asked to leave).
     pub fn receive(
         &mut self,
         mailbox: MailboxAddress,
         envelope: &Envelope,
+        rng: &mut impl CryptoRng,
     ) -> Result<Vec<MessagingEvent>, MessagingError> {
         let item = InboxItem::decode(envelope.as_bytes())?;
         if let InboxItem::PublishedRoster(signed) = &item {
@@ -1168,7 +1213,7 @@ impl Messenger {
         }
         match item {
             InboxItem::PublishedRoster(signed) => self.apply_published_roster(&signed),
-            InboxItem::Sealed(message) => self.receive_sealed(&message),
+            InboxItem::Sealed(message) => self.receive_sealed(&message, rng),
         }
     }
 
@@ -1189,6 +1234,7 @@ impl Messenger {
     fn receive_sealed(
         &mut self,
         message: &SealedMessage,
+        rng: &mut impl CryptoRng,
     ) -> Result<Vec<MessagingEvent>, MessagingError> {
         let own_key = self.device_key();
         if message.sender_persona == self.persona_key && message.sender_device == own_key {
@@ -1277,13 +1323,34 @@ impl Messenger {
                     sdp: signal.sdp,
                 });
             }
+            Content::Leave if from_own => events.extend(self.apply_leave(message, rng)?),
             Content::ReadState(_)
+            | Content::Leave
             | Content::ContactCard(_)
             | Content::HistoryOffer(_)
             | Content::DirectRequest(_)
             | Content::DirectAccept(_) => return Err(MessagingError::NotFromOwnDevice),
         }
         Ok(events)
+    }
+
+    /// Another own device asked to leave: the device holding the authority takes it off
+    /// the roster. A device can only ask for itself, so a hostile one gains nothing.
+    fn apply_leave(
+        &mut self,
+        message: &SealedMessage,
+        rng: &mut impl CryptoRng,
+    ) -> Result<Vec<MessagingEvent>, MessagingError> {
+        if !self.holds_authority() {
+            return Ok(Vec::new());
+        }
+        let leaving = self.own_sender(message)?;
+        let transmits = self.remove_device(&leaving, rng)?;
+        self.queue(transmits);
+        Ok(vec![MessagingEvent::RosterChanged {
+            persona_key: self.persona_key,
+            epoch: self.roster.epoch,
+        }])
     }
 
     /// A text was written, or a message read, no earlier than the time it carries.
@@ -1456,6 +1523,7 @@ impl Messenger {
             let on_roster = roster.device(&self.device_id).is_some();
             let was_on_roster = self.roster.device(&self.device_id).is_some();
             self.roster = roster;
+            self.signed_roster = signed.clone();
             if was_on_roster && !on_roster {
                 self.revoked = true;
                 events.push(MessagingEvent::DeviceRevoked);

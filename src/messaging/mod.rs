@@ -26,9 +26,9 @@
 //! let transmits = ada.outbox_mut().take_envelopes();
 //! let envelope = Envelope::new(transmits[0].bytes.clone())?;
 //! // Where it was read counts: a roster is believed only from its persona's profile mailbox.
-//! let events = bob.receive(transmits[0].mailbox, &envelope)?;
+//! let events = bob.receive(transmits[0].mailbox, &envelope, &mut rng)?;
 //! assert!(matches!(&events[1], MessagingEvent::Message { message, .. } if message.body == "hello"));
-//! assert!(bob.receive(transmits[0].mailbox, &envelope)?.is_empty(), "a second copy changes nothing");
+//! assert!(bob.receive(transmits[0].mailbox, &envelope, &mut rng)?.is_empty(), "a second copy changes nothing");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -88,6 +88,8 @@ pub enum MessagingError {
     UnknownTransfer,
     #[error("{max} sends already wait for the network; connect before sending more")]
     OutboxFull { max: usize },
+    #[error("only the device holding the persona's authority adds and removes devices")]
+    NotAuthority,
 }
 
 impl MessagingError {
@@ -113,6 +115,7 @@ impl MessagingError {
             MessagingError::NoHistoryTransfer => "no_history_transfer",
             MessagingError::UnknownTransfer => "unknown_transfer",
             MessagingError::OutboxFull { .. } => "outbox_full",
+            MessagingError::NotAuthority => "not_authority",
         }
     }
 }

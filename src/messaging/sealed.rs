@@ -49,6 +49,7 @@ const CONTENT_CONTACT_CARD: u8 = 4;
 const CONTENT_HISTORY_OFFER: u8 = 5;
 const CONTENT_DIRECT_REQUEST: u8 = 6;
 const CONTENT_DIRECT_ACCEPT: u8 = 7;
+const CONTENT_LEAVE: u8 = 8;
 
 /// An envelope's bytes, as read from an inbox or a profile mailbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,6 +115,8 @@ pub enum Content {
     DirectRequest(DirectSignal),
     /// The source device's WebRTC answer to it.
     DirectAccept(DirectSignal),
+    /// The sending device asks the device holding the authority to take it off the roster.
+    Leave,
 }
 
 /// The key a seal carries, and the digest of the body it opens.
@@ -402,6 +405,7 @@ impl Content {
                 w.put_u8(CONTENT_DIRECT_ACCEPT);
                 signal.write(&mut w)?;
             }
+            Content::Leave => w.put_u8(CONTENT_LEAVE),
         }
         Ok(Zeroizing::new(w.into_bytes()))
     }
@@ -439,6 +443,7 @@ impl Content {
             CONTENT_HISTORY_OFFER => Content::HistoryOffer(HistoryOffer::read(&mut r)?),
             CONTENT_DIRECT_REQUEST => Content::DirectRequest(DirectSignal::read(&mut r)?),
             CONTENT_DIRECT_ACCEPT => Content::DirectAccept(DirectSignal::read(&mut r)?),
+            CONTENT_LEAVE => Content::Leave,
             other => {
                 return Err(WireError::InvalidValue {
                     field: "content_kind",

@@ -19,7 +19,7 @@
 //! # let mut rng = phantom_sync::testing::SeededRng::new(5);
 //! let now = 1_700_000_000;
 //! let persona = Persona::create("Ada", now, &mut rng)?;
-//! let identity = persona.identity_key();
+//! let identity = persona.authority_key().expect("the device that created it");
 //! let inbox = MailboxAddress::random(&mut rng);
 //! let roster = Roster::first(identity.verifying_key().to_bytes(), inbox).sign(&identity)?;
 //!
@@ -40,6 +40,7 @@
 //!     panic!("expected the persona");
 //! };
 //! assert_eq!(mirror.persona.fingerprint(), persona.fingerprint());
+//! assert!(mirror.persona.authority.is_none(), "only the source signs rosters");
 //! assert_eq!(mirror.roster, roster);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

@@ -293,8 +293,9 @@ impl SourcePairing {
         roster: &SignedRoster,
         now: u64,
     ) -> Result<(), PairingError> {
+        // The authority stays here: the new device can never sign a roster.
         let payload = PersonaPayload {
-            persona: persona.clone(),
+            persona: persona.for_linked_device(),
             approved_at: now,
             roster: roster.clone(),
         }

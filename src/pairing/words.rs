@@ -53,7 +53,7 @@ impl WordsError {
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AuthWords([u16; WORD_COUNT]);
 
-fn word_list() -> &'static [&'static str; 2048] {
+pub(crate) fn word_list() -> &'static [&'static str; 2048] {
     bip39::Language::English.word_list()
 }
 
@@ -117,7 +117,8 @@ impl AuthWords {
     }
 }
 
-fn find_word(typed: &str) -> Option<u16> {
+/// The index of a typed word (any case), or of the one word a 4+ letter prefix starts.
+pub(crate) fn find_word(typed: &str) -> Option<u16> {
     let lower = typed.to_ascii_lowercase();
     let list = word_list();
     if let Some(index) = list.iter().position(|w| *w == lower) {

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use super::attacker::MaliciousDevice;
 use phantom_sync::history::vault_export::export_from_vault;
 use phantom_sync::mailbox::envelope::Envelope;
 use phantom_sync::mailbox::transport::{MailboxCursor, MailboxTransport};
@@ -15,7 +16,7 @@ use phantom_sync::mailbox::{MailboxAddress, Transmit};
 use phantom_sync::messaging::conversation_log::RECENT_MESSAGES;
 use phantom_sync::messaging::messenger::{profile_mailbox, HistoryOfferPlan};
 use phantom_sync::messaging::{MessagingError, MessagingEvent, Messenger};
-use phantom_sync::persona::{DeviceKeys, Message, Persona, Sender};
+use phantom_sync::persona::{DeviceKeys, Message, Persona, RecoveryCode, Sender};
 use phantom_sync::testing::SeededRng;
 use phantom_sync::vault::store::MemoryStore;
 use phantom_sync::vault::unlock::MemoryKeyring;
@@ -29,6 +30,8 @@ pub struct Device {
     persona: Persona,
     keys: DeviceKeys,
     cursors: HashMap<MailboxAddress, MailboxCursor>,
+    /// For what receiving makes the device send.
+    rng: SeededRng,
 }
 
 /// What one poll brought.
@@ -72,6 +75,9 @@ impl Device {
             persona: persona.clone(),
             keys: keys.clone(),
             cursors: HashMap::new(),
+            rng: SeededRng::new(u64::from_le_bytes(
+                keys.device_id[..8].try_into().unwrap_or_default(),
+            )),
         }
     }
 
@@ -97,6 +103,21 @@ impl Device {
         self.messenger = restored;
     }
 
+    /// What an attacker who takes this device, or a copy of its storage, holds.
+    pub fn stolen(&self, seed: u64) -> MaliciousDevice {
+        let snapshot = self.messenger.snapshot().expect("a snapshot");
+        MaliciousDevice::steal(&self.persona, &self.keys, &snapshot, seed)
+    }
+
+    /// The person types the recovery code on this device.
+    pub fn take_authority(&mut self, code: &str) -> Result<(), &'static str> {
+        let code = RecoveryCode::parse(code).map_err(|e| e.code())?;
+        self.persona.take_authority(&code).map_err(|e| e.code())?;
+        self.messenger
+            .take_authority(&self.persona)
+            .map_err(|e| e.code())
+    }
+
     /// Reads every mailbox the device listens on.
     pub async fn poll(&mut self, transport: &impl MailboxTransport) -> Polled {
         let mut polled = Polled::default();
@@ -119,7 +140,7 @@ impl Device {
             .await
             .expect("fetched");
         for envelope in envelopes {
-            match self.messenger.receive(mailbox, &envelope) {
+            match self.messenger.receive(mailbox, &envelope, &mut self.rng) {
                 Ok(events) => polled.events.extend(events),
                 Err(error) => polled.errors.push(error),
             }
@@ -178,16 +199,14 @@ pub async fn cast(transport: &impl MailboxTransport, seed: u64) -> Cast {
     deliver(transport, bob_a.outbox_mut().take_envelopes()).await;
 
     let tablet = DeviceKeys::generate("Bob's tablet", NOW, &mut rng).expect("device");
-    let roster = bob_a
-        .roster()
-        .sign(&bob_persona.identity_key())
-        .expect("signed");
-    let bob_b = Messenger::join(&bob_persona, &tablet, &roster).expect("joined");
+    // What the tablet receives when it links: the persona without the authority.
+    let tablet_persona = bob_persona.for_linked_device();
+    let bob_b = Messenger::join(&tablet_persona, &tablet, bob_a.signed_roster()).expect("joined");
     bob_a
         .add_device(bob_b.roster_entry(NOW), &mut rng)
         .expect("added");
     deliver(transport, bob_a.outbox_mut().take_envelopes()).await;
-    let mut bob_b = Device::new(bob_b, &bob_persona, &tablet);
+    let mut bob_b = Device::new(bob_b, &tablet_persona, &tablet);
     let polled = bob_b.poll(transport).await;
     assert!(
         polled.events.contains(&MessagingEvent::RosterChanged {
@@ -262,7 +281,7 @@ pub async fn alice_writes_to_bob_on_both_devices_and_bob_replies(
     let replay = Envelope::new(sent[0].bytes.clone()).expect("envelope");
     assert!(bob_b
         .messenger
-        .receive(sent[0].mailbox, &replay)
+        .receive(sent[0].mailbox, &replay, &mut rng)
         .expect("ignored")
         .is_empty());
     assert!(bob_b.poll(transport).await.events.is_empty());
@@ -312,7 +331,7 @@ pub async fn alice_writes_to_bob_on_both_devices_and_bob_replies(
     assert_eq!(bob_b.messenger.last_active(&bob_a_id), Some(NOW * 1000 + 5));
     assert!(bob_b
         .messenger
-        .receive(sent[0].mailbox, &replay)
+        .receive(sent[0].mailbox, &replay, &mut rng)
         .expect("ignored")
         .is_empty());
     assert_eq!(
@@ -624,10 +643,12 @@ pub async fn a_device_that_leaves_is_off_the_roster(transport: &impl MailboxTran
     } = cast_after_a_first_message(transport, seed).await;
     let epoch = bob_a.messenger.roster().epoch;
 
-    assert!(bob_b.messenger.can_leave());
+    // The tablet holds no authority: it asks the laptop, which signs the roster without it.
+    assert!(bob_b.messenger.can_leave() && !bob_b.messenger.holds_authority());
     bob_b.messenger.leave(&mut rng).expect("left");
     deliver(transport, bob_b.messenger.outbox_mut().take_envelopes()).await;
     let at_laptop = bob_a.poll(transport).await;
+    deliver(transport, bob_a.messenger.outbox_mut().take_envelopes()).await;
     assert!(
         at_laptop.events.contains(&MessagingEvent::RosterChanged {
             persona_key: bob_key,
@@ -678,6 +699,239 @@ pub async fn a_device_that_leaves_is_off_the_roster(transport: &impl MailboxTran
 /// Bob's laptop has a conversation with Alice (`count` messages of about a kilobyte); his
 /// new tablet links and gets the history through a mailbox of its own, across a reload
 /// half-way, each message once.
+/// Everything in `mailbox`, from the start.
+async fn everything_in(
+    transport: &impl MailboxTransport,
+    mailbox: MailboxAddress,
+) -> Vec<Envelope> {
+    transport
+        .fetch(mailbox, &mut MailboxCursor::default(), Duration::ZERO)
+        .await
+        .expect("fetched")
+}
+
+/// Issue 21: the tablet, removed, keeps everything it held and forges rosters with every
+/// key it has — one epoch on, `u64::MAX`, a fork of the current epoch, the current roster
+/// with itself added back — published and sealed. Nobody believes any of them, nothing new
+/// is sealed to it, and its state from before the removal no longer speaks for Bob.
+pub async fn a_removed_device_cannot_sign_a_roster_anyone_accepts(
+    transport: &impl MailboxTransport,
+    seed: u64,
+) {
+    let Cast {
+        mut rng,
+        mut alice,
+        mut bob_a,
+        bob_b,
+        bob_key,
+    } = cast_after_a_first_message(transport, seed).await;
+    let mut tablet = bob_b.stolen(seed ^ 0x7ab1e7);
+    let tablet_before = bob_b.messenger.snapshot().expect("a snapshot");
+    let old_inbox = bob_a.messenger.roster().inbox;
+    bob_a
+        .messenger
+        .revoke_device(&bob_b.messenger.device_id(), &mut rng)
+        .expect("revoked");
+    deliver(transport, bob_a.messenger.outbox_mut().take_envelopes()).await;
+    alice.poll(transport).await;
+    let genuine = bob_a.messenger.roster().clone();
+    assert_eq!(alice.messenger.contact_roster(&bob_key), Some(&genuine));
+
+    // What the tablet can still read: Bob's published roster, so the new inbox too.
+    let published = everything_in(transport, profile_mailbox(&bob_key)).await;
+    assert!(!published.is_empty());
+    let epoch = genuine.epoch;
+    let mut re_added = genuine.clone();
+    re_added.epoch += 1;
+    re_added.devices.push(tablet.entry.clone());
+    let attempts = [
+        tablet.roster_of_its_own(epoch + 1, MailboxAddress::random(&mut rng)),
+        tablet.roster_of_its_own(u64::MAX, old_inbox),
+        tablet.roster_of_its_own(epoch, genuine.inbox),
+        re_added,
+    ];
+    let mut forged = Vec::new();
+    for roster in &attempts {
+        forged.extend(tablet.forge(roster));
+    }
+    let mut attack = tablet.publish(&forged);
+    let alice_devices = alice.messenger.roster().devices.clone();
+    let alice_inbox = alice.messenger.roster().inbox;
+    attack.extend(tablet.announce(&forged, &alice_devices, alice_inbox));
+    attack.extend(tablet.announce(&forged, &genuine.devices, old_inbox));
+    deliver(transport, attack).await;
+
+    for (name, device) in [("Alice", &mut alice), ("Bob's laptop", &mut bob_a)] {
+        let polled = device.poll(transport).await;
+        let codes = polled.error_codes();
+        assert_eq!(
+            codes
+                .iter()
+                .filter(|c| **c == "roster_bad_signature")
+                .count(),
+            forged.len(),
+            "{name}: every published forgery fails its signature: {codes:?}"
+        );
+        assert!(
+            codes
+                .iter()
+                .all(|c| ["roster_bad_signature", "unknown_sender_device"].contains(c)),
+            "{name}: {codes:?}"
+        );
+        assert!(polled.events.is_empty(), "{name}: {:?}", polled.events);
+    }
+    assert_eq!(alice.messenger.contact_roster(&bob_key), Some(&genuine));
+    assert_eq!(bob_a.messenger.roster(), &genuine);
+    assert!(!bob_a.messenger.is_revoked());
+
+    // Alice writes: sealed to the laptop alone, into the inbox the tablet was never told.
+    alice
+        .messenger
+        .send_text(&bob_key, "only the laptop", NOW * 1000 + 40, &mut rng)
+        .expect("sent");
+    deliver(transport, alice.messenger.outbox_mut().take_envelopes()).await;
+    assert_eq!(
+        bob_a.poll(transport).await.messages(),
+        vec!["only the laptop"]
+    );
+    for inbox in [old_inbox, genuine.inbox] {
+        let envelopes = everything_in(transport, inbox).await;
+        let after_removal = &envelopes[envelopes.len().saturating_sub(1)..];
+        assert!(
+            !tablet.can_open_any(after_removal),
+            "nothing new for the tablet"
+        );
+    }
+
+    // The tablet's own state from before the removal, restored, writes as Bob: refused.
+    let mut restored =
+        Messenger::restore(&tablet.persona, &tablet.keys, &tablet_before).expect("restored");
+    for refused in [
+        restored.revoke_device(&bob_a.messenger.device_id(), &mut rng),
+        restored.add_device(tablet.entry.clone(), &mut rng),
+    ] {
+        assert_eq!(refused.map_err(|e| e.code()), Err("not_authority"));
+    }
+    restored
+        .send_text(
+            &alice.messenger.persona_key(),
+            "I am Bob",
+            NOW * 1000 + 50,
+            &mut rng,
+        )
+        .expect("the honest code still sends from its old state");
+    deliver(transport, restored.outbox_mut().take_envelopes()).await;
+    let at_alice = alice.poll(transport).await;
+    assert!(at_alice.messages().is_empty(), "{at_alice:?}");
+    assert_eq!(at_alice.error_codes(), vec!["unknown_sender_device"]);
+}
+
+/// Issue 21: a tablet that turns hostile while still linked seals and publishes a roster
+/// without the laptop (one epoch on, and `u64::MAX`), signed with every key it holds. The
+/// sealed copies open — it is still Bob's device — and their signatures do not verify.
+pub async fn a_linked_device_cannot_change_the_roster_it_is_on(
+    transport: &impl MailboxTransport,
+    seed: u64,
+) {
+    let Cast {
+        mut rng,
+        mut alice,
+        mut bob_a,
+        bob_b,
+        bob_key,
+    } = cast_after_a_first_message(transport, seed).await;
+    let mut tablet = bob_b.stolen(seed ^ 0x7ab1e7);
+    let genuine = bob_a.messenger.roster().clone();
+    let mut forged = Vec::new();
+    for epoch in [genuine.epoch + 1, u64::MAX] {
+        forged.extend(tablet.forge(&tablet.roster_of_its_own(epoch, genuine.inbox)));
+    }
+    let mut attack = tablet.publish(&forged);
+    let alice_devices = alice.messenger.roster().devices.clone();
+    let alice_inbox = alice.messenger.roster().inbox;
+    attack.extend(tablet.announce(&forged, &alice_devices, alice_inbox));
+    let laptop = genuine.device(&bob_a.messenger.device_id()).cloned();
+    attack.extend(tablet.announce(&forged, &Vec::from_iter(laptop), genuine.inbox));
+    deliver(transport, attack).await;
+
+    for (name, device) in [("Alice", &mut alice), ("Bob's laptop", &mut bob_a)] {
+        let polled = device.poll(transport).await;
+        assert_eq!(
+            polled.error_codes(),
+            vec!["roster_bad_signature"; 2 * forged.len()],
+            "{name}: published and sealed, every one refused"
+        );
+    }
+    assert_eq!(alice.messenger.contact_roster(&bob_key), Some(&genuine));
+    assert_eq!(bob_a.messenger.roster(), &genuine);
+
+    let mut honest = bob_b;
+    let laptop_id = bob_a.messenger.device_id();
+    assert!(!honest.messenger.holds_authority());
+    assert_eq!(
+        honest
+            .messenger
+            .revoke_device(&laptop_id, &mut rng)
+            .map_err(|e| e.code()),
+        Err("not_authority")
+    );
+    assert!(honest.poll(transport).await.events.is_empty());
+}
+
+/// Issue 21: the laptop that holds Bob's authority is lost. Bob types the recovery code he
+/// wrote down at creation on the tablet, which then removes the laptop; Alice believes it.
+pub async fn the_recovery_code_moves_the_authority_to_another_device(
+    transport: &impl MailboxTransport,
+    seed: u64,
+) {
+    let Cast {
+        mut rng,
+        mut alice,
+        bob_a,
+        mut bob_b,
+        bob_key,
+    } = cast_after_a_first_message(transport, seed).await;
+    let code = bob_a
+        .persona
+        .recovery_code()
+        .expect("the laptop created Bob")
+        .to_string();
+    let lost_laptop = bob_a.messenger.device_id();
+    let alices_code = alice.persona.recovery_code().expect("Alice's").to_string();
+    assert_eq!(
+        bob_b.take_authority(&alices_code),
+        Err("recovery_code_of_another_persona")
+    );
+    let mistyped = code.replacen(' ', "  ", 3).to_uppercase();
+    bob_b.take_authority(&mistyped).expect("Bob's own code");
+    assert!(bob_b.messenger.holds_authority());
+    bob_b
+        .messenger
+        .revoke_device(&lost_laptop, &mut rng)
+        .expect("the tablet removes the lost laptop");
+    deliver(transport, bob_b.messenger.outbox_mut().take_envelopes()).await;
+    assert!(alice
+        .poll(transport)
+        .await
+        .events
+        .contains(&MessagingEvent::RosterChanged {
+            persona_key: bob_key,
+            epoch: bob_b.messenger.roster().epoch
+        }));
+    alice
+        .messenger
+        .send_text(&bob_key, "to the tablet", NOW * 1000 + 60, &mut rng)
+        .expect("sent");
+    deliver(transport, alice.messenger.outbox_mut().take_envelopes()).await;
+    assert_eq!(
+        bob_b.poll(transport).await.messages(),
+        vec!["to the tablet"]
+    );
+    // The authority survives a reload.
+    bob_b.reload();
+    assert!(bob_b.messenger.holds_authority());
+}
+
 pub async fn a_newly_linked_device_catches_up_on_the_history(
     transport: &impl MailboxTransport,
     seed: u64,
@@ -735,10 +989,11 @@ pub async fn a_newly_linked_device_catches_up_on_the_history(
         .expect("stored");
 
     let tablet = DeviceKeys::generate("Bob's tablet", NOW, &mut rng).expect("device");
-    let roster = bob_a.messenger.signed_roster().expect("roster");
-    let bob_b = Messenger::join(&bob_persona, &tablet, &roster).expect("joined");
+    let tablet_persona = bob_persona.for_linked_device();
+    let bob_b =
+        Messenger::join(&tablet_persona, &tablet, bob_a.messenger.signed_roster()).expect("joined");
     let entry = bob_b.roster_entry(NOW);
-    let mut bob_b = Device::new(bob_b, &bob_persona, &tablet);
+    let mut bob_b = Device::new(bob_b, &tablet_persona, &tablet);
     let vault_b = vault_of(&bob_persona, &tablet, &mut rng).await;
     bob_a.messenger.add_device(entry, &mut rng).expect("added");
     // A packs the history from its vault: the manifest and offer go out, then the blocks.

@@ -24,7 +24,7 @@ pub struct Pair {
 
 /// A one-device roster for `persona`, signed.
 pub fn roster_of(persona: &Persona, rng: &mut SeededRng) -> SignedRoster {
-    let identity = persona.identity_key();
+    let identity = persona.authority_key().expect("the creating device");
     Roster::first(
         identity.verifying_key().to_bytes(),
         MailboxAddress::random(rng),
@@ -109,6 +109,7 @@ impl Pair {
     }
 }
 
+pub mod attacker;
 #[cfg(target_arch = "wasm32")]
 pub mod browser;
 #[cfg(target_arch = "wasm32")]

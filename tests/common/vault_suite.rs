@@ -499,7 +499,12 @@ pub async fn raw_contents(store: &impl RawStore) -> Vec<Vec<u8>> {
 pub fn forbidden_bytes(w: &World) -> Vec<Vec<u8>> {
     let mut forbidden = vec![
         MARKER.as_bytes().to_vec(),
-        w.persona.root_key.expose().to_vec(),
+        w.persona
+            .authority
+            .as_ref()
+            .expect("the creating device")
+            .expose()
+            .to_vec(),
         w.persona.database_passphrase.expose().to_vec(),
         w.device.identity_seed.expose().to_vec(),
         w.persona.conversations[0]

@@ -1,0 +1,180 @@
+//! Issue 21's adversary: a malicious device holding everything a linked device of a persona
+//! holds — the persona as pairing handed it over (vault passphrase, prekeys, contacts,
+//! conversation keys), its device keys, its Olm account and sessions, every mailbox it has
+//! read — that writes with the protocol's encoders (PROTOCOL §12–13) instead of the honest
+//! state machines, so nothing our own code refuses to do limits it.
+
+use ed25519_dalek::{Signer, SigningKey};
+use hkdf::Hkdf;
+use phantom_sync::mailbox::{MailboxAddress, Transmit};
+use phantom_sync::messaging::messenger::profile_mailbox;
+use phantom_sync::messaging::sealed::{encrypt_content, Content, InboxItem, SealedMessage};
+use phantom_sync::messaging::sessions::DeviceSessions;
+use phantom_sync::persona::{DeviceKeys, Persona};
+use phantom_sync::roster::{Roster, RosterDevice, SignedRoster};
+use phantom_sync::testing::SeededRng;
+use phantom_sync::wire::Reader;
+use sha2::Sha256;
+
+pub struct MaliciousDevice {
+    pub persona: Persona,
+    pub keys: DeviceKeys,
+    /// Its Olm account and sessions, taken from the device's saved state.
+    sessions: DeviceSessions,
+    /// Itself as the roster listed it.
+    pub entry: RosterDevice,
+    rng: SeededRng,
+}
+
+impl MaliciousDevice {
+    /// What a device's storage gives away: its persona, keys and saved messaging state.
+    pub fn steal(persona: &Persona, keys: &DeviceKeys, snapshot: &[u8], seed: u64) -> Self {
+        // The saved state begins with "MS", its version, then the Olm pickle.
+        let mut r = Reader::new(snapshot);
+        r.magic_and_version(b"MS", 3).expect("a messenger snapshot");
+        let pickle = r.var_bytes("sessions", 16 << 20).expect("the Olm pickle");
+        let sessions = DeviceSessions::from_pickle(pickle).expect("the Olm account");
+        let entry = sessions.roster_device(keys.device_id, &keys.name, 0);
+        Self {
+            persona: persona.clone(),
+            keys: keys.clone(),
+            sessions,
+            entry,
+            rng: SeededRng::new(seed),
+        }
+    }
+
+    /// The Ed25519 keys it can make from what it holds: each kind of secret (the vault
+    /// passphrase, its device key, a prekey, a conversation key) as a key, and through the
+    /// persona identity derivation (PROTOCOL §7) as if it were the root key it lacks.
+    pub fn signing_keys(&self) -> Vec<SigningKey> {
+        let persona = &self.persona;
+        assert!(
+            persona.authority.is_none(),
+            "a linked device has no root key"
+        );
+        let mut secrets = vec![
+            *persona.database_passphrase.expose(),
+            *self.keys.identity_seed.expose(),
+        ];
+        secrets.extend(
+            persona
+                .prekey_bundles
+                .first()
+                .map(|bundle| *bundle.signed_prekey.secret.expose()),
+        );
+        secrets.extend(
+            persona
+                .conversations
+                .first()
+                .map(|c| *c.conversation_key.expose()),
+        );
+        let mut keys = Vec::new();
+        for secret in secrets {
+            let mut derived = [0u8; 32];
+            Hkdf::<Sha256>::new(None, &secret)
+                .expand(b"phantom-sync persona identity v1", &mut derived)
+                .expect("32 bytes");
+            keys.push(SigningKey::from_bytes(&secret));
+            keys.push(SigningKey::from_bytes(&derived));
+        }
+        keys
+    }
+
+    /// `roster` signed by each key it holds, straight from the encoding (PROTOCOL §12).
+    pub fn forge(&self, roster: &Roster) -> Vec<SignedRoster> {
+        let bytes = roster.encode().expect("encodes");
+        self.signing_keys()
+            .iter()
+            .map(|key| {
+                let signature = key.sign(&[b"phantom-sync roster v1".as_slice(), &bytes].concat());
+                SignedRoster::decode(
+                    &[b"PS\x01".as_slice(), &signature.to_bytes(), &bytes].concat(),
+                )
+                .expect("well formed")
+            })
+            .collect()
+    }
+
+    /// A roster of the persona listing this device alone, at `epoch`, reading `inbox`.
+    pub fn roster_of_its_own(&self, epoch: u64, inbox: MailboxAddress) -> Roster {
+        Roster {
+            persona_key: self.persona.persona_key,
+            epoch,
+            inbox,
+            devices: vec![self.entry.clone()],
+        }
+    }
+
+    /// The rosters published where contacts and devices look for them.
+    pub fn publish(&self, rosters: &[SignedRoster]) -> Vec<Transmit> {
+        rosters
+            .iter()
+            .map(|signed| Transmit {
+                mailbox: profile_mailbox(&self.persona.persona_key),
+                bytes: InboxItem::PublishedRoster(signed.clone())
+                    .encode()
+                    .expect("encodes"),
+            })
+            .collect()
+    }
+
+    /// Each roster sealed as an announcement (content kind 3) to `devices`, into `inbox`.
+    pub fn announce(
+        &mut self,
+        rosters: &[SignedRoster],
+        devices: &[RosterDevice],
+        inbox: MailboxAddress,
+    ) -> Vec<Transmit> {
+        rosters
+            .iter()
+            .map(|signed| self.seal(&Content::Roster(signed.clone()), devices, inbox))
+            .collect()
+    }
+
+    /// `content` sealed to `devices` with its own Olm sessions, as PROTOCOL §13 says.
+    pub fn seal(
+        &mut self,
+        content: &Content,
+        devices: &[RosterDevice],
+        inbox: MailboxAddress,
+    ) -> Transmit {
+        let sender_device = self.sessions.identity_key();
+        let encrypted = encrypt_content(
+            content,
+            &self.persona.persona_key,
+            &sender_device,
+            &mut self.rng,
+        )
+        .expect("encrypts");
+        let key = encrypted.key.to_bytes();
+        let seals = devices
+            .iter()
+            .map(|device| self.sessions.seal(device, key.as_ref()).expect("sealed"))
+            .collect();
+        let bytes = InboxItem::Sealed(SealedMessage {
+            sender_persona: self.persona.persona_key,
+            sender_device,
+            seals,
+            nonce: encrypted.nonce,
+            body: encrypted.body,
+        })
+        .encode()
+        .expect("encodes");
+        Transmit {
+            mailbox: inbox,
+            bytes,
+        }
+    }
+
+    /// Whether anything in `envelopes` is sealed to it.
+    pub fn can_open_any(&self, envelopes: &[phantom_sync::mailbox::envelope::Envelope]) -> bool {
+        let own = self.sessions.identity_key();
+        envelopes.iter().any(|envelope| {
+            matches!(
+                InboxItem::decode(envelope.as_bytes()),
+                Ok(InboxItem::Sealed(message)) if message.seal_for(&own).is_some()
+            )
+        })
+    }
+}
