@@ -49,6 +49,16 @@ async fn a_linked_laptop_mirrors_the_persona_and_joins_its_conversations() {
     assert_eq!(laptop.state(), "completed");
     assert_eq!(laptop.fingerprint(), phone.fingerprint());
     assert_eq!(phone.roster_epoch(), Some(2.0));
+    // The authority stayed on the phone: the laptop's vault in IndexedDB holds no root key.
+    assert!(phone.holds_authority() && phone.recovery_code().is_some());
+    assert!(!laptop.holds_authority() && laptop.recovery_code().is_none());
+    assert_eq!(
+        laptop
+            .generate_pairing_invitation()
+            .map(drop)
+            .map_err(|e| code_of(&e)),
+        Err("not_authority".to_owned())
+    );
 
     // The phone announces the roster; the laptop learns it is on it, and learns Grace.
     phone.flush_to_network().await.expect("announced");

@@ -225,6 +225,33 @@ async fn a_revocation_dropped_on_the_way_still_reaches_the_contact_over_real_nod
 }
 
 #[wasm_bindgen_test]
+async fn a_removed_device_cannot_sign_a_roster_anyone_accepts_over_real_nodes() {
+    common::messaging_suite::a_removed_device_cannot_sign_a_roster_anyone_accepts(
+        &client(),
+        common::browser::random_seed(),
+    )
+    .await;
+}
+
+#[wasm_bindgen_test]
+async fn a_linked_device_cannot_change_the_roster_it_is_on_over_real_nodes() {
+    common::messaging_suite::a_linked_device_cannot_change_the_roster_it_is_on(
+        &client(),
+        common::browser::random_seed(),
+    )
+    .await;
+}
+
+#[wasm_bindgen_test]
+async fn the_recovery_code_moves_the_authority_to_another_device_over_real_nodes() {
+    common::messaging_suite::the_recovery_code_moves_the_authority_to_another_device(
+        &client(),
+        common::browser::random_seed(),
+    )
+    .await;
+}
+
+#[wasm_bindgen_test]
 async fn a_newly_linked_device_catches_up_on_the_history_over_real_nodes() {
     common::messaging_suite::a_newly_linked_device_catches_up_on_the_history(
         &client(),

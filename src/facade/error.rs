@@ -9,7 +9,7 @@ use crate::history::vault_export::VaultExportError;
 use crate::messaging::MessagingError;
 use crate::pairing::invitation::InvitationError;
 use crate::pairing::PairingError;
-use crate::persona::PersonaError;
+use crate::persona::{PersonaError, RecoveryError};
 use crate::roster::RosterError;
 use crate::vault::schema::SchemaError;
 use crate::vault::store::StoreError;
@@ -55,6 +55,7 @@ from_coded_error!(
     PairingError,
     InvitationError,
     PersonaError,
+    RecoveryError,
     QrError,
     VaultError,
     SchemaError,

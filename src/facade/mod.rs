@@ -44,7 +44,7 @@ use crate::pairing::invitation::{Capabilities, PairingInvitation};
 use crate::pairing::messages::PersonaPayload;
 use crate::pairing::state::SyncState;
 use crate::pairing::{PairingEvent, SourcePairing, TargetPairing, Transmit};
-use crate::persona::{DeviceKeys, Persona};
+use crate::persona::{DeviceKeys, Persona, RecoveryCode};
 use crate::vault::store::{RawStore, StoreError, StoreName, WriteOp};
 use crate::vault::unlock::{DeviceKeyring, PinParams};
 use crate::vault::writer::SingleWriter;
@@ -355,6 +355,43 @@ impl SyncManager {
             Persona::create(&display_name, now_secs(), &mut rng()).map_err(FacadeError::from)?;
         self.store_persona(persona).await?;
         Ok(self.start_messaging().await?)
+    }
+
+    /// Whether this device adds and removes the persona's devices (it created the persona,
+    /// or took the authority with the recovery code).
+    #[wasm_bindgen(getter, js_name = holdsAuthority)]
+    pub fn holds_authority(&self) -> bool {
+        self.persona
+            .borrow()
+            .as_ref()
+            .is_some_and(|p| p.authority.is_some())
+    }
+
+    /// The 24 words that move the authority to another device, on the device holding it.
+    #[wasm_bindgen(getter, js_name = recoveryCode)]
+    pub fn recovery_code(&self) -> Option<String> {
+        self.persona
+            .borrow()
+            .as_ref()
+            .and_then(Persona::recovery_code)
+            .map(|code| code.to_string())
+    }
+
+    /// Makes this device the one that adds and removes devices, from the persona's recovery
+    /// code (`recovery_checksum`, `recovery_unknown_word`, `recovery_word_count`,
+    /// `recovery_code_of_another_persona`).
+    #[wasm_bindgen(js_name = takeAuthority)]
+    pub async fn take_authority(&self, code: String) -> Result<(), JsValue> {
+        let code = RecoveryCode::parse(&code).map_err(FacadeError::from)?;
+        let mut persona = self.current_persona()?;
+        persona.take_authority(&code).map_err(FacadeError::from)?;
+        self.unlocked_vault()?
+            .put_persona(&persona, &mut rng())
+            .await
+            .map_err(FacadeError::from)?;
+        self.with_messenger(|m| m.take_authority(&persona))?;
+        *self.persona.borrow_mut() = Some(persona);
+        Ok(())
     }
 
     #[wasm_bindgen(getter, js_name = displayName)]

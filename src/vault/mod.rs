@@ -337,6 +337,25 @@ impl<S: RawStore> Vault<S> {
         Ok(Persona::decode(&bytes)?)
     }
 
+    /// Replaces the stored persona with `persona` — the same one, now holding the authority
+    /// (its contacts and conversations are stored apart and stay).
+    pub async fn put_persona(
+        &self,
+        persona: &Persona,
+        rng: &mut impl CryptoRng,
+    ) -> Result<(), VaultError> {
+        if self.fingerprint().await? != persona.fingerprint() {
+            return Err(VaultError::DifferentPersona);
+        }
+        let record = self.sealed(
+            StoreName::Persona,
+            PERSONA_ID,
+            &persona.core().encode()?,
+            rng,
+        );
+        Ok(self.store.write(vec![record]).await?)
+    }
+
     /// This device's own keys.
     pub async fn device(&self) -> Result<DeviceKeys, VaultError> {
         let bytes = self

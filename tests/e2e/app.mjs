@@ -32,13 +32,20 @@ export async function onScreen(page, name) {
   await page.locator(`body[data-screen="${name}"]`).waitFor();
 }
 
-/** First run: names the device and creates a persona; the chat list opens. */
+/**
+ * First run: names the device and creates a persona; the recovery code is shown, the person
+ * writes it down (its words are returned), and the chat list opens.
+ */
 export async function createPersona(page, deviceName, name) {
   await onScreen(page, "welcome");
   await page.getByLabel("This device's name").fill(deviceName);
   await page.getByLabel("Your name").fill(name);
   await page.getByRole("button", { name: "Create persona" }).click();
+  await onScreen(page, "recovery");
+  const words = await page.locator("#recovery-words li").allTextContents();
+  await page.getByRole("button", { name: "I have written it down" }).click();
   await onScreen(page, "chats");
+  return words;
 }
 
 /** The unread count a chat list shows for its only conversation. */

@@ -315,6 +315,52 @@ async function linkByCode(phone, laptop, approve) {
   await laptop.getByRole("button", { name: "Open chats" }).click();
 }
 
+test("only the device that created the persona adds and removes devices, until the recovery code moves that to another", async () => {
+  const context = await browser.newContext();
+  const { page: phone, errors } = await openApp(context, base, "authority-phone");
+  const words = await createPersona(phone, "Phone", "Ada");
+  assert.equal(words.length, 24);
+  const tablet = await context.newPage();
+  await tablet.goto(`${base}/www/?profile=authority-tablet#/linking`);
+  await onScreen(tablet, "linking");
+  await linkByCode(phone, tablet, (rightWords) => rightWords.click());
+  await onScreen(tablet, "chats");
+
+  // The tablet holds no authority: no Remove buttons, no linking, and it says where to go.
+  await go(tablet, "devices");
+  await tablet.locator("#device-list li").nth(1).waitFor({ timeout: 30_000 });
+  assert.equal(await tablet.locator("#device-list button").count(), 0);
+  await tablet.locator("#not-authority", { hasText: "created your persona" }).waitFor();
+  await shot(tablet, "devices-not-authority");
+  await go(tablet, "link");
+  await tablet.locator(".status.error", { hasText: "Only the device that created your persona" }).waitFor();
+
+  // The phone is lost: on the tablet, a code off by one word is refused, the right one works.
+  await go(tablet, "recovery");
+  const typo = [...words];
+  typo[7] = typo[7] === "abandon" ? "ability" : "abandon";
+  await tablet.getByLabel("Recovery code (24 words)").fill(typo.join(" "));
+  await tablet.getByRole("button", { name: "Make this device the one that adds devices" }).click();
+  await tablet.locator("#recovery-status", { hasText: "do not add up" }).waitFor();
+  await tablet.getByLabel("Recovery code (24 words)").fill(words.join("  ").toUpperCase());
+  await tablet.getByRole("button", { name: "Make this device the one that adds devices" }).click();
+  await tablet.locator("#recovery-status", { hasText: "now adds and removes" }).waitFor();
+  await shot(tablet, "recovery-taken");
+  await go(tablet, "devices");
+  const removePhone = tablet.getByRole("button", { name: "Remove Phone" });
+  await removePhone.click();
+  await removePhone.click();
+  await tablet.locator("#devices-status", { hasText: "was removed" }).waitFor({ timeout: 30_000 });
+  await go(phone, "devices");
+  await phone.locator("p.status.error", { hasText: "removed from your persona" }).waitFor({ timeout: 30_000 });
+  // Reopened, the tablet still holds the authority.
+  await tablet.reload();
+  await onScreen(tablet, "devices");
+  await tablet.locator("#link-new-device").waitFor();
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test("a PIN guards approval, and a device leaves by unlinking itself or being removed", async () => {
   const context = await browser.newContext();
   const { page: phone, errors } = await openApp(context, base, "keys-phone");

@@ -13,10 +13,11 @@ import * as conversation from "./screens/conversation.js";
 import * as contacts from "./screens/contacts.js";
 import * as devices from "./screens/devices.js";
 import * as settings from "./screens/settings.js";
+import * as recovery from "./screens/recovery.js";
 
 const screens = {
   welcome, lock, link: linkSource, linking: linkTarget, chats, chat: conversation,
-  "add-contact": contacts.add, card: contacts.card, devices, settings,
+  "add-contact": contacts.add, card: contacts.card, devices, settings, recovery,
 };
 const $ = (id) => document.getElementById(id);
 

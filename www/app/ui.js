@@ -98,6 +98,11 @@ const PLAIN = {
   wrong_word_count: "Enter exactly three words.",
   not_a_contact_card: "That is not a contact card this app can read. Ask your contact to show their card again, and copy all of it: it starts with PHCONTACT:.",
   open_elsewhere: "This device is open in another tab, which uses it now. Press Use here to use this tab instead.",
+  not_authority: "Only the device that created your persona adds and removes devices. Do it there, or enter your recovery code in Settings to make this device the one that does.",
+  recovery_word_count: "A recovery code has 24 words. Check that you typed all of them.",
+  recovery_unknown_word: "One of those words is not in recovery codes. Check the spelling against what you wrote down.",
+  recovery_checksum: "Those words do not add up: one is mistyped or out of order. Check them against what you wrote down.",
+  recovery_code_of_another_persona: "That recovery code belongs to another persona. Use the one you wrote down for this persona.",
   outbox_full: "Too many messages are waiting to be sent. Connect to the network so they can go, then send again.",
 };
 

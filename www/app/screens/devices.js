@@ -9,11 +9,15 @@ export function mount(root, app) {
   const epoch = h("output", { id: "roster-epoch" });
   const revoked = h("p", { class: "status error", hidden: true },
     "This device was removed from your persona. It receives nothing new. Delete its data in Settings, or link it again.");
+  const authority = manager.holdsAuthority;
   root.append(
     heading("Devices"),
     h("p", {}, "These devices hold your persona. The list is signed by your persona key; its version (epoch) grows with every change: ", epoch, "."),
     revoked, list,
-    h("a", { class: "button", href: "#/link", id: "link-new-device" }, "Link a new device"),
+    authority
+      ? h("a", { class: "button", href: "#/link", id: "link-new-device" }, "Link a new device")
+      : h("p", { id: "not-authority" }, "Devices are added and removed on the device that created your persona. Lost it? ",
+        h("a", { href: "#/recovery" }, "Enter your recovery code"), " to make this device the one that does."),
     status);
 
   async function remove(entry, button) {
@@ -46,7 +50,7 @@ export function mount(root, app) {
     const entries = manager.devices();
     const signature = JSON.stringify([manager.rosterEpoch, device.revoked, entries.map((e) => [e.deviceId, e.lastActive])]);
     renderList(list, signature, () => entries.map((entry) => {
-      const button = entry.thisDevice || device.revoked ? null : h("button", {
+      const button = entry.thisDevice || device.revoked || !authority ? null : h("button", {
         type: "button",
         class: "danger",
         "aria-label": `Remove ${entry.name}`,

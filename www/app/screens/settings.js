@@ -43,7 +43,9 @@ export function mount(root, app) {
     if (!unlinkArmed) {
       unlinkArmed = true;
       button.textContent = manager.devices().length > 1
-        ? "Really unlink? Your other devices keep everything."
+        ? (manager.holdsAuthority
+          ? "Really unlink? Your other devices keep everything, but adding or removing devices will then need your recovery code."
+          : "Really unlink? Your other devices keep everything.")
         : "Really delete? This is your persona's only device: the persona is gone for good.";
       return;
     }
@@ -65,7 +67,11 @@ export function mount(root, app) {
       h("dl", {},
         h("dt", {}, "Device"), h("dd", { id: "settings-device-name" }, thisDevice?.name ?? manager.deviceName),
         h("dt", {}, "Persona"), h("dd", {}, manager.displayName),
-        h("dt", {}, "Fingerprint"), h("dd", {}, h("code", {}, manager.fingerprint)))),
+        h("dt", {}, "Fingerprint"), h("dd", {}, h("code", {}, manager.fingerprint))),
+      h("p", {}, manager.holdsAuthority
+        ? "This device adds and removes your devices. "
+        : "Another of your devices adds and removes your devices. ",
+      h("a", { href: "#/recovery", id: "recovery-link" }, manager.holdsAuthority ? "Show the recovery code" : "Enter the recovery code"))),
     h("section", { class: "card", "aria-labelledby": "settings-pin" },
       h("h2", { id: "settings-pin" }, "PIN lock"),
       h("p", {}, pinState),

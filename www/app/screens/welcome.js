@@ -17,7 +17,7 @@ export function mount(root, app) {
       try {
         nameDevice();
         await manager.createPersona(root.querySelector("#persona-name").value.trim());
-        app.go("chats");
+        app.go("recovery");
       } catch (error) {
         fail(status, error);
         button.disabled = false;
