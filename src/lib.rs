@@ -10,7 +10,7 @@
 //!   [`pairing::words`], [`pairing::messages`], [`pairing::state`] — the `SyncViewModel`),
 //!   [`persona`], [`roster`] (the persona's devices, signed), [`messaging`] (vodozemac
 //!   sessions per device, fan-out, dedupe, read-state sync), [`mailbox`], and the shared
-//!   [`wire`] codec and [`secret`] type; [`history`] (encrypted, content-addressed history
+//!   [`wire`] codec, [`encoding`] (hex and base32 text) and [`secret`] type; [`history`] (encrypted, content-addressed history
 //!   blocks and their manifest).
 //!   The [`vault`] (encrypted records over a storage trait) and the [`mailbox`] protocol
 //!   and replication logic are sans-IO too.
@@ -22,6 +22,7 @@
 //! The wire formats are specified in `docs/PROTOCOL.md`.
 
 pub mod drivers;
+pub mod encoding;
 pub mod history;
 pub mod mailbox;
 pub mod messaging;

@@ -252,6 +252,15 @@ async fn the_recovery_code_moves_the_authority_to_another_device_over_real_nodes
 }
 
 #[wasm_bindgen_test]
+async fn a_contact_reusing_message_ids_rewrites_no_history_over_real_nodes() {
+    common::messaging_suite::a_contact_reusing_message_ids_rewrites_no_history(
+        &client(),
+        common::browser::random_seed(),
+    )
+    .await;
+}
+
+#[wasm_bindgen_test]
 async fn a_newly_linked_device_catches_up_on_the_history_over_real_nodes() {
     common::messaging_suite::a_newly_linked_device_catches_up_on_the_history(
         &client(),

@@ -101,6 +101,14 @@ fn the_recovery_code_moves_the_authority_to_another_device() {
     );
 }
 
+#[test]
+fn a_contact_reusing_message_ids_rewrites_no_history() {
+    pollster::block_on(suite::a_contact_reusing_message_ids_rewrites_no_history(
+        &MemoryTransport::default(),
+        9,
+    ));
+}
+
 fn messenger(name: &str, rng: &mut SeededRng) -> (Persona, Messenger) {
     let persona = Persona::create(name, 0, rng).expect("persona");
     let device = DeviceKeys::generate("device", 0, rng).expect("device");
@@ -207,7 +215,14 @@ fn messaging_state_and_messages_survive_in_the_vault() {
         .await
         .expect("imported");
         vault
-            .save_messaging(&alice.snapshot().expect("snapshot"), &[sent], &mut rng)
+            .save_messaging(
+                &alice.snapshot().expect("snapshot"),
+                phantom_sync::vault::MessageWrites {
+                    live: &[sent],
+                    ..Default::default()
+                },
+                &mut rng,
+            )
             .await
             .expect("saved");
         let vault = Vault::unlock(vault.lock(), &keyring, None, 0)
@@ -476,7 +491,10 @@ fn a_history_of_no_messages_is_complete_with_its_manifest() {
         .find(|t| t.mailbox == offered.publication.mailbox)
         .expect("the manifest");
     let events = b.receive_history(&manifest.bytes).expect("read");
-    let [MessagingEvent::HistoryImported { messages, progress }] = &events[..] else {
+    let [MessagingEvent::HistoryImported {
+        messages, progress, ..
+    }] = &events[..]
+    else {
         panic!("one progress event: {events:?}");
     };
     assert!(messages.is_empty());

@@ -37,6 +37,7 @@ mod native {
     on_memory!(
         round_trip_survives_reopening,
         storing_a_message_twice_keeps_one,
+        a_reused_message_id_overwrites_nothing,
         a_conversation_is_read_a_page_at_a_time,
         history_blocks_are_kept_until_deleted,
         a_first_schema_vault_is_brought_up_to_date,
@@ -101,6 +102,7 @@ mod browser {
     on_indexeddb!(
         round_trip_survives_reopening,
         storing_a_message_twice_keeps_one,
+        a_reused_message_id_overwrites_nothing,
         a_conversation_is_read_a_page_at_a_time,
         history_blocks_are_kept_until_deleted,
         a_first_schema_vault_is_brought_up_to_date,

@@ -6,6 +6,7 @@ use rand_core::Rng;
 use super::{rng, FacadeError, SyncManager};
 use crate::messaging::messenger::contact_id;
 use crate::persona::{Message, MessageId, Sender};
+use crate::vault::MessageWrites;
 
 /// Messages stored per vault transaction.
 const BATCH: u32 = 1000;
@@ -45,7 +46,11 @@ impl SyncManager {
                 .collect();
             first += BATCH;
             self.with_messenger(|m| m.restore_messages(&conversation, batch.clone()))?;
-            self.save_messaging(&batch).await?;
+            self.save_messaging(MessageWrites {
+                live: &batch,
+                ..MessageWrites::default()
+            })
+            .await?;
         }
         Ok(())
     }

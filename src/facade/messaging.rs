@@ -27,6 +27,7 @@ use crate::messaging::sealed::ContactCard;
 use crate::messaging::{MessagingError, MessagingEvent, Messenger};
 use crate::persona::{Message, MessageId, Sender};
 use crate::roster::RosterDevice;
+use crate::vault::MessageWrites;
 
 /// History envelopes a sync imports, from the channel or (about) from the mailbox: 16
 /// blocks of 64 KiB in one vault transaction; the rest wait for the next sync.
@@ -37,16 +38,14 @@ fn now_ms() -> u64 {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    data_encoding::HEXLOWER.encode(bytes)
+    crate::encoding::hex(bytes)
 }
 
 pub(super) fn id_from_hex<const N: usize>(
     text: &str,
     what: &'static str,
 ) -> Result<[u8; N], FacadeError> {
-    data_encoding::HEXLOWER_PERMISSIVE
-        .decode(text.trim().as_bytes())
-        .ok()
+    crate::encoding::hex_decode(text.trim())
         .and_then(|bytes| <[u8; N]>::try_from(bytes).ok())
         .ok_or_else(|| FacadeError::new("invalid_id", format!("not a {what}: {text}")))
 }
@@ -83,7 +82,7 @@ impl SyncManager {
     pub async fn add_contact(&self, link_code: String) -> Result<String, JsValue> {
         let card = ContactCard::from_link_code(&link_code).map_err(FacadeError::from)?;
         let key = self.with_messenger(|m| m.add_contact(&card, &mut rng()))?;
-        self.save_messaging(&[]).await?;
+        self.save_messaging(MessageWrites::default()).await?;
         Ok(hex(&key))
     }
 
@@ -197,6 +196,26 @@ impl SyncManager {
         Ok(rows)
     }
 
+    /// Copies of messages of a conversation that conflicted with the one it shows (its
+    /// sender and id with another text): a contact rewriting what it sent, or a copy the
+    /// persona's own history replaced. As `messages` shows messages.
+    pub async fn conflicts(&self, conversation_id: &str) -> Result<js_sys::Array, JsValue> {
+        let id = id_from_hex::<16>(conversation_id, "conversation id")?;
+        let vault = self.unlocked_vault()?;
+        let conflicts = vault.conflicts(&id).await.map_err(FacadeError::from)?;
+        let rows = self.with_messenger(|m| {
+            let peer = m
+                .conversation(&id)
+                .map(|log| log.peer)
+                .ok_or(MessagingError::UnknownConversation)?;
+            Ok(conflicts
+                .iter()
+                .map(|message| message_view(m, message, peer))
+                .collect::<js_sys::Array>())
+        })?;
+        Ok(rows)
+    }
+
     /// How many messages this device holds in a conversation.
     #[wasm_bindgen(js_name = messageCount)]
     pub async fn message_count(&self, conversation_id: &str) -> Result<u32, JsValue> {
@@ -215,7 +234,11 @@ impl SyncManager {
             let view = message_view(m, &message, to);
             Ok((message, view))
         })?;
-        self.save_messaging(&[message]).await?;
+        self.save_messaging(MessageWrites {
+            live: std::slice::from_ref(&message),
+            ..MessageWrites::default()
+        })
+        .await?;
         Ok(view)
     }
 
@@ -224,7 +247,7 @@ impl SyncManager {
     pub async fn mark_read(&self, conversation_id: &str) -> Result<(), JsValue> {
         let id = id_from_hex::<16>(conversation_id, "conversation id")?;
         if self.with_messenger(|m| m.mark_read(&id, &mut rng()))? {
-            self.save_messaging(&[]).await?;
+            self.save_messaging(MessageWrites::default()).await?;
         }
         Ok(())
     }
@@ -233,7 +256,7 @@ impl SyncManager {
     pub async fn dismiss(&self, conversation_id: &str) -> Result<(), JsValue> {
         let id = id_from_hex::<16>(conversation_id, "conversation id")?;
         if self.with_messenger(|m| m.dismiss(&id, &mut rng()))? {
-            self.save_messaging(&[]).await?;
+            self.save_messaging(MessageWrites::default()).await?;
         }
         Ok(())
     }
@@ -285,7 +308,7 @@ impl SyncManager {
     pub async fn revoke_device(&self, device_id: &str) -> Result<(), JsValue> {
         let id = id_from_hex::<16>(device_id, "device id")?;
         self.with_messenger(|m| m.revoke_device(&id, &mut rng()))?;
-        self.save_messaging(&[]).await?;
+        self.save_messaging(MessageWrites::default()).await?;
         Ok(())
     }
 
@@ -330,14 +353,19 @@ impl SyncManager {
         }
         let events = js_sys::Array::new();
         let mut stored = Vec::new();
+        let mut conflicting = Vec::new();
         let mut reread = HashSet::new();
         for (mailbox, envelope) in envelopes {
             let result = self.with_messenger(|m| Ok(m.receive(mailbox, &envelope, &mut rng())))?;
             match result {
                 Ok(received) => {
                     for event in received {
-                        if let MessagingEvent::Message { message, .. } = &event {
-                            stored.push(message.clone());
+                        match &event {
+                            MessagingEvent::Message { message, .. } => stored.push(message.clone()),
+                            MessagingEvent::ConflictingCopy { message, .. } => {
+                                conflicting.push(message.clone());
+                            }
+                            _ => {}
                         }
                         if matches!(event, MessagingEvent::Gap { .. }) {
                             reread.extend(mailboxes.iter().copied());
@@ -354,6 +382,7 @@ impl SyncManager {
             }
         }
         // History: the direct channel first; the mailbox whenever no channel carries it.
+        let mut from_history = Vec::new();
         let mut blocks = Vec::new();
         let direct = match self.drive_direct().await {
             Ok(arrived) => arrived,
@@ -362,7 +391,7 @@ impl SyncManager {
                 Vec::new()
             }
         };
-        self.import_history(&direct, "direct", &events, &mut stored, &mut blocks)?;
+        self.import_history(&direct, "direct", &events, &mut from_history, &mut blocks)?;
         if let Some(history) = self.with_messenger(|m| Ok(m.history_mailbox()))? {
             if !self.direct_carrying() {
                 // A batch a sync: the history is never held whole.
@@ -373,7 +402,7 @@ impl SyncManager {
                     .map(|envelope| envelope.as_bytes().to_vec())
                     .collect();
                 let before = blocks.len();
-                self.import_history(&arrived, "mailbox", &events, &mut stored, &mut blocks)?;
+                self.import_history(&arrived, "mailbox", &events, &mut from_history, &mut blocks)?;
                 // Blocks that came before their manifest are read again next time.
                 if !arrived.is_empty() && blocks.len() == before {
                     reread.insert(history);
@@ -384,15 +413,22 @@ impl SyncManager {
         for mailbox in reread {
             self.cursors.borrow_mut().remove(&mailbox);
         }
-        let new = self.save_messaging(&stored).await?;
+        conflicting.extend(
+            blocks
+                .iter()
+                .flat_map(|block| block.displaced.iter().cloned()),
+        );
+        self.save_messaging(MessageWrites {
+            live: &stored,
+            history: &from_history,
+            conflicting: &conflicting,
+        })
+        .await?;
         if let Err(error) = self.want_more_direct().await {
             events.push(&channel_failed_view(&error));
         }
         for block in blocks {
-            let imported = new
-                .get(block.messages.clone())
-                .map_or(0, |new| new.iter().filter(|new| **new).count());
-            events.push(&self.progress_view(imported, &block.progress, block.via));
+            events.push(&self.progress_view(block.messages, &block.progress, block.via));
         }
         // Channel requests and answers go out now, not at the next sync.
         self.flush_messaging(&network).await?;
@@ -454,23 +490,28 @@ impl SyncManager {
         arrived: &[Vec<u8>],
         via: &'static str,
         events: &js_sys::Array,
-        stored: &mut Vec<Message>,
+        history: &mut Vec<Message>,
         blocks: &mut Vec<ImportedBlock>,
     ) -> Result<(), FacadeError> {
         for bytes in arrived {
             match self.with_messenger(|m| Ok(m.receive_history(bytes)))? {
                 Ok(received) => {
                     for event in received {
-                        let MessagingEvent::HistoryImported { messages, progress } = event else {
+                        let MessagingEvent::HistoryImported {
+                            messages,
+                            displaced,
+                            progress,
+                        } = event
+                        else {
                             continue;
                         };
-                        let start = stored.len();
-                        stored.extend(messages);
                         blocks.push(ImportedBlock {
-                            messages: start..stored.len(),
+                            messages: messages.len(),
+                            displaced,
                             progress,
                             via,
                         });
+                        history.extend(messages);
                     }
                 }
                 Err(error) => {
@@ -539,7 +580,10 @@ impl SyncManager {
 /// A history block taken in a sync: where its messages are among those saved, and the
 /// transfer's progress after it.
 struct ImportedBlock {
-    messages: std::ops::Range<usize>,
+    /// How many messages it brought.
+    messages: usize,
+    /// Different copies the device held of some of them, now kept as conflicting.
+    displaced: Vec<Message>,
     progress: HistoryProgress,
     via: &'static str,
 }
@@ -616,7 +660,7 @@ impl SyncManager {
     /// outbox held then may leave from now on.
     pub(super) async fn save_messaging(
         &self,
-        messages: &[Message],
+        messages: MessageWrites<'_>,
     ) -> Result<Vec<bool>, FacadeError> {
         let (snapshot, mark) = self.with_messenger(|m| Ok((m.snapshot()?, m.outbox().mark())))?;
         let new = self
@@ -651,7 +695,9 @@ impl SyncManager {
         let device = vault.device().await?;
         let messenger = Messenger::create(&persona, &device, now_secs(), &mut rng())?;
         *self.messenger.borrow_mut() = Some(messenger);
-        self.save_messaging(&[]).await.map(drop)
+        self.save_messaging(MessageWrites::default())
+            .await
+            .map(drop)
     }
 
     /// A linked device: joins the roster it was given, and returns its entry for the source.
@@ -665,7 +711,7 @@ impl SyncManager {
         let messenger = Messenger::join(&persona, &device, roster)?;
         let entry = messenger.roster_entry(now_secs());
         *self.messenger.borrow_mut() = Some(messenger);
-        self.save_messaging(&[]).await?;
+        self.save_messaging(MessageWrites::default()).await?;
         Ok(entry)
     }
 
@@ -675,7 +721,7 @@ impl SyncManager {
     pub(super) async fn add_linked_device(&self, device: RosterDevice) -> Result<(), FacadeError> {
         let device_id = device.device_id;
         self.with_messenger(|m| m.add_device(device, &mut rng()))?;
-        self.save_messaging(&[]).await?;
+        self.save_messaging(MessageWrites::default()).await?;
         if let Err(error) = self.offer_history_to(&device_id).await {
             web_sys::console::warn_1(
                 &format!(
@@ -704,7 +750,7 @@ impl SyncManager {
         let put = self.put_outbox(network, &mut sent).await;
         self.flushing.set(false);
         if sent > 0 {
-            self.save_messaging(&[]).await?;
+            self.save_messaging(MessageWrites::default()).await?;
         }
         put.map(|()| sent)
     }
@@ -812,9 +858,17 @@ impl SyncManager {
                 ("type", "history_offered".into()),
                 ("transferId", hex(transfer_id).into()),
             ]),
-            MessagingEvent::HistoryImported { messages, progress } => {
-                self.progress_view(messages.len(), progress, "mailbox")
-            }
+            MessagingEvent::HistoryImported {
+                messages, progress, ..
+            } => self.progress_view(messages.len(), progress, "mailbox"),
+            MessagingEvent::ConflictingCopy {
+                conversation_id,
+                message,
+            } => object(&[
+                ("type", "conflict".into()),
+                ("conversationId", hex(conversation_id).into()),
+                ("id", hex(message.id.as_bytes()).into()),
+            ]),
             MessagingEvent::DirectRequested { transfer_id, .. } => object(&[
                 ("type", "history_channel_requested".into()),
                 ("transferId", hex(transfer_id).into()),

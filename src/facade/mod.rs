@@ -48,7 +48,7 @@ use crate::persona::{DeviceKeys, Persona, RecoveryCode};
 use crate::vault::store::{RawStore, StoreError, StoreName, WriteOp};
 use crate::vault::unlock::{DeviceKeyring, PinParams};
 use crate::vault::writer::SingleWriter;
-use crate::vault::{schema, Vault};
+use crate::vault::{schema, MessageWrites, Vault};
 use error::FacadeError;
 
 /// A profile's IndexedDB, written by this manager only until another opens the profile.
@@ -249,7 +249,7 @@ impl SyncManager {
         if leaves {
             self.connected()?;
             self.with_messenger(|m| m.leave(&mut rng()))?;
-            self.save_messaging(&[]).await?;
+            self.save_messaging(MessageWrites::default()).await?;
         }
         // What waits — the roster without this device above all — leaves before anything
         // is deleted; a send that fails keeps it in the outbox for the next attempt.

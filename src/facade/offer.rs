@@ -11,6 +11,7 @@ use crate::mailbox::envelope::Envelope;
 use crate::mailbox::transport::MailboxTransport;
 use crate::messaging::messenger::HistoryOfferPlan;
 use crate::messaging::outbox::HistoryPublication;
+use crate::vault::MessageWrites;
 
 /// The history transfers this device offered since it started.
 #[derive(Default)]
@@ -44,7 +45,7 @@ impl SyncManager {
                 )
                 .await?;
         }
-        self.save_messaging(&[]).await?;
+        self.save_messaging(MessageWrites::default()).await?;
         let earlier = self
             .offers
             .borrow_mut()

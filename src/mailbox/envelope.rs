@@ -35,11 +35,7 @@ impl EnvelopeId {
 
 impl fmt::Debug for EnvelopeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "EnvelopeId({})",
-            data_encoding::HEXLOWER.encode(&self.0[..8])
-        )
+        write!(f, "EnvelopeId({})", crate::encoding::hex(&self.0[..8]))
     }
 }
 

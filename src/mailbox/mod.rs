@@ -51,7 +51,7 @@ impl MailboxAddress {
     }
 
     pub fn to_hex(&self) -> String {
-        data_encoding::HEXLOWER.encode(&self.0)
+        crate::encoding::hex(&self.0)
     }
 }
 

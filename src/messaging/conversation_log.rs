@@ -18,7 +18,7 @@
 //! assert!(stream.missing().is_empty());
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::persona::{Message, MessageId, Sender};
 use crate::wire::{Reader, WireError, Writer};
@@ -158,9 +158,11 @@ fn just_after(at: (u64, MessageId)) -> (u64, MessageId) {
 pub struct ConversationLog {
     /// The other persona's identity key.
     pub peer: [u8; 32],
-    /// The latest messages, at most [`RECENT_MESSAGES`].
-    recent: BTreeMap<(u64, MessageId), Message>,
-    recent_ids: HashSet<MessageId>,
+    /// The latest messages, at most [`RECENT_MESSAGES`], in conversation order (a contact's
+    /// message and one of this persona's may share a time and an id).
+    recent: BTreeMap<((u64, MessageId), bool), Message>,
+    /// Where each of them is in `recent`, by [`Message::identity`].
+    recent_ids: HashMap<(bool, MessageId), (u64, MessageId)>,
     unread: UnreadCount,
     read_up_to: Position,
     dismissed_up_to: Position,
@@ -174,7 +176,7 @@ impl ConversationLog {
         Self {
             peer,
             recent: BTreeMap::new(),
-            recent_ids: HashSet::new(),
+            recent_ids: HashMap::new(),
             unread: UnreadCount::default(),
             read_up_to: (0, [0; 16]),
             dismissed_up_to: (0, [0; 16]),
@@ -192,7 +194,7 @@ impl ConversationLog {
     /// Counts a message in and keeps it if it is among the latest; false if it is one of
     /// the latest already. (A copy of an older message is the vault's to turn away.)
     pub fn insert(&mut self, message: Message) -> bool {
-        if self.recent_ids.contains(&message.id) {
+        if self.recent_ids.contains_key(&message.identity()) {
             return false;
         }
         let at = message.order_key();
@@ -203,23 +205,47 @@ impl ConversationLog {
             && self
                 .recent
                 .first_key_value()
-                .is_some_and(|(first, _)| at < *first);
+                .is_some_and(|((first, _), _)| at < *first);
         if older_than_kept {
             return true;
         }
-        self.recent_ids.insert(message.id);
-        self.recent.insert(at, message);
+        let identity = message.identity();
+        self.recent_ids.insert(identity, at);
+        self.recent.insert((at, identity.0), message);
         if self.recent.len() > RECENT_MESSAGES {
             if let Some((_, dropped)) = self.recent.pop_first() {
-                self.recent_ids.remove(&dropped.id);
+                self.recent_ids.remove(&dropped.identity());
             }
         }
         true
     }
 
-    /// Whether a message is among the latest kept here.
-    pub fn contains(&self, id: &MessageId) -> bool {
-        self.recent_ids.contains(id)
+    /// The copy kept here of a message with `message`'s identity, if it is among the latest.
+    pub fn held(&self, message: &Message) -> Option<&Message> {
+        let identity = message.identity();
+        let at = self.recent_ids.get(&identity)?;
+        self.recent.get(&(*at, identity.0))
+    }
+
+    /// A message from the persona's own history (what its device recorded): it takes the
+    /// place of a different copy kept here, which is returned — a contact may have sent a
+    /// copy under the same id first, hoping the history would be dropped as a duplicate.
+    pub fn prefer(&mut self, message: Message) -> Option<Message> {
+        let displaced = self
+            .held(&message)
+            .filter(|held| **held != message)
+            .cloned();
+        if let Some(held) = &displaced {
+            let identity = held.identity();
+            self.recent.remove(&(held.order_key(), identity.0));
+            self.recent_ids.remove(&identity);
+            self.recent_ids.insert(identity, message.order_key());
+            self.recent
+                .insert((message.order_key(), identity.0), message);
+        } else {
+            self.insert(message);
+        }
+        displaced
     }
 
     /// Records a text's place in its sending device's stream; false if it came before.
@@ -249,7 +275,7 @@ impl ConversationLog {
         self.recent
             .keys()
             .next_back()
-            .map_or((0, [0; 16]), |(at, id)| (*at, *id.as_bytes()))
+            .map_or((0, [0; 16]), |((at, id), _)| (*at, *id.as_bytes()))
     }
 
     pub fn read_up_to(&self) -> Position {

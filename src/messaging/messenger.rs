@@ -99,7 +99,16 @@ pub enum MessagingEvent {
     /// vault keeps those it does not hold yet) and how far the transfer is.
     HistoryImported {
         messages: Vec<Message>,
+        /// Different copies this device held of some of those messages, which the history
+        /// replaced: kept apart and shown as conflicting ([`Vault::save_messaging`]).
+        displaced: Vec<Message>,
         progress: HistoryProgress,
+    },
+    /// A text whose sender and id this device already holds, with another body or time:
+    /// the one held stays; this copy is kept apart and shown as conflicting.
+    ConflictingCopy {
+        conversation_id: [u8; 16],
+        message: Message,
     },
     /// Texts of a conversation from one device that have not arrived (a node dropped them).
     Gap {
@@ -1076,8 +1085,9 @@ impl Messenger {
     }
 
     /// A history envelope, read from [`Messenger::history_mailbox`] or from a direct
-    /// channel: a block's messages count into their conversations, and come back for the
-    /// vault, which keeps each once (by id); anything else changes nothing.
+    /// channel: a block's messages count into their conversations, taking the place of any
+    /// different copy held here, and come back for the vault, which stores them over what it
+    /// holds ([`Vault::save_messaging`]); anything else changes nothing.
     pub fn receive_history(&mut self, bytes: &[u8]) -> Result<Vec<MessagingEvent>, MessagingError> {
         let history = self
             .history
@@ -1092,13 +1102,18 @@ impl Messenger {
             Received::Manifest | Received::Nothing => return Ok(Vec::new()),
         };
         let progress = receiver.progress();
+        let mut displaced = Vec::new();
         for message in &messages {
             if let Some(log) = self.conversations.get_mut(&message.conversation_id) {
-                log.insert(message.clone());
+                displaced.extend(log.prefer(message.clone()));
             }
         }
         Ok(progress
-            .map(|progress| MessagingEvent::HistoryImported { messages, progress })
+            .map(|progress| MessagingEvent::HistoryImported {
+                messages,
+                displaced,
+                progress,
+            })
             .into_iter()
             .collect())
     }
@@ -1432,6 +1447,12 @@ impl Messenger {
             sent_at_ms: text.sent_at_ms,
             body: text.body,
         };
+        if log.held(&received).is_some_and(|held| *held != received) {
+            return Ok(vec![MessagingEvent::ConflictingCopy {
+                conversation_id,
+                message: received,
+            }]);
+        }
         if !log.insert(received.clone()) || !new_in_stream {
             return Ok(Vec::new());
         }

@@ -312,7 +312,7 @@ impl ContactCard {
         self.write(&mut w)?;
         Ok(format!(
             "{CONTACT_LINK_PREFIX}{}",
-            data_encoding::BASE32_NOPAD.encode(w.as_bytes())
+            crate::encoding::base32(w.as_bytes())
         ))
     }
 
@@ -322,7 +322,7 @@ impl ContactCard {
         let body = cleaned
             .strip_prefix(CONTACT_LINK_PREFIX)
             .ok_or(WireError::BadMagic)?;
-        let max = data_encoding::BASE32_NOPAD.encode_len(MAX_ROSTER_LEN + 128);
+        let max = crate::encoding::base32_len(MAX_ROSTER_LEN + 128);
         if body.len() > max {
             return Err(WireError::FieldTooLong {
                 field: "contact_card",
@@ -330,12 +330,10 @@ impl ContactCard {
                 max,
             });
         }
-        let bytes = data_encoding::BASE32_NOPAD
-            .decode(body.as_bytes())
-            .map_err(|_| WireError::InvalidValue {
-                field: "contact_card",
-                value: body.len() as u64,
-            })?;
+        let bytes = crate::encoding::base32_decode(body).ok_or(WireError::InvalidValue {
+            field: "contact_card",
+            value: body.len() as u64,
+        })?;
         let mut r = Reader::new(&bytes);
         r.magic_and_version(CONTACT_CARD_MAGIC, INBOX_FORMAT_VERSION)?;
         let card = Self::read(&mut r)?;

@@ -85,10 +85,7 @@ impl Default for DeviceSessions {
 impl core::fmt::Debug for DeviceSessions {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("DeviceSessions")
-            .field(
-                "identity_key",
-                &data_encoding::HEXLOWER.encode(&self.identity_key()),
-            )
+            .field("identity_key", &crate::encoding::hex(&self.identity_key()))
             .field("peers", &self.sessions.len())
             .finish_non_exhaustive()
     }

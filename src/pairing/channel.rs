@@ -258,7 +258,7 @@ impl SourceKeyPair {
 impl fmt::Debug for SourceKeyPair {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SourceKeyPair")
-            .field("public", &data_encoding::HEXLOWER.encode(&self.public))
+            .field("public", &crate::encoding::hex(&self.public))
             .field("private", &"redacted")
             .finish()
     }

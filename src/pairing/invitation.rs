@@ -131,11 +131,7 @@ impl InvitationId {
 
 impl fmt::Debug for InvitationId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "InvitationId({})",
-            data_encoding::HEXLOWER.encode(&self.0)
-        )
+        write!(f, "InvitationId({})", crate::encoding::hex(&self.0))
     }
 }
 
@@ -206,7 +202,7 @@ impl PairingInvitation {
     /// Upper-case base32 fits the QR alphanumeric mode, which keeps the code small.
     pub fn to_link_code(&self) -> String {
         let mut code = String::from(LINK_CODE_PREFIX);
-        code.push_str(&data_encoding::BASE32_NOPAD.encode(&self.encode()));
+        code.push_str(&crate::encoding::base32(&self.encode()));
         code
     }
 
@@ -224,7 +220,7 @@ impl PairingInvitation {
         {
             return Err(InvitationError::InvalidLinkCode);
         }
-        let expected_len = data_encoding::BASE32_NOPAD.encode_len(INVITATION_LEN);
+        let expected_len = crate::encoding::base32_len(INVITATION_LEN);
         if body.len() < expected_len {
             return Err(InvitationError::IncompleteLinkCode);
         }
@@ -232,9 +228,7 @@ impl PairingInvitation {
         if body.len() > expected_len {
             return Err(InvitationError::InvalidLinkCode);
         }
-        let bytes = data_encoding::BASE32_NOPAD
-            .decode(body.as_bytes())
-            .map_err(|_| InvitationError::InvalidLinkCode)?;
+        let bytes = crate::encoding::base32_decode(body).ok_or(InvitationError::InvalidLinkCode)?;
         Self::decode(&bytes).map_err(|error| match error {
             InvitationError::Wire(WireError::BadMagic) => InvitationError::InvalidLinkCode,
             other => other,

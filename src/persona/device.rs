@@ -71,10 +71,7 @@ impl DeviceKeys {
 impl fmt::Debug for DeviceKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DeviceKeys")
-            .field(
-                "device_id",
-                &data_encoding::HEXLOWER.encode(&self.device_id),
-            )
+            .field("device_id", &crate::encoding::hex(&self.device_id))
             .field("name", &self.name)
             .field("created_at", &self.created_at)
             .field("identity_seed", &self.identity_seed)

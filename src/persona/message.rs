@@ -1,4 +1,5 @@
-//! Messages of a conversation, ordered by (sender timestamp, id) and deduplicated by id.
+//! Messages of a conversation, ordered by (sender timestamp, id) and deduplicated by who
+//! wrote them and id ([`Message::identity`]).
 //!
 //! ```
 //! use phantom_sync::persona::{Message, MessageId, Sender};
@@ -47,7 +48,7 @@ impl MessageId {
 
 impl fmt::Debug for MessageId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "MessageId({})", data_encoding::HEXLOWER.encode(&self.0))
+        write!(f, "MessageId({})", crate::encoding::hex(&self.0))
     }
 }
 
@@ -74,6 +75,13 @@ impl Message {
     /// The conversation order: sender time, then id to break ties the same way everywhere.
     pub fn order_key(&self) -> (u64, MessageId) {
         (self.sent_at_ms, self.id)
+    }
+
+    /// What copies of a message share: whether the contact wrote it (rather than this
+    /// persona), and its id. A contact that reuses an id of this persona's writes a message
+    /// of its own; the same identity with another body is a conflicting copy.
+    pub fn identity(&self) -> (bool, MessageId) {
+        (matches!(self.sender, Sender::Contact(_)), self.id)
     }
 }
 

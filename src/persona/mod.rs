@@ -323,7 +323,7 @@ impl fmt::Display for Fingerprint {
             if i > 0 {
                 f.write_str(" ")?;
             }
-            f.write_str(&data_encoding::HEXLOWER.encode(pair))?;
+            f.write_str(&crate::encoding::hex(pair))?;
         }
         Ok(())
     }

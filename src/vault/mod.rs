@@ -32,6 +32,7 @@ pub mod unlock;
 pub mod writer;
 
 use rand_core::CryptoRng;
+use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 use crate::mailbox::MailboxAddress;
@@ -394,12 +395,36 @@ impl<S: RawStore> Vault<S> {
     pub async fn save_messaging(
         &self,
         state: &[u8],
-        messages: &[Message],
+        messages: MessageWrites<'_>,
         rng: &mut impl CryptoRng,
     ) -> Result<Vec<bool>, VaultError> {
         let mut ops = vec![self.sealed(StoreName::Device, MESSAGING_ID, state, rng)];
-        ops.extend(self.message_ops(messages, rng)?);
-        Ok(self.store.write_new(ops).await?)
+        ops.extend(self.message_ops(messages.live, Keep::First, rng)?);
+        ops.extend(self.message_ops(messages.history, Keep::Latest, rng)?);
+        for message in messages.conflicting {
+            let prefix = self.lookup(b"conflicts:", &message.conversation_id);
+            let encoded = message.encode()?;
+            let mut logical = identity_key(message.identity());
+            logical.extend_from_slice(&Sha256::digest(&encoded));
+            let mut key = prefix.to_vec();
+            key.extend_from_slice(&self.lookup(b"conflict:", &logical));
+            ops.push(WriteOp::Insert {
+                value: self.cipher.seal(StoreName::Messages, &key, &encoded, rng),
+                store: StoreName::Messages,
+                key,
+            });
+        }
+        // The live messages' inserts come first.
+        let mut new = self.store.write_new(ops).await?;
+        new.truncate(messages.live.len());
+        Ok(new)
+    }
+
+    /// Copies that conflicted with a message of the conversation this device holds: the
+    /// same sender and id with another body or time ([`MessageWrites::conflicting`]).
+    pub async fn conflicts(&self, conversation_id: &[u8; 16]) -> Result<Vec<Message>, VaultError> {
+        let prefix = self.lookup(b"conflicts:", conversation_id);
+        self.all(StoreName::Messages, &prefix).await
     }
 
     /// This device's messaging state, if it has one yet.
@@ -414,13 +439,14 @@ impl<S: RawStore> Vault<S> {
         messages: &[Message],
         rng: &mut impl CryptoRng,
     ) -> Result<Vec<bool>, VaultError> {
-        let ops = self.message_ops(messages, rng)?;
+        let ops = self.message_ops(messages, Keep::First, rng)?;
         Ok(self.store.write_new(ops).await?)
     }
 
     fn message_ops(
         &self,
         messages: &[Message],
+        keep: Keep,
         rng: &mut impl CryptoRng,
     ) -> Result<Vec<WriteOp>, VaultError> {
         let mut ops = Vec::with_capacity(messages.len());
@@ -435,13 +461,14 @@ impl<S: RawStore> Vault<S> {
                     hashed
                 }
             };
-            let key = self.message_key(&conversation_prefix, &message.id);
-            ops.push(WriteOp::Insert {
-                value: self
-                    .cipher
-                    .seal(StoreName::Messages, &key, &message.encode()?, rng),
-                store: StoreName::Messages,
-                key,
+            let key = self.message_key(&conversation_prefix, message.identity());
+            let value = self
+                .cipher
+                .seal(StoreName::Messages, &key, &message.encode()?, rng);
+            let store = StoreName::Messages;
+            ops.push(match keep {
+                Keep::First => WriteOp::Insert { store, key, value },
+                Keep::Latest => WriteOp::Put { store, key, value },
             });
         }
         Ok(ops)
@@ -476,9 +503,12 @@ impl<S: RawStore> Vault<S> {
         limit: usize,
     ) -> Result<Option<Vec<Message>>, VaultError> {
         let before = match before {
-            Some(id) => match self.message(conversation_id, id).await? {
+            Some(id) => match self.message(conversation_id, (false, *id)).await? {
                 Some(message) => Some(message.order_key()),
-                None => return Ok(None),
+                None => match self.message(conversation_id, (true, *id)).await? {
+                    Some(message) => Some(message.order_key()),
+                    None => return Ok(None),
+                },
             },
             None => None,
         };
@@ -490,7 +520,7 @@ impl<S: RawStore> Vault<S> {
                 if before.is_some_and(|before| at >= before) {
                     continue;
                 }
-                latest.insert(at, message);
+                latest.insert((at, message.identity().0), message);
                 if latest.len() > limit {
                     latest.pop_first();
                 }
@@ -500,20 +530,28 @@ impl<S: RawStore> Vault<S> {
     }
 
     /// One message of a conversation, if it is stored.
+    /// The message of a conversation with this [`Message::identity`].
     pub async fn message(
         &self,
         conversation_id: &[u8; 16],
-        id: &MessageId,
+        identity: (bool, MessageId),
     ) -> Result<Option<Message>, VaultError> {
-        let key = self.message_key(&self.conversation_prefix(conversation_id), id);
-        match self.store.get(StoreName::Messages, &key).await? {
-            Some(record) => Ok(Some(Message::decode(&self.cipher.open(
-                StoreName::Messages,
-                &key,
-                &record,
-            )?)?)),
-            None => Ok(None),
+        let prefix = self.conversation_prefix(conversation_id);
+        let mut keys = vec![self.message_key(&prefix, identity)];
+        if identity.0 {
+            // A contact's message stored before contacts' messages had keys of their own.
+            keys.push(self.message_key(&prefix, (false, identity.1)));
         }
+        for key in keys {
+            if let Some(record) = self.store.get(StoreName::Messages, &key).await? {
+                let message =
+                    Message::decode(&self.cipher.open(StoreName::Messages, &key, &record)?)?;
+                if message.identity() == identity {
+                    return Ok(Some(message));
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// How many messages a conversation holds.
@@ -599,17 +637,24 @@ impl<S: RawStore> Vault<S> {
     }
 
     fn conversation_prefix(&self, conversation_id: &[u8; 16]) -> [u8; LOOKUP_KEY_LEN] {
-        let mut logical = b"conversation:".to_vec();
-        logical.extend_from_slice(conversation_id);
-        self.cipher.lookup_key(StoreName::Messages, &logical)
+        self.lookup(b"conversation:", conversation_id)
     }
 
-    /// Messages are keyed by conversation, then message id, so a conversation is one range.
-    fn message_key(&self, conversation_prefix: &[u8; LOOKUP_KEY_LEN], id: &MessageId) -> Vec<u8> {
-        let mut logical = b"message:".to_vec();
-        logical.extend_from_slice(id.as_bytes());
+    /// The lookup key of `kind` ‖ `value` in the messages store.
+    fn lookup(&self, kind: &[u8], value: &[u8]) -> [u8; LOOKUP_KEY_LEN] {
+        self.cipher
+            .lookup_key(StoreName::Messages, &[kind, value].concat())
+    }
+
+    /// Messages are keyed by conversation, then [`Message::identity`], so a conversation
+    /// is one range and a contact's message never takes the place of this persona's.
+    fn message_key(
+        &self,
+        conversation_prefix: &[u8; LOOKUP_KEY_LEN],
+        identity: (bool, MessageId),
+    ) -> Vec<u8> {
         let mut key = conversation_prefix.to_vec();
-        key.extend_from_slice(&self.cipher.lookup_key(StoreName::Messages, &logical));
+        key.extend_from_slice(&self.lookup(b"message:", &identity_key(identity)));
         key
     }
 
@@ -655,6 +700,35 @@ impl<S: RawStore> Vault<S> {
 
 /// Messages read at a time while looking for the latest ones.
 const LATEST_PAGE: u32 = 1000;
+
+/// A message identity as its key has it: the id, then `2` when a contact wrote it (this
+/// persona's messages keep the key of the id alone, which every message had before).
+fn identity_key((by_contact, id): (bool, MessageId)) -> Vec<u8> {
+    let mut key = id.as_bytes().to_vec();
+    if by_contact {
+        key.push(2);
+    }
+    key
+}
+
+/// Which copy of a message the vault keeps when it already holds one with its identity.
+#[derive(Clone, Copy)]
+enum Keep {
+    First,
+    Latest,
+}
+
+/// The messages one [`Vault::save_messaging`] stores with the messaging state.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct MessageWrites<'a> {
+    /// Sent or received live: a message whose identity is held already is not stored again
+    /// (the answer says which were new).
+    pub live: &'a [Message],
+    /// From the persona's own history: stored over any copy held with the same identity.
+    pub history: &'a [Message],
+    /// Copies that conflicted with a message held ([`Vault::conflicts`]).
+    pub conflicting: &'a [Message],
+}
 
 /// A conversation read a page at a time ([`Vault::message_pages`]).
 pub struct MessagePages<'v, S: RawStore> {

@@ -15,12 +15,13 @@ use phantom_sync::mailbox::transport::{MailboxCursor, MailboxTransport};
 use phantom_sync::mailbox::{MailboxAddress, Transmit};
 use phantom_sync::messaging::conversation_log::RECENT_MESSAGES;
 use phantom_sync::messaging::messenger::{profile_mailbox, HistoryOfferPlan};
+use phantom_sync::messaging::sealed::{Content, Text};
 use phantom_sync::messaging::{MessagingError, MessagingEvent, Messenger};
 use phantom_sync::persona::{DeviceKeys, Message, Persona, RecoveryCode, Sender};
 use phantom_sync::testing::SeededRng;
 use phantom_sync::vault::store::MemoryStore;
 use phantom_sync::vault::unlock::MemoryKeyring;
-use phantom_sync::vault::Vault;
+use phantom_sync::vault::{MessageWrites, Vault};
 
 const NOW: u64 = 1_767_225_600;
 
@@ -1052,7 +1053,10 @@ pub async fn a_newly_linked_device_catches_up_on_the_history(
             .receive_history(envelope.as_bytes())
             .expect("accepted")
         {
-            if let MessagingEvent::HistoryImported { messages, progress } = event {
+            if let MessagingEvent::HistoryImported {
+                messages, progress, ..
+            } = event
+            {
                 imported += new_in(&vault_b, &messages, &mut rng).await;
                 assert!(progress.blocks_done < progress.blocks_total);
             }
@@ -1066,7 +1070,10 @@ pub async fn a_newly_linked_device_catches_up_on_the_history(
             .receive_history(envelope.as_bytes())
             .expect("accepted")
         {
-            if let MessagingEvent::HistoryImported { messages, progress } = event {
+            if let MessagingEvent::HistoryImported {
+                messages, progress, ..
+            } = event
+            {
                 imported += new_in(&vault_b, &messages, &mut rng).await;
                 complete = progress.blocks_done == progress.blocks_total;
             }
@@ -1092,6 +1099,217 @@ pub async fn a_newly_linked_device_catches_up_on_the_history(
         count - count / 2,
         "what A had read, B has read"
     );
+}
+
+/// Issue 21: Alice turns hostile when she sees Bob link a tablet. Before the tablet's
+/// history arrives she seals two texts with the encoders, reusing ids and times of the
+/// conversation: one of Bob's messages, and one of her own with new words. Bob's message is
+/// not replaced (a contact's text never takes the place of Bob's), and the history puts
+/// her original words back; her rewrite is kept apart as a conflicting copy, on the tablet
+/// and on the laptop, which never imported anything.
+pub async fn a_contact_reusing_message_ids_rewrites_no_history(
+    transport: &impl MailboxTransport,
+    seed: u64,
+) {
+    let mut rng = SeededRng::new(seed);
+    let alice_persona = Persona::create("Alice", NOW, &mut rng).expect("persona");
+    let alice_phone = DeviceKeys::generate("Alice's phone", NOW, &mut rng).expect("device");
+    let alice = Messenger::create(&alice_persona, &alice_phone, NOW, &mut rng).expect("created");
+    let bob_persona = Persona::create("Bob", NOW, &mut rng).expect("persona");
+    let laptop = DeviceKeys::generate("Bob's laptop", NOW, &mut rng).expect("device");
+    let bob_a = Messenger::create(&bob_persona, &laptop, NOW, &mut rng).expect("created");
+    let mut alice = Device::new(alice, &alice_persona, &alice_phone);
+    let mut bob_a = Device::new(bob_a, &bob_persona, &laptop);
+    for device in [&mut alice, &mut bob_a] {
+        device.messenger.outbox_mut().take_envelopes();
+    }
+    let card = bob_a.messenger.contact_card().expect("card");
+    let bob_key = alice.messenger.add_contact(&card, &mut rng).expect("added");
+    alice
+        .messenger
+        .send_text(&bob_key, "Alice's first words", NOW * 1000 + 1, &mut rng)
+        .expect("sent");
+    deliver(transport, alice.messenger.outbox_mut().take_envelopes()).await;
+    // As Bob's devices have it: written by a contact.
+    let alices_words = bob_a.poll(transport).await.received().remove(0);
+    assert_eq!(alices_words.body, "Alice's first words");
+    let alice_key = alice.messenger.persona_key();
+    let bobs_words = bob_a
+        .messenger
+        .send_text(&alice_key, "Bob's first words", NOW * 1000 + 2, &mut rng)
+        .expect("sent");
+    deliver(transport, bob_a.messenger.outbox_mut().take_envelopes()).await;
+    alice.poll(transport).await;
+    let vault_a = vault_of(&bob_persona, &laptop, &mut rng).await;
+    vault_a
+        .put_messages(&[alices_words.clone(), bobs_words.clone()], &mut rng)
+        .await
+        .expect("stored");
+
+    // Bob links his tablet; Alice hears of it.
+    let tablet = DeviceKeys::generate("Bob's tablet", NOW, &mut rng).expect("device");
+    let tablet_persona = bob_persona.for_linked_device();
+    let bob_b =
+        Messenger::join(&tablet_persona, &tablet, bob_a.messenger.signed_roster()).expect("joined");
+    let entry = bob_b.roster_entry(NOW);
+    let mut bob_b = Device::new(bob_b, &tablet_persona, &tablet);
+    let vault_b = vault_of(&bob_persona, &tablet, &mut rng).await;
+    bob_a.messenger.add_device(entry, &mut rng).expect("added");
+    deliver(transport, bob_a.messenger.outbox_mut().take_envelopes()).await;
+    alice.poll(transport).await;
+    let bobs_devices = alice
+        .messenger
+        .contact_roster(&bob_key)
+        .expect("Bob's roster")
+        .clone();
+    assert_eq!(bobs_devices.devices.len(), 2);
+
+    // Alice, with her own sessions, writes over her words and over Bob's.
+    let mut mallory = alice.stolen(seed ^ 0xa11ce);
+    let forged = |of: &Message, sequence: u64, body: &str| {
+        Content::Text(Text {
+            message_id: *of.id.as_bytes(),
+            recipient: bob_key,
+            sent_at_ms: of.sent_at_ms,
+            sequence,
+            body: body.into(),
+            introduction: None,
+        })
+    };
+    let attack = vec![
+        mallory.seal(
+            &forged(&alices_words, 2, "Alice never wrote this"),
+            &bobs_devices.devices,
+            bobs_devices.inbox,
+        ),
+        mallory.seal(
+            &forged(&bobs_words, 3, "Bob never wrote this"),
+            &bobs_devices.devices,
+            bobs_devices.inbox,
+        ),
+    ];
+    deliver(transport, attack).await;
+
+    // The tablet reads them live, before any history, and keeps what is new.
+    let live = bob_b.poll(transport).await;
+    assert_eq!(
+        live.messages(),
+        vec!["Alice never wrote this", "Bob never wrote this"],
+        "nothing held yet to compare with"
+    );
+    new_in(&vault_b, &live.received(), &mut rng).await;
+    // The laptop holds Alice's words: her rewrite is a conflicting copy, not a message.
+    let on_laptop = bob_a.poll(transport).await;
+    assert_eq!(on_laptop.messages(), vec!["Bob never wrote this"]);
+    assert!(on_laptop.events.iter().any(|event| matches!(
+        event,
+        MessagingEvent::ConflictingCopy { message, .. } if message.body == "Alice never wrote this"
+    )));
+
+    // The laptop's history reaches the tablet.
+    let HistoryOfferPlan {
+        device_id,
+        mut transfer,
+        conversations,
+    } = bob_a
+        .messenger
+        .begin_history_offer(&tablet.device_id, &mut rng)
+        .expect("planned");
+    let transfer_id = transfer.transfer_id();
+    let blocks = export_from_vault(&vault_a, &mut transfer, &conversations, &mut rng)
+        .await
+        .expect("packed");
+    let offered = bob_a
+        .messenger
+        .finish_history_offer(&device_id, transfer, &mut rng)
+        .expect("offered");
+    let mut transmits = bob_a.messenger.outbox_mut().take_envelopes();
+    for index in 0..blocks {
+        transmits.push(Transmit {
+            mailbox: offered.publication.mailbox,
+            bytes: vault_a
+                .history_block(&transfer_id, index)
+                .await
+                .expect("read")
+                .expect("stored"),
+        });
+    }
+    deliver(transport, transmits).await;
+    bob_b.poll(transport).await;
+    let history = bob_b.messenger.history_mailbox().expect("a transfer");
+    let mut displaced = Vec::new();
+    for envelope in everything_in(transport, history).await {
+        for event in bob_b
+            .messenger
+            .receive_history(envelope.as_bytes())
+            .expect("accepted")
+        {
+            if let MessagingEvent::HistoryImported {
+                messages,
+                displaced: replaced,
+                ..
+            } = event
+            {
+                let snapshot = bob_b.messenger.snapshot().expect("a snapshot");
+                let writes = MessageWrites {
+                    history: &messages,
+                    conflicting: &replaced,
+                    ..MessageWrites::default()
+                };
+                vault_b
+                    .save_messaging(&snapshot, writes, &mut rng)
+                    .await
+                    .expect("saved");
+                displaced.extend(replaced);
+            }
+        }
+    }
+    assert_eq!(bob_b.messenger.history_mailbox(), None, "all of it arrived");
+
+    // What the tablet shows and stores: everyone's own words, Alice's rewrite kept apart.
+    let conversation = alices_words.conversation_id;
+    let mut bodies: Vec<String> = vault_b
+        .messages(&conversation)
+        .await
+        .expect("read")
+        .into_iter()
+        .map(|m| m.body)
+        .collect();
+    bodies.sort();
+    assert_eq!(
+        bodies,
+        vec![
+            "Alice's first words",
+            "Bob never wrote this",
+            "Bob's first words"
+        ]
+    );
+    assert_eq!(
+        vault_b
+            .message(&conversation, bobs_words.identity())
+            .await
+            .expect("read"),
+        Some(bobs_words.clone())
+    );
+    assert_eq!(
+        vault_b
+            .message(&conversation, alices_words.identity())
+            .await
+            .expect("read"),
+        Some(alices_words.clone())
+    );
+    let conflicts = vault_b.conflicts(&conversation).await.expect("read");
+    assert_eq!(conflicts, displaced);
+    assert_eq!(
+        conflicts
+            .iter()
+            .map(|m| m.body.as_str())
+            .collect::<Vec<_>>(),
+        vec!["Alice never wrote this"]
+    );
+    let mut shown = bob_b.bodies_with(&alice.messenger);
+    shown.sort();
+    assert_eq!(shown, bodies, "in memory as in the vault");
 }
 
 /// A device's vault, in memory.
@@ -1222,7 +1440,14 @@ impl Device {
         let mark = self.messenger.outbox().mark();
         let snapshot = self.messenger.snapshot().expect("a snapshot");
         vault
-            .save_messaging(&snapshot, messages, rng)
+            .save_messaging(
+                &snapshot,
+                MessageWrites {
+                    live: messages,
+                    ..MessageWrites::default()
+                },
+                rng,
+            )
             .await
             .expect("saved");
         self.messenger.outbox_mut().persisted(mark);

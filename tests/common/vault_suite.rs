@@ -11,6 +11,7 @@ use phantom_sync::vault::cipher::CipherError;
 use phantom_sync::vault::schema::{SchemaError, SCHEMA_VERSION_ID};
 use phantom_sync::vault::store::{RawStore, StoreName, WriteOp};
 use phantom_sync::vault::unlock::{MemoryKeyring, PinParams, UnlockError, UnlockMethod};
+use phantom_sync::vault::MessageWrites;
 use phantom_sync::vault::{Vault, VaultError};
 
 pub const NOW: u64 = 1_767_225_600;
@@ -140,6 +141,107 @@ pub async fn storing_a_message_twice_keeps_one<F: Fixture>(fixture: &F) {
     assert_eq!(vault.messages(&[1; 16]).await.expect("messages").len(), 3);
 }
 
+/// Issue 21: a contact's message under an id of this persona's takes nothing's place; a
+/// conflicting copy (its sender and id, another body) is kept apart, and what comes from
+/// the persona's own history is stored over what a contact sent first.
+pub async fn a_reused_message_id_overwrites_nothing<F: Fixture>(fixture: &F) {
+    let mut w = world(21);
+    let vault = imported(fixture, "reused_ids", &mut w).await;
+    let ours = Message {
+        sender: Sender::OwnDevice([9; 16]),
+        body: "what we wrote".into(),
+        ..message(1, 1)
+    };
+    let theirs = Message {
+        body: "a contact's text under our id".into(),
+        ..message(1, 1)
+    };
+    let state = b"state";
+    let live = |messages| MessageWrites {
+        live: messages,
+        ..MessageWrites::default()
+    };
+    let new = vault
+        .save_messaging(state, live(&[ours.clone(), theirs.clone()]), &mut w.rng)
+        .await
+        .expect("saved");
+    assert_eq!(
+        new,
+        vec![true, true],
+        "two messages: the ids belong to different writers"
+    );
+    assert_eq!(
+        vault
+            .message(&[1; 16], ours.identity())
+            .await
+            .expect("read"),
+        Some(ours.clone())
+    );
+    assert_eq!(
+        vault
+            .message(&[1; 16], theirs.identity())
+            .await
+            .expect("read"),
+        Some(theirs.clone())
+    );
+
+    // The contact rewrites its message: the copy is flagged, the message stays.
+    let rewritten = Message {
+        body: "the same id, new words".into(),
+        ..theirs.clone()
+    };
+    let flagged = MessageWrites {
+        live: std::slice::from_ref(&rewritten),
+        conflicting: std::slice::from_ref(&rewritten),
+        ..MessageWrites::default()
+    };
+    assert_eq!(
+        vault
+            .save_messaging(state, flagged, &mut w.rng)
+            .await
+            .expect("saved"),
+        vec![false]
+    );
+    assert_eq!(
+        vault
+            .message(&[1; 16], theirs.identity())
+            .await
+            .expect("read"),
+        Some(theirs.clone())
+    );
+    assert_eq!(
+        vault.conflicts(&[1; 16]).await.expect("read"),
+        vec![rewritten.clone()]
+    );
+
+    // The persona's own history has the contact's message as it really was.
+    let genuine = Message {
+        body: "what the contact first wrote".into(),
+        ..theirs.clone()
+    };
+    let from_history = MessageWrites {
+        history: std::slice::from_ref(&genuine),
+        conflicting: std::slice::from_ref(&theirs),
+        ..MessageWrites::default()
+    };
+    vault
+        .save_messaging(state, from_history, &mut w.rng)
+        .await
+        .expect("saved");
+    assert_eq!(
+        vault
+            .message(&[1; 16], genuine.identity())
+            .await
+            .expect("read"),
+        Some(genuine.clone())
+    );
+    let mut conflicts = vault.conflicts(&[1; 16]).await.expect("read");
+    conflicts.sort_by(|a, b| a.body.cmp(&b.body));
+    assert_eq!(conflicts, vec![theirs, rewritten]);
+    assert_eq!(vault.messages(&[1; 16]).await.expect("read").len(), 2);
+    assert_eq!(vault.count_messages(&[1; 16]).await.expect("counted"), 2);
+}
+
 pub async fn a_conversation_is_read_a_page_at_a_time<F: Fixture>(fixture: &F) {
     let mut w = world(13);
     let vault = imported(fixture, "pages", &mut w).await;
@@ -181,14 +283,14 @@ pub async fn a_conversation_is_read_a_page_at_a_time<F: Fixture>(fixture: &F) {
     assert_eq!(vault.count_messages(&[3; 16]).await.expect("counted"), 0);
     assert_eq!(
         vault
-            .message(&[1; 16], &message(7, 1).id)
+            .message(&[1; 16], message(7, 1).identity())
             .await
             .expect("read"),
         Some(message(7, 1))
     );
     assert_eq!(
         vault
-            .message(&[1; 16], &message(0, 2).id)
+            .message(&[1; 16], message(0, 2).identity())
             .await
             .expect("read"),
         None,

@@ -55,12 +55,6 @@ impl From<multihash::Error> for Error {
     }
 }
 
-impl From<multibase::Error> for Error {
-    fn from(err: multibase::Error) -> Error {
-        Error::ParsingError(err.into())
-    }
-}
-
 impl From<net::AddrParseError> for Error {
     fn from(err: net::AddrParseError) -> Error {
         Error::ParsingError(err.into())

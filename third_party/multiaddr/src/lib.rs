@@ -3,6 +3,7 @@
 
 pub use multihash;
 
+mod bases;
 mod errors;
 mod onion_addr;
 mod protocol;

@@ -1,7 +1,7 @@
 use crate::onion_addr::Onion3Addr;
 use crate::{Error, PeerId, Result};
 use byteorder::{BigEndian, ByteOrder, ReadBytesExt, WriteBytesExt};
-use data_encoding::BASE32;
+use crate::bases;
 use std::{
     borrow::Cow,
     convert::From,
@@ -193,7 +193,7 @@ impl<'a> Protocol<'a> {
             }
             "p2p" | "ipfs" => {
                 let s = iter.next().ok_or(Error::InvalidProtocolString)?;
-                let decoded = multibase::Base::Base58Btc.decode(s)?;
+                let decoded = bases::base58btc_decode(s)?;
                 let peer_id =
                     PeerId::from_bytes(&decoded).map_err(|e| Error::ParsingError(Box::new(e)))?;
                 Ok(Protocol::P2p(peer_id))
@@ -230,7 +230,7 @@ impl<'a> Protocol<'a> {
             "webrtc-direct" => Ok(Protocol::WebRTCDirect),
             "certhash" => {
                 let s = iter.next().ok_or(Error::InvalidProtocolString)?;
-                let (_base, decoded) = multibase::decode(s)?;
+                let decoded = bases::multibase_decode(s)?;
                 Ok(Protocol::Certhash(Multihash::from_bytes(&decoded)?))
             }
             "p2p-webrtc-direct" => Ok(Protocol::P2pWebRtcDirect),
@@ -258,7 +258,7 @@ impl<'a> Protocol<'a> {
                     return Err(Error::InvalidProtocolString);
                 }
 
-                let decoded = multibase::Base::Base64.decode(s)?;
+                let decoded = bases::base64_decode(&s)?;
                 Ok(Protocol::Garlic64(Cow::from(decoded)))
             }
             "garlic32" => {
@@ -268,7 +268,7 @@ impl<'a> Protocol<'a> {
                     return Err(Error::InvalidProtocolString);
                 }
 
-                let decoded = multibase::Base::Base32Lower.decode(s)?;
+                let decoded = bases::base32_decode(s, true)?;
                 Ok(Protocol::Garlic32(Cow::from(decoded)))
             }
             "sni" => {
@@ -735,18 +735,18 @@ impl fmt::Display for Protocol<'_> {
             Certhash(hash) => write!(
                 f,
                 "/{}",
-                multibase::encode(multibase::Base::Base64Url, hash.to_bytes())
+                bases::multibase_base64url_encode(&hash.to_bytes())
             ),
             Memory(port) => write!(f, "/{port}"),
             Onion(addr, port) => {
-                let s = BASE32.encode(addr.as_ref());
-                write!(f, "/{}:{}", s.to_ascii_lowercase(), port)
+                let s = bases::base32_encode(addr.as_ref(), true);
+                write!(f, "/{}:{}", s, port)
             }
             Onion3(addr) => {
-                let s = BASE32.encode(addr.hash());
-                write!(f, "/{}:{}", s.to_ascii_lowercase(), addr.port())
+                let s = bases::base32_encode(addr.hash(), true);
+                write!(f, "/{}:{}", s, addr.port())
             }
-            P2p(c) => write!(f, "/{}", multibase::Base::Base58Btc.encode(c.to_bytes())),
+            P2p(c) => write!(f, "/{}", bases::base58btc_encode(&c.to_bytes())),
             Sctp(port) => write!(f, "/{port}"),
             Tcp(port) => write!(f, "/{port}"),
             Udp(port) => write!(f, "/{port}"),
@@ -766,12 +766,11 @@ impl fmt::Display for Protocol<'_> {
             Garlic64(addr) => write!(
                 f,
                 "/{}",
-                multibase::Base::Base64
-                    .encode(addr)
+                bases::base64_encode(addr)
                     .replace('+', "-")
                     .replace('/', "~")
             ),
-            Garlic32(addr) => write!(f, "/{}", multibase::Base::Base32Lower.encode(addr)),
+            Garlic32(addr) => write!(f, "/{}", bases::base32_encode(addr, true)),
             Sni(s) => write!(f, "/{s}"),
             HttpPath(s) => {
                 let encoded =
@@ -834,17 +833,8 @@ macro_rules! read_onion_impl {
                 return Err(Error::InvalidMultiaddr);
             }
 
-            if $len
-                != BASE32
-                    .decode_len(b32.len())
-                    .map_err(|_| Error::InvalidMultiaddr)?
-            {
-                return Err(Error::InvalidMultiaddr);
-            }
-
-            let mut buf = [0u8; $len];
-            BASE32
-                .decode_mut(b32.as_bytes(), &mut buf)
+            let buf: [u8; $len] = bases::base32_decode(b32, false)?
+                .try_into()
                 .map_err(|_| Error::InvalidMultiaddr)?;
 
             Ok((buf, port))

@@ -6,6 +6,9 @@ import { fail, formatTime, h, renderList, statusLine } from "../ui.js";
 
 const EARLIER_PAGE = 50;
 
+/** Who wrote a message and its id: a contact's message may share an id with one of ours. */
+const identity = (m) => `${m.sender === "contact" ? "c" : "o"}:${m.id}`;
+
 export function mount(root, app, conversationId) {
   const { device } = app;
   const { manager } = device;
@@ -18,6 +21,8 @@ export function mount(root, app, conversationId) {
   const list = h("ol", { class: "messages", id: "messages", "aria-live": "polite", "aria-label": "Messages" });
   const count = h("output", { id: "message-count" });
   let earlier = [];
+  /** Other versions of messages shown here (the same writer and id, other words). */
+  let conflicts = [];
   const input = h("input", { id: "compose", autocomplete: "off", required: true, "aria-describedby": "chat-status", oninput: checkLength });
   const sendButton = h("button", { type: "submit" }, "Send");
   const maxBytes = SyncManager.maxTextBytes();
@@ -91,18 +96,30 @@ export function mount(root, app, conversationId) {
     }
   }
 
+  function refreshConflicts() {
+    manager.conflicts(conversationId).then((found) => {
+      if (found.length === conflicts.length) return;
+      conflicts = found;
+      update();
+    }, () => {});
+  }
+
   function update() {
     const recent = manager.messages(conversationId);
-    const shown = new Set(recent.map((m) => m.id));
-    const messages = [...earlier.filter((m) => !shown.has(m.id)), ...recent];
+    const shown = new Set(recent.map(identity));
+    const messages = [...earlier.filter((m) => !shown.has(identity(m))), ...recent];
     const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
-    renderList(list, messages.map((m) => m.id).join(), () => messages.map((message) => h("li", {
+    const signature = [...messages.map(identity), conflicts.length].join();
+    renderList(list, signature, () => messages.map((message) => h("li", {
       class: message.sender === "contact" ? "theirs" : "mine",
-      dataset: { key: message.id, id: message.id, sender: message.sender },
+      dataset: { key: identity(message), id: message.id, sender: message.sender },
     },
     h("small", {}, message.sender === "own_device" ? `${message.senderName} (your other device)` : message.senderName),
     h("span", { class: "body" }, message.body),
-    h("time", { datetime: new Date(message.sentAt).toISOString() }, formatTime(message.sentAt)))));
+    h("time", { datetime: new Date(message.sentAt).toISOString() }, formatTime(message.sentAt)),
+    conflicts.filter((c) => identity(c) === identity(message)).map((other) => h("p", { class: "conflict" },
+      `⚠ This message also arrived with other words: “${other.body}”. Shown above is the version your devices recorded; ${message.sender === "contact" ? message.senderName : "someone"} may have tried to change it.`)))));
+    refreshConflicts();
     if (atBottom) list.scrollTop = list.scrollHeight;
     manager.messageCount(conversationId).then((n) => { count.value = `${n} message(s) on this device`; }, () => {});
     markRead();
