@@ -61,6 +61,8 @@ pub enum RosterError {
     LastDevice,
     #[error("the device's keys cannot be used: no Olm session opens with them")]
     UnusableDeviceKeys,
+    #[error("the roster's epoch cannot grow any further")]
+    EpochExhausted,
 }
 
 impl RosterError {
@@ -75,6 +77,7 @@ impl RosterError {
             RosterError::UnknownDevice => "unknown_device",
             RosterError::LastDevice => "last_device",
             RosterError::UnusableDeviceKeys => "unusable_device_keys",
+            RosterError::EpochExhausted => "roster_epoch_exhausted",
         }
     }
 }
@@ -155,7 +158,7 @@ impl Roster {
 
     /// The next epoch, with `device` added (or its keys replaced).
     pub fn with_device(&self, device: RosterDevice) -> Result<Roster, RosterError> {
-        let mut next = self.next_epoch(self.inbox);
+        let mut next = self.after(self.epoch, self.inbox)?;
         next.devices.retain(|d| d.device_id != device.device_id);
         if next.devices.len() >= MAX_DEVICES {
             return Err(RosterError::TooManyDevices);
@@ -176,17 +179,24 @@ impl Roster {
         if self.devices.len() == 1 {
             return Err(RosterError::LastDevice);
         }
-        let mut next = self.next_epoch(inbox);
+        let mut next = self.after(self.epoch, inbox)?;
         next.devices.retain(|d| &d.device_id != device_id);
         Ok(next)
     }
 
-    fn next_epoch(&self, inbox: MailboxAddress) -> Roster {
-        Roster {
-            epoch: self.epoch.saturating_add(1),
+    /// These devices again, one epoch past both this roster and `rival_epoch`, reading
+    /// `inbox`: the next epoch (`rival_epoch` is this roster's), or what settles a dispute.
+    pub fn after(&self, rival_epoch: u64, inbox: MailboxAddress) -> Result<Roster, RosterError> {
+        let epoch = self
+            .epoch
+            .max(rival_epoch)
+            .checked_add(1)
+            .ok_or(RosterError::EpochExhausted)?;
+        Ok(Roster {
+            epoch,
             inbox,
             ..self.clone()
-        }
+        })
     }
 
     pub fn encode(&self) -> Result<Vec<u8>, RosterError> {

@@ -294,3 +294,98 @@ async fn a_network_cut_during_the_transfer_is_reported_and_loses_nothing() {
         .expect("completed");
     assert_eq!(laptop.fingerprint(), phone.fingerprint());
 }
+
+/// Issue 21 in the app's own facade: a thief with Ada's recovery code (as the phone shows
+/// it) publishes a fork of her device list with a device of its own. Grace's conversation
+/// with Ada says the list is disputed, and so does the phone, which settles it; Grace then
+/// follows the settled list and the dispute is gone.
+#[wasm_bindgen_test]
+async fn a_fork_from_a_stolen_recovery_code_is_shown_and_settled() {
+    use phantom_sync::mailbox::envelope::Envelope;
+    use phantom_sync::mailbox::transport::{MailboxCursor, MailboxTransport};
+    use phantom_sync::messaging::messenger::profile_mailbox;
+    use phantom_sync::messaging::sealed::InboxItem;
+    use phantom_sync::messaging::sessions::DeviceSessions;
+    use phantom_sync::network::client::connect_browser;
+    use phantom_sync::network::Replication;
+    use phantom_sync::persona::{Persona, RecoveryCode};
+    use std::time::Duration;
+
+    let phone = phone_with_persona().await;
+    phone.flush_to_network().await.expect("Ada's roster published");
+    let grace = device("grace").await;
+    grace.create_persona("Grace".into()).await.expect("persona");
+    grace
+        .add_contact(phone.contact_card().expect("a card"))
+        .await
+        .expect("added");
+    let contacts = grace.contacts().expect("contacts");
+    let ada_key: [u8; 32] =
+        phantom_sync::encoding::hex_decode(&text(&contacts.get(0), "personaKey"))
+            .and_then(|bytes| bytes.try_into().ok())
+            .expect("a persona key");
+    let disputed = |device: &SyncManager| {
+        let conversations = device.conversations().expect("conversations");
+        js_sys::Reflect::get(&conversations.get(0), &"disputed".into())
+            .expect("a property")
+            .is_truthy()
+    };
+    assert!(!disputed(&grace) && !phone.roster_disputed());
+
+    // The thief: Ada's code, and her published roster with a device of its own added.
+    let code = RecoveryCode::parse(&phone.recovery_code().expect("the phone's")).expect("words");
+    let mut thief_persona = Persona::create(
+        "Thief",
+        0,
+        &mut phantom_sync::testing::SeededRng::new(random_seed()),
+    )
+    .expect("a persona");
+    thief_persona.persona_key = ada_key;
+    thief_persona.authority = None;
+    thief_persona.take_authority(&code).expect("Ada's code");
+    let key = thief_persona.authority_key().expect("Ada's key");
+    let nodes: Vec<libp2p::Multiaddr> = test_nodes()
+        .iter()
+        .map(|a| a.parse().expect("an address"))
+        .collect();
+    let thief = connect_browser(&nodes, Replication::default()).expect("a client");
+    let profile = profile_mailbox(&ada_key);
+    let published = MailboxTransport::fetch(
+        &thief,
+        profile,
+        &mut MailboxCursor::default(),
+        Duration::from_secs(2),
+    )
+    .await
+    .expect("fetched");
+    let mut genuine = published
+        .iter()
+        .filter_map(|envelope| match InboxItem::decode(envelope.as_bytes()) {
+            Ok(InboxItem::PublishedRoster(signed)) => signed.verify(&ada_key).ok(),
+            _ => None,
+        })
+        .max_by_key(|roster| roster.epoch)
+        .expect("Ada's roster");
+    genuine
+        .devices
+        .push(DeviceSessions::new().roster_device([0x1d; 16], "Ada's tablet", 0));
+    let fork = common::attacker::sign_as(&genuine, &key);
+    thief
+        .put(
+            profile,
+            Envelope::new(InboxItem::PublishedRoster(fork).encode().expect("encodes"))
+                .expect("fits"),
+        )
+        .await
+        .expect("published");
+
+    sync_until(&grace, |e| text(e, "type") == "roster_disputed").await;
+    assert!(disputed(&grace), "Grace's conversation with Ada says so");
+    sync_until(&phone, |e| text(e, "type") == "roster_disputed").await;
+    assert!(phone.roster_disputed());
+    phone.settle_roster().await.expect("settled");
+    assert!(!phone.roster_disputed());
+    phone.flush_to_network().await.expect("announced");
+    sync_until(&grace, |e| text(e, "type") == "roster_changed").await;
+    assert!(!disputed(&grace), "settled");
+}

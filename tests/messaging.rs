@@ -109,6 +109,16 @@ fn a_contact_reusing_message_ids_rewrites_no_history() {
     ));
 }
 
+#[test]
+fn a_fork_signed_with_a_stolen_recovery_code_is_seen_and_gets_nothing() {
+    pollster::block_on(
+        suite::a_fork_signed_with_a_stolen_recovery_code_is_seen_and_gets_nothing(
+            &MemoryTransport::default(),
+            10,
+        ),
+    );
+}
+
 fn messenger(name: &str, rng: &mut SeededRng) -> (Persona, Messenger) {
     let persona = Persona::create(name, 0, rng).expect("persona");
     let device = DeviceKeys::generate("device", 0, rng).expect("device");
@@ -306,7 +316,12 @@ fn every_device_hears_of_a_newly_linked_one() {
         |name: &str, rng: &mut SeededRng| DeviceKeys::generate(name, 0, rng).expect("keys");
     let mut a = Messenger::create(&bob, &device("A", &mut rng), 0, &mut rng).expect("created");
     a.outbox_mut().take_envelopes();
-    let mut b = Messenger::join(&bob, &device("B", &mut rng), a.signed_roster()).expect("joined");
+    let mut b = Messenger::join(
+        &bob.for_linked_device(),
+        &device("B", &mut rng),
+        a.signed_roster(),
+    )
+    .expect("joined");
     let inbox = a.roster().inbox;
     a.add_device(b.roster_entry(5), &mut rng).expect("added");
     for transmit in a.outbox_mut().take_envelopes() {
@@ -319,7 +334,12 @@ fn every_device_hears_of_a_newly_linked_one() {
             .expect("received");
         }
     }
-    let c = Messenger::join(&bob, &device("C", &mut rng), a.signed_roster()).expect("joined");
+    let c = Messenger::join(
+        &bob.for_linked_device(),
+        &device("C", &mut rng),
+        a.signed_roster(),
+    )
+    .expect("joined");
     let mut events = Vec::new();
     a.add_device(c.roster_entry(9), &mut rng).expect("added");
     for transmit in a.outbox_mut().take_envelopes() {
@@ -374,7 +394,12 @@ fn a_direct_channel_is_asked_for_and_answered_only_between_the_transfer_s_two_de
         Ok(events)
     };
     let inbox = a.roster().inbox;
-    let mut b = Messenger::join(&bob, &device("B", &mut rng), a.signed_roster()).expect("joined");
+    let mut b = Messenger::join(
+        &bob.for_linked_device(),
+        &device("B", &mut rng),
+        a.signed_roster(),
+    )
+    .expect("joined");
     a.add_device(b.roster_entry(5), &mut rng).expect("added");
     // A has no messages: the transfer is a manifest of no blocks.
     let plan = a
@@ -429,7 +454,12 @@ fn a_direct_channel_is_asked_for_and_answered_only_between_the_transfer_s_two_de
     );
 
     // A third device of the persona was offered nothing: its request is refused.
-    let mut c = Messenger::join(&bob, &device("C", &mut rng), a.signed_roster()).expect("joined");
+    let mut c = Messenger::join(
+        &bob.for_linked_device(),
+        &device("C", &mut rng),
+        a.signed_roster(),
+    )
+    .expect("joined");
     a.add_device(c.roster_entry(9), &mut rng).expect("added");
     deliver(&mut c, a.outbox_mut().take_envelopes(), inbox).ok();
     assert_eq!(
@@ -466,7 +496,12 @@ fn a_history_of_no_messages_is_complete_with_its_manifest() {
     let device =
         |name: &str, rng: &mut SeededRng| DeviceKeys::generate(name, 0, rng).expect("keys");
     let mut a = Messenger::create(&bob, &device("A", &mut rng), 0, &mut rng).expect("created");
-    let mut b = Messenger::join(&bob, &device("B", &mut rng), a.signed_roster()).expect("joined");
+    let mut b = Messenger::join(
+        &bob.for_linked_device(),
+        &device("B", &mut rng),
+        a.signed_roster(),
+    )
+    .expect("joined");
     a.add_device(b.roster_entry(5), &mut rng).expect("added");
     let plan = a
         .begin_history_offer(&b.device_id(), &mut rng)
@@ -502,23 +537,26 @@ fn a_history_of_no_messages_is_complete_with_its_manifest() {
     assert_eq!(b.history_mailbox(), None, "nothing more to wait for");
 }
 
-/// A vault written before the snapshot knew when devices were last active (format 2)
-/// opens as it was, with nothing known of their activity; a format-3 snapshot cut short
-/// is refused, not misread.
+/// Vaults written before the snapshot knew when devices were last active (format 2) or
+/// which rosters are disputed (format 3) open as they were, with that unknown; a current
+/// snapshot cut short is refused, not misread.
 #[test]
-fn a_format_2_snapshot_opens_with_no_activity_known() {
+fn older_snapshot_formats_open_with_what_they_lack_unknown() {
     let mut rng = SeededRng::new(12);
     let persona = Persona::create("Bob", 0, &mut rng).expect("persona");
     let device = DeviceKeys::generate("device", 0, &mut rng).expect("device");
     let bob = Messenger::create(&persona, &device, 0, &mut rng).expect("created");
     let current = bob.snapshot().expect("snapshot");
-    assert_eq!(current.get(2), Some(&3), "format 3 after the magic");
-    // Format 2 is format 3 without the trailing activity count (empty here: 4 bytes).
-    let mut older = current[..current.len() - 4].to_vec();
-    older[2] = 2;
-    let reopened = Messenger::restore(&persona, &device, &older).expect("format 2 opens");
-    assert_eq!(reopened.roster(), bob.roster());
-    assert_eq!(reopened.outbox().envelopes(), bob.outbox().envelopes());
-    assert_eq!(reopened.last_active(&device.device_id), None);
+    assert_eq!(current.get(2), Some(&4), "format 4 after the magic");
+    // Each older format is the next without its trailing count (empty here: 4 bytes).
+    for (format, cut) in [(3u8, 4), (2, 8)] {
+        let mut older = current[..current.len() - cut].to_vec();
+        older[2] = format;
+        let reopened =
+            Messenger::restore(&persona, &device, &older).expect("an older format opens");
+        assert_eq!(reopened.roster(), bob.roster());
+        assert_eq!(reopened.outbox().envelopes(), bob.outbox().envelopes());
+        assert_eq!(reopened.last_active(&device.device_id), None);
+    }
     assert!(Messenger::restore(&persona, &device, &current[..current.len() - 4]).is_err());
 }

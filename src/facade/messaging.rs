@@ -111,8 +111,9 @@ impl SyncManager {
         })
     }
 
-    /// `[{ conversationId, peerKey, title, unread, notifying, lastBody, lastAt }]`, the most
-    /// recent first.
+    /// `[{ conversationId, peerKey, title, unread, notifying, lastBody, lastAt, disputed }]`,
+    /// the most recent first; `disputed` when the contact's key signed two different device
+    /// lists (see `rosterDisputed`).
     pub fn conversations(&self) -> Result<js_sys::Array, JsValue> {
         self.read_messenger(|m| {
             let mut rows: Vec<(u64, JsValue)> = m
@@ -136,6 +137,7 @@ impl SyncManager {
                             last.map_or(JsValue::NULL, |message| message.body.as_str().into()),
                         ),
                         ("lastAt", (at as f64).into()),
+                        ("disputed", m.is_disputed(&log.peer).into()),
                     ]);
                     (at, row)
                 })
@@ -294,6 +296,27 @@ impl SyncManager {
             .is_some_and(Messenger::is_revoked)
     }
 
+    /// Whether this persona's key signed a device list this device's roster does not
+    /// explain: someone else holds the recovery code (or another device took the authority
+    /// and changed the devices). Until the device holding the authority settles it
+    /// (`settleRoster`), nothing goes to a device only one of the lists names.
+    #[wasm_bindgen(getter, js_name = rosterDisputed)]
+    pub fn roster_disputed(&self) -> bool {
+        self.messenger
+            .borrow()
+            .as_ref()
+            .is_some_and(|m| m.is_disputed(&m.persona_key()))
+    }
+
+    /// On the device holding the authority: signs its device list again past the disputed
+    /// one, with a new inbox, and tells the contacts and the other devices.
+    #[wasm_bindgen(js_name = settleRoster)]
+    pub async fn settle_roster(&self) -> Result<(), JsValue> {
+        self.with_messenger(|m| m.settle_roster(&mut rng()))?;
+        self.save_messaging(MessageWrites::default()).await?;
+        Ok(())
+    }
+
     /// The roster's epoch: it grows with every device added or revoked.
     #[wasm_bindgen(getter, js_name = rosterEpoch)]
     pub fn roster_epoch(&self) -> Option<f64> {
@@ -326,7 +349,10 @@ impl SyncManager {
     /// `{ type: "read_state", conversationId, unread }`, `{ type: "contact_added",
     /// personaKey, displayName }`, `{ type: "roster_changed", personaKey, epoch }`,
     /// `{ type: "device_linked", deviceId, name, addedAt }` (a new device of this persona),
-    /// `{ type: "revoked" }`, `{ type: "history_offered", transferId }`, `{ type:
+    /// `{ type: "revoked" }`, `{ type: "roster_disputed", personaKey, epoch }` (a persona's
+    /// key signed two device lists; `rosterDisputed`), `{ type: "conflict", conversationId,
+    /// id }` (a copy of a message with other words, kept apart: `conflicts`), `{ type:
+    /// "history_offered", transferId }`, `{ type:
     /// "history_progress", via ("direct" or "mailbox"), imported, blocksDone, blocksTotal,
     /// messagesDone, messagesTotal, bytesDone, bytesTotal, bytesPerSecond,
     /// secondsRemaining, complete }`, `{ type: "history_channel_requested" |
@@ -854,6 +880,11 @@ impl SyncManager {
                 ("addedAt", (*added_at as f64).into()),
             ]),
             MessagingEvent::DeviceRevoked => object(&[("type", "revoked".into())]),
+            MessagingEvent::RosterDisputed { persona_key, epoch } => object(&[
+                ("type", "roster_disputed".into()),
+                ("personaKey", hex(persona_key).into()),
+                ("epoch", (*epoch as f64).into()),
+            ]),
             MessagingEvent::HistoryOffered { transfer_id } => object(&[
                 ("type", "history_offered".into()),
                 ("transferId", hex(transfer_id).into()),

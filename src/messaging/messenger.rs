@@ -43,11 +43,12 @@ pub const MAX_SEEN_ENVELOPES: usize = 20_000;
 /// Messages read from the vault at a time when conversations are restored.
 const RESTORE_PAGE: u32 = 1000;
 const STATE_MAGIC: &[u8; 2] = b"MS";
-/// Version 2 added the outbox, version 3 when the other devices were last active; older
-/// snapshots restore with neither known.
-const STATE_FORMAT_VERSION: u8 = 3;
+/// Version 2 added the outbox, version 3 when the other devices were last active, version
+/// 4 the disputed rosters; older snapshots restore with what they lack unknown.
+const STATE_FORMAT_VERSION: u8 = 4;
 const STATE_FORMAT_WITHOUT_OUTBOX: u8 = 1;
 const STATE_FORMAT_WITHOUT_ACTIVITY: u8 = 2;
+const STATE_FORMAT_WITHOUT_DISPUTES: u8 = 3;
 const MAX_SESSIONS_PICKLE_LEN: usize = 16 * 1024 * 1024;
 
 /// What an incoming envelope changed.
@@ -79,6 +80,13 @@ pub enum MessagingEvent {
     },
     /// This device is no longer on its persona's roster.
     DeviceRevoked,
+    /// A persona's key signed two different rosters for one epoch (on the device holding
+    /// the authority: a newer one it did not sign): someone else holds the key. Until a
+    /// newer roster settles it, nothing is sealed to a device that only one of them lists.
+    RosterDisputed {
+        persona_key: [u8; 32],
+        epoch: u64,
+    },
     /// Another own device offered this one the persona's history.
     HistoryOffered {
         transfer_id: [u8; 16],
@@ -158,6 +166,15 @@ pub struct Messenger {
     /// Per own device (by id), the latest time (ms, its clock) it is known to have been in
     /// use: a text it sent, or a message it marked read.
     last_active: BTreeMap<[u8; 16], u64>,
+    /// Per persona (this one or a contact), a roster its key signed that disputes the one
+    /// held, until a newer roster settles it.
+    disputes: BTreeMap<[u8; 32], Dispute>,
+}
+
+/// A second roster signed by a persona's key, which the roster held does not explain.
+struct Dispute {
+    rival: Roster,
+    signed: SignedRoster,
 }
 
 struct IncomingHistory {
@@ -301,6 +318,7 @@ impl Messenger {
             serving: HashMap::new(),
             outbox: Outbox::default(),
             last_active: BTreeMap::new(),
+            disputes: BTreeMap::new(),
         }
     }
 
@@ -421,6 +439,10 @@ impl Messenger {
             w.put_bytes(device_id);
             w.put_u64(*at_ms);
         }
+        w.put_count("disputes", self.disputes.len(), MAX_CONTACTS + 1)?;
+        for dispute in self.disputes.values() {
+            w.put_var_bytes("roster", &dispute.signed.encode(), MAX_ROSTER_LEN)?;
+        }
         Ok(Zeroizing::new(w.into_bytes()))
     }
 
@@ -434,7 +456,11 @@ impl Messenger {
         let mut r = Reader::new(snapshot);
         // An older snapshot is read as such; anything else must be current.
         let version = match snapshot.get(STATE_MAGIC.len()) {
-            Some(&older @ (STATE_FORMAT_WITHOUT_OUTBOX | STATE_FORMAT_WITHOUT_ACTIVITY)) => older,
+            Some(
+                &older @ (STATE_FORMAT_WITHOUT_OUTBOX
+                | STATE_FORMAT_WITHOUT_ACTIVITY
+                | STATE_FORMAT_WITHOUT_DISPUTES),
+            ) => older,
             _ => STATE_FORMAT_VERSION,
         };
         r.magic_and_version(STATE_MAGIC, version)?;
@@ -491,11 +517,21 @@ impl Messenger {
         if version != STATE_FORMAT_WITHOUT_OUTBOX {
             messenger.outbox = Outbox::read(&mut r)?;
         }
-        if version == STATE_FORMAT_VERSION {
+        if version >= STATE_FORMAT_WITHOUT_DISPUTES {
             for _ in 0..r.count("last_active", MAX_DEVICES, 16 + 8)? {
                 let device_id = r.array("device_id")?;
                 let at_ms = r.u64("last_active")?;
                 messenger.last_active.insert(device_id, at_ms);
+            }
+        }
+        if version == STATE_FORMAT_VERSION {
+            for _ in 0..r.count("disputes", MAX_CONTACTS + 1, 4)? {
+                let signed = SignedRoster::decode(r.var_bytes("roster", MAX_ROSTER_LEN)?)?;
+                let persona_key = signed.claimed_persona()?;
+                let rival = signed.verify(&persona_key)?;
+                messenger
+                    .disputes
+                    .insert(persona_key, Dispute { rival, signed });
             }
         }
         r.finish()?;
@@ -599,11 +635,17 @@ impl Messenger {
         let roster = card.roster.verify(&persona_key)?;
         match self.contacts.get_mut(&persona_key) {
             Some(known) => {
-                if known.roster.check_update(&roster).is_ok() {
-                    known.roster = roster;
-                    known.signed = card.roster.clone();
-                }
                 known.display_name = card.display_name.clone();
+                match known.roster.check_update(&roster) {
+                    Ok(()) => {
+                        known.roster = roster;
+                        known.signed = card.roster.clone();
+                    }
+                    Err(crate::roster::RosterError::EpochConflict { .. }) => {
+                        self.dispute(persona_key, roster, &card.roster);
+                    }
+                    Err(_) => {}
+                }
             }
             None => {
                 self.contacts.insert(
@@ -657,7 +699,10 @@ impl Messenger {
             Some(self.contact_card()?)
         };
         let contact_inbox = contact.roster.inbox;
-        let mut recipients = contact.roster.devices.clone();
+        let mut recipients = self.undisputed(to, &contact.roster.devices);
+        if recipients.is_empty() {
+            return Err(MessagingError::RosterDisputed);
+        }
         let own = self.own_other_devices();
         recipients.extend(own.iter().cloned());
         let log = self.conversation_with(*to);
@@ -1129,8 +1174,8 @@ impl Messenger {
         let mut transmits = vec![self.publish_roster()?];
         let contacts: Vec<(MailboxAddress, Vec<RosterDevice>)> = self
             .contacts
-            .values()
-            .map(|c| (c.roster.inbox, c.roster.devices.clone()))
+            .iter()
+            .map(|(key, c)| (c.roster.inbox, self.undisputed(key, &c.roster.devices)))
             .collect();
         for (inbox, devices) in contacts {
             // A contact whose own roster lists a key no session opens with cannot be told
@@ -1161,12 +1206,85 @@ impl Messenger {
     }
 
     fn own_other_devices(&self) -> Vec<RosterDevice> {
-        self.roster
+        let others: Vec<RosterDevice> = self
+            .roster
             .devices
             .iter()
             .filter(|d| d.device_id != self.device_id)
             .cloned()
+            .collect();
+        self.undisputed(&self.persona_key, &others)
+    }
+
+    /// Of a persona's `devices`, those its disputed rosters agree on (all while none is).
+    fn undisputed(&self, persona_key: &[u8; 32], devices: &[RosterDevice]) -> Vec<RosterDevice> {
+        let rival = self.disputes.get(persona_key).map(|d| &d.rival);
+        devices
+            .iter()
+            .filter(|d| rival.is_none_or(|rival| rival.device(&d.device_id) == Some(*d)))
+            .cloned()
             .collect()
+    }
+
+    /// Whether a persona's (this one's or a contact's) roster is disputed: see
+    /// [`MessagingEvent::RosterDisputed`].
+    pub fn is_disputed(&self, persona_key: &[u8; 32]) -> bool {
+        self.disputes.contains_key(persona_key)
+    }
+
+    /// On the device holding the authority: signs the roster it holds again, one epoch
+    /// past both it and the rival, with a fresh inbox, and tells everyone — the rival
+    /// roster's devices are off it. (Whoever else holds the key can do the same; a stolen
+    /// recovery code is the persona.)
+    pub fn settle_roster(&mut self, rng: &mut impl CryptoRng) -> Result<(), MessagingError> {
+        let rival_epoch = self
+            .disputes
+            .get(&self.persona_key)
+            .map(|d| d.rival.epoch)
+            .ok_or(MessagingError::NotDisputed)?;
+        let old_inbox = self.roster.inbox;
+        let next = self
+            .roster
+            .after(rival_epoch, MailboxAddress::random(rng))?;
+        let previous = self.sign_and_install(next)?;
+        match self.announce_roster(old_inbox, rng) {
+            Ok(transmits) => {
+                self.previous_inbox = Some(old_inbox);
+                self.disputes.remove(&self.persona_key);
+                self.queue(transmits);
+                Ok(())
+            }
+            Err(error) => {
+                (self.roster, self.signed_roster) = previous;
+                Err(error)
+            }
+        }
+    }
+
+    /// Records a rival roster of `persona_key`: reported once per epoch.
+    fn dispute(
+        &mut self,
+        persona_key: [u8; 32],
+        rival: Roster,
+        signed: &SignedRoster,
+    ) -> Vec<MessagingEvent> {
+        let epoch = rival.epoch;
+        let known = self
+            .disputes
+            .get(&persona_key)
+            .is_some_and(|d| d.rival == rival);
+        self.disputes.insert(
+            persona_key,
+            Dispute {
+                rival,
+                signed: signed.clone(),
+            },
+        );
+        if known {
+            Vec::new()
+        } else {
+            vec![MessagingEvent::RosterDisputed { persona_key, epoch }]
+        }
     }
 
     /// The envelope bytes of `content` sealed to `devices`; `None` if there are none.
@@ -1500,7 +1618,8 @@ impl Messenger {
     ) -> Result<Vec<MessagingEvent>, MessagingError> {
         let persona_key = signed.claimed_persona()?;
         let roster = signed.verify(&persona_key)?;
-        let current = if persona_key == self.persona_key {
+        let own = persona_key == self.persona_key;
+        let current = if own {
             &self.roster
         } else {
             &self
@@ -1509,9 +1628,27 @@ impl Messenger {
                 .ok_or(MessagingError::UnknownContact)?
                 .roster
         };
-        current.check_update(&roster)?;
+        match current.check_update(&roster) {
+            Err(crate::roster::RosterError::EpochConflict { .. }) => {
+                return Ok(self.dispute(persona_key, roster, signed));
+            }
+            checked => checked?,
+        }
         if current == &roster {
             return Ok(Vec::new());
+        }
+        // This device signs every roster of its persona: a newer one that still lists it
+        // was signed by someone else holding the key. (One without it is a removal, say
+        // by a device the recovery code moved the authority to.)
+        if own && self.holds_authority() && roster.device(&self.device_id).is_some() {
+            return Ok(self.dispute(persona_key, roster, signed));
+        }
+        if self
+            .disputes
+            .get(&persona_key)
+            .is_some_and(|d| roster.epoch > d.rival.epoch)
+        {
+            self.disputes.remove(&persona_key);
         }
         let gone: Vec<[u8; 32]> = current
             .devices

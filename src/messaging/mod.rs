@@ -90,6 +90,12 @@ pub enum MessagingError {
     OutboxFull { max: usize },
     #[error("only the device holding the persona's authority adds and removes devices")]
     NotAuthority,
+    #[error(
+        "two different device lists are signed by this persona's key, and no device is on both"
+    )]
+    RosterDisputed,
+    #[error("no second device list disputes this persona's")]
+    NotDisputed,
 }
 
 impl MessagingError {
@@ -116,6 +122,8 @@ impl MessagingError {
             MessagingError::UnknownTransfer => "unknown_transfer",
             MessagingError::OutboxFull { .. } => "outbox_full",
             MessagingError::NotAuthority => "not_authority",
+            MessagingError::RosterDisputed => "roster_disputed",
+            MessagingError::NotDisputed => "not_disputed",
         }
     }
 }

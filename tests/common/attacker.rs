@@ -30,8 +30,10 @@ impl MaliciousDevice {
     /// What a device's storage gives away: its persona, keys and saved messaging state.
     pub fn steal(persona: &Persona, keys: &DeviceKeys, snapshot: &[u8], seed: u64) -> Self {
         // The saved state begins with "MS", its version, then the Olm pickle.
+        let version = snapshot.get(2).copied().unwrap_or_default();
         let mut r = Reader::new(snapshot);
-        r.magic_and_version(b"MS", 3).expect("a messenger snapshot");
+        r.magic_and_version(b"MS", version)
+            .expect("a messenger snapshot");
         let pickle = r.var_bytes("sessions", 16 << 20).expect("the Olm pickle");
         let sessions = DeviceSessions::from_pickle(pickle).expect("the Olm account");
         let entry = sessions.roster_device(keys.device_id, &keys.name, 0);
@@ -83,16 +85,9 @@ impl MaliciousDevice {
 
     /// `roster` signed by each key it holds, straight from the encoding (PROTOCOL §12).
     pub fn forge(&self, roster: &Roster) -> Vec<SignedRoster> {
-        let bytes = roster.encode().expect("encodes");
         self.signing_keys()
             .iter()
-            .map(|key| {
-                let signature = key.sign(&[b"phantom-sync roster v1".as_slice(), &bytes].concat());
-                SignedRoster::decode(
-                    &[b"PS\x01".as_slice(), &signature.to_bytes(), &bytes].concat(),
-                )
-                .expect("well formed")
-            })
+            .map(|key| sign_as(roster, key))
             .collect()
     }
 
@@ -177,4 +172,13 @@ impl MaliciousDevice {
             )
         })
     }
+}
+
+/// `roster` signed by `key`, straight from the encoding (PROTOCOL §12): with the persona's
+/// own key — a stolen recovery code — it is as good as the owner's.
+pub fn sign_as(roster: &Roster, key: &SigningKey) -> SignedRoster {
+    let bytes = roster.encode().expect("encodes");
+    let signature = key.sign(&[b"phantom-sync roster v1".as_slice(), &bytes].concat());
+    SignedRoster::decode(&[b"PS\x01".as_slice(), &signature.to_bytes(), &bytes].concat())
+        .expect("well formed")
 }

@@ -8,14 +8,16 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::attacker::MaliciousDevice;
+use super::attacker::{sign_as, MaliciousDevice};
 use phantom_sync::history::vault_export::export_from_vault;
 use phantom_sync::mailbox::envelope::Envelope;
 use phantom_sync::mailbox::transport::{MailboxCursor, MailboxTransport};
 use phantom_sync::mailbox::{MailboxAddress, Transmit};
 use phantom_sync::messaging::conversation_log::RECENT_MESSAGES;
 use phantom_sync::messaging::messenger::{profile_mailbox, HistoryOfferPlan};
+use phantom_sync::messaging::sealed::InboxItem;
 use phantom_sync::messaging::sealed::{Content, Text};
+use phantom_sync::messaging::sessions::DeviceSessions;
 use phantom_sync::messaging::{MessagingError, MessagingEvent, Messenger};
 use phantom_sync::persona::{DeviceKeys, Message, Persona, RecoveryCode, Sender};
 use phantom_sync::testing::SeededRng;
@@ -1310,6 +1312,117 @@ pub async fn a_contact_reusing_message_ids_rewrites_no_history(
     let mut shown = bob_b.bodies_with(&alice.messenger);
     shown.sort();
     assert_eq!(shown, bodies, "in memory as in the vault");
+}
+
+/// Issue 21: a thief with Bob's recovery code signs a fork — Bob's roster of this epoch
+/// with a device of its own added — published and sealed to Alice. Alice and both of
+/// Bob's devices see the dispute, and Alice seals nothing to the thief's device. A newer
+/// roster the thief signs with Bob's laptop still on it does not fool the laptop, which
+/// signs every roster of Bob's. The laptop settles it: one epoch past both, a fresh inbox,
+/// the thief's device off; everyone follows.
+pub async fn a_fork_signed_with_a_stolen_recovery_code_is_seen_and_gets_nothing(
+    transport: &impl MailboxTransport,
+    seed: u64,
+) {
+    let Cast {
+        mut rng,
+        mut alice,
+        mut bob_a,
+        mut bob_b,
+        bob_key,
+    } = cast_after_a_first_message(transport, seed).await;
+    let code = bob_a.persona.recovery_code().expect("the laptop's");
+    let mut stolen = bob_b.persona.clone();
+    stolen.take_authority(&code).expect("Bob's code");
+    let key = stolen.authority_key().expect("the persona key");
+    let mut thief = bob_b.stolen(seed ^ 0x7415);
+    let intruder = DeviceSessions::new().roster_device([0x1d; 16], "Bob's phone", NOW);
+    let genuine = bob_a.messenger.roster().clone();
+    let mut fork = genuine.clone();
+    fork.devices.push(intruder.clone());
+    let fork = sign_as(&fork, &key);
+    let mut attack = thief.publish(std::slice::from_ref(&fork));
+    let alice_devices = alice.messenger.roster().devices.clone();
+    let alice_inbox = alice.messenger.roster().inbox;
+    attack.extend(thief.announce(std::slice::from_ref(&fork), &alice_devices, alice_inbox));
+    deliver(transport, attack).await;
+
+    let disputed = MessagingEvent::RosterDisputed {
+        persona_key: bob_key,
+        epoch: genuine.epoch,
+    };
+    for (name, device) in [("Alice", &mut alice), ("the tablet", &mut bob_b)] {
+        let polled = device.poll(transport).await;
+        assert_eq!(
+            polled.events,
+            vec![disputed.clone()],
+            "{name}: reported once"
+        );
+        assert!(polled.errors.is_empty(), "{name}: {:?}", polled.errors);
+        assert!(device.messenger.is_disputed(&bob_key));
+    }
+    assert_eq!(alice.messenger.contact_roster(&bob_key), Some(&genuine));
+    alice.reload();
+    assert!(
+        alice.messenger.is_disputed(&bob_key),
+        "kept across a reload"
+    );
+
+    // Alice writes: sealed to the devices both rosters list, not to the thief's.
+    alice
+        .messenger
+        .send_text(&bob_key, "who is there?", NOW * 1000 + 70, &mut rng)
+        .expect("sent");
+    let sent = alice.messenger.outbox_mut().take_envelopes();
+    let Ok(InboxItem::Sealed(sealed)) = InboxItem::decode(&sent[0].bytes) else {
+        panic!("a sealed text");
+    };
+    assert!(sealed.seal_for(&intruder.identity_key).is_none());
+    for device in &genuine.devices {
+        assert!(sealed.seal_for(&device.identity_key).is_some());
+    }
+    deliver(transport, sent).await;
+
+    // The thief moves on to a newer roster that keeps the laptop: the laptop, which
+    // signed none of it, reports a dispute instead of following.
+    let mut newer = genuine.clone();
+    newer.epoch += 3;
+    newer.devices.push(intruder.clone());
+    deliver(transport, thief.publish(&[sign_as(&newer, &key)])).await;
+    let at_laptop = bob_a.poll(transport).await;
+    assert!(
+        at_laptop.messages() == vec!["who is there?"],
+        "{at_laptop:?}"
+    );
+    assert!(at_laptop.events.contains(&MessagingEvent::RosterDisputed {
+        persona_key: bob_key,
+        epoch: newer.epoch,
+    }));
+    assert_eq!(bob_a.messenger.roster(), &genuine, "not followed");
+
+    // The laptop settles it; Alice and the tablet follow, and the dispute is over.
+    bob_a.messenger.settle_roster(&mut rng).expect("settled");
+    let settled = bob_a.messenger.roster().clone();
+    assert_eq!(settled.epoch, newer.epoch + 1);
+    assert_ne!(
+        settled.inbox, genuine.inbox,
+        "an inbox the thief was never told"
+    );
+    assert!(settled.device_by_key(&intruder.identity_key).is_none());
+    deliver(transport, bob_a.messenger.outbox_mut().take_envelopes()).await;
+    for device in [&mut alice, &mut bob_b] {
+        device.poll(transport).await;
+        assert!(!device.messenger.is_disputed(&bob_key));
+    }
+    assert_eq!(alice.messenger.contact_roster(&bob_key), Some(&settled));
+    assert!(!bob_a.messenger.is_disputed(&bob_key));
+    assert_eq!(
+        bob_b
+            .messenger
+            .settle_roster(&mut rng)
+            .map_err(|e| e.code()),
+        Err("not_disputed")
+    );
 }
 
 /// A device's vault, in memory.

@@ -28,9 +28,12 @@ export function mount(root, app, conversationId) {
   const maxBytes = SyncManager.maxTextBytes();
   const encoder = new TextEncoder();
 
+  const disputed = h("p", { class: "status error", id: "contact-disputed", hidden: !chat.disputed },
+    `${chat.title}'s list of devices has two versions signed with their key: someone else may have their recovery code. Messages go only to the devices both versions name until ${chat.title} settles it.`);
   root.append(
     h("p", {}, h("a", { href: "#/chats", class: "back" }, "← Chats")),
     h("h1", { tabindex: "-1", class: "screen-title", id: "chat-title" }, chat.title),
+    disputed,
     h("p", { class: "earlier" },
       h("button", { type: "button", id: "show-earlier", class: "secondary", onclick: showEarlier }, "Show earlier messages"),
       " ", count),
@@ -105,6 +108,7 @@ export function mount(root, app, conversationId) {
   }
 
   function update() {
+    disputed.hidden = !manager.conversations().find((c) => c.conversationId === conversationId)?.disputed;
     const recent = manager.messages(conversationId);
     const shown = new Set(recent.map(identity));
     const messages = [...earlier.filter((m) => !shown.has(identity(m))), ...recent];

@@ -10,15 +10,32 @@ export function mount(root, app) {
   const revoked = h("p", { class: "status error", hidden: true },
     "This device was removed from your persona. It receives nothing new. Delete its data in Settings, or link it again.");
   const authority = manager.holdsAuthority;
+  const disputed = h("div", { class: "status error", id: "roster-disputed", hidden: true },
+    h("p", {}, "Two different lists of your devices are signed with your persona's key: someone else has your recovery code, or another of your devices took over adding devices. Nothing is sent to a device that only one of the lists names."),
+    authority
+      ? h("button", { type: "button", id: "settle-roster", onclick: settle }, "Sign my device list again")
+      : h("p", {}, "Settle it on the device that adds and removes your devices."));
   root.append(
     heading("Devices"),
     h("p", {}, "These devices hold your persona. The list is signed by your persona key; its version (epoch) grows with every change: ", epoch, "."),
-    revoked, list,
+    revoked, disputed, list,
     authority
       ? h("a", { class: "button", href: "#/link", id: "link-new-device" }, "Link a new device")
       : h("p", { id: "not-authority" }, "Devices are added and removed on the device that created your persona. Lost it? ",
         h("a", { href: "#/recovery" }, "Enter your recovery code"), " to make this device the one that does."),
     status);
+
+  async function settle(event) {
+    event.currentTarget.disabled = true;
+    try {
+      await manager.settleRoster();
+      say(status, "Your device list is signed again, with a new inbox; your contacts and devices follow it. If it happens again, someone has your recovery code: start a new persona.");
+      update();
+    } catch (error) {
+      fail(status, error);
+    }
+    event.currentTarget.disabled = false;
+  }
 
   async function remove(entry, button) {
     if (button.dataset.confirm !== "true") {
@@ -47,6 +64,7 @@ export function mount(root, app) {
   function update() {
     epoch.value = manager.rosterEpoch ?? "";
     revoked.hidden = !device.revoked;
+    disputed.hidden = !manager.rosterDisputed;
     const entries = manager.devices();
     const signature = JSON.stringify([manager.rosterEpoch, device.revoked, entries.map((e) => [e.deviceId, e.lastActive])]);
     renderList(list, signature, () => entries.map((entry) => {
