@@ -312,7 +312,10 @@ async fn a_fork_from_a_stolen_recovery_code_is_shown_and_settled() {
     use std::time::Duration;
 
     let phone = phone_with_persona().await;
-    phone.flush_to_network().await.expect("Ada's roster published");
+    phone
+        .flush_to_network()
+        .await
+        .expect("Ada's roster published");
     let grace = device("grace").await;
     grace.create_persona("Grace".into()).await.expect("persona");
     grace
@@ -388,4 +391,92 @@ async fn a_fork_from_a_stolen_recovery_code_is_shown_and_settled() {
     phone.flush_to_network().await.expect("announced");
     sync_until(&grace, |e| text(e, "type") == "roster_changed").await;
     assert!(!disputed(&grace), "settled");
+}
+
+/// Issue 21 through the facade and IndexedDB: Grace, a contact who turns hostile, sends Ada a
+/// text and then, with the encoders and her own sessions, a copy under the same id with
+/// other words. Ada's app keeps the first, says a conflicting copy arrived, and lists it.
+#[wasm_bindgen_test]
+async fn a_contact_rewriting_a_sent_text_is_flagged_and_changes_nothing() {
+    use phantom_sync::mailbox::envelope::Envelope;
+    use phantom_sync::messaging::sealed::{ContactCard, Content, Text};
+    use phantom_sync::messaging::Messenger;
+    use phantom_sync::network::client::connect_browser;
+    use phantom_sync::network::Replication;
+    use phantom_sync::persona::{DeviceKeys, Persona};
+    use phantom_sync::testing::SeededRng;
+
+    let ada = phone_with_persona().await;
+    ada.flush_to_network().await.expect("published");
+    let mut rng = SeededRng::new(random_seed());
+    let persona = Persona::create("Grace", 0, &mut rng).expect("persona");
+    let keys = DeviceKeys::generate("Grace's phone", 0, &mut rng).expect("keys");
+    let mut grace = Messenger::create(&persona, &keys, 0, &mut rng).expect("created");
+    let card = ContactCard::from_link_code(&ada.contact_card().expect("a card")).expect("read");
+    let ada_key = grace.add_contact(&card, &mut rng).expect("added");
+    let sent = grace
+        .send_text(
+            &ada_key,
+            "I will pay you back on Friday",
+            1_767_225_600_000,
+            &mut rng,
+        )
+        .expect("sent");
+    let mut thief = common::attacker::MaliciousDevice::steal(
+        &persona,
+        &keys,
+        &grace.snapshot().expect("a snapshot"),
+        random_seed(),
+    );
+    let ada_roster = grace
+        .contact_roster(&ada_key)
+        .expect("Ada's roster")
+        .clone();
+    let mut transmits = grace.outbox_mut().take_envelopes();
+    transmits.push(thief.seal(
+        &Content::Text(Text {
+            message_id: *sent.id.as_bytes(),
+            recipient: ada_key,
+            sent_at_ms: sent.sent_at_ms,
+            sequence: 2,
+            body: "I never owed you anything".into(),
+            introduction: None,
+        }),
+        &ada_roster.devices,
+        ada_roster.inbox,
+    ));
+    let nodes: Vec<libp2p::Multiaddr> = test_nodes()
+        .iter()
+        .map(|a| a.parse().expect("an address"))
+        .collect();
+    let network = connect_browser(&nodes, Replication::default()).expect("a client");
+    for transmit in transmits {
+        let envelope = Envelope::new(transmit.bytes).expect("fits");
+        network
+            .put(transmit.mailbox, envelope)
+            .await
+            .expect("stored");
+    }
+
+    sync_until(&ada, |e| text(e, "type") == "conflict").await;
+    let conversation = text(
+        &ada.conversations().expect("conversations").get(0),
+        "conversationId",
+    );
+    let shown = ada.messages(&conversation).expect("messages");
+    assert_eq!(shown.length(), 1);
+    assert_eq!(text(&shown.get(0), "body"), "I will pay you back on Friday");
+    let conflicts = ada.conflicts(&conversation).await.expect("conflicts");
+    assert_eq!(conflicts.length(), 1);
+    assert_eq!(text(&conflicts.get(0), "body"), "I never owed you anything");
+    assert_eq!(text(&conflicts.get(0), "id"), text(&shown.get(0), "id"));
+    let stored = ada
+        .earlier_messages(&conversation, None, 10)
+        .await
+        .expect("from IndexedDB");
+    assert_eq!(stored.length(), 1, "the vault keeps the first");
+    assert_eq!(
+        text(&stored.get(0), "body"),
+        "I will pay you back on Friday"
+    );
 }
