@@ -51,7 +51,9 @@ async fn until_text(
             .await
             .expect("fetched");
         for envelope in envelopes {
-            let events = device.receive(inbox, &envelope).expect("opens");
+            let events = device
+                .receive(inbox, &envelope, &mut SeededRng::new(0))
+                .expect("opens");
             if events
                 .iter()
                 .any(|e| matches!(e, MessagingEvent::Message { .. }))
@@ -85,9 +87,9 @@ fn cast() -> (Cast, Vec<Transmit>) {
     bob_a.outbox_mut().take_envelopes();
     let tablet = DeviceKeys::generate("tablet", NOW, &mut rng).expect("device");
     let bob_b = Messenger::join(
-        &bob_persona,
+        &bob_persona.for_linked_device(),
         &tablet,
-        &bob_a.signed_roster().expect("roster"),
+        bob_a.signed_roster(),
     )
     .expect("join");
     bob_a
@@ -111,7 +113,7 @@ fn crypto_floor(samples: usize) -> Vec<Duration> {
     for transmit in added {
         let mailbox = transmit.mailbox;
         let envelope = Envelope::new(transmit.bytes).expect("fits");
-        let _ = cast.bob_b.receive(mailbox, &envelope);
+        let _ = cast.bob_b.receive(mailbox, &envelope, &mut cast.rng);
     }
     let card = cast.bob_a.contact_card().expect("card");
     let bob = cast.alice.add_contact(&card, &mut cast.rng).expect("added");
@@ -129,10 +131,10 @@ fn crypto_floor(samples: usize) -> Vec<Duration> {
         let transmits = cast.alice.outbox_mut().take_envelopes();
         let envelope = Envelope::new(transmits[0].bytes.clone()).expect("fits");
         cast.bob_a
-            .receive(transmits[0].mailbox, &envelope)
+            .receive(transmits[0].mailbox, &envelope, &mut cast.rng)
             .expect("opens");
         cast.bob_b
-            .receive(transmits[0].mailbox, &envelope)
+            .receive(transmits[0].mailbox, &envelope, &mut cast.rng)
             .expect("opens");
         floor.push(start.elapsed());
     }
@@ -155,7 +157,7 @@ async fn main() {
         .await
         .expect("fetched")
     {
-        let _ = cast.bob_b.receive(inbox, &envelope);
+        let _ = cast.bob_b.receive(inbox, &envelope, &mut cast.rng);
     }
     assert_eq!(cast.bob_b.roster().devices.len(), 2, "B is on the roster");
     let card = cast.bob_a.contact_card().expect("card");

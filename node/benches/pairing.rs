@@ -83,7 +83,7 @@ async fn link(
     let mut source = SourcePairing::new();
     let invitation: PairingInvitation = source.generate_invitation(NOW, rng).expect("invites");
     let mut messenger = Messenger::restore(persona, source_keys, source_state).expect("restores");
-    let roster = messenger.signed_roster().expect("roster");
+    let roster = messenger.signed_roster().clone();
     let laptop = DeviceKeys::generate("Laptop", NOW, rng).expect("keys");
     let keyring = MemoryKeyring::generate(rng);
 
