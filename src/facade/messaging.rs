@@ -439,22 +439,24 @@ impl SyncManager {
         for mailbox in reread {
             self.cursors.borrow_mut().remove(&mailbox);
         }
-        conflicting.extend(
-            blocks
-                .iter()
-                .flat_map(|block| block.displaced.iter().cloned()),
-        );
-        self.save_messaging(MessageWrites {
-            live: &stored,
-            history: &from_history,
-            conflicting: &conflicting,
-        })
-        .await?;
+        let new = self
+            .save_messaging(MessageWrites {
+                live: &stored,
+                history: &from_history,
+                conflicting: &conflicting,
+            })
+            .await?;
         if let Err(error) = self.want_more_direct().await {
             events.push(&channel_failed_view(&error));
         }
+        // The history's answers follow the live messages', block after block.
+        let mut at = stored.len();
         for block in blocks {
-            events.push(&self.progress_view(block.messages, &block.progress, block.via));
+            let imported = new
+                .get(at..at + block.messages)
+                .map_or(0, |new| new.iter().filter(|new| **new).count());
+            at += block.messages;
+            events.push(&self.progress_view(imported, &block.progress, block.via));
         }
         // Channel requests and answers go out now, not at the next sync.
         self.flush_messaging(&network).await?;
@@ -523,17 +525,11 @@ impl SyncManager {
             match self.with_messenger(|m| Ok(m.receive_history(bytes)))? {
                 Ok(received) => {
                     for event in received {
-                        let MessagingEvent::HistoryImported {
-                            messages,
-                            displaced,
-                            progress,
-                        } = event
-                        else {
+                        let MessagingEvent::HistoryImported { messages, progress } = event else {
                             continue;
                         };
                         blocks.push(ImportedBlock {
                             messages: messages.len(),
-                            displaced,
                             progress,
                             via,
                         });
@@ -608,8 +604,6 @@ impl SyncManager {
 struct ImportedBlock {
     /// How many messages it brought.
     messages: usize,
-    /// Different copies the device held of some of them, now kept as conflicting.
-    displaced: Vec<Message>,
     progress: HistoryProgress,
     via: &'static str,
 }

@@ -228,24 +228,23 @@ impl ConversationLog {
     }
 
     /// A message from the persona's own history (what its device recorded): it takes the
-    /// place of a different copy kept here, which is returned — a contact may have sent a
-    /// copy under the same id first, hoping the history would be dropped as a duplicate.
-    pub fn prefer(&mut self, message: Message) -> Option<Message> {
-        let displaced = self
-            .held(&message)
-            .filter(|held| **held != message)
-            .cloned();
-        if let Some(held) = &displaced {
-            let identity = held.identity();
-            self.recent.remove(&(held.order_key(), identity.0));
-            self.recent_ids.remove(&identity);
-            self.recent_ids.insert(identity, message.order_key());
-            self.recent
-                .insert((message.order_key(), identity.0), message);
-        } else {
-            self.insert(message);
+    /// place of a different copy kept here — a contact may have sent a copy under the same
+    /// id first, hoping the history would be dropped as a duplicate (the vault keeps that
+    /// copy apart).
+    pub fn prefer(&mut self, message: Message) {
+        match self.held(&message).cloned() {
+            Some(held) if held != message => {
+                let identity = held.identity();
+                self.recent.remove(&(held.order_key(), identity.0));
+                self.recent_ids.insert(identity, message.order_key());
+                self.recent
+                    .insert((message.order_key(), identity.0), message);
+            }
+            Some(_) => {}
+            None => {
+                self.insert(message);
+            }
         }
-        displaced
     }
 
     /// Records a text's place in its sending device's stream; false if it came before.

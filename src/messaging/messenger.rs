@@ -107,9 +107,6 @@ pub enum MessagingEvent {
     /// vault keeps those it does not hold yet) and how far the transfer is.
     HistoryImported {
         messages: Vec<Message>,
-        /// Different copies this device held of some of those messages, which the history
-        /// replaced: kept apart and shown as conflicting ([`Vault::save_messaging`]).
-        displaced: Vec<Message>,
         progress: HistoryProgress,
     },
     /// A text whose sender and id this device already holds, with another body or time:
@@ -1147,18 +1144,13 @@ impl Messenger {
             Received::Manifest | Received::Nothing => return Ok(Vec::new()),
         };
         let progress = receiver.progress();
-        let mut displaced = Vec::new();
         for message in &messages {
             if let Some(log) = self.conversations.get_mut(&message.conversation_id) {
-                displaced.extend(log.prefer(message.clone()));
+                log.prefer(message.clone());
             }
         }
         Ok(progress
-            .map(|progress| MessagingEvent::HistoryImported {
-                messages,
-                displaced,
-                progress,
-            })
+            .map(|progress| MessagingEvent::HistoryImported { messages, progress })
             .into_iter()
             .collect())
     }

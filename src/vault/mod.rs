@@ -390,34 +390,75 @@ impl<S: RawStore> Vault<S> {
     }
 
     /// Stores this device's messaging state (a [`crate::messaging::Messenger::snapshot`])
-    /// and the messages it just sent or received, in one atomic write. A message already
-    /// stored (same id) stays as it is; for each message, whether it was new.
+    /// and the messages it just sent, received or imported; for each live message, then
+    /// each history message, whether it was new.
+    ///
+    /// History goes first, in writes of its own: a message whose identity is not held is
+    /// inserted; one held with other words is replaced by the history's (the persona's own
+    /// record) and the held copy kept as conflicting. Each step can be done again, so a
+    /// crash before the state is stored — the history block then arrives again — loses
+    /// nothing. Then the state, the live messages (a copy already held stays) and the
+    /// conflicting copies go in one atomic write.
     pub async fn save_messaging(
         &self,
         state: &[u8],
         messages: MessageWrites<'_>,
         rng: &mut impl CryptoRng,
     ) -> Result<Vec<bool>, VaultError> {
+        let mut history_new = Vec::new();
+        if !messages.history.is_empty() {
+            let inserts = self.message_ops(messages.history, rng)?;
+            history_new = self.store.write_new(inserts).await?;
+            let mut replacements = Vec::new();
+            for (message, new) in messages.history.iter().zip(&history_new) {
+                if *new {
+                    continue;
+                }
+                let held = self
+                    .message(&message.conversation_id, message.identity())
+                    .await?;
+                if let Some(held) = held.filter(|held| held != message) {
+                    replacements.extend(
+                        self.message_ops(std::slice::from_ref(message), rng)?
+                            .into_iter()
+                            .map(WriteOp::into_put),
+                    );
+                    replacements.push(self.conflict_op(&held, rng)?);
+                }
+            }
+            if !replacements.is_empty() {
+                self.store.write(replacements).await?;
+            }
+        }
         let mut ops = vec![self.sealed(StoreName::Device, MESSAGING_ID, state, rng)];
-        ops.extend(self.message_ops(messages.live, Keep::First, rng)?);
-        ops.extend(self.message_ops(messages.history, Keep::Latest, rng)?);
+        ops.extend(self.message_ops(messages.live, rng)?);
         for message in messages.conflicting {
-            let prefix = self.lookup(b"conflicts:", &message.conversation_id);
-            let encoded = message.encode()?;
-            let mut logical = identity_key(message.identity());
-            logical.extend_from_slice(&Sha256::digest(&encoded));
-            let mut key = prefix.to_vec();
-            key.extend_from_slice(&self.lookup(b"conflict:", &logical));
-            ops.push(WriteOp::Insert {
-                value: self.cipher.seal(StoreName::Messages, &key, &encoded, rng),
-                store: StoreName::Messages,
-                key,
-            });
+            ops.push(self.conflict_op(message, rng)?);
         }
         // The live messages' inserts come first.
         let mut new = self.store.write_new(ops).await?;
         new.truncate(messages.live.len());
+        new.extend(history_new);
         Ok(new)
+    }
+
+    /// A conflicting copy, kept apart from its conversation's messages.
+    fn conflict_op(
+        &self,
+        message: &Message,
+        rng: &mut impl CryptoRng,
+    ) -> Result<WriteOp, VaultError> {
+        let prefix = self.lookup(b"conflicts:", &message.conversation_id);
+        let encoded = message.encode()?;
+        let mut logical = identity_key(message.identity());
+        logical.extend_from_slice(&Sha256::digest(&encoded));
+        let mut key = prefix.to_vec();
+        key.extend_from_slice(&self.lookup(b"conflict:", &logical));
+        Ok(WriteOp::Insert {
+            value: self.cipher.seal(StoreName::Messages, &key, &encoded, rng),
+            store: StoreName::Messages,
+            key,
+        })
     }
 
     /// Copies that conflicted with a message of the conversation this device holds: the
@@ -439,14 +480,14 @@ impl<S: RawStore> Vault<S> {
         messages: &[Message],
         rng: &mut impl CryptoRng,
     ) -> Result<Vec<bool>, VaultError> {
-        let ops = self.message_ops(messages, Keep::First, rng)?;
+        let ops = self.message_ops(messages, rng)?;
         Ok(self.store.write_new(ops).await?)
     }
 
+    /// Inserts of `messages`: a message whose identity is held stays as it is.
     fn message_ops(
         &self,
         messages: &[Message],
-        keep: Keep,
         rng: &mut impl CryptoRng,
     ) -> Result<Vec<WriteOp>, VaultError> {
         let mut ops = Vec::with_capacity(messages.len());
@@ -465,10 +506,10 @@ impl<S: RawStore> Vault<S> {
             let value = self
                 .cipher
                 .seal(StoreName::Messages, &key, &message.encode()?, rng);
-            let store = StoreName::Messages;
-            ops.push(match keep {
-                Keep::First => WriteOp::Insert { store, key, value },
-                Keep::Latest => WriteOp::Put { store, key, value },
+            ops.push(WriteOp::Insert {
+                store: StoreName::Messages,
+                key,
+                value,
             });
         }
         Ok(ops)
@@ -711,20 +752,14 @@ fn identity_key((by_contact, id): (bool, MessageId)) -> Vec<u8> {
     key
 }
 
-/// Which copy of a message the vault keeps when it already holds one with its identity.
-#[derive(Clone, Copy)]
-enum Keep {
-    First,
-    Latest,
-}
-
 /// The messages one [`Vault::save_messaging`] stores with the messaging state.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct MessageWrites<'a> {
     /// Sent or received live: a message whose identity is held already is not stored again
     /// (the answer says which were new).
     pub live: &'a [Message],
-    /// From the persona's own history: stored over any copy held with the same identity.
+    /// From the persona's own history: stored over a different copy held with the same
+    /// identity, which is kept as conflicting (the answer says which were new).
     pub history: &'a [Message],
     /// Copies that conflicted with a message held ([`Vault::conflicts`]).
     pub conflicting: &'a [Message],

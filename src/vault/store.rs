@@ -92,6 +92,14 @@ pub enum WriteOp {
 }
 
 impl WriteOp {
+    /// The same write as an overwrite: an insert becomes a put.
+    pub fn into_put(self) -> WriteOp {
+        match self {
+            WriteOp::Insert { store, key, value } => WriteOp::Put { store, key, value },
+            other => other,
+        }
+    }
+
     pub fn store(&self) -> StoreName {
         match self {
             WriteOp::Put { store, .. }
