@@ -96,8 +96,6 @@ pub enum MessagingError {
     RosterDisputed,
     #[error("no second device list disputes this persona's")]
     NotDisputed,
-    #[error("this device has not yet received its persona's new inbox")]
-    InboxNotYetKnown,
 }
 
 impl MessagingError {
@@ -126,7 +124,6 @@ impl MessagingError {
             MessagingError::NotAuthority => "not_authority",
             MessagingError::RosterDisputed => "roster_disputed",
             MessagingError::NotDisputed => "not_disputed",
-            MessagingError::InboxNotYetKnown => "inbox_not_yet_known",
         }
     }
 }
