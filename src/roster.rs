@@ -40,6 +40,8 @@ pub const MAX_DEVICES: usize = 16;
 pub const MAX_DEVICE_NAME_LEN: usize = 64;
 /// The most a signed roster can take: its devices, names and signature.
 pub const MAX_ROSTER_LEN: usize = 4096;
+/// The inbox of a roster published for anyone to read: all zeros, the real one withheld.
+pub const WITHHELD_INBOX: MailboxAddress = MailboxAddress::from_bytes([0; 32]);
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum RosterError {
@@ -143,6 +145,19 @@ impl Roster {
             inbox,
             devices: Vec::new(),
         }
+    }
+
+    /// The same roster with its inbox withheld: what is published in the profile mailbox,
+    /// where anyone who knows the persona key — a removed device too — reads it.
+    pub fn withheld(&self) -> Roster {
+        Roster {
+            inbox: WITHHELD_INBOX,
+            ..self.clone()
+        }
+    }
+
+    pub fn withholds_inbox(&self) -> bool {
+        self.inbox == WITHHELD_INBOX
     }
 
     pub fn device(&self, device_id: &[u8; 16]) -> Option<&RosterDevice> {

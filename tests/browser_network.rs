@@ -270,6 +270,15 @@ async fn a_fork_signed_with_a_stolen_recovery_code_is_seen_and_gets_nothing_over
 }
 
 #[wasm_bindgen_test]
+async fn a_removed_device_cannot_learn_the_new_inbox_over_real_nodes() {
+    common::messaging_suite::a_removed_device_cannot_learn_the_new_inbox(
+        &client(),
+        common::browser::random_seed(),
+    )
+    .await;
+}
+
+#[wasm_bindgen_test]
 async fn a_newly_linked_device_catches_up_on_the_history_over_real_nodes() {
     common::messaging_suite::a_newly_linked_device_catches_up_on_the_history(
         &client(),

@@ -119,6 +119,59 @@ fn a_fork_signed_with_a_stolen_recovery_code_is_seen_and_gets_nothing() {
     );
 }
 
+#[test]
+fn a_removed_device_cannot_learn_the_new_inbox() {
+    pollster::block_on(suite::a_removed_device_cannot_learn_the_new_inbox(
+        &MemoryTransport::default(),
+        11,
+    ));
+}
+
+/// The linking crash test found it: a new device that reads its persona's published
+/// roster (inbox withheld) before the sealed one of the same epoch must still end up
+/// holding the full roster, or it can give no contact card — and cannot introduce itself
+/// to a contact.
+#[test]
+fn the_sealed_roster_completes_one_read_first_as_published() {
+    use phantom_sync::messaging::messenger::profile_mailbox;
+
+    let mut rng = SeededRng::new(13);
+    let bob = Persona::create("Bob", 0, &mut rng).expect("persona");
+    let device =
+        |name: &str, rng: &mut SeededRng| DeviceKeys::generate(name, 0, rng).expect("keys");
+    let mut a = Messenger::create(&bob, &device("A", &mut rng), 0, &mut rng).expect("created");
+    a.outbox_mut().take_envelopes();
+    let mut b = Messenger::join(
+        &bob.for_linked_device(),
+        &device("B", &mut rng),
+        a.signed_roster(),
+    )
+    .expect("joined");
+    a.add_device(b.roster_entry(1), &mut rng).expect("added");
+    let mut transmits = a.outbox_mut().take_envelopes();
+    let profile = profile_mailbox(&a.persona_key());
+    transmits.sort_by_key(|t| t.mailbox != profile);
+    assert_eq!(
+        transmits[0].mailbox, profile,
+        "the published copy, read first"
+    );
+    for (n, transmit) in transmits.into_iter().enumerate() {
+        let envelope = Envelope::new(transmit.bytes).expect("envelope");
+        b.receive(transmit.mailbox, &envelope, &mut rng)
+            .expect("received");
+        if n == 0 {
+            assert_eq!(b.roster().epoch, 2);
+            assert_eq!(
+                b.contact_card().map(drop).map_err(|e| e.code()),
+                Err("inbox_not_yet_known")
+            );
+        }
+    }
+    assert_eq!(b.roster(), a.roster());
+    assert_eq!(b.signed_roster(), a.signed_roster());
+    assert!(b.contact_card().is_ok());
+}
+
 fn messenger(name: &str, rng: &mut SeededRng) -> (Persona, Messenger) {
     let persona = Persona::create(name, 0, rng).expect("persona");
     let device = DeviceKeys::generate("device", 0, rng).expect("device");
@@ -537,8 +590,9 @@ fn a_history_of_no_messages_is_complete_with_its_manifest() {
     assert_eq!(b.history_mailbox(), None, "nothing more to wait for");
 }
 
-/// Vaults written before the snapshot knew when devices were last active (format 2) or
-/// which rosters are disputed (format 3) open as they were, with that unknown; a current
+/// Vaults written before the snapshot knew when devices were last active (format 2), which
+/// rosters are disputed (format 3) or the inboxes of rosters held as published (format 4)
+/// open as they were, with that unknown; a current
 /// snapshot cut short is refused, not misread.
 #[test]
 fn older_snapshot_formats_open_with_what_they_lack_unknown() {
@@ -547,9 +601,10 @@ fn older_snapshot_formats_open_with_what_they_lack_unknown() {
     let device = DeviceKeys::generate("device", 0, &mut rng).expect("device");
     let bob = Messenger::create(&persona, &device, 0, &mut rng).expect("created");
     let current = bob.snapshot().expect("snapshot");
-    assert_eq!(current.get(2), Some(&4), "format 4 after the magic");
-    // Each older format is the next without its trailing count (empty here: 4 bytes).
-    for (format, cut) in [(3u8, 4), (2, 8)] {
+    assert_eq!(current.get(2), Some(&5), "format 5 after the magic");
+    // Format 4 is format 5 without the trailing inbox (32 bytes, no contacts here); each
+    // older one is the next without its trailing count (empty here: 4 bytes).
+    for (format, cut) in [(4u8, 32), (3, 36), (2, 40)] {
         let mut older = current[..current.len() - cut].to_vec();
         older[2] = format;
         let reopened =

@@ -375,7 +375,7 @@ fn compute_messaging() -> Value {
         },
         "inbox": {
             "sealed": hex::encode(sealed.encode().expect("encodes")),
-            "published_roster": hex::encode(InboxItem::PublishedRoster(signed).encode().expect("encodes")),
+            "published_roster": hex::encode(InboxItem::PublishedRoster(roster.withheld().sign(&persona).expect("signs")).encode().expect("encodes")),
         },
         "mailbox": compute_mailbox_protocol(),
     })
@@ -448,7 +448,12 @@ fn the_messaging_frames_decode_and_verify() {
     else {
         panic!("a published roster");
     };
-    assert_eq!(signed.verify(&persona_key).expect("verifies").epoch, 1);
+    let published = signed.verify(&persona_key).expect("verifies");
+    assert_eq!(published.epoch, 1);
+    assert!(
+        published.withholds_inbox(),
+        "published with its inbox withheld"
+    );
     let Ok(InboxItem::Sealed(sealed)) = InboxItem::decode(&hex_at(&["inbox", "sealed"])) else {
         panic!("a sealed message");
     };

@@ -35,7 +35,7 @@ pub struct MailboxAddress([u8; 32]);
 impl MailboxAddress {
     pub const LEN: usize = 32;
 
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+    pub const fn from_bytes(bytes: [u8; 32]) -> Self {
         Self(bytes)
     }
 

@@ -4,7 +4,7 @@
 //! [`Messenger::receive`]; whatever a call returns as [`Transmit`]s it puts on the network.
 //! Nothing here touches a network, a clock or storage.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use ed25519_dalek::SigningKey;
@@ -44,11 +44,13 @@ pub const MAX_SEEN_ENVELOPES: usize = 20_000;
 const RESTORE_PAGE: u32 = 1000;
 const STATE_MAGIC: &[u8; 2] = b"MS";
 /// Version 2 added the outbox, version 3 when the other devices were last active, version
-/// 4 the disputed rosters; older snapshots restore with what they lack unknown.
-const STATE_FORMAT_VERSION: u8 = 4;
+/// 4 the disputed rosters, version 5 the inboxes of rosters held in their published form;
+/// older snapshots restore with what they lack unknown.
+const STATE_FORMAT_VERSION: u8 = 5;
 const STATE_FORMAT_WITHOUT_OUTBOX: u8 = 1;
 const STATE_FORMAT_WITHOUT_ACTIVITY: u8 = 2;
 const STATE_FORMAT_WITHOUT_DISPUTES: u8 = 3;
+const STATE_FORMAT_WITHOUT_INBOXES: u8 = 4;
 const MAX_SESSIONS_PICKLE_LEN: usize = 16 * 1024 * 1024;
 
 /// What an incoming envelope changed.
@@ -166,6 +168,9 @@ pub struct Messenger {
     /// Per persona (this one or a contact), a roster its key signed that disputes the one
     /// held, until a newer roster settles it.
     disputes: BTreeMap<[u8; 32], Dispute>,
+    /// Contacts (by persona key) and own devices (by device key) sealed the roster again
+    /// since the inbox last moved ([`Messenger::receive`]).
+    told_again: BTreeSet<[u8; 32]>,
 }
 
 /// A second roster signed by a persona's key, which the roster held does not explain.
@@ -316,6 +321,7 @@ impl Messenger {
             outbox: Outbox::default(),
             last_active: BTreeMap::new(),
             disputes: BTreeMap::new(),
+            told_again: BTreeSet::new(),
         }
     }
 
@@ -440,6 +446,11 @@ impl Messenger {
         for dispute in self.disputes.values() {
             w.put_var_bytes("roster", &dispute.signed.encode(), MAX_ROSTER_LEN)?;
         }
+        // The inboxes known, for rosters held as published (their own inbox withheld).
+        w.put_bytes(self.roster.inbox.as_bytes());
+        for contact in self.contacts.values() {
+            w.put_bytes(contact.roster.inbox.as_bytes());
+        }
         Ok(Zeroizing::new(w.into_bytes()))
     }
 
@@ -456,7 +467,8 @@ impl Messenger {
             Some(
                 &older @ (STATE_FORMAT_WITHOUT_OUTBOX
                 | STATE_FORMAT_WITHOUT_ACTIVITY
-                | STATE_FORMAT_WITHOUT_DISPUTES),
+                | STATE_FORMAT_WITHOUT_DISPUTES
+                | STATE_FORMAT_WITHOUT_INBOXES),
             ) => older,
             _ => STATE_FORMAT_VERSION,
         };
@@ -521,7 +533,7 @@ impl Messenger {
                 messenger.last_active.insert(device_id, at_ms);
             }
         }
-        if version == STATE_FORMAT_VERSION {
+        if version >= STATE_FORMAT_WITHOUT_INBOXES {
             for _ in 0..r.count("disputes", MAX_CONTACTS + 1, 4)? {
                 let signed = SignedRoster::decode(r.var_bytes("roster", MAX_ROSTER_LEN)?)?;
                 let persona_key = signed.claimed_persona()?;
@@ -529,6 +541,18 @@ impl Messenger {
                 messenger
                     .disputes
                     .insert(persona_key, Dispute { rival, signed });
+            }
+        }
+        if version == STATE_FORMAT_VERSION {
+            let inbox = MailboxAddress::from_bytes(r.array("inbox")?);
+            if messenger.roster.withholds_inbox() {
+                messenger.roster.inbox = inbox;
+            }
+            for contact in messenger.contacts.values_mut() {
+                let inbox = MailboxAddress::from_bytes(r.array("inbox")?);
+                if contact.roster.withholds_inbox() {
+                    contact.roster.inbox = inbox;
+                }
             }
         }
         r.finish()?;
@@ -582,6 +606,13 @@ impl Messenger {
 
     /// The card a contact adds this persona from (shown as a QR code or a link code).
     pub fn contact_card(&self) -> Result<ContactCard, MessagingError> {
+        if self
+            .signed_roster
+            .verify(&self.persona_key)?
+            .withholds_inbox()
+        {
+            return Err(MessagingError::InboxNotYetKnown);
+        }
         Ok(ContactCard {
             display_name: self.display_name.clone(),
             roster: self.signed_roster.clone(),
@@ -930,6 +961,7 @@ impl Messenger {
     fn sign_and_install(&mut self, next: Roster) -> Result<(Roster, SignedRoster), MessagingError> {
         let identity = self.identity.as_ref().ok_or(MessagingError::NotAuthority)?;
         let signed = next.sign(identity)?;
+        self.told_again.clear();
         Ok((
             std::mem::replace(&mut self.roster, next),
             std::mem::replace(&mut self.signed_roster, signed),
@@ -1189,8 +1221,53 @@ impl Messenger {
         Ok(transmits)
     }
 
+    /// Whoever still writes to the inbox before the last revocation — a contact, or another
+    /// own device — missed the roster that moved it (every node dropped its copy): the
+    /// roster is sealed to it again, once per roster, where it reads. Until then what it
+    /// writes still arrives: the old inbox is still read.
+    fn tell_again(
+        &mut self,
+        message: &SealedMessage,
+        rng: &mut impl CryptoRng,
+    ) -> Result<(), MessagingError> {
+        let (key, devices, inbox) = if message.sender_persona == self.persona_key {
+            let Some(device) = self.roster.device_by_key(&message.sender_device) else {
+                return Ok(());
+            };
+            let old_inbox = self.previous_inbox.unwrap_or(self.roster.inbox);
+            (message.sender_device, vec![device.clone()], old_inbox)
+        } else {
+            let Some(state) = self.contacts.get(&message.sender_persona) else {
+                return Ok(());
+            };
+            let devices = self.undisputed(&message.sender_persona, &state.roster.devices);
+            (message.sender_persona, devices, state.roster.inbox)
+        };
+        // A device that holds the roster only as published has no inbox to tell.
+        if self.told_again.contains(&key)
+            || self
+                .signed_roster
+                .verify(&self.persona_key)?
+                .withholds_inbox()
+        {
+            return Ok(());
+        }
+        let content = Content::Roster(self.signed_roster.clone());
+        if let Some(bytes) = self.seal_to(&devices, &content, rng)? {
+            self.outbox.push(Transmit {
+                mailbox: inbox,
+                bytes,
+            });
+        }
+        self.told_again.insert(key);
+        Ok(())
+    }
+
+    /// The roster for the profile mailbox, with its inbox withheld: anyone who knows the
+    /// persona key reads it there, a removed device too.
     fn publish_roster(&self) -> Result<Transmit, MessagingError> {
-        let item = InboxItem::PublishedRoster(self.signed_roster.clone());
+        let identity = self.identity.as_ref().ok_or(MessagingError::NotAuthority)?;
+        let item = InboxItem::PublishedRoster(self.roster.withheld().sign(identity)?);
         Ok(Transmit {
             mailbox: profile_mailbox(&self.persona_key),
             bytes: item.encode()?,
@@ -1338,7 +1415,13 @@ impl Messenger {
         }
         match item {
             InboxItem::PublishedRoster(signed) => self.apply_published_roster(&signed),
-            InboxItem::Sealed(message) => self.receive_sealed(&message, rng),
+            InboxItem::Sealed(message) => {
+                let events = self.receive_sealed(&message, rng)?;
+                if Some(mailbox) == self.previous_inbox {
+                    self.tell_again(&message, rng)?;
+                }
+                Ok(events)
+            }
         }
     }
 
@@ -1609,22 +1692,50 @@ impl Messenger {
         signed: &SignedRoster,
     ) -> Result<Vec<MessagingEvent>, MessagingError> {
         let persona_key = signed.claimed_persona()?;
-        let roster = signed.verify(&persona_key)?;
+        let mut roster = signed.verify(&persona_key)?;
         let own = persona_key == self.persona_key;
-        let current = if own {
-            &self.roster
+        let (current, held) = if own {
+            (&self.roster, &self.signed_roster)
         } else {
-            &self
+            let contact = self
                 .contacts
                 .get(&persona_key)
-                .ok_or(MessagingError::UnknownContact)?
-                .roster
+                .ok_or(MessagingError::UnknownContact)?;
+            (&contact.roster, &contact.signed)
         };
-        match current.check_update(&roster) {
-            Err(crate::roster::RosterError::EpochConflict { .. }) => {
-                return Ok(self.dispute(persona_key, roster, signed));
+        // The published copy brings the devices and the epoch; the inbox stays the one known
+        // until the full roster, sealed, brings the new one.
+        let inbox_only = if roster.withholds_inbox() {
+            roster.inbox = current.inbox;
+            false
+        } else {
+            roster.epoch == current.epoch
+                && roster.devices == current.devices
+                && held.verify(&persona_key)?.withholds_inbox()
+        };
+        if !inbox_only {
+            match current.check_update(&roster) {
+                Err(crate::roster::RosterError::EpochConflict { .. }) => {
+                    return Ok(self.dispute(persona_key, roster, signed));
+                }
+                checked => checked?,
             }
-            checked => checked?,
+        }
+        // The full roster of the epoch held as published: it is now the one handed on (in
+        // contact cards), and brings the inbox if it moved.
+        if inbox_only {
+            if own {
+                if roster.inbox != self.roster.inbox {
+                    self.told_again.clear();
+                    self.previous_inbox = Some(self.roster.inbox);
+                }
+                self.roster = roster;
+                self.signed_roster = signed.clone();
+            } else if let Some(contact) = self.contacts.get_mut(&persona_key) {
+                contact.roster = roster;
+                contact.signed = signed.clone();
+            }
+            return Ok(Vec::new());
         }
         if current == &roster {
             return Ok(Vec::new());
@@ -1668,6 +1779,7 @@ impl Messenger {
                     }),
             );
             if roster.inbox != self.roster.inbox {
+                self.told_again.clear();
                 self.previous_inbox = Some(self.roster.inbox);
             }
             let on_roster = roster.device(&self.device_id).is_some();

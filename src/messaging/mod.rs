@@ -96,6 +96,8 @@ pub enum MessagingError {
     RosterDisputed,
     #[error("no second device list disputes this persona's")]
     NotDisputed,
+    #[error("this device has not yet received its persona's new inbox")]
+    InboxNotYetKnown,
 }
 
 impl MessagingError {
@@ -124,6 +126,7 @@ impl MessagingError {
             MessagingError::NotAuthority => "not_authority",
             MessagingError::RosterDisputed => "roster_disputed",
             MessagingError::NotDisputed => "not_disputed",
+            MessagingError::InboxNotYetKnown => "inbox_not_yet_known",
         }
     }
 }

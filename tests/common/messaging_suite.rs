@@ -608,6 +608,7 @@ pub async fn a_revocation_dropped_on_the_way_still_reaches_the_contact(
     );
     deliver(transport, kept).await;
 
+    // From Bob's profile mailbox: the devices, with the inbox withheld.
     let at_alice = alice.poll(transport).await;
     assert!(
         at_alice.events.contains(&MessagingEvent::RosterChanged {
@@ -616,9 +617,32 @@ pub async fn a_revocation_dropped_on_the_way_still_reaches_the_contact(
         }),
         "{at_alice:?}"
     );
+    assert_eq!(
+        alice
+            .messenger
+            .contact_roster(&bob_key)
+            .map(|r| r.devices.clone()),
+        Some(bob_a.messenger.roster().devices.clone())
+    );
+    // Alice knows Bob's devices, not yet his new inbox: her text goes to the old one, which
+    // Bob's phone still reads, and which tells her the new inbox again.
     alice
         .messenger
         .send_text(&bob_key, "for Bob's phone only", NOW * 1000 + 10, &mut rng)
+        .expect("sent");
+    let sent = alice.messenger.outbox_mut().take_envelopes();
+    let old_inbox = bob_a.messenger.listening()[1];
+    assert!(sent.iter().all(|transmit| transmit.mailbox == old_inbox));
+    deliver(transport, sent).await;
+    assert_eq!(
+        bob_a.poll(transport).await.messages(),
+        vec!["for Bob's phone only"]
+    );
+    deliver(transport, bob_a.messenger.outbox_mut().take_envelopes()).await;
+    alice.poll(transport).await;
+    alice
+        .messenger
+        .send_text(&bob_key, "to the new inbox", NOW * 1000 + 11, &mut rng)
         .expect("sent");
     let sent = alice.messenger.outbox_mut().take_envelopes();
     assert!(sent
@@ -627,7 +651,7 @@ pub async fn a_revocation_dropped_on_the_way_still_reaches_the_contact(
     deliver(transport, sent).await;
     assert_eq!(
         bob_a.poll(transport).await.messages(),
-        vec!["for Bob's phone only"]
+        vec!["to the new inbox"]
     );
     let mut at_b = bob_b.poll(transport).await;
     bob_b
@@ -740,17 +764,17 @@ pub async fn a_removed_device_cannot_sign_a_roster_anyone_accepts(
     let genuine = bob_a.messenger.roster().clone();
     assert_eq!(alice.messenger.contact_roster(&bob_key), Some(&genuine));
 
-    // What the tablet can still read: Bob's published roster, so the new inbox too.
+    // What the tablet can still read: Bob's published roster — his devices, not his inbox.
     let published = everything_in(transport, profile_mailbox(&bob_key)).await;
     assert!(!published.is_empty());
     let epoch = genuine.epoch;
-    let mut re_added = genuine.clone();
+    let mut re_added = genuine.withheld();
     re_added.epoch += 1;
     re_added.devices.push(tablet.entry.clone());
     let attempts = [
         tablet.roster_of_its_own(epoch + 1, MailboxAddress::random(&mut rng)),
         tablet.roster_of_its_own(u64::MAX, old_inbox),
-        tablet.roster_of_its_own(epoch, genuine.inbox),
+        tablet.roster_of_its_own(epoch, old_inbox),
         re_added,
     ];
     let mut forged = Vec::new();
@@ -827,6 +851,81 @@ pub async fn a_removed_device_cannot_sign_a_roster_anyone_accepts(
     let at_alice = alice.poll(transport).await;
     assert!(at_alice.messages().is_empty(), "{at_alice:?}");
     assert_eq!(at_alice.error_codes(), vec!["unknown_sender_device"]);
+}
+
+/// Issue 21: after the tablet is removed, Bob's laptop moves to a new inbox, and the
+/// tablet — holding everything it held, and reading every mailbox it can name, Bob's
+/// profile above all — finds that inbox nowhere: the profile mailbox publishes rosters
+/// with their inbox withheld, and the sealed copies there are not sealed to it. Alice
+/// learns the new inbox all the same.
+pub async fn a_removed_device_cannot_learn_the_new_inbox(
+    transport: &impl MailboxTransport,
+    seed: u64,
+) {
+    let Cast {
+        mut rng,
+        mut alice,
+        mut bob_a,
+        bob_b,
+        bob_key,
+    } = cast_after_a_first_message(transport, seed).await;
+    let tablet = bob_b.stolen(seed ^ 0x1b0c);
+    let old_inbox = bob_a.messenger.roster().inbox;
+    let published_before = everything_in(transport, profile_mailbox(&bob_key))
+        .await
+        .len();
+    let old_inbox_before = everything_in(transport, old_inbox).await.len();
+    bob_a
+        .messenger
+        .revoke_device(&bob_b.messenger.device_id(), &mut rng)
+        .expect("revoked");
+    deliver(transport, bob_a.messenger.outbox_mut().take_envelopes()).await;
+    let new_inbox = bob_a.messenger.roster().inbox;
+    assert_ne!(new_inbox, old_inbox);
+    alice.poll(transport).await;
+    assert_eq!(
+        alice.messenger.contact_roster(&bob_key).map(|r| r.inbox),
+        Some(new_inbox),
+        "Alice writes to the new inbox"
+    );
+
+    let mut readable = Vec::new();
+    for mailbox in [
+        profile_mailbox(&bob_key),
+        old_inbox,
+        alice.messenger.roster().inbox,
+    ] {
+        readable.extend(everything_in(transport, mailbox).await);
+    }
+    assert!(!readable.is_empty());
+    for envelope in &readable {
+        assert!(
+            !envelope
+                .as_bytes()
+                .windows(32)
+                .any(|w| w == new_inbox.as_bytes()),
+            "the new inbox is in no byte the tablet can read"
+        );
+        if let Ok(InboxItem::PublishedRoster(signed)) = InboxItem::decode(envelope.as_bytes()) {
+            let roster = signed.verify(&bob_key).expect("Bob's");
+            assert!(
+                roster.withholds_inbox(),
+                "published with the inbox withheld"
+            );
+        }
+    }
+    // Since the removal, the profile holds the withheld roster alone, and nothing the
+    // tablet can read elsewhere is sealed to it.
+    let published = everything_in(transport, profile_mailbox(&bob_key)).await;
+    let since_removal = published.get(published_before..).unwrap_or_default();
+    assert_eq!(since_removal.len(), 1, "the withheld roster");
+    let sealed_to_alice = everything_in(transport, alice.messenger.roster().inbox).await;
+    assert!(!tablet.can_open_any(&sealed_to_alice));
+    assert_eq!(
+        everything_in(transport, old_inbox).await.len(),
+        old_inbox_before,
+        "nothing more in the old inbox"
+    );
 }
 
 /// Issue 21: a tablet that turns hostile while still linked seals and publishes a roster
@@ -991,45 +1090,15 @@ pub async fn a_newly_linked_device_catches_up_on_the_history(
         .await
         .expect("stored");
 
-    let tablet = DeviceKeys::generate("Bob's tablet", NOW, &mut rng).expect("device");
-    let tablet_persona = bob_persona.for_linked_device();
-    let bob_b =
-        Messenger::join(&tablet_persona, &tablet, bob_a.messenger.signed_roster()).expect("joined");
-    let entry = bob_b.roster_entry(NOW);
-    let mut bob_b = Device::new(bob_b, &tablet_persona, &tablet);
-    let vault_b = vault_of(&bob_persona, &tablet, &mut rng).await;
-    bob_a.messenger.add_device(entry, &mut rng).expect("added");
-    // A packs the history from its vault: the manifest and offer go out, then the blocks.
-    let HistoryOfferPlan {
-        device_id,
-        mut transfer,
-        conversations,
-    } = bob_a
-        .messenger
-        .begin_history_offer(&tablet.device_id, &mut rng)
-        .expect("planned");
-    let transfer_id = transfer.transfer_id();
-    let stored = export_from_vault(&vault_a, &mut transfer, &conversations, &mut rng)
-        .await
-        .expect("packed");
-    let offered = bob_a
-        .messenger
-        .finish_history_offer(&device_id, transfer, &mut rng)
-        .expect("offered");
-    assert!(offered.unsealed.is_none(), "every block is in the vault");
-    assert_eq!(offered.publication.blocks, stored);
-    let mut transmits = bob_a.messenger.outbox_mut().take_envelopes();
-    for index in 0..stored {
-        transmits.push(Transmit {
-            mailbox: offered.publication.mailbox,
-            bytes: vault_a
-                .history_block(&transfer_id, index)
-                .await
-                .expect("read")
-                .expect("stored"),
-        });
-    }
-    deliver(transport, transmits).await;
+    let (mut bob_b, vault_b) = link_tablet(&mut bob_a, &bob_persona, &mut rng).await;
+    offer_history(
+        transport,
+        &mut bob_a,
+        &vault_a,
+        &bob_b.messenger.device_id(),
+        &mut rng,
+    )
+    .await;
     let polled = bob_b.poll(transport).await;
     assert!(
         polled
@@ -1149,14 +1218,7 @@ pub async fn a_contact_reusing_message_ids_rewrites_no_history(
         .expect("stored");
 
     // Bob links his tablet; Alice hears of it.
-    let tablet = DeviceKeys::generate("Bob's tablet", NOW, &mut rng).expect("device");
-    let tablet_persona = bob_persona.for_linked_device();
-    let bob_b =
-        Messenger::join(&tablet_persona, &tablet, bob_a.messenger.signed_roster()).expect("joined");
-    let entry = bob_b.roster_entry(NOW);
-    let mut bob_b = Device::new(bob_b, &tablet_persona, &tablet);
-    let vault_b = vault_of(&bob_persona, &tablet, &mut rng).await;
-    bob_a.messenger.add_device(entry, &mut rng).expect("added");
+    let (mut bob_b, vault_b) = link_tablet(&mut bob_a, &bob_persona, &mut rng).await;
     deliver(transport, bob_a.messenger.outbox_mut().take_envelopes()).await;
     alice.poll(transport).await;
     let bobs_devices = alice
@@ -1209,34 +1271,14 @@ pub async fn a_contact_reusing_message_ids_rewrites_no_history(
     )));
 
     // The laptop's history reaches the tablet.
-    let HistoryOfferPlan {
-        device_id,
-        mut transfer,
-        conversations,
-    } = bob_a
-        .messenger
-        .begin_history_offer(&tablet.device_id, &mut rng)
-        .expect("planned");
-    let transfer_id = transfer.transfer_id();
-    let blocks = export_from_vault(&vault_a, &mut transfer, &conversations, &mut rng)
-        .await
-        .expect("packed");
-    let offered = bob_a
-        .messenger
-        .finish_history_offer(&device_id, transfer, &mut rng)
-        .expect("offered");
-    let mut transmits = bob_a.messenger.outbox_mut().take_envelopes();
-    for index in 0..blocks {
-        transmits.push(Transmit {
-            mailbox: offered.publication.mailbox,
-            bytes: vault_a
-                .history_block(&transfer_id, index)
-                .await
-                .expect("read")
-                .expect("stored"),
-        });
-    }
-    deliver(transport, transmits).await;
+    offer_history(
+        transport,
+        &mut bob_a,
+        &vault_a,
+        &bob_b.messenger.device_id(),
+        &mut rng,
+    )
+    .await;
     bob_b.poll(transport).await;
     let history = bob_b.messenger.history_mailbox().expect("a transfer");
     for envelope in everything_in(transport, history).await {
@@ -1414,6 +1456,64 @@ pub async fn a_fork_signed_with_a_stolen_recovery_code_is_seen_and_gets_nothing(
             .map_err(|e| e.code()),
         Err("not_disputed")
     );
+}
+
+/// Bob's tablet joins the roster his laptop signs, with the persona as a new device
+/// receives it and an empty vault of its own.
+async fn link_tablet(
+    bob_a: &mut Device,
+    bob_persona: &Persona,
+    rng: &mut SeededRng,
+) -> (Device, Vault<MemoryStore>) {
+    let tablet = DeviceKeys::generate("Bob's tablet", NOW, rng).expect("device");
+    let tablet_persona = bob_persona.for_linked_device();
+    let joined =
+        Messenger::join(&tablet_persona, &tablet, bob_a.messenger.signed_roster()).expect("joined");
+    let entry = joined.roster_entry(NOW);
+    let vault = vault_of(bob_persona, &tablet, rng).await;
+    bob_a.messenger.add_device(entry, rng).expect("added");
+    (Device::new(joined, &tablet_persona, &tablet), vault)
+}
+
+/// `from` packs its history from its vault and offers it to its device `to`: the manifest
+/// and the offer go out, then the blocks.
+async fn offer_history(
+    transport: &impl MailboxTransport,
+    from: &mut Device,
+    vault: &Vault<MemoryStore>,
+    to: &[u8; 16],
+    rng: &mut SeededRng,
+) {
+    let HistoryOfferPlan {
+        device_id,
+        mut transfer,
+        conversations,
+    } = from
+        .messenger
+        .begin_history_offer(to, rng)
+        .expect("planned");
+    let transfer_id = transfer.transfer_id();
+    let stored = export_from_vault(vault, &mut transfer, &conversations, rng)
+        .await
+        .expect("packed");
+    let offered = from
+        .messenger
+        .finish_history_offer(&device_id, transfer, rng)
+        .expect("offered");
+    assert!(offered.unsealed.is_none(), "every block is in the vault");
+    assert_eq!(offered.publication.blocks, stored);
+    let mut transmits = from.messenger.outbox_mut().take_envelopes();
+    for index in 0..stored {
+        transmits.push(Transmit {
+            mailbox: offered.publication.mailbox,
+            bytes: vault
+                .history_block(&transfer_id, index)
+                .await
+                .expect("read")
+                .expect("stored"),
+        });
+    }
+    deliver(transport, transmits).await;
 }
 
 /// A device's vault, in memory.

@@ -157,6 +157,8 @@ pub async fn a_reused_message_id_overwrites_nothing<F: Fixture>(fixture: &F) {
         ..message(1, 1)
     };
     let state = b"state";
+    let vault = &vault;
+    let held = |identity| async move { vault.message(&[1; 16], identity).await.expect("read") };
     let live = |messages| MessageWrites {
         live: messages,
         ..MessageWrites::default()
@@ -170,20 +172,8 @@ pub async fn a_reused_message_id_overwrites_nothing<F: Fixture>(fixture: &F) {
         vec![true, true],
         "two messages: the ids belong to different writers"
     );
-    assert_eq!(
-        vault
-            .message(&[1; 16], ours.identity())
-            .await
-            .expect("read"),
-        Some(ours.clone())
-    );
-    assert_eq!(
-        vault
-            .message(&[1; 16], theirs.identity())
-            .await
-            .expect("read"),
-        Some(theirs.clone())
-    );
+    assert_eq!(held(ours.identity()).await, Some(ours.clone()));
+    assert_eq!(held(theirs.identity()).await, Some(theirs.clone()));
 
     // The contact rewrites its message: the copy is flagged, the message stays.
     let rewritten = Message {
@@ -202,13 +192,7 @@ pub async fn a_reused_message_id_overwrites_nothing<F: Fixture>(fixture: &F) {
             .expect("saved"),
         vec![false]
     );
-    assert_eq!(
-        vault
-            .message(&[1; 16], theirs.identity())
-            .await
-            .expect("read"),
-        Some(theirs.clone())
-    );
+    assert_eq!(held(theirs.identity()).await, Some(theirs.clone()));
     assert_eq!(
         vault.conflicts(&[1; 16]).await.expect("read"),
         vec![rewritten.clone()]
@@ -231,13 +215,7 @@ pub async fn a_reused_message_id_overwrites_nothing<F: Fixture>(fixture: &F) {
             .expect("saved");
         assert_eq!(new, vec![false], "held already, with other words");
     }
-    assert_eq!(
-        vault
-            .message(&[1; 16], genuine.identity())
-            .await
-            .expect("read"),
-        Some(genuine.clone())
-    );
+    assert_eq!(held(genuine.identity()).await, Some(genuine.clone()));
     let mut conflicts = vault.conflicts(&[1; 16]).await.expect("read");
     conflicts.sort_by(|a, b| a.body.cmp(&b.body));
     assert_eq!(conflicts, vec![theirs, rewritten]);

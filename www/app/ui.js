@@ -104,6 +104,7 @@ const PLAIN = {
   recovery_checksum: "Those words do not add up: one is mistyped or out of order. Check them against what you wrote down.",
   recovery_code_of_another_persona: "That recovery code belongs to another persona. Use the one you wrote down for this persona.",
   roster_disputed: "Your contact's device lists disagree and no device is on both, so nothing was sent. Ask them to settle it on the device that adds their devices.",
+  inbox_not_yet_known: "This device is still learning where your persona now receives messages. Try again in a minute.",
   not_disputed: "There is nothing to settle: your device list is not disputed.",
   outbox_full: "Too many messages are waiting to be sent. Connect to the network so they can go, then send again.",
 };
