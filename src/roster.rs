@@ -285,6 +285,12 @@ impl SignedRoster {
         Ok(roster)
     }
 
+    /// Whether the roster was signed with its inbox withheld (read without verifying: for
+    /// a roster this device verified when it took it).
+    pub fn withholds_inbox(&self) -> Result<bool, RosterError> {
+        Ok(Roster::decode(&self.roster)?.withholds_inbox())
+    }
+
     /// The persona key the roster claims, before anything is verified.
     pub fn claimed_persona(&self) -> Result<[u8; 32], RosterError> {
         Ok(Roster::decode(&self.roster)?.persona_key)

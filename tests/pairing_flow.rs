@@ -164,6 +164,28 @@ fn picking_a_decoy_refuses_the_link() {
     );
 }
 
+/// Issue 21: a linked device (no root key) that shows a code and is picked cannot hand the
+/// persona over: it could never sign the roster with the new device on it. Nothing leaves,
+/// and the device holding the authority can still approve.
+#[test]
+fn a_device_without_the_authority_hands_over_nothing() {
+    let mut pair = Pair::new(22);
+    let request = pair.scan();
+    pair.deliver_request(&request);
+    let linked = pair.persona.for_linked_device();
+    let right = pair.right_choice();
+    assert_eq!(
+        pair.source
+            .approve(right, &linked, &pair.roster.clone(), NOW + 10)
+            .map_err(|e| e.code()),
+        Err("not_authority")
+    );
+    assert!(pair.source.poll_transmit().is_none(), "nothing leaves");
+    assert_eq!(pair.source.state(), SyncState::AwaitingApproval);
+    pair.approve_right();
+    assert_eq!(pair.source.state(), SyncState::Transferring);
+}
+
 #[test]
 fn a_substituted_encapsulated_key_fails_authentication() {
     let mut pair = Pair::new(5);

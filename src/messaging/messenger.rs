@@ -606,11 +606,7 @@ impl Messenger {
 
     /// The card a contact adds this persona from (shown as a QR code or a link code).
     pub fn contact_card(&self) -> Result<ContactCard, MessagingError> {
-        if self
-            .signed_roster
-            .verify(&self.persona_key)?
-            .withholds_inbox()
-        {
+        if self.signed_roster.withholds_inbox()? {
             return Err(MessagingError::InboxNotYetKnown);
         }
         Ok(ContactCard {
@@ -1244,12 +1240,7 @@ impl Messenger {
             (message.sender_persona, devices, state.roster.inbox)
         };
         // A device that holds the roster only as published has no inbox to tell.
-        if self.told_again.contains(&key)
-            || self
-                .signed_roster
-                .verify(&self.persona_key)?
-                .withholds_inbox()
-        {
+        if self.told_again.contains(&key) || self.signed_roster.withholds_inbox()? {
             return Ok(());
         }
         let content = Content::Roster(self.signed_roster.clone());
@@ -1711,7 +1702,7 @@ impl Messenger {
         } else {
             roster.epoch == current.epoch
                 && roster.devices == current.devices
-                && held.verify(&persona_key)?.withholds_inbox()
+                && held.withholds_inbox()?
         };
         if !inbox_only {
             match current.check_update(&roster) {

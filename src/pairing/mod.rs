@@ -119,6 +119,8 @@ pub enum PairingError {
     FingerprintMismatch,
     #[error("the new device's keys cannot be used, so it was not added; it was told")]
     UnusableDeviceKeys,
+    #[error("only the device holding the persona's authority links devices")]
+    NotAuthority,
 }
 
 impl PairingError {
@@ -140,6 +142,7 @@ impl PairingError {
             PairingError::UnexpectedMessage { .. } => "unexpected_message",
             PairingError::FingerprintMismatch => "fingerprint_mismatch",
             PairingError::UnusableDeviceKeys => "unusable_device_keys",
+            PairingError::NotAuthority => "not_authority",
         }
     }
 }

@@ -293,7 +293,11 @@ impl SourcePairing {
         roster: &SignedRoster,
         now: u64,
     ) -> Result<(), PairingError> {
-        // The authority stays here: the new device can never sign a roster.
+        // Only the device that can sign the roster with the new device on it may hand the
+        // persona over; the authority itself stays here, so the new one can never sign.
+        if persona.authority.is_none() {
+            return Err(PairingError::NotAuthority);
+        }
         let payload = PersonaPayload {
             persona: persona.for_linked_device(),
             approved_at: now,

@@ -95,10 +95,7 @@ impl AuthWords {
 
     /// Parses typed words; case and extra spaces do not matter, four-letter prefixes suffice.
     pub fn parse(text: &str) -> Result<Self, WordsError> {
-        let typed: Vec<&str> = text
-            .split(|c: char| c.is_whitespace() || c == '-' || c == ',')
-            .filter(|w| !w.is_empty())
-            .collect();
+        let typed = typed_words(text);
         if typed.len() != WORD_COUNT {
             return Err(WordsError::WrongCount { found: typed.len() });
         }
@@ -115,6 +112,13 @@ impl AuthWords {
         let list = word_list();
         self.0.map(|index| list[usize::from(index & 0x7ff)])
     }
+}
+
+/// The words of typed text: white space, `-` and `,` separate them.
+pub(crate) fn typed_words(text: &str) -> Vec<&str> {
+    text.split(|c: char| c.is_whitespace() || c == '-' || c == ',')
+        .filter(|w| !w.is_empty())
+        .collect()
 }
 
 /// The index of a typed word (any case), or of the one word a 4+ letter prefix starts.

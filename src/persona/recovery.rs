@@ -28,7 +28,7 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 use zeroize::Zeroizing;
 
-use crate::pairing::words::{find_word, word_list};
+use crate::pairing::words::{find_word, typed_words, word_list};
 use crate::secret::Secret;
 
 /// Words in a recovery code.
@@ -98,10 +98,7 @@ impl RecoveryCode {
     /// Parses typed words: case, spaces, `-` and `,` do not matter, and a four-letter
     /// prefix that only one word starts with is enough.
     pub fn parse(text: &str) -> Result<Self, RecoveryError> {
-        let typed: Vec<&str> = text
-            .split(|c: char| c.is_whitespace() || c == '-' || c == ',')
-            .filter(|w| !w.is_empty())
-            .collect();
+        let typed = typed_words(text);
         if typed.len() != RECOVERY_WORD_COUNT {
             return Err(RecoveryError::WrongWordCount { found: typed.len() });
         }

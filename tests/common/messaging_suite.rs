@@ -953,7 +953,7 @@ pub async fn a_linked_device_cannot_change_the_roster_it_is_on(
     let alice_inbox = alice.messenger.roster().inbox;
     attack.extend(tablet.announce(&forged, &alice_devices, alice_inbox));
     let laptop = genuine.device(&bob_a.messenger.device_id()).cloned();
-    attack.extend(tablet.announce(&forged, &Vec::from_iter(laptop), genuine.inbox));
+    attack.extend(tablet.announce(&forged, &Vec::from_iter(laptop.clone()), genuine.inbox));
     deliver(transport, attack).await;
 
     for (name, device) in [("Alice", &mut alice), ("Bob's laptop", &mut bob_a)] {
@@ -966,6 +966,23 @@ pub async fn a_linked_device_cannot_change_the_roster_it_is_on(
     }
     assert_eq!(alice.messenger.contact_roster(&bob_key), Some(&genuine));
     assert_eq!(bob_a.messenger.roster(), &genuine);
+
+    // Its one lever is a leave request (content kind 8): it takes off the tablet alone.
+    let leave = tablet.seal(
+        &Content::Leave,
+        &Vec::from_iter(laptop.clone()),
+        genuine.inbox,
+    );
+    deliver(transport, vec![leave]).await;
+    bob_a.poll(transport).await;
+    let after_leave = bob_a.messenger.roster().clone();
+    assert_eq!(after_leave.epoch, genuine.epoch + 1);
+    assert_eq!(
+        after_leave.devices,
+        Vec::from_iter(laptop),
+        "the tablet left; the laptop stays"
+    );
+    bob_a.messenger.outbox_mut().take_envelopes();
 
     let mut honest = bob_b;
     let laptop_id = bob_a.messenger.device_id();
