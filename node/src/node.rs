@@ -6,19 +6,19 @@
 //! republishes what it holds to the current k closest nodes, so copies follow the network
 //! as nodes come and go. A `Fetch` with a wait is held open until an envelope arrives.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt;
 use libp2p::kad::{self, store::MemoryStore};
-use libp2p::request_response::{self, ProtocolSupport, ResponseChannel};
+use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{identify, identity, noise, tcp, yamux, Multiaddr, PeerId, Swarm};
+use libp2p::{connection_limits, identify, identity, noise, tcp, yamux, Multiaddr, PeerId, Swarm};
 use phantom_sync::mailbox::protocol::{MailboxRequest, MailboxResponse, Refusal, MAX_FETCH};
 use phantom_sync::mailbox::MailboxAddress;
-use phantom_sync::network::codec::{MailboxCodec, MAILBOX_PROTOCOL};
+use phantom_sync::network::codec::{MailboxCodec, ReadBudget, MAILBOX_PROTOCOL};
 use phantom_sync::network::{closest_nodes, dht_key, peer_of, NodeInfo};
 use thiserror::Error;
 use tokio::time::interval;
@@ -36,8 +36,30 @@ pub enum NodeError {
     Network(String),
 }
 
+/// Connections one peer may hold to a node at once (a device needs one; two nodes dialling
+/// each other at the same moment, two).
+const MAX_CONNECTIONS_PER_PEER: u32 = 4;
+/// Connections from others a node holds at once, and handshakes it runs at once.
+const MAX_INCOMING_CONNECTIONS: u32 = 256;
+const MAX_PENDING_INCOMING: u32 = 64;
+/// Streams one connection may have open, for every protocol together, and mailbox
+/// requests in progress on it.
+const MAX_STREAMS_PER_CONNECTION: usize = 256;
+const MAX_REQUESTS_PER_CONNECTION: usize = 128;
+/// The bytes of requests still being read, from every peer together: a hundred of the
+/// largest at once.
+const REQUEST_READ_BUDGET: usize = 100 * phantom_sync::mailbox::protocol::MAX_REQUEST_LEN;
+/// How long a request may take from its stream opening to its answer: a fetch's longest
+/// wait and some margin.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(40);
+/// Replica copies on their way to other nodes at once, and how many are read from storage
+/// at a time: a large mailbox is pushed in steps, inside every peer's request limit.
+const MAX_REPLICAS_IN_FLIGHT: usize = 64;
+const REPLICA_STEP: u32 = 16;
+
 #[derive(NetworkBehaviour)]
 pub struct NodeBehaviour {
+    limits: connection_limits::Behaviour,
     kad: kad::Behaviour<MemoryStore>,
     identify: identify::Behaviour,
     mailbox: request_response::Behaviour<MailboxCodec>,
@@ -88,6 +110,10 @@ pub struct Node {
     /// Devices' `FindNodes`, each answered when its lookup ends.
     finding: HashMap<kad::QueryId, (MailboxAddress, ResponseChannel<MailboxResponse>)>,
     republish_queue: VecDeque<MailboxAddress>,
+    /// Mailboxes being copied to their closest nodes: the targets, and the last envelope
+    /// number sent so far.
+    replicating: VecDeque<(MailboxAddress, Vec<PeerId>, u64)>,
+    replicas_in_flight: HashSet<OutboundRequestId>,
     republish_every: Duration,
     replication_factor: NonZeroUsize,
     fault: Fault,
@@ -110,12 +136,17 @@ impl Node {
         let store = EnvelopeStore::open(&config.data_dir.join("envelopes.redb"), config.limits)?;
         let network = |e: &dyn std::fmt::Display| NodeError::Network(e.to_string());
         let certificate = webrtc_certificate(&config.data_dir)?;
+        let muxer = || {
+            let mut config = yamux::Config::default();
+            config.set_max_num_streams(MAX_STREAMS_PER_CONNECTION);
+            config
+        };
         let mut swarm = libp2p::SwarmBuilder::with_existing_identity(config.keypair)
             .with_tokio()
             .with_tcp(
                 tcp::Config::default().nodelay(true),
                 noise::Config::new,
-                yamux::Config::default,
+                muxer,
             )
             .map_err(|e| network(&e))?
             .with_other_transport(|key| {
@@ -124,17 +155,24 @@ impl Node {
             .map_err(|e| network(&e))?
             .with_dns()
             .map_err(|e| network(&e))?
-            .with_websocket(noise::Config::new, yamux::Config::default)
+            .with_websocket(noise::Config::new, muxer)
             .await
             .map_err(|e| network(&e))?
             .with_behaviour(|key| NodeBehaviour {
+                limits: connection_limits::Behaviour::new(
+                    connection_limits::ConnectionLimits::default()
+                        .with_max_established_per_peer(Some(MAX_CONNECTIONS_PER_PEER))
+                        .with_max_established_incoming(Some(MAX_INCOMING_CONNECTIONS))
+                        .with_max_pending_incoming(Some(MAX_PENDING_INCOMING)),
+                ),
                 kad: crate::routing::kademlia(key, config.replication_factor),
                 identify: crate::routing::identify(key),
-                mailbox: request_response::Behaviour::new(
+                mailbox: request_response::Behaviour::with_codec(
+                    MailboxCodec::with_budget(ReadBudget::new(REQUEST_READ_BUDGET)),
                     [(MAILBOX_PROTOCOL, ProtocolSupport::Full)],
                     request_response::Config::default()
-                        .with_request_timeout(Duration::from_secs(60))
-                        .with_max_concurrent_streams(1024),
+                        .with_request_timeout(REQUEST_TIMEOUT)
+                        .with_max_concurrent_streams(MAX_REQUESTS_PER_CONNECTION),
                 ),
             })
             .map_err(|e| network(&e))?
@@ -160,6 +198,8 @@ impl Node {
             republishing: HashMap::new(),
             finding: HashMap::new(),
             republish_queue: VecDeque::new(),
+            replicating: VecDeque::new(),
+            replicas_in_flight: HashSet::new(),
             republish_every: config.republish_every,
             replication_factor: config.replication_factor,
             fault: config.fault,
@@ -224,12 +264,23 @@ impl Node {
             )) if step.last => {
                 if let Some(mailbox) = self.republishing.remove(&id) {
                     let peers = closest_found(result);
-                    self.push_replicas(mailbox, peers.into_iter().map(|node| node.peer));
+                    self.replicate(mailbox, peers.into_iter().map(|node| node.peer));
                 } else if let Some((mailbox, channel)) = self.finding.remove(&id) {
                     self.answer_find_nodes(mailbox, channel, closest_found(result));
                 }
             }
-            // Answers to replica pushes need nothing: a lost copy is pushed again next round.
+            // A replica push answered or failed makes room for the next; a lost copy is
+            // pushed again next round.
+            SwarmEvent::Behaviour(NodeBehaviourEvent::Mailbox(
+                request_response::Event::Message {
+                    message: request_response::Message::Response { request_id, .. },
+                    ..
+                }
+                | request_response::Event::OutboundFailure { request_id, .. },
+            )) => {
+                self.replicas_in_flight.remove(&request_id);
+                self.push_replicas();
+            }
             _ => {}
         }
     }
@@ -431,20 +482,34 @@ impl Node {
         }
     }
 
-    /// Sends every envelope of `mailbox` to the closest nodes; they keep one copy of each.
-    fn push_replicas(&mut self, mailbox: MailboxAddress, peers: impl Iterator<Item = PeerId>) {
+    /// Queues every envelope of `mailbox` for the closest nodes; they keep one copy of each.
+    fn replicate(&mut self, mailbox: MailboxAddress, peers: impl Iterator<Item = PeerId>) {
         let own = self.peer_id();
         let targets: Vec<PeerId> = peers
             .filter(|p| *p != own)
             .take(self.replication_factor.get())
             .collect();
-        let mut after = 0;
-        loop {
-            let Ok(fetched) = self.store.fetch(&mailbox, after, MAX_FETCH) else {
+        let queued = self
+            .replicating
+            .iter()
+            .any(|(queued, _, _)| *queued == mailbox);
+        if !targets.is_empty() && !queued {
+            self.replicating.push_back((mailbox, targets, 0));
+            self.push_replicas();
+        }
+    }
+
+    /// Sends queued replica copies, a step of a mailbox at a time, while there is room.
+    fn push_replicas(&mut self) {
+        while self.replicas_in_flight.len() < MAX_REPLICAS_IN_FLIGHT {
+            let Some((mailbox, targets, after)) = self.replicating.pop_front() else {
                 return;
             };
+            let Ok(fetched) = self.store.fetch(&mailbox, after, REPLICA_STEP) else {
+                continue;
+            };
             let Some(last) = fetched.items.last().map(|item| item.seq) else {
-                return;
+                continue;
             };
             for item in fetched.items {
                 for peer in &targets {
@@ -452,13 +517,15 @@ impl Node {
                         mailbox,
                         envelope: item.envelope.clone(),
                     };
-                    self.swarm
+                    let id = self
+                        .swarm
                         .behaviour_mut()
                         .mailbox
                         .send_request(peer, request);
+                    self.replicas_in_flight.insert(id);
                 }
             }
-            after = last;
+            self.replicating.push_back((mailbox, targets, last));
         }
     }
 }

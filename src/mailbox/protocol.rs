@@ -41,6 +41,9 @@ pub const MAX_FETCH_BYTES: usize = 768 * 1024;
 pub const MAX_WAIT_MS: u32 = 30_000;
 /// The largest frame either side reads: a full fetch answer.
 pub const MAX_FRAME_LEN: usize = 4 * 1024 * 1024;
+/// The largest request frame a node reads: a `Put` of the largest envelope (magic,
+/// version, kind, mailbox, envelope length, envelope).
+pub const MAX_REQUEST_LEN: usize = MAGIC.len() + 1 + 1 + 32 + 4 + MAX_ENVELOPE_LEN;
 /// The most nodes one `Nodes` answer names (Kademlia's bucket size).
 pub const MAX_NODES: usize = 20;
 /// The most addresses given for one node.
