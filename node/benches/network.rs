@@ -1,9 +1,13 @@
-//! Network benchmarks (not tests): a local network of five `phantom-node` processes.
+//! Network benchmarks (not tests): local networks of five `phantom-node` processes.
 //! Run with `scripts/bench.sh`, or `cargo bench -p phantom-node --bench network`.
 //!
-//! - envelopes/s: one client, 64 puts in flight, each put stored by a quorum of nodes;
+//! - envelopes/s: 16 clients (devices), 1 024 puts in flight together, each put stored by a
+//!   quorum of nodes; nodes republish every 60 s, as they do by default. Side by side in
+//!   one run: nodes on one thread (the default) and on two, three runs each, alternating;
 //! - put → visible latency: a second client holds a waiting fetch; p50 and p99;
-//! - node memory (resident set) after the throughput run, and disk per 100k envelopes.
+//! - node memory (resident set) after the throughput run, and disk per 100k envelopes;
+//! - storage alone, side by side: one durable transaction per envelope, and group commit
+//!   (256 envelopes per transaction).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -15,8 +19,9 @@ use phantom_node::testnet::Network;
 use phantom_sync::mailbox::envelope::Envelope;
 use phantom_sync::mailbox::MailboxAddress;
 
-const THROUGHPUT_ENVELOPES: usize = 2_000;
-const IN_FLIGHT: usize = 64;
+const THROUGHPUT_ENVELOPES: usize = 20_000;
+const IN_FLIGHT: usize = 1024;
+const WRITERS: usize = 16;
 const LATENCY_SAMPLES: usize = 200;
 const DISK_ENVELOPES: u64 = 10_000;
 
@@ -59,34 +64,127 @@ fn folder_bytes(path: &Path) -> u64 {
         .unwrap_or(0)
 }
 
+const RUNS: usize = 3;
+const GROUP: usize = 256;
+
+/// Envelopes per second that `WRITERS` clients store through a fresh network of five
+/// nodes, each node's runtime on `threads` threads.
+async fn throughput(binary: &Path, threads: usize) -> (f64, usize) {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let threads = threads.to_string();
+    let network = Network::start_with(
+        binary,
+        dir.path(),
+        5,
+        &["--republish-secs", "60", "--threads", &threads],
+    );
+    let warm = MailboxAddress::from_bytes([0xee; 32]);
+    let writers: Vec<_> = (0..WRITERS).map(|_| network.client()).collect();
+    for (n, writer) in writers.iter().enumerate() {
+        writer.put(warm, envelope(n)).await.expect("warm-up put");
+    }
+    let mailboxes: Vec<MailboxAddress> = (0..16u8)
+        .map(|n| MailboxAddress::from_bytes([n; 32]))
+        .collect();
+    let start = Instant::now();
+    let outcomes: Vec<_> = futures::stream::iter(0..THROUGHPUT_ENVELOPES)
+        .map(|n| writers[n % WRITERS].put(mailboxes[n % mailboxes.len()], envelope(n)))
+        .buffer_unordered(IN_FLIGHT)
+        .collect()
+        .await;
+    let stored = outcomes.iter().filter(|o| o.is_ok()).count();
+    let mut errors: HashMap<String, usize> = HashMap::new();
+    for error in outcomes.iter().filter_map(|o| o.as_ref().err()) {
+        *errors.entry(error.to_string()).or_default() += 1;
+    }
+    if !errors.is_empty() {
+        println!("ERRORS {errors:?}");
+    }
+    let rate = stored as f64 / start.elapsed().as_secs_f64();
+    println!("RUN threads={threads} stored={stored} envelopes_per_s={rate:.0}");
+    (rate, stored)
+}
+
+/// The median and the spread (lowest–highest) of `samples`.
+fn median_and_spread(mut samples: Vec<f64>) -> (f64, f64, f64) {
+    samples.sort_by(f64::total_cmp);
+    let median = samples.get(samples.len() / 2).copied().unwrap_or(0.0);
+    let low = samples.first().copied().unwrap_or(0.0);
+    let high = samples.last().copied().unwrap_or(0.0);
+    (median, low, high)
+}
+
+/// Envelopes per second stored by `store`, `group` per durable transaction.
+fn store_rate(store: &EnvelopeStore, group: usize, offset: u64) -> f64 {
+    let start = Instant::now();
+    let mut batch = Vec::with_capacity(group);
+    for n in 0..DISK_ENVELOPES {
+        let mailbox = MailboxAddress::from_bytes([(n % 64) as u8; 32]);
+        batch.push((mailbox, envelope((offset + n) as usize)));
+        if batch.len() == group {
+            store
+                .put_many(&batch, 1_700_000_000)
+                .expect("stored")
+                .into_iter()
+                .for_each(|put| assert!(put.is_ok(), "stored"));
+            batch.clear();
+        }
+    }
+    if !batch.is_empty() {
+        store.put_many(&batch, 1_700_000_000).expect("stored");
+    }
+    DISK_ENVELOPES as f64 / start.elapsed().as_secs_f64()
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let dir = tempfile::tempdir().expect("a temp dir");
     let binary = Path::new(env!("CARGO_BIN_EXE_phantom-node"));
-    let network = Network::start(binary, dir.path(), 5);
+    let mut one_thread = Vec::new();
+    let mut two_threads = Vec::new();
+    let mut stored_all = 0;
+    for _ in 0..RUNS {
+        let (rate, stored) = throughput(binary, 1).await;
+        one_thread.push(rate);
+        stored_all += stored;
+        let (rate, stored) = throughput(binary, 2).await;
+        two_threads.push(rate);
+        stored_all += stored;
+    }
+    let (one, one_low, one_high) = median_and_spread(one_thread);
+    let (two, two_low, two_high) = median_and_spread(two_threads);
+    println!(
+        "BENCH network nodes=5 envelope_bytes=200 writers={WRITERS} envelopes={THROUGHPUT_ENVELOPES} \
+         in_flight={IN_FLIGHT} runs={RUNS} stored={stored_all} asked={} \
+         envelopes_per_s_one_thread={one:.0} one_thread_low={one_low:.0} one_thread_high={one_high:.0} \
+         envelopes_per_s_two_threads={two:.0} two_threads_low={two_low:.0} two_threads_high={two_high:.0} \
+         one_over_two={:.2}",
+        2 * RUNS * THROUGHPUT_ENVELOPES,
+        one / two,
+    );
+
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let network = Network::start_with(binary, dir.path(), 5, &["--republish-secs", "60"]);
     let writer = network.client();
     let reader = network.client();
-
-    // Warm up: routing tables and connections.
     let warm = MailboxAddress::from_bytes([0xee; 32]);
     writer.put(warm, envelope(0)).await.expect("warm-up put");
     reader
         .fetch(warm, HashMap::new(), Duration::ZERO)
         .await
         .expect("warm-up fetch");
-
     let mailboxes: Vec<MailboxAddress> = (0..16u8)
         .map(|n| MailboxAddress::from_bytes([n; 32]))
         .collect();
-    let start = Instant::now();
-    let stored = futures::stream::iter(0..THROUGHPUT_ENVELOPES)
+    // One device stays inside its rate limit (200 requests a second per node, bursts of
+    // 2 000).
+    let held = futures::stream::iter(0..THROUGHPUT_ENVELOPES / 10)
         .map(|n| writer.put(mailboxes[n % mailboxes.len()], envelope(n)))
-        .buffer_unordered(IN_FLIGHT)
+        .buffer_unordered(64)
         .filter(|r| futures::future::ready(r.is_ok()))
         .count()
-        .await;
-    let rate = stored as f64 / start.elapsed().as_secs_f64();
-
+        .await
+        * 3
+        / network.nodes.len();
     let mailbox = MailboxAddress::from_bytes([0x42; 32]);
     let mut after: HashMap<_, u64> = HashMap::new();
     let mut latencies = Vec::with_capacity(LATENCY_SAMPLES);
@@ -115,10 +213,6 @@ async fn main() {
         .iter()
         .map(|n| resident_kib(n.pid()).to_string())
         .collect();
-    let held = THROUGHPUT_ENVELOPES * 3 / network.nodes.len();
-    println!(
-        "BENCH network nodes=5 envelope_bytes=200 envelopes={stored} in_flight={IN_FLIGHT} envelopes_per_s={rate:.0}"
-    );
     println!(
         "BENCH latency samples={} put_to_visible_p50_ms={:.1} put_to_visible_p99_ms={:.1}",
         latencies.len(),
@@ -134,19 +228,22 @@ async fn main() {
     let store_dir = tempfile::tempdir().expect("a temp dir");
     let store =
         EnvelopeStore::open(&store_dir.path().join("disk.redb"), Limits::default()).expect("store");
-    let start = Instant::now();
-    for n in 0..DISK_ENVELOPES {
-        let mailbox = MailboxAddress::from_bytes([(n % 64) as u8; 32]);
-        store
-            .put(&mailbox, &envelope(n as usize), 1_700_000_000)
-            .expect("stored");
+    let mut each = Vec::new();
+    let mut grouped = Vec::new();
+    for run in 0..RUNS as u64 {
+        each.push(store_rate(&store, 1, run * 2 * DISK_ENVELOPES));
+        grouped.push(store_rate(&store, GROUP, (run * 2 + 1) * DISK_ENVELOPES));
     }
-    let elapsed = start.elapsed();
     drop(store);
-    let bytes = folder_bytes(store_dir.path());
+    let bytes = folder_bytes(store_dir.path()) / (2 * RUNS as u64);
+    let (each, each_low, each_high) = median_and_spread(each);
+    let (grouped, grouped_low, grouped_high) = median_and_spread(grouped);
     println!(
-        "BENCH node_disk envelopes={DISK_ENVELOPES} bytes={bytes} bytes_per_100k={} store_puts_per_s={:.0}",
+        "BENCH node_disk envelopes={DISK_ENVELOPES} bytes={bytes} bytes_per_100k={} runs={RUNS} \
+         group={GROUP} store_puts_per_s_each={each:.0} each_low={each_low:.0} each_high={each_high:.0} \
+         store_puts_per_s_grouped={grouped:.0} grouped_low={grouped_low:.0} grouped_high={grouped_high:.0} \
+         grouped_over_each={:.1}",
         bytes * (100_000 / DISK_ENVELOPES),
-        DISK_ENVELOPES as f64 / elapsed.as_secs_f64()
+        grouped / each,
     );
 }

@@ -19,9 +19,17 @@ use phantom_sync::network::Replication;
 
 const USAGE: &str = "usage: phantom-node --data DIR [--seed N] [--listen MULTIADDR]... \
 [--bootstrap MULTIADDR/p2p/PEER]... [--replication K] [--republish-secs N] [--rate N] [--ttl-secs N] \
+[--threads N] \
 [--fault replay|reorder|corrupt|drop|delay|hostile (tests only)]";
 
-fn parse(args: &[String]) -> Result<NodeConfig, String> {
+/// How the node runs: its configuration, and the threads of its runtime.
+struct Options {
+    config: NodeConfig,
+    threads: usize,
+}
+
+fn parse(args: &[String]) -> Result<Options, String> {
+    let mut threads = 1;
     let mut seed = None;
     let mut data_dir = None;
     let mut listen = Vec::new();
@@ -59,6 +67,9 @@ fn parse(args: &[String]) -> Result<NodeConfig, String> {
             "--rate" => requests_per_sec = u32::try_from(number()?).map_err(|e| e.to_string())?,
             "--ttl-secs" => limits.ttl_secs = number()?,
             "--fault" => fault = Fault::parse(value)?,
+            "--threads" => {
+                threads = usize::try_from(number()?.max(1)).map_err(|e| e.to_string())?
+            }
             other => return Err(format!("unknown option {other}\n{USAGE}")),
         }
     }
@@ -69,7 +80,7 @@ fn parse(args: &[String]) -> Result<NodeConfig, String> {
     if listen.is_empty() {
         listen.push("/ip4/127.0.0.1/tcp/0".parse().map_err(|e| format!("{e}"))?);
     }
-    Ok(NodeConfig {
+    let config = NodeConfig {
         keypair,
         listen,
         bootstrap,
@@ -79,32 +90,52 @@ fn parse(args: &[String]) -> Result<NodeConfig, String> {
         republish_every,
         requests_per_sec,
         fault,
-    })
+    };
+    Ok(Options { config, threads })
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
         .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let config = match parse(&args) {
-        Ok(config) => config,
+    let Options { config, threads } = match parse(&args) {
+        Ok(options) => options,
         Err(message) => {
             eprintln!("{message}");
             return ExitCode::from(2);
         }
     };
-    match Node::start(config).await {
-        Ok(node) => {
-            println!("PEER {}", node.peer_id());
-            node.run().await;
-            ExitCode::SUCCESS
-        }
+    // One thread by default: the node is one event loop, and on a small machine the
+    // wake-ups between threads cost more than they bring (docs/PERFORMANCE.md).
+    let runtime = match threads {
+        1 => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        n => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
+            .enable_all()
+            .build(),
+    };
+    let runtime = match runtime {
+        Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("phantom-node: {error}");
-            ExitCode::FAILURE
+            return ExitCode::FAILURE;
         }
-    }
+    };
+    runtime.block_on(async {
+        match Node::start(config).await {
+            Ok(node) => {
+                println!("PEER {}", node.peer_id());
+                node.run().await;
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("phantom-node: {error}");
+                ExitCode::FAILURE
+            }
+        }
+    })
 }

@@ -5,10 +5,15 @@
 //! Devices write each envelope to the k nodes closest to the mailbox's DHT key. A node also
 //! republishes what it holds to the current k closest nodes, so copies follow the network
 //! as nodes come and go. A `Fetch` with a wait is held open until an envelope arrives.
+//!
+//! Puts are committed in groups: while one durable transaction is being written (off the
+//! event loop), the puts that arrive meanwhile wait, and the next transaction takes them
+//! all. Each is acknowledged once its transaction is on disk.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt;
@@ -16,17 +21,19 @@ use libp2p::kad::{self, store::MemoryStore};
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{connection_limits, identify, identity, noise, tcp, yamux, Multiaddr, PeerId, Swarm};
+use phantom_sync::mailbox::envelope::Envelope;
 use phantom_sync::mailbox::protocol::{MailboxRequest, MailboxResponse, Refusal, MAX_FETCH};
 use phantom_sync::mailbox::MailboxAddress;
 use phantom_sync::network::codec::{MailboxCodec, ReadBudget, MAILBOX_PROTOCOL};
 use phantom_sync::network::{closest_nodes, dht_key, peer_of, NodeInfo};
 use thiserror::Error;
+use tokio::task::JoinHandle;
 use tokio::time::interval;
 
 use crate::fault::Fault;
 use crate::rate::RateLimiter;
 use crate::routing::{closest_found, learn_node};
-use crate::storage::{EnvelopeStore, Limits, StorageError};
+use crate::storage::{EnvelopeStore, Limits, Put, StorageError};
 
 #[derive(Debug, Error)]
 pub enum NodeError {
@@ -56,6 +63,9 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(40);
 /// at a time: a large mailbox is pushed in steps, inside every peer's request limit.
 const MAX_REPLICAS_IN_FLIGHT: usize = 64;
 const REPLICA_STEP: u32 = 16;
+/// Envelope bytes that may wait for the next transaction; puts beyond are refused as
+/// unavailable, and their writers go to the mailbox's other nodes.
+const MAX_WAITING_PUT_BYTES: usize = 16 * 1024 * 1024;
 
 #[derive(NetworkBehaviour)]
 pub struct NodeBehaviour {
@@ -101,9 +111,28 @@ struct Waiter {
     channel: ResponseChannel<MailboxResponse>,
 }
 
+/// Puts waiting for their transaction: what to store, and where to answer.
+#[derive(Default)]
+struct PutGroup {
+    puts: Vec<(MailboxAddress, Envelope)>,
+    channels: Vec<ResponseChannel<MailboxResponse>>,
+    bytes: usize,
+}
+
+/// A group being written: its answers, and the transaction's outcome per put.
+struct Commit {
+    channels: Vec<ResponseChannel<MailboxResponse>>,
+    mailboxes: Vec<MailboxAddress>,
+    written: JoinHandle<Result<Vec<Result<Put, StorageError>>, StorageError>>,
+}
+
 pub struct Node {
     swarm: Swarm<NodeBehaviour>,
-    store: EnvelopeStore,
+    store: Arc<EnvelopeStore>,
+    waiting_puts: PutGroup,
+    committing: Option<Commit>,
+    /// Expired envelopes are dropped by the next transaction.
+    prune_due: bool,
     waiters: Vec<Waiter>,
     rate: RateLimiter,
     republishing: HashMap<kad::QueryId, MailboxAddress>,
@@ -192,7 +221,10 @@ impl Node {
         }
         Ok(Self {
             swarm,
-            store,
+            store: Arc::new(store),
+            waiting_puts: PutGroup::default(),
+            committing: None,
+            prune_due: false,
             waiters: Vec::new(),
             rate: RateLimiter::new(config.requests_per_sec),
             republishing: HashMap::new(),
@@ -218,8 +250,12 @@ impl Node {
         let mut republish = interval(self.republish_every);
         let mut bootstrap = interval(Duration::from_secs(30));
         loop {
+            let written = futures::future::OptionFuture::from(
+                self.committing.as_mut().map(|commit| &mut commit.written),
+            );
             tokio::select! {
                 event = self.swarm.select_next_some() => self.on_event(event),
+                Some(outcome) = written => self.on_committed(outcome),
                 _ = tick.tick() => {
                     self.expire_waiters();
                     self.release_held();
@@ -229,6 +265,85 @@ impl Node {
                     // No known peers yet is fine: identify adds them as they connect.
                     let _ = self.swarm.behaviour_mut().kad.bootstrap();
                 }
+            }
+            self.start_commit();
+        }
+    }
+
+    /// Writes the waiting puts (and drops what expired, when due) in one transaction off
+    /// the event loop, unless one is being written already.
+    fn start_commit(&mut self) {
+        if self.committing.is_some() || (self.waiting_puts.puts.is_empty() && !self.prune_due) {
+            return;
+        }
+        let PutGroup { puts, channels, .. } = std::mem::take(&mut self.waiting_puts);
+        let prune = std::mem::take(&mut self.prune_due);
+        let store = self.store.clone();
+        let mailboxes = puts.iter().map(|(mailbox, _)| *mailbox).collect();
+        let written = tokio::task::spawn_blocking(move || {
+            let now = unix_now();
+            if prune {
+                if let Err(error) = store.prune(now) {
+                    tracing::error!("pruning expired envelopes failed: {error}");
+                }
+            }
+            store.put_many(&puts, now)
+        });
+        self.committing = Some(Commit {
+            channels,
+            mailboxes,
+            written,
+        });
+    }
+
+    /// Answers each put of the group just written, and wakes the fetches waiting on it.
+    fn on_committed(
+        &mut self,
+        outcome: Result<
+            Result<Vec<Result<Put, StorageError>>, StorageError>,
+            tokio::task::JoinError,
+        >,
+    ) {
+        let Some(Commit {
+            channels,
+            mailboxes,
+            ..
+        }) = self.committing.take()
+        else {
+            return;
+        };
+        let outcomes = match outcome {
+            Ok(Ok(outcomes)) => outcomes,
+            Ok(Err(error)) => {
+                tracing::error!("storing envelopes failed: {error}");
+                Vec::new()
+            }
+            Err(error) => {
+                tracing::error!("the storage task failed: {error}");
+                Vec::new()
+            }
+        };
+        let mut outcomes = outcomes.into_iter();
+        for channel in channels {
+            let response = match outcomes.next() {
+                Some(Ok(put)) => MailboxResponse::Stored {
+                    seq: put.seq,
+                    duplicate: put.duplicate,
+                },
+                Some(Err(StorageError::MailboxFull)) => MailboxResponse::Refused {
+                    reason: Refusal::MailboxFull,
+                },
+                _ => MailboxResponse::Refused {
+                    reason: Refusal::Unavailable,
+                },
+            };
+            self.respond(channel, response);
+        }
+        let mut woken: Vec<MailboxAddress> = Vec::new();
+        for mailbox in mailboxes {
+            if !woken.contains(&mailbox) {
+                woken.push(mailbox);
+                self.wake_waiters(&mailbox);
             }
         }
     }
@@ -334,23 +449,18 @@ impl Node {
         }
         match request {
             MailboxRequest::Put { mailbox, envelope } => {
-                let response = match self.store.put(&mailbox, &envelope, unix_now()) {
-                    Ok(put) => MailboxResponse::Stored {
-                        seq: put.seq,
-                        duplicate: put.duplicate,
-                    },
-                    Err(StorageError::MailboxFull) => MailboxResponse::Refused {
-                        reason: Refusal::MailboxFull,
-                    },
-                    Err(error) => {
-                        tracing::error!("storing an envelope failed: {error}");
+                let group = &mut self.waiting_puts;
+                if group.bytes + envelope.len() > MAX_WAITING_PUT_BYTES {
+                    return self.respond(
+                        channel,
                         MailboxResponse::Refused {
                             reason: Refusal::Unavailable,
-                        }
-                    }
-                };
-                self.respond(channel, response);
-                self.wake_waiters(&mailbox);
+                        },
+                    );
+                }
+                group.bytes += envelope.len();
+                group.puts.push((mailbox, envelope));
+                group.channels.push(channel);
             }
             MailboxRequest::Fetch {
                 mailbox,
@@ -460,9 +570,7 @@ impl Node {
 
     /// Looks up the current closest nodes of one held mailbox per round, round-robin.
     fn start_republish(&mut self) {
-        if let Err(error) = self.store.prune(unix_now()) {
-            tracing::error!("pruning expired envelopes failed: {error}");
-        }
+        self.prune_due = true;
         if self.republish_queue.is_empty() {
             match self.store.mailboxes() {
                 Ok(mailboxes) => self.republish_queue.extend(mailboxes),

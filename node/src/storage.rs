@@ -94,6 +94,14 @@ pub struct Fetched {
     pub last_seq: u64,
 }
 
+/// The tables a write transaction changes.
+struct Tables<'tx> {
+    ids: redb::Table<'tx, &'static [u8], u64>,
+    heads: redb::Table<'tx, &'static [u8], &'static [u8]>,
+    envelopes: redb::Table<'tx, &'static [u8], &'static [u8]>,
+    expiry: redb::Table<'tx, &'static [u8], ()>,
+}
+
 pub struct EnvelopeStore {
     db: Database,
     limits: Limits,
@@ -156,47 +164,81 @@ impl EnvelopeStore {
         envelope: &Envelope,
         now: u64,
     ) -> Result<Put, StorageError> {
+        let mut outcomes = self.put_many(&[(*mailbox, envelope.clone())], now)?;
+        outcomes.pop().unwrap_or(Err(StorageError::Damaged))
+    }
+
+    /// Stores several envelopes in one durable transaction, each as [`put`](Self::put)
+    /// would in turn; one outcome per envelope, in order. Nothing is stored when the
+    /// transaction fails.
+    pub fn put_many(
+        &self,
+        puts: &[(MailboxAddress, Envelope)],
+        now: u64,
+    ) -> Result<Vec<Result<Put, StorageError>>, StorageError> {
+        let tx = self.db.begin_write()?;
+        let mut outcomes = Vec::with_capacity(puts.len());
+        {
+            let mut tables = Tables {
+                ids: tx.open_table(IDS)?,
+                heads: tx.open_table(HEADS)?,
+                envelopes: tx.open_table(ENVELOPES)?,
+                expiry: tx.open_table(EXPIRY)?,
+            };
+            for (mailbox, envelope) in puts {
+                outcomes.push(self.put_in(&mut tables, mailbox, envelope, now)?);
+            }
+        }
+        tx.commit()?;
+        Ok(outcomes)
+    }
+
+    /// One put inside a transaction: `Ok(Err(MailboxFull))` refuses this envelope alone;
+    /// an outer error fails the transaction.
+    fn put_in(
+        &self,
+        tables: &mut Tables<'_>,
+        mailbox: &MailboxAddress,
+        envelope: &Envelope,
+        now: u64,
+    ) -> Result<Result<Put, StorageError>, StorageError> {
         let mut id_key = mailbox.as_bytes().to_vec();
         id_key.extend_from_slice(envelope.id().as_bytes());
-        let tx = self.db.begin_write()?;
-        let put = {
-            let mut ids = tx.open_table(IDS)?;
-            if let Some(seq) = ids.get(id_key.as_slice())? {
-                return Ok(Put {
-                    seq: seq.value(),
-                    duplicate: true,
-                });
-            }
-            let mut heads = tx.open_table(HEADS)?;
-            let mut head = match heads.get(mailbox.as_bytes().as_slice())? {
-                Some(bytes) => Head::decode(bytes.value())?,
-                None => Head::default(),
-            };
-            if head.count >= self.limits.max_envelopes_per_mailbox
-                || head.bytes + envelope.len() as u64 > self.limits.max_bytes_per_mailbox
-            {
-                return Err(StorageError::MailboxFull);
-            }
-            head.last_seq += 1;
-            head.count += 1;
-            head.bytes += envelope.len() as u64;
-            let seq = head.last_seq;
-            heads.insert(mailbox.as_bytes().as_slice(), head.encode().as_slice())?;
-            ids.insert(id_key.as_slice(), seq)?;
-            let mut value = now.to_be_bytes().to_vec();
-            value.extend_from_slice(envelope.as_bytes());
-            tx.open_table(ENVELOPES)?
-                .insert(envelope_key(mailbox, seq).as_slice(), value.as_slice())?;
-            let mut expiry_key = now.to_be_bytes().to_vec();
-            expiry_key.extend_from_slice(&envelope_key(mailbox, seq));
-            tx.open_table(EXPIRY)?.insert(expiry_key.as_slice(), ())?;
-            Put {
-                seq,
-                duplicate: false,
-            }
+        if let Some(seq) = tables.ids.get(id_key.as_slice())? {
+            return Ok(Ok(Put {
+                seq: seq.value(),
+                duplicate: true,
+            }));
+        }
+        let mut head = match tables.heads.get(mailbox.as_bytes().as_slice())? {
+            Some(bytes) => Head::decode(bytes.value())?,
+            None => Head::default(),
         };
-        tx.commit()?;
-        Ok(put)
+        if head.count >= self.limits.max_envelopes_per_mailbox
+            || head.bytes + envelope.len() as u64 > self.limits.max_bytes_per_mailbox
+        {
+            return Ok(Err(StorageError::MailboxFull));
+        }
+        head.last_seq += 1;
+        head.count += 1;
+        head.bytes += envelope.len() as u64;
+        let seq = head.last_seq;
+        tables
+            .heads
+            .insert(mailbox.as_bytes().as_slice(), head.encode().as_slice())?;
+        tables.ids.insert(id_key.as_slice(), seq)?;
+        let mut value = now.to_be_bytes().to_vec();
+        value.extend_from_slice(envelope.as_bytes());
+        tables
+            .envelopes
+            .insert(envelope_key(mailbox, seq).as_slice(), value.as_slice())?;
+        let mut expiry_key = now.to_be_bytes().to_vec();
+        expiry_key.extend_from_slice(&envelope_key(mailbox, seq));
+        tables.expiry.insert(expiry_key.as_slice(), ())?;
+        Ok(Ok(Put {
+            seq,
+            duplicate: false,
+        }))
     }
 
     /// Up to `limit` envelopes numbered above `after`, oldest first, and no more than

@@ -470,3 +470,85 @@ async fn a_mailbox_larger_than_one_answer_is_read_whole_in_parts() {
     read.sort();
     assert_eq!(read, (0..count).collect::<Vec<_>>());
 }
+
+/// Group commit acknowledges a put only once its transaction is on disk: the node killed
+/// (SIGKILL) while hundreds of puts are in flight comes back with every envelope it
+/// acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_put_survives_killing_the_node_mid_group() {
+    use futures::StreamExt;
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let binary = Path::new(env!("CARGO_BIN_EXE_phantom-node"));
+    let mut node = testnet::TestNode::start(
+        binary,
+        5,
+        &dir.path().join("node"),
+        "/ip4/127.0.0.1/tcp/0",
+        &[],
+        &["--rate", "100000"],
+    );
+    let one = Replication::new(1, 1).expect("1 ≤ 1");
+    let client =
+        phantom_sync::network::client::connect_native(std::slice::from_ref(&node.address), one)
+            .expect("a client");
+    let mailbox = MailboxAddress::from_bytes([0x51; 32]);
+    client
+        .put(mailbox, envelope("first"))
+        .await
+        .expect("the node is up");
+    let acknowledged = std::sync::Mutex::new(vec![envelope("first")]);
+    let puts = futures::stream::iter(0..5_000)
+        .map(|n| {
+            let client = &client;
+            let acknowledged = &acknowledged;
+            async move {
+                let sent = envelope(&format!("put {n}"));
+                if client.put(mailbox, sent.clone()).await.is_ok() {
+                    acknowledged.lock().expect("not poisoned").push(sent);
+                }
+            }
+        })
+        .buffer_unordered(256)
+        .collect::<Vec<()>>();
+    let kill = async {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        node.stop();
+    };
+    tokio::join!(puts, kill);
+    let acknowledged = acknowledged.into_inner().expect("not poisoned");
+    assert!(
+        acknowledged.len() > 50 && acknowledged.len() < 5_001,
+        "the kill came mid-flight: {} acknowledged",
+        acknowledged.len()
+    );
+
+    node.restart(&[]);
+    let reader =
+        phantom_sync::network::client::connect_native(std::slice::from_ref(&node.address), one)
+            .expect("a client");
+    let mut held = std::collections::HashSet::new();
+    let mut after = HashMap::new();
+    loop {
+        let page = reader
+            .fetch(mailbox, after.clone(), Duration::ZERO)
+            .await
+            .expect("fetched");
+        if page.envelopes.is_empty() {
+            break;
+        }
+        held.extend(page.envelopes.iter().map(Envelope::id));
+        for (peer, cursor) in page.cursors {
+            after.insert(peer, cursor.read_to);
+        }
+    }
+    let lost = acknowledged
+        .iter()
+        .filter(|envelope| !held.contains(&envelope.id()))
+        .count();
+    println!(
+        "{} puts acknowledged before the kill, {} envelopes after the restart, {lost} lost",
+        acknowledged.len(),
+        held.len()
+    );
+    assert_eq!(lost, 0, "an acknowledged put was lost");
+}

@@ -181,8 +181,11 @@ async fn write_frame<T: AsyncWrite + Unpin + Send>(io: &mut T, frame: &[u8]) -> 
         .ok()
         .filter(|len| *len as usize <= MAX_FRAME_LEN)
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "frame too large"))?;
-    io.write_all(&length.to_be_bytes()).await?;
-    io.write_all(frame).await?;
+    // One write, so the length and the frame leave in one packet.
+    let mut framed = Vec::with_capacity(4 + frame.len());
+    framed.extend_from_slice(&length.to_be_bytes());
+    framed.extend_from_slice(frame);
+    io.write_all(&framed).await?;
     io.close().await
 }
 
