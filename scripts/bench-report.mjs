@@ -216,6 +216,23 @@ function rows(results) {
       ratio: times(d.grouped_over_each, 1), goal: "", standing: "",
     };
   });
+  row("Fifty node processes, a third killed (with their data) and replaced while two devices exchange 1,000 messages", () => {
+    const c = need(one("churn"), "churn");
+    return {
+      measured: `${whole(c.delivered)} of ${whole(c.messages)} messages read; ${c.replaced} of ${c.nodes} nodes replaced; ${c.put_tries_failed} put tries failed and were tried again; ${fixed(c.seconds)} s`,
+      compared: "", ratio: "", goal: "nothing lost", standing: status(c.delivered === c.messages),
+    };
+  });
+  row("Simulated network of 10,000 nodes (in process): lookups and mailboxes on 3 nodes under 30 % churn", () => {
+    const sim = (name) => need(one("simulation " + name), "simulation " + name);
+    const [steady, atOnce, steps] = [sim("steady"), sim("at_once"), sim("in_steps_republished")];
+    return {
+      measured: `30 % replaced in three steps, republishing between: ${fixed(steps.delivered_percent)} % of mailboxes found, hops p50 ${steps.hops_p50} / p99 ${steps.hops_p99}; `
+        + `30 % at once, no republishing: ${fixed(atOnce.delivered_percent)} % found, ${fixed(atOnce.timeouts_per_lookup, 2)} dead nodes asked per lookup`,
+      compared: `no churn: ${fixed(steady.delivered_percent)} % found, hops p50 ${steady.hops_p50} / p99 ${steady.hops_p99}`,
+      ratio: "", goal: "", standing: "",
+    };
+  });
   row("wasm package (`shipped` profile; the .wasm and its JS glue)", () => {
     const p = need(one("package"), "package");
     const element = 2.1e6;

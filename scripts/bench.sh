@@ -33,8 +33,10 @@ for size in 10k 100k; do
     -- --profile shipped --test bench_history -- --include-ignored --nocapture "catch_up_of_${size}_" 2>&1 | record
 done
 scripts/local-network.sh stop
-for bench in network messaging pairing; do
+for bench in network messaging pairing simulation; do
   cargo bench --quiet -p phantom-node --bench "$bench" 2>&1 | record
 done
+# Fifty node processes, a third replaced while two devices exchange 1,000 messages.
+cargo test --quiet --release --locked -p phantom-node --test churn -- --ignored --nocapture 2>&1 | record
 echo >&2
 node scripts/bench-report.mjs "$log"

@@ -19,7 +19,7 @@ use phantom_sync::network::Replication;
 
 const USAGE: &str = "usage: phantom-node --data DIR [--seed N] [--listen MULTIADDR]... \
 [--bootstrap MULTIADDR/p2p/PEER]... [--replication K] [--republish-secs N] [--rate N] [--ttl-secs N] \
-[--threads N] \
+[--threads N] [--mailbox-quota BYTES] [--node-quota BYTES] \
 [--fault replay|reorder|corrupt|drop|delay|hostile (tests only)]";
 
 /// How the node runs: its configuration, and the threads of its runtime.
@@ -66,6 +66,8 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--republish-secs" => republish_every = Duration::from_secs(number()?.max(1)),
             "--rate" => requests_per_sec = u32::try_from(number()?).map_err(|e| e.to_string())?,
             "--ttl-secs" => limits.ttl_secs = number()?,
+            "--mailbox-quota" => limits.max_bytes_per_mailbox = number()?,
+            "--node-quota" => limits.max_bytes = number()?,
             "--fault" => fault = Fault::parse(value)?,
             "--threads" => {
                 threads = usize::try_from(number()?.max(1)).map_err(|e| e.to_string())?

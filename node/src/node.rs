@@ -330,8 +330,8 @@ impl Node {
                     seq: put.seq,
                     duplicate: put.duplicate,
                 },
-                Some(Err(StorageError::MailboxFull)) => MailboxResponse::Refused {
-                    reason: Refusal::MailboxFull,
+                Some(Err(StorageError::TooLarge)) => MailboxResponse::Refused {
+                    reason: Refusal::TooLarge,
                 },
                 _ => MailboxResponse::Refused {
                     reason: Refusal::Unavailable,

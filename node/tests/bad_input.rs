@@ -294,3 +294,66 @@ async fn a_flood_from_one_peer_is_rate_limited_while_others_are_served() {
         "another peer is still served: {served:?}"
     );
 }
+
+/// A stranger who knows a mailbox fills it to its quota and beyond: the mailbox does not
+/// lock — it drops its oldest, and the owner's next write is stored and read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filling_a_mailbox_does_not_lock_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let binary = std::path::Path::new(env!("CARGO_BIN_EXE_phantom-node"));
+    let node = TestNode::start(
+        binary,
+        78,
+        dir.path(),
+        "/ip4/127.0.0.1/tcp/0",
+        &[],
+        &["--rate", "100000", "--mailbox-quota", "50000"],
+    );
+    let mailbox = MailboxAddress::from_bytes([9; 32]);
+    let mut filler = prober();
+    filler.dial(node.address.clone()).expect("dials");
+    for round in 0..3 {
+        let junk: Vec<MailboxRequest> = (0..40)
+            .map(|n| MailboxRequest::Put {
+                mailbox,
+                envelope: Envelope::new(vec![round; 1_000 + n]).expect("small"),
+            })
+            .collect();
+        let (_, answers) = exchange(&mut filler, node.peer, vec![], junk).await;
+        assert!(
+            answers
+                .iter()
+                .all(|a| matches!(a, Ok(MailboxResponse::Stored { .. }))),
+            "every write is taken: {answers:?}"
+        );
+    }
+    let mut owner = prober();
+    owner.dial(node.address.clone()).expect("dials");
+    let (_, stored) = exchange(
+        &mut owner,
+        node.peer,
+        vec![],
+        vec![put(mailbox, "still reaches the owner")],
+    )
+    .await;
+    let Ok(MailboxResponse::Stored { seq, .. }) = stored[0] else {
+        panic!("the owner's write is stored: {stored:?}");
+    };
+    let (_, read) = exchange(
+        &mut owner,
+        node.peer,
+        vec![],
+        vec![MailboxRequest::Fetch {
+            mailbox,
+            after: seq - 1,
+            limit: 10,
+            wait_ms: 0,
+        }],
+    )
+    .await;
+    let Ok(MailboxResponse::Envelopes { items, .. }) = &read[0] else {
+        panic!("the mailbox reads: {read:?}");
+    };
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].envelope.as_bytes(), b"still reaches the owner");
+}
