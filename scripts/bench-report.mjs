@@ -233,6 +233,14 @@ function rows(results) {
       ratio: "", goal: "", standing: "",
     };
   });
+  row("Node id puzzle (S/Kademlia static puzzle): placing a node among the 3 closest of a chosen mailbox, 10,000 nodes", () => {
+    const p = need(one("node_id_puzzle"), "node_id_puzzle");
+    return {
+      measured: `${p.difficulty_bits} bits: an honest node makes its id in ${fixed(p.costly_id_ms)} ms; an attacker needs about ${whole(p.place_next_to_a_mailbox_cpu_s_costly)} CPU-seconds per mailbox`,
+      compared: `no puzzle: ${fixed(p.place_next_to_a_mailbox_cpu_s_plain, 2)} CPU-seconds (${fixed(p.plain_key_us)} µs a key)`,
+      ratio: `${whole(p.ratio)}×`, goal: "", standing: "",
+    };
+  });
   row("wasm package (`shipped` profile; the .wasm and its JS glue)", () => {
     const p = need(one("package"), "package");
     const element = 2.1e6;

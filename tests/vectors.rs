@@ -384,16 +384,33 @@ fn compute_messaging() -> Value {
 /// §7–8: where a mailbox lives, and the FindNodes exchange, from fixed node keys.
 fn compute_mailbox_protocol() -> Value {
     use phantom_sync::mailbox::protocol::{MailboxRequest, MailboxResponse};
-    use phantom_sync::network::{closest_nodes, dht_key, NodeInfo};
+    use phantom_sync::network::{
+        closest_nodes, dht_key, is_costly_node_id, node_id_work, NodeInfo,
+    };
+    use sha2::{Digest, Sha256};
 
     let mailbox = MailboxAddress::from_bytes(filled(0x20));
+    // Each node's key: the first SHA-256(0x30+i repeated ‖ counter u32) whose id solves
+    // the node id puzzle.
     let nodes: Vec<NodeInfo> = (0..4u8)
         .map(|i| {
-            let mut seed: [u8; 32] = filled(0x30 + i);
-            let key = libp2p::identity::Keypair::ed25519_from_bytes(&mut seed).expect("a key");
+            let peer = (0u32..)
+                .map(|counter| {
+                    let mut secret: [u8; 32] = Sha256::new()
+                        .chain_update(filled::<32>(0x30 + i))
+                        .chain_update(counter.to_be_bytes())
+                        .finalize()
+                        .into();
+                    libp2p::identity::Keypair::ed25519_from_bytes(&mut secret)
+                        .expect("a key")
+                        .public()
+                        .to_peer_id()
+                })
+                .find(is_costly_node_id)
+                .expect("a key solves the puzzle");
             let port = 47000 + u16::from(i);
             NodeInfo {
-                peer: key.public().to_peer_id(),
+                peer,
                 addresses: vec![format!("/ip4/127.0.0.1/tcp/{port}/ws")
                     .parse()
                     .expect("parses")],
@@ -405,6 +422,7 @@ fn compute_mailbox_protocol() -> Value {
         "mailbox": mailbox.to_hex(),
         "dht_key": hex::encode(dht_key(&mailbox)),
         "node_peer_ids": nodes.iter().map(|n| n.peer.to_base58()).collect::<Vec<_>>(),
+        "node_id_work": nodes.iter().map(|n| node_id_work(&n.peer)).collect::<Vec<_>>(),
         "closest_3": closest.iter().map(|n| n.peer.to_base58()).collect::<Vec<_>>(),
         "find_nodes": hex::encode(MailboxRequest::FindNodes { mailbox }.encode()),
         "nodes": hex::encode(MailboxResponse::Nodes {

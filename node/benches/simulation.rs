@@ -13,7 +13,15 @@
 //! the 3 closest nodes the writer's lookup found; a reader finds it when its own lookup
 //! names a live node holding it. Republishing: each live holder looks the mailbox up and
 //! copies it to the 3 closest it finds, as `phantom-node` does every minute.
+//!
+//! Beside it, the node id puzzle measured: the time to make a key, plain and solving the
+//! puzzle, and from it what placing a node among the 3 closest of a chosen mailbox costs in
+//! a network of 10,000 (about 10,000 / 3 ids tried).
 
+use std::time::Instant;
+
+use phantom_node::node::keypair_from_seed;
+use phantom_sync::network::NODE_ID_DIFFICULTY;
 use sha2::{Digest, Sha256};
 
 const NODES: usize = 10_000;
@@ -270,7 +278,36 @@ fn report(name: &str, (delivered, hops, timeouts): (f64, Vec<usize>, usize)) {
     );
 }
 
+/// Seconds per key: plain Ed25519 keys, and keys whose id solves the puzzle.
+fn id_costs() -> (f64, f64) {
+    const PLAIN: u32 = 20_000;
+    const COSTLY: u64 = 40;
+    let start = Instant::now();
+    for n in 0..PLAIN {
+        let mut secret: [u8; 32] = Sha256::digest(n.to_be_bytes()).into();
+        let key = libp2p::identity::Keypair::ed25519_from_bytes(&mut secret).expect("a key");
+        std::hint::black_box(key.public().to_peer_id());
+    }
+    let plain = start.elapsed().as_secs_f64() / f64::from(PLAIN);
+    let start = Instant::now();
+    for seed in 0..COSTLY {
+        std::hint::black_box(keypair_from_seed(1_000_000 + seed));
+    }
+    (plain, start.elapsed().as_secs_f64() / COSTLY as f64)
+}
+
 fn main() {
+    let (plain, costly) = id_costs();
+    let tries = NODES as f64 / REPLICAS as f64;
+    println!(
+        "BENCH node_id_puzzle difficulty_bits={NODE_ID_DIFFICULTY} plain_key_us={:.1} costly_id_ms={:.1} \
+         place_next_to_a_mailbox_cpu_s_plain={:.2} place_next_to_a_mailbox_cpu_s_costly={:.0} ratio={:.0}",
+        plain * 1e6,
+        costly * 1e3,
+        tries * plain,
+        tries * costly,
+        costly / plain,
+    );
     let mut rng = Rng(0x005e_ed0f_2026);
 
     // No churn: the baseline.

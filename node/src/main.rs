@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use libp2p::Multiaddr;
 use phantom_node::fault::Fault;
-use phantom_node::node::{keypair_from_seed, Node, NodeConfig};
+use phantom_node::node::{keypair_from_seed, random_keypair, Node, NodeConfig};
 use phantom_node::storage::Limits;
 use phantom_sync::network::Replication;
 
@@ -77,7 +77,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
     }
     let keypair = match seed {
         Some(seed) => keypair_from_seed(seed),
-        None => libp2p::identity::Keypair::generate_ed25519(),
+        None => random_keypair(),
     };
     if listen.is_empty() {
         listen.push("/ip4/127.0.0.1/tcp/0".parse().map_err(|e| format!("{e}"))?);

@@ -25,7 +25,7 @@ use phantom_sync::mailbox::envelope::Envelope;
 use phantom_sync::mailbox::protocol::{MailboxRequest, MailboxResponse, Refusal, MAX_FETCH};
 use phantom_sync::mailbox::MailboxAddress;
 use phantom_sync::network::codec::{MailboxCodec, ReadBudget, MAILBOX_PROTOCOL};
-use phantom_sync::network::{closest_nodes, dht_key, peer_of, NodeInfo};
+use phantom_sync::network::{closest_nodes, dht_key, is_costly_node_id, peer_of, NodeInfo};
 use thiserror::Error;
 use tokio::task::JoinHandle;
 use tokio::time::interval;
@@ -91,16 +91,35 @@ pub struct NodeConfig {
     pub fault: Fault,
 }
 
-/// The deterministic identity of node number `seed` (test networks and demos).
+/// The deterministic identity of node number `seed` (test networks and demos): the first
+/// key, trying counters in turn, whose id solves the node id puzzle.
 pub fn keypair_from_seed(seed: u64) -> identity::Keypair {
     use sha2::{Digest, Sha256};
-    let mut secret: [u8; 32] = Sha256::new()
-        .chain_update(b"phantom-node identity")
-        .chain_update(seed.to_be_bytes())
-        .finalize()
-        .into();
-    identity::Keypair::ed25519_from_bytes(&mut secret)
-        .unwrap_or_else(|_| unreachable!("any 32 bytes are an Ed25519 secret key"))
+    costly_keypair((0u64..).map(|counter| {
+        Sha256::new()
+            .chain_update(b"phantom-node identity")
+            .chain_update(seed.to_be_bytes())
+            .chain_update(counter.to_be_bytes())
+            .finalize()
+            .into()
+    }))
+}
+
+/// A fresh random identity that solves the node id puzzle.
+pub fn random_keypair() -> identity::Keypair {
+    costly_keypair(std::iter::repeat_with(|| {
+        let mut secret = [0u8; 32];
+        rand_core::Rng::fill_bytes(&mut rand_core::UnwrapErr(getrandom::SysRng), &mut secret);
+        secret
+    }))
+}
+
+/// The first key made from `secrets` whose id solves the puzzle ([`is_costly_node_id`]).
+fn costly_keypair(secrets: impl Iterator<Item = [u8; 32]>) -> identity::Keypair {
+    secrets
+        .filter_map(|mut secret| identity::Keypair::ed25519_from_bytes(&mut secret).ok())
+        .find(|key| is_costly_node_id(&key.public().to_peer_id()))
+        .unwrap_or_else(|| unreachable!("some key solves the puzzle"))
 }
 
 struct Waiter {

@@ -6,7 +6,7 @@ use std::num::NonZeroUsize;
 
 use libp2p::kad::{self, store::MemoryStore, GetClosestPeersError, GetClosestPeersOk};
 use libp2p::{identify, PeerId, StreamProtocol};
-use phantom_sync::network::NodeInfo;
+use phantom_sync::network::{is_costly_node_id, NodeInfo};
 
 /// Kademlia under a private name, so this DHT never merges with others.
 pub const KADEMLIA_PROTOCOL: StreamProtocol = StreamProtocol::new("/phantom-sync/kad/1");
@@ -22,6 +22,8 @@ pub fn kademlia(
     let mut config = kad::Config::new(KADEMLIA_PROTOCOL);
     config.set_query_timeout(std::time::Duration::from_secs(10));
     config.set_replication_factor(factor);
+    // Peers join the table only through `learn_node`, which checks their id's puzzle.
+    config.set_kbucket_inserts(kad::BucketInserts::Manual);
     let mut kad = kad::Behaviour::with_config(peer_id, MemoryStore::new(peer_id), config);
     kad.set_mode(Some(kad::Mode::Server));
     kad
@@ -35,17 +37,18 @@ pub fn identify(key: &libp2p::identity::Keypair) -> identify::Behaviour {
     ))
 }
 
-/// Adds a peer's addresses to the routing table if it is a node (speaks our Kademlia);
-/// devices are clients and stay out of it.
+/// Adds a peer's addresses to the routing table if it is a node (speaks our Kademlia) whose
+/// id solves the puzzle; devices are clients and stay out of it, and so do ids made cheaply.
 pub fn learn_node(kad: &mut kad::Behaviour<MemoryStore>, peer: &PeerId, info: identify::Info) {
-    if info.protocols.contains(&KADEMLIA_PROTOCOL) {
+    if info.protocols.contains(&KADEMLIA_PROTOCOL) && is_costly_node_id(peer) {
         for address in info.listen_addrs {
             kad.add_address(peer, address);
         }
     }
 }
 
-/// The nodes a closest-peers lookup found, including the ones found before a timeout.
+/// The nodes a closest-peers lookup found, including the ones found before a timeout, but
+/// none whose id skips the puzzle (another node may name any id it likes).
 pub fn closest_found(result: Result<GetClosestPeersOk, GetClosestPeersError>) -> Vec<NodeInfo> {
     let peers = match result {
         Ok(ok) => ok.peers,
@@ -53,6 +56,7 @@ pub fn closest_found(result: Result<GetClosestPeersOk, GetClosestPeersError>) ->
     };
     peers
         .into_iter()
+        .filter(|info| is_costly_node_id(&info.peer_id))
         .map(|info| NodeInfo {
             peer: info.peer_id,
             addresses: info.addrs,

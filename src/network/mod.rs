@@ -6,6 +6,11 @@
 //! the same metric ([`closest_nodes`]), and speak the
 //! [mailbox protocol](crate::mailbox::protocol) to those nodes with [`codec::MailboxCodec`].
 //!
+//! A node's id must be costly to make ([`is_costly_node_id`], S/Kademlia's static puzzle):
+//! nodes keep no other node in their routing tables, and devices choose no node, whose id
+//! skips it, so placing a node next to a chosen mailbox costs [`NODE_ID_DIFFICULTY`] bits
+//! of work for every id tried.
+//!
 //! ```
 //! use phantom_sync::network::Replication;
 //!
@@ -28,6 +33,11 @@ use crate::mailbox::MailboxAddress;
 
 /// Kademlia's bucket size: a lookup finds at most this many closest nodes.
 pub const MAX_REPLICATION_FACTOR: usize = MAX_NODES;
+
+/// The leading zero bits a node id's puzzle hash needs: a node makes 2¹² ids on average to
+/// find one (about 90 ms natively), and so does an attacker for each id it tries next to a
+/// mailbox.
+pub const NODE_ID_DIFFICULTY: u32 = 12;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ReplicationError {
@@ -94,6 +104,25 @@ pub fn dht_key(mailbox: &MailboxAddress) -> Vec<u8> {
         .to_vec()
 }
 
+/// The leading zero bits of `SHA-256(SHA-256(peer id bytes))`: the hash of the node's
+/// Kademlia position, so the work and the position are independent.
+pub fn node_id_work(peer: &PeerId) -> u32 {
+    let puzzle = Sha256::digest(Sha256::digest(peer.to_bytes()));
+    let mut zeros = 0;
+    for byte in puzzle {
+        zeros += byte.leading_zeros();
+        if byte != 0 {
+            break;
+        }
+    }
+    zeros
+}
+
+/// Whether `peer`'s id solves the puzzle: [`NODE_ID_DIFFICULTY`] leading zero bits.
+pub fn is_costly_node_id(peer: &PeerId) -> bool {
+    node_id_work(peer) >= NODE_ID_DIFFICULTY
+}
+
 /// The peer an address names with its `/p2p/` part.
 pub fn peer_of(address: &Multiaddr) -> Option<PeerId> {
     address.iter().find_map(|protocol| match protocol {
@@ -118,10 +147,14 @@ impl NodeInfo {
     }
 
     /// The node a record names, with the addresses that parse; `None` when its peer id
-    /// does not.
+    /// does not parse or skips the node id puzzle ([`is_costly_node_id`]).
     pub fn from_record(record: &NodeRecord) -> Option<Self> {
+        let peer = PeerId::from_bytes(&record.peer).ok()?;
+        if !is_costly_node_id(&peer) {
+            return None;
+        }
         Some(Self {
-            peer: PeerId::from_bytes(&record.peer).ok()?,
+            peer,
             addresses: record
                 .addresses
                 .iter()
@@ -196,6 +229,57 @@ mod tests {
             .map(|n| n.peer)
             .collect();
         assert_eq!(chosen, ranked[..3]);
+    }
+
+    /// Ids found by trying keys in turn, as a node makes its own (and an attacker would).
+    fn costly_peer(seed: u8) -> PeerId {
+        (0u32..)
+            .map(|counter| {
+                let mut secret: [u8; 32] = Sha256::new()
+                    .chain_update([seed])
+                    .chain_update(counter.to_be_bytes())
+                    .finalize()
+                    .into();
+                libp2p::identity::Keypair::ed25519_from_bytes(&mut secret)
+                    .unwrap_or_else(|_| unreachable!("any 32 bytes are a key"))
+                    .public()
+                    .to_peer_id()
+            })
+            .find(is_costly_node_id)
+            .unwrap_or_else(|| unreachable!("some key solves the puzzle"))
+    }
+
+    /// An attacker grinds ids until several sit closer to a mailbox than the honest node,
+    /// without solving the puzzle, and names them in a Nodes answer: a device drops them.
+    #[test]
+    fn ids_ground_next_to_a_mailbox_without_the_puzzle_are_never_chosen() {
+        let mailbox = MailboxAddress::from_bytes([3; 32]);
+        let honest = costly_peer(1);
+        let honest_rank = |peer: PeerId| {
+            closest_nodes(&mailbox, [node(peer), node(honest)], 1)
+                .first()
+                .is_some_and(|closest| closest.peer == peer)
+        };
+        let ground: Vec<PeerId> = std::iter::repeat_with(PeerId::random)
+            .filter(|peer| honest_rank(*peer) && !is_costly_node_id(peer))
+            .take(3)
+            .collect();
+        let record = |peer: &PeerId| NodeRecord {
+            peer: peer.to_bytes(),
+            addresses: Vec::new(),
+        };
+        let named: Vec<NodeInfo> = ground
+            .iter()
+            .chain([&honest])
+            .map(record)
+            .filter_map(|record| NodeInfo::from_record(&record))
+            .collect();
+        let chosen: Vec<PeerId> = closest_nodes(&mailbox, named, 3)
+            .into_iter()
+            .map(|n| n.peer)
+            .collect();
+        assert_eq!(chosen, [honest]);
+        assert!(node_id_work(&honest) >= NODE_ID_DIFFICULTY);
     }
 
     #[test]
