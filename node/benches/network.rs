@@ -36,19 +36,6 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[index.min(sorted.len() - 1)]
 }
 
-fn resident_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 fn folder_bytes(path: &Path) -> u64 {
     std::fs::read_dir(path)
         .map(|entries| {
@@ -211,7 +198,7 @@ async fn main() {
     let resident: Vec<String> = network
         .nodes
         .iter()
-        .map(|n| resident_kib(n.pid()).to_string())
+        .map(|n| n.resident_kib().to_string())
         .collect();
     println!(
         "BENCH latency samples={} put_to_visible_p50_ms={:.1} put_to_visible_p99_ms={:.1}",

@@ -84,9 +84,14 @@ impl TestNode {
         tcp.to_string()
     }
 
-    /// The process id, to read its memory from `/proc`.
+    /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The process's resident memory in KiB (`VmRSS` in `/proc`), 0 when unreadable.
+    pub fn resident_kib(&self) -> u64 {
+        resident_kib(self.pid())
     }
 
     pub fn stop(&mut self) {
@@ -115,6 +120,20 @@ impl Drop for TestNode {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// The resident memory of process `pid` in KiB (`VmRSS` in `/proc`), 0 when unreadable.
+pub fn resident_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmRSS:"))
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|kib| kib.parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 /// Several nodes on 127.0.0.1, each bootstrapping from the ones before it.

@@ -12,7 +12,7 @@ use futures::{AsyncRead, AsyncWrite, AsyncWriteExt, StreamExt};
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::{noise, tcp, yamux, Multiaddr, PeerId, StreamProtocol, Swarm};
-use phantom_node::testnet::TestNode;
+use phantom_node::testnet::{resident_kib, TestNode};
 use phantom_sync::mailbox::envelope::Envelope;
 use phantom_sync::mailbox::protocol::MAX_REQUEST_LEN;
 use phantom_sync::mailbox::MailboxAddress;
@@ -144,18 +144,6 @@ async fn attack(
             opened.fetch_add(streams as u64, Ordering::Relaxed);
         }
     }
-}
-
-fn resident_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix("VmRSS:"))
-                .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 /// Samples the node's resident memory every 100 ms; the highest value seen.

@@ -471,6 +471,27 @@ async fn a_mailbox_larger_than_one_answer_is_read_whole_in_parts() {
     assert_eq!(read, (0..count).collect::<Vec<_>>());
 }
 
+/// One node with no rate limit to speak of, and a client that writes to it alone.
+fn lone_node(dir: &Path, seed: u64) -> (testnet::TestNode, MailboxClient) {
+    let binary = Path::new(env!("CARGO_BIN_EXE_phantom-node"));
+    let node = testnet::TestNode::start(
+        binary,
+        seed,
+        &dir.join("node"),
+        "/ip4/127.0.0.1/tcp/0",
+        &[],
+        &["--rate", "100000"],
+    );
+    let client = lone_client(&node);
+    (node, client)
+}
+
+fn lone_client(node: &testnet::TestNode) -> MailboxClient {
+    let one = Replication::new(1, 1).expect("1 ≤ 1");
+    phantom_sync::network::client::connect_native(std::slice::from_ref(&node.address), one)
+        .expect("a client")
+}
+
 /// Group commit acknowledges a put only once its transaction is on disk: the node killed
 /// (SIGKILL) while hundreds of puts are in flight comes back with every envelope it
 /// acknowledged.
@@ -478,19 +499,7 @@ async fn a_mailbox_larger_than_one_answer_is_read_whole_in_parts() {
 async fn every_acknowledged_put_survives_killing_the_node_mid_group() {
     use futures::StreamExt;
     let dir = tempfile::tempdir().expect("a temp dir");
-    let binary = Path::new(env!("CARGO_BIN_EXE_phantom-node"));
-    let mut node = testnet::TestNode::start(
-        binary,
-        5,
-        &dir.path().join("node"),
-        "/ip4/127.0.0.1/tcp/0",
-        &[],
-        &["--rate", "100000"],
-    );
-    let one = Replication::new(1, 1).expect("1 ≤ 1");
-    let client =
-        phantom_sync::network::client::connect_native(std::slice::from_ref(&node.address), one)
-            .expect("a client");
+    let (mut node, client) = lone_node(dir.path(), 5);
     let mailbox = MailboxAddress::from_bytes([0x51; 32]);
     client
         .put(mailbox, envelope("first"))
@@ -523,9 +532,7 @@ async fn every_acknowledged_put_survives_killing_the_node_mid_group() {
     );
 
     node.restart(&[]);
-    let reader =
-        phantom_sync::network::client::connect_native(std::slice::from_ref(&node.address), one)
-            .expect("a client");
+    let reader = lone_client(&node);
     let mut held = std::collections::HashSet::new();
     let mut after = HashMap::new();
     loop {
@@ -551,4 +558,21 @@ async fn every_acknowledged_put_survives_killing_the_node_mid_group() {
         held.len()
     );
     assert_eq!(lost, 0, "an acknowledged put was lost");
+}
+
+/// A thousand puts at once to a single node, far beyond the 100 requests libp2p lets one
+/// connection carry: the client queues them and every one is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_puts_beyond_what_a_connection_carries_is_all_stored() {
+    use futures::StreamExt;
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let (_node, client) = lone_node(dir.path(), 6);
+    let mailbox = MailboxAddress::from_bytes([0x52; 32]);
+    let stored = futures::stream::iter(0..1_000)
+        .map(|n| client.put(mailbox, envelope(&format!("burst {n}"))))
+        .buffer_unordered(1_000)
+        .filter(|outcome| futures::future::ready(outcome.is_ok()))
+        .count()
+        .await;
+    assert_eq!(stored, 1_000);
 }

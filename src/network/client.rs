@@ -7,11 +7,13 @@
 //! fetch asks them all, merges the answers ([`UnionRead`]) and sends each node the envelopes
 //! it lacks. A mailbox's closest nodes are looked up once and remembered for
 //! [`CLOSEST_NODES_TTL`] (or until one of them fails), and operations on a mailbox whose
-//! lookup is under way wait for it rather than start their own. The swarm runs in its own
+//! lookup is under way wait for it rather than start their own. At most
+//! [`MAX_PUTS_IN_FLIGHT`] puts are written at once and the rest wait their turn: libp2p
+//! fails at once a request beyond 100 on one connection. The swarm runs in its own
 //! task; [`MailboxClient`] is a cheap handle to it, which counts what it sent and read
 //! ([`Traffic`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -35,6 +37,10 @@ use crate::network::{closest_nodes, peer_of, NodeInfo, Replication};
 pub const CLOSEST_NODES_TTL: Duration = Duration::from_secs(30);
 /// How many known nodes one lookup asks.
 pub const NODES_ASKED: usize = 3;
+/// Puts written at once, counting those whose slower nodes have yet to answer; beyond,
+/// puts wait in order. Each sends one request per node, so no node's connection carries
+/// more than this many puts.
+pub const MAX_PUTS_IN_FLIGHT: usize = 64;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum NetworkError {
@@ -357,6 +363,8 @@ struct Driver {
     waiting: HashMap<MailboxAddress, Vec<Pending>>,
     closest: HashMap<MailboxAddress, ClosestNodes>,
     puts: HashMap<u64, PutOp>,
+    /// Puts waiting for one of [`MAX_PUTS_IN_FLIGHT`] to finish.
+    queued_puts: VecDeque<Command>,
     fetches: HashMap<u64, FetchOp>,
     requests: HashMap<OutboundRequestId, (u64, PeerId, u64)>,
 }
@@ -374,6 +382,7 @@ impl Driver {
             waiting: HashMap::new(),
             closest: HashMap::new(),
             puts: HashMap::new(),
+            queued_puts: VecDeque::new(),
             fetches: HashMap::new(),
             requests: HashMap::new(),
         }
@@ -388,6 +397,12 @@ impl Driver {
                 },
                 event = self.swarm.select_next_some() => self.on_event(event),
             }
+            while self.puts.len() < MAX_PUTS_IN_FLIGHT {
+                let Some(put) = self.queued_puts.pop_front() else {
+                    break;
+                };
+                self.on_command(put);
+            }
         }
     }
 
@@ -397,6 +412,9 @@ impl Driver {
     }
 
     fn on_command(&mut self, command: Command) {
+        if matches!(command, Command::Put { .. }) && self.puts.len() >= MAX_PUTS_IN_FLIGHT {
+            return self.queued_puts.push_back(command);
+        }
         let id = self.op_id();
         let (mailbox, pending) = match command {
             Command::Put {
