@@ -357,3 +357,116 @@ async fn filling_a_mailbox_does_not_lock_it() {
     assert_eq!(items.len(), 1);
     assert_eq!(items[0].envelope.as_bytes(), b"still reaches the owner");
 }
+
+#[derive(NetworkBehaviour)]
+struct Squatter {
+    kad: libp2p::kad::Behaviour<libp2p::kad::store::MemoryStore>,
+    identify: libp2p::identify::Behaviour,
+}
+
+/// A peer that speaks the nodes' Kademlia with an id ground to be the closest to a
+/// mailbox, without solving the node id puzzle, joins three real nodes: no node keeps it
+/// or names it when asked for the mailbox's nodes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_with_a_cheap_id_next_to_a_mailbox_is_never_named() {
+    use phantom_node::routing::{identify, kademlia};
+    use phantom_sync::network::{closest_nodes, is_costly_node_id, NodeInfo};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let binary = std::path::Path::new(env!("CARGO_BIN_EXE_phantom-node"));
+    let network = phantom_node::testnet::Network::start(binary, dir.path(), 3);
+    let mailbox = MailboxAddress::from_bytes([0x77; 32]);
+    let info = |peer: PeerId| NodeInfo {
+        peer,
+        addresses: Vec::new(),
+    };
+    // The cheapest of a few thousand plain keys that sits closest to the mailbox.
+    let key = (0..3_000)
+        .map(|_| libp2p::identity::Keypair::generate_ed25519())
+        .filter(|key| !is_costly_node_id(&key.public().to_peer_id()))
+        .min_by_key(|key| {
+            let peer = key.public().to_peer_id();
+            let ranked = closest_nodes(
+                &mailbox,
+                network
+                    .nodes
+                    .iter()
+                    .map(|n| info(n.peer))
+                    .chain([info(peer)]),
+                4,
+            );
+            ranked.iter().position(|n| n.peer == peer)
+        })
+        .expect("a key");
+    let squatter_peer = key.public().to_peer_id();
+    let ranked = closest_nodes(
+        &mailbox,
+        network
+            .nodes
+            .iter()
+            .map(|n| info(n.peer))
+            .chain([info(squatter_peer)]),
+        1,
+    );
+    assert_eq!(ranked[0].peer, squatter_peer, "the squatter is the closest");
+
+    let mut squatter = libp2p::SwarmBuilder::with_existing_identity(key)
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default(),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .expect("tcp")
+        .with_behaviour(|key| Squatter {
+            kad: kademlia(key, std::num::NonZeroUsize::MIN.saturating_add(2)),
+            identify: identify(key),
+        })
+        .expect("behaviour")
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+        .build();
+    squatter
+        .listen_on("/ip4/127.0.0.1/tcp/0".parse().expect("an address"))
+        .expect("listens");
+    for node in &network.nodes {
+        squatter
+            .behaviour_mut()
+            .kad
+            .add_address(&node.peer, node.address.clone());
+        squatter.dial(node.address.clone()).expect("dials");
+    }
+    let _ = squatter.behaviour_mut().kad.bootstrap();
+    let squatting = tokio::spawn(async move {
+        loop {
+            squatter.select_next_some().await;
+        }
+    });
+    // Identify, bootstrap and a routing round or two.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+
+    for node in &network.nodes {
+        let mut device = prober();
+        device.dial(node.address.clone()).expect("dials");
+        let (_, answer) = exchange(
+            &mut device,
+            node.peer,
+            vec![],
+            vec![MailboxRequest::FindNodes { mailbox }],
+        )
+        .await;
+        let Ok(MailboxResponse::Nodes { nodes }) = &answer[0] else {
+            panic!("the node answers: {answer:?}");
+        };
+        let named: Vec<PeerId> = nodes
+            .iter()
+            .filter_map(|record| PeerId::from_bytes(&record.peer).ok())
+            .collect();
+        assert!(
+            !named.contains(&squatter_peer),
+            "{} named the squatter",
+            node.peer
+        );
+        assert_eq!(named.len(), 3, "the three real nodes are named: {named:?}");
+    }
+    squatting.abort();
+}
