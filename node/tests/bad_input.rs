@@ -376,39 +376,29 @@ async fn a_node_with_a_cheap_id_next_to_a_mailbox_is_never_named() {
     let binary = std::path::Path::new(env!("CARGO_BIN_EXE_phantom-node"));
     let network = phantom_node::testnet::Network::start(binary, dir.path(), 3);
     let mailbox = MailboxAddress::from_bytes([0x77; 32]);
-    let info = |peer: PeerId| NodeInfo {
-        peer,
-        addresses: Vec::new(),
+    // Where a peer would rank among the real nodes for the mailbox, 0 the closest.
+    let rank = |peer: PeerId| {
+        let candidates = network
+            .nodes
+            .iter()
+            .map(|n| n.peer)
+            .chain([peer])
+            .map(|peer| NodeInfo {
+                peer,
+                addresses: Vec::new(),
+            });
+        closest_nodes(&mailbox, candidates, 4)
+            .iter()
+            .position(|n| n.peer == peer)
     };
     // The cheapest of a few thousand plain keys that sits closest to the mailbox.
     let key = (0..3_000)
         .map(|_| libp2p::identity::Keypair::generate_ed25519())
         .filter(|key| !is_costly_node_id(&key.public().to_peer_id()))
-        .min_by_key(|key| {
-            let peer = key.public().to_peer_id();
-            let ranked = closest_nodes(
-                &mailbox,
-                network
-                    .nodes
-                    .iter()
-                    .map(|n| info(n.peer))
-                    .chain([info(peer)]),
-                4,
-            );
-            ranked.iter().position(|n| n.peer == peer)
-        })
+        .min_by_key(|key| rank(key.public().to_peer_id()))
         .expect("a key");
     let squatter_peer = key.public().to_peer_id();
-    let ranked = closest_nodes(
-        &mailbox,
-        network
-            .nodes
-            .iter()
-            .map(|n| info(n.peer))
-            .chain([info(squatter_peer)]),
-        1,
-    );
-    assert_eq!(ranked[0].peer, squatter_peer, "the squatter is the closest");
+    assert_eq!(rank(squatter_peer), Some(0), "the squatter is the closest");
 
     let mut squatter = libp2p::SwarmBuilder::with_existing_identity(key)
         .with_tokio()
