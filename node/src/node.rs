@@ -141,7 +141,7 @@ struct PutGroup {
 /// A group being written: its answers, and the transaction's outcome per put.
 struct Commit {
     channels: Vec<ResponseChannel<MailboxResponse>>,
-    mailboxes: Vec<MailboxAddress>,
+    mailboxes: HashSet<MailboxAddress>,
     written: JoinHandle<Result<Vec<Result<Put, StorageError>>, StorageError>>,
 }
 
@@ -358,13 +358,7 @@ impl Node {
             };
             self.respond(channel, response);
         }
-        let mut woken: Vec<MailboxAddress> = Vec::new();
-        for mailbox in mailboxes {
-            if !woken.contains(&mailbox) {
-                woken.push(mailbox);
-                self.wake_waiters(&mailbox);
-            }
-        }
+        self.wake_waiters(&mailboxes);
     }
 
     fn on_event(&mut self, event: SwarmEvent<NodeBehaviourEvent>) {
@@ -547,12 +541,13 @@ impl Node {
         self.respond(channel, MailboxResponse::Nodes { nodes });
     }
 
-    /// Answers the fetches held open on `mailbox`, now that it has something new.
-    fn wake_waiters(&mut self, mailbox: &MailboxAddress) {
+    /// Answers the fetches held open on `mailboxes`, now that they have something new: one
+    /// pass over the waiters, however many mailboxes a group wrote to.
+    fn wake_waiters(&mut self, mailboxes: &HashSet<MailboxAddress>) {
         let (ready, waiting): (Vec<Waiter>, Vec<Waiter>) = self
             .waiters
             .drain(..)
-            .partition(|waiter| waiter.mailbox == *mailbox);
+            .partition(|waiter| mailboxes.contains(&waiter.mailbox));
         self.waiters = waiting;
         for waiter in ready {
             self.answer(waiter);
