@@ -14,6 +14,9 @@ export function mount(root, app) {
   let shown = null;
   let timer = null;
   let framesAtLink = 0;
+  // Set when this device may not link (it holds no authority): the pairing state then
+  // belongs to this device's own linking, and must not turn the refusal into "Linked."
+  let refused = false;
 
   // Shown above everything once a second device answered the code: someone else saw it.
   const intruders = h("p", { class: "status error", id: "turned-away", role: "alert", hidden: true });
@@ -31,9 +34,11 @@ export function mount(root, app) {
     try {
       invitation = manager.generatePairingInvitation();
     } catch (error) {
+      refused = true;
       fail(status, error);
       return;
     }
+    refused = false;
     const countdown = h("output", { id: "expires-in" });
     const copy = h("button", {
       type: "button",
@@ -141,6 +146,7 @@ export function mount(root, app) {
   }
 
   function update() {
+    if (refused) return;
     warnOfIntruders();
     const state = manager.state;
     if (state === "inviting" && shown !== "inviting") invite();
