@@ -3,16 +3,17 @@
 //! Contacts seal each message to every device on the recipient's roster, and a device
 //! accepts messages only from devices on the sender's roster, so the roster decides who can
 //! read. Its `epoch` only grows: adding a device bumps it, and revoking one bumps it and
-//! moves the persona's `inbox` to a fresh random mailbox the revoked device is never told.
-//! A roster whose epoch goes backwards is a rollback and is refused.
+//! moves the persona's `inbox` to a fresh mailbox seed the revoked device is never told.
+//! A roster whose epoch goes backwards is a rollback and is refused. It also carries the
+//! seed that reads the persona's profile mailbox, so that a persona key alone reads nothing.
 //!
 //! ```
 //! use ed25519_dalek::SigningKey;
-//! use phantom_sync::mailbox::MailboxAddress;
+//! use phantom_sync::mailbox::keys::MailboxSeed;
 //! use phantom_sync::roster::{Roster, RosterError, SignedRoster};
 //!
 //! let persona = SigningKey::from_bytes(&[7; 32]);
-//! let roster = Roster::first(persona.verifying_key().to_bytes(), MailboxAddress::from_bytes([1; 32]));
+//! let roster = Roster::first(persona.verifying_key().to_bytes(), MailboxSeed::from_bytes([1; 32]), [2; 32]);
 //! let signed = roster.sign(&persona)?;
 //! let received = SignedRoster::decode(&signed.encode())?;
 //! assert_eq!(received.verify(&persona.verifying_key().to_bytes())?, roster);
@@ -28,10 +29,13 @@
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use thiserror::Error;
 
-use crate::mailbox::MailboxAddress;
+use crate::mailbox::keys::MailboxSeed;
 use crate::wire::{Reader, WireError, WireRecord, Writer};
 
-pub const ROSTER_FORMAT_VERSION: u8 = 1;
+pub const ROSTER_FORMAT_VERSION: u8 = 2;
+/// Rosters signed before they carried `profile_read`.
+const ROSTER_FORMAT_WITHOUT_PROFILE_READ: u8 = 1;
+const SIGNED_ROSTER_FORMAT_VERSION: u8 = 1;
 const ROSTER_MAGIC: &[u8; 2] = b"PR";
 const SIGNED_ROSTER_MAGIC: &[u8; 2] = b"PS";
 /// Signed with this prefix, so a roster signature can never pass for any other signature.
@@ -40,8 +44,8 @@ pub const MAX_DEVICES: usize = 16;
 pub const MAX_DEVICE_NAME_LEN: usize = 64;
 /// The most a signed roster can take: its devices, names and signature.
 pub const MAX_ROSTER_LEN: usize = 4096;
-/// The inbox of a roster published for anyone to read: all zeros, the real one withheld.
-pub const WITHHELD_INBOX: MailboxAddress = MailboxAddress::from_bytes([0; 32]);
+/// The inbox of a roster published in the profile mailbox: all zeros, the real one withheld.
+pub const WITHHELD_INBOX: MailboxSeed = MailboxSeed::from_bytes([0; 32]);
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum RosterError {
@@ -125,7 +129,12 @@ pub struct Roster {
     /// The persona identity key (Ed25519) that signs the roster.
     pub persona_key: [u8; 32],
     pub epoch: u64,
-    pub inbox: MailboxAddress,
+    /// Whoever holds it writes to the persona's devices and reads their inbox.
+    pub inbox: MailboxSeed,
+    /// The seed of the key that reads the persona's profile mailbox (the identity key
+    /// writes it). Made with the persona and never changed. A roster of format 1 has none:
+    /// it reads as the persona key itself, which anyone may know.
+    pub profile_read: [u8; 32],
     pub devices: Vec<RosterDevice>,
 }
 
@@ -138,11 +147,12 @@ pub struct SignedRoster {
 
 impl Roster {
     /// Epoch 0 with no device yet: a new persona before its first device joins.
-    pub fn first(persona_key: [u8; 32], inbox: MailboxAddress) -> Self {
+    pub fn first(persona_key: [u8; 32], inbox: MailboxSeed, profile_read: [u8; 32]) -> Self {
         Self {
             persona_key,
             epoch: 0,
             inbox,
+            profile_read,
             devices: Vec::new(),
         }
     }
@@ -186,7 +196,7 @@ impl Roster {
     pub fn without_device(
         &self,
         device_id: &[u8; 16],
-        inbox: MailboxAddress,
+        inbox: MailboxSeed,
     ) -> Result<Roster, RosterError> {
         if self.device(device_id).is_none() {
             return Err(RosterError::UnknownDevice);
@@ -201,7 +211,7 @@ impl Roster {
 
     /// These devices again, one epoch past both this roster and `rival_epoch`, reading
     /// `inbox`: the next epoch (`rival_epoch` is this roster's), or what settles a dispute.
-    pub fn after(&self, rival_epoch: u64, inbox: MailboxAddress) -> Result<Roster, RosterError> {
+    pub fn after(&self, rival_epoch: u64, inbox: MailboxSeed) -> Result<Roster, RosterError> {
         let epoch = self
             .epoch
             .max(rival_epoch)
@@ -221,17 +231,28 @@ impl Roster {
         w.put_bytes(&self.persona_key);
         w.put_u64(self.epoch);
         w.put_bytes(self.inbox.as_bytes());
+        w.put_bytes(&self.profile_read);
         w.put_list("devices", &self.devices, MAX_DEVICES)?;
         Ok(w.into_bytes())
     }
 
     fn decode(bytes: &[u8]) -> Result<Roster, RosterError> {
         let mut r = Reader::new(bytes);
-        r.magic_and_version(ROSTER_MAGIC, ROSTER_FORMAT_VERSION)?;
+        let version = match bytes.get(ROSTER_MAGIC.len()) {
+            Some(&ROSTER_FORMAT_WITHOUT_PROFILE_READ) => ROSTER_FORMAT_WITHOUT_PROFILE_READ,
+            _ => ROSTER_FORMAT_VERSION,
+        };
+        r.magic_and_version(ROSTER_MAGIC, version)?;
+        let persona_key = r.array("persona_key")?;
         let roster = Roster {
-            persona_key: r.array("persona_key")?,
+            persona_key,
             epoch: r.u64("epoch")?,
-            inbox: MailboxAddress::from_bytes(r.array("inbox")?),
+            inbox: MailboxSeed::from_bytes(r.array("inbox")?),
+            profile_read: if version == ROSTER_FORMAT_VERSION {
+                r.array("profile_read")?
+            } else {
+                persona_key
+            },
             devices: r.list("devices", MAX_DEVICES)?,
         };
         r.finish()?;
@@ -291,6 +312,11 @@ impl SignedRoster {
         Ok(Roster::decode(&self.roster)?.withholds_inbox())
     }
 
+    /// The roster as it reads, before anything is verified.
+    pub fn claimed(&self) -> Result<Roster, RosterError> {
+        Roster::decode(&self.roster)
+    }
+
     /// The persona key the roster claims, before anything is verified.
     pub fn claimed_persona(&self) -> Result<[u8; 32], RosterError> {
         Ok(Roster::decode(&self.roster)?.persona_key)
@@ -299,7 +325,7 @@ impl SignedRoster {
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::new();
         w.put_bytes(SIGNED_ROSTER_MAGIC);
-        w.put_u8(ROSTER_FORMAT_VERSION);
+        w.put_u8(SIGNED_ROSTER_FORMAT_VERSION);
         w.put_bytes(&self.signature);
         w.put_bytes(&self.roster);
         w.into_bytes()
@@ -315,7 +341,7 @@ impl SignedRoster {
             .into());
         }
         let mut r = Reader::new(bytes);
-        r.magic_and_version(SIGNED_ROSTER_MAGIC, ROSTER_FORMAT_VERSION)?;
+        r.magic_and_version(SIGNED_ROSTER_MAGIC, SIGNED_ROSTER_FORMAT_VERSION)?;
         let signature = r.array("signature")?;
         let roster = r.bytes("roster", r.remaining_len())?.to_vec();
         Ok(SignedRoster { roster, signature })
@@ -369,7 +395,8 @@ mod tests {
     fn two_devices() -> Roster {
         let first = Roster::first(
             persona().verifying_key().to_bytes(),
-            MailboxAddress::from_bytes([1; 32]),
+            MailboxSeed::from_bytes([1; 32]),
+            [3; 32],
         );
         first
             .with_device(device(1))
@@ -382,10 +409,10 @@ mod tests {
         let roster = two_devices();
         assert_eq!(roster.epoch, 2);
         let revoked = roster
-            .without_device(&[2; 16], MailboxAddress::from_bytes([5; 32]))
+            .without_device(&[2; 16], MailboxSeed::from_bytes([5; 32]))
             .expect("known device");
         assert_eq!(revoked.epoch, 3);
-        assert_eq!(revoked.inbox, MailboxAddress::from_bytes([5; 32]));
+        assert_eq!(revoked.inbox, MailboxSeed::from_bytes([5; 32]));
         assert_eq!(revoked.devices, vec![device(1)]);
         assert_eq!(
             revoked.without_device(&[1; 16], revoked.inbox),
@@ -433,6 +460,26 @@ mod tests {
         assert_eq!(
             two_devices().sign(&other).map_err(|e| e.code()),
             Err("roster_wrong_persona")
+        );
+    }
+
+    #[test]
+    fn a_roster_of_format_1_reads_its_profile_with_the_persona_key() {
+        let roster = two_devices();
+        let current = roster.encode().expect("encodes");
+        // Format 1 is format 2 without `profile_read`, right after the inbox.
+        let profile_read_at = 2 + 1 + 32 + 8 + 32;
+        let mut older = current.clone();
+        older.drain(profile_read_at..profile_read_at + 32);
+        older[2] = 1;
+        let read = Roster::decode(&older).expect("format 1 still reads");
+        assert_eq!(read.profile_read, roster.persona_key);
+        assert_eq!(
+            Roster {
+                profile_read: roster.profile_read,
+                ..read
+            },
+            roster
         );
     }
 

@@ -11,7 +11,7 @@ use common::link::{
     sync_until, text, ROUNDS,
 };
 use phantom_sync::facade::SyncManager;
-use phantom_sync::mailbox::MailboxAddress;
+use phantom_sync::mailbox::keys::MailboxSeed;
 use phantom_sync::pairing::invitation::{Capabilities, Intent, InvitationId, PairingInvitation};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
@@ -189,7 +189,7 @@ async fn an_expired_invitation_is_refused_before_anything_is_sent() {
         intent: Intent::LinkDevice,
         id: InvitationId::from_bytes(id),
         source_key: [9; 32],
-        mailbox: MailboxAddress::from_bytes([7; 32]),
+        mailbox: MailboxSeed::from_bytes([7; 32]),
         expires_at: (js_sys::Date::now() / 1000.0) as u64 - 1,
         capabilities: Capabilities::default(),
     };
@@ -302,9 +302,9 @@ async fn a_network_cut_during_the_transfer_is_reported_and_loses_nothing() {
 #[wasm_bindgen_test]
 async fn a_fork_from_a_stolen_recovery_code_is_shown_and_settled() {
     use phantom_sync::mailbox::envelope::Envelope;
+    use phantom_sync::mailbox::keys::MailboxKeys;
     use phantom_sync::mailbox::transport::{MailboxCursor, MailboxTransport};
-    use phantom_sync::messaging::messenger::profile_mailbox;
-    use phantom_sync::messaging::sealed::InboxItem;
+    use phantom_sync::messaging::sealed::{ContactCard, InboxItem};
     use phantom_sync::messaging::sessions::DeviceSessions;
     use phantom_sync::network::client::connect_browser;
     use phantom_sync::network::Replication;
@@ -335,7 +335,8 @@ async fn a_fork_from_a_stolen_recovery_code_is_shown_and_settled() {
     };
     assert!(!disputed(&grace) && !phone.roster_disputed());
 
-    // The thief: Ada's code, and her published roster with a device of its own added.
+    // The thief: Ada's code and her contact card (whoever she gave it to), and her published
+    // roster with a device of its own added.
     let code = RecoveryCode::parse(&phone.recovery_code().expect("the phone's")).expect("words");
     let mut thief_persona = Persona::create(
         "Thief",
@@ -352,10 +353,12 @@ async fn a_fork_from_a_stolen_recovery_code_is_shown_and_settled() {
         .map(|a| a.parse().expect("an address"))
         .collect();
     let thief = connect_browser(&nodes, Replication::default()).expect("a client");
-    let profile = profile_mailbox(&ada_key);
+    let card = ContactCard::from_link_code(&phone.contact_card().expect("a card")).expect("read");
+    let profile_read = card.roster.claimed().expect("a roster").profile_read;
+    let profile = MailboxKeys::signed_by(&key, &profile_read);
     let published = MailboxTransport::fetch(
         &thief,
-        profile,
+        &profile,
         &mut MailboxCursor::default(),
         Duration::from_secs(2),
     )
@@ -373,14 +376,13 @@ async fn a_fork_from_a_stolen_recovery_code_is_shown_and_settled() {
         .devices
         .push(DeviceSessions::new().roster_device([0x1d; 16], "Ada's tablet", 0));
     let fork = common::attacker::sign_as(&genuine, &key);
-    thief
-        .put(
-            profile,
-            Envelope::new(InboxItem::PublishedRoster(fork).encode().expect("encodes"))
-                .expect("fits"),
-        )
-        .await
-        .expect("published");
+    MailboxTransport::put(
+        &thief,
+        &profile,
+        Envelope::new(InboxItem::PublishedRoster(fork).encode().expect("encodes")).expect("fits"),
+    )
+    .await
+    .expect("published");
 
     sync_until(&grace, |e| text(e, "type") == "roster_disputed").await;
     assert!(disputed(&grace), "Grace's conversation with Ada says so");
@@ -452,10 +454,13 @@ async fn a_contact_rewriting_a_sent_text_is_flagged_and_changes_nothing() {
     let network = connect_browser(&nodes, Replication::default()).expect("a client");
     for transmit in transmits {
         let envelope = Envelope::new(transmit.bytes).expect("fits");
-        network
-            .put(transmit.mailbox, envelope)
-            .await
-            .expect("stored");
+        phantom_sync::mailbox::transport::MailboxTransport::put(
+            &network,
+            &transmit.mailbox,
+            envelope,
+        )
+        .await
+        .expect("stored");
     }
 
     sync_until(&ada, |e| text(e, "type") == "conflict").await;

@@ -146,11 +146,13 @@ async fn a_browser_client_stores_history_sized_envelopes_after_many_small_operat
             .await
             .expect("fetched");
     }
-    let blocks = random_mailbox();
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).expect("randomness");
+    let blocks = phantom_sync::mailbox::keys::MailboxKeys::shared(&seed);
     for n in 0..12u8 {
         let block = Envelope::new(vec![n; 64 * 1024]).expect("within the cap");
         let receipt = client
-            .put(blocks, block)
+            .put(blocks.address(), block)
             .await
             .expect("a 64 KiB envelope is stored");
         assert!(receipt.acks.len() >= 2, "{receipt:?}");
@@ -159,7 +161,7 @@ async fn a_browser_client_stores_history_sized_envelopes_after_many_small_operat
     let mut cursor = phantom_sync::mailbox::transport::MailboxCursor::default();
     let fetched = phantom_sync::mailbox::transport::MailboxTransport::fetch(
         &client,
-        blocks,
+        &blocks,
         &mut cursor,
         Duration::ZERO,
     )

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Pair, NOW};
-use phantom_sync::mailbox::MailboxAddress;
+use phantom_sync::mailbox::keys::MailboxSeed;
 use phantom_sync::pairing::channel::{
     ChannelError, ChannelMessage, MessageKind, PairingChannel, SourceKeyPair,
 };
@@ -28,7 +28,7 @@ fn an_approved_link_mirrors_the_persona_and_completes_both_sides() {
     let mut pair = Pair::new(1);
     assert_eq!(pair.source.state(), SyncState::Inviting);
     let request = pair.scan();
-    assert_eq!(request.mailbox, pair.invitation.mailbox);
+    assert_eq!(request.mailbox, pair.invitation.mailbox.keys());
     assert_eq!(pair.target.state(), SyncState::AwaitingApproval);
 
     let event = pair.deliver_request(&request);
@@ -518,7 +518,7 @@ fn once_the_persona_is_sent_cancelling_is_refused() {
 
 #[test]
 fn an_authentic_but_unreadable_payload_fails_the_import_and_tells_the_source() {
-    use phantom_sync::mailbox::MailboxAddress;
+    use phantom_sync::mailbox::keys::MailboxSeed;
     use phantom_sync::pairing::channel::{MessageKind, PairingChannel, SourceKeyPair};
     use phantom_sync::pairing::invitation::{Capabilities, Intent, InvitationId};
 
@@ -528,7 +528,7 @@ fn an_authentic_but_unreadable_payload_fails_the_import_and_tells_the_source() {
         intent: Intent::LinkDevice,
         id: InvitationId::from_bytes([1; 16]),
         source_key: keys.public_key(),
-        mailbox: MailboxAddress::from_bytes([2; 32]),
+        mailbox: MailboxSeed::from_bytes([2; 32]),
         expires_at: NOW + 100,
         capabilities: Capabilities::default(),
     };
@@ -603,14 +603,14 @@ fn after_accepting_the_source_listens_only_where_the_target_writes_even_when_lat
         .expect("a rotated invitation");
     assert_eq!(
         pair.source.listening_mailboxes(NOW + 61),
-        vec![pair.invitation.mailbox, second.mailbox]
+        vec![pair.invitation.mailbox.keys(), second.mailbox.keys()]
     );
     let request = pair.scan();
     pair.deliver_request(&request);
     let much_later = NOW + 10 * INVITATION_LIFETIME_SECS;
     assert_eq!(
         pair.source.listening_mailboxes(much_later),
-        vec![pair.invitation.mailbox]
+        vec![pair.invitation.mailbox.keys()]
     );
 }
 
@@ -776,7 +776,7 @@ fn channel_invitation(rng: &mut SeededRng) -> (SourceKeyPair, PairingInvitation)
         intent: Intent::LinkDevice,
         id: InvitationId::random(rng),
         source_key: keys.public_key(),
-        mailbox: MailboxAddress::random(rng),
+        mailbox: MailboxSeed::random(rng),
         expires_at: NOW + INVITATION_LIFETIME_SECS,
         capabilities: Capabilities::default(),
     };
@@ -830,7 +830,7 @@ fn each_direction_has_its_own_key_and_no_nonce_repeats() {
 
     for other in [
         PairingInvitation {
-            mailbox: MailboxAddress::random(&mut rng),
+            mailbox: MailboxSeed::random(&mut rng),
             ..invitation.clone()
         },
         PairingInvitation {

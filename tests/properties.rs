@@ -1,6 +1,7 @@
 //! Property tests: every encoder round-trips; no decoder panics on random bytes.
 #![cfg(not(target_arch = "wasm32"))]
 
+use phantom_sync::mailbox::keys::MailboxSeed;
 use phantom_sync::mailbox::MailboxAddress;
 use phantom_sync::pairing::channel::{ChannelMessage, MessageKind};
 use phantom_sync::pairing::invitation::{Capabilities, Intent, InvitationId, PairingInvitation};
@@ -42,7 +43,8 @@ fn signed_roster(devices: Vec<RosterDevice>, epoch: u64, inbox: [u8; 32]) -> Sig
     Roster {
         persona_key: persona.verifying_key().to_bytes(),
         epoch,
-        inbox: MailboxAddress::from_bytes(inbox),
+        inbox: MailboxSeed::from_bytes(inbox),
+        profile_read: [8; 32],
         devices,
     }
     .sign(&persona)
@@ -61,7 +63,7 @@ fn invitation() -> impl Strategy<Value = PairingInvitation> {
             intent: Intent::LinkDevice,
             id: InvitationId::from_bytes(id),
             source_key: key,
-            mailbox: MailboxAddress::from_bytes(mailbox),
+            mailbox: MailboxSeed::from_bytes(mailbox),
             expires_at,
             capabilities: Capabilities(caps),
         })

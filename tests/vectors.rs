@@ -4,6 +4,7 @@
 //! compared with the file. After a deliberate protocol change, regenerate the file with
 //! `PHANTOM_WRITE_VECTORS=1 cargo test --test vectors` and update `docs/PROTOCOL.md`.
 
+use phantom_sync::mailbox::keys::MailboxSeed;
 use phantom_sync::mailbox::MailboxAddress;
 use phantom_sync::pairing::channel::{MessageKind, PairingChannel, SourceKeyPair};
 use phantom_sync::pairing::invitation::{Capabilities, Intent, InvitationId, PairingInvitation};
@@ -36,7 +37,7 @@ fn compute() -> Value {
         intent: Intent::LinkDevice,
         id: InvitationId::from_bytes(filled(0x10)),
         source_key: source_keys.public_key(),
-        mailbox: MailboxAddress::from_bytes(filled(0x20)),
+        mailbox: MailboxSeed::from_bytes(filled(0x20)),
         expires_at: 1_767_225_780,
         capabilities: Capabilities::HISTORY_WEBRTC.union(Capabilities::HISTORY_MAILBOX),
     };
@@ -114,7 +115,8 @@ fn compute() -> Value {
     };
     let roster = Roster::first(
         identity.verifying_key().to_bytes(),
-        MailboxAddress::from_bytes(filled(0xd0)),
+        MailboxSeed::from_bytes(filled(0xd0)),
+        filled(0xd8),
     )
     .with_device(source_device)
     .expect("room")
@@ -169,7 +171,8 @@ fn compute() -> Value {
         "invitation": {
             "intent": 1,
             "invitation_id": hex::encode(invitation.id.as_bytes()),
-            "mailbox": invitation.mailbox.to_hex(),
+            "mailbox_seed": hex::encode(invitation.mailbox.as_bytes()),
+            "mailbox": invitation.mailbox.address().to_hex(),
             "expires_at": invitation.expires_at,
             "capabilities": invitation.capabilities.0,
             "encoded": hex::encode(invitation.encode()),
@@ -179,7 +182,8 @@ fn compute() -> Value {
             "hpke_info": hex::encode([b"phantom-sync pairing v1".as_slice(), &invitation.encode()].concat()),
             "encapsulated_key": hex::encode(target.encapsulated_key()),
             "words": target.words().to_string(),
-            "reply_mailbox": target.reply_mailbox().to_hex(),
+            "reply_mailbox_seed": hex::encode(target.reply_mailbox().as_bytes()),
+            "reply_mailbox": target.reply_mailbox().address().to_hex(),
         },
         "sync_request": {
             "device_name": request.device_name,
@@ -280,7 +284,7 @@ const MESSAGING_VECTORS: &str = include_str!("vectors/messaging-v1.json");
 
 fn compute_messaging() -> Value {
     use phantom_sync::history::direct::{end_of_answer, DirectSignal, WantFrame};
-    use phantom_sync::messaging::messenger::{contact_id, conversation_id, profile_mailbox};
+    use phantom_sync::messaging::messenger::{contact_id, conversation_id, profile_keys};
     use phantom_sync::messaging::sealed::{
         body_digest, encrypt_content, ContactCard, Content, InboxItem, ReadState, SealedMessage,
         Text,
@@ -294,16 +298,20 @@ fn compute_messaging() -> Value {
 
     let persona = ed25519_dalek::SigningKey::from_bytes(&filled(0x51));
     let persona_key = persona.verifying_key().to_bytes();
-    let roster = Roster::first(persona_key, MailboxAddress::from_bytes(filled(0x61)))
-        .with_device(RosterDevice {
-            device_id: filled(0x71),
-            name: "Test Laptop".into(),
-            added_at: 1_767_225_600,
-            identity_key: filled(0x81),
-            signing_key: filled(0x91),
-            fallback_key: filled(0xa1),
-        })
-        .expect("room");
+    let roster = Roster::first(
+        persona_key,
+        MailboxSeed::from_bytes(filled(0x61)),
+        filled(0x69),
+    )
+    .with_device(RosterDevice {
+        device_id: filled(0x71),
+        name: "Test Laptop".into(),
+        added_at: 1_767_225_600,
+        identity_key: filled(0x81),
+        signing_key: filled(0x91),
+        fallback_key: filled(0xa1),
+    })
+    .expect("room");
     let signed = roster.sign(&persona).expect("signs");
     let peer_key: [u8; 32] = filled(0xb1);
 
@@ -346,7 +354,9 @@ fn compute_messaging() -> Value {
         "roster": {
             "encoded": hex::encode(roster.encode().expect("encodes")),
             "signed": hex::encode(signed.encode()),
-            "profile_mailbox": profile_mailbox(&persona_key).to_hex(),
+            "profile_reader": hex::encode(profile_keys(&roster).public().reader),
+            "profile_mailbox": profile_keys(&roster).address().to_hex(),
+            "inbox": MailboxSeed::from_bytes(filled(0x61)).address().to_hex(),
         },
         "peer_key": hex::encode(peer_key),
         "conversation_id": hex::encode(conversation_id(&persona_key, &peer_key)),
@@ -383,6 +393,8 @@ fn compute_messaging() -> Value {
 
 /// §7–8: where a mailbox lives, and the FindNodes exchange, from fixed node keys.
 fn compute_mailbox_protocol() -> Value {
+    use phantom_sync::mailbox::envelope::Envelope;
+    use phantom_sync::mailbox::keys::MailboxKeys;
     use phantom_sync::mailbox::protocol::{MailboxRequest, MailboxResponse};
     use phantom_sync::network::{
         closest_nodes, dht_key, is_costly_node_id, node_id_work, NodeInfo,
@@ -418,7 +430,33 @@ fn compute_mailbox_protocol() -> Value {
         })
         .collect();
     let closest = closest_nodes(&mailbox, nodes.clone(), 3);
+    let shared = MailboxKeys::shared(&filled(0x20));
+    let owner = MailboxKeys::owner(&filled(0x28), &filled(0x38));
+    let envelope = Envelope::new(b"sealed bytes".to_vec()).expect("fits");
+    let written_at = 1_767_225_600;
+    let stamp = owner
+        .stamp(&envelope.id(), written_at)
+        .expect("the owner writes");
+    let node = nodes.first().expect("four nodes").peer.to_bytes();
+    let authorization = owner
+        .authorize_fetch(&node, written_at)
+        .expect("the owner reads");
     json!({
+        "keys": {
+            "shared_seed": hex::encode(filled::<32>(0x20)),
+            "shared_key": hex::encode(shared.public().writer),
+            "shared_address": shared.address().to_hex(),
+            "write_seed": hex::encode(filled::<32>(0x28)),
+            "read_seed": hex::encode(filled::<32>(0x38)),
+            "writer": hex::encode(owner.public().writer),
+            "reader": hex::encode(owner.public().reader),
+            "address": owner.address().to_hex(),
+            "envelope_id": hex::encode(envelope.id().as_bytes()),
+            "written_at": written_at,
+            "stamp": hex::encode(stamp.signature),
+            "fetch_node": hex::encode(&node),
+            "fetch_authorization": hex::encode(authorization),
+        },
         "mailbox": mailbox.to_hex(),
         "dht_key": hex::encode(dht_key(&mailbox)),
         "node_peer_ids": nodes.iter().map(|n| n.peer.to_base58()).collect::<Vec<_>>(),

@@ -33,7 +33,7 @@ fn millis(duration: Duration) -> f64 {
 async fn put_all(client: &MailboxClient, transmits: Vec<Transmit>) {
     for transmit in transmits {
         let envelope = Envelope::new(transmit.bytes).expect("fits");
-        MailboxTransport::put(client, transmit.mailbox, envelope)
+        MailboxTransport::put(client, &transmit.mailbox, envelope)
             .await
             .expect("stored");
     }
@@ -45,14 +45,14 @@ async fn until_text(
     device: &mut Messenger,
     cursor: &mut MailboxCursor,
 ) -> Instant {
-    let inbox = device.roster().inbox;
+    let inbox = device.roster().inbox.keys();
     loop {
-        let envelopes = MailboxTransport::fetch(client, inbox, cursor, Duration::from_secs(10))
+        let envelopes = MailboxTransport::fetch(client, &inbox, cursor, Duration::from_secs(10))
             .await
             .expect("fetched");
         for envelope in envelopes {
             let events = device
-                .receive(inbox, &envelope, &mut SeededRng::new(0))
+                .receive(inbox.address(), &envelope, &mut SeededRng::new(0))
                 .expect("opens");
             if events
                 .iter()
@@ -113,7 +113,9 @@ fn crypto_floor(samples: usize) -> Vec<Duration> {
     for transmit in added {
         let mailbox = transmit.mailbox;
         let envelope = Envelope::new(transmit.bytes).expect("fits");
-        let _ = cast.bob_b.receive(mailbox, &envelope, &mut cast.rng);
+        let _ = cast
+            .bob_b
+            .receive(mailbox.address(), &envelope, &mut cast.rng);
     }
     let card = cast.bob_a.contact_card().expect("card");
     let bob = cast.alice.add_contact(&card, &mut cast.rng).expect("added");
@@ -131,10 +133,10 @@ fn crypto_floor(samples: usize) -> Vec<Duration> {
         let transmits = cast.alice.outbox_mut().take_envelopes();
         let envelope = Envelope::new(transmits[0].bytes.clone()).expect("fits");
         cast.bob_a
-            .receive(transmits[0].mailbox, &envelope, &mut cast.rng)
+            .receive(transmits[0].mailbox.address(), &envelope, &mut cast.rng)
             .expect("opens");
         cast.bob_b
-            .receive(transmits[0].mailbox, &envelope, &mut cast.rng)
+            .receive(transmits[0].mailbox.address(), &envelope, &mut cast.rng)
             .expect("opens");
         floor.push(start.elapsed());
     }
@@ -152,12 +154,14 @@ async fn main() {
     let (mut cast, added) = cast();
     put_all(&a_client, added).await;
     let (mut cursor_a, mut cursor_b) = (MailboxCursor::default(), MailboxCursor::default());
-    let inbox = cast.bob_a.roster().inbox;
-    for envelope in MailboxTransport::fetch(&b_client, inbox, &mut cursor_b, Duration::ZERO)
+    let inbox = cast.bob_a.roster().inbox.keys();
+    for envelope in MailboxTransport::fetch(&b_client, &inbox, &mut cursor_b, Duration::ZERO)
         .await
         .expect("fetched")
     {
-        let _ = cast.bob_b.receive(inbox, &envelope, &mut cast.rng);
+        let _ = cast
+            .bob_b
+            .receive(inbox.address(), &envelope, &mut cast.rng);
     }
     assert_eq!(cast.bob_b.roster().devices.len(), 2, "B is on the roster");
     let card = cast.bob_a.contact_card().expect("card");

@@ -55,13 +55,13 @@ impl Courier for ThroughNodes<'_> {
             (self.source, self.target)
         };
         self.to_source = !self.to_source;
-        let mailbox: MailboxAddress = transmit.mailbox;
+        let mailbox = transmit.mailbox;
         let envelope = Envelope::new(transmit.bytes).expect("fits");
-        MailboxTransport::put(sender, mailbox, envelope)
+        MailboxTransport::put(sender, &mailbox, envelope)
             .await
             .expect("stored");
-        let cursor = self.cursors.entry(mailbox).or_default();
-        let fetched = MailboxTransport::fetch(receiver, mailbox, cursor, Duration::from_secs(10))
+        let cursor = self.cursors.entry(mailbox.address()).or_default();
+        let fetched = MailboxTransport::fetch(receiver, &mailbox, cursor, Duration::from_secs(10))
             .await
             .expect("fetched");
         fetched

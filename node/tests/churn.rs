@@ -52,7 +52,7 @@ impl Device {
         for transmit in self.messenger.outbox_mut().take_envelopes() {
             let envelope = Envelope::new(transmit.bytes).expect("fits");
             loop {
-                match MailboxTransport::put(&self.client, transmit.mailbox, envelope.clone()).await
+                match MailboxTransport::put(&self.client, &transmit.mailbox, envelope.clone()).await
                 {
                     Ok(()) => break,
                     Err(_) if failed < 200 => {
@@ -68,14 +68,14 @@ impl Device {
 
     /// Reads the inbox once, waiting up to `wait` for something new.
     async fn read_inbox(&mut self, wait: Duration, rng: &mut SeededRng) {
-        let inbox = self.messenger.roster().inbox;
+        let inbox = self.messenger.roster().inbox.keys();
         let Ok(envelopes) =
-            MailboxTransport::fetch(&self.client, inbox, &mut self.cursor, wait).await
+            MailboxTransport::fetch(&self.client, &inbox, &mut self.cursor, wait).await
         else {
             return;
         };
         for envelope in envelopes {
-            let Ok(events) = self.messenger.receive(inbox, &envelope, rng) else {
+            let Ok(events) = self.messenger.receive(inbox.address(), &envelope, rng) else {
                 continue;
             };
             for event in events {

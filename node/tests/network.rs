@@ -7,6 +7,7 @@ use std::time::Duration;
 use libp2p::PeerId;
 use phantom_node::testnet;
 use phantom_sync::mailbox::envelope::Envelope;
+use phantom_sync::mailbox::keys::MailboxKeys;
 use phantom_sync::mailbox::MailboxAddress;
 use phantom_sync::network::client::{MailboxClient, Traffic};
 use phantom_sync::network::Replication;
@@ -186,19 +187,19 @@ async fn the_transport_trait_reads_each_envelope_once_through_its_cursor() {
     let network = Network::start(5);
     let writer = network.client();
     let reader = network.client();
-    let mailbox = MailboxAddress::from_bytes([6; 32]);
+    let mailbox = MailboxKeys::shared(&[6; 32]);
     let mut cursor = MailboxCursor::default();
-    MailboxTransport::put(&writer, mailbox, envelope("one"))
+    MailboxTransport::put(&writer, &mailbox, envelope("one"))
         .await
         .expect("stored");
-    let first = MailboxTransport::fetch(&reader, mailbox, &mut cursor, Duration::ZERO)
+    let first = MailboxTransport::fetch(&reader, &mailbox, &mut cursor, Duration::ZERO)
         .await
         .expect("fetched");
     assert_eq!(first, vec![envelope("one")]);
-    MailboxTransport::put(&writer, mailbox, envelope("two"))
+    MailboxTransport::put(&writer, &mailbox, envelope("two"))
         .await
         .expect("stored");
-    let second = MailboxTransport::fetch(&reader, mailbox, &mut cursor, Duration::ZERO)
+    let second = MailboxTransport::fetch(&reader, &mailbox, &mut cursor, Duration::ZERO)
         .await
         .expect("fetched");
     assert_eq!(second, vec![envelope("two")], "only what is new");
@@ -286,16 +287,17 @@ async fn read_through_faults(
         .expect("client");
     let reader = phantom_sync::network::client::connect_native(&addresses, Replication::default())
         .expect("client");
-    let mailbox = MailboxAddress::from_bytes([0x33; 32]);
+    let keys = MailboxKeys::shared(&[0x33; 32]);
+    let mailbox = keys.address();
     let sent: Vec<Envelope> = (0..5).map(|n| envelope(&format!("message {n}"))).collect();
     for e in &sent {
         writer.put(mailbox, e.clone()).await.expect("stored");
     }
     let mut cursor = MailboxCursor::default();
-    let first = MailboxTransport::fetch(&reader, mailbox, &mut cursor, Duration::ZERO)
+    let first = MailboxTransport::fetch(&reader, &keys, &mut cursor, Duration::ZERO)
         .await
         .expect("fetched");
-    let again = MailboxTransport::fetch(&reader, mailbox, &mut cursor, Duration::ZERO)
+    let again = MailboxTransport::fetch(&reader, &keys, &mut cursor, Duration::ZERO)
         .await
         .expect("fetched");
     (sent, first, again, reader.traffic())
@@ -444,7 +446,8 @@ async fn a_mailbox_larger_than_one_answer_is_read_whole_in_parts() {
     let network = Network::start(3);
     let writer = network.client();
     let reader = network.client();
-    let mailbox = MailboxAddress::from_bytes([0x78; 32]);
+    let keys = MailboxKeys::shared(&[0x78; 32]);
+    let mailbox = keys.address();
     let count = 40u8;
     for n in 0..count {
         let envelope = Envelope::new(vec![n; 64 * 1024]).expect("within the cap");
@@ -460,7 +463,7 @@ async fn a_mailbox_larger_than_one_answer_is_read_whole_in_parts() {
     let mut cursor = phantom_sync::mailbox::transport::MailboxCursor::default();
     let all = phantom_sync::mailbox::transport::MailboxTransport::fetch(
         &reader,
-        mailbox,
+        &keys,
         &mut cursor,
         Duration::ZERO,
     )

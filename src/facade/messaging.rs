@@ -21,8 +21,8 @@ use super::{now_secs, rng, FacadeError, SyncManager};
 use crate::drivers::qr;
 use crate::history::import::HistoryProgress;
 use crate::mailbox::envelope::Envelope;
+use crate::mailbox::keys::MailboxKeys;
 use crate::mailbox::transport::MailboxTransport;
-use crate::mailbox::MailboxAddress;
 use crate::messaging::sealed::ContactCard;
 use crate::messaging::{MessagingError, MessagingEvent, Messenger};
 use crate::persona::{Message, MessageId, Sender};
@@ -373,8 +373,9 @@ impl SyncManager {
             Duration::from_millis(wait_ms.into())
         };
         for mailbox in &mailboxes {
-            let fetched = self.fetch(&network, *mailbox, wait, usize::MAX).await?;
-            envelopes.extend(fetched.into_iter().map(|envelope| (*mailbox, envelope)));
+            let fetched = self.fetch(&network, mailbox, wait, usize::MAX).await?;
+            let address = mailbox.address();
+            envelopes.extend(fetched.into_iter().map(|envelope| (address, envelope)));
             wait = Duration::ZERO;
         }
         let events = js_sys::Array::new();
@@ -394,7 +395,7 @@ impl SyncManager {
                             _ => {}
                         }
                         if matches!(event, MessagingEvent::Gap { .. }) {
-                            reread.extend(mailboxes.iter().copied());
+                            reread.extend(mailboxes.iter().map(MailboxKeys::address));
                         }
                         if let Err(error) = self.on_direct_signal(&event).await {
                             events.push(&channel_failed_view(&error));
@@ -422,7 +423,7 @@ impl SyncManager {
             if !self.direct_carrying() {
                 // A batch a sync: the history is never held whole.
                 let arrived: Vec<Vec<u8>> = self
-                    .fetch(&network, history, Duration::ZERO, HISTORY_BATCH)
+                    .fetch(&network, &history, Duration::ZERO, HISTORY_BATCH)
                     .await?
                     .into_iter()
                     .map(|envelope| envelope.as_bytes().to_vec())
@@ -431,7 +432,7 @@ impl SyncManager {
                 self.import_history(&arrived, "mailbox", &events, &mut from_history, &mut blocks)?;
                 // Blocks that came before their manifest are read again next time.
                 if !arrived.is_empty() && blocks.len() == before {
-                    reread.insert(history);
+                    reread.insert(history.address());
                 }
             }
         }
@@ -785,7 +786,7 @@ impl SyncManager {
             self.with_messenger(|m| Ok(m.outbox().next_envelope().cloned()))?
         {
             let envelope = Envelope::new(pending.transmit.bytes)?;
-            MailboxTransport::put(network, pending.transmit.mailbox, envelope)
+            MailboxTransport::put(network, &pending.transmit.mailbox, envelope)
                 .await
                 .map_err(|error| FacadeError::new(error.code(), error.to_string()))?;
             self.with_messenger(|m| {
@@ -811,18 +812,19 @@ impl SyncManager {
     async fn fetch(
         &self,
         network: &crate::network::client::MailboxClient,
-        mailbox: MailboxAddress,
+        mailbox: &MailboxKeys,
         wait: Duration,
         enough: usize,
     ) -> Result<Vec<Envelope>, FacadeError> {
+        let address = mailbox.address();
         let mut cursor = self
             .cursors
             .borrow_mut()
-            .remove(&mailbox)
+            .remove(&address)
             .unwrap_or_default();
         let fetched =
             MailboxTransport::fetch_some(network, mailbox, &mut cursor, wait, enough).await;
-        self.cursors.borrow_mut().insert(mailbox, cursor);
+        self.cursors.borrow_mut().insert(address, cursor);
         fetched.map_err(|e| FacadeError::new(e.code(), e.to_string()))
     }
 

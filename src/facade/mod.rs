@@ -714,7 +714,7 @@ impl SyncManager {
             let next = self.pairing_outbox.borrow_mut().pop_front();
             let Some(transmit) = next else { break };
             let envelope = Envelope::new(transmit.bytes.clone()).map_err(FacadeError::from)?;
-            if let Err(error) = MailboxTransport::put(&network, transmit.mailbox, envelope).await {
+            if let Err(error) = MailboxTransport::put(&network, &transmit.mailbox, envelope).await {
                 // Kept for the next attempt, in order.
                 self.pairing_outbox.borrow_mut().push_front(transmit);
                 return Err(FacadeError::new(error.code(), error.to_string()).into());
@@ -748,13 +748,14 @@ impl SyncManager {
         }
         let mut wait = Duration::from_millis(wait_ms.into());
         for mailbox in mailboxes {
+            let address = mailbox.address();
             let mut cursor = self
                 .cursors
                 .borrow_mut()
-                .remove(&mailbox)
+                .remove(&address)
                 .unwrap_or_default();
-            let fetched = MailboxTransport::fetch(&network, mailbox, &mut cursor, wait).await;
-            self.cursors.borrow_mut().insert(mailbox, cursor);
+            let fetched = MailboxTransport::fetch(&network, &mailbox, &mut cursor, wait).await;
+            self.cursors.borrow_mut().insert(address, cursor);
             for envelope in fetched.map_err(|e| FacadeError::new(e.code(), e.to_string()))? {
                 messages.push(&js_sys::Uint8Array::from(envelope.as_bytes()));
             }
@@ -768,7 +769,7 @@ impl SyncManager {
     #[wasm_bindgen(js_name = pollTransmit)]
     pub fn poll_transmit(&self) -> Option<TransmitView> {
         self.next_transmit().map(|t| TransmitView {
-            mailbox: t.mailbox.to_hex(),
+            mailbox: t.mailbox.address().to_hex(),
             bytes: t.bytes,
         })
     }

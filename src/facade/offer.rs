@@ -74,7 +74,7 @@ impl SyncManager {
             .await?
             .ok_or_else(|| FacadeError::new("record_missing", "a history block is gone"))?;
         let envelope = Envelope::new(block)?;
-        MailboxTransport::put(network, publication.mailbox, envelope)
+        MailboxTransport::put(network, &publication.mailbox.keys(), envelope)
             .await
             .map_err(|e| FacadeError::new(e.code(), e.to_string()))
     }

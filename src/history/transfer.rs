@@ -39,7 +39,7 @@ use crate::history::export::HistoryExport;
 use crate::history::import::{HistoryImport, HistoryProgress};
 use crate::history::manifest::Manifest;
 use crate::history::HistoryError;
-use crate::mailbox::MailboxAddress;
+use crate::mailbox::keys::MailboxSeed;
 use crate::persona::Message;
 use crate::secret::Secret;
 use crate::wire::{Reader, WireError, Writer};
@@ -48,7 +48,7 @@ use crate::wire::{Reader, WireError, Writer};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryOffer {
     pub transfer_id: [u8; 16],
-    pub mailbox: MailboxAddress,
+    pub mailbox: MailboxSeed,
     pub key: Secret<32>,
     /// SHA-256 of the manifest's encoding: the manifest is known by it among the blocks.
     pub manifest_hash: [u8; 32],
@@ -65,7 +65,7 @@ impl HistoryOffer {
     pub fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
         Ok(Self {
             transfer_id: r.array("transfer_id")?,
-            mailbox: MailboxAddress::from_bytes(r.array("history_mailbox")?),
+            mailbox: MailboxSeed::from_bytes(r.array("history_mailbox")?),
             key: r.secret("history_key")?,
             manifest_hash: r.array("manifest_hash")?,
         })
@@ -77,7 +77,7 @@ impl HistoryOffer {
 pub struct OutgoingTransfer {
     key: Secret<32>,
     transfer_id: [u8; 16],
-    mailbox: MailboxAddress,
+    mailbox: MailboxSeed,
     export: HistoryExport,
 }
 
@@ -90,7 +90,7 @@ impl OutgoingTransfer {
         Self {
             key,
             transfer_id,
-            mailbox: MailboxAddress::random(rng),
+            mailbox: MailboxSeed::random(rng),
             export,
         }
     }

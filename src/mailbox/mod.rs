@@ -1,9 +1,10 @@
 //! Mailboxes: where sealed [envelopes](envelope) wait on the DHT for a device to fetch them,
 //! and the [protocol] devices speak to the nodes that hold them.
 //!
-//! A mailbox is a 32-byte DHT key. A pairing mailbox is fresh for each invitation; the
-//! reply mailbox of a pairing is derived from the pairing channel, so only the two devices
-//! in it know where the other one listens.
+//! A mailbox is a 32-byte DHT key, the hash of the two public [keys] that write to it and
+//! read it. A pairing mailbox is fresh for each invitation; the reply mailbox of a pairing
+//! is derived from the pairing channel, so only the two devices in it know where the other
+//! one listens.
 //!
 //! ```
 //! use phantom_sync::mailbox::MailboxAddress;
@@ -13,18 +14,20 @@
 //! ```
 
 pub mod envelope;
+pub mod keys;
 pub mod protocol;
 pub mod replica;
 pub mod transport;
 
 use core::fmt;
 
-use rand_core::CryptoRng;
+use crate::mailbox::keys::MailboxKeys;
 
-/// Bytes a sans-IO state machine asks its driver to put into a mailbox.
+/// Bytes a sans-IO state machine asks its driver to put into a mailbox, with the keys that
+/// let it write there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transmit {
-    pub mailbox: MailboxAddress,
+    pub mailbox: MailboxKeys,
     pub bytes: Vec<u8>,
 }
 
@@ -36,13 +39,6 @@ impl MailboxAddress {
     pub const LEN: usize = 32;
 
     pub const fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(bytes)
-    }
-
-    /// A fresh, unguessable mailbox, as used once per pairing invitation.
-    pub fn random(rng: &mut impl CryptoRng) -> Self {
-        let mut bytes = [0u8; 32];
-        rng.fill_bytes(&mut bytes);
         Self(bytes)
     }
 

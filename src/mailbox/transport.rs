@@ -5,15 +5,15 @@
 //! ```
 //! use std::time::Duration;
 //! use phantom_sync::mailbox::transport::{MailboxCursor, MailboxTransport, MemoryTransport};
-//! use phantom_sync::mailbox::{envelope::Envelope, MailboxAddress};
+//! use phantom_sync::mailbox::{envelope::Envelope, keys::MailboxKeys};
 //!
 //! let network = MemoryTransport::default();
-//! let mailbox = MailboxAddress::from_bytes([1; 32]);
+//! let mailbox = MailboxKeys::shared(&[1; 32]);
 //! let mut cursor = MailboxCursor::default();
 //! pollster::block_on(async {
-//!     network.put(mailbox, Envelope::new(b"hi".to_vec())?).await?;
-//!     assert_eq!(network.fetch(mailbox, &mut cursor, Duration::ZERO).await?.len(), 1);
-//!     assert!(network.fetch(mailbox, &mut cursor, Duration::ZERO).await?.is_empty());
+//!     network.put(&mailbox, Envelope::new(b"hi".to_vec())?).await?;
+//!     assert_eq!(network.fetch(&mailbox, &mut cursor, Duration::ZERO).await?.len(), 1);
+//!     assert!(network.fetch(&mailbox, &mut cursor, Duration::ZERO).await?.is_empty());
 //!     Ok::<(), Box<dyn std::error::Error>>(())
 //! })?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -26,6 +26,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 use crate::mailbox::envelope::{Envelope, EnvelopeId};
+use crate::mailbox::keys::MailboxKeys;
 use crate::mailbox::MailboxAddress;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -88,7 +89,8 @@ impl MailboxCursor {
 
 #[allow(async_fn_in_trait)]
 pub trait MailboxTransport {
-    async fn put(&self, mailbox: MailboxAddress, envelope: Envelope) -> Result<(), TransportError>;
+    /// Puts `envelope` into the mailbox `mailbox` names, which it must be able to write to.
+    async fn put(&self, mailbox: &MailboxKeys, envelope: Envelope) -> Result<(), TransportError>;
 
     /// One answer's worth of envelopes not yet read through `cursor`, which moves past
     /// them, and whether more are waiting. With a `wait` and nothing new, the answer comes
@@ -96,7 +98,7 @@ pub trait MailboxTransport {
     /// mailbox at once reads it this way.
     async fn fetch_page(
         &self,
-        mailbox: MailboxAddress,
+        mailbox: &MailboxKeys,
         cursor: &mut MailboxCursor,
         wait: Duration,
     ) -> Result<FetchedPage, TransportError>;
@@ -104,7 +106,7 @@ pub trait MailboxTransport {
     /// Every envelope not yet read through `cursor` (up to [`MAX_PAGES_PER_FETCH`] answers).
     async fn fetch(
         &self,
-        mailbox: MailboxAddress,
+        mailbox: &MailboxKeys,
         cursor: &mut MailboxCursor,
         wait: Duration,
     ) -> Result<Vec<Envelope>, TransportError> {
@@ -116,7 +118,7 @@ pub trait MailboxTransport {
     /// (the cursor has moved past it); only a first failure is an error.
     async fn fetch_some(
         &self,
-        mailbox: MailboxAddress,
+        mailbox: &MailboxKeys,
         cursor: &mut MailboxCursor,
         wait: Duration,
         enough: usize,
@@ -160,9 +162,9 @@ pub struct MemoryTransport {
 const MEMORY_NODE: &[u8] = b"memory";
 
 impl MailboxTransport for MemoryTransport {
-    async fn put(&self, mailbox: MailboxAddress, envelope: Envelope) -> Result<(), TransportError> {
+    async fn put(&self, mailbox: &MailboxKeys, envelope: Envelope) -> Result<(), TransportError> {
         let mut mailboxes = self.mailboxes.borrow_mut();
-        let held = mailboxes.entry(mailbox).or_default();
+        let held = mailboxes.entry(mailbox.address()).or_default();
         if !held.contains(&envelope) {
             held.push(envelope);
         }
@@ -171,13 +173,13 @@ impl MailboxTransport for MemoryTransport {
 
     async fn fetch_page(
         &self,
-        mailbox: MailboxAddress,
+        mailbox: &MailboxKeys,
         cursor: &mut MailboxCursor,
         _wait: Duration,
     ) -> Result<FetchedPage, TransportError> {
         let mailboxes = self.mailboxes.borrow();
         let held = mailboxes
-            .get(&mailbox)
+            .get(&mailbox.address())
             .map(Vec::as_slice)
             .unwrap_or_default();
         let start = usize::try_from(cursor.position(MEMORY_NODE)).unwrap_or(usize::MAX);

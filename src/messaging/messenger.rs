@@ -18,9 +18,10 @@ use crate::history::transfer::{
     FinishedTransfer, HistoryOffer, HistoryReceiver, OutgoingTransfer, Received,
 };
 use crate::mailbox::envelope::{Envelope, EnvelopeId};
+use crate::mailbox::keys::{MailboxKeys, MailboxSeed};
 use crate::mailbox::{MailboxAddress, Transmit};
 use crate::messaging::conversation_log::{ConversationLog, Position};
-use crate::messaging::outbox::{HistoryPublication, Outbox};
+use crate::messaging::outbox::{HistoryPublication, Outbox, OutboxFormat};
 use crate::messaging::sealed::{
     encrypt_content, ContactCard, Content, InboxItem, ReadState, SealedKey, SealedMessage, Text,
 };
@@ -44,13 +45,15 @@ pub const MAX_SEEN_ENVELOPES: usize = 20_000;
 const RESTORE_PAGE: u32 = 1000;
 const STATE_MAGIC: &[u8; 2] = b"MS";
 /// Version 2 added the outbox, version 3 when the other devices were last active, version
-/// 4 the disputed rosters, version 5 the inboxes of rosters held in their published form;
-/// older snapshots restore with what they lack unknown.
-const STATE_FORMAT_VERSION: u8 = 5;
+/// 4 the disputed rosters, version 5 the inboxes of rosters held in their published form,
+/// version 6 the keys of each waiting envelope's mailbox; older snapshots restore with what
+/// they lack unknown.
+const STATE_FORMAT_VERSION: u8 = 6;
 const STATE_FORMAT_WITHOUT_OUTBOX: u8 = 1;
 const STATE_FORMAT_WITHOUT_ACTIVITY: u8 = 2;
 const STATE_FORMAT_WITHOUT_DISPUTES: u8 = 3;
 const STATE_FORMAT_WITHOUT_INBOXES: u8 = 4;
+const STATE_FORMAT_WITHOUT_MAILBOX_KEYS: u8 = 5;
 const MAX_SESSIONS_PICKLE_LEN: usize = 16 * 1024 * 1024;
 
 /// What an incoming envelope changed.
@@ -148,7 +151,7 @@ pub struct Messenger {
     /// `roster` as the authority signed it: what this device hands on.
     signed_roster: SignedRoster,
     /// The inbox before the last revocation, read until contacts have moved.
-    previous_inbox: Option<MailboxAddress>,
+    previous_inbox: Option<MailboxSeed>,
     contacts: BTreeMap<[u8; 32], ContactState>,
     conversations: BTreeMap<[u8; 16], ConversationLog>,
     seen_envelopes: HashSet<EnvelopeId>,
@@ -218,15 +221,10 @@ impl core::fmt::Debug for Messenger {
     }
 }
 
-/// Where a persona's signed roster is published for anyone who knows the persona key.
-pub fn profile_mailbox(persona_key: &[u8; 32]) -> MailboxAddress {
-    MailboxAddress::from_bytes(
-        Sha256::new()
-            .chain_update(b"phantom-sync profile v1")
-            .chain_update(persona_key)
-            .finalize()
-            .into(),
-    )
+/// Where a persona's signed roster is published: its identity key writes there, and
+/// whoever holds one of its rosters (`profile_read`) reads it.
+pub fn profile_keys(roster: &Roster) -> MailboxKeys {
+    MailboxKeys::reader(roster.persona_key, &roster.profile_read)
 }
 
 /// The conversation between two personas: the same id on both sides.
@@ -267,8 +265,10 @@ impl Messenger {
             .ok_or(MessagingError::NotAuthority)?;
         let sessions = DeviceSessions::new();
         let entry = sessions.roster_device(device.device_id, &device.name, now);
-        let roster =
-            Roster::first(persona.persona_key, MailboxAddress::random(rng)).with_device(entry)?;
+        let mut profile_read = [0u8; 32];
+        rng.fill_bytes(&mut profile_read);
+        let roster = Roster::first(persona.persona_key, MailboxSeed::random(rng), profile_read)
+            .with_device(entry)?;
         let signed = roster.sign(&identity)?;
         let mut messenger = Self::with_roster(persona, device, sessions, signed, roster);
         let publish = messenger.publish_roster()?;
@@ -468,7 +468,8 @@ impl Messenger {
                 &older @ (STATE_FORMAT_WITHOUT_OUTBOX
                 | STATE_FORMAT_WITHOUT_ACTIVITY
                 | STATE_FORMAT_WITHOUT_DISPUTES
-                | STATE_FORMAT_WITHOUT_INBOXES),
+                | STATE_FORMAT_WITHOUT_INBOXES
+                | STATE_FORMAT_WITHOUT_MAILBOX_KEYS),
             ) => older,
             _ => STATE_FORMAT_VERSION,
         };
@@ -480,7 +481,7 @@ impl Messenger {
         let mut messenger = Self::with_roster(persona, device, sessions, signed, roster);
         messenger.previous_inbox = match r.u8("previous_inbox")? {
             0 => None,
-            _ => Some(MailboxAddress::from_bytes(r.array("previous_inbox")?)),
+            _ => Some(MailboxSeed::from_bytes(r.array("previous_inbox")?)),
         };
         messenger.revoked = r.u8("revoked")? != 0;
         let contacts = r.count("contacts", MAX_CONTACTS, 4 + 4 + 1)?;
@@ -524,7 +525,12 @@ impl Messenger {
             });
         }
         if version != STATE_FORMAT_WITHOUT_OUTBOX {
-            messenger.outbox = Outbox::read(&mut r)?;
+            let format = if version == STATE_FORMAT_VERSION {
+                OutboxFormat::Keys
+            } else {
+                OutboxFormat::Seeds
+            };
+            messenger.outbox = Outbox::read(&mut r, format)?;
         }
         if version >= STATE_FORMAT_WITHOUT_DISPUTES {
             for _ in 0..r.count("last_active", MAX_DEVICES, 16 + 8)? {
@@ -543,13 +549,13 @@ impl Messenger {
                     .insert(persona_key, Dispute { rival, signed });
             }
         }
-        if version == STATE_FORMAT_VERSION {
-            let inbox = MailboxAddress::from_bytes(r.array("inbox")?);
+        if version >= STATE_FORMAT_WITHOUT_MAILBOX_KEYS {
+            let inbox = MailboxSeed::from_bytes(r.array("inbox")?);
             if messenger.roster.withholds_inbox() {
                 messenger.roster.inbox = inbox;
             }
             for contact in messenger.contacts.values_mut() {
-                let inbox = MailboxAddress::from_bytes(r.array("inbox")?);
+                let inbox = MailboxSeed::from_bytes(r.array("inbox")?);
                 if contact.roster.withholds_inbox() {
                     contact.roster.inbox = inbox;
                 }
@@ -596,11 +602,11 @@ impl Messenger {
     /// the persona's profile mailbox, where a device taken off the roster — to which
     /// nothing is sealed any more — learns that it was, then each contact's: a roster
     /// change whose sealed announcement never arrived is read there at the next poll.
-    pub fn listening(&self) -> Vec<MailboxAddress> {
-        let mut mailboxes = vec![self.roster.inbox];
-        mailboxes.extend(self.previous_inbox);
-        mailboxes.push(profile_mailbox(&self.persona_key));
-        mailboxes.extend(self.contacts.keys().map(profile_mailbox));
+    pub fn listening(&self) -> Vec<MailboxKeys> {
+        let mut mailboxes = vec![self.roster.inbox.keys()];
+        mailboxes.extend(self.previous_inbox.map(|inbox| inbox.keys()));
+        mailboxes.push(profile_keys(&self.roster));
+        mailboxes.extend(self.contacts.values().map(|c| profile_keys(&c.roster)));
         mailboxes
     }
 
@@ -644,7 +650,7 @@ impl Messenger {
         let own = self.own_other_devices();
         if let Some(bytes) = self.seal_to(&own, &Content::ContactCard(card.clone()), rng)? {
             self.outbox.push(Transmit {
-                mailbox: self.roster.inbox,
+                mailbox: self.roster.inbox.keys(),
                 bytes,
             });
         }
@@ -754,12 +760,12 @@ impl Messenger {
         log.record_sequence(own_device_key, sequence);
         log.insert(message.clone());
         self.outbox.push(Transmit {
-            mailbox: contact_inbox,
+            mailbox: contact_inbox.keys(),
             bytes: bytes.clone(),
         });
         if !own.is_empty() {
             self.outbox.push(Transmit {
-                mailbox: self.roster.inbox,
+                mailbox: self.roster.inbox.keys(),
                 bytes,
             });
         }
@@ -817,7 +823,7 @@ impl Messenger {
         let own = self.own_other_devices();
         if let Some(bytes) = self.seal_to(&own, &content, rng)? {
             self.outbox.push(Transmit {
-                mailbox: self.roster.inbox,
+                mailbox: self.roster.inbox.keys(),
                 bytes,
             });
         }
@@ -867,7 +873,7 @@ impl Messenger {
         for content in contents {
             if let Some(bytes) = self.seal_to(std::slice::from_ref(&device), &content, rng)? {
                 transmits.push(Transmit {
-                    mailbox: self.roster.inbox,
+                    mailbox: self.roster.inbox.keys(),
                     bytes,
                 });
             }
@@ -942,7 +948,7 @@ impl Messenger {
             let inbox = self.roster.inbox;
             self.seal_to(&own, &Content::Leave, rng)?
                 .map(|bytes| Transmit {
-                    mailbox: inbox,
+                    mailbox: inbox.keys(),
                     bytes,
                 })
                 .into_iter()
@@ -977,7 +983,7 @@ impl Messenger {
             .ok_or(crate::roster::RosterError::UnknownDevice)?;
         let next = self
             .roster
-            .without_device(device_id, MailboxAddress::random(rng))?;
+            .without_device(device_id, MailboxSeed::random(rng))?;
         let previous = self.sign_and_install(next)?;
         match self.announce_roster(old_inbox, rng) {
             Ok(transmits) => {
@@ -1042,7 +1048,7 @@ impl Messenger {
             unsealed,
         } = transfer.finish(rng)?;
         let manifest_transmit = Transmit {
-            mailbox: offer.mailbox,
+            mailbox: offer.mailbox.keys(),
             bytes: manifest.clone(),
         };
         let server = DirectServer::new(manifest)?;
@@ -1072,9 +1078,9 @@ impl Messenger {
     }
 
     /// Where the history offered to this device waits, until all of it arrived.
-    pub fn history_mailbox(&self) -> Option<MailboxAddress> {
+    pub fn history_mailbox(&self) -> Option<MailboxKeys> {
         self.incomplete_history()
-            .map(|history| history.offer.mailbox)
+            .map(|history| history.offer.mailbox.keys())
     }
 
     /// Asks the device that offered the history for a direct channel: `sdp` is this
@@ -1147,7 +1153,7 @@ impl Messenger {
         Ok(self
             .seal_to(std::slice::from_ref(&device), content, rng)?
             .map(|bytes| Transmit {
-                mailbox: inbox,
+                mailbox: inbox.keys(),
                 bytes,
             })
             .into_iter()
@@ -1187,12 +1193,12 @@ impl Messenger {
     /// through `own_inbox` (where they listen now).
     fn announce_roster(
         &mut self,
-        own_inbox: MailboxAddress,
+        own_inbox: MailboxSeed,
         rng: &mut impl CryptoRng,
     ) -> Result<Vec<Transmit>, MessagingError> {
         let content = Content::Roster(self.signed_roster.clone());
         let mut transmits = vec![self.publish_roster()?];
-        let contacts: Vec<(MailboxAddress, Vec<RosterDevice>)> = self
+        let contacts: Vec<(MailboxSeed, Vec<RosterDevice>)> = self
             .contacts
             .iter()
             .map(|(key, c)| (c.roster.inbox, self.undisputed(key, &c.roster.devices)))
@@ -1202,7 +1208,7 @@ impl Messenger {
             // anything; it must not keep the persona from telling everyone else.
             if let Ok(Some(bytes)) = self.seal_to(&devices, &content, rng) {
                 transmits.push(Transmit {
-                    mailbox: inbox,
+                    mailbox: inbox.keys(),
                     bytes,
                 });
             }
@@ -1210,7 +1216,7 @@ impl Messenger {
         let own = self.own_other_devices();
         if let Some(bytes) = self.seal_to(&own, &content, rng)? {
             transmits.push(Transmit {
-                mailbox: own_inbox,
+                mailbox: own_inbox.keys(),
                 bytes,
             });
         }
@@ -1246,7 +1252,7 @@ impl Messenger {
         let content = Content::Roster(self.signed_roster.clone());
         if let Some(bytes) = self.seal_to(&devices, &content, rng)? {
             self.outbox.push(Transmit {
-                mailbox: inbox,
+                mailbox: inbox.keys(),
                 bytes,
             });
         }
@@ -1254,13 +1260,13 @@ impl Messenger {
         Ok(())
     }
 
-    /// The roster for the profile mailbox, with its inbox withheld: anyone who knows the
-    /// persona key reads it there, a removed device too.
+    /// The roster for the profile mailbox, with its inbox withheld: whoever held a roster
+    /// of the persona reads it there, a removed device too.
     fn publish_roster(&self) -> Result<Transmit, MessagingError> {
         let identity = self.identity.as_ref().ok_or(MessagingError::NotAuthority)?;
         let item = InboxItem::PublishedRoster(self.roster.withheld().sign(identity)?);
         Ok(Transmit {
-            mailbox: profile_mailbox(&self.persona_key),
+            mailbox: MailboxKeys::signed_by(identity, &self.roster.profile_read),
             bytes: item.encode()?,
         })
     }
@@ -1303,9 +1309,7 @@ impl Messenger {
             .map(|d| d.rival.epoch)
             .ok_or(MessagingError::NotDisputed)?;
         let old_inbox = self.roster.inbox;
-        let next = self
-            .roster
-            .after(rival_epoch, MailboxAddress::random(rng))?;
+        let next = self.roster.after(rival_epoch, MailboxSeed::random(rng))?;
         let previous = self.sign_and_install(next)?;
         match self.announce_roster(old_inbox, rng) {
             Ok(transmits) => {
@@ -1390,7 +1394,7 @@ impl Messenger {
     ) -> Result<Vec<MessagingEvent>, MessagingError> {
         let item = InboxItem::decode(envelope.as_bytes())?;
         if let InboxItem::PublishedRoster(signed) = &item {
-            if mailbox != profile_mailbox(&signed.claimed_persona()?) {
+            if mailbox != profile_keys(&signed.claimed()?).address() {
                 return Err(MessagingError::RosterOutOfPlace);
             }
         }
@@ -1408,7 +1412,7 @@ impl Messenger {
             InboxItem::PublishedRoster(signed) => self.apply_published_roster(&signed),
             InboxItem::Sealed(message) => {
                 let events = self.receive_sealed(&message, rng)?;
-                if Some(mailbox) == self.previous_inbox {
+                if self.previous_inbox.map(|inbox| inbox.address()) == Some(mailbox) {
                     self.tell_again(&message, rng)?;
                 }
                 Ok(events)

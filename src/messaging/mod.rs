@@ -26,9 +26,9 @@
 //! let transmits = ada.outbox_mut().take_envelopes();
 //! let envelope = Envelope::new(transmits[0].bytes.clone())?;
 //! // Where it was read counts: a roster is believed only from its persona's profile mailbox.
-//! let events = bob.receive(transmits[0].mailbox, &envelope, &mut rng)?;
+//! let events = bob.receive(transmits[0].mailbox.address(), &envelope, &mut rng)?;
 //! assert!(matches!(&events[1], MessagingEvent::Message { message, .. } if message.body == "hello"));
-//! assert!(bob.receive(transmits[0].mailbox, &envelope, &mut rng)?.is_empty(), "a second copy changes nothing");
+//! assert!(bob.receive(transmits[0].mailbox.address(), &envelope, &mut rng)?.is_empty(), "a second copy changes nothing");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 

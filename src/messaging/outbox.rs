@@ -10,11 +10,11 @@
 //! reached the vault would fork the session if it left.
 //!
 //! ```
-//! use phantom_sync::mailbox::{MailboxAddress, Transmit};
+//! use phantom_sync::mailbox::{keys::MailboxKeys, Transmit};
 //! use phantom_sync::messaging::outbox::Outbox;
 //!
 //! let mut outbox = Outbox::default();
-//! outbox.push(Transmit { mailbox: MailboxAddress::from_bytes([7; 32]), bytes: b"hello".to_vec() });
+//! outbox.push(Transmit { mailbox: MailboxKeys::shared(&[7; 32]), bytes: b"hello".to_vec() });
 //! assert!(outbox.next_envelope().is_none(), "not stored yet");
 //! let mark = outbox.mark();
 //! // ... the snapshot holding it is stored ...
@@ -28,7 +28,8 @@
 use std::collections::VecDeque;
 
 use crate::mailbox::envelope::MAX_ENVELOPE_LEN;
-use crate::mailbox::{MailboxAddress, Transmit};
+use crate::mailbox::keys::{MailboxKeys, MailboxSeed};
+use crate::mailbox::Transmit;
 use crate::messaging::MessagingError;
 use crate::wire::{Reader, WireError, Writer};
 
@@ -42,11 +43,22 @@ pub const MAX_OUTBOX_ENVELOPES: usize = 65_536;
 /// a roster's worth.
 pub const MAX_OUTBOX_PUBLICATIONS: usize = 256;
 
+/// How a stored outbox names the mailbox of each envelope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OutboxFormat {
+    /// Its [`MailboxKeys`].
+    Keys,
+    /// 32 bytes, as snapshots did before mailboxes had keys: every mailbox a messenger
+    /// wrote to was then named by what is now its seed. (A roster put into the profile
+    /// mailbox of that time goes to an unused mailbox; the next roster is published anew.)
+    Seeds,
+}
+
 /// A history transfer's blocks to put in its mailbox: block 0, 1, … of `blocks`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HistoryPublication {
     pub transfer_id: [u8; 16],
-    pub mailbox: MailboxAddress,
+    pub mailbox: MailboxSeed,
     pub blocks: u32,
 }
 
@@ -208,7 +220,7 @@ impl Outbox {
         w.put_count("outbox", self.envelopes.len(), MAX_OUTBOX_ENVELOPES)?;
         for pending in &self.envelopes {
             w.put_u64(pending.id);
-            w.put_bytes(pending.transmit.mailbox.as_bytes());
+            pending.transmit.mailbox.write(w);
             w.put_var_bytes("outbox_envelope", &pending.transmit.bytes, MAX_ENVELOPE_LEN)?;
         }
         w.put_count(
@@ -228,13 +240,17 @@ impl Outbox {
     }
 
     /// The outbox of a stored snapshot: everything in it was stored, so all of it may leave.
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
+    /// `format` says how it names each envelope's mailbox.
+    pub(crate) fn read(r: &mut Reader<'_>, format: OutboxFormat) -> Result<Self, WireError> {
         let next_id = r.u64("outbox_next_id")?;
         let count = r.count("outbox", MAX_OUTBOX_ENVELOPES, 8 + 32 + 4)?;
         let mut envelopes = VecDeque::with_capacity(count);
         for _ in 0..count {
             let id = r.u64("outbox_id")?;
-            let mailbox = MailboxAddress::from_bytes(r.array("outbox_mailbox")?);
+            let mailbox = match format {
+                OutboxFormat::Keys => MailboxKeys::read(r)?,
+                OutboxFormat::Seeds => MailboxSeed::from_bytes(r.array("outbox_mailbox")?).keys(),
+            };
             let bytes = r.var_bytes("outbox_envelope", MAX_ENVELOPE_LEN)?.to_vec();
             envelopes.push_back(PendingEnvelope {
                 id,
@@ -253,7 +269,7 @@ impl Outbox {
                 device_id: r.array("publication_device")?,
                 publication: HistoryPublication {
                     transfer_id: r.array("publication_transfer")?,
-                    mailbox: MailboxAddress::from_bytes(r.array("publication_mailbox")?),
+                    mailbox: MailboxSeed::from_bytes(r.array("publication_mailbox")?),
                     blocks: r.u32("publication_blocks")?,
                 },
                 next_block: r.u32("publication_next_block")?,
@@ -285,7 +301,7 @@ mod tests {
 
     fn transmit(byte: u8) -> Transmit {
         Transmit {
-            mailbox: MailboxAddress::from_bytes([byte; 32]),
+            mailbox: MailboxSeed::from_bytes([byte; 32]).keys(),
             bytes: vec![byte; 3],
         }
     }
@@ -293,7 +309,7 @@ mod tests {
     fn publication(byte: u8, blocks: u32) -> HistoryPublication {
         HistoryPublication {
             transfer_id: [byte; 16],
-            mailbox: MailboxAddress::from_bytes([byte; 32]),
+            mailbox: MailboxSeed::from_bytes([byte; 32]),
             blocks,
         }
     }
@@ -342,6 +358,25 @@ mod tests {
     }
 
     #[test]
+    fn an_outbox_stored_before_mailbox_keys_names_each_mailbox_by_its_seed() {
+        let mut w = Writer::new();
+        w.put_u64(2);
+        w.put_count("outbox", 1, MAX_OUTBOX_ENVELOPES)
+            .expect("room");
+        w.put_u64(1);
+        w.put_bytes(&[7; 32]);
+        w.put_var_bytes("outbox_envelope", &[7; 3], MAX_ENVELOPE_LEN)
+            .expect("fits");
+        w.put_count("outbox_publications", 0, MAX_OUTBOX_PUBLICATIONS)
+            .expect("room");
+        let bytes = w.into_bytes();
+        let mut r = Reader::new(&bytes);
+        let back = Outbox::read(&mut r, OutboxFormat::Seeds).expect("read");
+        r.finish().expect("all read");
+        assert_eq!(back.envelopes[0].transmit, transmit(7));
+    }
+
+    #[test]
     fn a_stored_outbox_comes_back_whole_and_ready() {
         let mut outbox = Outbox::default();
         outbox.push(transmit(1));
@@ -351,7 +386,7 @@ mod tests {
         outbox.write(&mut w).expect("written");
         let bytes = w.into_bytes();
         let mut r = Reader::new(&bytes);
-        let back = Outbox::read(&mut r).expect("read");
+        let back = Outbox::read(&mut r, OutboxFormat::Keys).expect("read");
         r.finish().expect("all read");
         assert_eq!(back.envelopes, outbox.envelopes);
         assert_eq!(back.publications, outbox.publications);

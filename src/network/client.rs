@@ -764,11 +764,11 @@ impl Driver {
 impl crate::mailbox::transport::MailboxTransport for MailboxClient {
     async fn put(
         &self,
-        mailbox: MailboxAddress,
+        mailbox: &crate::mailbox::keys::MailboxKeys,
         envelope: Envelope,
     ) -> Result<(), crate::mailbox::transport::TransportError> {
         use crate::mailbox::transport::TransportError;
-        match MailboxClient::put(self, mailbox, envelope).await {
+        match MailboxClient::put(self, mailbox.address(), envelope).await {
             Ok(_) => Ok(()),
             Err(NetworkError::QuorumNotReached { .. }) => Err(TransportError::NotStored),
             Err(other) => Err(TransportError::Unreachable(other.to_string())),
@@ -778,7 +778,7 @@ impl crate::mailbox::transport::MailboxTransport for MailboxClient {
     /// One answer from each node that holds the mailbox (at most 768 KiB each).
     async fn fetch_page(
         &self,
-        mailbox: MailboxAddress,
+        mailbox: &crate::mailbox::keys::MailboxKeys,
         cursor: &mut crate::mailbox::transport::MailboxCursor,
         wait: Duration,
     ) -> Result<crate::mailbox::transport::FetchedPage, crate::mailbox::transport::TransportError>
@@ -789,7 +789,7 @@ impl crate::mailbox::transport::MailboxTransport for MailboxClient {
             .filter_map(|bytes| PeerId::from_bytes(bytes).ok())
             .map(|peer| (peer, cursor.position(&peer.to_bytes())))
             .collect();
-        let result = MailboxClient::fetch(self, mailbox, after, wait)
+        let result = MailboxClient::fetch(self, mailbox.address(), after, wait)
             .await
             .map_err(|e| TransportError::Unreachable(e.to_string()))?;
         let more = result.cursors.iter().any(|(_, c)| c.read_to < c.last_seq);

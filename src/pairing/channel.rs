@@ -13,7 +13,7 @@
 //! ```
 //! use phantom_sync::pairing::channel::{MessageKind, PairingChannel, SourceKeyPair};
 //! use phantom_sync::pairing::invitation::*;
-//! use phantom_sync::mailbox::MailboxAddress;
+//! use phantom_sync::mailbox::keys::MailboxSeed;
 //! # let mut rng = phantom_sync::testing::SeededRng::new(3);
 //!
 //! let source_keys = SourceKeyPair::generate(&mut rng);
@@ -21,7 +21,7 @@
 //!     intent: Intent::LinkDevice,
 //!     id: InvitationId::random(&mut rng),
 //!     source_key: source_keys.public_key(),
-//!     mailbox: MailboxAddress::random(&mut rng),
+//!     mailbox: MailboxSeed::random(&mut rng),
 //!     expires_at: 1_700_000_120,
 //!     capabilities: Capabilities::default(),
 //! };
@@ -43,7 +43,7 @@ use rand_core::{CryptoRng, TryCryptoRng, TryRng};
 use thiserror::Error;
 use zeroize::Zeroizing;
 
-use crate::mailbox::MailboxAddress;
+use crate::mailbox::keys::MailboxSeed;
 use crate::pairing::invitation::{InvitationId, PairingInvitation};
 use crate::pairing::words::{AuthWords, EXPORTER_LEN};
 use crate::secret::Secret;
@@ -330,7 +330,7 @@ pub struct PairingChannel {
     send: DirectionKeys,
     receive: DirectionKeys,
     words: AuthWords,
-    reply_mailbox: MailboxAddress,
+    reply_mailbox: MailboxSeed,
 }
 
 impl PairingChannel {
@@ -444,7 +444,7 @@ impl PairingChannel {
             send,
             receive,
             words: AuthWords::from_exporter_bytes(word_bytes),
-            reply_mailbox: MailboxAddress::from_bytes(mailbox),
+            reply_mailbox: MailboxSeed::from_bytes(mailbox),
         })
     }
 
@@ -491,7 +491,7 @@ impl PairingChannel {
             send: DirectionKeys::read(&mut r)?,
             receive: DirectionKeys::read(&mut r)?,
             words: AuthWords::from_indices([r.u16("word")?, r.u16("word")?, r.u16("word")?])?,
-            reply_mailbox: MailboxAddress::from_bytes(r.array("reply_mailbox")?),
+            reply_mailbox: MailboxSeed::from_bytes(r.array("reply_mailbox")?),
         };
         r.finish()?;
         Ok(channel)
@@ -503,7 +503,7 @@ impl PairingChannel {
     }
 
     /// Where the target listens for the source's messages.
-    pub fn reply_mailbox(&self) -> MailboxAddress {
+    pub fn reply_mailbox(&self) -> MailboxSeed {
         self.reply_mailbox
     }
 

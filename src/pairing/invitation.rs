@@ -7,14 +7,14 @@
 //! followed by the bytes in base32. The same text can be pasted when no camera is at hand.
 //!
 //! ```
-//! use phantom_sync::mailbox::MailboxAddress;
+//! use phantom_sync::mailbox::keys::MailboxSeed;
 //! use phantom_sync::pairing::invitation::{Capabilities, Intent, InvitationId, PairingInvitation};
 //!
 //! let invitation = PairingInvitation {
 //!     intent: Intent::LinkDevice,
 //!     id: InvitationId::from_bytes([1; 16]),
 //!     source_key: [2; 32],
-//!     mailbox: MailboxAddress::from_bytes([3; 32]),
+//!     mailbox: MailboxSeed::from_bytes([3; 32]),
 //!     expires_at: 1_700_000_120,
 //!     capabilities: Capabilities::HISTORY_WEBRTC,
 //! };
@@ -29,7 +29,7 @@ use core::fmt;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use crate::mailbox::MailboxAddress;
+use crate::mailbox::keys::MailboxSeed;
 use crate::wire::{Reader, WireError, Writer};
 
 pub const INVITATION_VERSION: u8 = 1;
@@ -143,7 +143,7 @@ pub struct PairingInvitation {
     /// The source's ephemeral X25519 public key for this invitation (HPKE recipient key).
     pub source_key: [u8; 32],
     /// Where the new device sends its `SyncRequest`.
-    pub mailbox: MailboxAddress,
+    pub mailbox: MailboxSeed,
     /// Unix time (seconds) after which the source refuses requests for this invitation.
     pub expires_at: u64,
     pub capabilities: Capabilities,
@@ -182,7 +182,7 @@ impl PairingInvitation {
         let intent = Intent::from_byte(r.u8("intent")?)?;
         let id = InvitationId::from_bytes(r.array("invitation_id")?);
         let source_key = r.array("source_key")?;
-        let mailbox = MailboxAddress::from_bytes(r.array("mailbox")?);
+        let mailbox = MailboxSeed::from_bytes(r.array("mailbox")?);
         let expires_at = r.u64("expires_at")?;
         let capabilities = Capabilities(r.u16("capabilities")?);
         r.array::<CHECKSUM_LEN>("checksum")?;

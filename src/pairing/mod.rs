@@ -12,7 +12,7 @@
 //! bytes over the network and the persona into storage.
 //!
 //! ```
-//! use phantom_sync::mailbox::MailboxAddress;
+//! use phantom_sync::mailbox::keys::MailboxSeed;
 //! use phantom_sync::pairing::{PairingEvent, SourcePairing, TargetPairing};
 //! use phantom_sync::persona::Persona;
 //! use phantom_sync::roster::Roster;
@@ -20,8 +20,8 @@
 //! let now = 1_700_000_000;
 //! let persona = Persona::create("Ada", now, &mut rng)?;
 //! let identity = persona.authority_key().expect("the device that created it");
-//! let inbox = MailboxAddress::random(&mut rng);
-//! let roster = Roster::first(identity.verifying_key().to_bytes(), inbox).sign(&identity)?;
+//! let inbox = MailboxSeed::random(&mut rng);
+//! let roster = Roster::first(identity.verifying_key().to_bytes(), inbox, [2; 32]).sign(&identity)?;
 //!
 //! let mut source = SourcePairing::new();
 //! let invitation = source.generate_invitation(now, &mut rng)?;

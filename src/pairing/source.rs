@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 
 use rand_core::CryptoRng;
 
-use crate::mailbox::MailboxAddress;
+use crate::mailbox::keys::{MailboxKeys, MailboxSeed};
 use crate::pairing::channel::{
     ChannelError, ChannelMessage, MessageKind, PairingChannel, SourceKeyPair,
 };
@@ -93,7 +93,7 @@ impl SourcePairing {
             intent: Intent::LinkDevice,
             id: InvitationId::random(rng),
             source_key: keys.public_key(),
-            mailbox: MailboxAddress::random(rng),
+            mailbox: MailboxSeed::random(rng),
             expires_at: now.saturating_add(INVITATION_LIFETIME_SECS),
             capabilities: self.capabilities,
         };
@@ -109,14 +109,14 @@ impl SourcePairing {
 
     /// Where the driver listens: the mailboxes of the invitations still accepting requests
     /// or, once one was accepted, that invitation's mailbox alone, whatever its expiry.
-    pub fn listening_mailboxes(&self, now: u64) -> Vec<MailboxAddress> {
+    pub fn listening_mailboxes(&self, now: u64) -> Vec<MailboxKeys> {
         if let Some(accepted) = &self.accepted {
-            return vec![accepted.answered.invitation.mailbox];
+            return vec![accepted.answered.invitation.mailbox.keys()];
         }
         self.issued
             .iter()
             .filter(|issued| !issued.invitation.is_expired(now))
-            .map(|issued| issued.invitation.mailbox)
+            .map(|issued| issued.invitation.mailbox.keys())
             .collect()
     }
 
@@ -314,9 +314,8 @@ impl SourcePairing {
             .seal(MessageKind::PersonaPayload, &payload)?;
         accepted.sent_fingerprint = Some(persona.fingerprint());
         accepted.deadline = now.saturating_add(STEP_TIMEOUT_SECS);
-        let mailbox = accepted.channel.reply_mailbox();
         self.outbox.push_back(Transmit {
-            mailbox,
+            mailbox: accepted.channel.reply_mailbox().keys(),
             bytes: message.encode()?,
         });
         self.view.transition(SyncState::Transferring, "approve")?;
@@ -346,7 +345,7 @@ impl SourcePairing {
         if let Ok(sealed) = late.seal(MessageKind::Abort, &abort.encode()) {
             if let Ok(bytes) = sealed.encode() {
                 self.outbox.push_back(Transmit {
-                    mailbox: late.reply_mailbox(),
+                    mailbox: late.reply_mailbox().keys(),
                     bytes,
                 });
             }
@@ -400,7 +399,7 @@ impl SourcePairing {
                 .channel
                 .seal(MessageKind::Abort, &Abort { reason }.encode())?;
             self.outbox.push_back(Transmit {
-                mailbox: accepted.channel.reply_mailbox(),
+                mailbox: accepted.channel.reply_mailbox().keys(),
                 bytes: message.encode()?,
             });
         }

@@ -7,6 +7,7 @@ use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
 use crate::mailbox::envelope::MAX_ENVELOPE_LEN;
+use crate::mailbox::keys::MailboxSeed;
 use crate::pairing::channel::{ChannelMessage, MessageKind, PairingChannel};
 use crate::pairing::invitation::{PairingInvitation, INVITATION_LEN};
 use crate::pairing::messages::{Abort, AbortReason, ImportAck, PersonaPayload, SyncRequest};
@@ -83,7 +84,7 @@ impl TargetPairing {
         self.view
             .transition(SyncState::Negotiating, "scan an invitation")?;
         self.outbox.push_back(Transmit {
-            mailbox: invitation.mailbox,
+            mailbox: invitation.mailbox.keys(),
             bytes: message.encode()?,
         });
         let words = channel.words();
@@ -115,8 +116,10 @@ impl TargetPairing {
     }
 
     /// Where the source's answer arrives: the driver listens here.
-    pub fn reply_mailbox(&self) -> Option<crate::mailbox::MailboxAddress> {
-        self.open.as_ref().map(|open| open.channel.reply_mailbox())
+    pub fn reply_mailbox(&self) -> Option<crate::mailbox::keys::MailboxKeys> {
+        self.open
+            .as_ref()
+            .map(|open| open.channel.reply_mailbox().keys())
     }
 
     /// A message from the source: the persona payload or an abort.
@@ -264,8 +267,9 @@ impl TargetPairing {
         w.put_var_bytes("channel", &open.channel.export_state(), MAX_CHANNEL_STATE)?;
         w.put_u64(open.deadline);
         w.put_count("outbox", self.outbox.len(), MAX_RESUMED_TRANSMITS)?;
+        // Every message of a target goes to the invitation's mailbox: its seed names it.
         for transmit in &self.outbox {
-            w.put_bytes(transmit.mailbox.as_bytes());
+            w.put_bytes(open.invitation.mailbox.as_bytes());
             w.put_var_bytes("transmit", &transmit.bytes, MAX_ENVELOPE_LEN)?;
         }
         Ok(Some(Zeroizing::new(w.into_bytes())))
@@ -295,7 +299,7 @@ impl TargetPairing {
         let mut outbox = VecDeque::with_capacity(count);
         for _ in 0..count {
             outbox.push_back(Transmit {
-                mailbox: crate::mailbox::MailboxAddress::from_bytes(r.array("mailbox")?),
+                mailbox: MailboxSeed::from_bytes(r.array("mailbox")?).keys(),
                 bytes: r.var_bytes("transmit", MAX_ENVELOPE_LEN)?.to_vec(),
             });
         }
@@ -329,7 +333,7 @@ impl TargetPairing {
             .ok_or(PairingError::UnexpectedMessage { kind })?;
         let message = open.channel.seal(kind, plaintext)?;
         self.outbox.push_back(Transmit {
-            mailbox: open.invitation.mailbox,
+            mailbox: open.invitation.mailbox.keys(),
             bytes: message.encode()?,
         });
         Ok(())

@@ -6,8 +6,9 @@
 
 use ed25519_dalek::{Signer, SigningKey};
 use hkdf::Hkdf;
-use phantom_sync::mailbox::{MailboxAddress, Transmit};
-use phantom_sync::messaging::messenger::profile_mailbox;
+use phantom_sync::mailbox::keys::MailboxSeed;
+use phantom_sync::mailbox::Transmit;
+use phantom_sync::messaging::messenger::profile_keys;
 use phantom_sync::messaging::sealed::{encrypt_content, Content, InboxItem, SealedMessage};
 use phantom_sync::messaging::sessions::DeviceSessions;
 use phantom_sync::persona::{DeviceKeys, Persona};
@@ -23,6 +24,8 @@ pub struct MaliciousDevice {
     sessions: DeviceSessions,
     /// Itself as the roster listed it.
     pub entry: RosterDevice,
+    /// The seed that reads the persona's profile, from the roster it held.
+    profile_read: [u8; 32],
     rng: SeededRng,
 }
 
@@ -36,12 +39,16 @@ impl MaliciousDevice {
             .expect("a messenger snapshot");
         let pickle = r.var_bytes("sessions", 16 << 20).expect("the Olm pickle");
         let sessions = DeviceSessions::from_pickle(pickle).expect("the Olm account");
+        let roster = SignedRoster::decode(r.var_bytes("roster", 4096).expect("the roster"))
+            .and_then(|signed| signed.claimed())
+            .expect("a roster");
         let entry = sessions.roster_device(keys.device_id, &keys.name, 0);
         Self {
             persona: persona.clone(),
             keys: keys.clone(),
             sessions,
             entry,
+            profile_read: roster.profile_read,
             rng: SeededRng::new(seed),
         }
     }
@@ -92,21 +99,23 @@ impl MaliciousDevice {
     }
 
     /// A roster of the persona listing this device alone, at `epoch`, reading `inbox`.
-    pub fn roster_of_its_own(&self, epoch: u64, inbox: MailboxAddress) -> Roster {
+    pub fn roster_of_its_own(&self, epoch: u64, inbox: MailboxSeed) -> Roster {
         Roster {
             persona_key: self.persona.persona_key,
             epoch,
             inbox,
+            profile_read: self.profile_read,
             devices: vec![self.entry.clone()],
         }
     }
 
-    /// The rosters published where contacts and devices look for them.
+    /// The rosters published where contacts and devices look for them. Only the identity
+    /// key it lacks writes there, so only a node that takes anything stores them.
     pub fn publish(&self, rosters: &[SignedRoster]) -> Vec<Transmit> {
         rosters
             .iter()
             .map(|signed| Transmit {
-                mailbox: profile_mailbox(&self.persona.persona_key),
+                mailbox: profile_keys(&signed.claimed().expect("a roster")),
                 bytes: InboxItem::PublishedRoster(signed.clone())
                     .encode()
                     .expect("encodes"),
@@ -119,7 +128,7 @@ impl MaliciousDevice {
         &mut self,
         rosters: &[SignedRoster],
         devices: &[RosterDevice],
-        inbox: MailboxAddress,
+        inbox: MailboxSeed,
     ) -> Vec<Transmit> {
         rosters
             .iter()
@@ -132,7 +141,7 @@ impl MaliciousDevice {
         &mut self,
         content: &Content,
         devices: &[RosterDevice],
-        inbox: MailboxAddress,
+        inbox: MailboxSeed,
     ) -> Transmit {
         let sender_device = self.sessions.identity_key();
         let encrypted = encrypt_content(
@@ -157,7 +166,7 @@ impl MaliciousDevice {
         .encode()
         .expect("encodes");
         Transmit {
-            mailbox: inbox,
+            mailbox: inbox.keys(),
             bytes,
         }
     }

@@ -11,10 +11,11 @@ use std::time::Duration;
 use super::attacker::{sign_as, MaliciousDevice};
 use phantom_sync::history::vault_export::export_from_vault;
 use phantom_sync::mailbox::envelope::Envelope;
+use phantom_sync::mailbox::keys::{MailboxKeys, MailboxSeed};
 use phantom_sync::mailbox::transport::{MailboxCursor, MailboxTransport};
 use phantom_sync::mailbox::{MailboxAddress, Transmit};
 use phantom_sync::messaging::conversation_log::RECENT_MESSAGES;
-use phantom_sync::messaging::messenger::{profile_mailbox, HistoryOfferPlan};
+use phantom_sync::messaging::messenger::{profile_keys, HistoryOfferPlan};
 use phantom_sync::messaging::sealed::InboxItem;
 use phantom_sync::messaging::sealed::{Content, Text};
 use phantom_sync::messaging::sessions::DeviceSessions;
@@ -125,7 +126,7 @@ impl Device {
     pub async fn poll(&mut self, transport: &impl MailboxTransport) -> Polled {
         let mut polled = Polled::default();
         for mailbox in self.messenger.listening() {
-            self.read(transport, mailbox, &mut polled).await;
+            self.read(transport, &mailbox, &mut polled).await;
         }
         polled
     }
@@ -134,16 +135,19 @@ impl Device {
     pub async fn read(
         &mut self,
         transport: &impl MailboxTransport,
-        mailbox: MailboxAddress,
+        mailbox: &MailboxKeys,
         polled: &mut Polled,
     ) {
-        let cursor = self.cursors.entry(mailbox).or_default();
+        let cursor = self.cursors.entry(mailbox.address()).or_default();
         let envelopes = transport
             .fetch(mailbox, cursor, Duration::ZERO)
             .await
             .expect("fetched");
         for envelope in envelopes {
-            match self.messenger.receive(mailbox, &envelope, &mut self.rng) {
+            match self
+                .messenger
+                .receive(mailbox.address(), &envelope, &mut self.rng)
+            {
                 Ok(events) => polled.events.extend(events),
                 Err(error) => polled.errors.push(error),
             }
@@ -171,7 +175,7 @@ pub async fn deliver(transport: &impl MailboxTransport, transmits: Vec<Transmit>
         let envelope = Envelope::new(transmit.bytes).expect("fits an envelope");
         let size = envelope.len();
         transport
-            .put(transmit.mailbox, envelope)
+            .put(&transmit.mailbox, envelope)
             .await
             .unwrap_or_else(|e| panic!("a {size}-byte envelope was not stored: {e}"));
     }
@@ -284,7 +288,7 @@ pub async fn alice_writes_to_bob_on_both_devices_and_bob_replies(
     let replay = Envelope::new(sent[0].bytes.clone()).expect("envelope");
     assert!(bob_b
         .messenger
-        .receive(sent[0].mailbox, &replay, &mut rng)
+        .receive(sent[0].mailbox.address(), &replay, &mut rng)
         .expect("ignored")
         .is_empty());
     assert!(bob_b.poll(transport).await.events.is_empty());
@@ -334,7 +338,7 @@ pub async fn alice_writes_to_bob_on_both_devices_and_bob_replies(
     assert_eq!(bob_b.messenger.last_active(&bob_a_id), Some(NOW * 1000 + 5));
     assert!(bob_b
         .messenger
-        .receive(sent[0].mailbox, &replay, &mut rng)
+        .receive(sent[0].mailbox.address(), &replay, &mut rng)
         .expect("ignored")
         .is_empty());
     assert_eq!(
@@ -510,7 +514,7 @@ pub async fn a_revoked_device_reads_nothing_new(transport: &impl MailboxTranspor
         .send_text(&bob_key, "after", NOW * 1000 + 10, &mut rng)
         .expect("sent");
     let after = alice.messenger.outbox_mut().take_envelopes();
-    assert_eq!(after[0].mailbox, bob_a.messenger.roster().inbox);
+    assert_eq!(after[0].mailbox, bob_a.messenger.roster().inbox.keys());
     deliver(transport, after).await;
     assert_eq!(bob_a.poll(transport).await.messages(), vec!["after"]);
 
@@ -518,10 +522,18 @@ pub async fn a_revoked_device_reads_nothing_new(transport: &impl MailboxTranspor
     // it learns it was revoked, and nothing sent since is sealed to it.
     let mut polled = bob_b.poll(transport).await;
     bob_b
-        .read(transport, profile_mailbox(&bob_key), &mut polled)
+        .read(
+            transport,
+            &profile_keys(bob_a.messenger.roster()),
+            &mut polled,
+        )
         .await;
     bob_b
-        .read(transport, bob_a.messenger.roster().inbox, &mut polled)
+        .read(
+            transport,
+            &bob_a.messenger.roster().inbox.keys(),
+            &mut polled,
+        )
         .await;
     assert!(polled.messages().is_empty(), "{polled:?}");
     assert!(polled.events.contains(&MessagingEvent::DeviceRevoked));
@@ -561,7 +573,11 @@ pub async fn a_revoked_device_reads_nothing_new(transport: &impl MailboxTranspor
     alice.cursors.clear();
     let mut alice_fresh_cursor = alice;
     alice_fresh_cursor
-        .read(transport, profile_mailbox(&bob_key), &mut stale)
+        .read(
+            transport,
+            &profile_keys(bob_a.messenger.roster()),
+            &mut stale,
+        )
         .await;
     assert!(
         stale.errors.is_empty() && stale.events.is_empty(),
@@ -601,7 +617,7 @@ pub async fn a_revocation_dropped_on_the_way_still_reaches_the_contact(
         .outbox_mut()
         .take_envelopes()
         .into_iter()
-        .partition(|transmit| transmit.mailbox == alice_inbox);
+        .partition(|transmit| transmit.mailbox == alice_inbox.keys());
     assert!(
         !dropped.is_empty(),
         "the revocation was sealed to Alice too"
@@ -631,7 +647,7 @@ pub async fn a_revocation_dropped_on_the_way_still_reaches_the_contact(
         .send_text(&bob_key, "for Bob's phone only", NOW * 1000 + 10, &mut rng)
         .expect("sent");
     let sent = alice.messenger.outbox_mut().take_envelopes();
-    let old_inbox = bob_a.messenger.listening()[1];
+    let old_inbox = bob_a.messenger.listening()[1].clone();
     assert!(sent.iter().all(|transmit| transmit.mailbox == old_inbox));
     deliver(transport, sent).await;
     assert_eq!(
@@ -647,7 +663,7 @@ pub async fn a_revocation_dropped_on_the_way_still_reaches_the_contact(
     let sent = alice.messenger.outbox_mut().take_envelopes();
     assert!(sent
         .iter()
-        .all(|transmit| transmit.mailbox == bob_a.messenger.roster().inbox));
+        .all(|transmit| transmit.mailbox == bob_a.messenger.roster().inbox.keys()));
     deliver(transport, sent).await;
     assert_eq!(
         bob_a.poll(transport).await.messages(),
@@ -655,7 +671,7 @@ pub async fn a_revocation_dropped_on_the_way_still_reaches_the_contact(
     );
     let mut at_b = bob_b.poll(transport).await;
     bob_b
-        .read(transport, bob_a.messenger.roster().inbox, &mut at_b)
+        .read(transport, &bob_a.messenger.roster().inbox.keys(), &mut at_b)
         .await;
     assert!(at_b.messages().is_empty(), "{at_b:?}");
 }
@@ -727,10 +743,7 @@ pub async fn a_device_that_leaves_is_off_the_roster(transport: &impl MailboxTran
 /// new tablet links and gets the history through a mailbox of its own, across a reload
 /// half-way, each message once.
 /// Everything in `mailbox`, from the start.
-async fn everything_in(
-    transport: &impl MailboxTransport,
-    mailbox: MailboxAddress,
-) -> Vec<Envelope> {
+async fn everything_in(transport: &impl MailboxTransport, mailbox: &MailboxKeys) -> Vec<Envelope> {
     transport
         .fetch(mailbox, &mut MailboxCursor::default(), Duration::ZERO)
         .await
@@ -765,14 +778,14 @@ pub async fn a_removed_device_cannot_sign_a_roster_anyone_accepts(
     assert_eq!(alice.messenger.contact_roster(&bob_key), Some(&genuine));
 
     // What the tablet can still read: Bob's published roster — his devices, not his inbox.
-    let published = everything_in(transport, profile_mailbox(&bob_key)).await;
+    let published = everything_in(transport, &profile_keys(bob_a.messenger.roster())).await;
     assert!(!published.is_empty());
     let epoch = genuine.epoch;
     let mut re_added = genuine.withheld();
     re_added.epoch += 1;
     re_added.devices.push(tablet.entry.clone());
     let attempts = [
-        tablet.roster_of_its_own(epoch + 1, MailboxAddress::random(&mut rng)),
+        tablet.roster_of_its_own(epoch + 1, MailboxSeed::random(&mut rng)),
         tablet.roster_of_its_own(u64::MAX, old_inbox),
         tablet.roster_of_its_own(epoch, old_inbox),
         re_added,
@@ -822,7 +835,7 @@ pub async fn a_removed_device_cannot_sign_a_roster_anyone_accepts(
         vec!["only the laptop"]
     );
     for inbox in [old_inbox, genuine.inbox] {
-        let envelopes = everything_in(transport, inbox).await;
+        let envelopes = everything_in(transport, &inbox.keys()).await;
         let after_removal = &envelopes[envelopes.len().saturating_sub(1)..];
         assert!(
             !tablet.can_open_any(after_removal),
@@ -871,10 +884,10 @@ pub async fn a_removed_device_cannot_learn_the_new_inbox(
     } = cast_after_a_first_message(transport, seed).await;
     let tablet = bob_b.stolen(seed ^ 0x1b0c);
     let old_inbox = bob_a.messenger.roster().inbox;
-    let published_before = everything_in(transport, profile_mailbox(&bob_key))
+    let published_before = everything_in(transport, &profile_keys(bob_a.messenger.roster()))
         .await
         .len();
-    let old_inbox_before = everything_in(transport, old_inbox).await.len();
+    let old_inbox_before = everything_in(transport, &old_inbox.keys()).await.len();
     bob_a
         .messenger
         .revoke_device(&bob_b.messenger.device_id(), &mut rng)
@@ -891,9 +904,9 @@ pub async fn a_removed_device_cannot_learn_the_new_inbox(
 
     let mut readable = Vec::new();
     for mailbox in [
-        profile_mailbox(&bob_key),
-        old_inbox,
-        alice.messenger.roster().inbox,
+        &profile_keys(bob_a.messenger.roster()),
+        &old_inbox.keys(),
+        &alice.messenger.roster().inbox.keys(),
     ] {
         readable.extend(everything_in(transport, mailbox).await);
     }
@@ -916,13 +929,13 @@ pub async fn a_removed_device_cannot_learn_the_new_inbox(
     }
     // Since the removal, the profile holds the withheld roster alone, and nothing the
     // tablet can read elsewhere is sealed to it.
-    let published = everything_in(transport, profile_mailbox(&bob_key)).await;
+    let published = everything_in(transport, &profile_keys(bob_a.messenger.roster())).await;
     let since_removal = published.get(published_before..).unwrap_or_default();
     assert_eq!(since_removal.len(), 1, "the withheld roster");
-    let sealed_to_alice = everything_in(transport, alice.messenger.roster().inbox).await;
+    let sealed_to_alice = everything_in(transport, &alice.messenger.roster().inbox.keys()).await;
     assert!(!tablet.can_open_any(&sealed_to_alice));
     assert_eq!(
-        everything_in(transport, old_inbox).await.len(),
+        everything_in(transport, &old_inbox.keys()).await.len(),
         old_inbox_before,
         "nothing more in the old inbox"
     );
@@ -1129,7 +1142,7 @@ pub async fn a_newly_linked_device_catches_up_on_the_history(
     // Half the blocks, a reload, then the rest: each message once, complete at the end.
     let mut cursor = MailboxCursor::default();
     let envelopes = transport
-        .fetch(history, &mut cursor, Duration::ZERO)
+        .fetch(&history, &mut cursor, Duration::ZERO)
         .await
         .expect("fetched");
     assert!(envelopes.len() > 2, "a manifest and several blocks");
@@ -1298,7 +1311,7 @@ pub async fn a_contact_reusing_message_ids_rewrites_no_history(
     .await;
     bob_b.poll(transport).await;
     let history = bob_b.messenger.history_mailbox().expect("a transfer");
-    for envelope in everything_in(transport, history).await {
+    for envelope in everything_in(transport, &history).await {
         for event in bob_b
             .messenger
             .receive_history(envelope.as_bytes())
@@ -1522,7 +1535,7 @@ async fn offer_history(
     let mut transmits = from.messenger.outbox_mut().take_envelopes();
     for index in 0..stored {
         transmits.push(Transmit {
-            mailbox: offered.publication.mailbox,
+            mailbox: offered.publication.mailbox.keys(),
             bytes: vault
                 .history_block(&transfer_id, index)
                 .await

@@ -2,7 +2,7 @@
 // Each test binary uses a different part of these helpers.
 #![allow(dead_code)]
 
-use phantom_sync::mailbox::MailboxAddress;
+use phantom_sync::mailbox::keys::MailboxSeed;
 use phantom_sync::pairing::invitation::PairingInvitation;
 use phantom_sync::pairing::{PairingEvent, SourcePairing, TargetPairing, Transmit};
 use phantom_sync::persona::Persona;
@@ -27,7 +27,8 @@ pub fn roster_of(persona: &Persona, rng: &mut SeededRng) -> SignedRoster {
     let identity = persona.authority_key().expect("the creating device");
     Roster::first(
         identity.verifying_key().to_bytes(),
-        MailboxAddress::random(rng),
+        MailboxSeed::random(rng),
+        [0x5e; 32],
     )
     .with_device(new_device(0x11))
     .and_then(|roster| roster.sign(&identity))
