@@ -4,7 +4,14 @@
 # Expects scripts/bootstrap.sh to have been sourced.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-wasm-pack build --profile shipped --target web --mode no-install --out-dir pkg
+# Panic messages name the dependency's source file: without the build machine's registry
+# path in front (its home directory has no business in the package, and it costs bytes).
+remap=""
+for registry in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/; do
+  remap+=" --remap-path-prefix=${registry}="
+done
+RUSTFLAGS="${RUSTFLAGS:-}${remap}" \
+  wasm-pack build --profile shipped --target web --mode no-install --out-dir pkg
 # npm binaryen 132 (Debian's wasm-opt 108 emits a module Chromium rejects). -O1 to a fixed
 # point is the level whose output gzips smallest: -Os and -Oz shrink the raw bytes more
 # but gzip worse. The features are the ones rustc enables for wasm32 by default.

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use libp2p::Multiaddr;
 use phantom_sync::mailbox::envelope::Envelope;
-use phantom_sync::mailbox::MailboxAddress;
+use phantom_sync::mailbox::keys::MailboxKeys;
 use phantom_sync::network::client::{connect_browser, MailboxClient};
 use phantom_sync::network::Replication;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
@@ -42,10 +42,10 @@ fn envelope(text: &str) -> Envelope {
     Envelope::new(text.as_bytes().to_vec()).expect("small")
 }
 
-fn random_mailbox() -> MailboxAddress {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).expect("randomness");
-    MailboxAddress::from_bytes(bytes)
+fn random_mailbox() -> MailboxKeys {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).expect("randomness");
+    MailboxKeys::shared(&seed)
 }
 
 #[wasm_bindgen_test]
@@ -54,7 +54,7 @@ async fn a_browser_client_writes_with_quorum_over_websocket_and_another_reads_it
     let reader = client();
     let mailbox = random_mailbox();
     let receipt = writer
-        .put(mailbox, envelope("from the browser"))
+        .put(&mailbox, envelope("from the browser"))
         .await
         .expect("stored");
     assert!(
@@ -62,7 +62,7 @@ async fn a_browser_client_writes_with_quorum_over_websocket_and_another_reads_it
         "a quorum acknowledged: {receipt:?}"
     );
     let fetched = reader
-        .fetch(mailbox, HashMap::new(), Duration::ZERO)
+        .fetch(&mailbox, HashMap::new(), Duration::ZERO)
         .await
         .expect("fetched");
     assert_eq!(fetched.envelopes, vec![envelope("from the browser")]);
@@ -75,11 +75,11 @@ async fn a_browser_client_receives_a_live_push() {
     let mailbox = random_mailbox();
     // Warm both clients up so the wait below starts at once.
     writer
-        .put(mailbox, envelope("first"))
+        .put(&mailbox, envelope("first"))
         .await
         .expect("stored");
     let first = reader
-        .fetch(mailbox, HashMap::new(), Duration::ZERO)
+        .fetch(&mailbox, HashMap::new(), Duration::ZERO)
         .await
         .expect("fetched");
     let after: HashMap<_, _> = first
@@ -87,11 +87,11 @@ async fn a_browser_client_receives_a_live_push() {
         .iter()
         .map(|(peer, cursor)| (*peer, cursor.read_to))
         .collect();
-    let waiting = reader.fetch(mailbox, after, Duration::from_secs(15));
+    let waiting = reader.fetch(&mailbox, after, Duration::from_secs(15));
     let pushing = async {
         gloo_timers_sleep(300).await;
         writer
-            .put(mailbox, envelope("second"))
+            .put(&mailbox, envelope("second"))
             .await
             .expect("stored");
     };
@@ -116,7 +116,7 @@ async fn a_browser_client_bootstraps_over_webrtc_direct_and_reads_what_another_w
     let reader = client();
     let mailbox = random_mailbox();
     let receipt = writer
-        .put(mailbox, envelope("over WebRTC"))
+        .put(&mailbox, envelope("over WebRTC"))
         .await
         .expect("stored");
     assert!(
@@ -124,7 +124,7 @@ async fn a_browser_client_bootstraps_over_webrtc_direct_and_reads_what_another_w
         "a quorum acknowledged: {receipt:?}"
     );
     let fetched = reader
-        .fetch(mailbox, HashMap::new(), Duration::ZERO)
+        .fetch(&mailbox, HashMap::new(), Duration::ZERO)
         .await
         .expect("fetched");
     assert_eq!(fetched.envelopes, vec![envelope("over WebRTC")]);
@@ -138,21 +138,19 @@ async fn a_browser_client_stores_history_sized_envelopes_after_many_small_operat
     let chatter = random_mailbox();
     for n in 0..60 {
         client
-            .put(chatter, envelope(&format!("small {n}")))
+            .put(&chatter, envelope(&format!("small {n}")))
             .await
             .expect("stored");
         client
-            .fetch(chatter, HashMap::new(), Duration::ZERO)
+            .fetch(&chatter, HashMap::new(), Duration::ZERO)
             .await
             .expect("fetched");
     }
-    let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed).expect("randomness");
-    let blocks = phantom_sync::mailbox::keys::MailboxKeys::shared(&seed);
+    let blocks = random_mailbox();
     for n in 0..12u8 {
         let block = Envelope::new(vec![n; 64 * 1024]).expect("within the cap");
         let receipt = client
-            .put(blocks.address(), block)
+            .put(&blocks, block)
             .await
             .expect("a 64 KiB envelope is stored");
         assert!(receipt.acks.len() >= 2, "{receipt:?}");

@@ -228,17 +228,19 @@ proptest! {
                                  nodes in prop::collection::vec((prop::collection::vec(any::<u8>(), 0..=64),
                                      prop::collection::vec(prop::collection::vec(any::<u8>(), 0..=256), 0..=8)), 0..=20)) {
         use phantom_sync::mailbox::envelope::Envelope;
+        use phantom_sync::mailbox::keys::{MailboxPublicKeys, PutStamp};
         use phantom_sync::mailbox::protocol::{MailboxRequest, MailboxResponse, NodeRecord, StoredEnvelope};
-        let mailbox = MailboxAddress::from_bytes(mailbox);
+        let keys = MailboxPublicKeys { writer: mailbox, reader: [mailbox[0]; 32] };
+        let stamp = PutStamp { written_at: after, signature: [mailbox[1]; 64] };
         let envelope = Envelope::new(body).unwrap();
         for request in [
-            MailboxRequest::Put { mailbox, envelope: envelope.clone() },
-            MailboxRequest::Fetch { mailbox, after, limit, wait_ms: wait },
-            MailboxRequest::FindNodes { mailbox },
+            MailboxRequest::Put { mailbox: keys, stamp, envelope: envelope.clone() },
+            MailboxRequest::Fetch { mailbox: keys, issued_at: seq, authorization: [mailbox[2]; 64], after, limit, wait_ms: wait },
+            MailboxRequest::FindNodes { mailbox: MailboxAddress::from_bytes(mailbox) },
         ] {
             prop_assert_eq!(MailboxRequest::decode(&request.encode()), Ok(request));
         }
-        let response = MailboxResponse::Envelopes { items: vec![StoredEnvelope { seq, envelope }], last_seq: seq };
+        let response = MailboxResponse::Envelopes { items: vec![StoredEnvelope { seq, stamp, envelope }], last_seq: seq };
         prop_assert_eq!(MailboxResponse::decode(&response.encode()), Ok(response));
         let stored = MailboxResponse::Stored { seq, duplicate: seq % 2 == 0 };
         prop_assert_eq!(MailboxResponse::decode(&stored.encode()), Ok(stored));

@@ -1,6 +1,7 @@
 //! Hostile nodes, seen from the device's side of replication: natively and in the browser.
 
-use phantom_sync::mailbox::envelope::Envelope;
+use phantom_sync::mailbox::envelope::{Envelope, EnvelopeId};
+use phantom_sync::mailbox::keys::{verify_put, MailboxKeys, PutStamp};
 use phantom_sync::mailbox::protocol::StoredEnvelope;
 use phantom_sync::mailbox::replica::{Progress, QuorumWrite, UnionRead};
 
@@ -13,9 +14,26 @@ fn envelope(n: u8) -> Envelope {
     Envelope::new(vec![n; 20]).expect("small")
 }
 
+fn mailbox() -> MailboxKeys {
+    MailboxKeys::shared(&[9; 32])
+}
+
+/// The writer's stamp for `envelope` in [`mailbox`].
+fn stamp(envelope: &Envelope) -> PutStamp {
+    mailbox()
+        .stamp(&envelope.id(), 1_700_000_000)
+        .expect("writable")
+}
+
+/// What a reader checks a stamp with before it repairs anything.
+fn genuine(id: &EnvelopeId, stamp: &PutStamp) -> bool {
+    verify_put(mailbox().public(), id, stamp).is_ok()
+}
+
 fn stored(seq: u64, n: u8) -> StoredEnvelope {
     StoredEnvelope {
         seq,
+        stamp: stamp(&envelope(n)),
         envelope: envelope(n),
     }
 }
@@ -38,7 +56,7 @@ fn replays_reorders_and_copies_are_kept_once_and_counted() {
     );
     assert_eq!(read.envelopes(), &[envelope(1), envelope(2), envelope(3)]);
     assert_eq!(read.duplicates(), 4);
-    assert!(read.repairs().is_empty());
+    assert!(read.repairs(genuine).is_empty());
 }
 
 #[test]
@@ -52,6 +70,7 @@ fn an_altered_envelope_is_a_different_id_and_the_original_survives() {
         0,
         vec![StoredEnvelope {
             seq: 1,
+            stamp: stamp(&envelope(1)),
             envelope: Envelope::new(altered).expect("small"),
         }],
         1,
@@ -65,6 +84,55 @@ fn an_altered_envelope_is_a_different_id_and_the_original_survives() {
         2,
         "the altered one is handed up, to fail to open"
     );
+    assert_eq!(
+        read.repairs(genuine),
+        vec![("corrupter", envelope(1), stamp(&envelope(1)))],
+        "the original goes back to the corrupter; the altered copy, whose stamp is the \
+         original's, never reaches the honest node"
+    );
+}
+
+#[test]
+fn an_envelope_one_node_made_up_is_repaired_only_with_a_genuine_stamp() {
+    let made_up = envelope(5);
+    let forged = PutStamp {
+        written_at: 1_700_000_000,
+        signature: [0x55; 64],
+    };
+    let mut read = UnionRead::new();
+    read.add("honest", 0, vec![stored(1, 1)], 1);
+    read.add(
+        "liar",
+        0,
+        vec![
+            stored(1, 1),
+            StoredEnvelope {
+                seq: 2,
+                stamp: forged,
+                envelope: made_up.clone(),
+            },
+        ],
+        2,
+    );
+    assert!(
+        read.repairs(genuine).is_empty(),
+        "nothing spreads on one node's word"
+    );
+    // Another node, with more to read, holds it with the writer's stamp: that one is sent on.
+    read.add(
+        "behind",
+        0,
+        vec![StoredEnvelope {
+            seq: 1,
+            stamp: stamp(&made_up),
+            envelope: made_up.clone(),
+        }],
+        3,
+    );
+    assert_eq!(
+        read.repairs(genuine),
+        vec![("honest", made_up.clone(), stamp(&made_up))]
+    );
 }
 
 #[test]
@@ -73,10 +141,10 @@ fn a_node_missing_envelopes_gets_them_back() {
     read.add("full", 0, vec![stored(1, 1), stored(2, 2)], 2);
     read.add("dropper", 0, vec![stored(1, 1)], 1);
     read.add("partial-read", 5, vec![], 5);
-    let repairs = read.repairs();
+    let repairs = read.repairs(genuine);
     assert_eq!(
         repairs,
-        vec![("dropper", envelope(2))],
+        vec![("dropper", envelope(2), stamp(&envelope(2)))],
         "only complete answers are repaired"
     );
 }

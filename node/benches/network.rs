@@ -14,10 +14,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use phantom_node::storage::{EnvelopeStore, Limits};
+use phantom_node::storage::{EnvelopeStore, Incoming, Limits};
 use phantom_node::testnet::Network;
 use phantom_sync::mailbox::envelope::Envelope;
-use phantom_sync::mailbox::MailboxAddress;
+use phantom_sync::mailbox::keys::{MailboxKeys, MailboxPublicKeys, PutStamp};
 
 const THROUGHPUT_ENVELOPES: usize = 20_000;
 const IN_FLIGHT: usize = 1024;
@@ -65,17 +65,15 @@ async fn throughput(binary: &Path, threads: usize) -> (f64, usize) {
         5,
         &["--republish-secs", "60", "--threads", &threads],
     );
-    let warm = MailboxAddress::from_bytes([0xee; 32]);
+    let warm = MailboxKeys::shared(&[0xee; 32]);
     let writers: Vec<_> = (0..WRITERS).map(|_| network.client()).collect();
     for (n, writer) in writers.iter().enumerate() {
-        writer.put(warm, envelope(n)).await.expect("warm-up put");
+        writer.put(&warm, envelope(n)).await.expect("warm-up put");
     }
-    let mailboxes: Vec<MailboxAddress> = (0..16u8)
-        .map(|n| MailboxAddress::from_bytes([n; 32]))
-        .collect();
+    let mailboxes: Vec<MailboxKeys> = (0..16u8).map(|n| MailboxKeys::shared(&[n; 32])).collect();
     let start = Instant::now();
     let outcomes: Vec<_> = futures::stream::iter(0..THROUGHPUT_ENVELOPES)
-        .map(|n| writers[n % WRITERS].put(mailboxes[n % mailboxes.len()], envelope(n)))
+        .map(|n| writers[n % WRITERS].put(&mailboxes[n % mailboxes.len()], envelope(n)))
         .buffer_unordered(IN_FLIGHT)
         .collect()
         .await;
@@ -103,11 +101,25 @@ fn median_and_spread(mut samples: Vec<f64>) -> (f64, f64, f64) {
 
 /// Envelopes per second stored by `store`, `group` per durable transaction.
 fn store_rate(store: &EnvelopeStore, group: usize, offset: u64) -> f64 {
+    let mailboxes: Vec<MailboxPublicKeys> = (0..64u8)
+        .map(|n| MailboxPublicKeys {
+            writer: [n; 32],
+            reader: [n; 32],
+        })
+        .collect();
+    // The store checks no stamp (the node did): any will do here.
+    let stamp = PutStamp {
+        written_at: 1_700_000_000,
+        signature: [0; 64],
+    };
     let start = Instant::now();
     let mut batch = Vec::with_capacity(group);
     for n in 0..DISK_ENVELOPES {
-        let mailbox = MailboxAddress::from_bytes([(n % 64) as u8; 32]);
-        batch.push((mailbox, envelope((offset + n) as usize)));
+        batch.push(Incoming {
+            mailbox: mailboxes[(n % 64) as usize],
+            stamp,
+            envelope: envelope((offset + n) as usize),
+        });
         if batch.len() == group {
             store
                 .put_many(&batch, 1_700_000_000)
@@ -153,34 +165,32 @@ async fn main() {
     let network = Network::start_with(binary, dir.path(), 5, &["--republish-secs", "60"]);
     let writer = network.client();
     let reader = network.client();
-    let warm = MailboxAddress::from_bytes([0xee; 32]);
-    writer.put(warm, envelope(0)).await.expect("warm-up put");
+    let warm = MailboxKeys::shared(&[0xee; 32]);
+    writer.put(&warm, envelope(0)).await.expect("warm-up put");
     reader
-        .fetch(warm, HashMap::new(), Duration::ZERO)
+        .fetch(&warm, HashMap::new(), Duration::ZERO)
         .await
         .expect("warm-up fetch");
-    let mailboxes: Vec<MailboxAddress> = (0..16u8)
-        .map(|n| MailboxAddress::from_bytes([n; 32]))
-        .collect();
+    let mailboxes: Vec<MailboxKeys> = (0..16u8).map(|n| MailboxKeys::shared(&[n; 32])).collect();
     // One device stays inside its rate limit (200 requests a second per node, bursts of
     // 2 000).
     let held = futures::stream::iter(0..THROUGHPUT_ENVELOPES / 10)
-        .map(|n| writer.put(mailboxes[n % mailboxes.len()], envelope(n)))
+        .map(|n| writer.put(&mailboxes[n % mailboxes.len()], envelope(n)))
         .buffer_unordered(64)
         .filter(|r| futures::future::ready(r.is_ok()))
         .count()
         .await
         * 3
         / network.nodes.len();
-    let mailbox = MailboxAddress::from_bytes([0x42; 32]);
+    let mailbox = MailboxKeys::shared(&[0x42; 32]);
     let mut after: HashMap<_, u64> = HashMap::new();
     let mut latencies = Vec::with_capacity(LATENCY_SAMPLES);
     for n in 0..LATENCY_SAMPLES {
-        let waiting = reader.fetch(mailbox, after.clone(), Duration::from_secs(10));
+        let waiting = reader.fetch(&mailbox, after.clone(), Duration::from_secs(10));
         let putting = async {
             tokio::time::sleep(Duration::from_millis(20)).await;
             let sent = Instant::now();
-            writer.put(mailbox, envelope(n)).await.expect("put");
+            writer.put(&mailbox, envelope(n)).await.expect("put");
             sent
         };
         let (fetched, sent) = tokio::join!(waiting, putting);

@@ -6,6 +6,11 @@
 //! republishes what it holds to the current k closest nodes, so copies follow the network
 //! as nodes come and go. A `Fetch` with a wait is held open until an envelope arrives.
 //!
+//! A put is stored only with a stamp of the mailbox's writer key, and a fetch answered only
+//! with an authorization of its reader key made for this node (both checked here, on the
+//! event loop, before anything is queued): a stranger can neither fill a mailbox nor list
+//! it.
+//!
 //! Puts are committed in groups: while one durable transaction is being written (off the
 //! event loop), the puts that arrive meanwhile wait, and the next transaction takes them
 //! all. Each is acknowledged once its transaction is on disk.
@@ -21,8 +26,10 @@ use libp2p::kad::{self, store::MemoryStore};
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{connection_limits, identify, identity, noise, tcp, yamux, Multiaddr, PeerId, Swarm};
-use phantom_sync::mailbox::envelope::Envelope;
-use phantom_sync::mailbox::protocol::{MailboxRequest, MailboxResponse, Refusal, MAX_FETCH};
+use phantom_sync::mailbox::keys::{verify_fetch, verify_put};
+use phantom_sync::mailbox::protocol::{
+    MailboxRequest, MailboxResponse, Refusal, MAX_CLOCK_SKEW_SECS, MAX_FETCH,
+};
 use phantom_sync::mailbox::MailboxAddress;
 use phantom_sync::network::codec::{MailboxCodec, ReadBudget, MAILBOX_PROTOCOL};
 use phantom_sync::network::{closest_nodes, dht_key, is_costly_node_id, peer_of, NodeInfo};
@@ -33,7 +40,7 @@ use tokio::time::interval;
 use crate::fault::Fault;
 use crate::rate::RateLimiter;
 use crate::routing::{closest_found, learn_node};
-use crate::storage::{EnvelopeStore, Limits, Put, StorageError};
+use crate::storage::{EnvelopeStore, Incoming, Limits, Put, StorageError};
 
 #[derive(Debug, Error)]
 pub enum NodeError {
@@ -133,7 +140,7 @@ struct Waiter {
 /// Puts waiting for their transaction: what to store, and where to answer.
 #[derive(Default)]
 struct PutGroup {
-    puts: Vec<(MailboxAddress, Envelope)>,
+    puts: Vec<Incoming>,
     channels: Vec<ResponseChannel<MailboxResponse>>,
     bytes: usize,
 }
@@ -148,6 +155,8 @@ struct Commit {
 pub struct Node {
     swarm: Swarm<NodeBehaviour>,
     store: Arc<EnvelopeStore>,
+    /// Envelopes live this long: a stamp written longer ago is refused.
+    ttl_secs: u64,
     waiting_puts: PutGroup,
     committing: Option<Commit>,
     /// Expired envelopes are dropped by the next transaction.
@@ -241,6 +250,7 @@ impl Node {
         Ok(Self {
             swarm,
             store: Arc::new(store),
+            ttl_secs: config.limits.ttl_secs,
             waiting_puts: PutGroup::default(),
             committing: None,
             prune_due: false,
@@ -298,7 +308,7 @@ impl Node {
         let PutGroup { puts, channels, .. } = std::mem::take(&mut self.waiting_puts);
         let prune = std::mem::take(&mut self.prune_due);
         let store = self.store.clone();
-        let mailboxes = puts.iter().map(|(mailbox, _)| *mailbox).collect();
+        let mailboxes = puts.iter().map(|put| put.mailbox.address()).collect();
         let written = tokio::task::spawn_blocking(move || {
             let now = unix_now();
             if prune {
@@ -460,8 +470,15 @@ impl Node {
                 },
             );
         }
+        if let Err(reason) = self.check(&request) {
+            return self.respond(channel, MailboxResponse::Refused { reason });
+        }
         match request {
-            MailboxRequest::Put { mailbox, envelope } => {
+            MailboxRequest::Put {
+                mailbox,
+                stamp,
+                envelope,
+            } => {
                 let group = &mut self.waiting_puts;
                 if group.bytes + envelope.len() > MAX_WAITING_PUT_BYTES {
                     return self.respond(
@@ -472,7 +489,11 @@ impl Node {
                     );
                 }
                 group.bytes += envelope.len();
-                group.puts.push((mailbox, envelope));
+                group.puts.push(Incoming {
+                    mailbox,
+                    stamp,
+                    envelope,
+                });
                 group.channels.push(channel);
             }
             MailboxRequest::Fetch {
@@ -480,7 +501,9 @@ impl Node {
                 after,
                 limit,
                 wait_ms,
+                ..
             } => {
+                let mailbox = mailbox.address();
                 let limit = limit.clamp(1, MAX_FETCH);
                 match self.store.fetch(&mailbox, after, limit) {
                     Ok(fetched) if fetched.items.is_empty() && wait_ms > 0 => {
@@ -518,6 +541,42 @@ impl Node {
                     .get_closest_peers(dht_key(&mailbox));
                 self.finding.insert(query, (mailbox, channel));
             }
+        }
+    }
+
+    /// Whether the request may be served: a put's stamp is the mailbox writer's, for this
+    /// envelope, written within the time to live (and not far in the future); a fetch's
+    /// authorization is the mailbox reader's, for this node, issued about now.
+    fn check(&self, request: &MailboxRequest) -> Result<(), Refusal> {
+        let now = unix_now();
+        match request {
+            MailboxRequest::Put {
+                mailbox,
+                stamp,
+                envelope,
+            } => {
+                let written = stamp.written_at;
+                if written > now.saturating_add(MAX_CLOCK_SKEW_SECS)
+                    || written < now.saturating_sub(self.ttl_secs)
+                {
+                    return Err(Refusal::OutOfTime);
+                }
+                verify_put(mailbox, &envelope.id(), stamp).map_err(|_| Refusal::Unauthorized)
+            }
+            MailboxRequest::Fetch {
+                mailbox,
+                issued_at,
+                authorization,
+                ..
+            } => {
+                if issued_at.abs_diff(now) > MAX_CLOCK_SKEW_SECS {
+                    return Err(Refusal::OutOfTime);
+                }
+                let node = self.peer_id().to_bytes();
+                verify_fetch(mailbox, &node, *issued_at, authorization)
+                    .map_err(|_| Refusal::Unauthorized)
+            }
+            MailboxRequest::FindNodes { .. } => Ok(()),
         }
     }
 
@@ -636,7 +695,8 @@ impl Node {
             for item in fetched.items {
                 for peer in &targets {
                     let request = MailboxRequest::Put {
-                        mailbox,
+                        mailbox: fetched.mailbox,
+                        stamp: item.stamp,
                         envelope: item.envelope.clone(),
                     };
                     let id = self

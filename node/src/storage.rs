@@ -10,33 +10,48 @@
 //! whichever mailbox they are in — expired ones first, since the time to live is the same
 //! for all. Numbers are never reused: a reader's cursor stays right after an eviction.
 //!
+//! Each envelope is kept with the stamp it was put with, and each mailbox with its public
+//! keys, so that what the node hands on — to readers, to other nodes — still proves it
+//! belongs there. The store checks no stamp: the node did before it stored.
+//!
 //! ```
-//! use phantom_node::storage::{EnvelopeStore, Limits};
-//! use phantom_sync::mailbox::{envelope::Envelope, MailboxAddress};
+//! use phantom_node::storage::{EnvelopeStore, Incoming, Limits};
+//! use phantom_sync::mailbox::{envelope::Envelope, keys::MailboxKeys};
 //!
 //! let dir = tempfile::tempdir()?;
 //! let store = EnvelopeStore::open(&dir.path().join("node.redb"), Limits::default())?;
-//! let mailbox = MailboxAddress::from_bytes([1; 32]);
-//! let put = store.put(&mailbox, &Envelope::new(b"sealed".to_vec())?, 1_700_000_000)?;
+//! let keys = MailboxKeys::shared(&[1; 32]);
+//! let envelope = Envelope::new(b"sealed".to_vec())?;
+//! let stamp = keys.stamp(&envelope.id(), 1_700_000_000)?;
+//! let put = store.put(&Incoming { mailbox: *keys.public(), stamp, envelope }, 1_700_000_000)?;
 //! assert_eq!(put.seq, 1);
-//! assert_eq!(store.fetch(&mailbox, 0, 10)?.items.len(), 1);
+//! assert_eq!(store.fetch(&keys.address(), 0, 10)?.items.len(), 1);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 use std::path::Path;
 
 use phantom_sync::mailbox::envelope::Envelope;
+use phantom_sync::mailbox::keys::{MailboxPublicKeys, PutStamp};
 use phantom_sync::mailbox::protocol::{StoredEnvelope, MAX_FETCH_BYTES};
 use phantom_sync::mailbox::MailboxAddress;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use thiserror::Error;
 
-/// mailbox ‖ seq (big-endian) → stored_at (big-endian) ‖ envelope bytes.
+/// mailbox ‖ seq (big-endian) → stored_at (big-endian) ‖ stamp (written_at ‖ signature)
+/// ‖ envelope bytes.
 const ENVELOPES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("envelopes");
+/// Where the envelope bytes start in an [`ENVELOPES`] value.
+const ENVELOPE_AT: usize = 8 + PutStamp::LEN;
 /// mailbox ‖ envelope id → seq.
 const IDS: TableDefinition<&[u8], u64> = TableDefinition::new("ids");
-/// mailbox → last seq ‖ envelope count ‖ stored bytes.
+/// mailbox → last seq ‖ envelope count ‖ stored bytes ‖ writer key ‖ reader key.
 const HEADS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("heads");
+/// [`FORMAT`] → the layout version of the tables.
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+const FORMAT: &str = "format";
+/// Stores before it kept envelopes without stamps, which protocol 2 cannot hand on.
+const FORMAT_VERSION: u64 = 2;
 /// [`ENVELOPE_COUNT`] and [`BYTE_COUNT`] → the node's totals.
 const TOTALS: TableDefinition<&str, u64> = TableDefinition::new("totals");
 const ENVELOPE_COUNT: &str = "envelopes";
@@ -101,11 +116,13 @@ pub struct Put {
     pub duplicate: bool,
 }
 
-/// Envelopes after a sequence number, and the mailbox's latest number.
+/// Envelopes after a sequence number, the mailbox's latest number, and its keys (for
+/// handing the envelopes on with their stamps).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fetched {
     pub items: Vec<StoredEnvelope>,
     pub last_seq: u64,
+    pub mailbox: MailboxPublicKeys,
 }
 
 /// The tables a write transaction changes.
@@ -160,7 +177,8 @@ impl<'tx> Tables<'tx> {
         else {
             return Ok(false);
         };
-        let (stored_at, bytes) = value.split_at_checked(8).ok_or(StorageError::Damaged)?;
+        let stored_at = value.get(..8).ok_or(StorageError::Damaged)?;
+        let bytes = value.get(ENVELOPE_AT..).ok_or(StorageError::Damaged)?;
         let envelope = Envelope::new(bytes.to_vec()).map_err(|_| StorageError::Damaged)?;
         let mut id_key = mailbox.to_vec();
         id_key.extend_from_slice(envelope.id().as_bytes());
@@ -227,35 +245,57 @@ pub struct EnvelopeStore {
     limits: Limits,
 }
 
-#[derive(Default)]
 struct Head {
     last_seq: u64,
     count: u64,
     bytes: u64,
+    keys: MailboxPublicKeys,
+}
+
+impl Default for Head {
+    fn default() -> Self {
+        Self {
+            last_seq: 0,
+            count: 0,
+            bytes: 0,
+            keys: MailboxPublicKeys {
+                writer: [0; 32],
+                reader: [0; 32],
+            },
+        }
+    }
 }
 
 impl Head {
     fn decode(bytes: &[u8]) -> Result<Self, StorageError> {
-        let field = |i: usize| -> Result<u64, StorageError> {
-            let slice = bytes.get(i * 8..i * 8 + 8).ok_or(StorageError::Damaged)?;
-            Ok(u64::from_be_bytes(
-                slice.try_into().map_err(|_| StorageError::Damaged)?,
-            ))
+        let mut r = phantom_sync::wire::Reader::new(bytes);
+        let damaged = |_| StorageError::Damaged;
+        let head = Self {
+            last_seq: r.u64("last_seq").map_err(damaged)?,
+            count: r.u64("count").map_err(damaged)?,
+            bytes: r.u64("bytes").map_err(damaged)?,
+            keys: MailboxPublicKeys::read(&mut r).map_err(damaged)?,
         };
-        Ok(Self {
-            last_seq: field(0)?,
-            count: field(1)?,
-            bytes: field(2)?,
-        })
+        r.finish().map_err(damaged)?;
+        Ok(head)
     }
 
-    fn encode(&self) -> [u8; 24] {
-        let mut out = [0u8; 24];
-        out[..8].copy_from_slice(&self.last_seq.to_be_bytes());
-        out[8..16].copy_from_slice(&self.count.to_be_bytes());
-        out[16..].copy_from_slice(&self.bytes.to_be_bytes());
-        out
+    fn encode(&self) -> Vec<u8> {
+        let mut w = phantom_sync::wire::Writer::new();
+        w.put_u64(self.last_seq);
+        w.put_u64(self.count);
+        w.put_u64(self.bytes);
+        self.keys.write(&mut w);
+        w.into_bytes()
     }
+}
+
+/// An envelope to store: the mailbox's keys, and the stamp that let it in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incoming {
+    pub mailbox: MailboxPublicKeys,
+    pub stamp: PutStamp,
+    pub envelope: Envelope,
 }
 
 fn envelope_key(mailbox: &MailboxAddress, seq: u64) -> [u8; 40] {
@@ -266,40 +306,40 @@ fn envelope_key(mailbox: &MailboxAddress, seq: u64) -> [u8; 40] {
 }
 
 impl EnvelopeStore {
+    /// Opens the store at `path`, made empty if it was written by a node of protocol 1:
+    /// those envelopes have no stamps, and protocol 2 hands on nothing unstamped.
     pub fn open(path: &Path, limits: Limits) -> Result<Self, StorageError> {
         let db = Database::create(path)?;
         let tx = db.begin_write()?;
+        let format = tx.open_table(META)?.get(FORMAT)?.map(|v| v.value());
+        if format != Some(FORMAT_VERSION) {
+            let mut dropped = 0;
+            if let Ok(totals) = tx.open_table(TOTALS) {
+                dropped = totals.get(ENVELOPE_COUNT)?.map_or(0, |count| count.value());
+            }
+            tx.delete_table(ENVELOPES)?;
+            tx.delete_table(IDS)?;
+            tx.delete_table(HEADS)?;
+            tx.delete_table(TOTALS)?;
+            tx.delete_table(EXPIRY)?;
+            if dropped > 0 {
+                tracing::warn!("dropped {dropped} envelopes stored without write stamps");
+            }
+            tx.open_table(META)?.insert(FORMAT, FORMAT_VERSION)?;
+        }
         tx.open_table(ENVELOPES)?;
         tx.open_table(IDS)?;
         tx.open_table(HEADS)?;
         tx.open_table(EXPIRY)?;
-        {
-            let mut totals = tx.open_table(TOTALS)?;
-            // Stores written before the node-wide quota have no totals yet: count them once.
-            if totals.get(BYTE_COUNT)?.is_none() {
-                let (mut envelopes, mut bytes) = (0, 0);
-                for entry in tx.open_table(HEADS)?.iter()? {
-                    let head = Head::decode(entry?.1.value())?;
-                    envelopes += head.count;
-                    bytes += head.bytes;
-                }
-                totals.insert(ENVELOPE_COUNT, envelopes)?;
-                totals.insert(BYTE_COUNT, bytes)?;
-            }
-        }
+        tx.open_table(TOTALS)?;
         tx.commit()?;
         Ok(Self { db, limits })
     }
 
-    /// Stores `envelope` in `mailbox` unless it is already there, making room first when
-    /// the mailbox or the node is full.
-    pub fn put(
-        &self,
-        mailbox: &MailboxAddress,
-        envelope: &Envelope,
-        now: u64,
-    ) -> Result<Put, StorageError> {
-        let mut outcomes = self.put_many(&[(*mailbox, envelope.clone())], now)?;
+    /// Stores an envelope in its mailbox unless it is already there, making room first
+    /// when the mailbox or the node is full.
+    pub fn put(&self, incoming: &Incoming, now: u64) -> Result<Put, StorageError> {
+        let mut outcomes = self.put_many(std::slice::from_ref(incoming), now)?;
         outcomes.pop().unwrap_or(Err(StorageError::Damaged))
     }
 
@@ -308,15 +348,15 @@ impl EnvelopeStore {
     /// transaction fails.
     pub fn put_many(
         &self,
-        puts: &[(MailboxAddress, Envelope)],
+        puts: &[Incoming],
         now: u64,
     ) -> Result<Vec<Result<Put, StorageError>>, StorageError> {
         let tx = self.db.begin_write()?;
         let mut outcomes = Vec::with_capacity(puts.len());
         {
             let mut tables = Tables::open(&tx)?;
-            for (mailbox, envelope) in puts {
-                outcomes.push(self.put_in(&mut tables, mailbox, envelope, now)?);
+            for incoming in puts {
+                outcomes.push(self.put_in(&mut tables, incoming, now)?);
             }
         }
         tx.commit()?;
@@ -328,10 +368,15 @@ impl EnvelopeStore {
     fn put_in(
         &self,
         tables: &mut Tables<'_>,
-        mailbox: &MailboxAddress,
-        envelope: &Envelope,
+        incoming: &Incoming,
         now: u64,
     ) -> Result<Result<Put, StorageError>, StorageError> {
+        let Incoming {
+            mailbox: keys,
+            stamp,
+            envelope,
+        } = incoming;
+        let mailbox = &keys.address();
         let mut id_key = mailbox.as_bytes().to_vec();
         id_key.extend_from_slice(envelope.id().as_bytes());
         if let Some(seq) = tables.ids.get(id_key.as_slice())? {
@@ -368,11 +413,15 @@ impl EnvelopeStore {
         head.last_seq += 1;
         head.count += 1;
         head.bytes += size;
+        head.keys = *keys;
         let seq = head.last_seq;
         tables.heads.insert(key, head.encode().as_slice())?;
         tables.ids.insert(id_key.as_slice(), seq)?;
-        let mut value = now.to_be_bytes().to_vec();
-        value.extend_from_slice(envelope.as_bytes());
+        let mut value = phantom_sync::wire::Writer::new();
+        value.put_u64(now);
+        stamp.write(&mut value);
+        value.put_bytes(envelope.as_bytes());
+        let value = value.into_bytes();
         tables
             .envelopes
             .insert(envelope_key(mailbox, seq).as_slice(), value.as_slice())?;
@@ -395,9 +444,9 @@ impl EnvelopeStore {
         limit: u32,
     ) -> Result<Fetched, StorageError> {
         let tx = self.db.begin_read()?;
-        let last_seq = match tx.open_table(HEADS)?.get(mailbox.as_bytes().as_slice())? {
-            Some(bytes) => Head::decode(bytes.value())?.last_seq,
-            None => 0,
+        let head = match tx.open_table(HEADS)?.get(mailbox.as_bytes().as_slice())? {
+            Some(bytes) => Head::decode(bytes.value())?,
+            None => Head::default(),
         };
         let envelopes = tx.open_table(ENVELOPES)?;
         let start = envelope_key(mailbox, after.saturating_add(1));
@@ -414,13 +463,26 @@ impl EnvelopeStore {
                 break;
             }
             let seq = seq_of(key.value())?;
-            let bytes = value.value().get(8..).ok_or(StorageError::Damaged)?;
+            let stamp = value
+                .value()
+                .get(8..ENVELOPE_AT)
+                .and_then(|bytes| PutStamp::read(&mut phantom_sync::wire::Reader::new(bytes)).ok())
+                .ok_or(StorageError::Damaged)?;
+            let bytes = value
+                .value()
+                .get(ENVELOPE_AT..)
+                .ok_or(StorageError::Damaged)?;
             items.push(StoredEnvelope {
                 seq,
+                stamp,
                 envelope: Envelope::new(bytes.to_vec()).map_err(|_| StorageError::Damaged)?,
             });
         }
-        Ok(Fetched { items, last_seq })
+        Ok(Fetched {
+            items,
+            last_seq: head.last_seq,
+            mailbox: head.keys,
+        })
     }
 
     /// The mailboxes this node holds envelopes for (for republishing).
@@ -480,9 +542,28 @@ mod tests {
         Envelope::new(bytes).unwrap_or_else(|e| panic!("small: {e}"))
     }
 
-    fn seqs(store: &EnvelopeStore, mailbox: &MailboxAddress) -> Vec<u64> {
+    fn keys(n: u8) -> MailboxPublicKeys {
+        MailboxPublicKeys {
+            writer: [n; 32],
+            reader: [n; 32],
+        }
+    }
+
+    /// What the node would store: the store itself checks no stamp.
+    fn incoming(mailbox: &MailboxPublicKeys, envelope: Envelope) -> Incoming {
+        Incoming {
+            mailbox: *mailbox,
+            stamp: PutStamp {
+                written_at: 1,
+                signature: [7; 64],
+            },
+            envelope,
+        }
+    }
+
+    fn seqs(store: &EnvelopeStore, mailbox: &MailboxPublicKeys) -> Vec<u64> {
         store
-            .fetch(mailbox, 0, 100)
+            .fetch(&mailbox.address(), 0, 100)
             .unwrap_or_else(|e| panic!("fetches: {e}"))
             .items
             .iter()
@@ -496,15 +577,15 @@ mod tests {
             max_envelopes_per_mailbox: 3,
             ..Limits::default()
         });
-        let mailbox = MailboxAddress::from_bytes([1; 32]);
+        let mailbox = keys(1);
         for n in 0..5 {
-            store.put(&mailbox, &envelope(n), 1_000 + u64::from(n))?;
+            store.put(&incoming(&mailbox, envelope(n)), 1_000 + u64::from(n))?;
         }
         assert_eq!(seqs(&store, &mailbox), [3, 4, 5]);
-        assert_eq!(store.fetch(&mailbox, 0, 10)?.last_seq, 5);
+        assert_eq!(store.fetch(&mailbox.address(), 0, 10)?.last_seq, 5);
         // The first envelope went: stored again, it is new, and numbers are not reused.
         assert_eq!(
-            store.put(&mailbox, &envelope(0), 2_000)?,
+            store.put(&incoming(&mailbox, envelope(0)), 2_000)?,
             Put {
                 seq: 6,
                 duplicate: false
@@ -522,18 +603,18 @@ mod tests {
             ttl_secs: 1_000,
             ..Limits::default()
         });
-        let [a, b, c] = [1, 2, 3].map(|n| MailboxAddress::from_bytes([n; 32]));
-        store.put(&a, &envelope(1), 5_000)?;
-        store.put(&b, &envelope(2), 100)?; // expired by the time the node fills
-        store.put(&a, &envelope(3), 5_100)?;
-        store.put(&c, &envelope(4), 5_200)?;
+        let [a, b, c] = [1, 2, 3].map(keys);
+        store.put(&incoming(&a, envelope(1)), 5_000)?;
+        store.put(&incoming(&b, envelope(2)), 100)?; // expired by the time the node fills
+        store.put(&incoming(&a, envelope(3)), 5_100)?;
+        store.put(&incoming(&c, envelope(4)), 5_200)?;
         assert_eq!(
             seqs(&store, &b),
             Vec::<u64>::new(),
             "the expired one went first"
         );
         assert_eq!(seqs(&store, &a), [1, 2]);
-        store.put(&c, &envelope(5), 5_300)?;
+        store.put(&incoming(&c, envelope(5)), 5_300)?;
         assert_eq!(seqs(&store, &a), [2], "then the oldest, whichever mailbox");
         assert_eq!(seqs(&store, &c), [1, 2]);
         Ok(())
@@ -547,9 +628,9 @@ mod tests {
             ttl_secs: 1_000,
             ..Limits::default()
         });
-        let mailbox = MailboxAddress::from_bytes([4; 32]);
+        let mailbox = keys(4);
         for n in 0..6 {
-            store.put(&mailbox, &envelope(n), 100 * u64::from(n))?;
+            store.put(&incoming(&mailbox, envelope(n)), 100 * u64::from(n))?;
         }
         // Evicted already: those stored at 0 and 100. Expired now: 200 and 300.
         assert_eq!(store.prune(1_350)?, 2);
@@ -562,8 +643,8 @@ mod tests {
             },
         )?;
         // Two held of four: two more fit before anything goes.
-        store.put(&mailbox, &envelope(10), 2_000)?;
-        store.put(&mailbox, &envelope(11), 2_001)?;
+        store.put(&incoming(&mailbox, envelope(10)), 2_000)?;
+        store.put(&incoming(&mailbox, envelope(11)), 2_001)?;
         assert_eq!(seqs(&store, &mailbox), [5, 6, 7, 8]);
         Ok(())
     }
@@ -574,9 +655,9 @@ mod tests {
             max_bytes_per_mailbox: 50,
             ..Limits::default()
         });
-        let mailbox = MailboxAddress::from_bytes([5; 32]);
+        let mailbox = keys(5);
         assert!(matches!(
-            store.put(&mailbox, &envelope(1), 1),
+            store.put(&incoming(&mailbox, envelope(1)), 1),
             Err(StorageError::TooLarge)
         ));
         Ok(())

@@ -11,6 +11,7 @@ use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{noise, tcp, yamux, Multiaddr, PeerId, StreamProtocol, Swarm};
 use phantom_node::testnet::TestNode;
 use phantom_sync::mailbox::envelope::Envelope;
+use phantom_sync::mailbox::keys::{MailboxKeys, PutStamp};
 use phantom_sync::mailbox::protocol::{MailboxRequest, MailboxResponse, Refusal};
 use phantom_sync::mailbox::MailboxAddress;
 use phantom_sync::network::codec::{MailboxCodec, MAILBOX_PROTOCOL};
@@ -186,20 +187,46 @@ async fn exchange(
     )
 }
 
-fn put(mailbox: MailboxAddress, text: &str) -> MailboxRequest {
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs()
+}
+
+/// A put of `envelope` stamped now with the mailbox's writer key, as a device makes it.
+fn put_envelope(mailbox: &MailboxKeys, envelope: Envelope) -> MailboxRequest {
     MailboxRequest::Put {
-        mailbox,
-        envelope: Envelope::new(text.as_bytes().to_vec()).expect("small"),
+        mailbox: *mailbox.public(),
+        stamp: mailbox.stamp(&envelope.id(), now()).expect("writable"),
+        envelope,
     }
 }
 
-fn fetch(mailbox: MailboxAddress) -> MailboxRequest {
-    MailboxRequest::Fetch {
+fn put(mailbox: &MailboxKeys, text: &str) -> MailboxRequest {
+    put_envelope(
         mailbox,
-        after: 0,
+        Envelope::new(text.as_bytes().to_vec()).expect("small"),
+    )
+}
+
+/// A fetch from the start, authorized now for the node `node` with the reader key.
+fn fetch_after(mailbox: &MailboxKeys, node: &PeerId, after: u64) -> MailboxRequest {
+    let issued_at = now();
+    MailboxRequest::Fetch {
+        mailbox: *mailbox.public(),
+        issued_at,
+        authorization: mailbox
+            .authorize_fetch(&node.to_bytes(), issued_at)
+            .expect("readable"),
+        after,
         limit: 10,
         wait_ms: 0,
     }
+}
+
+fn fetch(mailbox: &MailboxKeys, node: &PeerId) -> MailboxRequest {
+    fetch_after(mailbox, node, 0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -208,9 +235,9 @@ async fn oversized_and_malformed_frames_are_refused_and_the_node_keeps_serving()
     let (_node, address, peer) = start_node(dir.path(), 1000);
     let mut swarm = prober();
     swarm.dial(address).expect("dials");
-    let mailbox = MailboxAddress::from_bytes([7; 32]);
+    let mailbox = MailboxKeys::shared(&[7; 32]);
 
-    let (_, stored) = exchange(&mut swarm, peer, vec![], vec![put(mailbox, "kept")]).await;
+    let (_, stored) = exchange(&mut swarm, peer, vec![], vec![put(&mailbox, "kept")]).await;
     assert!(matches!(
         stored[0],
         Ok(MailboxResponse::Stored { seq: 1, .. })
@@ -220,11 +247,8 @@ async fn oversized_and_malformed_frames_are_refused_and_the_node_keeps_serving()
     claims_a_gigabyte.extend_from_slice(&[0; 64]);
     let mut garbage = 12u32.to_be_bytes().to_vec();
     garbage.extend_from_slice(b"not a frame!");
-    let mut too_large_envelope = MailboxRequest::Put {
-        mailbox,
-        envelope: Envelope::new(vec![0; 1000]).expect("small"),
-    }
-    .encode();
+    let mut too_large_envelope =
+        put_envelope(&mailbox, Envelope::new(vec![0; 1000]).expect("small")).encode();
     // Claim an envelope far over the limit inside a frame of honest length.
     let length_at = too_large_envelope.len() - 1000 - 4;
     too_large_envelope[length_at..length_at + 4].copy_from_slice(&(10u32 << 20).to_be_bytes());
@@ -245,7 +269,7 @@ async fn oversized_and_malformed_frames_are_refused_and_the_node_keeps_serving()
         );
     }
 
-    let (_, after) = exchange(&mut swarm, peer, vec![], vec![fetch(mailbox)]).await;
+    let (_, after) = exchange(&mut swarm, peer, vec![], vec![fetch(&mailbox, &peer)]).await;
     let Ok(MailboxResponse::Envelopes { items, .. }) = &after[0] else {
         panic!("the node still answers: {after:?}");
     };
@@ -256,7 +280,7 @@ async fn oversized_and_malformed_frames_are_refused_and_the_node_keeps_serving()
 async fn a_flood_from_one_peer_is_rate_limited_while_others_are_served() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (_node, address, peer) = start_node(dir.path(), 20);
-    let mailbox = MailboxAddress::from_bytes([8; 32]);
+    let mailbox = MailboxKeys::shared(&[8; 32]);
     let mut flooder = prober();
     flooder.dial(address.clone()).expect("dials");
     // In rounds of 100, inside the requests one connection may have in progress, so that
@@ -264,7 +288,7 @@ async fn a_flood_from_one_peer_is_rate_limited_while_others_are_served() {
     let mut answers = Vec::new();
     for round in 0..4 {
         let flood: Vec<MailboxRequest> = (0..100)
-            .map(|n| put(mailbox, &format!("flood {round} {n}")))
+            .map(|n| put(&mailbox, &format!("flood {round} {n}")))
             .collect();
         answers.extend(exchange(&mut flooder, peer, vec![], flood).await.1);
     }
@@ -288,7 +312,7 @@ async fn a_flood_from_one_peer_is_rate_limited_while_others_are_served() {
 
     let mut neighbour = prober();
     neighbour.dial(address).expect("dials");
-    let (_, served) = exchange(&mut neighbour, peer, vec![], vec![fetch(mailbox)]).await;
+    let (_, served) = exchange(&mut neighbour, peer, vec![], vec![fetch(&mailbox, &peer)]).await;
     assert!(
         matches!(served[0], Ok(MailboxResponse::Envelopes { .. })),
         "another peer is still served: {served:?}"
@@ -309,14 +333,16 @@ async fn filling_a_mailbox_does_not_lock_it() {
         &[],
         &["--rate", "100000", "--mailbox-quota", "50000"],
     );
-    let mailbox = MailboxAddress::from_bytes([9; 32]);
+    let mailbox = MailboxKeys::shared(&[9; 32]);
     let mut filler = prober();
     filler.dial(node.address.clone()).expect("dials");
     for round in 0..3 {
         let junk: Vec<MailboxRequest> = (0..40)
-            .map(|n| MailboxRequest::Put {
-                mailbox,
-                envelope: Envelope::new(vec![round; 1_000 + n]).expect("small"),
+            .map(|n| {
+                put_envelope(
+                    &mailbox,
+                    Envelope::new(vec![round; 1_000 + n]).expect("small"),
+                )
             })
             .collect();
         let (_, answers) = exchange(&mut filler, node.peer, vec![], junk).await;
@@ -333,7 +359,7 @@ async fn filling_a_mailbox_does_not_lock_it() {
         &mut owner,
         node.peer,
         vec![],
-        vec![put(mailbox, "still reaches the owner")],
+        vec![put(&mailbox, "still reaches the owner")],
     )
     .await;
     let Ok(MailboxResponse::Stored { seq, .. }) = stored[0] else {
@@ -343,12 +369,7 @@ async fn filling_a_mailbox_does_not_lock_it() {
         &mut owner,
         node.peer,
         vec![],
-        vec![MailboxRequest::Fetch {
-            mailbox,
-            after: seq - 1,
-            limit: 10,
-            wait_ms: 0,
-        }],
+        vec![fetch_after(&mailbox, &node.peer, seq - 1)],
     )
     .await;
     let Ok(MailboxResponse::Envelopes { items, .. }) = &read[0] else {
@@ -356,6 +377,141 @@ async fn filling_a_mailbox_does_not_lock_it() {
     };
     assert_eq!(items.len(), 1);
     assert_eq!(items[0].envelope.as_bytes(), b"still reaches the owner");
+}
+
+/// A stranger who knows a mailbox's public keys (every node that holds the mailbox sees
+/// them), holds a genuine stamp and a genuine authorization of it, and tries every way
+/// around them: no put is stored and no fetch answered, while the owner writes and reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn puts_and_fetches_without_the_mailbox_keys_are_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (_node, address, peer) = start_node(dir.path(), 1000);
+    let owner = MailboxKeys::owner(&[1; 32], &[2; 32]);
+    let contact = MailboxKeys::writer(&[1; 32], owner.public().reader);
+    let known = MailboxKeys::public_only(*owner.public());
+    let other = MailboxKeys::shared(&[3; 32]);
+    let mut stranger = prober();
+    stranger.dial(address.clone()).expect("dials");
+
+    let genuine = Envelope::new(b"from a contact".to_vec()).expect("small");
+    let genuine_stamp = contact.stamp(&genuine.id(), now()).expect("writable");
+    let junk = Envelope::new(b"junk".to_vec()).expect("small");
+    let put_with = |stamp: PutStamp, mailbox: &MailboxKeys| MailboxRequest::Put {
+        mailbox: *mailbox.public(),
+        stamp,
+        envelope: junk.clone(),
+    };
+    let unsigned = PutStamp {
+        written_at: now(),
+        signature: [0; 64],
+    };
+    let other_stamp = other.stamp(&junk.id(), now()).expect("its own mailbox");
+    let stale = contact
+        .stamp(&junk.id(), now() - 31 * 24 * 3600)
+        .expect("writable");
+    let ahead = contact
+        .stamp(&junk.id(), now() + 2 * 24 * 3600)
+        .expect("writable");
+    let attempts = vec![
+        put_with(unsigned, &known),
+        // A genuine stamp is for its own envelope only.
+        put_with(genuine_stamp, &known),
+        // A stamp of another mailbox's key, under this mailbox's keys.
+        put_with(other_stamp, &known),
+        put_with(stale, &known),
+        put_with(ahead, &known),
+    ];
+    let (_, answers) = exchange(&mut stranger, peer, vec![], attempts).await;
+    let reasons: Vec<_> = answers
+        .iter()
+        .map(|answer| match answer {
+            Ok(MailboxResponse::Refused { reason }) => Some(*reason),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            Some(Refusal::Unauthorized),
+            Some(Refusal::Unauthorized),
+            Some(Refusal::Unauthorized),
+            Some(Refusal::OutOfTime),
+            Some(Refusal::OutOfTime),
+        ]
+    );
+
+    // The contact writes; the owner reads it.
+    let (_, stored) = exchange(
+        &mut stranger,
+        peer,
+        vec![],
+        vec![MailboxRequest::Put {
+            mailbox: *contact.public(),
+            stamp: genuine_stamp,
+            envelope: genuine.clone(),
+        }],
+    )
+    .await;
+    assert!(matches!(
+        stored[0],
+        Ok(MailboxResponse::Stored { seq: 1, .. })
+    ));
+
+    let issued_at = now();
+    let fetch_with = |authorization: [u8; 64], issued_at: u64| MailboxRequest::Fetch {
+        mailbox: *owner.public(),
+        issued_at,
+        authorization,
+        after: 0,
+        limit: 10,
+        wait_ms: 0,
+    };
+    let elsewhere = owner
+        .authorize_fetch(&PeerId::random().to_bytes(), issued_at)
+        .expect("readable");
+    let by_writer = MailboxKeys::shared(&[1; 32])
+        .authorize_fetch(&peer.to_bytes(), issued_at)
+        .expect("its own key");
+    let old = owner
+        .authorize_fetch(&peer.to_bytes(), issued_at - 2 * 24 * 3600)
+        .expect("readable");
+    let (_, answers) = exchange(
+        &mut stranger,
+        peer,
+        vec![],
+        vec![
+            fetch_with([0; 64], issued_at),
+            // Made for another node: useless here.
+            fetch_with(elsewhere, issued_at),
+            // The writer's key is not the reader's.
+            fetch_with(by_writer, issued_at),
+            fetch_with(old, issued_at - 2 * 24 * 3600),
+            fetch(&owner, &peer),
+        ],
+    )
+    .await;
+    let reasons: Vec<_> = answers
+        .iter()
+        .map(|answer| match answer {
+            Ok(MailboxResponse::Refused { reason }) => Some(*reason),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        reasons[..4],
+        [
+            Some(Refusal::Unauthorized),
+            Some(Refusal::Unauthorized),
+            Some(Refusal::Unauthorized),
+            Some(Refusal::OutOfTime),
+        ]
+    );
+    let Ok(MailboxResponse::Envelopes { items, .. }) = &answers[4] else {
+        panic!("the owner reads: {answers:?}");
+    };
+    assert_eq!(items.len(), 1, "only the contact's envelope was stored");
+    assert_eq!(items[0].envelope, genuine);
+    assert_eq!(items[0].stamp, genuine_stamp, "kept with its stamp");
 }
 
 #[derive(NetworkBehaviour)]

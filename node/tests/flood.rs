@@ -14,8 +14,8 @@ use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::{noise, tcp, yamux, Multiaddr, PeerId, StreamProtocol, Swarm};
 use phantom_node::testnet::{resident_kib, TestNode};
 use phantom_sync::mailbox::envelope::Envelope;
+use phantom_sync::mailbox::keys::MailboxKeys;
 use phantom_sync::mailbox::protocol::MAX_REQUEST_LEN;
-use phantom_sync::mailbox::MailboxAddress;
 use phantom_sync::network::client::connect_native;
 use phantom_sync::network::codec::MAILBOX_PROTOCOL;
 use phantom_sync::network::Replication;
@@ -186,7 +186,7 @@ async fn waves_of_held_streams_leave_the_node_small_and_serving() {
         Replication::new(1, 1).expect("1 ≤ 1"),
     )
     .expect("a client");
-    let mailbox = MailboxAddress::from_bytes([3; 32]);
+    let mailbox = MailboxKeys::shared(&[3; 32]);
     let opened = Arc::new(AtomicU64::new(0));
     let mut served = 0;
     let mut slowest = Duration::ZERO;
@@ -223,7 +223,7 @@ async fn waves_of_held_streams_leave_the_node_small_and_serving() {
             let text = format!("wave {wave} message {served}");
             let started = Instant::now();
             let envelope = Envelope::new(text.into_bytes()).expect("small");
-            tokio::time::timeout(Duration::from_secs(10), honest.put(mailbox, envelope))
+            tokio::time::timeout(Duration::from_secs(10), honest.put(&mailbox, envelope))
                 .await
                 .expect("the honest put is answered in time")
                 .expect("the honest put is stored");
@@ -242,7 +242,7 @@ async fn waves_of_held_streams_leave_the_node_small_and_serving() {
     stop.store(true, Ordering::Relaxed);
     let read = tokio::time::timeout(
         Duration::from_secs(10),
-        honest.fetch(mailbox, Default::default(), Duration::ZERO),
+        honest.fetch(&mailbox, Default::default(), Duration::ZERO),
     )
     .await
     .expect("the honest fetch is answered in time")

@@ -8,7 +8,6 @@ use libp2p::PeerId;
 use phantom_node::testnet;
 use phantom_sync::mailbox::envelope::Envelope;
 use phantom_sync::mailbox::keys::MailboxKeys;
-use phantom_sync::mailbox::MailboxAddress;
 use phantom_sync::network::client::{MailboxClient, Traffic};
 use phantom_sync::network::Replication;
 
@@ -50,7 +49,7 @@ fn envelope(text: &str) -> Envelope {
     Envelope::new(text.as_bytes().to_vec()).expect("small")
 }
 
-async fn fetch_all(client: &MailboxClient, mailbox: MailboxAddress) -> Vec<Envelope> {
+async fn fetch_all(client: &MailboxClient, mailbox: &MailboxKeys) -> Vec<Envelope> {
     client
         .fetch(mailbox, HashMap::new(), Duration::ZERO)
         .await
@@ -63,10 +62,10 @@ async fn an_envelope_put_by_one_client_is_fetched_by_another() {
     let network = Network::start(5);
     let writer = network.client();
     let reader = network.client();
-    let mailbox = MailboxAddress::from_bytes([1; 32]);
+    let mailbox = MailboxKeys::shared(&[1; 32]);
 
     let receipt = writer
-        .put(mailbox, envelope("hello"))
+        .put(&mailbox, envelope("hello"))
         .await
         .expect("stored");
     assert!(
@@ -74,13 +73,13 @@ async fn an_envelope_put_by_one_client_is_fetched_by_another() {
         "a quorum acknowledged: {receipt:?}"
     );
     let again = writer
-        .put(mailbox, envelope("hello"))
+        .put(&mailbox, envelope("hello"))
         .await
         .expect("stored again");
     assert_eq!(again.acks.len().min(2), 2);
 
     let fetched = reader
-        .fetch(mailbox, HashMap::new(), Duration::ZERO)
+        .fetch(&mailbox, HashMap::new(), Duration::ZERO)
         .await
         .expect("fetched");
     assert_eq!(
@@ -90,7 +89,7 @@ async fn an_envelope_put_by_one_client_is_fetched_by_another() {
     );
     assert!(fetched.cursors.len() >= 2);
     assert_eq!(
-        fetch_all(&reader, MailboxAddress::from_bytes([2; 32])).await,
+        fetch_all(&reader, &MailboxKeys::shared(&[2; 32])).await,
         vec![]
     );
 }
@@ -99,9 +98,9 @@ async fn an_envelope_put_by_one_client_is_fetched_by_another() {
 async fn an_envelope_survives_losing_all_but_one_of_its_holders() {
     let mut network = Network::start(5);
     let writer = network.client();
-    let mailbox = MailboxAddress::from_bytes([3; 32]);
+    let mailbox = MailboxKeys::shared(&[3; 32]);
     let receipt = writer
-        .put(mailbox, envelope("keep me"))
+        .put(&mailbox, envelope("keep me"))
         .await
         .expect("stored");
     // Give the remaining holders time to answer too.
@@ -117,17 +116,20 @@ async fn an_envelope_survives_losing_all_but_one_of_its_holders() {
     }
     assert_eq!(killed, 2, "k - 1 = 2 holders are gone");
     let reader = network.client();
-    assert_eq!(fetch_all(&reader, mailbox).await, vec![envelope("keep me")]);
+    assert_eq!(
+        fetch_all(&reader, &mailbox).await,
+        vec![envelope("keep me")]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn envelopes_survive_restarting_every_node() {
     let mut network = Network::start(5);
     let writer = network.client();
-    let mailbox = MailboxAddress::from_bytes([4; 32]);
+    let mailbox = MailboxKeys::shared(&[4; 32]);
     for n in 0..5 {
         writer
-            .put(mailbox, envelope(&format!("message {n}")))
+            .put(&mailbox, envelope(&format!("message {n}")))
             .await
             .expect("stored");
     }
@@ -142,7 +144,7 @@ async fn envelopes_survive_restarting_every_node() {
     }
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let reader = network.client();
-    let mut texts: Vec<String> = fetch_all(&reader, mailbox)
+    let mut texts: Vec<String> = fetch_all(&reader, &mailbox)
         .await
         .into_iter()
         .map(|e| String::from_utf8(e.into_bytes()).expect("text"))
@@ -159,19 +161,23 @@ async fn a_waiting_fetch_sees_a_new_envelope_at_once() {
     let network = Network::start(5);
     let writer = network.client();
     let reader = network.client();
-    let mailbox = MailboxAddress::from_bytes([5; 32]);
+    let mailbox = MailboxKeys::shared(&[5; 32]);
     let waiting = tokio::spawn({
         let reader = reader.clone();
+        let mailbox = mailbox.clone();
         async move {
             reader
-                .fetch(mailbox, HashMap::new(), Duration::from_secs(20))
+                .fetch(&mailbox, HashMap::new(), Duration::from_secs(20))
                 .await
                 .expect("fetched")
         }
     });
     tokio::time::sleep(Duration::from_millis(700)).await;
     let start = std::time::Instant::now();
-    writer.put(mailbox, envelope("live")).await.expect("stored");
+    writer
+        .put(&mailbox, envelope("live"))
+        .await
+        .expect("stored");
     let fetched = waiting.await.expect("the waiting fetch ends");
     assert_eq!(fetched.envelopes, vec![envelope("live")]);
     assert!(
@@ -209,15 +215,15 @@ async fn the_transport_trait_reads_each_envelope_once_through_its_cursor() {
 async fn copies_follow_the_network_when_every_original_holder_goes() {
     let mut network = Network::start(6);
     let writer = network.client();
-    let mailbox = MailboxAddress::from_bytes([9; 32]);
+    let mailbox = MailboxKeys::shared(&[9; 32]);
     writer
-        .put(mailbox, envelope("wanderer"))
+        .put(&mailbox, envelope("wanderer"))
         .await
         .expect("stored");
     tokio::time::sleep(Duration::from_millis(500)).await;
     // The mailbox's closest nodes: a fetch asks them all (and repairs any that lacked it).
     let holders: Vec<PeerId> = writer
-        .fetch(mailbox, HashMap::new(), Duration::ZERO)
+        .fetch(&mailbox, HashMap::new(), Duration::ZERO)
         .await
         .expect("fetched")
         .cursors
@@ -243,7 +249,7 @@ async fn copies_follow_the_network_when_every_original_holder_goes() {
     }
     let reader = network.client();
     assert_eq!(
-        fetch_all(&reader, mailbox).await,
+        fetch_all(&reader, &mailbox).await,
         vec![envelope("wanderer")],
         "the nodes that hold it now were never written to by a client"
     );
@@ -274,24 +280,25 @@ fn faulty_network(dir: &Path, faults: [&str; 3]) -> Vec<testnet::TestNode> {
     nodes
 }
 
-/// What was sent, read, read again, and the reader's traffic counts.
+/// What was sent (written with `replication`), read, read again, and the reader's traffic
+/// counts.
 async fn read_through_faults(
     faults: [&str; 3],
+    replication: Replication,
 ) -> (Vec<Envelope>, Vec<Envelope>, Vec<Envelope>, Traffic) {
     use phantom_sync::mailbox::transport::{MailboxCursor, MailboxTransport};
 
     let dir = tempfile::tempdir().expect("a temp dir");
     let nodes = faulty_network(dir.path(), faults);
     let addresses: Vec<_> = nodes.iter().map(|n| n.address.clone()).collect();
-    let writer = phantom_sync::network::client::connect_native(&addresses, Replication::default())
-        .expect("client");
+    let writer =
+        phantom_sync::network::client::connect_native(&addresses, replication).expect("client");
     let reader = phantom_sync::network::client::connect_native(&addresses, Replication::default())
         .expect("client");
     let keys = MailboxKeys::shared(&[0x33; 32]);
-    let mailbox = keys.address();
     let sent: Vec<Envelope> = (0..5).map(|n| envelope(&format!("message {n}"))).collect();
     for e in &sent {
-        writer.put(mailbox, e.clone()).await.expect("stored");
+        writer.put(&keys, e.clone()).await.expect("stored");
     }
     let mut cursor = MailboxCursor::default();
     let first = MailboxTransport::fetch(&reader, &keys, &mut cursor, Duration::ZERO)
@@ -318,10 +325,17 @@ fn assert_each_read_once(sent: &[Envelope], read: &[Envelope]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replaying_and_corrupting_nodes_do_not_break_a_reader() {
-    let (sent, read, again, traffic) = read_through_faults(["corrupt", "replay", "honest"]).await;
+    // Written to all three, so every node holds every envelope before the read.
+    let everywhere = Replication::new(3, 3).expect("3 ≤ 3");
+    let (sent, read, again, traffic) =
+        read_through_faults(["corrupt", "replay", "honest"], everywhere).await;
     assert_each_read_once(&sent, &read);
     // Altered copies are different ids: handed up, they fail to open there and are dropped.
     assert!(read.len() <= 2 * sent.len());
+    // The reader sends the corrupter the genuine envelopes back, stamped by their writer;
+    // the altered copies carry stamps of other ids, so they reach neither of the two honest
+    // nodes (without the check: 3 × 5 repairs).
+    assert_eq!(traffic.repaired, sent.len() as u64, "{traffic:?}");
     assert!(again.is_empty(), "nothing is read twice across fetches");
     assert_eq!(traffic.fetched, read.len() as u64);
     assert!(
@@ -332,7 +346,8 @@ async fn replaying_and_corrupting_nodes_do_not_break_a_reader() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reordering_and_dropping_nodes_do_not_break_a_reader() {
-    let (sent, mut read, again, _) = read_through_faults(["reorder", "drop", "honest"]).await;
+    let (sent, mut read, again, _) =
+        read_through_faults(["reorder", "drop", "honest"], Replication::default()).await;
     let mut expected = sent.clone();
     expected.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
     read.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
@@ -342,7 +357,8 @@ async fn reordering_and_dropping_nodes_do_not_break_a_reader() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delaying_and_hostile_nodes_do_not_break_a_reader() {
-    let (sent, read, again, _) = read_through_faults(["delay", "hostile", "honest"]).await;
+    let (sent, read, again, _) =
+        read_through_faults(["delay", "hostile", "honest"], Replication::default()).await;
     assert_each_read_once(&sent, &read);
     assert!(again.is_empty(), "nothing is read twice across fetches");
 }
@@ -353,16 +369,16 @@ async fn replication_factor_and_write_quorum_are_configurable() {
     let binary = Path::new(env!("CARGO_BIN_EXE_phantom-node"));
     let network = testnet::Network::start_with(binary, dir.path(), 6, &["--replication", "5"]);
     let writer = network.client_with(Replication::new(5, 5).expect("valid"));
-    let mailbox = MailboxAddress::from_bytes([0x55; 32]);
+    let mailbox = MailboxKeys::shared(&[0x55; 32]);
 
     let receipt = writer
-        .put(mailbox, envelope("five copies"))
+        .put(&mailbox, envelope("five copies"))
         .await
         .expect("stored");
     assert_eq!(receipt.acks.len(), 5, "w = 5 waits for every holder");
     let reader = network.client_with(Replication::new(5, 1).expect("valid"));
     let fetched = reader
-        .fetch(mailbox, HashMap::new(), Duration::ZERO)
+        .fetch(&mailbox, HashMap::new(), Duration::ZERO)
         .await
         .expect("fetched");
     assert_eq!(fetched.cursors.len(), 5, "a read asks all k holders");
@@ -381,11 +397,11 @@ async fn replication_factor_and_write_quorum_are_configurable() {
 async fn a_put_on_remembered_nodes_that_died_looks_the_mailbox_up_again() {
     let mut network = Network::start(6);
     let writer = network.client();
-    let mailbox = MailboxAddress::from_bytes([0x66; 32]);
-    let first = writer.put(mailbox, envelope("one")).await.expect("stored");
+    let mailbox = MailboxKeys::shared(&[0x66; 32]);
+    let first = writer.put(&mailbox, envelope("one")).await.expect("stored");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let holders: Vec<PeerId> = writer
-        .fetch(mailbox, HashMap::new(), Duration::ZERO)
+        .fetch(&mailbox, HashMap::new(), Duration::ZERO)
         .await
         .expect("fetched")
         .cursors
@@ -402,12 +418,12 @@ async fn a_put_on_remembered_nodes_that_died_looks_the_mailbox_up_again() {
         }
     }
     let second = writer
-        .put(mailbox, envelope("two"))
+        .put(&mailbox, envelope("two"))
         .await
         .expect("stored on the nodes a fresh lookup finds");
     assert!(second.acks.len() >= 2, "{second:?}");
     let reader = network.client();
-    let mut read = fetch_all(&reader, mailbox).await;
+    let mut read = fetch_all(&reader, &mailbox).await;
     read.sort_by_key(|e| e.as_bytes().to_vec());
     assert_eq!(read, vec![envelope("one"), envelope("two")]);
 }
@@ -419,16 +435,16 @@ async fn envelopes_up_to_the_size_cap_are_stored_and_read_back() {
     let network = Network::start(5);
     let writer = network.client();
     let reader = network.client();
-    let mailbox = MailboxAddress::from_bytes([0x77; 32]);
+    let mailbox = MailboxKeys::shared(&[0x77; 32]);
     let sizes = [16 * 1024, 64 * 1024, MAX_ENVELOPE_LEN];
     for size in sizes {
         let envelope = Envelope::new(vec![size as u8; size]).expect("within the cap");
         writer
-            .put(mailbox, envelope)
+            .put(&mailbox, envelope)
             .await
             .unwrap_or_else(|e| panic!("a {size}-byte envelope: {e}"));
     }
-    let mut read: Vec<usize> = fetch_all(&reader, mailbox)
+    let mut read: Vec<usize> = fetch_all(&reader, &mailbox)
         .await
         .iter()
         .map(Envelope::len)
@@ -447,7 +463,7 @@ async fn a_mailbox_larger_than_one_answer_is_read_whole_in_parts() {
     let writer = network.client();
     let reader = network.client();
     let keys = MailboxKeys::shared(&[0x78; 32]);
-    let mailbox = keys.address();
+    let mailbox = &keys;
     let count = 40u8;
     for n in 0..count {
         let envelope = Envelope::new(vec![n; 64 * 1024]).expect("within the cap");
@@ -503,9 +519,9 @@ async fn every_acknowledged_put_survives_killing_the_node_mid_group() {
     use futures::StreamExt;
     let dir = tempfile::tempdir().expect("a temp dir");
     let (mut node, client) = lone_node(dir.path(), 5);
-    let mailbox = MailboxAddress::from_bytes([0x51; 32]);
+    let mailbox = MailboxKeys::shared(&[0x51; 32]);
     client
-        .put(mailbox, envelope("first"))
+        .put(&mailbox, envelope("first"))
         .await
         .expect("the node is up");
     let acknowledged = std::sync::Mutex::new(vec![envelope("first")]);
@@ -513,6 +529,7 @@ async fn every_acknowledged_put_survives_killing_the_node_mid_group() {
         .map(|n| {
             let client = &client;
             let acknowledged = &acknowledged;
+            let mailbox = &mailbox;
             async move {
                 let sent = envelope(&format!("put {n}"));
                 if client.put(mailbox, sent.clone()).await.is_ok() {
@@ -540,7 +557,7 @@ async fn every_acknowledged_put_survives_killing_the_node_mid_group() {
     let mut after = HashMap::new();
     loop {
         let page = reader
-            .fetch(mailbox, after.clone(), Duration::ZERO)
+            .fetch(&mailbox, after.clone(), Duration::ZERO)
             .await
             .expect("fetched");
         if page.envelopes.is_empty() {
@@ -570,9 +587,9 @@ async fn a_burst_of_puts_beyond_what_a_connection_carries_is_all_stored() {
     use futures::StreamExt;
     let dir = tempfile::tempdir().expect("a temp dir");
     let (_node, client) = lone_node(dir.path(), 6);
-    let mailbox = MailboxAddress::from_bytes([0x52; 32]);
+    let mailbox = MailboxKeys::shared(&[0x52; 32]);
     let stored = futures::stream::iter(0..1_000)
-        .map(|n| client.put(mailbox, envelope(&format!("burst {n}"))))
+        .map(|n| client.put(&mailbox, envelope(&format!("burst {n}"))))
         .buffer_unordered(1_000)
         .filter(|outcome| futures::future::ready(outcome.is_ok()))
         .count()

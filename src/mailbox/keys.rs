@@ -97,10 +97,14 @@ impl MailboxPublicKeys {
     }
 
     pub fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
-        Ok(Self {
-            writer: r.array("mailbox_writer")?,
-            reader: r.array("mailbox_reader")?,
-        })
+        let bytes: [u8; Self::LEN] = r.array("mailbox_keys")?;
+        let mut keys = Self {
+            writer: [0; 32],
+            reader: [0; 32],
+        };
+        keys.writer.copy_from_slice(&bytes[..32]);
+        keys.reader.copy_from_slice(&bytes[32..]);
+        Ok(keys)
     }
 }
 
@@ -314,14 +318,12 @@ impl MailboxKeys {
             .to_bytes())
     }
 
-    /// Public keys, then a flag byte (1: write key, 2: read key) and the keys it names: how
-    /// an outbox or a snapshot keeps the keys of a mailbox it still has to use.
+    /// The public keys, then each secret key or 32 zero bytes where this device holds none:
+    /// how an outbox or a snapshot keeps the keys of a mailbox it still has to use.
     pub fn write(&self, w: &mut Writer) {
         self.public.write(w);
-        let flags = u8::from(self.write.is_some()) | (u8::from(self.read.is_some()) << 1);
-        w.put_u8(flags);
-        for secret in [&self.write, &self.read].into_iter().flatten() {
-            w.put_bytes(secret.expose());
+        for secret in [&self.write, &self.read] {
+            w.put_bytes(secret.as_ref().map_or(&[0; 32], |secret| secret.expose()));
         }
     }
 
@@ -330,23 +332,12 @@ impl MailboxKeys {
     /// would cost a scalar multiplication per mailbox at every start.
     pub fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
         let public = MailboxPublicKeys::read(r)?;
-        let flags = r.u8("mailbox_key_flags")?;
-        if flags > 3 {
-            return Err(WireError::InvalidValue {
-                field: "mailbox_key_flags",
-                value: flags.into(),
-            });
-        }
-        let write = if flags & 1 != 0 {
-            Some(r.secret("mailbox_write_key")?)
-        } else {
-            None
+        let mut secret = || -> Result<_, WireError> {
+            let secret = r.secret("mailbox_key")?;
+            Ok((secret.expose() != &[0; 32]).then_some(secret))
         };
-        let read = if flags & 2 != 0 {
-            Some(r.secret("mailbox_read_key")?)
-        } else {
-            None
-        };
+        let write = secret()?;
+        let read = secret()?;
         Ok(Self {
             public,
             write,

@@ -2,34 +2,42 @@
 //! (protocol name [`PROTOCOL_NAME`]). Each request and response is one frame; the codec is
 //! sans-IO so nodes, the browser client and tests share it.
 //!
-//! - `Put { mailbox, envelope }` → `Stored { seq, duplicate }`: the node's sequence number
-//!   for the envelope in that mailbox (the same envelope twice keeps its first number).
-//! - `Fetch { mailbox, after, limit, wait_ms }` → `Envelopes { items, last_seq }`: envelopes
-//!   numbered above `after`, oldest first. With `wait_ms > 0` and nothing new, the node holds
-//!   the answer until an envelope arrives or the wait ends: a live push without polling.
+//! - `Put { mailbox, stamp, envelope }` → `Stored { seq, duplicate }`: the node's sequence
+//!   number for the envelope in that mailbox (the same envelope twice keeps its first
+//!   number). The mailbox travels as its two public [keys](crate::mailbox::keys), and the
+//!   stamp proves the writer's key let this envelope in.
+//! - `Fetch { mailbox, issued_at, authorization, after, limit, wait_ms }` →
+//!   `Envelopes { items, last_seq }`: envelopes numbered above `after`, oldest first, each
+//!   with its stamp; the authorization proves the reader's key asked this node. With
+//!   `wait_ms > 0` and nothing new, the node holds the answer until an envelope arrives or
+//!   the wait ends: a live push without polling.
 //! - `FindNodes { mailbox }` → `Nodes { nodes }`: the nodes closest to the mailbox that the
 //!   asked node found (itself among them when it is one), each with its addresses. Devices
 //!   find a mailbox's nodes this way rather than running Kademlia themselves.
 //! - Anything a node will not do is `Refused { reason }`.
 //!
 //! ```
-//! use phantom_sync::mailbox::{envelope::Envelope, MailboxAddress};
+//! use phantom_sync::mailbox::{envelope::Envelope, keys::MailboxKeys};
 //! use phantom_sync::mailbox::protocol::MailboxRequest;
 //!
+//! let keys = MailboxKeys::shared(&[1; 32]);
+//! let envelope = Envelope::new(vec![7; 10])?;
 //! let put = MailboxRequest::Put {
-//!     mailbox: MailboxAddress::from_bytes([1; 32]),
-//!     envelope: Envelope::new(vec![7; 10])?,
+//!     mailbox: *keys.public(),
+//!     stamp: keys.stamp(&envelope.id(), 1_700_000_000)?,
+//!     envelope,
 //! };
 //! assert_eq!(MailboxRequest::decode(&put.encode())?, put);
-//! # Ok::<(), phantom_sync::wire::WireError>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 use crate::mailbox::envelope::{Envelope, MAX_ENVELOPE_LEN};
+use crate::mailbox::keys::{MailboxPublicKeys, PutStamp};
 use crate::mailbox::MailboxAddress;
 use crate::wire::{Reader, WireError, Writer};
 
-pub const PROTOCOL_NAME: &str = "/phantom-sync/mailbox/1";
-pub const PROTOCOL_VERSION: u8 = 1;
+pub const PROTOCOL_NAME: &str = "/phantom-sync/mailbox/2";
+pub const PROTOCOL_VERSION: u8 = 2;
 const MAGIC: &[u8; 2] = b"PM";
 /// The most envelopes one `Fetch` returns.
 pub const MAX_FETCH: u32 = 256;
@@ -42,8 +50,12 @@ pub const MAX_WAIT_MS: u32 = 30_000;
 /// The largest frame either side reads: a full fetch answer.
 pub const MAX_FRAME_LEN: usize = 4 * 1024 * 1024;
 /// The largest request frame a node reads: a `Put` of the largest envelope (magic,
-/// version, kind, mailbox, envelope length, envelope).
-pub const MAX_REQUEST_LEN: usize = MAGIC.len() + 1 + 1 + 32 + 4 + MAX_ENVELOPE_LEN;
+/// version, kind, mailbox keys, stamp, envelope length, envelope).
+pub const MAX_REQUEST_LEN: usize =
+    MAGIC.len() + 1 + 1 + MailboxPublicKeys::LEN + PutStamp::LEN + 4 + MAX_ENVELOPE_LEN;
+/// How far a stamp's `written_at` may be ahead of a node's clock, and a fetch's `issued_at`
+/// from it either way: clocks differ, and a device stamps with its own.
+pub const MAX_CLOCK_SKEW_SECS: u64 = 24 * 3600;
 /// The most nodes one `Nodes` answer names (Kademlia's bucket size).
 pub const MAX_NODES: usize = 20;
 /// The most addresses given for one node.
@@ -57,11 +69,16 @@ pub const MAX_ADDRESS_LEN: usize = 256;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MailboxRequest {
     Put {
-        mailbox: MailboxAddress,
+        mailbox: MailboxPublicKeys,
+        stamp: PutStamp,
         envelope: Envelope,
     },
     Fetch {
-        mailbox: MailboxAddress,
+        mailbox: MailboxPublicKeys,
+        /// When the reader signed the authorization (seconds since the Unix epoch).
+        issued_at: u64,
+        /// The reader key's signature for the node asked ([`crate::mailbox::keys::verify_fetch`]).
+        authorization: [u8; 64],
         after: u64,
         limit: u32,
         wait_ms: u32,
@@ -79,10 +96,11 @@ pub struct NodeRecord {
     pub addresses: Vec<Vec<u8>>,
 }
 
-/// An envelope with the number a node gave it.
+/// An envelope with the number a node gave it, and the stamp it was put with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredEnvelope {
     pub seq: u64,
+    pub stamp: PutStamp,
     pub envelope: Envelope,
 }
 
@@ -90,40 +108,46 @@ pub struct StoredEnvelope {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
     TooLarge,
-    MailboxFull,
     RateLimited,
     Malformed,
     Unavailable,
+    /// The stamp or the authorization does not verify for the mailbox's keys.
+    Unauthorized,
+    /// Its `written_at` or `issued_at` is too far from the node's clock.
+    OutOfTime,
 }
 
 impl Refusal {
     pub fn code(self) -> &'static str {
         match self {
             Refusal::TooLarge => "envelope_too_large",
-            Refusal::MailboxFull => "mailbox_full",
             Refusal::RateLimited => "rate_limited",
             Refusal::Malformed => "malformed_request",
             Refusal::Unavailable => "node_unavailable",
+            Refusal::Unauthorized => "mailbox_unauthorized",
+            Refusal::OutOfTime => "clock_out_of_range",
         }
     }
 
     fn to_byte(self) -> u8 {
         match self {
             Refusal::TooLarge => 1,
-            Refusal::MailboxFull => 2,
             Refusal::RateLimited => 3,
             Refusal::Malformed => 4,
             Refusal::Unavailable => 5,
+            Refusal::Unauthorized => 6,
+            Refusal::OutOfTime => 7,
         }
     }
 
     fn from_byte(byte: u8) -> Result<Self, WireError> {
         Ok(match byte {
             1 => Refusal::TooLarge,
-            2 => Refusal::MailboxFull,
             3 => Refusal::RateLimited,
             4 => Refusal::Malformed,
             5 => Refusal::Unavailable,
+            6 => Refusal::Unauthorized,
+            7 => Refusal::OutOfTime,
             other => {
                 return Err(WireError::InvalidValue {
                     field: "refusal",
@@ -155,22 +179,41 @@ pub enum MailboxResponse {
 }
 
 impl MailboxRequest {
+    /// The mailbox the request is about.
+    pub fn mailbox(&self) -> MailboxAddress {
+        match self {
+            MailboxRequest::Put { mailbox, .. } | MailboxRequest::Fetch { mailbox, .. } => {
+                mailbox.address()
+            }
+            MailboxRequest::FindNodes { mailbox } => *mailbox,
+        }
+    }
+
     pub fn encode(&self) -> Vec<u8> {
         let mut w = header();
         match self {
-            MailboxRequest::Put { mailbox, envelope } => {
+            MailboxRequest::Put {
+                mailbox,
+                stamp,
+                envelope,
+            } => {
                 w.put_u8(1);
-                w.put_bytes(mailbox.as_bytes());
+                mailbox.write(&mut w);
+                stamp.write(&mut w);
                 put_envelope(&mut w, envelope);
             }
             MailboxRequest::Fetch {
                 mailbox,
+                issued_at,
+                authorization,
                 after,
                 limit,
                 wait_ms,
             } => {
                 w.put_u8(2);
-                w.put_bytes(mailbox.as_bytes());
+                mailbox.write(&mut w);
+                w.put_u64(*issued_at);
+                w.put_bytes(authorization);
                 w.put_u64(*after);
                 w.put_u32(*limit);
                 w.put_u32(*wait_ms);
@@ -188,11 +231,14 @@ impl MailboxRequest {
         r.magic_and_version(MAGIC, PROTOCOL_VERSION)?;
         let request = match r.u8("request_kind")? {
             1 => MailboxRequest::Put {
-                mailbox: MailboxAddress::from_bytes(r.array("mailbox")?),
+                mailbox: MailboxPublicKeys::read(&mut r)?,
+                stamp: PutStamp::read(&mut r)?,
                 envelope: read_envelope(&mut r)?,
             },
             2 => MailboxRequest::Fetch {
-                mailbox: MailboxAddress::from_bytes(r.array("mailbox")?),
+                mailbox: MailboxPublicKeys::read(&mut r)?,
+                issued_at: r.u64("issued_at")?,
+                authorization: r.array("authorization")?,
                 after: r.u64("after")?,
                 limit: r.u32("limit")?.min(MAX_FETCH),
                 wait_ms: r.u32("wait_ms")?.min(MAX_WAIT_MS),
@@ -227,6 +273,7 @@ impl MailboxResponse {
                 w.put_u32(items.len() as u32);
                 for item in items {
                     w.put_u64(item.seq);
+                    item.stamp.write(&mut w);
                     put_envelope(&mut w, &item.envelope);
                 }
             }
@@ -279,11 +326,12 @@ impl MailboxResponse {
             },
             2 => {
                 let last_seq = r.u64("last_seq")?;
-                let count = r.count("envelopes", MAX_FETCH as usize, 8 + 4)?;
+                let count = r.count("envelopes", MAX_FETCH as usize, 8 + PutStamp::LEN + 4)?;
                 let mut items = Vec::with_capacity(count);
                 for _ in 0..count {
                     items.push(StoredEnvelope {
                         seq: r.u64("seq")?,
+                        stamp: PutStamp::read(&mut r)?,
                         envelope: read_envelope(&mut r)?,
                     });
                 }

@@ -4,7 +4,8 @@
 //! Nodes are untrusted: one may drop, delay, replay, reorder or alter envelopes. Envelopes
 //! are content-addressed, so a replay or a copy from another node is the same id and kept
 //! once; an altered envelope is a different id that fails to open a layer up and is dropped
-//! there; an envelope a node lacks is sent to it again ([`UnionRead::repairs`]).
+//! there; an envelope a node lacks is sent to it again ([`UnionRead::repairs`]), but only
+//! with a stamp of the mailbox's writer key: what one node alone made up spreads nowhere.
 //!
 //! ```
 //! use phantom_sync::mailbox::replica::{Progress, QuorumWrite};
@@ -18,6 +19,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::mailbox::envelope::{Envelope, EnvelopeId};
+use crate::mailbox::keys::PutStamp;
 use crate::mailbox::protocol::StoredEnvelope;
 
 /// Where a quorum write stands.
@@ -99,9 +101,11 @@ pub struct NodeCursor {
 #[derive(Debug, Clone)]
 pub struct UnionRead<P> {
     envelopes: Vec<Envelope>,
-    holders: HashMap<EnvelopeId, Vec<P>>,
+    /// Per envelope, the nodes that returned it, each with the stamp it came with.
+    holders: HashMap<EnvelopeId, Vec<(P, PutStamp)>>,
     cursors: Vec<(P, NodeCursor)>,
-    complete: HashSet<usize>,
+    /// Per entry of `cursors`: whether that node answered its whole mailbox.
+    complete: Vec<bool>,
     duplicates: usize,
 }
 
@@ -111,7 +115,7 @@ impl<P: Clone + Eq> Default for UnionRead<P> {
             envelopes: Vec::new(),
             holders: HashMap::new(),
             cursors: Vec::new(),
-            complete: HashSet::new(),
+            complete: Vec::new(),
             duplicates: 0,
         }
     }
@@ -144,11 +148,9 @@ impl<P: Clone + Eq> UnionRead<P> {
             } else {
                 self.duplicates += 1;
             }
-            holders.push(peer.clone());
+            holders.push((peer.clone(), item.stamp));
         }
-        if after == 0 && read_to >= last_seq {
-            self.complete.insert(self.cursors.len());
-        }
+        self.complete.push(after == 0 && read_to >= last_seq);
         self.cursors.push((
             peer,
             NodeCursor {
@@ -182,20 +184,39 @@ impl<P: Clone + Eq> UnionRead<P> {
         self.cursors.iter().any(|(_, c)| c.read_to < c.last_seq)
     }
 
-    /// Envelopes a node returned its whole mailbox without, that others hold: send them to it.
-    pub fn repairs(&self) -> Vec<(P, Envelope)> {
+    /// Envelopes a node returned its whole mailbox without, that others hold, each with
+    /// the first stamp returned with it that `verify` accepts: send them to it. An envelope
+    /// no node returned with a valid stamp is never sent on. Only envelopes to repair are
+    /// verified, so a read from honest nodes that all hold everything verifies nothing.
+    pub fn repairs(
+        &self,
+        verify: impl Fn(&EnvelopeId, &PutStamp) -> bool,
+    ) -> Vec<(P, Envelope, PutStamp)> {
         let mut repairs = Vec::new();
-        for (index, (peer, _)) in self.cursors.iter().enumerate() {
-            if !self.complete.contains(&index) {
-                continue;
-            }
-            for envelope in &self.envelopes {
-                let held = self
-                    .holders
-                    .get(&envelope.id())
-                    .is_some_and(|holders| holders.contains(peer));
-                if !held {
-                    repairs.push((peer.clone(), envelope.clone()));
+        for envelope in &self.envelopes {
+            let id = envelope.id();
+            let holders = self.holders.get(&id).map(Vec::as_slice).unwrap_or_default();
+            let lacking = self
+                .cursors
+                .iter()
+                .enumerate()
+                .filter(|(index, (peer, _))| {
+                    self.complete.get(*index) == Some(&true)
+                        && !holders.iter().any(|(p, _)| p == peer)
+                })
+                .map(|(_, (peer, _))| peer);
+            let mut stamp = None;
+            for peer in lacking {
+                // Verified once, and only for an envelope some node lacks.
+                let genuine = *stamp.get_or_insert_with(|| {
+                    holders
+                        .iter()
+                        .map(|(_, stamp)| stamp)
+                        .find(|stamp| verify(&id, stamp))
+                        .copied()
+                });
+                if let Some(genuine) = genuine {
+                    repairs.push((peer.clone(), envelope.clone(), genuine));
                 }
             }
         }

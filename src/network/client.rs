@@ -27,6 +27,7 @@ use libp2p::{Multiaddr, PeerId, Swarm};
 use thiserror::Error;
 
 use crate::mailbox::envelope::Envelope;
+use crate::mailbox::keys::{verify_put, KeysError, MailboxKeys, MailboxPublicKeys, PutStamp};
 use crate::mailbox::protocol::{MailboxRequest, MailboxResponse, MAX_FETCH};
 use crate::mailbox::replica::{NodeCursor, Progress, QuorumWrite, UnionRead};
 use crate::mailbox::MailboxAddress;
@@ -52,6 +53,8 @@ pub enum NetworkError {
     QuorumNotReached { acks: usize, needed: usize },
     #[error("the network task stopped")]
     Stopped,
+    #[error(transparent)]
+    Keys(#[from] KeysError),
 }
 
 impl NetworkError {
@@ -61,6 +64,7 @@ impl NetworkError {
             NetworkError::NoNodes => "no_nodes",
             NetworkError::QuorumNotReached { .. } => "quorum_not_reached",
             NetworkError::Stopped => "network_stopped",
+            NetworkError::Keys(inner) => inner.code(),
         }
     }
 }
@@ -101,12 +105,13 @@ impl Default for ClientBehaviour {
 
 enum Command {
     Put {
-        mailbox: MailboxAddress,
+        mailbox: MailboxPublicKeys,
+        stamp: PutStamp,
         envelope: Envelope,
         reply: oneshot::Sender<Result<PutReceipt, NetworkError>>,
     },
     Fetch {
-        mailbox: MailboxAddress,
+        mailbox: MailboxKeys,
         after: HashMap<PeerId, u64>,
         wait_ms: u32,
         reply: oneshot::Sender<Result<FetchResult, NetworkError>>,
@@ -190,15 +195,18 @@ impl MailboxClient {
         );
     }
 
-    /// Stores `envelope` on the mailbox's nodes; done when a quorum holds it.
+    /// Stores `envelope` on the mailbox's nodes, stamped now with the mailbox's writer key;
+    /// done when a quorum holds it.
     pub async fn put(
         &self,
-        mailbox: MailboxAddress,
+        mailbox: &MailboxKeys,
         envelope: Envelope,
     ) -> Result<PutReceipt, NetworkError> {
+        let stamp = mailbox.stamp(&envelope.id(), unix_now())?;
         let (reply, answer) = oneshot::channel();
         self.send(Command::Put {
-            mailbox,
+            mailbox: *mailbox.public(),
+            stamp,
             envelope,
             reply,
         })?;
@@ -210,17 +218,21 @@ impl MailboxClient {
         receipt
     }
 
-    /// Reads the mailbox from all its nodes, after the given per-node cursors. With a
-    /// `wait`, nodes with nothing new hold the answer until something arrives.
+    /// Reads the mailbox from all its nodes, after the given per-node cursors, with the
+    /// mailbox's reader key. With a `wait`, nodes with nothing new hold the answer until
+    /// something arrives.
     pub async fn fetch(
         &self,
-        mailbox: MailboxAddress,
+        mailbox: &MailboxKeys,
         after: HashMap<PeerId, u64>,
         wait: Duration,
     ) -> Result<FetchResult, NetworkError> {
+        if !mailbox.can_read() {
+            return Err(KeysError::CannotRead.into());
+        }
         let (reply, answer) = oneshot::channel();
         self.send(Command::Fetch {
-            mailbox,
+            mailbox: mailbox.clone(),
             after,
             wait_ms: u32::try_from(wait.as_millis()).unwrap_or(u32::MAX),
             reply,
@@ -233,6 +245,13 @@ impl MailboxClient {
             .unbounded_send(command)
             .map_err(|_| NetworkError::Stopped)
     }
+}
+
+/// Seconds since the Unix epoch, the time stamps and fetch authorizations carry.
+fn unix_now() -> u64 {
+    web_time::SystemTime::now()
+        .duration_since(web_time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
 }
 
 /// Native clients: TCP to the nodes, on the Tokio runtime.
@@ -320,7 +339,8 @@ enum Pending {
 }
 
 struct PutOp {
-    mailbox: MailboxAddress,
+    mailbox: MailboxPublicKeys,
+    stamp: PutStamp,
     envelope: Envelope,
     write: Option<QuorumWrite<PeerId>>,
     /// Whether it already went back for a fresh lookup after remembered nodes failed it.
@@ -329,7 +349,7 @@ struct PutOp {
 }
 
 struct FetchOp {
-    mailbox: MailboxAddress,
+    mailbox: MailboxKeys,
     after: HashMap<PeerId, u64>,
     wait_ms: u32,
     union: UnionRead<PeerId>,
@@ -339,16 +359,70 @@ struct FetchOp {
     reply: Option<oneshot::Sender<Result<FetchResult, NetworkError>>>,
 }
 
+/// What the client knows of a mailbox's nodes: the last lookup's answer, and the lookup in
+/// progress.
+#[derive(Default)]
+struct MailboxNodes {
+    closest: Option<ClosestNodes>,
+    lookup: Option<Lookup>,
+}
+
 /// A lookup's answer, kept for the next operations on the same mailbox.
 struct ClosestNodes {
     peers: Vec<PeerId>,
     found_at: Instant,
 }
 
-/// A `FindNodes` round for one mailbox: what the asked nodes named so far.
+/// A `FindNodes` round for one mailbox: what the asked nodes named so far, and the
+/// operations waiting for its answer.
 struct Lookup {
     outstanding: usize,
     found: Vec<NodeInfo>,
+    waiting: Vec<Pending>,
+}
+
+/// Operations in flight by id: a few dozen at most, so a list (smaller in the browser's
+/// package than another hash map).
+struct Ops<T>(Vec<(u64, T)>);
+
+impl<T> Ops<T> {
+    fn insert(&mut self, id: u64, op: T) {
+        self.0.push((id, op));
+    }
+
+    fn get_mut(&mut self, id: u64) -> Option<&mut T> {
+        self.0
+            .iter_mut()
+            .find(|(op, _)| *op == id)
+            .map(|(_, op)| op)
+    }
+
+    fn contains(&self, id: u64) -> bool {
+        self.0.iter().any(|(op, _)| *op == id)
+    }
+
+    fn remove(&mut self, id: u64) -> Option<T> {
+        let index = self.0.iter().position(|(op, _)| *op == id)?;
+        Some(self.0.swap_remove(index).1)
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+/// What a request in flight is for.
+enum Request {
+    /// A lookup's `FindNodes` for this mailbox.
+    FindNodes(MailboxAddress),
+    /// Operation `op`'s request to `peer`, a fetch's after `after`.
+    Op { op: u64, peer: PeerId, after: u64 },
+}
+
+impl Request {
+    fn is_for(&self, op_id: u64) -> bool {
+        matches!(self, Request::Op { op, .. } if *op == op_id)
+    }
 }
 
 struct Driver {
@@ -358,15 +432,12 @@ struct Driver {
     known: Vec<PeerId>,
     next_asked: usize,
     next_op: u64,
-    lookups: HashMap<MailboxAddress, Lookup>,
-    finding: HashMap<OutboundRequestId, MailboxAddress>,
-    waiting: HashMap<MailboxAddress, Vec<Pending>>,
-    closest: HashMap<MailboxAddress, ClosestNodes>,
-    puts: HashMap<u64, PutOp>,
+    mailboxes: HashMap<MailboxAddress, MailboxNodes>,
+    puts: Ops<PutOp>,
     /// Puts waiting for one of [`MAX_PUTS_IN_FLIGHT`] to finish.
     queued_puts: VecDeque<Command>,
-    fetches: HashMap<u64, FetchOp>,
-    requests: HashMap<OutboundRequestId, (u64, PeerId, u64)>,
+    fetches: Ops<FetchOp>,
+    requests: HashMap<OutboundRequestId, Request>,
 }
 
 impl Driver {
@@ -377,13 +448,10 @@ impl Driver {
             known,
             next_asked: 0,
             next_op: 0,
-            lookups: HashMap::new(),
-            finding: HashMap::new(),
-            waiting: HashMap::new(),
-            closest: HashMap::new(),
-            puts: HashMap::new(),
+            mailboxes: HashMap::new(),
+            puts: Ops(Vec::new()),
             queued_puts: VecDeque::new(),
-            fetches: HashMap::new(),
+            fetches: Ops(Vec::new()),
             requests: HashMap::new(),
         }
     }
@@ -419,20 +487,23 @@ impl Driver {
         let (mailbox, pending) = match command {
             Command::Put {
                 mailbox,
+                stamp,
                 envelope,
                 reply,
             } => {
+                let address = mailbox.address();
                 self.puts.insert(
                     id,
                     PutOp {
                         mailbox,
+                        stamp,
                         envelope,
                         write: None,
                         retried: false,
                         reply: Some(reply),
                     },
                 );
-                (mailbox, Pending::Put(id))
+                (address, Pending::Put(id))
             }
             Command::Fetch {
                 mailbox,
@@ -440,6 +511,7 @@ impl Driver {
                 wait_ms,
                 reply,
             } => {
+                let address = mailbox.address();
                 self.fetches.insert(
                     id,
                     FetchOp {
@@ -453,7 +525,7 @@ impl Driver {
                         reply: Some(reply),
                     },
                 );
-                (mailbox, Pending::Fetch(id))
+                (address, Pending::Fetch(id))
             }
         };
         self.route(mailbox, pending);
@@ -461,23 +533,24 @@ impl Driver {
 
     /// Starts `pending` on the mailbox's remembered nodes, or once a lookup finds them.
     fn route(&mut self, mailbox: MailboxAddress, pending: Pending) {
-        let remembered = self
+        let nodes = self.mailboxes.entry(mailbox).or_default();
+        let remembered = nodes
             .closest
-            .get(&mailbox)
+            .as_ref()
             .filter(|known| known.found_at.elapsed() < CLOSEST_NODES_TTL)
             .map(|known| known.peers.clone());
         if let Some(peers) = remembered {
             return self.start(pending, peers);
         }
-        let waiting = self.waiting.entry(mailbox).or_default();
-        waiting.push(pending);
-        if waiting.len() == 1 {
-            self.look_up(mailbox);
+        match nodes.lookup.as_mut() {
+            Some(lookup) => lookup.waiting.push(pending),
+            None => self.look_up(mailbox, pending),
         }
     }
 
-    /// Asks the next [`NODES_ASKED`] known nodes for the mailbox's closest nodes.
-    fn look_up(&mut self, mailbox: MailboxAddress) {
+    /// Asks the next [`NODES_ASKED`] known nodes for the mailbox's closest nodes, for
+    /// `pending` and whatever comes for the mailbox meanwhile.
+    fn look_up(&mut self, mailbox: MailboxAddress, pending: Pending) {
         let asked = NODES_ASKED.min(self.known.len());
         let start = self.next_asked;
         self.next_asked = self.next_asked.wrapping_add(asked);
@@ -495,22 +568,24 @@ impl Driver {
                 .behaviour_mut()
                 .mailbox
                 .send_request(peer, MailboxRequest::FindNodes { mailbox });
-            self.finding.insert(id, mailbox);
+            self.requests.insert(id, Request::FindNodes(mailbox));
         }
-        self.lookups.insert(
-            mailbox,
-            Lookup {
-                outstanding: peers.len(),
-                found: Vec::new(),
-            },
-        );
+        self.mailboxes.entry(mailbox).or_default().lookup = Some(Lookup {
+            outstanding: peers.len(),
+            found: Vec::new(),
+            waiting: vec![pending],
+        });
         if peers.is_empty() {
             self.finish_lookup(mailbox);
         }
     }
 
     fn on_nodes(&mut self, mailbox: MailboxAddress, response: Option<MailboxResponse>) {
-        let Some(lookup) = self.lookups.get_mut(&mailbox) else {
+        let Some(lookup) = self
+            .mailboxes
+            .get_mut(&mailbox)
+            .and_then(|nodes| nodes.lookup.as_mut())
+        else {
             return;
         };
         lookup.outstanding = lookup.outstanding.saturating_sub(1);
@@ -526,11 +601,13 @@ impl Driver {
 
     /// Starts the operations waiting on the mailbox with the k closest nodes named.
     fn finish_lookup(&mut self, mailbox: MailboxAddress) {
-        let found = self
-            .lookups
-            .remove(&mailbox)
-            .map(|lookup| lookup.found)
-            .unwrap_or_default();
+        let Some(Lookup { found, waiting, .. }) = self
+            .mailboxes
+            .get_mut(&mailbox)
+            .and_then(|nodes| nodes.lookup.take())
+        else {
+            return;
+        };
         let mut peers = Vec::new();
         for node in closest_nodes(&mailbox, found, self.replication.factor().get()) {
             for address in node.addresses {
@@ -539,15 +616,12 @@ impl Driver {
             peers.push(node.peer);
         }
         if !peers.is_empty() {
-            self.closest.insert(
-                mailbox,
-                ClosestNodes {
-                    peers: peers.clone(),
-                    found_at: Instant::now(),
-                },
-            );
+            self.mailboxes.entry(mailbox).or_default().closest = Some(ClosestNodes {
+                peers: peers.clone(),
+                found_at: Instant::now(),
+            });
         }
-        for pending in self.waiting.remove(&mailbox).unwrap_or_default() {
+        for pending in waiting {
             self.start(pending, peers.clone());
         }
     }
@@ -561,7 +635,15 @@ impl Driver {
 
     /// A node that failed to answer is no longer trusted as one of any mailbox's closest.
     fn forget_node(&mut self, peer: &PeerId) {
-        self.closest.retain(|_, known| !known.peers.contains(peer));
+        for nodes in self.mailboxes.values_mut() {
+            if nodes
+                .closest
+                .as_ref()
+                .is_some_and(|known| known.peers.contains(peer))
+            {
+                nodes.closest = None;
+            }
+        }
     }
 
     fn on_event(&mut self, event: SwarmEvent<ClientBehaviourEvent>) {
@@ -589,18 +671,19 @@ impl Driver {
     }
 
     fn start_put(&mut self, op_id: u64, closest: Vec<PeerId>) {
-        let Some(op) = self.puts.get_mut(&op_id) else {
+        let Some(op) = self.puts.get_mut(op_id) else {
             return;
         };
         if closest.is_empty() {
             if let Some(reply) = op.reply.take() {
                 let _ = reply.send(Err(NetworkError::NoNodes));
             }
-            self.puts.remove(&op_id);
+            self.puts.remove(op_id);
             return;
         }
         let request = MailboxRequest::Put {
             mailbox: op.mailbox,
+            stamp: op.stamp,
             envelope: op.envelope.clone(),
         };
         op.write = Some(QuorumWrite::new(
@@ -613,33 +696,48 @@ impl Driver {
                 .behaviour_mut()
                 .mailbox
                 .send_request(&peer, request.clone());
-            self.requests.insert(id, (op_id, peer, 0));
+            self.requests.insert(
+                id,
+                Request::Op {
+                    op: op_id,
+                    peer,
+                    after: 0,
+                },
+            );
         }
     }
 
     fn start_fetch(&mut self, op_id: u64, closest: Vec<PeerId>) {
-        let Some(op) = self.fetches.get_mut(&op_id) else {
+        let Some(op) = self.fetches.get_mut(op_id) else {
             return;
         };
         if closest.is_empty() {
             if let Some(reply) = op.reply.take() {
                 let _ = reply.send(Err(NetworkError::NoNodes));
             }
-            self.fetches.remove(&op_id);
+            self.fetches.remove(op_id);
             return;
         }
         op.outstanding = closest.len();
+        let issued_at = unix_now();
         let requests: Vec<(PeerId, u64, MailboxRequest)> = closest
             .into_iter()
-            .map(|peer| {
+            .filter_map(|peer| {
                 let after = op.after.get(&peer).copied().unwrap_or(0);
+                // Readable: `MailboxClient::fetch` checked it.
+                let authorization = op
+                    .mailbox
+                    .authorize_fetch(&peer.to_bytes(), issued_at)
+                    .ok()?;
                 let request = MailboxRequest::Fetch {
-                    mailbox: op.mailbox,
+                    mailbox: *op.mailbox.public(),
+                    issued_at,
+                    authorization,
                     after,
                     limit: MAX_FETCH,
                     wait_ms: op.wait_ms,
                 };
-                (peer, after, request)
+                Some((peer, after, request))
             })
             .collect();
         for (peer, after, request) in requests {
@@ -648,33 +746,41 @@ impl Driver {
                 .behaviour_mut()
                 .mailbox
                 .send_request(&peer, request);
-            self.requests.insert(id, (op_id, peer, after));
+            self.requests.insert(
+                id,
+                Request::Op {
+                    op: op_id,
+                    peer,
+                    after,
+                },
+            );
         }
     }
 
     fn on_response(&mut self, request_id: OutboundRequestId, response: Option<MailboxResponse>) {
-        if let Some(mailbox) = self.finding.remove(&request_id) {
-            return self.on_nodes(mailbox, response);
-        }
-        let Some((op_id, peer, after)) = self.requests.remove(&request_id) else {
-            return;
+        let (op_id, peer, after) = match self.requests.remove(&request_id) {
+            Some(Request::FindNodes(mailbox)) => return self.on_nodes(mailbox, response),
+            Some(Request::Op { op, peer, after }) => (op, peer, after),
+            None => return,
         };
-        if self.puts.contains_key(&op_id) {
+        if self.puts.contains(op_id) {
             self.on_put_response(op_id, peer, response);
-        } else if self.fetches.contains_key(&op_id) {
+        } else if self.fetches.contains(op_id) {
             self.on_fetch_response(op_id, peer, after, response);
         }
     }
 
     /// Sends an operation whose remembered nodes failed it through a fresh lookup, once.
     fn retry(&mut self, op_id: u64, mailbox: MailboxAddress, pending: Pending) {
-        self.requests.retain(|_, (id, _, _)| *id != op_id);
-        self.closest.remove(&mailbox);
+        self.requests.retain(|_, request| !request.is_for(op_id));
+        if let Some(nodes) = self.mailboxes.get_mut(&mailbox) {
+            nodes.closest = None;
+        }
         self.route(mailbox, pending);
     }
 
     fn on_put_response(&mut self, op_id: u64, peer: PeerId, response: Option<MailboxResponse>) {
-        let Some(op) = self.puts.get_mut(&op_id) else {
+        let Some(op) = self.puts.get_mut(op_id) else {
             return;
         };
         let Some(write) = op.write.as_mut() else {
@@ -692,7 +798,7 @@ impl Driver {
             Progress::Impossible if !op.retried => {
                 op.retried = true;
                 op.write = None;
-                let mailbox = op.mailbox;
+                let mailbox = op.mailbox.address();
                 return self.retry(op_id, mailbox, Pending::Put(op_id));
             }
             Progress::Impossible => Err(NetworkError::QuorumNotReached {
@@ -703,9 +809,9 @@ impl Driver {
         if let Some(reply) = op.reply.take() {
             let _ = reply.send(finished);
         }
-        let all_answered = !self.requests.values().any(|(id, _, _)| *id == op_id);
+        let all_answered = !self.requests.values().any(|request| request.is_for(op_id));
         if all_answered {
-            self.puts.remove(&op_id);
+            self.puts.remove(op_id);
         }
     }
 
@@ -716,7 +822,7 @@ impl Driver {
         after: u64,
         response: Option<MailboxResponse>,
     ) {
-        let Some(op) = self.fetches.get_mut(&op_id) else {
+        let Some(op) = self.fetches.get_mut(op_id) else {
             return;
         };
         op.outstanding = op.outstanding.saturating_sub(1);
@@ -727,7 +833,7 @@ impl Driver {
         }
         if op.outstanding == 0 && op.answered == 0 && !op.retried {
             op.retried = true;
-            let mailbox = op.mailbox;
+            let mailbox = op.mailbox.address();
             return self.retry(op_id, mailbox, Pending::Fetch(op_id));
         }
         // A waiting fetch is answered as soon as one node has something new.
@@ -735,13 +841,17 @@ impl Driver {
         if op.outstanding > 0 && !early {
             return;
         }
-        let Some(op) = self.fetches.remove(&op_id) else {
+        let Some(op) = self.fetches.remove(op_id) else {
             return;
         };
-        let repairs = op.union.repairs();
-        for (peer, envelope) in &repairs {
+        let public = *op.mailbox.public();
+        let repairs = op
+            .union
+            .repairs(|id, stamp| verify_put(&public, id, stamp).is_ok());
+        for (peer, envelope, stamp) in &repairs {
             let request = MailboxRequest::Put {
-                mailbox: op.mailbox,
+                mailbox: public,
+                stamp: *stamp,
                 envelope: envelope.clone(),
             };
             self.swarm
@@ -749,7 +859,7 @@ impl Driver {
                 .mailbox
                 .send_request(peer, request);
         }
-        self.requests.retain(|_, (id, _, _)| *id != op_id);
+        self.requests.retain(|_, request| !request.is_for(op_id));
         if let Some(reply) = op.reply {
             let _ = reply.send(Ok(FetchResult {
                 cursors: op.union.cursors().to_vec(),
@@ -768,7 +878,7 @@ impl crate::mailbox::transport::MailboxTransport for MailboxClient {
         envelope: Envelope,
     ) -> Result<(), crate::mailbox::transport::TransportError> {
         use crate::mailbox::transport::TransportError;
-        match MailboxClient::put(self, mailbox.address(), envelope).await {
+        match MailboxClient::put(self, mailbox, envelope).await {
             Ok(_) => Ok(()),
             Err(NetworkError::QuorumNotReached { .. }) => Err(TransportError::NotStored),
             Err(other) => Err(TransportError::Unreachable(other.to_string())),
@@ -789,7 +899,7 @@ impl crate::mailbox::transport::MailboxTransport for MailboxClient {
             .filter_map(|bytes| PeerId::from_bytes(bytes).ok())
             .map(|peer| (peer, cursor.position(&peer.to_bytes())))
             .collect();
-        let result = MailboxClient::fetch(self, mailbox.address(), after, wait)
+        let result = MailboxClient::fetch(self, mailbox, after, wait)
             .await
             .map_err(|e| TransportError::Unreachable(e.to_string()))?;
         let more = result.cursors.iter().any(|(_, c)| c.read_to < c.last_seq);

@@ -251,14 +251,21 @@ impl libp2p::request_response::Codec for MailboxCodec {
 mod tests {
     use super::*;
     use crate::mailbox::envelope::{Envelope, MAX_ENVELOPE_LEN};
-    use crate::mailbox::MailboxAddress;
+    use crate::mailbox::keys::{MailboxPublicKeys, PutStamp};
     use futures::executor::block_on;
     use futures::io::Cursor;
     use libp2p::request_response::Codec;
 
     fn largest_put() -> Vec<u8> {
         MailboxRequest::Put {
-            mailbox: MailboxAddress::from_bytes([1; 32]),
+            mailbox: MailboxPublicKeys {
+                writer: [1; 32],
+                reader: [1; 32],
+            },
+            stamp: PutStamp {
+                written_at: 0,
+                signature: [0; 64],
+            },
             envelope: Envelope::new(vec![0; MAX_ENVELOPE_LEN])
                 .unwrap_or_else(|_| unreachable!("at the limit")),
         }
