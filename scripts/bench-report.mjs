@@ -223,6 +223,13 @@ function rows(results) {
       compared: "", ratio: "", goal: "nothing lost", standing: status(c.delivered === c.messages),
     };
   });
+  row("Twenty attacking clients (garbage, oversized frames, held streams, mailbox-filling writes) against five nodes while two devices exchange 1,000 messages", () => {
+    const a = need(one("abuse"), "abuse");
+    return {
+      measured: `${whole(a.delivered)} of ${whole(a.messages)} messages read; send → read p50 ${a.p50_ms} ms, p99 ${a.p99_ms} ms, max ${a.max_ms} ms; nodes' resident memory at most ${a.peak_mib_max} MiB during, ${a.after_mib_max} MiB after; ${whole(a.attack_streams)} attacking streams, ${whole(a.filling_puts)} filling puts stored; ${fixed(a.seconds)} s`,
+      compared: "", ratio: "", goal: "nothing lost", standing: status(a.delivered === a.messages),
+    };
+  });
   row("Simulated network of 10,000 nodes (in process): lookups and mailboxes on 3 nodes under 30 % churn", () => {
     const sim = (name) => need(one("simulation " + name), "simulation " + name);
     const [steady, atOnce, steps] = [sim("steady"), sim("at_once"), sim("in_steps_republished")];

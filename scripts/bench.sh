@@ -38,5 +38,7 @@ for bench in network messaging pairing simulation; do
 done
 # Fifty node processes, a third replaced while two devices exchange 1,000 messages.
 cargo test --quiet --release --locked -p phantom-node --test churn -- --ignored --nocapture 2>&1 | record
+# Twenty attacking clients against five nodes while two devices exchange 1,000 messages.
+cargo test --quiet --release --locked -p phantom-node --test abuse -- --ignored --nocapture 2>&1 | record
 echo >&2
 node scripts/bench-report.mjs "$log"

@@ -4,88 +4,19 @@
 //! `docs/PERFORMANCE.md`. Fifty debug-built nodes take minutes, so `scripts/bench.sh` runs
 //! it, built for release (`cargo test --release -p phantom-node --test churn -- --ignored`).
 
-use std::collections::HashSet;
+mod common;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::devices::{Device, NOW};
 use libp2p::Multiaddr;
 use phantom_node::testnet::TestNode;
-use phantom_sync::mailbox::envelope::Envelope;
-use phantom_sync::mailbox::transport::{MailboxCursor, MailboxTransport};
-use phantom_sync::messaging::{MessagingEvent, Messenger};
-use phantom_sync::network::client::{connect_native, MailboxClient};
-use phantom_sync::network::Replication;
-use phantom_sync::persona::{DeviceKeys, Persona};
 use phantom_sync::testing::SeededRng;
 
 const NODES: u64 = 50;
 const REPLACED: u64 = 17;
 const MESSAGES: usize = 1_000;
-const NOW: u64 = 1_767_225_600;
-
-/// A device: its messenger, its client, its cursor on its inbox, and the texts it read.
-struct Device {
-    messenger: Messenger,
-    client: MailboxClient,
-    cursor: MailboxCursor,
-    read: HashSet<String>,
-}
-
-impl Device {
-    fn new(name: &str, addresses: &[Multiaddr], rng: &mut SeededRng) -> Device {
-        let persona = Persona::create(name, NOW, rng).expect("persona");
-        let keys = DeviceKeys::generate("device", NOW, rng).expect("device");
-        let mut messenger = Messenger::create(&persona, &keys, NOW, rng).expect("messenger");
-        messenger.outbox_mut().take_envelopes();
-        Device {
-            messenger,
-            client: connect_native(addresses, Replication::default()).expect("a client"),
-            cursor: MailboxCursor::default(),
-            read: HashSet::new(),
-        }
-    }
-
-    /// Stores everything the messenger has to send, trying each put again (as the app's
-    /// outbox does) until a quorum holds it; returns how many tries failed.
-    async fn flush(&mut self) -> usize {
-        let mut failed = 0;
-        for transmit in self.messenger.outbox_mut().take_envelopes() {
-            let envelope = Envelope::new(transmit.bytes).expect("fits");
-            loop {
-                match MailboxTransport::put(&self.client, &transmit.mailbox, envelope.clone()).await
-                {
-                    Ok(()) => break,
-                    Err(_) if failed < 200 => {
-                        failed += 1;
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
-                    Err(error) => panic!("a put failed 200 times: {error}"),
-                }
-            }
-        }
-        failed
-    }
-
-    /// Reads the inbox once, waiting up to `wait` for something new.
-    async fn read_inbox(&mut self, wait: Duration, rng: &mut SeededRng) {
-        let inbox = self.messenger.roster().inbox.keys();
-        let Ok(envelopes) =
-            MailboxTransport::fetch(&self.client, &inbox, &mut self.cursor, wait).await
-        else {
-            return;
-        };
-        for envelope in envelopes {
-            let Ok(events) = self.messenger.receive(inbox.address(), &envelope, rng) else {
-                continue;
-            };
-            for event in events {
-                if let MessagingEvent::Message { message, .. } = event {
-                    self.read.insert(message.body);
-                }
-            }
-        }
-    }
-}
 
 fn start_node(binary: &Path, dir: &Path, seed: u64, bootstrap: &[Multiaddr]) -> TestNode {
     TestNode::start(

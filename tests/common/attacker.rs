@@ -6,7 +6,7 @@
 
 use ed25519_dalek::{Signer, SigningKey};
 use hkdf::Hkdf;
-use phantom_sync::mailbox::keys::MailboxSeed;
+use phantom_sync::mailbox::keys::{MailboxKeys, MailboxSeed};
 use phantom_sync::mailbox::Transmit;
 use phantom_sync::messaging::messenger::profile_keys;
 use phantom_sync::messaging::sealed::{encrypt_content, Content, InboxItem, SealedMessage};
@@ -112,10 +112,28 @@ impl MaliciousDevice {
     /// The rosters published where contacts and devices look for them. Only the identity
     /// key it lacks writes there, so only a node that takes anything stores them.
     pub fn publish(&self, rosters: &[SignedRoster]) -> Vec<Transmit> {
+        self.publish_with(rosters, |signed| {
+            profile_keys(&signed.claimed().expect("a roster"))
+        })
+    }
+
+    /// The rosters published with the persona's identity key, taken some other way (a
+    /// stolen recovery code): nodes store them like the genuine ones.
+    pub fn publish_as(&self, rosters: &[SignedRoster], identity: &SigningKey) -> Vec<Transmit> {
+        self.publish_with(rosters, |_| {
+            MailboxKeys::signed_by(identity, &self.profile_read)
+        })
+    }
+
+    fn publish_with(
+        &self,
+        rosters: &[SignedRoster],
+        keys: impl Fn(&SignedRoster) -> MailboxKeys,
+    ) -> Vec<Transmit> {
         rosters
             .iter()
             .map(|signed| Transmit {
-                mailbox: profile_keys(&signed.claimed().expect("a roster")),
+                mailbox: keys(signed),
                 bytes: InboxItem::PublishedRoster(signed.clone())
                     .encode()
                     .expect("encodes"),
