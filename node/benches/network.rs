@@ -17,7 +17,7 @@ use futures::StreamExt;
 use phantom_node::storage::{EnvelopeStore, Incoming, Limits};
 use phantom_node::testnet::Network;
 use phantom_sync::mailbox::envelope::Envelope;
-use phantom_sync::mailbox::keys::{MailboxKeys, MailboxPublicKeys, PutStamp};
+use phantom_sync::mailbox::keys::{verify_put, MailboxKeys, MailboxPublicKeys, PutStamp};
 
 const THROUGHPUT_ENVELOPES: usize = 20_000;
 const IN_FLIGHT: usize = 1024;
@@ -135,8 +135,36 @@ fn store_rate(store: &EnvelopeStore, group: usize, offset: u64) -> f64 {
     DISK_ENVELOPES as f64 / start.elapsed().as_secs_f64()
 }
 
+/// What authorizing one write costs on one core: the writer's stamp, and one node's check
+/// of it (each of a mailbox's nodes checks every put it stores).
+fn authorization_costs() {
+    const SAMPLES: u32 = 2_000;
+    let keys = MailboxKeys::shared(&[0x5a; 32]);
+    let envelope = envelope(1);
+    let id = envelope.id();
+    let start = Instant::now();
+    let mut stamp = None;
+    for n in 0..SAMPLES {
+        stamp = Some(
+            keys.stamp(&id, 1_700_000_000 + u64::from(n))
+                .expect("writable"),
+        );
+    }
+    let stamp_us = start.elapsed().as_secs_f64() * 1e6 / f64::from(SAMPLES);
+    let stamp = stamp.expect("stamped");
+    let start = Instant::now();
+    for _ in 0..SAMPLES {
+        verify_put(keys.public(), &id, &stamp).expect("genuine");
+    }
+    let verify_us = start.elapsed().as_secs_f64() * 1e6 / f64::from(SAMPLES);
+    println!(
+        "BENCH put_authorization samples={SAMPLES} stamp_us={stamp_us:.1} verify_us={verify_us:.1}"
+    );
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    authorization_costs();
     let binary = Path::new(env!("CARGO_BIN_EXE_phantom-node"));
     let mut one_thread = Vec::new();
     let mut two_threads = Vec::new();

@@ -6,10 +6,10 @@
 //! republishes what it holds to the current k closest nodes, so copies follow the network
 //! as nodes come and go. A `Fetch` with a wait is held open until an envelope arrives.
 //!
-//! A put is stored only with a stamp of the mailbox's writer key, and a fetch answered only
-//! with an authorization of its reader key made for this node (both checked here, on the
-//! event loop, before anything is queued): a stranger can neither fill a mailbox nor list
-//! it.
+//! A put is stored only with a stamp of the mailbox's writer key (checked for a whole group
+//! at once, as it is written), and a fetch answered only with an authorization of its
+//! reader key made for this node (checked on the event loop): a stranger can neither fill a
+//! mailbox nor list it.
 //!
 //! Puts are committed in groups: while one durable transaction is being written (off the
 //! event loop), the puts that arrive meanwhile wait, and the next transaction takes them
@@ -26,7 +26,7 @@ use libp2p::kad::{self, store::MemoryStore};
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{connection_limits, identify, identity, noise, tcp, yamux, Multiaddr, PeerId, Swarm};
-use phantom_sync::mailbox::keys::{verify_fetch, verify_put};
+use phantom_sync::mailbox::keys::{verify_fetch, verify_puts};
 use phantom_sync::mailbox::protocol::{
     MailboxRequest, MailboxResponse, Refusal, MAX_CLOCK_SKEW_SECS, MAX_FETCH,
 };
@@ -145,11 +145,14 @@ struct PutGroup {
     bytes: usize,
 }
 
+/// Per put of a group: what storing it did, or `None` when its stamp did not verify.
+type GroupOutcome = Result<Vec<Option<Result<Put, StorageError>>>, StorageError>;
+
 /// A group being written: its answers, and the transaction's outcome per put.
 struct Commit {
     channels: Vec<ResponseChannel<MailboxResponse>>,
     mailboxes: HashSet<MailboxAddress>,
-    written: JoinHandle<Result<Vec<Result<Put, StorageError>>, StorageError>>,
+    written: JoinHandle<GroupOutcome>,
 }
 
 pub struct Node {
@@ -316,7 +319,7 @@ impl Node {
                     tracing::error!("pruning expired envelopes failed: {error}");
                 }
             }
-            store.put_many(&puts, now)
+            store_genuine(&store, puts, now)
         });
         self.committing = Some(Commit {
             channels,
@@ -326,13 +329,7 @@ impl Node {
     }
 
     /// Answers each put of the group just written, and wakes the fetches waiting on it.
-    fn on_committed(
-        &mut self,
-        outcome: Result<
-            Result<Vec<Result<Put, StorageError>>, StorageError>,
-            tokio::task::JoinError,
-        >,
-    ) {
+    fn on_committed(&mut self, outcome: Result<GroupOutcome, tokio::task::JoinError>) {
         let Some(Commit {
             channels,
             mailboxes,
@@ -355,12 +352,15 @@ impl Node {
         let mut outcomes = outcomes.into_iter();
         for channel in channels {
             let response = match outcomes.next() {
-                Some(Ok(put)) => MailboxResponse::Stored {
+                Some(Some(Ok(put))) => MailboxResponse::Stored {
                     seq: put.seq,
                     duplicate: put.duplicate,
                 },
-                Some(Err(StorageError::TooLarge)) => MailboxResponse::Refused {
+                Some(Some(Err(StorageError::TooLarge))) => MailboxResponse::Refused {
                     reason: Refusal::TooLarge,
+                },
+                Some(None) => MailboxResponse::Refused {
+                    reason: Refusal::Unauthorized,
                 },
                 _ => MailboxResponse::Refused {
                     reason: Refusal::Unavailable,
@@ -544,24 +544,20 @@ impl Node {
         }
     }
 
-    /// Whether the request may be served: a put's stamp is the mailbox writer's, for this
-    /// envelope, written within the time to live (and not far in the future); a fetch's
+    /// Whether the request may be served: a put's stamp was written within the time to
+    /// live (and not far in the future: its signature is checked with its group); a fetch's
     /// authorization is the mailbox reader's, for this node, issued about now.
     fn check(&self, request: &MailboxRequest) -> Result<(), Refusal> {
         let now = unix_now();
         match request {
-            MailboxRequest::Put {
-                mailbox,
-                stamp,
-                envelope,
-            } => {
+            MailboxRequest::Put { stamp, .. } => {
                 let written = stamp.written_at;
                 if written > now.saturating_add(MAX_CLOCK_SKEW_SECS)
                     || written < now.saturating_sub(self.ttl_secs)
                 {
                     return Err(Refusal::OutOfTime);
                 }
-                verify_put(mailbox, &envelope.id(), stamp).map_err(|_| Refusal::Unauthorized)
+                Ok(())
             }
             MailboxRequest::Fetch {
                 mailbox,
@@ -710,6 +706,33 @@ impl Node {
             self.replicating.push_back((mailbox, targets, last));
         }
     }
+}
+
+/// Stores the puts whose stamps verify, in one transaction; an outcome per put, in order.
+fn store_genuine(store: &EnvelopeStore, puts: Vec<Incoming>, now: u64) -> GroupOutcome {
+    let ids: Vec<_> = puts.iter().map(|put| put.envelope.id()).collect();
+    let checks: Vec<_> = puts
+        .iter()
+        .zip(&ids)
+        .map(|(put, id)| (&put.mailbox, id, &put.stamp))
+        .collect();
+    let genuine = verify_puts(&checks);
+    let mut stored = Vec::with_capacity(puts.len());
+    let mut places = Vec::with_capacity(puts.len());
+    for (index, (put, genuine)) in puts.into_iter().zip(&genuine).enumerate() {
+        if *genuine {
+            stored.push(put);
+            places.push(index);
+        }
+    }
+    let mut outcomes: Vec<Option<Result<Put, StorageError>>> =
+        genuine.iter().map(|_| None).collect();
+    for (index, outcome) in places.into_iter().zip(store.put_many(&stored, now)?) {
+        if let Some(slot) = outcomes.get_mut(index) {
+            *slot = Some(outcome);
+        }
+    }
+    Ok(outcomes)
 }
 
 /// WebRTC-direct needs a certificate; its hash is in the node's address, so it is kept

@@ -400,6 +400,32 @@ pub fn verify_put(
     }
 }
 
+/// Which of `puts` carry a stamp that lets their envelope in, as [`verify_put`] would say of
+/// each: one batch verification for all (about half the work of checking them one by one),
+/// and one at a time only when the batch fails — someone sent a bad stamp. For nodes.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn verify_puts(puts: &[(&MailboxPublicKeys, &EnvelopeId, &PutStamp)]) -> Vec<bool> {
+    let prepared: Option<Vec<(Vec<u8>, Signature, VerifyingKey)>> = puts
+        .iter()
+        .map(|(public, id, stamp)| {
+            let key = VerifyingKey::from_bytes(&public.writer).ok()?;
+            let message = put_message(&public.address(), id, stamp.written_at);
+            Some((message, Signature::from_bytes(&stamp.signature), key))
+        })
+        .collect();
+    if let Some(prepared) = prepared {
+        let messages: Vec<&[u8]> = prepared.iter().map(|(m, _, _)| m.as_slice()).collect();
+        let signatures: Vec<Signature> = prepared.iter().map(|(_, s, _)| *s).collect();
+        let keys: Vec<VerifyingKey> = prepared.iter().map(|(_, _, k)| *k).collect();
+        if ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok() {
+            return vec![true; puts.len()];
+        }
+    }
+    puts.iter()
+        .map(|(public, id, stamp)| verify_put(public, id, stamp).is_ok())
+        .collect()
+}
+
 /// Whether `authorization` lets the node `node` answer a fetch of the mailbox `public`
 /// names, issued at `issued_at`.
 pub fn verify_fetch(
@@ -446,6 +472,28 @@ mod tests {
             verify_put(other.public(), &id(1), &stamp),
             Err(KeysError::BadStamp)
         );
+    }
+
+    #[test]
+    #[cfg(not(target_arch = "wasm32"))]
+    fn a_batch_of_stamps_is_judged_as_each_would_be() {
+        let keys = MailboxKeys::shared(&[1; 32]);
+        let other = MailboxKeys::shared(&[2; 32]);
+        let stamps: Vec<PutStamp> = (0..4u8)
+            .map(|n| keys.stamp(&id(n), 100).expect("writable"))
+            .collect();
+        let ids: Vec<EnvelopeId> = (0..4u8).map(id).collect();
+        let all: Vec<_> = ids
+            .iter()
+            .zip(&stamps)
+            .map(|(id, stamp)| (keys.public(), id, stamp))
+            .collect();
+        assert_eq!(verify_puts(&all), vec![true; 4]);
+        let mut mixed = all.clone();
+        mixed[1].1 = &ids[2];
+        mixed[3].0 = other.public();
+        assert_eq!(verify_puts(&mixed), vec![true, false, true, false]);
+        assert_eq!(verify_puts(&[]), Vec::<bool>::new());
     }
 
     #[test]

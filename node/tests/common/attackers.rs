@@ -98,7 +98,7 @@ fn attacker() -> Swarm<request_response::Behaviour<HoldingCodec>> {
 
 /// One attacking peer: opens `connections` connections to the node, then `streams`
 /// streams spread over them, each sending `announce`, and keeps them until `until`; a
-/// stream the node ends is opened again at once.
+/// stream that does not hold is opened again as soon as the node ends it.
 pub async fn attack(
     node: Multiaddr,
     peer: PeerId,
@@ -132,7 +132,7 @@ pub async fn attack(
                 libp2p::swarm::SwarmEvent::Behaviour(
                     request_response::Event::OutboundFailure { .. }
                     | request_response::Event::Message { .. },
-                ) if sent => {
+                ) if sent && !announce.hold => {
                     swarm.behaviour_mut().send_request(&peer, announce);
                     opened.fetch_add(1, Ordering::Relaxed);
                 }
