@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::attackers::{attack, watch_memory, Announce};
-use common::devices::{Device, NOW};
+use common::devices::{alice_and_bob, NOW};
 use phantom_node::testnet::{resident_kib, Network};
 use phantom_sync::mailbox::envelope::Envelope;
 use phantom_sync::mailbox::keys::MailboxKeys;
@@ -63,19 +63,8 @@ async fn twenty_attackers_cost_two_devices_nothing() {
         .collect();
 
     let mut rng = SeededRng::new(20);
-    let mut alice = Device::new("Alice", &addresses, &mut rng);
-    let mut bob = Device::new("Bob", &addresses, &mut rng);
-    let bob_card = bob.messenger.contact_card().expect("card");
-    let to_bob = alice
-        .messenger
-        .add_contact(&bob_card, &mut rng)
-        .expect("added");
-    let alice_card = alice.messenger.contact_card().expect("card");
-    let to_alice = bob
-        .messenger
-        .add_contact(&alice_card, &mut rng)
-        .expect("added");
-    let mut failed_puts = alice.flush().await + bob.flush().await;
+    let (mut alice, mut bob, to_bob, to_alice, mut failed_puts) =
+        alice_and_bob(&addresses, &mut rng).await;
 
     let until = Instant::now() + ATTACK_LIMIT;
     let opened = Arc::new(AtomicU64::new(0));

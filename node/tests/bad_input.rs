@@ -379,6 +379,17 @@ async fn filling_a_mailbox_does_not_lock_it() {
     assert_eq!(items[0].envelope.as_bytes(), b"still reaches the owner");
 }
 
+/// Why each answer refused, or `None` for an answer that did not.
+fn refusals(answers: &[Result<MailboxResponse, String>]) -> Vec<Option<Refusal>> {
+    answers
+        .iter()
+        .map(|answer| match answer {
+            Ok(MailboxResponse::Refused { reason }) => Some(*reason),
+            _ => None,
+        })
+        .collect()
+}
+
 /// A stranger who knows a mailbox's public keys (every node that holds the mailbox sees
 /// them), holds a genuine stamp and a genuine authorization of it, and tries every way
 /// around them: no put is stored and no fetch answered, while the owner writes and reads.
@@ -422,13 +433,7 @@ async fn puts_and_fetches_without_the_mailbox_keys_are_refused() {
         put_with(ahead, &known),
     ];
     let (_, answers) = exchange(&mut stranger, peer, vec![], attempts).await;
-    let reasons: Vec<_> = answers
-        .iter()
-        .map(|answer| match answer {
-            Ok(MailboxResponse::Refused { reason }) => Some(*reason),
-            _ => None,
-        })
-        .collect();
+    let reasons = refusals(&answers);
     assert_eq!(
         reasons,
         [
@@ -490,13 +495,7 @@ async fn puts_and_fetches_without_the_mailbox_keys_are_refused() {
         ],
     )
     .await;
-    let reasons: Vec<_> = answers
-        .iter()
-        .map(|answer| match answer {
-            Ok(MailboxResponse::Refused { reason }) => Some(*reason),
-            _ => None,
-        })
-        .collect();
+    let reasons = refusals(&answers);
     assert_eq!(
         reasons[..4],
         [

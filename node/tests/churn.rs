@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::devices::{Device, NOW};
+use common::devices::{alice_and_bob, NOW};
 use libp2p::Multiaddr;
 use phantom_node::testnet::TestNode;
 use phantom_sync::testing::SeededRng;
@@ -50,19 +50,8 @@ async fn a_third_of_fifty_nodes_replaced_while_devices_exchange_a_thousand_messa
     let addresses: Vec<Multiaddr> = nodes.iter().map(|n| n.address.clone()).collect();
 
     let mut rng = SeededRng::new(50);
-    let mut alice = Device::new("Alice", &addresses, &mut rng);
-    let mut bob = Device::new("Bob", &addresses, &mut rng);
-    let bob_card = bob.messenger.contact_card().expect("card");
-    let to_bob = alice
-        .messenger
-        .add_contact(&bob_card, &mut rng)
-        .expect("added");
-    let alice_card = alice.messenger.contact_card().expect("card");
-    let to_alice = bob
-        .messenger
-        .add_contact(&alice_card, &mut rng)
-        .expect("added");
-    let mut failed_puts = alice.flush().await + bob.flush().await;
+    let (mut alice, mut bob, to_bob, to_alice, mut failed_puts) =
+        alice_and_bob(&addresses, &mut rng).await;
 
     let mut next_seed = NODES;
     let mut replaced = 0;

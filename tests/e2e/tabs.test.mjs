@@ -296,7 +296,7 @@ test("new devices reloaded or closed at random moments while they link and impor
       await laptop.locator("#words").waitFor({ timeout: 30_000 });
       assert.equal((await laptop.locator("#words").textContent()).trim(), words);
     }
-    await phone.locator(`button.words[data-words="${words}"]`).click({ timeout: 30_000 });
+    await phone.locator(`button.words[data-words="${words}"]`).click({ timeout: 60_000 });
     if (moment >= 0.3 && moment < 0.7) {
       counts.duringImport += 1;
       await laptop.waitForTimeout(Math.floor(random() * 3000));

@@ -77,3 +77,20 @@ impl Device {
         }
     }
 }
+
+/// Alice and Bob, each a contact of the other, everything they had to send stored: the
+/// two devices, Bob's and Alice's persona keys as the other knows them, and how many put
+/// tries failed on the way.
+pub async fn alice_and_bob(
+    addresses: &[Multiaddr],
+    rng: &mut SeededRng,
+) -> (Device, Device, [u8; 32], [u8; 32], usize) {
+    let mut alice = Device::new("Alice", addresses, rng);
+    let mut bob = Device::new("Bob", addresses, rng);
+    let bob_card = bob.messenger.contact_card().expect("card");
+    let to_bob = alice.messenger.add_contact(&bob_card, rng).expect("added");
+    let alice_card = alice.messenger.contact_card().expect("card");
+    let to_alice = bob.messenger.add_contact(&alice_card, rng).expect("added");
+    let failed_puts = alice.flush().await + bob.flush().await;
+    (alice, bob, to_bob, to_alice, failed_puts)
+}
