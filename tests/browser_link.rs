@@ -7,7 +7,7 @@ mod common;
 
 use common::browser::{code_of, fresh_device, random_seed, test_nodes};
 use common::link::{
-    deliver_until, device, message_with, phone_with_persona, request_link, right_choice,
+    deliver_until, device, message_with, phone_with_persona, request_link, right_choice, scan,
     sync_until, text, ROUNDS,
 };
 use phantom_sync::facade::SyncManager;
@@ -244,6 +244,36 @@ async fn a_reload_of_the_new_device_during_the_link_picks_up_where_it_stopped() 
         .await
         .expect("the phone completes");
     assert_eq!(laptop.resume_error(), None);
+}
+
+#[wasm_bindgen_test]
+async fn a_reload_as_two_flushes_meet_still_sends_the_request() {
+    // The adversary is the moment: the screen that read the code and the pairing loop both
+    // flush, and the tab reloads as soon as one of them has returned.
+    let phone = phone_with_persona().await;
+    let profile = format!("link-two-flushes-{}", random_seed());
+    let laptop = fresh_device(&profile, "Laptop").await;
+    laptop
+        .connect_network(test_nodes(), None, None)
+        .expect("connects");
+    let words = scan(&phone, &laptop).await;
+    let (screen, pairing_loop) = (laptop.flush_to_network(), laptop.flush_to_network());
+    futures::future::select(Box::pin(screen), Box::pin(pairing_loop)).await;
+    let arrived = phone.poll_network(0).await.expect("polled").length() > 0;
+    drop(laptop);
+
+    let laptop = SyncManager::open(profile, "Laptop".into())
+        .await
+        .expect("reopens");
+    assert_eq!(laptop.words(), Some(words));
+    laptop
+        .connect_network(test_nodes(), None, None)
+        .expect("connects");
+    let sent_again = laptop.flush_to_network().await.expect("flushed") > 0;
+    assert!(
+        arrived || sent_again,
+        "the request neither arrived before the reload nor was kept to send after it"
+    );
 }
 
 /// The first test node's address with its port changed to one nobody listens on.

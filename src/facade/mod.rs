@@ -92,6 +92,11 @@ pub struct SyncManager {
     /// True while the messenger's outbox is being put: a second caller (the pairing and
     /// the sync loops both flush) leaves it to the first rather than put it twice.
     flushing: Cell<bool>,
+    /// Held by one flush from its snapshot to its last put: a second flush (the screen's
+    /// and the pairing loop's meet right after a code is read) would otherwise store a
+    /// snapshot without the messages the first has taken out and not yet put, and a
+    /// reload then would never send them.
+    flush_turn: Cell<bool>,
     /// Whether this profile holds a vault, unlocked or not.
     vault_exists: Cell<bool>,
     vault: RefCell<Option<Rc<Vault<DeviceStore>>>>,
@@ -199,6 +204,7 @@ impl SyncManager {
             importing: Cell::new(false),
             trying_pin: Cell::new(false),
             flushing: Cell::new(false),
+            flush_turn: Cell::new(false),
             vault_exists: Cell::new(vault_exists),
             vault: RefCell::new(None),
             persona: RefCell::new(None),
@@ -700,6 +706,7 @@ impl SyncManager {
     #[wasm_bindgen(js_name = flushToNetwork)]
     pub async fn flush_to_network(&self) -> Result<u32, JsValue> {
         let network = self.connected()?;
+        let _turn = Turn::wait(&self.flush_turn).await;
         // Stored before they leave: a reload while they travel resumes with them. With
         // nothing new to send (a driver calling this on every step) nothing is written.
         let resumable = matches!(&*self.pairing.borrow(), Pairing::Target(t) if t.has_transmits());
@@ -1009,6 +1016,26 @@ impl SyncManager {
 }
 
 /// Waits `ms` milliseconds on the page's (or worker's) timer.
+/// A turn at something one caller at a time may do, given back when dropped (on an early
+/// return too). Waiting polls: turns are short and rare, and a queue of wakers would cost
+/// the package more than it saves.
+struct Turn<'a>(&'a Cell<bool>);
+
+impl<'a> Turn<'a> {
+    async fn wait(taken: &'a Cell<bool>) -> Self {
+        while taken.replace(true) {
+            sleep_ms(10).await;
+        }
+        Turn(taken)
+    }
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        self.0.set(false);
+    }
+}
+
 async fn sleep_ms(ms: u32) {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
         let set_timeout = js_sys::Reflect::get(&js_sys::global(), &"setTimeout".into())
