@@ -29,10 +29,11 @@
 
 use core::fmt;
 
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::hazmat::{raw_sign, ExpandedSecretKey};
+use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
 use hkdf::Hkdf;
 use rand_core::CryptoRng;
-use sha2::{Digest, Sha256};
+use sha2::{Digest, Sha256, Sha512};
 use thiserror::Error;
 
 use crate::mailbox::envelope::EnvelopeId;
@@ -200,6 +201,20 @@ fn key_from_seed(seed: &[u8; 32]) -> Secret<32> {
     Secret::from_bytes(key)
 }
 
+/// `secret`'s Ed25519 signature of `message`, with `public` taken as its public key rather
+/// than derived again: that derivation is a scalar multiplication, as costly as the
+/// signature itself. `None` when `public` is no point (storage that was not ours).
+///
+/// Signing under a public key that does not match the secret is safe here only because
+/// every message signed names its mailbox, whose address hashes the writer and reader
+/// keys: two different public keys never sign the same message with the same nonce, which
+/// is what would reveal the secret.
+fn sign_as(secret: &Secret<32>, public: &[u8; 32], message: &[u8]) -> Option<[u8; 64]> {
+    let public = VerifyingKey::from_bytes(public).ok()?;
+    let expanded = ExpandedSecretKey::from(secret.expose());
+    Some(raw_sign::<Sha512>(&expanded, message, &public).to_bytes())
+}
+
 fn public_of(secret: &Secret<32>) -> [u8; 32] {
     SigningKey::from_bytes(secret.expose())
         .verifying_key()
@@ -300,9 +315,9 @@ impl MailboxKeys {
     /// The stamp that lets the envelope `id` into this mailbox, written at `written_at`.
     pub fn stamp(&self, id: &EnvelopeId, written_at: u64) -> Result<PutStamp, KeysError> {
         let write = self.write.as_ref().ok_or(KeysError::CannotWrite)?;
-        let signature = SigningKey::from_bytes(write.expose())
-            .sign(&put_message(&self.public.address(), id, written_at))
-            .to_bytes();
+        let message = put_message(&self.public.address(), id, written_at);
+        let signature =
+            sign_as(write, &self.public.writer, &message).ok_or(KeysError::CannotWrite)?;
         Ok(PutStamp {
             written_at,
             signature,
@@ -313,9 +328,8 @@ impl MailboxKeys {
     /// mailbox, issued at `issued_at` (seconds).
     pub fn authorize_fetch(&self, node: &[u8], issued_at: u64) -> Result<[u8; 64], KeysError> {
         let read = self.read.as_ref().ok_or(KeysError::CannotRead)?;
-        Ok(SigningKey::from_bytes(read.expose())
-            .sign(&fetch_message(&self.public.address(), node, issued_at))
-            .to_bytes())
+        let message = fetch_message(&self.public.address(), node, issued_at);
+        sign_as(read, &self.public.reader, &message).ok_or(KeysError::CannotRead)
     }
 
     /// The public keys, then each secret key or 32 zero bytes where this device holds none:
