@@ -6,14 +6,15 @@
 //! republishes what it holds to the current k closest nodes, so copies follow the network
 //! as nodes come and go. A `Fetch` with a wait is held open until an envelope arrives.
 //!
-//! A put is stored only with a stamp of the mailbox's writer key (checked for a whole group
-//! at once, as it is written), and a fetch answered only with an authorization of its
-//! reader key made for this node (checked on the event loop): a stranger can neither fill a
-//! mailbox nor list it.
+//! A put is stored only with a stamp of the mailbox's writer key, and a fetch answered only
+//! with an authorization of its reader key made for this node (checked on the event loop):
+//! a stranger can neither fill a mailbox nor list it.
 //!
-//! Puts are committed in groups: while one durable transaction is being written (off the
-//! event loop), the puts that arrive meanwhile wait, and the next transaction takes them
-//! all. Each is acknowledged once its transaction is on disk.
+//! Puts go through two stages off the event loop, one group at a time in each: their stamps
+//! are checked for a whole group at once, then the genuine ones are written in one durable
+//! transaction. A group is checked while the one before it is written, and the puts that
+//! arrive meanwhile wait for the next group. Each is acknowledged once its transaction is
+//! on disk.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::num::NonZeroUsize;
@@ -70,9 +71,9 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(40);
 /// at a time: a large mailbox is pushed in steps, inside every peer's request limit.
 const MAX_REPLICAS_IN_FLIGHT: usize = 64;
 const REPLICA_STEP: u32 = 16;
-/// Envelope bytes that may wait for the next transaction; puts beyond are refused as
+/// Envelope bytes of puts not yet answered, in every stage; puts beyond are refused as
 /// unavailable, and their writers go to the mailbox's other nodes.
-const MAX_WAITING_PUT_BYTES: usize = 16 * 1024 * 1024;
+const MAX_HELD_PUT_BYTES: usize = 32 * 1024 * 1024;
 
 #[derive(NetworkBehaviour)]
 pub struct NodeBehaviour {
@@ -145,13 +146,29 @@ struct PutGroup {
     bytes: usize,
 }
 
-/// Per put of a group: what storing it did, or `None` when its stamp did not verify.
-type GroupOutcome = Result<Vec<Option<Result<Put, StorageError>>>, StorageError>;
+impl PutGroup {
+    fn push(&mut self, put: Incoming, channel: ResponseChannel<MailboxResponse>) {
+        self.bytes += put.envelope.len();
+        self.puts.push(put);
+        self.channels.push(channel);
+    }
+}
+
+/// A group whose stamps are being checked: its answers, and the puts with a verdict each.
+struct Check {
+    channels: Vec<ResponseChannel<MailboxResponse>>,
+    bytes: usize,
+    checked: JoinHandle<(Vec<Incoming>, Vec<bool>)>,
+}
+
+/// Per put of a group: what storing it did.
+type GroupOutcome = Result<Vec<Result<Put, StorageError>>, StorageError>;
 
 /// A group being written: its answers, and the transaction's outcome per put.
 struct Commit {
     channels: Vec<ResponseChannel<MailboxResponse>>,
     mailboxes: HashSet<MailboxAddress>,
+    bytes: usize,
     written: JoinHandle<GroupOutcome>,
 }
 
@@ -161,6 +178,9 @@ pub struct Node {
     /// Envelopes live this long: a stamp written longer ago is refused.
     ttl_secs: u64,
     waiting_puts: PutGroup,
+    checking: Option<Check>,
+    /// Checked and genuine, waiting for the transaction being written to end.
+    genuine_puts: PutGroup,
     committing: Option<Commit>,
     /// Expired envelopes are dropped by the next transaction.
     prune_due: bool,
@@ -255,6 +275,8 @@ impl Node {
             store: Arc::new(store),
             ttl_secs: config.limits.ttl_secs,
             waiting_puts: PutGroup::default(),
+            checking: None,
+            genuine_puts: PutGroup::default(),
             committing: None,
             prune_due: false,
             waiters: Vec::new(),
@@ -282,11 +304,15 @@ impl Node {
         let mut republish = interval(self.republish_every);
         let mut bootstrap = interval(Duration::from_secs(30));
         loop {
+            let checked = futures::future::OptionFuture::from(
+                self.checking.as_mut().map(|check| &mut check.checked),
+            );
             let written = futures::future::OptionFuture::from(
                 self.committing.as_mut().map(|commit| &mut commit.written),
             );
             tokio::select! {
                 event = self.swarm.select_next_some() => self.on_event(event),
+                Some(outcome) = checked => self.on_checked(outcome),
                 Some(outcome) = written => self.on_committed(outcome),
                 _ = tick.tick() => {
                     self.expire_waiters();
@@ -299,16 +325,88 @@ impl Node {
                 }
             }
             self.start_commit();
+            self.start_check();
         }
     }
 
-    /// Writes the waiting puts (and drops what expired, when due) in one transaction off
-    /// the event loop, unless one is being written already.
-    fn start_commit(&mut self) {
-        if self.committing.is_some() || (self.waiting_puts.puts.is_empty() && !self.prune_due) {
+    /// Checks the waiting puts' stamps off the event loop, unless a group is being checked
+    /// or a checked one still waits for its transaction.
+    fn start_check(&mut self) {
+        if self.checking.is_some()
+            || !self.genuine_puts.puts.is_empty()
+            || self.waiting_puts.puts.is_empty()
+        {
             return;
         }
-        let PutGroup { puts, channels, .. } = std::mem::take(&mut self.waiting_puts);
+        let PutGroup {
+            puts,
+            channels,
+            bytes,
+        } = std::mem::take(&mut self.waiting_puts);
+        let checked = tokio::task::spawn_blocking(move || {
+            let genuine = check_stamps(&puts);
+            (puts, genuine)
+        });
+        self.checking = Some(Check {
+            channels,
+            bytes,
+            checked,
+        });
+    }
+
+    /// Refuses the puts whose stamps did not verify; the others wait for their transaction.
+    fn on_checked(&mut self, outcome: Result<(Vec<Incoming>, Vec<bool>), tokio::task::JoinError>) {
+        let Some(Check { channels, .. }) = self.checking.take() else {
+            return;
+        };
+        let (puts, genuine) = match outcome {
+            Ok(checked) => checked,
+            Err(error) => {
+                tracing::error!("the stamp check failed: {error}");
+                for channel in channels {
+                    self.respond(
+                        channel,
+                        MailboxResponse::Refused {
+                            reason: Refusal::Unavailable,
+                        },
+                    );
+                }
+                return;
+            }
+        };
+        for ((put, channel), genuine) in puts.into_iter().zip(channels).zip(genuine) {
+            if genuine {
+                self.genuine_puts.push(put, channel);
+            } else {
+                self.respond(
+                    channel,
+                    MailboxResponse::Refused {
+                        reason: Refusal::Unauthorized,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Envelope bytes of the puts not answered yet, whatever stage they are in.
+    fn held_put_bytes(&self) -> usize {
+        self.waiting_puts.bytes
+            + self.checking.as_ref().map_or(0, |check| check.bytes)
+            + self.genuine_puts.bytes
+            + self.committing.as_ref().map_or(0, |commit| commit.bytes)
+    }
+
+    /// Writes the genuine puts (and drops what expired, when due) in one transaction off
+    /// the event loop, unless one is being written already.
+    fn start_commit(&mut self) {
+        if self.committing.is_some() || (self.genuine_puts.puts.is_empty() && !self.prune_due) {
+            return;
+        }
+        let PutGroup {
+            puts,
+            channels,
+            bytes,
+        } = std::mem::take(&mut self.genuine_puts);
         let prune = std::mem::take(&mut self.prune_due);
         let store = self.store.clone();
         let mailboxes = puts.iter().map(|put| put.mailbox.address()).collect();
@@ -319,11 +417,12 @@ impl Node {
                     tracing::error!("pruning expired envelopes failed: {error}");
                 }
             }
-            store_genuine(&store, puts, now)
+            store.put_many(&puts, now)
         });
         self.committing = Some(Commit {
             channels,
             mailboxes,
+            bytes,
             written,
         });
     }
@@ -352,15 +451,12 @@ impl Node {
         let mut outcomes = outcomes.into_iter();
         for channel in channels {
             let response = match outcomes.next() {
-                Some(Some(Ok(put))) => MailboxResponse::Stored {
+                Some(Ok(put)) => MailboxResponse::Stored {
                     seq: put.seq,
                     duplicate: put.duplicate,
                 },
-                Some(Some(Err(StorageError::TooLarge))) => MailboxResponse::Refused {
+                Some(Err(StorageError::TooLarge)) => MailboxResponse::Refused {
                     reason: Refusal::TooLarge,
-                },
-                Some(None) => MailboxResponse::Refused {
-                    reason: Refusal::Unauthorized,
                 },
                 _ => MailboxResponse::Refused {
                     reason: Refusal::Unavailable,
@@ -479,8 +575,7 @@ impl Node {
                 stamp,
                 envelope,
             } => {
-                let group = &mut self.waiting_puts;
-                if group.bytes + envelope.len() > MAX_WAITING_PUT_BYTES {
+                if self.held_put_bytes() + envelope.len() > MAX_HELD_PUT_BYTES {
                     return self.respond(
                         channel,
                         MailboxResponse::Refused {
@@ -488,13 +583,12 @@ impl Node {
                         },
                     );
                 }
-                group.bytes += envelope.len();
-                group.puts.push(Incoming {
+                let put = Incoming {
                     mailbox,
                     stamp,
                     envelope,
-                });
-                group.channels.push(channel);
+                };
+                self.waiting_puts.push(put, channel);
             }
             MailboxRequest::Fetch {
                 mailbox,
@@ -708,31 +802,15 @@ impl Node {
     }
 }
 
-/// Stores the puts whose stamps verify, in one transaction; an outcome per put, in order.
-fn store_genuine(store: &EnvelopeStore, puts: Vec<Incoming>, now: u64) -> GroupOutcome {
+/// Whether each put's stamp lets its envelope into its mailbox, in order.
+fn check_stamps(puts: &[Incoming]) -> Vec<bool> {
     let ids: Vec<_> = puts.iter().map(|put| put.envelope.id()).collect();
     let checks: Vec<_> = puts
         .iter()
         .zip(&ids)
         .map(|(put, id)| (&put.mailbox, id, &put.stamp))
         .collect();
-    let genuine = verify_puts(&checks);
-    let mut stored = Vec::with_capacity(puts.len());
-    let mut places = Vec::with_capacity(puts.len());
-    for (index, (put, genuine)) in puts.into_iter().zip(&genuine).enumerate() {
-        if *genuine {
-            stored.push(put);
-            places.push(index);
-        }
-    }
-    let mut outcomes: Vec<Option<Result<Put, StorageError>>> =
-        genuine.iter().map(|_| None).collect();
-    for (index, outcome) in places.into_iter().zip(store.put_many(&stored, now)?) {
-        if let Some(slot) = outcomes.get_mut(index) {
-            *slot = Some(outcome);
-        }
-    }
-    Ok(outcomes)
+    verify_puts(&checks)
 }
 
 /// WebRTC-direct needs a certificate; its hash is in the node's address, so it is kept
