@@ -16,8 +16,10 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use phantom_node::storage::{EnvelopeStore, Incoming, Limits};
 use phantom_node::testnet::Network;
-use phantom_sync::mailbox::envelope::Envelope;
-use phantom_sync::mailbox::keys::{verify_put, MailboxKeys, MailboxPublicKeys, PutStamp};
+use phantom_sync::mailbox::envelope::{Envelope, EnvelopeId};
+use phantom_sync::mailbox::keys::{
+    verify_put, verify_puts, MailboxKeys, MailboxPublicKeys, PutStamp,
+};
 
 const THROUGHPUT_ENVELOPES: usize = 20_000;
 const IN_FLIGHT: usize = 1024;
@@ -157,8 +159,26 @@ fn authorization_costs() {
         verify_put(keys.public(), &id, &stamp).expect("genuine");
     }
     let verify_us = start.elapsed().as_secs_f64() * 1e6 / f64::from(SAMPLES);
+    // A node checks a whole group at once: 256 puts from 16 writers.
+    let writers: Vec<MailboxKeys> = (0..16u8).map(|n| MailboxKeys::shared(&[n; 32])).collect();
+    let group: Vec<(MailboxPublicKeys, EnvelopeId, PutStamp)> = (0..256)
+        .map(|n| {
+            let keys = &writers[n % writers.len()];
+            let id = self::envelope(n).id();
+            let stamp = keys.stamp(&id, 1_700_000_000).expect("writable");
+            (*keys.public(), id, stamp)
+        })
+        .collect();
+    let checks: Vec<_> = group.iter().map(|(p, id, s)| (p, id, s)).collect();
+    let groups = SAMPLES / 256 + 1;
+    let start = Instant::now();
+    for _ in 0..groups {
+        assert!(verify_puts(&checks).iter().all(|genuine| *genuine));
+    }
+    let group_verify_us = start.elapsed().as_secs_f64() * 1e6 / f64::from(groups * 256);
     println!(
-        "BENCH put_authorization samples={SAMPLES} stamp_us={stamp_us:.1} verify_us={verify_us:.1}"
+        "BENCH put_authorization samples={SAMPLES} stamp_us={stamp_us:.1} verify_us={verify_us:.1} \
+         verify_in_group_us={group_verify_us:.1}"
     );
 }
 

@@ -417,12 +417,16 @@ pub fn verify_put(
 /// Which of `puts` carry a stamp that lets their envelope in, as [`verify_put`] would say of
 /// each: one batch verification for all (about half the work of checking them one by one),
 /// and one at a time only when the batch fails — someone sent a bad stamp. For nodes.
+/// A writer key is decompressed once per group, however many of its puts the group holds.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn verify_puts(puts: &[(&MailboxPublicKeys, &EnvelopeId, &PutStamp)]) -> Vec<bool> {
+    let mut writers = std::collections::HashMap::new();
     let prepared: Option<Vec<(Vec<u8>, Signature, VerifyingKey)>> = puts
         .iter()
         .map(|(public, id, stamp)| {
-            let key = VerifyingKey::from_bytes(&public.writer).ok()?;
+            let key = (*writers
+                .entry(public.writer)
+                .or_insert_with(|| VerifyingKey::from_bytes(&public.writer).ok()))?;
             let message = put_message(&public.address(), id, stamp.written_at);
             Some((message, Signature::from_bytes(&stamp.signature), key))
         })
