@@ -421,6 +421,7 @@ impl SyncManager {
         self.import_history(&direct, "direct", &events, &mut from_history, &mut blocks)?;
         if let Some(history) = self.with_messenger(|m| Ok(m.history_mailbox()))? {
             if !self.direct_carrying() {
+                let manifest_known = self.with_messenger(|m| Ok(m.history_manifest_known()))?;
                 // A batch a sync: the history is never held whole.
                 let arrived: Vec<Vec<u8>> = self
                     .fetch(&network, &history, Duration::ZERO, HISTORY_BATCH)
@@ -428,10 +429,12 @@ impl SyncManager {
                     .into_iter()
                     .map(|envelope| envelope.as_bytes().to_vec())
                     .collect();
-                let before = blocks.len();
                 self.import_history(&arrived, "mailbox", &events, &mut from_history, &mut blocks)?;
-                // Blocks that came before their manifest are read again next time.
-                if !arrived.is_empty() && blocks.len() == before {
+                // Blocks that came before their manifest were passed over: read again from
+                // the start. (Nodes' answers merge in the order they come, so a block may
+                // precede the manifest even in a batch that imported other blocks; and a
+                // batch of blocks already here from a direct channel is no reason to.)
+                if !arrived.is_empty() && !manifest_known {
                     reread.insert(history.address());
                 }
             }

@@ -222,13 +222,19 @@ impl HistoryReceiver {
         Ok(Received::Block(import.accept(*index, envelope)?))
     }
 
+    /// Whether the manifest is here: until it is, a block cannot be recognised and is passed
+    /// over, so whatever came before it must be read again.
+    pub fn manifest_known(&self) -> bool {
+        self.import.is_some()
+    }
+
     /// What to ask a direct channel for: the manifest unless it is here, and every block not
     /// yet imported, conversation `first`'s before the others.
     pub fn want(&self, transfer_id: [u8; 16], first: Option<[u8; 16]>) -> WantFrame {
         WantFrame {
             transfer_id,
             first,
-            manifest_known: self.import.is_some(),
+            manifest_known: self.manifest_known(),
             received: self
                 .import
                 .as_ref()

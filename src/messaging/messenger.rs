@@ -1083,6 +1083,13 @@ impl Messenger {
             .map(|history| history.offer.mailbox.keys())
     }
 
+    /// Whether the manifest of the history still to come is here (see
+    /// [`HistoryReceiver::manifest_known`]).
+    pub fn history_manifest_known(&self) -> bool {
+        self.incomplete_history()
+            .is_some_and(|history| history.receiver.manifest_known())
+    }
+
     /// Asks the device that offered the history for a direct channel: `sdp` is this
     /// device's WebRTC offer, sealed to that device alone.
     pub fn request_direct(
