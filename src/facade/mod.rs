@@ -1015,7 +1015,6 @@ impl SyncManager {
     }
 }
 
-/// Waits `ms` milliseconds on the page's (or worker's) timer.
 /// A turn at something one caller at a time may do, given back when dropped (on an early
 /// return too). Waiting polls: turns are short and rare, and a queue of wakers would cost
 /// the package more than it saves.
@@ -1036,6 +1035,7 @@ impl Drop for Turn<'_> {
     }
 }
 
+/// Waits `ms` milliseconds on the page's (or worker's) timer.
 async fn sleep_ms(ms: u32) {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
         let set_timeout = js_sys::Reflect::get(&js_sys::global(), &"setTimeout".into())
