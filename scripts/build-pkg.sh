@@ -15,9 +15,11 @@ RUSTFLAGS="${RUSTFLAGS:-}${remap}" \
 # npm binaryen 132 (Debian's wasm-opt 108 emits a module Chromium rejects). -O1 to a fixed
 # point is the level whose output gzips smallest: -Os and -Oz shrink the raw bytes more
 # but gzip worse. Of -O2's passes only dead-argument elimination gzips smaller (3 KB: the
-# generic code passes arguments its instances never read). The features are the ones
-# rustc enables for wasm32 by default.
-node_modules/.bin/wasm-opt -O1 --dae-optimizing --converge \
+# generic code passes arguments its instances never read); redundant-set elimination,
+# local merging, code folding and global simplification take 1.4 KB more (each tried
+# alone and together; inlining, local CSE and function merging gzip larger). The features
+# are the ones rustc enables for wasm32 by default.
+node_modules/.bin/wasm-opt -O1 --dae-optimizing --rse --merge-locals --code-folding --simplify-globals-optimizing --converge \
   --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
   --enable-mutable-globals --enable-reference-types --enable-multivalue \
   pkg/phantom_sync_bg.wasm -o pkg/phantom_sync_bg.wasm

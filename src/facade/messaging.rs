@@ -659,12 +659,18 @@ impl SyncManager {
         &self,
         action: impl FnOnce(&mut Messenger) -> Result<T, MessagingError>,
     ) -> Result<T, FacadeError> {
+        let mut messenger = self.messenger_mut()?;
+        action(&mut messenger).map_err(FacadeError::from)
+    }
+
+    /// Kept apart from [`Self::with_messenger`], which is instantiated for every action, so
+    /// that the package holds its checks once.
+    fn messenger_mut(&self) -> Result<std::cell::RefMut<'_, Messenger>, FacadeError> {
         if self.open_elsewhere() {
             return Err(self.step_aside());
         }
-        let mut messenger = self.messenger.borrow_mut();
-        let messenger = messenger.as_mut().ok_or_else(no_persona)?;
-        action(messenger).map_err(FacadeError::from)
+        std::cell::RefMut::filter_map(self.messenger.borrow_mut(), Option::as_mut)
+            .map_err(|_| no_persona())
     }
 
     fn read_messenger(
