@@ -32,9 +32,11 @@ use thiserror::Error;
 use crate::mailbox::keys::MailboxSeed;
 use crate::wire::{Reader, WireError, WireRecord, Writer};
 
-pub const ROSTER_FORMAT_VERSION: u8 = 2;
+pub const ROSTER_FORMAT_VERSION: u8 = 3;
 /// Rosters signed before they carried `profile_read`.
 const ROSTER_FORMAT_WITHOUT_PROFILE_READ: u8 = 1;
+/// Rosters signed before devices had sealing keys.
+const ROSTER_FORMAT_WITHOUT_SEALING_KEYS: u8 = 2;
 const SIGNED_ROSTER_FORMAT_VERSION: u8 = 1;
 const ROSTER_MAGIC: &[u8; 2] = b"PR";
 const SIGNED_ROSTER_MAGIC: &[u8; 2] = b"PS";
@@ -101,6 +103,9 @@ pub struct RosterDevice {
     /// The Olm fallback key senders open a first session with (there is no server to hand
     /// out each one-time key once).
     pub fallback_key: [u8; 32],
+    /// The X25519 key senders seal their name to ([`crate::messaging::sealed_sender`]);
+    /// `None` for a device linked before there were sealing keys, until it announces one.
+    pub sealing_key: Option<[u8; 32]>,
 }
 
 impl RosterDevice {
@@ -114,6 +119,7 @@ impl RosterDevice {
         let usable = |key: [u8; 32]| x25519_dalek::x25519([1; 32], key) != [0; 32];
         if usable(self.identity_key)
             && usable(self.fallback_key)
+            && self.sealing_key.is_none_or(usable)
             && VerifyingKey::from_bytes(&self.signing_key).is_ok()
         {
             Ok(())
@@ -239,7 +245,9 @@ impl Roster {
     fn decode(bytes: &[u8]) -> Result<Roster, RosterError> {
         let mut r = Reader::new(bytes);
         let version = match bytes.get(ROSTER_MAGIC.len()) {
-            Some(&ROSTER_FORMAT_WITHOUT_PROFILE_READ) => ROSTER_FORMAT_WITHOUT_PROFILE_READ,
+            Some(
+                &older @ (ROSTER_FORMAT_WITHOUT_PROFILE_READ | ROSTER_FORMAT_WITHOUT_SEALING_KEYS),
+            ) => older,
             _ => ROSTER_FORMAT_VERSION,
         };
         r.magic_and_version(ROSTER_MAGIC, version)?;
@@ -248,12 +256,19 @@ impl Roster {
             persona_key,
             epoch: r.u64("epoch")?,
             inbox: MailboxSeed::from_bytes(r.array("inbox")?),
-            profile_read: if version == ROSTER_FORMAT_VERSION {
-                r.array("profile_read")?
-            } else {
+            profile_read: if version == ROSTER_FORMAT_WITHOUT_PROFILE_READ {
                 persona_key
+            } else {
+                r.array("profile_read")?
             },
-            devices: r.list("devices", MAX_DEVICES)?,
+            devices: {
+                let count = r.count("devices", MAX_DEVICES, DEVICE_MIN_LEN)?;
+                let mut devices = Vec::with_capacity(count);
+                for _ in 0..count {
+                    devices.push(RosterDevice::read_in_format(&mut r, version)?);
+                }
+                devices
+            },
         };
         r.finish()?;
         Ok(roster)
@@ -348,8 +363,33 @@ impl SignedRoster {
     }
 }
 
+/// No sealing key is written as 32 zero bytes: a low-order point no device could have.
+const NO_SEALING_KEY: [u8; 32] = [0; 32];
+
+/// The fewest bytes a device takes in any roster format.
+const DEVICE_MIN_LEN: usize = 16 + 4 + 8 + 3 * 32;
+
+impl RosterDevice {
+    /// A device as a roster of `format` lists it: before format 3, without a sealing key.
+    fn read_in_format(r: &mut Reader<'_>, format: u8) -> Result<Self, WireError> {
+        Ok(Self {
+            device_id: r.array("device_id")?,
+            name: r.display_text("device_name", MAX_DEVICE_NAME_LEN)?,
+            added_at: r.u64("added_at")?,
+            identity_key: r.array("device_identity_key")?,
+            signing_key: r.array("device_signing_key")?,
+            fallback_key: r.array("fallback_key")?,
+            sealing_key: if format == ROSTER_FORMAT_VERSION {
+                Some(r.array("sealing_key")?).filter(|key| key != &NO_SEALING_KEY)
+            } else {
+                None
+            },
+        })
+    }
+}
+
 impl WireRecord for RosterDevice {
-    const MIN_LEN: usize = 16 + 4 + 8 + 3 * 32;
+    const MIN_LEN: usize = DEVICE_MIN_LEN + 32;
 
     fn write(&self, w: &mut Writer) -> Result<(), WireError> {
         w.put_bytes(&self.device_id);
@@ -358,18 +398,12 @@ impl WireRecord for RosterDevice {
         w.put_bytes(&self.identity_key);
         w.put_bytes(&self.signing_key);
         w.put_bytes(&self.fallback_key);
+        w.put_bytes(&self.sealing_key.unwrap_or(NO_SEALING_KEY));
         Ok(())
     }
 
     fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
-        Ok(Self {
-            device_id: r.array("device_id")?,
-            name: r.display_text("device_name", MAX_DEVICE_NAME_LEN)?,
-            added_at: r.u64("added_at")?,
-            identity_key: r.array("device_identity_key")?,
-            signing_key: r.array("device_signing_key")?,
-            fallback_key: r.array("fallback_key")?,
-        })
+        Self::read_in_format(r, ROSTER_FORMAT_VERSION)
     }
 }
 
@@ -385,6 +419,7 @@ mod tests {
             identity_key: [n; 32],
             signing_key: [n.wrapping_add(1); 32],
             fallback_key: [n.wrapping_add(2); 32],
+            sealing_key: Some([n.wrapping_add(3); 32]),
         }
     }
 
@@ -463,23 +498,52 @@ mod tests {
         );
     }
 
+    /// `roster` as an older format wrote it: format 1 without `profile_read`, both 1 and
+    /// 2 without sealing keys.
+    fn older_encoding(roster: &Roster, version: u8) -> Vec<u8> {
+        let mut w = Writer::new();
+        w.put_bytes(ROSTER_MAGIC);
+        w.put_u8(version);
+        w.put_bytes(&roster.persona_key);
+        w.put_u64(roster.epoch);
+        w.put_bytes(roster.inbox.as_bytes());
+        if version == ROSTER_FORMAT_WITHOUT_SEALING_KEYS {
+            w.put_bytes(&roster.profile_read);
+        }
+        w.put_u32(roster.devices.len() as u32);
+        for device in &roster.devices {
+            let mut record = Writer::new();
+            device.write(&mut record).expect("writes");
+            let record = record.into_bytes();
+            w.put_bytes(&record[..record.len() - 32]);
+        }
+        w.into_bytes()
+    }
+
     #[test]
-    fn a_roster_of_format_1_reads_its_profile_with_the_persona_key() {
+    fn older_rosters_read_without_profile_read_or_sealing_keys() {
         let roster = two_devices();
-        let current = roster.encode().expect("encodes");
-        // Format 1 is format 2 without `profile_read`, right after the inbox.
-        let profile_read_at = 2 + 1 + 32 + 8 + 32;
-        let mut older = current.clone();
-        older.drain(profile_read_at..profile_read_at + 32);
-        older[2] = 1;
-        let read = Roster::decode(&older).expect("format 1 still reads");
-        assert_eq!(read.profile_read, roster.persona_key);
+        let without_sealing_keys = Roster {
+            devices: roster
+                .devices
+                .iter()
+                .map(|d| RosterDevice {
+                    sealing_key: None,
+                    ..d.clone()
+                })
+                .collect(),
+            ..roster.clone()
+        };
+        let format_2 = Roster::decode(&older_encoding(&roster, 2)).expect("format 2 reads");
+        assert_eq!(format_2, without_sealing_keys);
+        let format_1 = Roster::decode(&older_encoding(&roster, 1)).expect("format 1 reads");
+        assert_eq!(format_1.profile_read, roster.persona_key);
         assert_eq!(
             Roster {
                 profile_read: roster.profile_read,
-                ..read
+                ..format_1
             },
-            roster
+            without_sealing_keys
         );
     }
 

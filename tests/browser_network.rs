@@ -171,6 +171,24 @@ async fn a_browser_client_stores_history_sized_envelopes_after_many_small_operat
 // Messaging across devices (issue 5) over the real nodes: the suite natively runs in memory.
 
 #[wasm_bindgen_test]
+async fn nodes_see_no_sender_or_recipient_key() {
+    common::messaging_suite::a_node_sees_no_sender_or_recipient_key(
+        &client(),
+        common::browser::random_seed(),
+    )
+    .await;
+}
+
+#[wasm_bindgen_test]
+async fn a_device_without_a_sealing_key_gets_one_over_real_nodes() {
+    common::messaging_suite::a_device_without_a_sealing_key_gets_one_signed_in(
+        &client(),
+        common::browser::random_seed(),
+    )
+    .await;
+}
+
+#[wasm_bindgen_test]
 async fn alice_writes_to_bob_on_both_devices_over_real_nodes() {
     common::messaging_suite::alice_writes_to_bob_on_both_devices_and_bob_replies(
         &client(),

@@ -15,6 +15,22 @@ use phantom_sync::roster::RosterError;
 use phantom_sync::testing::SeededRng;
 
 #[test]
+fn a_node_sees_no_sender_or_recipient_key() {
+    pollster::block_on(suite::a_node_sees_no_sender_or_recipient_key(
+        &MemoryTransport::default(),
+        2,
+    ));
+}
+
+#[test]
+fn a_device_without_a_sealing_key_gets_one_signed_in() {
+    pollster::block_on(suite::a_device_without_a_sealing_key_gets_one_signed_in(
+        &MemoryTransport::default(),
+        3,
+    ));
+}
+
+#[test]
 fn alice_writes_to_bob_on_both_devices_and_bob_replies() {
     pollster::block_on(suite::alice_writes_to_bob_on_both_devices_and_bob_replies(
         &MemoryTransport::default(),
@@ -350,6 +366,7 @@ fn a_device_with_unusable_keys_is_refused_and_the_roster_stays() {
         identity_key: [0; 32],
         signing_key: [0; 32],
         fallback_key: [0; 32],
+        sealing_key: None,
     };
     assert_eq!(
         bob.add_device(bogus, &mut rng)

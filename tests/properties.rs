@@ -23,16 +23,23 @@ fn roster_device() -> impl Strategy<Value = RosterDevice> {
         any::<[u8; 16]>(),
         "[a-zA-Z ]{1,20}",
         any::<u64>(),
-        any::<[[u8; 32]; 3]>(),
+        any::<[[u8; 32]; 4]>(),
     )
         .prop_map(
-            |(device_id, name, added_at, [identity_key, signing_key, fallback_key])| RosterDevice {
+            |(
+                device_id,
+                name,
+                added_at,
+                [identity_key, signing_key, fallback_key, sealing_key],
+            )| RosterDevice {
                 device_id,
                 name,
                 added_at,
                 identity_key,
                 signing_key,
                 fallback_key,
+                // Zeros are how a roster says "no sealing key".
+                sealing_key: (sealing_key != [0; 32]).then_some(sealing_key),
             },
         )
 }

@@ -112,6 +112,7 @@ fn compute() -> Value {
         identity_key: filled(0xa0),
         signing_key: filled(0xb0),
         fallback_key: filled(0xc0),
+        sealing_key: Some(filled(0xe0)),
     };
     let roster = Roster::first(
         identity.verifying_key().to_bytes(),
@@ -146,6 +147,7 @@ fn compute() -> Value {
             identity_key: filled(0xa1),
             signing_key: filled(0xb1),
             fallback_key: filled(0xc1),
+            sealing_key: Some(filled(0xe1)),
         },
     }
     .encode()
@@ -289,7 +291,9 @@ fn compute_messaging() -> Value {
         body_digest, encrypt_content, ContactCard, Content, InboxItem, ReadState, SealedMessage,
         Text,
     };
+    use phantom_sync::messaging::sealed_sender::{SealingSecret, SenderSealedMessage};
     use phantom_sync::messaging::sessions::Seal;
+    use rand_core::Rng;
 
     let direct_signal = |sdp: &str| DirectSignal {
         transfer_id: filled(0xe1),
@@ -310,6 +314,7 @@ fn compute_messaging() -> Value {
         identity_key: filled(0x81),
         signing_key: filled(0x91),
         fallback_key: filled(0xa1),
+        sealing_key: Some(filled(0xa9)),
     })
     .expect("room");
     let signed = roster.sign(&persona).expect("signs");
@@ -346,6 +351,21 @@ fn compute_messaging() -> Value {
         nonce: encrypted.nonce,
         body: encrypted.body.clone(),
     });
+    let InboxItem::Sealed(in_the_clear) = &sealed else {
+        unreachable!("built just above")
+    };
+    let recipient_seed = Secret::from_bytes(filled::<32>(0xf1));
+    let recipient_sealing = SealingSecret::derive(&recipient_seed);
+    let mut ephemeral = [0u8; 32];
+    phantom_sync::testing::SeededRng::new(8).fill_bytes(&mut ephemeral);
+    let sender_sealed = InboxItem::SenderSealed(
+        SenderSealedMessage::seal(
+            in_the_clear,
+            &[recipient_sealing.public_key()],
+            &mut phantom_sync::testing::SeededRng::new(8),
+        )
+        .expect("seals"),
+    );
 
     json!({
         "description": "phantom-sync messaging v1 (roster, inbox items, content); all byte strings are lower-case hex",
@@ -386,6 +406,12 @@ fn compute_messaging() -> Value {
         "inbox": {
             "sealed": hex::encode(sealed.encode().expect("encodes")),
             "published_roster": hex::encode(InboxItem::PublishedRoster(roster.withheld().sign(&persona).expect("signs")).encode().expect("encodes")),
+            "sender_sealed": hex::encode(sender_sealed.encode().expect("encodes")),
+        },
+        "sealed_sender": {
+            "recipient_identity_seed": hex::encode(recipient_seed.expose()),
+            "recipient_sealing_key": hex::encode(recipient_sealing.public_key()),
+            "ephemeral_secret": hex::encode(ephemeral),
         },
         "mailbox": compute_mailbox_protocol(),
     })
@@ -502,6 +528,7 @@ fn messaging_matches_its_test_vectors() {
 #[test]
 fn the_messaging_frames_decode_and_verify() {
     use phantom_sync::messaging::sealed::{Content, InboxItem, SealedKey};
+    use phantom_sync::messaging::sealed_sender::SealingSecret;
 
     let expected: Value = serde_json::from_str(MESSAGING_VECTORS).expect("the vector file is JSON");
     let hex_at = |path: &[&str]| {
@@ -526,6 +553,22 @@ fn the_messaging_frames_decode_and_verify() {
     let Ok(InboxItem::Sealed(sealed)) = InboxItem::decode(&hex_at(&["inbox", "sealed"])) else {
         panic!("a sealed message");
     };
+    let Ok(InboxItem::SenderSealed(sender_sealed)) =
+        InboxItem::decode(&hex_at(&["inbox", "sender_sealed"]))
+    else {
+        panic!("a sender-sealed message");
+    };
+    let recipient = SealingSecret::derive(&Secret::from_bytes(
+        hex_at(&["sealed_sender", "recipient_identity_seed"])
+            .try_into()
+            .expect("32 bytes"),
+    ));
+    let seal_recipient = sealed.seals[0].recipient;
+    assert_eq!(
+        sender_sealed.open(&recipient, &seal_recipient),
+        Some(sealed.clone()),
+        "the header gives back the sender and the seal"
+    );
     let key = SealedKey::from_bytes(
         &[
             hex_at(&["body", "content_key"]),

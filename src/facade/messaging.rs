@@ -714,7 +714,11 @@ impl SyncManager {
         let device = vault.device().await?;
         let mut messenger = Messenger::restore(&persona, &device, &state)?;
         messenger.restore_from_vault(&vault).await?;
+        let announced = messenger.announce_sealing_key(&mut rng())?;
         *self.messenger.borrow_mut() = Some(messenger);
+        if announced {
+            self.save_messaging(MessageWrites::default()).await?;
+        }
         Ok(())
     }
 

@@ -25,7 +25,8 @@ use crate::messaging::outbox::{HistoryPublication, Outbox, OutboxFormat};
 use crate::messaging::sealed::{
     encrypt_content, ContactCard, Content, InboxItem, ReadState, SealedKey, SealedMessage, Text,
 };
-use crate::messaging::sessions::DeviceSessions;
+use crate::messaging::sealed_sender::{SealingSecret, SenderSealedMessage};
+use crate::messaging::sessions::{DeviceSessions, Seal};
 use crate::messaging::MessagingError;
 use crate::persona::{
     DeviceKeys, Message, MessageId, Persona, Sender, MAX_CONTACTS, MAX_CONVERSATIONS,
@@ -147,6 +148,8 @@ pub struct Messenger {
     device_id: [u8; 16],
     device_name: String,
     sessions: DeviceSessions,
+    /// Opens the headers of messages sealed to this device by sealed sender.
+    sealing: SealingSecret,
     roster: Roster,
     /// `roster` as the authority signed it: what this device hands on.
     signed_roster: SignedRoster,
@@ -264,7 +267,8 @@ impl Messenger {
             .authority_key()
             .ok_or(MessagingError::NotAuthority)?;
         let sessions = DeviceSessions::new();
-        let entry = sessions.roster_device(device.device_id, &device.name, now);
+        let sealing_key = SealingSecret::derive(&device.identity_seed).public_key();
+        let entry = sessions.roster_device(device.device_id, &device.name, now, sealing_key);
         let mut profile_read = [0u8; 32];
         rng.fill_bytes(&mut profile_read);
         let roster = Roster::first(persona.persona_key, MailboxSeed::random(rng), profile_read)
@@ -308,6 +312,7 @@ impl Messenger {
             device_id: device.device_id,
             device_name: device.name.clone(),
             sessions,
+            sealing: SealingSecret::derive(&device.identity_seed),
             roster,
             signed_roster,
             previous_inbox: None,
@@ -340,8 +345,12 @@ impl Messenger {
 
     /// This device as a roster lists it.
     pub fn roster_entry(&self, now: u64) -> RosterDevice {
-        self.sessions
-            .roster_device(self.device_id, &self.device_name, now)
+        self.sessions.roster_device(
+            self.device_id,
+            &self.device_name,
+            now,
+            self.sealing.public_key(),
+        )
     }
 
     pub fn roster(&self) -> &Roster {
@@ -842,14 +851,7 @@ impl Messenger {
             return Err(MessagingError::Revoked);
         }
         let next = self.roster.with_device(device.clone())?;
-        let previous = self.sign_and_install(next)?;
-        let mut transmits = match self.announce_roster(self.roster.inbox, rng) {
-            Ok(transmits) => transmits,
-            Err(error) => {
-                (self.roster, self.signed_roster) = previous;
-                return Err(error);
-            }
-        };
+        let mut transmits = self.install_and_announce(next, rng)?;
         // Each contact's card, then each conversation's read marks: the history the new
         // device catches up on is only as unread as it is here.
         let cards = self.contacts.values().map(|contact| {
@@ -880,6 +882,80 @@ impl Messenger {
         }
         self.queue(transmits);
         Ok(())
+    }
+
+    /// Signs `next` with the authority, makes it the roster and announces it; the roster
+    /// before stays if it cannot be announced.
+    fn install_and_announce(
+        &mut self,
+        next: Roster,
+        rng: &mut impl CryptoRng,
+    ) -> Result<Vec<Transmit>, MessagingError> {
+        let previous = self.sign_and_install(next)?;
+        let announced = self.announce_roster(self.roster.inbox, rng);
+        if announced.is_err() {
+            (self.roster, self.signed_roster) = previous;
+        }
+        announced
+    }
+
+    /// A device linked before devices had sealing keys is on the roster without one, and
+    /// senders name themselves in the clear to its persona until it has one: this tells the
+    /// device holding the authority (or, on that device, signs it in). Called once per
+    /// start; returns whether it queued anything to send.
+    pub fn announce_sealing_key(
+        &mut self,
+        rng: &mut impl CryptoRng,
+    ) -> Result<bool, MessagingError> {
+        let listed_without_key = self
+            .roster
+            .device(&self.device_id)
+            .is_some_and(|entry| entry.sealing_key.is_none());
+        if self.revoked || !listed_without_key {
+            return Ok(false);
+        }
+        let key = self.sealing.public_key();
+        if self.holds_authority() {
+            self.add_sealing_key(self.device_id, key, rng)?;
+            return Ok(true);
+        }
+        let own = self.own_other_devices();
+        let inbox = self.roster.inbox;
+        let Some(bytes) = self.seal_to(&own, &Content::SealingKey(key), rng)? else {
+            return Ok(false);
+        };
+        self.queue(vec![Transmit {
+            mailbox: inbox.keys(),
+            bytes,
+        }]);
+        Ok(true)
+    }
+
+    /// On the device holding the authority: `device_id`'s sealing key signed into the
+    /// roster, if it has none yet (a device's sealing key never changes).
+    fn add_sealing_key(
+        &mut self,
+        device_id: [u8; 16],
+        key: [u8; 32],
+        rng: &mut impl CryptoRng,
+    ) -> Result<Vec<MessagingEvent>, MessagingError> {
+        let mut device = self
+            .roster
+            .device(&device_id)
+            .cloned()
+            .ok_or(crate::roster::RosterError::UnknownDevice)?;
+        if device.sealing_key.is_some() {
+            return Ok(Vec::new());
+        }
+        device.sealing_key = Some(key);
+        device.check_keys()?;
+        let next = self.roster.with_device(device)?;
+        let transmits = self.install_and_announce(next, rng)?;
+        self.queue(transmits);
+        Ok(vec![MessagingEvent::RosterChanged {
+            persona_key: self.persona_key,
+            epoch: self.roster.epoch,
+        }])
     }
 
     fn queue(&mut self, transmits: Vec<Transmit>) {
@@ -1371,18 +1447,35 @@ impl Messenger {
         let sender_device = self.device_key();
         let encrypted = encrypt_content(content, &self.persona_key, &sender_device, rng)?;
         let key = encrypted.key.to_bytes();
-        let mut seals = Vec::with_capacity(devices.len());
+        let mut seals = Vec::with_capacity(devices.len() + 1);
         for device in devices {
             seals.push(self.sessions.seal(device, key.as_ref())?);
         }
-        let bytes = InboxItem::Sealed(SealedMessage {
+        let mut message = SealedMessage {
             sender_persona: self.persona_key,
             sender_device,
             seals,
             nonce: encrypted.nonce,
             body: encrypted.body,
-        })
-        .encode()?;
+        };
+        let mut sealing_keys = Vec::with_capacity(devices.len() + 1);
+        for device in devices {
+            sealing_keys.extend(device.sealing_key);
+        }
+        let item = if sealing_keys.len() == devices.len() {
+            // Copies come back through the persona's own inbox: a header naming this
+            // device as the sender, with an empty seal, tells it the copy is its own.
+            message.seals.push(Seal {
+                recipient: sender_device,
+                message_type: 0,
+                ciphertext: Vec::new(),
+            });
+            sealing_keys.push(self.sealing.public_key());
+            InboxItem::SenderSealed(SenderSealedMessage::seal(&message, &sealing_keys, rng)?)
+        } else {
+            InboxItem::Sealed(message)
+        };
+        let bytes = item.encode()?;
         Envelope::new(bytes.clone())?;
         Ok(Some(bytes))
     }
@@ -1415,16 +1508,18 @@ impl Messenger {
                 self.seen_envelopes.remove(&oldest);
             }
         }
-        match item {
-            InboxItem::PublishedRoster(signed) => self.apply_published_roster(&signed),
-            InboxItem::Sealed(message) => {
-                let events = self.receive_sealed(&message, rng)?;
-                if self.previous_inbox.map(|inbox| inbox.address()) == Some(mailbox) {
-                    self.tell_again(&message, rng)?;
-                }
-                Ok(events)
-            }
+        let message = match item {
+            InboxItem::PublishedRoster(signed) => return self.apply_published_roster(&signed),
+            InboxItem::Sealed(message) => message,
+            InboxItem::SenderSealed(sealed) => sealed
+                .open(&self.sealing, &self.device_key())
+                .ok_or(MessagingError::NotForThisDevice)?,
+        };
+        let events = self.receive_sealed(&message, rng)?;
+        if self.previous_inbox.map(|inbox| inbox.address()) == Some(mailbox) {
+            self.tell_again(&message, rng)?;
         }
+        Ok(events)
     }
 
     /// A roster read from a profile mailbox. The mailbox keeps every version published, so
@@ -1534,8 +1629,15 @@ impl Messenger {
                 });
             }
             Content::Leave if from_own => events.extend(self.apply_leave(message, rng)?),
+            Content::SealingKey(key) if from_own => {
+                let device_id = self.own_sender(message)?;
+                if self.holds_authority() {
+                    events.extend(self.add_sealing_key(device_id, key, rng)?);
+                }
+            }
             Content::ReadState(_)
             | Content::Leave
+            | Content::SealingKey(_)
             | Content::ContactCard(_)
             | Content::HistoryOffer(_)
             | Content::DirectRequest(_)

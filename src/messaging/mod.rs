@@ -4,6 +4,7 @@
 //!
 //! - [`sessions`]: this device's Olm account and pairwise sessions.
 //! - [`sealed`]: the inbox format — content encrypted once, its key sealed per device.
+//! - [`sealed_sender`]: the sender and recipients of a message, hidden inside headers.
 //! - [`conversation_log`]: ordering by (sender time, id), dedupe by id, read marks, gaps.
 //! - [`messenger`]: the sans-IO state machine of one device.
 //! - [`outbox`]: what it must still send, stored with the state change that made it.
@@ -36,6 +37,7 @@ pub mod conversation_log;
 pub mod messenger;
 pub mod outbox;
 pub mod sealed;
+pub mod sealed_sender;
 pub mod sessions;
 
 use thiserror::Error;

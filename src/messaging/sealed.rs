@@ -3,8 +3,10 @@
 //! A [`SealedMessage`] names the sending persona and device, carries one Olm [`Seal`] per
 //! recipient device, and the [`Content`] encrypted with XChaCha20-Poly1305 under a fresh
 //! key. Each seal holds that key and a digest of the encrypted body, so a seal cannot be
-//! moved onto another body. A roster published for anyone to find travels as a
-//! [`InboxItem::PublishedRoster`].
+//! moved onto another body. Sent to devices that all have sealing keys, the sender and
+//! the seals travel inside headers ([`InboxItem::SenderSealed`],
+//! [`crate::messaging::sealed_sender`]). A roster published for anyone to find travels as
+//! a [`InboxItem::PublishedRoster`].
 //!
 //! ```
 //! use phantom_sync::messaging::sealed::{Content, ReadState};
@@ -26,6 +28,7 @@ use zeroize::Zeroizing;
 use crate::history::direct::DirectSignal;
 use crate::history::transfer::HistoryOffer;
 use crate::mailbox::envelope::MAX_ENVELOPE_LEN;
+use crate::messaging::sealed_sender::{SenderSealedMessage, MAX_HEADER_LEN};
 use crate::messaging::sessions::{Seal, MAX_OLM_MESSAGE_LEN};
 use crate::persona::message::MAX_BODY_LEN;
 use crate::persona::MAX_DISPLAY_NAME_LEN;
@@ -41,6 +44,7 @@ const SEAL_PLAINTEXT_LEN: usize = 64;
 
 const KIND_SEALED: u8 = 1;
 const KIND_PUBLISHED_ROSTER: u8 = 2;
+const KIND_SENDER_SEALED: u8 = 3;
 
 const CONTENT_TEXT: u8 = 1;
 const CONTENT_READ_STATE: u8 = 2;
@@ -50,12 +54,16 @@ const CONTENT_HISTORY_OFFER: u8 = 5;
 const CONTENT_DIRECT_REQUEST: u8 = 6;
 const CONTENT_DIRECT_ACCEPT: u8 = 7;
 const CONTENT_LEAVE: u8 = 8;
+const CONTENT_SEALING_KEY: u8 = 9;
 
 /// An envelope's bytes, as read from an inbox or a profile mailbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InboxItem {
+    /// Sent to devices some of which have no sealing key yet: sender and recipients in the
+    /// clear.
     Sealed(SealedMessage),
     PublishedRoster(SignedRoster),
+    SenderSealed(SenderSealedMessage),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,6 +125,9 @@ pub enum Content {
     DirectAccept(DirectSignal),
     /// The sending device asks the device holding the authority to take it off the roster.
     Leave,
+    /// The sending device's sealing key, for the device holding the authority to sign into
+    /// the roster (the device was linked before devices had sealing keys).
+    SealingKey([u8; 32]),
 }
 
 /// The key a seal carries, and the digest of the body it opens.
@@ -249,6 +260,16 @@ impl InboxItem {
                 w.put_u8(KIND_PUBLISHED_ROSTER);
                 w.put_var_bytes("roster", &roster.encode(), MAX_ROSTER_LEN)?;
             }
+            InboxItem::SenderSealed(message) => {
+                w.put_u8(KIND_SENDER_SEALED);
+                w.put_bytes(&message.ephemeral);
+                w.put_count("headers", message.headers.len(), MAX_SEALS)?;
+                for header in &message.headers {
+                    w.put_var_bytes("header", header, MAX_HEADER_LEN)?;
+                }
+                w.put_bytes(&message.nonce);
+                w.put_var_bytes("body", &message.body, MAX_ENVELOPE_LEN)?;
+            }
         }
         Ok(w.into_bytes())
     }
@@ -280,6 +301,20 @@ impl InboxItem {
             KIND_PUBLISHED_ROSTER => {
                 let bytes = r.var_bytes("roster", MAX_ROSTER_LEN)?;
                 InboxItem::PublishedRoster(signed_roster(bytes)?)
+            }
+            KIND_SENDER_SEALED => {
+                let ephemeral = r.array("ephemeral")?;
+                let count = r.count("headers", MAX_SEALS, 4)?;
+                let mut headers = Vec::with_capacity(count);
+                for _ in 0..count {
+                    headers.push(r.var_bytes("header", MAX_HEADER_LEN)?.to_vec());
+                }
+                InboxItem::SenderSealed(SenderSealedMessage {
+                    ephemeral,
+                    headers,
+                    nonce: r.array("nonce")?,
+                    body: r.var_bytes("body", MAX_ENVELOPE_LEN)?.to_vec(),
+                })
             }
             other => {
                 return Err(WireError::InvalidValue {
@@ -404,6 +439,10 @@ impl Content {
                 signal.write(&mut w)?;
             }
             Content::Leave => w.put_u8(CONTENT_LEAVE),
+            Content::SealingKey(key) => {
+                w.put_u8(CONTENT_SEALING_KEY);
+                w.put_bytes(key);
+            }
         }
         Ok(Zeroizing::new(w.into_bytes()))
     }
@@ -442,6 +481,7 @@ impl Content {
             CONTENT_DIRECT_REQUEST => Content::DirectRequest(DirectSignal::read(&mut r)?),
             CONTENT_DIRECT_ACCEPT => Content::DirectAccept(DirectSignal::read(&mut r)?),
             CONTENT_LEAVE => Content::Leave,
+            CONTENT_SEALING_KEY => Content::SealingKey(r.array("sealing_key")?),
             other => {
                 return Err(WireError::InvalidValue {
                     field: "content_kind",

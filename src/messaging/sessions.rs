@@ -10,7 +10,7 @@
 //!
 //! let mut alice = DeviceSessions::new();
 //! let mut bob = DeviceSessions::new();
-//! let bob_entry = bob.roster_device([2; 16], "Bob's laptop", 1_700_000_000);
+//! let bob_entry = bob.roster_device([2; 16], "Bob's laptop", 1_700_000_000, [3; 32]);
 //! let seal = alice.seal(&bob_entry, b"a content key")?;
 //! let opened = bob.open(&alice.identity_key(), &seal, |key| Ok::<_, SessionError>(key.to_vec()))?;
 //! assert_eq!(opened, b"a content key");
@@ -120,8 +120,14 @@ impl DeviceSessions {
             .unwrap_or_default()
     }
 
-    /// This device as the roster lists it.
-    pub fn roster_device(&self, device_id: [u8; 16], name: &str, added_at: u64) -> RosterDevice {
+    /// This device as the roster lists it, with the key senders seal their name to.
+    pub fn roster_device(
+        &self,
+        device_id: [u8; 16],
+        name: &str,
+        added_at: u64,
+        sealing_key: [u8; 32],
+    ) -> RosterDevice {
         RosterDevice {
             device_id,
             name: name.to_owned(),
@@ -129,6 +135,7 @@ impl DeviceSessions {
             identity_key: self.identity_key(),
             signing_key: self.signing_key(),
             fallback_key: self.fallback_key(),
+            sealing_key: Some(sealing_key),
         }
     }
 
@@ -288,7 +295,7 @@ mod tests {
     }
 
     fn entry(sessions: &DeviceSessions, n: u8) -> RosterDevice {
-        sessions.roster_device([n; 16], "device", 0)
+        sessions.roster_device([n; 16], "device", 0, [n; 32])
     }
 
     #[test]

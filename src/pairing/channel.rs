@@ -147,7 +147,7 @@ impl MessageKind {
             MessageKind::SyncRequest => 1024,
             MessageKind::PersonaPayload => 4 * 1024 * 1024,
             MessageKind::Abort => 256,
-            MessageKind::ImportAck => 256,
+            MessageKind::ImportAck => 320,
         }
     }
 }

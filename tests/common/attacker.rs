@@ -10,6 +10,7 @@ use phantom_sync::mailbox::keys::{MailboxKeys, MailboxSeed};
 use phantom_sync::mailbox::Transmit;
 use phantom_sync::messaging::messenger::profile_keys;
 use phantom_sync::messaging::sealed::{encrypt_content, Content, InboxItem, SealedMessage};
+use phantom_sync::messaging::sealed_sender::SealingSecret;
 use phantom_sync::messaging::sessions::DeviceSessions;
 use phantom_sync::persona::{DeviceKeys, Persona};
 use phantom_sync::roster::{Roster, RosterDevice, SignedRoster};
@@ -42,7 +43,8 @@ impl MaliciousDevice {
         let roster = SignedRoster::decode(r.var_bytes("roster", 4096).expect("the roster"))
             .and_then(|signed| signed.claimed())
             .expect("a roster");
-        let entry = sessions.roster_device(keys.device_id, &keys.name, 0);
+        let sealing_key = SealingSecret::derive(&keys.identity_seed).public_key();
+        let entry = sessions.roster_device(keys.device_id, &keys.name, 0, sealing_key);
         Self {
             persona: persona.clone(),
             keys: keys.clone(),
@@ -189,15 +191,18 @@ impl MaliciousDevice {
         }
     }
 
-    /// Whether anything in `envelopes` is sealed to it.
+    /// Whether anything in `envelopes` is sealed to it: a seal for its Olm key, or a
+    /// header its sealing secret opens.
     pub fn can_open_any(&self, envelopes: &[phantom_sync::mailbox::envelope::Envelope]) -> bool {
         let own = self.sessions.identity_key();
-        envelopes.iter().any(|envelope| {
-            matches!(
-                InboxItem::decode(envelope.as_bytes()),
-                Ok(InboxItem::Sealed(message)) if message.seal_for(&own).is_some()
-            )
-        })
+        let sealing = SealingSecret::derive(&self.keys.identity_seed);
+        envelopes
+            .iter()
+            .any(|envelope| match InboxItem::decode(envelope.as_bytes()) {
+                Ok(InboxItem::Sealed(message)) => message.seal_for(&own).is_some(),
+                Ok(InboxItem::SenderSealed(message)) => message.open(&sealing, &own).is_some(),
+                _ => false,
+            })
     }
 }
 

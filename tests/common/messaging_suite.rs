@@ -18,9 +18,12 @@ use phantom_sync::messaging::conversation_log::RECENT_MESSAGES;
 use phantom_sync::messaging::messenger::{profile_keys, HistoryOfferPlan};
 use phantom_sync::messaging::sealed::InboxItem;
 use phantom_sync::messaging::sealed::{Content, Text};
+use phantom_sync::messaging::sealed_sender::SealingSecret;
 use phantom_sync::messaging::sessions::DeviceSessions;
 use phantom_sync::messaging::{MessagingError, MessagingEvent, Messenger};
 use phantom_sync::persona::{DeviceKeys, Message, Persona, RecoveryCode, Sender};
+use phantom_sync::roster::RosterDevice;
+use phantom_sync::secret::Secret;
 use phantom_sync::testing::SeededRng;
 use phantom_sync::vault::store::MemoryStore;
 use phantom_sync::vault::unlock::MemoryKeyring;
@@ -208,6 +211,15 @@ pub struct Cast {
 /// Alice with one device; Bob with A, then B linked (A adds B to the roster); Alice adds
 /// Bob as a contact.
 pub async fn cast(transport: &impl MailboxTransport, seed: u64) -> Cast {
+    cast_with_tablet_entry(transport, seed, |_| {}).await
+}
+
+/// [`cast`], with the tablet's roster entry changed by `adjust` before A adds it.
+async fn cast_with_tablet_entry(
+    transport: &impl MailboxTransport,
+    seed: u64,
+    adjust: impl FnOnce(&mut RosterDevice),
+) -> Cast {
     let mut rng = SeededRng::new(seed);
     let alice_persona = Persona::create("Alice", NOW, &mut rng).expect("persona");
     let alice_phone = DeviceKeys::generate("Alice's phone", NOW, &mut rng).expect("device");
@@ -224,9 +236,9 @@ pub async fn cast(transport: &impl MailboxTransport, seed: u64) -> Cast {
     // What the tablet receives when it links: the persona without the authority.
     let tablet_persona = bob_persona.for_linked_device();
     let bob_b = Messenger::join(&tablet_persona, &tablet, bob_a.signed_roster()).expect("joined");
-    bob_a
-        .add_device(bob_b.roster_entry(NOW), &mut rng)
-        .expect("added");
+    let mut entry = bob_b.roster_entry(NOW);
+    adjust(&mut entry);
+    bob_a.add_device(entry, &mut rng).expect("added");
     deliver(transport, bob_a.outbox_mut().take_envelopes()).await;
     let mut bob_b = Device::new(bob_b, &tablet_persona, &tablet);
     let polled = bob_b.poll(transport).await;
@@ -405,6 +417,158 @@ pub async fn alice_writes_to_bob_on_both_devices_and_bob_replies(
     deliver(transport, again).await;
     assert_eq!(bob_b.poll(transport).await.messages(), vec!["Still there?"]);
     assert_eq!(bob_b.unread_with(&alice.messenger), 1);
+}
+
+/// Issue 22 (sealed sender): a node holds every envelope of both inboxes after Alice and
+/// Bob wrote to each other — first messages with their introductions, a reply copied to
+/// Bob's other device, read marks between Bob's devices. None of them carries a persona
+/// key or any key of any device: the node cannot tell who wrote, or to which devices.
+pub async fn a_node_sees_no_sender_or_recipient_key(transport: &impl MailboxTransport, seed: u64) {
+    let Cast {
+        mut rng,
+        mut alice,
+        mut bob_a,
+        mut bob_b,
+        bob_key,
+    } = cast(transport, seed).await;
+    alice
+        .messenger
+        .send_text(&bob_key, "Hi Bob!", NOW * 1000, &mut rng)
+        .expect("sent");
+    deliver(transport, alice.messenger.outbox_mut().take_envelopes()).await;
+    bob_b.poll(transport).await;
+    assert_eq!(bob_a.poll(transport).await.messages(), vec!["Hi Bob!"]);
+    let alice_key = alice.messenger.persona_key();
+    bob_a
+        .messenger
+        .send_text(&alice_key, "Hi Alice", NOW * 1000 + 5, &mut rng)
+        .expect("sent");
+    let conversation = *bob_a.messenger.conversations().next().expect("one").0;
+    bob_a
+        .messenger
+        .mark_read(&conversation, &mut rng)
+        .expect("read");
+    deliver(transport, bob_a.messenger.outbox_mut().take_envelopes()).await;
+    assert_eq!(alice.poll(transport).await.messages(), vec!["Hi Alice"]);
+    assert_eq!(bob_b.poll(transport).await.messages(), vec!["Hi Alice"]);
+
+    let mut keys = vec![alice_key, bob_key];
+    for roster in [alice.messenger.roster(), bob_a.messenger.roster()] {
+        for device in &roster.devices {
+            keys.extend([device.identity_key, device.signing_key, device.fallback_key]);
+            keys.extend(device.sealing_key);
+        }
+    }
+    assert_eq!(keys.len(), 2 + 3 * 4, "every device has a sealing key");
+    let mut held = 0;
+    for roster in [alice.messenger.roster(), bob_a.messenger.roster()] {
+        for envelope in everything_in(transport, &roster.inbox.keys()).await {
+            let bytes = envelope.as_bytes();
+            assert!(
+                matches!(InboxItem::decode(bytes), Ok(InboxItem::SenderSealed(_))),
+                "sender sealed"
+            );
+            for key in &keys {
+                assert!(
+                    !bytes.windows(32).any(|window| window == key),
+                    "an envelope names {}",
+                    hex::encode(key)
+                );
+            }
+            held += 1;
+        }
+    }
+    // Bob's inbox: the tablet's welcome (roster, no contact yet), Alice's text, Bob's copy
+    // of his reply and his read mark; Alice's: the reply.
+    assert!(held >= 4, "{held} envelopes");
+}
+
+/// A tablet linked before devices had sealing keys is on Bob's roster without one: Alice
+/// seals to Bob in the clear-sender format, which both his devices read. The tablet then
+/// sends its key; the laptop, holding the authority, signs it in, and Alice's next message
+/// hides its sender. The tablet cannot change its key once listed.
+pub async fn a_device_without_a_sealing_key_gets_one_signed_in(
+    transport: &impl MailboxTransport,
+    seed: u64,
+) {
+    let Cast {
+        mut rng,
+        mut alice,
+        mut bob_a,
+        mut bob_b,
+        bob_key,
+    } = cast_with_tablet_entry(transport, seed, |entry| entry.sealing_key = None).await;
+    let tablet_id = bob_b.messenger.device_id();
+    let tablet_key = |bob: &Device| {
+        bob.messenger
+            .roster()
+            .device(&tablet_id)
+            .and_then(|d| d.sealing_key)
+    };
+    assert_eq!(tablet_key(&bob_a), None);
+    let mut send = |alice: &mut Device, body: &str, at: u64| {
+        alice
+            .messenger
+            .send_text(&bob_key, body, NOW * 1000 + at, &mut rng)
+            .expect("sent");
+        alice.messenger.outbox_mut().take_envelopes()
+    };
+    let sent = send(&mut alice, "before", 1);
+    assert!(matches!(
+        InboxItem::decode(&sent[0].bytes),
+        Ok(InboxItem::Sealed(_))
+    ));
+    deliver(transport, sent).await;
+    for bob in [&mut bob_a, &mut bob_b] {
+        assert_eq!(bob.poll(transport).await.messages(), vec!["before"]);
+    }
+
+    assert!(bob_b
+        .messenger
+        .announce_sealing_key(&mut SeededRng::new(seed ^ 9))
+        .expect("announced"));
+    deliver(transport, bob_b.messenger.outbox_mut().take_envelopes()).await;
+    let polled = bob_a.poll(transport).await;
+    assert!(polled
+        .events
+        .iter()
+        .any(|e| matches!(e, MessagingEvent::RosterChanged { .. })));
+    let signed_in = tablet_key(&bob_a).expect("the tablet's key on the roster");
+    deliver(transport, bob_a.messenger.outbox_mut().take_envelopes()).await;
+    bob_b.poll(transport).await;
+    assert_eq!(tablet_key(&bob_b), Some(signed_in));
+    assert!(
+        !bob_b
+            .messenger
+            .announce_sealing_key(&mut SeededRng::new(seed ^ 10))
+            .expect("nothing to do"),
+        "listed with its key: nothing more to send"
+    );
+    alice.poll(transport).await;
+
+    let sent = send(&mut alice, "after", 2);
+    assert!(matches!(
+        InboxItem::decode(&sent[0].bytes),
+        Ok(InboxItem::SenderSealed(_))
+    ));
+    deliver(transport, sent).await;
+    for bob in [&mut bob_a, &mut bob_b] {
+        assert_eq!(bob.poll(transport).await.messages(), vec!["after"]);
+    }
+
+    // A second key from the tablet (a device trying to swap its key) changes nothing.
+    let roster = bob_a.messenger.roster().clone();
+    let laptop = roster
+        .device(&bob_a.messenger.device_id())
+        .cloned()
+        .expect("on the roster");
+    let swap =
+        bob_b
+            .stolen(seed ^ 11)
+            .seal(&Content::SealingKey([0x77; 32]), &[laptop], roster.inbox);
+    deliver(transport, vec![swap]).await;
+    bob_a.poll(transport).await;
+    assert_eq!(bob_a.messenger.roster(), &roster);
 }
 
 pub async fn a_dropped_message_is_noticed_and_filled_in(
@@ -849,6 +1013,10 @@ pub async fn a_removed_device_cannot_sign_a_roster_anyone_accepts(
     assert_eq!(
         bob_a.poll(transport).await.messages(),
         vec!["only the laptop"]
+    );
+    assert!(
+        tablet.can_open_any(&everything_in(transport, &old_inbox.keys()).await),
+        "what was sealed to the tablet before, it opens"
     );
     for inbox in [old_inbox, genuine.inbox] {
         let envelopes = everything_in(transport, &inbox.keys()).await;
@@ -1416,7 +1584,13 @@ pub async fn a_fork_signed_with_a_stolen_recovery_code_is_seen_and_gets_nothing(
     stolen.take_authority(&code).expect("Bob's code");
     let key = stolen.authority_key().expect("the persona key");
     let mut thief = bob_b.stolen(seed ^ 0x7415);
-    let intruder = DeviceSessions::new().roster_device([0x1d; 16], "Bob's phone", NOW);
+    let intruder_sealing = SealingSecret::derive(&Secret::from_bytes([0x1e; 32]));
+    let intruder = DeviceSessions::new().roster_device(
+        [0x1d; 16],
+        "Bob's phone",
+        NOW,
+        intruder_sealing.public_key(),
+    );
     let genuine = bob_a.messenger.roster().clone();
     let mut fork = genuine.clone();
     fork.devices.push(intruder.clone());
@@ -1454,12 +1628,20 @@ pub async fn a_fork_signed_with_a_stolen_recovery_code_is_seen_and_gets_nothing(
         .send_text(&bob_key, "who is there?", NOW * 1000 + 70, &mut rng)
         .expect("sent");
     let sent = alice.messenger.outbox_mut().take_envelopes();
-    let Ok(InboxItem::Sealed(sealed)) = InboxItem::decode(&sent[0].bytes) else {
+    let Ok(InboxItem::SenderSealed(sealed)) = InboxItem::decode(&sent[0].bytes) else {
         panic!("a sealed text");
     };
-    assert!(sealed.seal_for(&intruder.identity_key).is_none());
-    for device in &genuine.devices {
-        assert!(sealed.seal_for(&device.identity_key).is_some());
+    assert_eq!(
+        sealed.open(&intruder_sealing, &intruder.identity_key),
+        None,
+        "no header for the intruder"
+    );
+    for device in [&bob_a, &bob_b] {
+        let opened = sealed.open(
+            &SealingSecret::derive(&device.keys.identity_seed),
+            &device.messenger.device_key(),
+        );
+        assert!(opened.is_some(), "a header for each genuine device");
     }
     deliver(transport, sent).await;
 

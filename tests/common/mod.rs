@@ -47,6 +47,7 @@ pub fn new_device(n: u8) -> RosterDevice {
             .verifying_key()
             .to_bytes(),
         fallback_key: curve25519_public(n.wrapping_add(2)),
+        sealing_key: Some(curve25519_public(n.wrapping_add(3))),
     }
 }
 

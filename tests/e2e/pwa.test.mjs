@@ -385,7 +385,11 @@ test("a PIN guards approval, and a device leaves by unlinking itself or being re
   });
   await onScreen(tablet, "chats");
 
-  // The tablet unlinks itself: the phone's roster drops it, and the tablet starts afresh.
+  // The tablet unlinks itself once it sees itself on the roster (before that it is on no
+  // roster, and unlinking only deletes it): the phone's roster drops it, and the tablet
+  // starts afresh.
+  await go(tablet, "devices");
+  await tablet.locator("#roster-epoch", { hasText: "2" }).waitFor({ timeout: 30_000 });
   await go(tablet, "settings");
   await tablet.getByRole("button", { name: "Unlink this device" }).click();
   await tablet.getByRole("button", { name: /Really unlink/ }).click();
