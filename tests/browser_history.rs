@@ -169,6 +169,24 @@ async fn a_channel_closed_half_way_is_opened_again_and_resumes_without_duplicate
     assert_eq!(message_count(&laptop, &conversation).await, 6_000);
 }
 
+/// The adversary is a source that freezes with its channel open: the channel opens, the
+/// want goes out, and nothing comes back, nor any close event. The new device counts the
+/// silent channel as dead and the mailbox carries the history.
+#[wasm_bindgen_test]
+async fn a_source_frozen_on_an_open_channel_leaves_the_history_to_the_mailbox() {
+    let (phone, laptop, conversation) = linked_with_history(3_000).await;
+    phone.mute_served_history(true);
+    let mut transfer = Transfer::default();
+    until_complete(&phone, &laptop, &mut transfer).await;
+    assert_eq!(transfer.imported, 3_000, "each message once: {transfer:?}");
+    assert_eq!(transfer.via_direct, 0, "{transfer:?}");
+    assert!(
+        phone.unanswered_history_wants() > 0,
+        "the channel opened and was left silent"
+    );
+    assert_eq!(message_count(&laptop, &conversation).await, 3_000);
+}
+
 #[wasm_bindgen_test]
 async fn without_webrtc_the_history_comes_through_the_mailbox_network() {
     let (phone, laptop, conversation) = linked_with_history(3_000).await;

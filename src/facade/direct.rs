@@ -55,6 +55,12 @@ pub(super) struct Serving {
     /// Served blocks still to damage on the way (a fault for tests).
     #[cfg(feature = "fixtures")]
     corrupt: Rc<Cell<u32>>,
+    /// Wants go unanswered on channels that stay open (a fault for tests: a source that
+    /// froze), and how many were.
+    #[cfg(feature = "fixtures")]
+    mute: Rc<Cell<bool>>,
+    #[cfg(feature = "fixtures")]
+    unanswered: Rc<Cell<u32>>,
 }
 
 impl Serving {
@@ -75,6 +81,20 @@ impl Serving {
     #[cfg(not(feature = "fixtures"))]
     fn on_the_way<'a>(&self, _: FrameIndex, frame: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
         frame.into()
+    }
+
+    #[cfg(feature = "fixtures")]
+    fn muted(&self) -> bool {
+        let mute = self.mute.get();
+        if mute {
+            self.unanswered.set(self.unanswered.get() + 1);
+        }
+        mute
+    }
+
+    #[cfg(not(feature = "fixtures"))]
+    fn muted(&self) -> bool {
+        false
     }
 }
 
@@ -141,6 +161,19 @@ impl SyncManager {
         self.direct.borrow().serving.corrupt.set(count);
     }
 
+    /// Leaves every want on this device's direct channels unanswered while the channels
+    /// stay open (a fault for tests: a source that froze).
+    #[cfg(feature = "fixtures")]
+    pub fn mute_served_history(&self, mute: bool) {
+        self.direct.borrow().serving.mute.set(mute);
+    }
+
+    /// How many wants went unanswered ([`Self::mute_served_history`]).
+    #[cfg(feature = "fixtures")]
+    pub fn unanswered_history_wants(&self) -> u32 {
+        self.direct.borrow().serving.unanswered.get()
+    }
+
     /// A history transfer was offered to this device: it may ask for channels again.
     pub(super) fn direct_history_offered(&self) {
         let mut links = self.direct.borrow_mut();
@@ -177,15 +210,18 @@ impl SyncManager {
             .map(|channel| channel.take_received(HISTORY_BATCH + 1))
             .unwrap_or_default();
         let taken = arrived.len();
+        if taken > 0 {
+            self.direct.borrow_mut().link.frames_arrived(now_ms());
+        }
         arrived.retain(|frame| !is_end_of_answer(frame, &want.transfer_id));
         if arrived.len() < taken {
             self.direct.borrow_mut().link.answer_ended();
         }
         let step = {
-            let links = self.direct.borrow();
-            links
-                .link
-                .next_step(links.incoming_status(), !arrived.is_empty())
+            let mut links = self.direct.borrow_mut();
+            let status = links.incoming_status();
+            links.link.observe(status, now_ms());
+            links.link.next_step(status, !arrived.is_empty(), now_ms())
         };
         match step {
             DirectStep::AskForChannel => {
@@ -209,7 +245,9 @@ impl SyncManager {
         };
         let (step, current) = {
             let links = self.direct.borrow();
-            let step = links.link.next_step(links.incoming_status(), false);
+            let step = links
+                .link
+                .next_step(links.incoming_status(), false, now_ms());
             (step, links.incoming.clone())
         };
         let (DirectStep::SendWant, Some(channel)) = (step, current) else {
@@ -219,7 +257,7 @@ impl SyncManager {
             .encode()
             .map_err(|e| FacadeError::new(e.code(), e.to_string()))?;
         channel.send(&bytes).await?;
-        self.direct.borrow_mut().link.want_sent();
+        self.direct.borrow_mut().link.want_sent(now_ms());
         Ok(())
     }
 
@@ -285,6 +323,9 @@ async fn serve(
     serving: Serving,
 ) {
     while let Some(want) = channel.next_message().await {
+        if serving.muted() {
+            continue;
+        }
         let frames = WantFrame::decode(&want)
             .map_err(crate::history::HistoryError::from)
             .and_then(|want| server.frames_for(&want));
