@@ -171,6 +171,15 @@ async fn a_browser_client_stores_history_sized_envelopes_after_many_small_operat
 // Messaging across devices (issue 5) over the real nodes: the suite natively runs in memory.
 
 #[wasm_bindgen_test]
+async fn a_block_read_before_its_manifest_is_read_again_over_real_nodes() {
+    common::messaging_suite::a_block_read_before_its_manifest_is_read_again(
+        &client(),
+        common::browser::random_seed(),
+    )
+    .await;
+}
+
+#[wasm_bindgen_test]
 async fn nodes_see_no_sender_or_recipient_key() {
     common::messaging_suite::a_node_sees_no_sender_or_recipient_key(
         &client(),

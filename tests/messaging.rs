@@ -57,6 +57,14 @@ fn a_copy_altered_past_its_seal_does_not_spoil_the_genuine_one() {
 }
 
 #[test]
+fn a_block_read_before_its_manifest_is_read_again() {
+    pollster::block_on(suite::a_block_read_before_its_manifest_is_read_again(
+        &MemoryTransport::default(),
+        4,
+    ));
+}
+
+#[test]
 fn a_newly_linked_device_catches_up_on_the_history() {
     pollster::block_on(suite::a_newly_linked_device_catches_up_on_the_history(
         &MemoryTransport::default(),

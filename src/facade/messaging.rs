@@ -12,7 +12,6 @@
 //! }
 //! ```
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use wasm_bindgen::prelude::*;
@@ -381,7 +380,6 @@ impl SyncManager {
         let events = js_sys::Array::new();
         let mut stored = Vec::new();
         let mut conflicting = Vec::new();
-        let mut reread = HashSet::new();
         for (mailbox, envelope) in envelopes {
             let result = self.with_messenger(|m| Ok(m.receive(mailbox, &envelope, &mut rng())))?;
             match result {
@@ -394,9 +392,7 @@ impl SyncManager {
                             }
                             _ => {}
                         }
-                        if matches!(event, MessagingEvent::Gap { .. }) {
-                            reread.extend(mailboxes.iter().map(MailboxKeys::address));
-                        }
+                        self.reading.borrow_mut().after_event(&event, &mailboxes);
                         if let Err(error) = self.on_direct_signal(&event).await {
                             events.push(&channel_failed_view(&error));
                         }
@@ -430,18 +426,12 @@ impl SyncManager {
                     .map(|envelope| envelope.as_bytes().to_vec())
                     .collect();
                 self.import_history(&arrived, "mailbox", &events, &mut from_history, &mut blocks)?;
-                // Blocks that came before their manifest were passed over: read again from
-                // the start. (Nodes' answers merge in the order they come, so a block may
-                // precede the manifest even in a batch that imported other blocks; and a
-                // batch of blocks already here from a direct channel is no reason to.)
-                if !arrived.is_empty() && !manifest_known {
-                    reread.insert(history.address());
-                }
+                self.reading.borrow_mut().after_history_batch(
+                    history.address(),
+                    arrived.len(),
+                    manifest_known,
+                );
             }
-        }
-        // A hole in a sender's stream: read every node of the inbox from the start again.
-        for mailbox in reread {
-            self.cursors.borrow_mut().remove(&mailbox);
         }
         let new = self
             .save_messaging(MessageWrites {
@@ -830,14 +820,10 @@ impl SyncManager {
         enough: usize,
     ) -> Result<Vec<Envelope>, FacadeError> {
         let address = mailbox.address();
-        let mut cursor = self
-            .cursors
-            .borrow_mut()
-            .remove(&address)
-            .unwrap_or_default();
+        let mut cursor = self.reading.borrow_mut().take(address);
         let fetched =
             MailboxTransport::fetch_some(network, mailbox, &mut cursor, wait, enough).await;
-        self.cursors.borrow_mut().insert(address, cursor);
+        self.reading.borrow_mut().put_back(address, cursor);
         fetched.map_err(|e| FacadeError::new(e.code(), e.to_string()))
     }
 

@@ -24,7 +24,7 @@ mod messaging;
 mod offer;
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -35,8 +35,8 @@ use crate::drivers::indexeddb::IndexedDbStore;
 use crate::drivers::qr;
 use crate::drivers::webcrypto::WebCryptoKeyring;
 use crate::mailbox::envelope::Envelope;
-use crate::mailbox::transport::{MailboxCursor, MailboxTransport};
-use crate::mailbox::MailboxAddress;
+use crate::mailbox::transport::MailboxTransport;
+use crate::messaging::reading::Reading;
 use crate::network::client::{connect_browser, MailboxClient};
 use crate::network::Replication;
 use crate::pairing::channel::{ChannelMessage, MessageKind};
@@ -104,7 +104,7 @@ pub struct SyncManager {
     pairing: RefCell<Pairing>,
     /// The mailbox network, once connected, and how far each mailbox has been read.
     network: RefCell<Option<MailboxClient>>,
-    cursors: RefCell<HashMap<MailboxAddress, MailboxCursor>>,
+    reading: RefCell<Reading>,
     /// This device's messaging state machine, once a persona is here.
     messenger: RefCell<Option<crate::messaging::Messenger>>,
     /// The pairing's messages that a put failed for, to try again at the next flush (the
@@ -210,7 +210,7 @@ impl SyncManager {
             persona: RefCell::new(None),
             pairing: RefCell::new(Pairing::None),
             network: RefCell::new(None),
-            cursors: RefCell::new(HashMap::new()),
+            reading: RefCell::new(Reading::default()),
             messenger: RefCell::new(None),
             pairing_outbox: RefCell::new(VecDeque::new()),
             direct: RefCell::new(direct::DirectLinks::default()),
@@ -756,13 +756,9 @@ impl SyncManager {
         let mut wait = Duration::from_millis(wait_ms.into());
         for mailbox in mailboxes {
             let address = mailbox.address();
-            let mut cursor = self
-                .cursors
-                .borrow_mut()
-                .remove(&address)
-                .unwrap_or_default();
+            let mut cursor = self.reading.borrow_mut().take(address);
             let fetched = MailboxTransport::fetch(&network, &mailbox, &mut cursor, wait).await;
-            self.cursors.borrow_mut().insert(address, cursor);
+            self.reading.borrow_mut().put_back(address, cursor);
             for envelope in fetched.map_err(|e| FacadeError::new(e.code(), e.to_string()))? {
                 messages.push(&js_sys::Uint8Array::from(envelope.as_bytes()));
             }

@@ -8,6 +8,7 @@
 //! - [`conversation_log`]: ordering by (sender time, id), dedupe by id, read marks, gaps.
 //! - [`messenger`]: the sans-IO state machine of one device.
 //! - [`outbox`]: what it must still send, stored with the state change that made it.
+//! - [`reading`]: where it is in each mailbox it reads, and when it reads one again.
 //!
 //! ```
 //! use phantom_sync::mailbox::envelope::Envelope;
@@ -36,6 +37,7 @@
 pub mod conversation_log;
 pub mod messenger;
 pub mod outbox;
+pub mod reading;
 pub mod sealed;
 pub mod sealed_sender;
 pub mod sessions;

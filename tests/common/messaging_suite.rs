@@ -5,17 +5,17 @@
 //! fan-out to every device once, CC to self, read state synced, duplicates and replays
 //! ignored, gaps noticed and filled, and a revoked device that reads nothing new.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use super::attacker::{sign_as, MaliciousDevice};
 use phantom_sync::history::vault_export::export_from_vault;
 use phantom_sync::mailbox::envelope::Envelope;
 use phantom_sync::mailbox::keys::{MailboxKeys, MailboxSeed};
-use phantom_sync::mailbox::transport::{MailboxCursor, MailboxTransport};
+use phantom_sync::mailbox::transport::{FetchedPage, MailboxCursor, MailboxTransport};
 use phantom_sync::mailbox::{MailboxAddress, Transmit};
 use phantom_sync::messaging::conversation_log::RECENT_MESSAGES;
 use phantom_sync::messaging::messenger::{profile_keys, HistoryOfferPlan};
+use phantom_sync::messaging::reading::Reading;
 use phantom_sync::messaging::sealed::InboxItem;
 use phantom_sync::messaging::sealed::{Content, Text};
 use phantom_sync::messaging::sealed_sender::SealingSecret;
@@ -36,7 +36,7 @@ pub struct Device {
     pub messenger: Messenger,
     persona: Persona,
     keys: DeviceKeys,
-    cursors: HashMap<MailboxAddress, MailboxCursor>,
+    reading: Reading,
     /// For what receiving makes the device send.
     rng: SeededRng,
 }
@@ -81,7 +81,7 @@ impl Device {
             messenger,
             persona: persona.clone(),
             keys: keys.clone(),
-            cursors: HashMap::new(),
+            reading: Reading::default(),
             rng: SeededRng::new(u64::from_le_bytes(
                 keys.device_id[..8].try_into().unwrap_or_default(),
             )),
@@ -134,27 +134,65 @@ impl Device {
         polled
     }
 
-    /// Reads one mailbox, such as a contact's profile.
+    /// Reads one mailbox, such as a contact's profile, by the rules of a sync (a hole in a
+    /// sender's stream reads every listened mailbox again).
     pub async fn read(
         &mut self,
         transport: &impl MailboxTransport,
         mailbox: &MailboxKeys,
         polled: &mut Polled,
     ) {
-        let cursor = self.cursors.entry(mailbox.address()).or_default();
+        let mut cursor = self.reading.take(mailbox.address());
         let envelopes = transport
-            .fetch(mailbox, cursor, Duration::ZERO)
+            .fetch(mailbox, &mut cursor, Duration::ZERO)
             .await
             .expect("fetched");
+        self.reading.put_back(mailbox.address(), cursor);
+        let listening = self.messenger.listening();
         for envelope in envelopes {
             match self
                 .messenger
                 .receive(mailbox.address(), &envelope, &mut self.rng)
             {
+                Ok(events) => {
+                    for event in &events {
+                        self.reading.after_event(event, &listening);
+                    }
+                    polled.events.extend(events);
+                }
+                Err(error) => polled.errors.push(error),
+            }
+        }
+    }
+
+    /// Reads a batch of at most `batch` envelopes of the history offered to this device,
+    /// as a sync does: the history mailbox is read again from the start when the batch
+    /// came while the manifest was unknown.
+    pub async fn read_history(
+        &mut self,
+        transport: &impl MailboxTransport,
+        batch: usize,
+    ) -> Polled {
+        let mut polled = Polled::default();
+        let Some(history) = self.messenger.history_mailbox() else {
+            return polled;
+        };
+        let manifest_known = self.messenger.history_manifest_known();
+        let mut cursor = self.reading.take(history.address());
+        let arrived = transport
+            .fetch_some(&history, &mut cursor, Duration::ZERO, batch)
+            .await
+            .expect("fetched");
+        self.reading.put_back(history.address(), cursor);
+        for envelope in &arrived {
+            match self.messenger.receive_history(envelope.as_bytes()) {
                 Ok(events) => polled.events.extend(events),
                 Err(error) => polled.errors.push(error),
             }
         }
+        self.reading
+            .after_history_batch(history.address(), arrived.len(), manifest_known);
+        polled
     }
 
     fn unread_with(&self, peer: &Messenger) -> usize {
@@ -571,6 +609,106 @@ pub async fn a_device_without_a_sealing_key_gets_one_signed_in(
     assert_eq!(bob_a.messenger.roster(), &roster);
 }
 
+/// A network whose first answer for one mailbox has its first two envelopes swapped: nodes'
+/// answers merge in the order they arrive, so a history block can come before its manifest
+/// in a batch that also brings the manifest and the blocks after it.
+struct FirstAnswerSwapped<'a, T> {
+    network: &'a T,
+    mailbox: MailboxAddress,
+    swapped: std::cell::Cell<bool>,
+}
+
+impl<T: MailboxTransport> MailboxTransport for FirstAnswerSwapped<'_, T> {
+    async fn put(
+        &self,
+        mailbox: &MailboxKeys,
+        envelope: Envelope,
+    ) -> Result<(), phantom_sync::mailbox::transport::TransportError> {
+        self.network.put(mailbox, envelope).await
+    }
+
+    async fn fetch_page(
+        &self,
+        mailbox: &MailboxKeys,
+        cursor: &mut MailboxCursor,
+        wait: Duration,
+    ) -> Result<FetchedPage, phantom_sync::mailbox::transport::TransportError> {
+        let mut page = self.network.fetch_page(mailbox, cursor, wait).await?;
+        if mailbox.address() == self.mailbox
+            && page.envelopes.len() >= 2
+            && !self.swapped.replace(true)
+        {
+            page.envelopes.swap(0, 1);
+        }
+        Ok(page)
+    }
+}
+
+/// The adversary is the order of nodes' answers: the new device's first batch of history
+/// brings block 0 before the manifest, then the manifest and the other blocks. Block 0 is
+/// passed over (a block is checked against its manifest), and the history mailbox is read
+/// again from the start, so the transfer still completes with every message once.
+pub async fn a_block_read_before_its_manifest_is_read_again(
+    transport: &impl MailboxTransport,
+    seed: u64,
+) {
+    let Cast {
+        mut rng,
+        mut alice,
+        mut bob_a,
+        mut bob_b,
+        bob_key,
+    } = cast(transport, seed).await;
+    const COUNT: u64 = 40;
+    for n in 0..COUNT {
+        alice
+            .messenger
+            .send_text(
+                &bob_key,
+                &format!("old message {n} ").repeat(60),
+                NOW * 1000 + n,
+                &mut rng,
+            )
+            .expect("sent");
+        deliver(transport, alice.messenger.outbox_mut().take_envelopes()).await;
+    }
+    let received = bob_a.poll(transport).await.received();
+    assert_eq!(received.len() as u64, COUNT);
+    let vault_a = vault_of(&bob_a.persona, &bob_a.keys, &mut rng).await;
+    vault_a
+        .put_messages(&received, &mut rng)
+        .await
+        .expect("stored");
+    let tablet = bob_b.messenger.device_id();
+    offer_history(transport, &mut bob_a, &vault_a, &tablet, &mut rng).await;
+    bob_b.poll(transport).await;
+    let history = bob_b.messenger.history_mailbox().expect("a transfer");
+    let swapping = FirstAnswerSwapped {
+        network: transport,
+        mailbox: history.address(),
+        swapped: std::cell::Cell::new(false),
+    };
+
+    let (mut imported, mut complete, mut batches) = (0, false, 0);
+    while !complete && batches < 8 {
+        batches += 1;
+        let polled = bob_b.read_history(&swapping, 16).await;
+        assert!(polled.errors.is_empty(), "{:?}", polled.errors);
+        for event in polled.events {
+            if let MessagingEvent::HistoryImported {
+                messages, progress, ..
+            } = event
+            {
+                imported += messages.len() as u64;
+                complete = progress.blocks_done == progress.blocks_total;
+            }
+        }
+    }
+    assert!(swapping.swapped.get(), "the first answer came out of order");
+    assert!(complete, "every block in, after {batches} batches");
+    assert_eq!(imported, COUNT, "every message once");
+}
+
 pub async fn a_dropped_message_is_noticed_and_filled_in(
     transport: &impl MailboxTransport,
     seed: u64,
@@ -749,7 +887,7 @@ pub async fn a_revoked_device_reads_nothing_new(transport: &impl MailboxTranspor
     // Bob's profile mailbox still holds his older rosters: read again, they are history
     // and change nothing.
     let mut stale = Polled::default();
-    alice.cursors.clear();
+    alice.reading = Reading::default();
     let mut alice_fresh_cursor = alice;
     alice_fresh_cursor
         .read(
