@@ -96,18 +96,16 @@ impl DirectLink {
         frames_in_hand: bool,
         now_ms: u64,
     ) -> DirectStep {
+        // A stalled channel is treated as a closed one: asked for again, up to the limit.
+        let alive = !self.stalled(status, now_ms);
         match (status, self.requested) {
-            _ if self.stalled(status, now_ms) && self.attempts >= MAX_DIRECT_ATTEMPTS => {
-                DirectStep::UseMailbox
-            }
-            _ if self.stalled(status, now_ms) => DirectStep::AskForChannel,
             (Some(ChannelStatus::Connecting), Some(_)) => DirectStep::Wait,
             (Some(ChannelStatus::Open), Some(requested))
-                if !requested.want_sent && !frames_in_hand =>
+                if alive && !requested.want_sent && !frames_in_hand =>
             {
                 DirectStep::SendWant
             }
-            (Some(ChannelStatus::Open), Some(_)) => DirectStep::Wait,
+            (Some(ChannelStatus::Open), Some(_)) if alive => DirectStep::Wait,
             (Some(ChannelStatus::Closed { undelivered }), Some(_)) if undelivered > 0 => {
                 DirectStep::Wait
             }

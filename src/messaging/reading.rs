@@ -17,8 +17,11 @@
 //! let mut cursor = reading.take(history);
 //! cursor.advance(b"node", 16);
 //! reading.put_back(history, cursor);
-//! assert_eq!(reading.take(history).position(b"node"), 16);
-//! # reading.put_back(history, Default::default());
+//!
+//! reading.after_history_batch(history, 16, true);
+//! let cursor = reading.take(history);
+//! assert_eq!(cursor.position(b"node"), 16, "the manifest was known: read on");
+//! reading.put_back(history, cursor);
 //!
 //! reading.after_history_batch(history, 16, false);
 //! assert_eq!(reading.take(history).position(b"node"), 0, "read again from the start");
