@@ -9,14 +9,14 @@
 
 use std::time::{Duration, Instant};
 
+use phantom_core::messaging::{MessagingEvent, Messenger};
+use phantom_core::persona::{DeviceKeys, Persona};
+use phantom_mailbox::envelope::Envelope;
+use phantom_mailbox::testing::SeededRng;
+use phantom_mailbox::transport::{MailboxCursor, MailboxTransport};
+use phantom_mailbox::Transmit;
+use phantom_network::client::MailboxClient;
 use phantom_node::testnet::Network;
-use phantom_sync::mailbox::envelope::Envelope;
-use phantom_sync::mailbox::transport::{MailboxCursor, MailboxTransport};
-use phantom_sync::mailbox::Transmit;
-use phantom_sync::messaging::{MessagingEvent, Messenger};
-use phantom_sync::network::client::MailboxClient;
-use phantom_sync::persona::{DeviceKeys, Persona};
-use phantom_sync::testing::SeededRng;
 
 const SAMPLES: usize = 200;
 const NOW: u64 = 1_767_225_600;

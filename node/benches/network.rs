@@ -14,12 +14,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use phantom_mailbox::envelope::{Envelope, EnvelopeId};
+use phantom_mailbox::keys::{verify_put, verify_puts, MailboxKeys, MailboxPublicKeys, PutStamp};
 use phantom_node::storage::{EnvelopeStore, Incoming, Limits};
 use phantom_node::testnet::Network;
-use phantom_sync::mailbox::envelope::{Envelope, EnvelopeId};
-use phantom_sync::mailbox::keys::{
-    verify_put, verify_puts, MailboxKeys, MailboxPublicKeys, PutStamp,
-};
 
 const THROUGHPUT_ENVELOPES: usize = 20_000;
 const IN_FLIGHT: usize = 1024;

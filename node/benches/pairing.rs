@@ -8,19 +8,19 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use phantom_core::messaging::Messenger;
+use phantom_core::pairing::invitation::PairingInvitation;
+use phantom_core::pairing::{PairingEvent, SourcePairing, TargetPairing};
+use phantom_core::persona::{DeviceKeys, Persona};
+use phantom_core::vault::store::MemoryStore;
+use phantom_core::vault::unlock::MemoryKeyring;
+use phantom_core::vault::Vault;
+use phantom_mailbox::envelope::Envelope;
+use phantom_mailbox::testing::SeededRng;
+use phantom_mailbox::transport::{MailboxCursor, MailboxTransport};
+use phantom_mailbox::{MailboxAddress, Transmit};
+use phantom_network::client::MailboxClient;
 use phantom_node::testnet::Network;
-use phantom_sync::mailbox::envelope::Envelope;
-use phantom_sync::mailbox::transport::{MailboxCursor, MailboxTransport};
-use phantom_sync::mailbox::{MailboxAddress, Transmit};
-use phantom_sync::messaging::Messenger;
-use phantom_sync::network::client::MailboxClient;
-use phantom_sync::pairing::invitation::PairingInvitation;
-use phantom_sync::pairing::{PairingEvent, SourcePairing, TargetPairing};
-use phantom_sync::persona::{DeviceKeys, Persona};
-use phantom_sync::testing::SeededRng;
-use phantom_sync::vault::store::MemoryStore;
-use phantom_sync::vault::unlock::MemoryKeyring;
-use phantom_sync::vault::Vault;
 
 const SAMPLES: usize = 50;
 const NOW: u64 = 1_767_225_600;

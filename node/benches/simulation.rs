@@ -20,8 +20,8 @@
 
 use std::time::Instant;
 
+use phantom_network::NODE_ID_DIFFICULTY;
 use phantom_node::node::keypair_from_seed;
-use phantom_sync::network::NODE_ID_DIFFICULTY;
 use sha2::{Digest, Sha256};
 
 const NODES: usize = 10_000;

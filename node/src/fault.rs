@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use phantom_sync::mailbox::envelope::Envelope;
-use phantom_sync::mailbox::protocol::{MailboxResponse, NodeRecord};
+use phantom_mailbox::envelope::Envelope;
+use phantom_mailbox::protocol::{MailboxResponse, NodeRecord};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Fault {

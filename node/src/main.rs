@@ -12,10 +12,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use libp2p::Multiaddr;
+use phantom_network::Replication;
 use phantom_node::fault::Fault;
 use phantom_node::node::{keypair_from_seed, random_keypair, Node, NodeConfig};
 use phantom_node::storage::Limits;
-use phantom_sync::network::Replication;
 
 const USAGE: &str = "usage: phantom-node --data DIR [--seed N] [--listen MULTIADDR]... \
 [--bootstrap MULTIADDR/p2p/PEER]... [--replication K] [--republish-secs N] [--rate N] [--ttl-secs N] \

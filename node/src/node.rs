@@ -27,13 +27,13 @@ use libp2p::kad::{self, store::MemoryStore};
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{connection_limits, identify, identity, noise, tcp, yamux, Multiaddr, PeerId, Swarm};
-use phantom_sync::mailbox::keys::{verify_fetch, verify_puts};
-use phantom_sync::mailbox::protocol::{
+use phantom_mailbox::keys::{verify_fetch, verify_puts};
+use phantom_mailbox::protocol::{
     MailboxRequest, MailboxResponse, Refusal, MAX_CLOCK_SKEW_SECS, MAX_FETCH,
 };
-use phantom_sync::mailbox::MailboxAddress;
-use phantom_sync::network::codec::{MailboxCodec, ReadBudget, MAILBOX_PROTOCOL};
-use phantom_sync::network::{closest_nodes, dht_key, is_costly_node_id, peer_of, NodeInfo};
+use phantom_mailbox::MailboxAddress;
+use phantom_network::codec::{MailboxCodec, ReadBudget, MAILBOX_PROTOCOL};
+use phantom_network::{closest_nodes, dht_key, is_costly_node_id, peer_of, NodeInfo};
 use thiserror::Error;
 use tokio::task::JoinHandle;
 use tokio::time::interval;
@@ -63,7 +63,7 @@ const MAX_STREAMS_PER_CONNECTION: usize = 256;
 const MAX_REQUESTS_PER_CONNECTION: usize = 128;
 /// The bytes of requests still being read, from every peer together: a hundred of the
 /// largest at once.
-const REQUEST_READ_BUDGET: usize = 100 * phantom_sync::mailbox::protocol::MAX_REQUEST_LEN;
+const REQUEST_READ_BUDGET: usize = 100 * phantom_mailbox::protocol::MAX_REQUEST_LEN;
 /// How long a request may take from its stream opening to its answer: a fetch's longest
 /// wait and some margin.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(40);

@@ -6,7 +6,7 @@ use std::num::NonZeroUsize;
 
 use libp2p::kad::{self, store::MemoryStore, GetClosestPeersError, GetClosestPeersOk};
 use libp2p::{identify, PeerId, StreamProtocol};
-use phantom_sync::network::{is_costly_node_id, NodeInfo};
+use phantom_network::{is_costly_node_id, NodeInfo};
 
 /// Kademlia under a private name, so this DHT never merges with others.
 pub const KADEMLIA_PROTOCOL: StreamProtocol = StreamProtocol::new("/phantom-sync/kad/1");
@@ -68,8 +68,8 @@ pub fn closest_found(result: Result<GetClosestPeersOk, GetClosestPeersError>) ->
 mod tests {
     use super::*;
     use libp2p::kad::{KBucketKey, RecordKey};
-    use phantom_sync::mailbox::MailboxAddress;
-    use phantom_sync::network::{closest_nodes, dht_key};
+    use phantom_mailbox::MailboxAddress;
+    use phantom_network::{closest_nodes, dht_key};
 
     /// Devices merge answers with `closest_nodes`; it must order nodes as Kademlia does.
     #[test]

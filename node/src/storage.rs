@@ -16,7 +16,7 @@
 //!
 //! ```
 //! use phantom_node::storage::{EnvelopeStore, Incoming, Limits};
-//! use phantom_sync::mailbox::{envelope::Envelope, keys::MailboxKeys};
+//! use phantom_mailbox::{envelope::Envelope, keys::MailboxKeys};
 //!
 //! let dir = tempfile::tempdir()?;
 //! let store = EnvelopeStore::open(&dir.path().join("node.redb"), Limits::default())?;
@@ -31,10 +31,10 @@
 
 use std::path::Path;
 
-use phantom_sync::mailbox::envelope::Envelope;
-use phantom_sync::mailbox::keys::{MailboxPublicKeys, PutStamp};
-use phantom_sync::mailbox::protocol::{StoredEnvelope, MAX_FETCH_BYTES};
-use phantom_sync::mailbox::MailboxAddress;
+use phantom_mailbox::envelope::Envelope;
+use phantom_mailbox::keys::{MailboxPublicKeys, PutStamp};
+use phantom_mailbox::protocol::{StoredEnvelope, MAX_FETCH_BYTES};
+use phantom_mailbox::MailboxAddress;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use thiserror::Error;
 
@@ -268,7 +268,7 @@ impl Default for Head {
 
 impl Head {
     fn decode(bytes: &[u8]) -> Result<Self, StorageError> {
-        let mut r = phantom_sync::wire::Reader::new(bytes);
+        let mut r = phantom_mailbox::wire::Reader::new(bytes);
         let damaged = |_| StorageError::Damaged;
         let head = Self {
             last_seq: r.u64("last_seq").map_err(damaged)?,
@@ -281,7 +281,7 @@ impl Head {
     }
 
     fn encode(&self) -> Vec<u8> {
-        let mut w = phantom_sync::wire::Writer::new();
+        let mut w = phantom_mailbox::wire::Writer::new();
         w.put_u64(self.last_seq);
         w.put_u64(self.count);
         w.put_u64(self.bytes);
@@ -417,7 +417,7 @@ impl EnvelopeStore {
         let seq = head.last_seq;
         tables.heads.insert(key, head.encode().as_slice())?;
         tables.ids.insert(id_key.as_slice(), seq)?;
-        let mut value = phantom_sync::wire::Writer::new();
+        let mut value = phantom_mailbox::wire::Writer::new();
         value.put_u64(now);
         stamp.write(&mut value);
         value.put_bytes(envelope.as_bytes());
@@ -466,7 +466,9 @@ impl EnvelopeStore {
             let stamp = value
                 .value()
                 .get(8..ENVELOPE_AT)
-                .and_then(|bytes| PutStamp::read(&mut phantom_sync::wire::Reader::new(bytes)).ok())
+                .and_then(|bytes| {
+                    PutStamp::read(&mut phantom_mailbox::wire::Reader::new(bytes)).ok()
+                })
                 .ok_or(StorageError::Damaged)?;
             let bytes = value
                 .value()

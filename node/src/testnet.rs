@@ -10,8 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use libp2p::{Multiaddr, PeerId};
-use phantom_sync::network::client::{connect_native, MailboxClient};
-use phantom_sync::network::Replication;
+use phantom_network::client::{connect_native, MailboxClient};
+use phantom_network::Replication;
 
 /// A `phantom-node` process started for a test or a benchmark; stopped when dropped.
 pub struct TestNode {

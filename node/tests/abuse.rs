@@ -17,11 +17,11 @@ use std::time::{Duration, Instant};
 
 use common::attackers::{attack, watch_memory, Announce};
 use common::devices::{alice_and_bob, NOW};
+use phantom_mailbox::envelope::Envelope;
+use phantom_mailbox::keys::MailboxKeys;
+use phantom_mailbox::protocol::MAX_REQUEST_LEN;
+use phantom_mailbox::testing::SeededRng;
 use phantom_node::testnet::{resident_kib, Network};
-use phantom_sync::mailbox::envelope::Envelope;
-use phantom_sync::mailbox::keys::MailboxKeys;
-use phantom_sync::mailbox::protocol::MAX_REQUEST_LEN;
-use phantom_sync::testing::SeededRng;
 
 const NODES: u64 = 5;
 const MESSAGES: usize = 1_000;

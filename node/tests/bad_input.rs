@@ -9,12 +9,12 @@ use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, StreamExt};
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{noise, tcp, yamux, Multiaddr, PeerId, StreamProtocol, Swarm};
+use phantom_mailbox::envelope::Envelope;
+use phantom_mailbox::keys::{MailboxKeys, PutStamp};
+use phantom_mailbox::protocol::{MailboxRequest, MailboxResponse, Refusal};
+use phantom_mailbox::MailboxAddress;
+use phantom_network::codec::{MailboxCodec, MAILBOX_PROTOCOL};
 use phantom_node::testnet::TestNode;
-use phantom_sync::mailbox::envelope::Envelope;
-use phantom_sync::mailbox::keys::{MailboxKeys, PutStamp};
-use phantom_sync::mailbox::protocol::{MailboxRequest, MailboxResponse, Refusal};
-use phantom_sync::mailbox::MailboxAddress;
-use phantom_sync::network::codec::{MailboxCodec, MAILBOX_PROTOCOL};
 
 /// Writes whatever bytes it is given, length prefix included, so tests can lie.
 #[derive(Debug, Clone, Copy, Default)]
@@ -524,8 +524,8 @@ struct Squatter {
 /// or names it when asked for the mailbox's nodes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_with_a_cheap_id_next_to_a_mailbox_is_never_named() {
+    use phantom_network::{closest_nodes, is_costly_node_id, NodeInfo};
     use phantom_node::routing::{identify, kademlia};
-    use phantom_sync::network::{closest_nodes, is_costly_node_id, NodeInfo};
 
     let dir = tempfile::tempdir().expect("temp dir");
     let binary = std::path::Path::new(env!("CARGO_BIN_EXE_phantom-node"));

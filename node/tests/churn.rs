@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use common::devices::{alice_and_bob, NOW};
 use libp2p::Multiaddr;
+use phantom_mailbox::testing::SeededRng;
 use phantom_node::testnet::TestNode;
-use phantom_sync::testing::SeededRng;
 
 const NODES: u64 = 50;
 const REPLACED: u64 = 17;

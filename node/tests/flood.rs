@@ -10,12 +10,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::attackers::{attack, watch_memory, Announce};
+use phantom_mailbox::envelope::Envelope;
+use phantom_mailbox::keys::MailboxKeys;
+use phantom_mailbox::protocol::MAX_REQUEST_LEN;
+use phantom_network::client::connect_native;
+use phantom_network::Replication;
 use phantom_node::testnet::{resident_kib, TestNode};
-use phantom_sync::mailbox::envelope::Envelope;
-use phantom_sync::mailbox::keys::MailboxKeys;
-use phantom_sync::mailbox::protocol::MAX_REQUEST_LEN;
-use phantom_sync::network::client::connect_native;
-use phantom_sync::network::Replication;
 
 const WAVES: usize = 4;
 const PEERS_PER_WAVE: usize = 32;

@@ -5,11 +5,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use libp2p::PeerId;
+use phantom_mailbox::envelope::Envelope;
+use phantom_mailbox::keys::MailboxKeys;
+use phantom_network::client::{MailboxClient, Traffic};
+use phantom_network::Replication;
 use phantom_node::testnet;
-use phantom_sync::mailbox::envelope::Envelope;
-use phantom_sync::mailbox::keys::MailboxKeys;
-use phantom_sync::network::client::{MailboxClient, Traffic};
-use phantom_sync::network::Replication;
 
 /// A network in a temporary folder that goes with it.
 struct Network {
@@ -188,7 +188,7 @@ async fn a_waiting_fetch_sees_a_new_envelope_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_transport_trait_reads_each_envelope_once_through_its_cursor() {
-    use phantom_sync::mailbox::transport::{MailboxCursor, MailboxTransport};
+    use phantom_mailbox::transport::{MailboxCursor, MailboxTransport};
 
     let network = Network::start(5);
     let writer = network.client();
@@ -286,14 +286,13 @@ async fn read_through_faults(
     faults: [&str; 3],
     replication: Replication,
 ) -> (Vec<Envelope>, Vec<Envelope>, Vec<Envelope>, Traffic) {
-    use phantom_sync::mailbox::transport::{MailboxCursor, MailboxTransport};
+    use phantom_mailbox::transport::{MailboxCursor, MailboxTransport};
 
     let dir = tempfile::tempdir().expect("a temp dir");
     let nodes = faulty_network(dir.path(), faults);
     let addresses: Vec<_> = nodes.iter().map(|n| n.address.clone()).collect();
-    let writer =
-        phantom_sync::network::client::connect_native(&addresses, replication).expect("client");
-    let reader = phantom_sync::network::client::connect_native(&addresses, Replication::default())
+    let writer = phantom_network::client::connect_native(&addresses, replication).expect("client");
+    let reader = phantom_network::client::connect_native(&addresses, Replication::default())
         .expect("client");
     let keys = MailboxKeys::shared(&[0x33; 32]);
     let sent: Vec<Envelope> = (0..5).map(|n| envelope(&format!("message {n}"))).collect();
@@ -430,7 +429,7 @@ async fn a_put_on_remembered_nodes_that_died_looks_the_mailbox_up_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn envelopes_up_to_the_size_cap_are_stored_and_read_back() {
-    use phantom_sync::mailbox::envelope::MAX_ENVELOPE_LEN;
+    use phantom_mailbox::envelope::MAX_ENVELOPE_LEN;
 
     let network = Network::start(5);
     let writer = network.client();
@@ -457,7 +456,7 @@ async fn envelopes_up_to_the_size_cap_are_stored_and_read_back() {
 /// parts of about `MAX_FETCH_BYTES`, and reading on gets all of it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mailbox_larger_than_one_answer_is_read_whole_in_parts() {
-    use phantom_sync::mailbox::protocol::MAX_FETCH_BYTES;
+    use phantom_mailbox::protocol::MAX_FETCH_BYTES;
 
     let network = Network::start(3);
     let writer = network.client();
@@ -476,8 +475,8 @@ async fn a_mailbox_larger_than_one_answer_is_read_whole_in_parts() {
     let answered: usize = first.envelopes.iter().map(Envelope::len).sum();
     assert!(answered <= MAX_FETCH_BYTES + 64 * 1024, "{answered} bytes");
     assert!(first.envelopes.len() < usize::from(count));
-    let mut cursor = phantom_sync::mailbox::transport::MailboxCursor::default();
-    let all = phantom_sync::mailbox::transport::MailboxTransport::fetch(
+    let mut cursor = phantom_mailbox::transport::MailboxCursor::default();
+    let all = phantom_mailbox::transport::MailboxTransport::fetch(
         &reader,
         &keys,
         &mut cursor,
@@ -507,7 +506,7 @@ fn lone_node(dir: &Path, seed: u64) -> (testnet::TestNode, MailboxClient) {
 
 fn lone_client(node: &testnet::TestNode) -> MailboxClient {
     let one = Replication::new(1, 1).expect("1 ≤ 1");
-    phantom_sync::network::client::connect_native(std::slice::from_ref(&node.address), one)
+    phantom_network::client::connect_native(std::slice::from_ref(&node.address), one)
         .expect("a client")
 }
 

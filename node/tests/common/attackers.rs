@@ -10,8 +10,8 @@ use futures::{AsyncRead, AsyncWrite, AsyncWriteExt, StreamExt};
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::{noise, tcp, yamux, Multiaddr, PeerId, StreamProtocol, Swarm};
+use phantom_network::codec::MAILBOX_PROTOCOL;
 use phantom_node::testnet::resident_kib;
-use phantom_sync::network::codec::MAILBOX_PROTOCOL;
 
 /// What one attacking stream writes: a length prefix announcing `announced` bytes, then
 /// `sent` bytes of garbage; then it holds the stream open until the attacker goes, or

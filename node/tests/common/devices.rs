@@ -4,13 +4,13 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use libp2p::Multiaddr;
-use phantom_sync::mailbox::envelope::Envelope;
-use phantom_sync::mailbox::transport::{MailboxCursor, MailboxTransport};
-use phantom_sync::messaging::{MessagingEvent, Messenger};
-use phantom_sync::network::client::{connect_native, MailboxClient};
-use phantom_sync::network::Replication;
-use phantom_sync::persona::{DeviceKeys, Persona};
-use phantom_sync::testing::SeededRng;
+use phantom_core::messaging::{MessagingEvent, Messenger};
+use phantom_core::persona::{DeviceKeys, Persona};
+use phantom_mailbox::envelope::Envelope;
+use phantom_mailbox::testing::SeededRng;
+use phantom_mailbox::transport::{MailboxCursor, MailboxTransport};
+use phantom_network::client::{connect_native, MailboxClient};
+use phantom_network::Replication;
 
 pub const NOW: u64 = 1_767_225_600;
 

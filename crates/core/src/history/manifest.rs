@@ -1,0 +1,103 @@
+//! The manifest: what a history transfer holds, block by block, sent before the blocks.
+//!
+//! ```
+//! use phantom_core::history::manifest::{BlockEntry, Manifest};
+//!
+//! let manifest = Manifest {
+//!     transfer_id: [1; 16],
+//!     blocks: vec![BlockEntry {
+//!         hash: [2; 32],
+//!         conversation_id: [3; 16],
+//!         first_ms: 10,
+//!         last_ms: 20,
+//!         messages: 2,
+//!         bytes: 400,
+//!     }],
+//! };
+//! assert_eq!(Manifest::decode(&manifest.encode()?)?, manifest);
+//! assert_eq!(manifest.total_messages(), 2);
+//! # Ok::<(), phantom_core::wire::WireError>(())
+//! ```
+
+use crate::wire::{Reader, WireError, WireRecord, Writer};
+
+pub const MANIFEST_FORMAT_VERSION: u8 = 1;
+const MANIFEST_MAGIC: &[u8; 2] = b"PH";
+/// A million blocks of 64 KiB is 64 GiB of history: more than any device holds.
+pub const MAX_BLOCKS: usize = 1 << 20;
+
+/// One block: its content address and what it covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockEntry {
+    /// SHA-256 of the encrypted block.
+    pub hash: [u8; 32],
+    pub conversation_id: [u8; 16],
+    /// Sender times of its oldest and newest message (ms).
+    pub first_ms: u64,
+    pub last_ms: u64,
+    pub messages: u32,
+    /// Size of the encrypted block.
+    pub bytes: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    pub transfer_id: [u8; 16],
+    /// In transfer order: the most recent conversation's newest messages first.
+    pub blocks: Vec<BlockEntry>,
+}
+
+impl Manifest {
+    pub fn total_messages(&self) -> u64 {
+        self.blocks.iter().map(|b| u64::from(b.messages)).sum()
+    }
+
+    pub fn total_bytes(&self) -> u64 {
+        self.blocks.iter().map(|b| u64::from(b.bytes)).sum()
+    }
+
+    pub fn encode(&self) -> Result<Vec<u8>, WireError> {
+        let mut w = Writer::new();
+        w.put_bytes(MANIFEST_MAGIC);
+        w.put_u8(MANIFEST_FORMAT_VERSION);
+        w.put_bytes(&self.transfer_id);
+        w.put_list("blocks", &self.blocks, MAX_BLOCKS)?;
+        Ok(w.into_bytes())
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
+        let mut r = Reader::new(bytes);
+        r.magic_and_version(MANIFEST_MAGIC, MANIFEST_FORMAT_VERSION)?;
+        let manifest = Self {
+            transfer_id: r.array("transfer_id")?,
+            blocks: r.list("blocks", MAX_BLOCKS)?,
+        };
+        r.finish()?;
+        Ok(manifest)
+    }
+}
+
+impl WireRecord for BlockEntry {
+    const MIN_LEN: usize = 32 + 16 + 8 + 8 + 4 + 4;
+
+    fn write(&self, w: &mut Writer) -> Result<(), WireError> {
+        w.put_bytes(&self.hash);
+        w.put_bytes(&self.conversation_id);
+        w.put_u64(self.first_ms);
+        w.put_u64(self.last_ms);
+        w.put_u32(self.messages);
+        w.put_u32(self.bytes);
+        Ok(())
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        Ok(Self {
+            hash: r.array("block_hash")?,
+            conversation_id: r.array("conversation_id")?,
+            first_ms: r.u64("first_ms")?,
+            last_ms: r.u64("last_ms")?,
+            messages: r.u32("messages")?,
+            bytes: r.u32("bytes")?,
+        })
+    }
+}

@@ -1,0 +1,205 @@
+//! `SyncViewModel`: the pairing state machine the UI follows, for both roles.
+//!
+//! Idle → Inviting → Negotiating → AwaitingApproval → Transferring → Completed on the
+//! source; the target skips Inviting. Any state before the end may go to `Failed(reason)`,
+//! and any before Transferring to `Cancelled` (once the persona is on its way, cancelling
+//! cannot take it back). A completed target may still learn that the source refused its
+//! keys (`Failed(DeviceRejected)`); every other move is refused with [`IllegalTransition`].
+//!
+//! ```
+//! use phantom_core::pairing::state::{Role, SyncState, SyncViewModel};
+//!
+//! let mut view = SyncViewModel::new(Role::Target);
+//! view.transition(SyncState::Negotiating, "scan")?;
+//! assert!(view.transition(SyncState::Completed, "finish").is_err());
+//! # Ok::<(), phantom_core::pairing::state::IllegalTransition>(())
+//! ```
+
+use core::fmt;
+
+use thiserror::Error;
+
+use crate::pairing::messages::AbortReason;
+
+/// Which side of the pairing a device plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// "Phone A": has the persona, shows the invitation, approves.
+    Source,
+    /// "Phone B": scans the invitation, receives the persona.
+    Target,
+}
+
+/// Why a pairing ended without success; the UI shows each differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureReason {
+    /// The invitation ran out before it was used.
+    InvitationExpired,
+    /// The source user did not confirm the target's words.
+    WordsRejected,
+    /// The other device cancelled.
+    PeerCancelled,
+    /// The target could not import the persona.
+    ImportFailed,
+    /// Another device answered the invitation first.
+    InvitationUsed,
+    /// The other device did not answer in time: it or the network is gone.
+    NetworkLost,
+    /// The source could not add the new device: its keys are unusable.
+    DeviceRejected,
+}
+
+impl FailureReason {
+    pub fn code(&self) -> &'static str {
+        match self {
+            FailureReason::InvitationExpired => "invitation_expired",
+            FailureReason::WordsRejected => "words_rejected",
+            FailureReason::PeerCancelled => "peer_cancelled",
+            FailureReason::ImportFailed => "import_failed",
+            FailureReason::InvitationUsed => "invitation_used",
+            FailureReason::NetworkLost => "network_lost",
+            FailureReason::DeviceRejected => "device_rejected",
+        }
+    }
+
+    /// What the other device's abort means here.
+    pub fn from_peer(reason: AbortReason) -> Self {
+        match reason {
+            AbortReason::Cancelled => FailureReason::PeerCancelled,
+            AbortReason::WordsRejected => FailureReason::WordsRejected,
+            AbortReason::Expired => FailureReason::InvitationExpired,
+            AbortReason::ImportFailed => FailureReason::ImportFailed,
+            AbortReason::InvitationUsed => FailureReason::InvitationUsed,
+            AbortReason::DeviceRejected => FailureReason::DeviceRejected,
+        }
+    }
+}
+
+/// A state of the pairing, as the UI shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncState {
+    Idle,
+    Inviting,
+    Negotiating,
+    AwaitingApproval,
+    Transferring,
+    Completed,
+    Failed(FailureReason),
+    Cancelled,
+}
+
+impl SyncState {
+    /// A stable name for the UI and for JS (`"awaiting_approval"`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            SyncState::Idle => "idle",
+            SyncState::Inviting => "inviting",
+            SyncState::Negotiating => "negotiating",
+            SyncState::AwaitingApproval => "awaiting_approval",
+            SyncState::Transferring => "transferring",
+            SyncState::Completed => "completed",
+            SyncState::Failed(_) => "failed",
+            SyncState::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            SyncState::Completed | SyncState::Failed(_) | SyncState::Cancelled
+        )
+    }
+}
+
+impl fmt::Display for SyncState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SyncState::Failed(reason) => write!(f, "failed ({})", reason.code()),
+            other => f.write_str(other.name()),
+        }
+    }
+}
+
+/// An action that the current state does not allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[error("cannot {action} while {from}")]
+pub struct IllegalTransition {
+    pub from: SyncState,
+    pub action: &'static str,
+}
+
+/// The current state and the rules for leaving it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncViewModel {
+    role: Role,
+    state: SyncState,
+}
+
+impl SyncViewModel {
+    pub fn new(role: Role) -> Self {
+        Self {
+            role,
+            state: SyncState::Idle,
+        }
+    }
+
+    /// A machine picked up where a stored pairing stopped.
+    pub(crate) fn resumed(role: Role, state: SyncState) -> Self {
+        Self { role, state }
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    pub fn state(&self) -> SyncState {
+        self.state
+    }
+
+    /// Fails with the action's name unless the machine is in one of `allowed`.
+    pub fn require(
+        &self,
+        allowed: &[SyncState],
+        action: &'static str,
+    ) -> Result<(), IllegalTransition> {
+        if allowed.contains(&self.state) {
+            Ok(())
+        } else {
+            Err(IllegalTransition {
+                from: self.state,
+                action,
+            })
+        }
+    }
+
+    /// Moves to `to` if the role's machine has that edge.
+    pub fn transition(
+        &mut self,
+        to: SyncState,
+        action: &'static str,
+    ) -> Result<(), IllegalTransition> {
+        use SyncState::*;
+        let allowed = match (self.role, self.state, to) {
+            // The target confirms and is done, but the source may still refuse its keys.
+            (Role::Target, Completed, Failed(FailureReason::DeviceRejected)) => true,
+            // Once the persona is on its way, cancelling cannot take it back.
+            (_, Transferring, Cancelled) => false,
+            (_, from, Failed(_) | Cancelled) => !from.is_terminal(),
+            (Role::Source, Idle | Inviting, Inviting) => true,
+            (Role::Source, Inviting, Negotiating) => true,
+            (Role::Target, Idle, Negotiating) => true,
+            (_, Negotiating, AwaitingApproval) => true,
+            (_, AwaitingApproval, Transferring) => true,
+            (_, Transferring, Completed) => true,
+            _ => false,
+        };
+        if !allowed {
+            return Err(IllegalTransition {
+                from: self.state,
+                action,
+            });
+        }
+        self.state = to;
+        Ok(())
+    }
+}
