@@ -13,8 +13,9 @@ step "clippy (native)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 step "clippy (wasm32)"
 cargo clippy -p phantom-sync -p phantom-core -p phantom-mailbox -p phantom-network --all-targets --locked --target wasm32-unknown-unknown -- -D warnings
-step "layers"
+step "layers, and the patched crates"
 scripts/check-layers.sh
+scripts/vendor.sh check
 step "tests (native, with a local network of phantom-node processes)"
 cargo test --workspace --locked
 step "tests (headless Chromium, with a local network for the browser client)"
