@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use wasm_bindgen::prelude::*;
 
-use super::messaging::HISTORY_BATCH;
 use super::{rng, DeviceStore, FacadeError, SyncManager};
+use crate::device::HISTORY_BATCH;
 use crate::drivers::data_channel::{ChannelState, DirectChannel};
 use crate::history::direct::{
     end_of_answer, is_end_of_answer, DirectServer, FrameIndex, WantFrame, CHANNEL_LABEL,
@@ -179,7 +179,6 @@ impl SyncManager {
         let mut links = self.direct.borrow_mut();
         links.link.restart();
         links.incoming = None;
-        self.history_clock.set(Some((js_sys::Date::now(), 0)));
     }
 
     /// Whether history is arriving on an open channel (or waits in a closed one), so a sync

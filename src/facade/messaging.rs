@@ -17,20 +17,17 @@ use std::time::Duration;
 use wasm_bindgen::prelude::*;
 
 use super::{now_secs, rng, FacadeError, SyncManager};
+use crate::device::{
+    Device, DeviceError, DeviceEvent, HistoryBlockStored, HistoryPath, SyncRequest, SyncStart,
+};
 use crate::drivers::qr;
-use crate::history::import::HistoryProgress;
 use crate::mailbox::envelope::Envelope;
-use crate::mailbox::keys::MailboxKeys;
 use crate::mailbox::transport::MailboxTransport;
 use crate::messaging::sealed::ContactCard;
 use crate::messaging::{MessagingError, MessagingEvent, Messenger};
 use crate::persona::{Message, MessageId, Sender};
 use crate::roster::RosterDevice;
 use crate::vault::MessageWrites;
-
-/// History envelopes a sync imports, from the channel or (about) from the mailbox: 16
-/// blocks of 64 KiB in one vault transaction; the rest wait for the next sync.
-pub(super) const HISTORY_BATCH: usize = 16;
 
 fn now_ms() -> u64 {
     js_sys::Date::now() as u64
@@ -289,10 +286,10 @@ impl SyncManager {
     /// new); kept across reloads.
     #[wasm_bindgen(getter)]
     pub fn revoked(&self) -> bool {
-        self.messenger
+        self.device
             .borrow()
             .as_ref()
-            .is_some_and(Messenger::is_revoked)
+            .is_some_and(|d| d.messenger().is_revoked())
     }
 
     /// Whether this persona's key signed a device list this device's roster does not
@@ -301,9 +298,10 @@ impl SyncManager {
     /// (`settleRoster`), nothing goes to a device only one of the lists names.
     #[wasm_bindgen(getter, js_name = rosterDisputed)]
     pub fn roster_disputed(&self) -> bool {
-        self.messenger
+        self.device
             .borrow()
             .as_ref()
+            .map(Device::messenger)
             .is_some_and(|m| m.is_disputed(&m.persona_key()))
     }
 
@@ -319,10 +317,10 @@ impl SyncManager {
     /// The roster's epoch: it grows with every device added or revoked.
     #[wasm_bindgen(getter, js_name = rosterEpoch)]
     pub fn roster_epoch(&self) -> Option<f64> {
-        self.messenger
+        self.device
             .borrow()
             .as_ref()
-            .map(|m| m.roster().epoch as f64)
+            .map(|d| d.messenger().roster().epoch as f64)
     }
 
     /// Removes another device of the persona: it reads nothing sent from now on.
@@ -363,94 +361,61 @@ impl SyncManager {
     pub async fn sync_messages(&self, wait_ms: u32) -> Result<js_sys::Array, JsValue> {
         let network = self.connected()?;
         self.flush_messaging(&network).await?;
-        let mailboxes = self.with_messenger(|m| Ok(m.listening()))?;
-        let mut envelopes = Vec::new();
-        // History on a direct channel arrives between syncs: no long wait on the inbox then.
-        let mut wait = if self.direct_flowing() {
-            Duration::ZERO
-        } else {
-            Duration::from_millis(wait_ms.into())
+        let start = SyncStart {
+            now_ms: now_ms(),
+            wait: Duration::from_millis(wait_ms.into()),
+            direct_flowing: self.direct_flowing(),
         };
-        for mailbox in &mailboxes {
-            let fetched = self.fetch(&network, mailbox, wait, usize::MAX).await?;
-            let address = mailbox.address();
-            envelopes.extend(fetched.into_iter().map(|envelope| (address, envelope)));
-            wait = Duration::ZERO;
-        }
+        self.with_device(|d| {
+            d.start_sync(start);
+            Ok(())
+        })?;
         let events = js_sys::Array::new();
-        let mut stored = Vec::new();
-        let mut conflicting = Vec::new();
-        for (mailbox, envelope) in envelopes {
-            let result = self.with_messenger(|m| Ok(m.receive(mailbox, &envelope, &mut rng())))?;
-            match result {
-                Ok(received) => {
-                    for event in received {
-                        match &event {
-                            MessagingEvent::Message { message, .. } => stored.push(message.clone()),
-                            MessagingEvent::ConflictingCopy { message, .. } => {
-                                conflicting.push(message.clone());
-                            }
-                            _ => {}
-                        }
-                        self.reading.borrow_mut().after_event(&event, &mailboxes);
-                        if let Err(error) = self.on_direct_signal(&event).await {
-                            events.push(&channel_failed_view(&error));
-                        }
-                        events.push(&self.event_view(&event)?);
+        while let Some(request) = self.with_device(|d| Ok(d.poll_request()))? {
+            match request {
+                SyncRequest::Fetch(fetch) => {
+                    let mut cursor = fetch.cursor;
+                    let fetched = MailboxTransport::fetch_some(
+                        &network,
+                        &fetch.mailbox,
+                        &mut cursor,
+                        fetch.wait,
+                        fetch.enough,
+                    )
+                    .await
+                    .map_err(|e| FacadeError::new(e.code(), e.to_string()))?;
+                    self.with_device(|d| d.handle_fetched(cursor, fetched, &mut rng()))?;
+                }
+                SyncRequest::DirectSignal(event) => {
+                    if let Err(error) = self.on_direct_signal(&event).await {
+                        events.push(&channel_failed_view(&error));
                     }
                 }
-                Err(error) => {
-                    events.push(&self.refused_view(&error));
+                SyncRequest::DriveDirect => {
+                    let arrived = self.drive_direct().await.unwrap_or_else(|error| {
+                        events.push(&channel_failed_view(&error));
+                        Vec::new()
+                    });
+                    let carrying = self.direct_carrying();
+                    self.with_device(|d| d.handle_direct(arrived, carrying))?;
+                }
+                SyncRequest::Save(save) => {
+                    let new = self
+                        .unlocked_vault()?
+                        .save_messaging(&save.state, save.writes(), &mut rng())
+                        .await
+                        .map_err(FacadeError::from)?;
+                    self.with_device(|d| d.handle_saved(save.mark, &new, now_ms()))?;
+                }
+                SyncRequest::WantMoreDirect => {
+                    if let Err(error) = self.want_more_direct().await {
+                        events.push(&channel_failed_view(&error));
+                    }
                 }
             }
-        }
-        // History: the direct channel first; the mailbox whenever no channel carries it.
-        let mut from_history = Vec::new();
-        let mut blocks = Vec::new();
-        let direct = match self.drive_direct().await {
-            Ok(arrived) => arrived,
-            Err(error) => {
-                events.push(&channel_failed_view(&error));
-                Vec::new()
+            while let Some(event) = self.with_device(|d| Ok(d.poll_event()))? {
+                events.push(&self.device_event_view(&event)?);
             }
-        };
-        self.import_history(&direct, "direct", &events, &mut from_history, &mut blocks)?;
-        if let Some(history) = self.with_messenger(|m| Ok(m.history_mailbox()))? {
-            if !self.direct_carrying() {
-                let manifest_known = self.with_messenger(|m| Ok(m.history_manifest_known()))?;
-                // A batch a sync: the history is never held whole.
-                let arrived: Vec<Vec<u8>> = self
-                    .fetch(&network, &history, Duration::ZERO, HISTORY_BATCH)
-                    .await?
-                    .into_iter()
-                    .map(|envelope| envelope.as_bytes().to_vec())
-                    .collect();
-                self.import_history(&arrived, "mailbox", &events, &mut from_history, &mut blocks)?;
-                self.reading.borrow_mut().after_history_batch(
-                    history.address(),
-                    arrived.len(),
-                    manifest_known,
-                );
-            }
-        }
-        let new = self
-            .save_messaging(MessageWrites {
-                live: &stored,
-                history: &from_history,
-                conflicting: &conflicting,
-            })
-            .await?;
-        if let Err(error) = self.want_more_direct().await {
-            events.push(&channel_failed_view(&error));
-        }
-        // The history's answers follow the live messages', block after block.
-        let mut at = stored.len();
-        for block in blocks {
-            let imported = new
-                .get(at..at + block.messages)
-                .map_or(0, |new| new.iter().filter(|new| **new).count());
-            at += block.messages;
-            events.push(&self.progress_view(imported, &block.progress, block.via));
         }
         // Channel requests and answers go out now, not at the next sync.
         self.flush_messaging(&network).await?;
@@ -505,39 +470,6 @@ impl SyncManager {
         }
     }
 
-    /// Imports history envelopes that came `via` a path: refusals go to `events`, the
-    /// blocks' messages to `stored` and where they are there to `blocks`.
-    fn import_history(
-        &self,
-        arrived: &[Vec<u8>],
-        via: &'static str,
-        events: &js_sys::Array,
-        history: &mut Vec<Message>,
-        blocks: &mut Vec<ImportedBlock>,
-    ) -> Result<(), FacadeError> {
-        for bytes in arrived {
-            match self.with_messenger(|m| Ok(m.receive_history(bytes)))? {
-                Ok(received) => {
-                    for event in received {
-                        let MessagingEvent::HistoryImported { messages, progress } = event else {
-                            continue;
-                        };
-                        blocks.push(ImportedBlock {
-                            messages: messages.len(),
-                            progress,
-                            via,
-                        });
-                        history.extend(messages);
-                    }
-                }
-                Err(error) => {
-                    events.push(&self.refused_view(&error));
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// An envelope refused with its typed error (nothing stored changed), counted for
     /// `networkStats`.
     fn refused_view(&self, error: &MessagingError) -> JsValue {
@@ -549,57 +481,36 @@ impl SyncManager {
         ])
     }
 
-    /// A `history_progress` event, with the rate since the import started and the time
-    /// it still needs at that rate.
-    fn progress_view(&self, imported: usize, progress: &HistoryProgress, via: &str) -> JsValue {
-        let now = js_sys::Date::now();
-        // After a reload the clock starts again at the first block that arrives.
-        let (started_ms, bytes_at_start) = self.history_clock.get().unwrap_or_else(|| {
-            self.history_clock.set(Some((now, progress.bytes_done)));
-            (now, progress.bytes_done)
-        });
-        let complete = progress.blocks_done == progress.blocks_total;
-        if complete {
-            self.history_clock.set(None);
-        }
-        let seconds = (now - started_ms) / 1000.0;
-        let rate = if seconds > 0.0 {
-            progress.bytes_done.saturating_sub(bytes_at_start) as f64 / seconds
-        } else {
-            0.0
-        };
-        let remaining = progress.bytes_total.saturating_sub(progress.bytes_done) as f64;
-        let seconds_left = if complete {
-            0.0
-        } else if rate > 0.0 {
-            remaining / rate
-        } else {
-            f64::NAN
-        };
+    /// A `history_progress` event: a block stored, with the rate since the import
+    /// started and the time it still needs at that rate.
+    fn progress_view(&self, block: &HistoryBlockStored) -> JsValue {
+        let progress = &block.progress;
         object(&[
             ("type", "history_progress".into()),
-            ("via", via.into()),
-            ("imported", (imported as u32).into()),
+            ("via", block.via.as_str().into()),
+            ("imported", (block.imported as u32).into()),
             ("blocksDone", (progress.blocks_done as f64).into()),
             ("blocksTotal", (progress.blocks_total as f64).into()),
             ("messagesDone", (progress.messages_done as f64).into()),
             ("messagesTotal", (progress.messages_total as f64).into()),
             ("bytesDone", (progress.bytes_done as f64).into()),
             ("bytesTotal", (progress.bytes_total as f64).into()),
-            ("bytesPerSecond", rate.into()),
-            ("secondsRemaining", seconds_left.into()),
-            ("complete", complete.into()),
+            ("bytesPerSecond", block.bytes_per_second.into()),
+            (
+                "secondsRemaining",
+                block.seconds_remaining.unwrap_or(f64::NAN).into(),
+            ),
+            ("complete", block.complete.into()),
         ])
     }
-}
 
-/// A history block taken in a sync: where its messages are among those saved, and the
-/// transfer's progress after it.
-struct ImportedBlock {
-    /// How many messages it brought.
-    messages: usize,
-    progress: HistoryProgress,
-    via: &'static str,
+    fn device_event_view(&self, event: &DeviceEvent) -> Result<JsValue, FacadeError> {
+        Ok(match event {
+            DeviceEvent::Messaging(event) => self.event_view(event)?,
+            DeviceEvent::Refused(error) => self.refused_view(error),
+            DeviceEvent::HistoryBlock(block) => self.progress_view(block),
+        })
+    }
 }
 
 /// A direct history channel that could not be set up or used; the mailbox carries on.
@@ -653,14 +564,29 @@ impl SyncManager {
         action(&mut messenger).map_err(FacadeError::from)
     }
 
+    /// Steps the device's sync: borrowed for the call only, never while the driver awaits.
+    fn with_device<T>(
+        &self,
+        step: impl FnOnce(&mut Device) -> Result<T, DeviceError>,
+    ) -> Result<T, FacadeError> {
+        if self.open_elsewhere() {
+            return Err(self.step_aside());
+        }
+        let mut device = self.device.borrow_mut();
+        let device = device.as_mut().ok_or_else(no_persona)?;
+        step(device).map_err(|e| FacadeError::new(e.code(), e.to_string()))
+    }
+
     /// Kept apart from [`Self::with_messenger`], which is instantiated for every action, so
     /// that the package holds its checks once.
     fn messenger_mut(&self) -> Result<std::cell::RefMut<'_, Messenger>, FacadeError> {
         if self.open_elsewhere() {
             return Err(self.step_aside());
         }
-        std::cell::RefMut::filter_map(self.messenger.borrow_mut(), Option::as_mut)
-            .map_err(|_| no_persona())
+        std::cell::RefMut::filter_map(self.device.borrow_mut(), |device| {
+            device.as_mut().map(Device::messenger_mut)
+        })
+        .map_err(|_| no_persona())
     }
 
     fn read_messenger(
@@ -670,9 +596,9 @@ impl SyncManager {
         if self.open_elsewhere() {
             return Err(self.step_aside().into());
         }
-        let messenger = self.messenger.borrow();
-        let messenger = messenger.as_ref().ok_or_else(no_persona)?;
-        Ok(rows(messenger))
+        let device = self.device.borrow();
+        let device = device.as_ref().ok_or_else(no_persona)?;
+        Ok(rows(device.messenger()))
     }
 
     /// Saves the messenger's state — its outbox with it — and `messages` in one vault
@@ -705,7 +631,7 @@ impl SyncManager {
         let mut messenger = Messenger::restore(&persona, &device, &state)?;
         messenger.restore_from_vault(&vault).await?;
         let announced = messenger.announce_sealing_key(&mut rng())?;
-        *self.messenger.borrow_mut() = Some(messenger);
+        *self.device.borrow_mut() = Some(Device::new(messenger));
         if announced {
             self.save_messaging(MessageWrites::default()).await?;
         }
@@ -718,7 +644,7 @@ impl SyncManager {
         let persona = vault.persona().await?;
         let device = vault.device().await?;
         let messenger = Messenger::create(&persona, &device, now_secs(), &mut rng())?;
-        *self.messenger.borrow_mut() = Some(messenger);
+        *self.device.borrow_mut() = Some(Device::new(messenger));
         self.save_messaging(MessageWrites::default())
             .await
             .map(drop)
@@ -734,7 +660,7 @@ impl SyncManager {
         let device = vault.device().await?;
         let messenger = Messenger::join(&persona, &device, roster)?;
         let entry = messenger.roster_entry(now_secs());
-        *self.messenger.borrow_mut() = Some(messenger);
+        *self.device.borrow_mut() = Some(Device::new(messenger));
         self.save_messaging(MessageWrites::default()).await?;
         Ok(entry)
     }
@@ -811,22 +737,6 @@ impl SyncManager {
         Ok(())
     }
 
-    /// What is new in a mailbox: read until there is no more or at least `enough` came.
-    async fn fetch(
-        &self,
-        network: &crate::network::client::MailboxClient,
-        mailbox: &MailboxKeys,
-        wait: Duration,
-        enough: usize,
-    ) -> Result<Vec<Envelope>, FacadeError> {
-        let address = mailbox.address();
-        let mut cursor = self.reading.borrow_mut().take(address);
-        let fetched =
-            MailboxTransport::fetch_some(network, mailbox, &mut cursor, wait, enough).await;
-        self.reading.borrow_mut().put_back(address, cursor);
-        fetched.map_err(|e| FacadeError::new(e.code(), e.to_string()))
-    }
-
     fn event_view(&self, event: &MessagingEvent) -> Result<JsValue, FacadeError> {
         Ok(match event {
             MessagingEvent::Message {
@@ -884,9 +794,18 @@ impl SyncManager {
                 ("type", "history_offered".into()),
                 ("transferId", hex(transfer_id).into()),
             ]),
-            MessagingEvent::HistoryImported {
-                messages, progress, ..
-            } => self.progress_view(messages.len(), progress, "mailbox"),
+            // The device takes history in its sync and reports each block once stored
+            // (`DeviceEvent::HistoryBlock`); this is the block as it was read.
+            MessagingEvent::HistoryImported { messages, progress } => {
+                self.progress_view(&HistoryBlockStored {
+                    via: HistoryPath::Mailbox,
+                    imported: messages.len(),
+                    progress: *progress,
+                    bytes_per_second: 0.0,
+                    seconds_remaining: None,
+                    complete: progress.blocks_done == progress.blocks_total,
+                })
+            }
             MessagingEvent::ConflictingCopy {
                 conversation_id,
                 message,

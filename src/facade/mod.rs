@@ -102,11 +102,12 @@ pub struct SyncManager {
     vault: RefCell<Option<Rc<Vault<DeviceStore>>>>,
     persona: RefCell<Option<Persona>>,
     pairing: RefCell<Pairing>,
-    /// The mailbox network, once connected, and how far each mailbox has been read.
+    /// The mailbox network, once connected.
     network: RefCell<Option<MailboxClient>>,
+    /// How far each pairing mailbox has been read.
     reading: RefCell<Reading>,
-    /// This device's messaging state machine, once a persona is here.
-    messenger: RefCell<Option<crate::messaging::Messenger>>,
+    /// This device's messaging and its sync, once a persona is here.
+    device: RefCell<Option<crate::device::Device>>,
     /// The pairing's messages that a put failed for, to try again at the next flush (the
     /// messaging's wait in the messenger's durable outbox).
     pairing_outbox: RefCell<VecDeque<Transmit>>,
@@ -116,8 +117,6 @@ pub struct SyncManager {
     direct: RefCell<direct::DirectLinks>,
     /// History transfers this device offered, and their blocks still to publish.
     offers: RefCell<offer::Offers>,
-    /// When this device's history import started, and how far it was then.
-    history_clock: Cell<Option<(f64, u64)>>,
     /// Envelopes that failed to open or verify since this manager opened.
     refused: Cell<u32>,
 }
@@ -211,11 +210,10 @@ impl SyncManager {
             pairing: RefCell::new(Pairing::None),
             network: RefCell::new(None),
             reading: RefCell::new(Reading::default()),
-            messenger: RefCell::new(None),
+            device: RefCell::new(None),
             pairing_outbox: RefCell::new(VecDeque::new()),
             direct: RefCell::new(direct::DirectLinks::default()),
             offers: RefCell::new(offer::Offers::default()),
-            history_clock: Cell::new(None),
             refused: Cell::new(0),
             resume_error: RefCell::new(None),
         };
@@ -248,9 +246,10 @@ impl SyncManager {
     /// revoked, just deletes them. Nothing is deleted when telling the others fails.
     pub async fn unlink(&self) -> Result<(), JsValue> {
         let leaves = self
-            .messenger
+            .device
             .borrow()
             .as_ref()
+            .map(crate::device::Device::messenger)
             .is_some_and(crate::messaging::Messenger::can_leave);
         if leaves {
             self.connected()?;
@@ -260,9 +259,10 @@ impl SyncManager {
         // What waits — the roster without this device above all — leaves before anything
         // is deleted; a send that fails keeps it in the outbox for the next attempt.
         let waiting = self
-            .messenger
+            .device
             .borrow()
             .as_ref()
+            .map(crate::device::Device::messenger)
             .is_some_and(|m| !m.outbox().is_empty());
         if waiting {
             // A flush under way may have begun before the roster without this device.
@@ -334,7 +334,7 @@ impl SyncManager {
     pub fn lock(&self) {
         self.vault.borrow_mut().take();
         self.persona.borrow_mut().take();
-        self.messenger.borrow_mut().take();
+        self.device.borrow_mut().take();
         *self.pairing.borrow_mut() = Pairing::None;
     }
 
@@ -519,9 +519,10 @@ impl SyncManager {
         let state = self.sync_state();
         match &*self.pairing.borrow() {
             Pairing::Target(_) if state == SyncState::Completed => self
-                .messenger
+                .device
                 .borrow()
                 .as_ref()
+                .map(crate::device::Device::messenger)
                 .is_none_or(|m| m.roster().device(&m.device_id()).is_none()),
             Pairing::None => false,
             _ => state != SyncState::Idle && !state.is_terminal(),
@@ -728,7 +729,7 @@ impl SyncManager {
             }
             sent += 1;
         }
-        if self.messenger.borrow().is_some() {
+        if self.device.borrow().is_some() {
             sent += self.flush_messaging(&network).await?;
         }
         if resumable {

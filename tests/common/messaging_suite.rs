@@ -8,6 +8,9 @@
 use std::time::Duration;
 
 use super::attacker::{sign_as, MaliciousDevice};
+use phantom_sync::device::{
+    Device as SyncDevice, DeviceEvent, HistoryBlockStored, SyncRequest, SyncStart,
+};
 use phantom_sync::history::vault_export::export_from_vault;
 use phantom_sync::mailbox::envelope::Envelope;
 use phantom_sync::mailbox::keys::{MailboxKeys, MailboxSeed};
@@ -31,12 +34,12 @@ use phantom_sync::vault::{MessageWrites, Vault};
 
 const NOW: u64 = 1_767_225_600;
 
-/// A device, its persona and keys, and how far it has read each mailbox.
+/// A device, its persona and keys: the core's [`SyncDevice`] (its messenger, its cursors
+/// and the rules of a sync, as the browser runs them), driven over a transport.
 pub struct Device {
-    pub messenger: Messenger,
+    core: SyncDevice,
     persona: Persona,
     keys: DeviceKeys,
-    reading: Reading,
     /// For what receiving makes the device send.
     rng: SeededRng,
 }
@@ -46,6 +49,8 @@ pub struct Device {
 pub struct Polled {
     pub events: Vec<MessagingEvent>,
     pub errors: Vec<MessagingError>,
+    /// History blocks stored, in order.
+    pub blocks: Vec<HistoryBlockStored>,
 }
 
 impl Polled {
@@ -75,44 +80,60 @@ impl Polled {
     }
 }
 
+/// Where a sync takes the history offered to the device from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum History {
+    /// Its mailbox, a batch a sync, as a page does.
+    Mailbox,
+    /// Elsewhere: the test reads it itself, step by step.
+    Elsewhere,
+}
+
 impl Device {
     fn new(messenger: Messenger, persona: &Persona, keys: &DeviceKeys) -> Self {
         Self {
-            messenger,
+            core: SyncDevice::new(messenger),
             persona: persona.clone(),
             keys: keys.clone(),
-            reading: Reading::default(),
             rng: SeededRng::new(u64::from_le_bytes(
                 keys.device_id[..8].try_into().unwrap_or_default(),
             )),
         }
     }
 
+    pub fn messenger(&self) -> &Messenger {
+        self.core.messenger()
+    }
+
+    pub fn messenger_mut(&mut self) -> &mut Messenger {
+        self.core.messenger_mut()
+    }
+
     /// The device after a reload: its state from a snapshot, its messages as stored.
     pub fn reload(&mut self) {
-        let snapshot = self.messenger.snapshot().expect("a snapshot");
+        let snapshot = self.messenger().snapshot().expect("a snapshot");
         let mut restored =
             Messenger::restore(&self.persona, &self.keys, &snapshot).expect("restored");
-        for (id, log) in self.messenger.conversations() {
+        for (id, log) in self.messenger().conversations() {
             restored
                 .restore_messages(id, log.recent_messages().cloned().collect())
                 .expect("a known conversation");
         }
-        self.messenger = restored;
+        self.core = SyncDevice::new(restored);
     }
 
     /// The device after a reload, its messages counted back in from its vault.
     pub async fn reload_from(&mut self, vault: &Vault<MemoryStore>) {
-        let snapshot = self.messenger.snapshot().expect("a snapshot");
+        let snapshot = self.messenger().snapshot().expect("a snapshot");
         let mut restored =
             Messenger::restore(&self.persona, &self.keys, &snapshot).expect("restored");
         restored.restore_from_vault(vault).await.expect("read");
-        self.messenger = restored;
+        self.core = SyncDevice::new(restored);
     }
 
     /// What an attacker who takes this device, or a copy of its storage, holds.
     pub fn stolen(&self, seed: u64) -> MaliciousDevice {
-        let snapshot = self.messenger.snapshot().expect("a snapshot");
+        let snapshot = self.messenger().snapshot().expect("a snapshot");
         MaliciousDevice::steal(&self.persona, &self.keys, &snapshot, seed)
     }
 
@@ -120,16 +141,57 @@ impl Device {
     pub fn take_authority(&mut self, code: &str) -> Result<(), &'static str> {
         let code = RecoveryCode::parse(code).map_err(|e| e.code())?;
         self.persona.take_authority(&code).map_err(|e| e.code())?;
-        self.messenger
+        self.core
+            .messenger_mut()
             .take_authority(&self.persona)
             .map_err(|e| e.code())
     }
 
-    /// Reads every mailbox the device listens on.
+    /// A sync of every mailbox the device listens on; the history is left to the test.
     pub async fn poll(&mut self, transport: &impl MailboxTransport) -> Polled {
+        self.sync(transport, History::Elsewhere).await
+    }
+
+    /// A sync as a page runs it (`SyncManager.syncMessages`), with no direct channel. The
+    /// device's memory is its vault: every write is stored, every message new to it.
+    pub async fn sync(&mut self, transport: &impl MailboxTransport, history: History) -> Polled {
         let mut polled = Polled::default();
-        for mailbox in self.messenger.listening() {
-            self.read(transport, &mailbox, &mut polled).await;
+        self.core.start_sync(SyncStart {
+            now_ms: NOW * 1000,
+            wait: Duration::ZERO,
+            direct_flowing: false,
+        });
+        while let Some(request) = self.core.poll_request() {
+            match request {
+                SyncRequest::Fetch(fetch) => {
+                    let mut cursor = fetch.cursor;
+                    let envelopes = transport
+                        .fetch_some(&fetch.mailbox, &mut cursor, fetch.wait, fetch.enough)
+                        .await
+                        .expect("fetched");
+                    self.core
+                        .handle_fetched(cursor, envelopes, &mut self.rng)
+                        .expect("a fetch asked for");
+                }
+                SyncRequest::DriveDirect => self
+                    .core
+                    .handle_direct(Vec::new(), history == History::Elsewhere)
+                    .expect("a direct step asked for"),
+                SyncRequest::Save(save) => {
+                    let messages = save.live.len() + save.history.len();
+                    self.core
+                        .handle_saved(save.mark, &vec![true; messages], NOW * 1000)
+                        .expect("a save asked for");
+                }
+                SyncRequest::DirectSignal(_) | SyncRequest::WantMoreDirect => {}
+            }
+            while let Some(event) = self.core.poll_event() {
+                match event {
+                    DeviceEvent::Messaging(event) => polled.events.push(event),
+                    DeviceEvent::Refused(error) => polled.errors.push(error),
+                    DeviceEvent::HistoryBlock(block) => polled.blocks.push(block),
+                }
+            }
         }
         polled
     }
@@ -142,21 +204,22 @@ impl Device {
         mailbox: &MailboxKeys,
         polled: &mut Polled,
     ) {
-        let mut cursor = self.reading.take(mailbox.address());
+        let mut cursor = self.core.reading_mut().take(mailbox.address());
         let envelopes = transport
             .fetch(mailbox, &mut cursor, Duration::ZERO)
             .await
             .expect("fetched");
-        self.reading.put_back(mailbox.address(), cursor);
-        let listening = self.messenger.listening();
+        self.core.reading_mut().put_back(mailbox.address(), cursor);
+        let listening = self.messenger().listening();
         for envelope in envelopes {
             match self
-                .messenger
+                .core
+                .messenger_mut()
                 .receive(mailbox.address(), &envelope, &mut self.rng)
             {
                 Ok(events) => {
                     for event in &events {
-                        self.reading.after_event(event, &listening);
+                        self.core.reading_mut().after_event(event, &listening);
                     }
                     polled.events.extend(events);
                 }
@@ -165,45 +228,15 @@ impl Device {
         }
     }
 
-    /// Reads a batch of at most `batch` envelopes of the history offered to this device,
-    /// as a sync does: the history mailbox is read again from the start when the batch
-    /// came while the manifest was unknown.
-    pub async fn read_history(
-        &mut self,
-        transport: &impl MailboxTransport,
-        batch: usize,
-    ) -> Polled {
-        let mut polled = Polled::default();
-        let Some(history) = self.messenger.history_mailbox() else {
-            return polled;
-        };
-        let manifest_known = self.messenger.history_manifest_known();
-        let mut cursor = self.reading.take(history.address());
-        let arrived = transport
-            .fetch_some(&history, &mut cursor, Duration::ZERO, batch)
-            .await
-            .expect("fetched");
-        self.reading.put_back(history.address(), cursor);
-        for envelope in &arrived {
-            match self.messenger.receive_history(envelope.as_bytes()) {
-                Ok(events) => polled.events.extend(events),
-                Err(error) => polled.errors.push(error),
-            }
-        }
-        self.reading
-            .after_history_batch(history.address(), arrived.len(), manifest_known);
-        polled
-    }
-
     fn unread_with(&self, peer: &Messenger) -> usize {
-        self.messenger
+        self.messenger()
             .conversations()
             .find(|(_, log)| log.peer == peer.persona_key())
             .map_or(0, |(_, log)| log.unread())
     }
 
     fn bodies_with(&self, peer: &Messenger) -> Vec<String> {
-        self.messenger
+        self.messenger()
             .conversations()
             .find(|(_, log)| log.peer == peer.persona_key())
             .map(|(_, log)| log.recent_messages().map(|m| m.body.clone()).collect())
@@ -287,7 +320,7 @@ async fn cast_with_tablet_entry(
         }),
         "B learns it is on the roster: {polled:?}"
     );
-    assert_eq!(bob_b.messenger.roster().devices.len(), 2);
+    assert_eq!(bob_b.messenger().roster().devices.len(), 2);
     let card = bob_a.contact_card().expect("card");
     let bob_key = alice.add_contact(&card, &mut rng).expect("added");
     Cast {
@@ -304,12 +337,12 @@ async fn cast_with_tablet_entry(
 async fn cast_after_a_first_message(transport: &impl MailboxTransport, seed: u64) -> Cast {
     let mut cast = cast(transport, seed).await;
     cast.alice
-        .messenger
+        .messenger_mut()
         .send_text(&cast.bob_key, "before", NOW * 1000, &mut cast.rng)
         .expect("sent");
     deliver(
         transport,
-        cast.alice.messenger.outbox_mut().take_envelopes(),
+        cast.alice.messenger_mut().outbox_mut().take_envelopes(),
     )
     .await;
     for bob in [&mut cast.bob_a, &mut cast.bob_b] {
@@ -331,10 +364,10 @@ pub async fn alice_writes_to_bob_on_both_devices_and_bob_replies(
     } = cast(transport, seed).await;
 
     alice
-        .messenger
+        .messenger_mut()
         .send_text(&bob_key, "Hi Bob!", NOW * 1000, &mut rng)
         .expect("sent");
-    let sent = alice.messenger.outbox_mut().take_envelopes();
+    let sent = alice.messenger_mut().outbox_mut().take_envelopes();
     assert_eq!(sent.len(), 1, "Alice has no other device to copy");
     deliver(transport, sent.clone()).await;
     for bob in [&mut bob_a, &mut bob_b] {
@@ -345,31 +378,31 @@ pub async fn alice_writes_to_bob_on_both_devices_and_bob_replies(
             .events
             .iter()
             .any(|e| matches!(e, MessagingEvent::ContactAdded { display_name, .. } if display_name == "Alice")));
-        assert_eq!(bob.unread_with(&alice.messenger), 1);
+        assert_eq!(bob.unread_with(alice.messenger()), 1);
     }
 
     // The same envelope again, and a node replaying it: nothing changes.
     deliver(transport, sent.clone()).await;
     let replay = Envelope::new(sent[0].bytes.clone()).expect("envelope");
     assert!(bob_b
-        .messenger
+        .messenger_mut()
         .receive(sent[0].mailbox.address(), &replay, &mut rng)
         .expect("ignored")
         .is_empty());
     assert!(bob_b.poll(transport).await.events.is_empty());
-    assert_eq!(bob_b.bodies_with(&alice.messenger), vec!["Hi Bob!"]);
+    assert_eq!(bob_b.bodies_with(alice.messenger()), vec!["Hi Bob!"]);
 
     // Bob replies from A: Alice gets it, and B shows it in the conversation too.
     bob_a
-        .messenger
+        .messenger_mut()
         .send_text(
-            &alice.messenger.persona_key(),
+            &alice.messenger().persona_key(),
             "Hi Alice, from my laptop",
             NOW * 1000 + 5,
             &mut rng,
         )
         .expect("sent");
-    let reply = bob_a.messenger.outbox_mut().take_envelopes();
+    let reply = bob_a.messenger_mut().outbox_mut().take_envelopes();
     assert_eq!(reply.len(), 2, "to Alice's inbox and Bob's own");
     deliver(transport, reply).await;
     assert_eq!(
@@ -381,58 +414,64 @@ pub async fn alice_writes_to_bob_on_both_devices_and_bob_replies(
     assert!(on_b.events.iter().any(|e| matches!(
         e,
         MessagingEvent::Message { message, .. }
-            if message.sender == Sender::OwnDevice(bob_a.messenger.device_id())
+            if message.sender == Sender::OwnDevice(bob_a.messenger().device_id())
     )));
     assert_eq!(
-        bob_b.bodies_with(&alice.messenger),
+        bob_b.bodies_with(alice.messenger()),
         vec!["Hi Bob!", "Hi Alice, from my laptop"],
         "ordered by sender time"
     );
 
     // B knows when A was last in use (the reply's time), and it knows it after a reload.
-    let bob_a_id = bob_a.messenger.device_id();
-    assert_eq!(bob_b.messenger.last_active(&bob_a_id), Some(NOW * 1000 + 5));
+    let bob_a_id = bob_a.messenger().device_id();
     assert_eq!(
-        alice.messenger.last_active(&bob_a_id),
+        bob_b.messenger().last_active(&bob_a_id),
+        Some(NOW * 1000 + 5)
+    );
+    assert_eq!(
+        alice.messenger().last_active(&bob_a_id),
         None,
         "own devices only"
     );
 
     // B reloads: what it knows, its sessions and what it has seen come back.
     bob_b.reload();
-    assert_eq!(bob_b.messenger.last_active(&bob_a_id), Some(NOW * 1000 + 5));
+    assert_eq!(
+        bob_b.messenger().last_active(&bob_a_id),
+        Some(NOW * 1000 + 5)
+    );
     assert!(bob_b
-        .messenger
+        .messenger_mut()
         .receive(sent[0].mailbox.address(), &replay, &mut rng)
         .expect("ignored")
         .is_empty());
     assert_eq!(
-        bob_b.bodies_with(&alice.messenger),
+        bob_b.bodies_with(alice.messenger()),
         vec!["Hi Bob!", "Hi Alice, from my laptop"]
     );
 
     // Bob reads on A: B's unread count clears, and applying it sends nothing back.
-    assert_eq!(bob_b.unread_with(&alice.messenger), 1);
+    assert_eq!(bob_b.unread_with(alice.messenger()), 1);
     let conversation = *bob_a
-        .messenger
+        .messenger()
         .conversations()
         .next()
         .expect("a conversation")
         .0;
     assert!(bob_a
-        .messenger
+        .messenger_mut()
         .mark_read(&conversation, &mut rng)
         .expect("read"));
-    let read = bob_a.messenger.outbox_mut().take_envelopes();
+    let read = bob_a.messenger_mut().outbox_mut().take_envelopes();
     assert_eq!(read.len(), 1);
     assert!(
         !bob_a
-            .messenger
+            .messenger_mut()
             .mark_read(&conversation, &mut rng)
             .expect("again"),
         "reading twice is one state change"
     );
-    assert!(bob_a.messenger.outbox().is_empty());
+    assert!(bob_a.messenger().outbox().is_empty());
     deliver(transport, read).await;
     let polled = bob_b.poll(transport).await;
     assert_eq!(
@@ -442,19 +481,19 @@ pub async fn alice_writes_to_bob_on_both_devices_and_bob_replies(
             unread: 0
         }]
     );
-    assert_eq!(bob_b.unread_with(&alice.messenger), 0);
-    assert_eq!(bob_a.unread_with(&alice.messenger), 0);
+    assert_eq!(bob_b.unread_with(alice.messenger()), 0);
+    assert_eq!(bob_a.unread_with(alice.messenger()), 0);
 
     // After a reload, Alice's next message still opens on B (its Olm session came back).
     bob_b.reload();
     alice
-        .messenger
+        .messenger_mut()
         .send_text(&bob_key, "Still there?", NOW * 1000 + 9, &mut rng)
         .expect("sent");
-    let again = alice.messenger.outbox_mut().take_envelopes();
+    let again = alice.messenger_mut().outbox_mut().take_envelopes();
     deliver(transport, again).await;
     assert_eq!(bob_b.poll(transport).await.messages(), vec!["Still there?"]);
-    assert_eq!(bob_b.unread_with(&alice.messenger), 1);
+    assert_eq!(bob_b.unread_with(alice.messenger()), 1);
 }
 
 /// Issue 22 (sealed sender): a node holds every envelope of both inboxes after Alice and
@@ -470,28 +509,36 @@ pub async fn a_node_sees_no_sender_or_recipient_key(transport: &impl MailboxTran
         bob_key,
     } = cast(transport, seed).await;
     alice
-        .messenger
+        .messenger_mut()
         .send_text(&bob_key, "Hi Bob!", NOW * 1000, &mut rng)
         .expect("sent");
-    deliver(transport, alice.messenger.outbox_mut().take_envelopes()).await;
+    deliver(
+        transport,
+        alice.messenger_mut().outbox_mut().take_envelopes(),
+    )
+    .await;
     bob_b.poll(transport).await;
     assert_eq!(bob_a.poll(transport).await.messages(), vec!["Hi Bob!"]);
-    let alice_key = alice.messenger.persona_key();
+    let alice_key = alice.messenger().persona_key();
     bob_a
-        .messenger
+        .messenger_mut()
         .send_text(&alice_key, "Hi Alice", NOW * 1000 + 5, &mut rng)
         .expect("sent");
-    let conversation = *bob_a.messenger.conversations().next().expect("one").0;
+    let conversation = *bob_a.messenger().conversations().next().expect("one").0;
     bob_a
-        .messenger
+        .messenger_mut()
         .mark_read(&conversation, &mut rng)
         .expect("read");
-    deliver(transport, bob_a.messenger.outbox_mut().take_envelopes()).await;
+    deliver(
+        transport,
+        bob_a.messenger_mut().outbox_mut().take_envelopes(),
+    )
+    .await;
     assert_eq!(alice.poll(transport).await.messages(), vec!["Hi Alice"]);
     assert_eq!(bob_b.poll(transport).await.messages(), vec!["Hi Alice"]);
 
     let mut keys = vec![alice_key, bob_key];
-    for roster in [alice.messenger.roster(), bob_a.messenger.roster()] {
+    for roster in [alice.messenger().roster(), bob_a.messenger().roster()] {
         for device in &roster.devices {
             keys.extend([device.identity_key, device.signing_key, device.fallback_key]);
             keys.extend(device.sealing_key);
@@ -499,7 +546,7 @@ pub async fn a_node_sees_no_sender_or_recipient_key(transport: &impl MailboxTran
     }
     assert_eq!(keys.len(), 2 + 3 * 4, "every device has a sealing key");
     let mut held = 0;
-    for roster in [alice.messenger.roster(), bob_a.messenger.roster()] {
+    for roster in [alice.messenger().roster(), bob_a.messenger().roster()] {
         for envelope in everything_in(transport, &roster.inbox.keys()).await {
             let bytes = envelope.as_bytes();
             assert!(
@@ -536,9 +583,9 @@ pub async fn a_device_without_a_sealing_key_gets_one_signed_in(
         mut bob_b,
         bob_key,
     } = cast_with_tablet_entry(transport, seed, |entry| entry.sealing_key = None).await;
-    let tablet_id = bob_b.messenger.device_id();
+    let tablet_id = bob_b.messenger().device_id();
     let tablet_key = |bob: &Device| {
-        bob.messenger
+        bob.messenger()
             .roster()
             .device(&tablet_id)
             .and_then(|d| d.sealing_key)
@@ -546,10 +593,10 @@ pub async fn a_device_without_a_sealing_key_gets_one_signed_in(
     assert_eq!(tablet_key(&bob_a), None);
     let mut send = |alice: &mut Device, body: &str, at: u64| {
         alice
-            .messenger
+            .messenger_mut()
             .send_text(&bob_key, body, NOW * 1000 + at, &mut rng)
             .expect("sent");
-        alice.messenger.outbox_mut().take_envelopes()
+        alice.messenger_mut().outbox_mut().take_envelopes()
     };
     let sent = send(&mut alice, "before", 1);
     assert!(matches!(
@@ -562,22 +609,30 @@ pub async fn a_device_without_a_sealing_key_gets_one_signed_in(
     }
 
     assert!(bob_b
-        .messenger
+        .messenger_mut()
         .announce_sealing_key(&mut SeededRng::new(seed ^ 9))
         .expect("announced"));
-    deliver(transport, bob_b.messenger.outbox_mut().take_envelopes()).await;
+    deliver(
+        transport,
+        bob_b.messenger_mut().outbox_mut().take_envelopes(),
+    )
+    .await;
     let polled = bob_a.poll(transport).await;
     assert!(polled
         .events
         .iter()
         .any(|e| matches!(e, MessagingEvent::RosterChanged { .. })));
     let signed_in = tablet_key(&bob_a).expect("the tablet's key on the roster");
-    deliver(transport, bob_a.messenger.outbox_mut().take_envelopes()).await;
+    deliver(
+        transport,
+        bob_a.messenger_mut().outbox_mut().take_envelopes(),
+    )
+    .await;
     bob_b.poll(transport).await;
     assert_eq!(tablet_key(&bob_b), Some(signed_in));
     assert!(
         !bob_b
-            .messenger
+            .messenger_mut()
             .announce_sealing_key(&mut SeededRng::new(seed ^ 10))
             .expect("nothing to do"),
         "listed with its key: nothing more to send"
@@ -595,9 +650,9 @@ pub async fn a_device_without_a_sealing_key_gets_one_signed_in(
     }
 
     // A second key from the tablet (a device trying to swap its key) changes nothing.
-    let roster = bob_a.messenger.roster().clone();
+    let roster = bob_a.messenger().roster().clone();
     let laptop = roster
-        .device(&bob_a.messenger.device_id())
+        .device(&bob_a.messenger().device_id())
         .cloned()
         .expect("on the roster");
     let swap =
@@ -606,7 +661,7 @@ pub async fn a_device_without_a_sealing_key_gets_one_signed_in(
             .seal(&Content::SealingKey([0x77; 32]), &[laptop], roster.inbox);
     deliver(transport, vec![swap]).await;
     bob_a.poll(transport).await;
-    assert_eq!(bob_a.messenger.roster(), &roster);
+    assert_eq!(bob_a.messenger().roster(), &roster);
 }
 
 /// A network whose first answer for one mailbox has its first two envelopes swapped: nodes'
@@ -662,7 +717,7 @@ pub async fn a_block_read_before_its_manifest_is_read_again(
     const COUNT: u64 = 40;
     for n in 0..COUNT {
         alice
-            .messenger
+            .messenger_mut()
             .send_text(
                 &bob_key,
                 &format!("old message {n} ").repeat(60),
@@ -670,7 +725,11 @@ pub async fn a_block_read_before_its_manifest_is_read_again(
                 &mut rng,
             )
             .expect("sent");
-        deliver(transport, alice.messenger.outbox_mut().take_envelopes()).await;
+        deliver(
+            transport,
+            alice.messenger_mut().outbox_mut().take_envelopes(),
+        )
+        .await;
     }
     let received = bob_a.poll(transport).await.received();
     assert_eq!(received.len() as u64, COUNT);
@@ -679,33 +738,27 @@ pub async fn a_block_read_before_its_manifest_is_read_again(
         .put_messages(&received, &mut rng)
         .await
         .expect("stored");
-    let tablet = bob_b.messenger.device_id();
-    offer_history(transport, &mut bob_a, &vault_a, &tablet, &mut rng).await;
-    bob_b.poll(transport).await;
-    let history = bob_b.messenger.history_mailbox().expect("a transfer");
+    let tablet = bob_b.messenger().device_id();
+    let history = offer_history(transport, &mut bob_a, &vault_a, &tablet, &mut rng).await;
     let swapping = FirstAnswerSwapped {
         network: transport,
-        mailbox: history.address(),
+        mailbox: history,
         swapped: std::cell::Cell::new(false),
     };
 
-    let (mut imported, mut complete, mut batches) = (0, false, 0);
-    while !complete && batches < 8 {
-        batches += 1;
-        let polled = bob_b.read_history(&swapping, 16).await;
+    // Syncs as a page runs them: the offer, then a batch of history each.
+    let (mut imported, mut complete, mut syncs) = (0, false, 0);
+    while !complete && syncs < 8 {
+        syncs += 1;
+        let polled = bob_b.sync(&swapping, History::Mailbox).await;
         assert!(polled.errors.is_empty(), "{:?}", polled.errors);
-        for event in polled.events {
-            if let MessagingEvent::HistoryImported {
-                messages, progress, ..
-            } = event
-            {
-                imported += messages.len() as u64;
-                complete = progress.blocks_done == progress.blocks_total;
-            }
+        for block in polled.blocks {
+            imported += block.imported as u64;
+            complete = block.complete;
         }
     }
     assert!(swapping.swapped.get(), "the first answer came out of order");
-    assert!(complete, "every block in, after {batches} batches");
+    assert!(complete, "every block in, after {syncs} syncs");
     assert_eq!(imported, COUNT, "every message once");
 }
 
@@ -723,10 +776,10 @@ pub async fn a_dropped_message_is_noticed_and_filled_in(
     let mut sent = Vec::new();
     for n in 1..=3 {
         alice
-            .messenger
+            .messenger_mut()
             .send_text(&bob_key, &format!("number {n}"), NOW * 1000 + n, &mut rng)
             .expect("sent");
-        let transmits = alice.messenger.outbox_mut().take_envelopes();
+        let transmits = alice.messenger_mut().outbox_mut().take_envelopes();
         sent.push(transmits);
     }
     let second = sent.remove(1);
@@ -750,7 +803,7 @@ pub async fn a_dropped_message_is_noticed_and_filled_in(
         .iter()
         .any(|e| matches!(e, MessagingEvent::Gap { .. })));
     assert_eq!(
-        bob_a.bodies_with(&alice.messenger),
+        bob_a.bodies_with(alice.messenger()),
         vec!["number 1", "number 2", "number 3"]
     );
 }
@@ -770,10 +823,10 @@ pub async fn a_copy_altered_past_its_seal_does_not_spoil_the_genuine_one(
     } = cast(transport, seed).await;
     for n in 1..=2 {
         alice
-            .messenger
+            .messenger_mut()
             .send_text(&bob_key, &format!("number {n}"), NOW * 1000 + n, &mut rng)
             .expect("sent");
-        let transmits = alice.messenger.outbox_mut().take_envelopes();
+        let transmits = alice.messenger_mut().outbox_mut().take_envelopes();
         let altered = transmits
             .iter()
             .cloned()
@@ -807,19 +860,23 @@ pub async fn a_revoked_device_reads_nothing_new(transport: &impl MailboxTranspor
         mut bob_b,
         bob_key,
     } = cast_after_a_first_message(transport, seed).await;
-    let old_roster = bob_a.messenger.roster().clone();
+    let old_roster = bob_a.messenger().roster().clone();
 
     bob_a
-        .messenger
-        .revoke_device(&bob_b.messenger.device_id(), &mut rng)
+        .messenger_mut()
+        .revoke_device(&bob_b.messenger().device_id(), &mut rng)
         .expect("revoked");
     assert_ne!(
-        bob_a.messenger.roster().inbox,
+        bob_a.messenger().roster().inbox,
         old_roster.inbox,
         "a new inbox"
     );
-    assert_eq!(bob_a.messenger.roster().epoch, old_roster.epoch + 1);
-    deliver(transport, bob_a.messenger.outbox_mut().take_envelopes()).await;
+    assert_eq!(bob_a.messenger().roster().epoch, old_roster.epoch + 1);
+    deliver(
+        transport,
+        bob_a.messenger_mut().outbox_mut().take_envelopes(),
+    )
+    .await;
     let at_alice = alice.poll(transport).await;
     assert!(at_alice.events.contains(&MessagingEvent::RosterChanged {
         persona_key: bob_key,
@@ -827,11 +884,11 @@ pub async fn a_revoked_device_reads_nothing_new(transport: &impl MailboxTranspor
     }));
 
     alice
-        .messenger
+        .messenger_mut()
         .send_text(&bob_key, "after", NOW * 1000 + 10, &mut rng)
         .expect("sent");
-    let after = alice.messenger.outbox_mut().take_envelopes();
-    assert_eq!(after[0].mailbox, bob_a.messenger.roster().inbox.keys());
+    let after = alice.messenger_mut().outbox_mut().take_envelopes();
+    assert_eq!(after[0].mailbox, bob_a.messenger().roster().inbox.keys());
     deliver(transport, after).await;
     assert_eq!(bob_a.poll(transport).await.messages(), vec!["after"]);
 
@@ -841,14 +898,14 @@ pub async fn a_revoked_device_reads_nothing_new(transport: &impl MailboxTranspor
     bob_b
         .read(
             transport,
-            &profile_keys(bob_a.messenger.roster()),
+            &profile_keys(bob_a.messenger().roster()),
             &mut polled,
         )
         .await;
     bob_b
         .read(
             transport,
-            &bob_a.messenger.roster().inbox.keys(),
+            &bob_a.messenger().roster().inbox.keys(),
             &mut polled,
         )
         .await;
@@ -857,9 +914,9 @@ pub async fn a_revoked_device_reads_nothing_new(transport: &impl MailboxTranspor
     assert!(polled.error_codes().contains(&"not_for_this_device"));
     assert_eq!(
         bob_b
-            .messenger
+            .messenger_mut()
             .send_text(
-                &alice.messenger.persona_key(),
+                &alice.messenger().persona_key(),
                 "still here?",
                 NOW * 1000 + 20,
                 &mut rng
@@ -871,15 +928,15 @@ pub async fn a_revoked_device_reads_nothing_new(transport: &impl MailboxTranspor
 
     // Alice and Bob's A carry on.
     bob_a
-        .messenger
+        .messenger_mut()
         .send_text(
-            &alice.messenger.persona_key(),
+            &alice.messenger().persona_key(),
             "still me",
             NOW * 1000 + 30,
             &mut rng,
         )
         .expect("sent");
-    let reply = bob_a.messenger.outbox_mut().take_envelopes();
+    let reply = bob_a.messenger_mut().outbox_mut().take_envelopes();
     assert_eq!(reply.len(), 1, "no other own device to copy");
     deliver(transport, reply).await;
     assert_eq!(alice.poll(transport).await.messages(), vec!["still me"]);
@@ -887,12 +944,12 @@ pub async fn a_revoked_device_reads_nothing_new(transport: &impl MailboxTranspor
     // Bob's profile mailbox still holds his older rosters: read again, they are history
     // and change nothing.
     let mut stale = Polled::default();
-    alice.reading = Reading::default();
+    *alice.core.reading_mut() = Reading::default();
     let mut alice_fresh_cursor = alice;
     alice_fresh_cursor
         .read(
             transport,
-            &profile_keys(bob_a.messenger.roster()),
+            &profile_keys(bob_a.messenger().roster()),
             &mut stale,
         )
         .await;
@@ -901,8 +958,8 @@ pub async fn a_revoked_device_reads_nothing_new(transport: &impl MailboxTranspor
         "{stale:?}"
     );
     assert_eq!(
-        alice_fresh_cursor.messenger.contact_roster(&bob_key),
-        Some(bob_a.messenger.roster())
+        alice_fresh_cursor.messenger().contact_roster(&bob_key),
+        Some(bob_a.messenger().roster())
     );
 }
 
@@ -923,14 +980,14 @@ pub async fn a_revocation_dropped_on_the_way_still_reaches_the_contact(
         mut bob_b,
         bob_key,
     } = cast_after_a_first_message(transport, seed).await;
-    let epoch = bob_a.messenger.roster().epoch;
+    let epoch = bob_a.messenger().roster().epoch;
     bob_a
-        .messenger
-        .revoke_device(&bob_b.messenger.device_id(), &mut rng)
+        .messenger_mut()
+        .revoke_device(&bob_b.messenger().device_id(), &mut rng)
         .expect("revoked");
-    let alice_inbox = alice.messenger.roster().inbox;
+    let alice_inbox = alice.messenger().roster().inbox;
     let (dropped, kept): (Vec<_>, Vec<_>) = bob_a
-        .messenger
+        .messenger_mut()
         .outbox_mut()
         .take_envelopes()
         .into_iter()
@@ -952,35 +1009,39 @@ pub async fn a_revocation_dropped_on_the_way_still_reaches_the_contact(
     );
     assert_eq!(
         alice
-            .messenger
+            .messenger()
             .contact_roster(&bob_key)
             .map(|r| r.devices.clone()),
-        Some(bob_a.messenger.roster().devices.clone())
+        Some(bob_a.messenger().roster().devices.clone())
     );
     // Alice knows Bob's devices, not yet his new inbox: her text goes to the old one, which
     // Bob's phone still reads, and which tells her the new inbox again.
     alice
-        .messenger
+        .messenger_mut()
         .send_text(&bob_key, "for Bob's phone only", NOW * 1000 + 10, &mut rng)
         .expect("sent");
-    let sent = alice.messenger.outbox_mut().take_envelopes();
-    let old_inbox = bob_a.messenger.listening()[1].clone();
+    let sent = alice.messenger_mut().outbox_mut().take_envelopes();
+    let old_inbox = bob_a.messenger().listening()[1].clone();
     assert!(sent.iter().all(|transmit| transmit.mailbox == old_inbox));
     deliver(transport, sent).await;
     assert_eq!(
         bob_a.poll(transport).await.messages(),
         vec!["for Bob's phone only"]
     );
-    deliver(transport, bob_a.messenger.outbox_mut().take_envelopes()).await;
+    deliver(
+        transport,
+        bob_a.messenger_mut().outbox_mut().take_envelopes(),
+    )
+    .await;
     alice.poll(transport).await;
     alice
-        .messenger
+        .messenger_mut()
         .send_text(&bob_key, "to the new inbox", NOW * 1000 + 11, &mut rng)
         .expect("sent");
-    let sent = alice.messenger.outbox_mut().take_envelopes();
+    let sent = alice.messenger_mut().outbox_mut().take_envelopes();
     assert!(sent
         .iter()
-        .all(|transmit| transmit.mailbox == bob_a.messenger.roster().inbox.keys()));
+        .all(|transmit| transmit.mailbox == bob_a.messenger().roster().inbox.keys()));
     deliver(transport, sent).await;
     assert_eq!(
         bob_a.poll(transport).await.messages(),
@@ -988,7 +1049,11 @@ pub async fn a_revocation_dropped_on_the_way_still_reaches_the_contact(
     );
     let mut at_b = bob_b.poll(transport).await;
     bob_b
-        .read(transport, &bob_a.messenger.roster().inbox.keys(), &mut at_b)
+        .read(
+            transport,
+            &bob_a.messenger().roster().inbox.keys(),
+            &mut at_b,
+        )
         .await;
     assert!(at_b.messages().is_empty(), "{at_b:?}");
 }
@@ -1001,14 +1066,22 @@ pub async fn a_device_that_leaves_is_off_the_roster(transport: &impl MailboxTran
         mut bob_b,
         bob_key,
     } = cast_after_a_first_message(transport, seed).await;
-    let epoch = bob_a.messenger.roster().epoch;
+    let epoch = bob_a.messenger().roster().epoch;
 
     // The tablet holds no authority: it asks the laptop, which signs the roster without it.
-    assert!(bob_b.messenger.can_leave() && !bob_b.messenger.holds_authority());
-    bob_b.messenger.leave(&mut rng).expect("left");
-    deliver(transport, bob_b.messenger.outbox_mut().take_envelopes()).await;
+    assert!(bob_b.messenger().can_leave() && !bob_b.messenger().holds_authority());
+    bob_b.messenger_mut().leave(&mut rng).expect("left");
+    deliver(
+        transport,
+        bob_b.messenger_mut().outbox_mut().take_envelopes(),
+    )
+    .await;
     let at_laptop = bob_a.poll(transport).await;
-    deliver(transport, bob_a.messenger.outbox_mut().take_envelopes()).await;
+    deliver(
+        transport,
+        bob_a.messenger_mut().outbox_mut().take_envelopes(),
+    )
+    .await;
     assert!(
         at_laptop.events.contains(&MessagingEvent::RosterChanged {
             persona_key: bob_key,
@@ -1016,7 +1089,7 @@ pub async fn a_device_that_leaves_is_off_the_roster(transport: &impl MailboxTran
         }),
         "{at_laptop:?}"
     );
-    assert_eq!(bob_a.messenger.roster().devices.len(), 1);
+    assert_eq!(bob_a.messenger().roster().devices.len(), 1);
     assert!(alice
         .poll(transport)
         .await
@@ -1027,10 +1100,10 @@ pub async fn a_device_that_leaves_is_off_the_roster(transport: &impl MailboxTran
         }));
 
     alice
-        .messenger
+        .messenger_mut()
         .send_text(&bob_key, "just the laptop", NOW * 1000 + 10, &mut rng)
         .expect("sent");
-    let sent = alice.messenger.outbox_mut().take_envelopes();
+    let sent = alice.messenger_mut().outbox_mut().take_envelopes();
     assert_eq!(sent.len(), 1);
     deliver(transport, sent).await;
     assert_eq!(
@@ -1039,16 +1112,21 @@ pub async fn a_device_that_leaves_is_off_the_roster(transport: &impl MailboxTran
     );
     assert_eq!(
         bob_b
-            .messenger
-            .send_text(&alice.messenger.persona_key(), "gone", NOW * 1000, &mut rng)
+            .messenger_mut()
+            .send_text(
+                &alice.messenger().persona_key(),
+                "gone",
+                NOW * 1000,
+                &mut rng
+            )
             .map(|_| ())
             .map_err(|e| e.code()),
         Err("device_revoked")
     );
-    assert!(!bob_b.messenger.can_leave() && !bob_a.messenger.can_leave());
+    assert!(!bob_b.messenger().can_leave() && !bob_a.messenger().can_leave());
     assert_eq!(
         bob_a
-            .messenger
+            .messenger_mut()
             .leave(&mut rng)
             .map(|_| ())
             .map_err(|e| e.code()),
@@ -1083,19 +1161,23 @@ pub async fn a_removed_device_cannot_sign_a_roster_anyone_accepts(
         bob_key,
     } = cast_after_a_first_message(transport, seed).await;
     let mut tablet = bob_b.stolen(seed ^ 0x7ab1e7);
-    let tablet_before = bob_b.messenger.snapshot().expect("a snapshot");
-    let old_inbox = bob_a.messenger.roster().inbox;
+    let tablet_before = bob_b.messenger().snapshot().expect("a snapshot");
+    let old_inbox = bob_a.messenger().roster().inbox;
     bob_a
-        .messenger
-        .revoke_device(&bob_b.messenger.device_id(), &mut rng)
+        .messenger_mut()
+        .revoke_device(&bob_b.messenger().device_id(), &mut rng)
         .expect("revoked");
-    deliver(transport, bob_a.messenger.outbox_mut().take_envelopes()).await;
+    deliver(
+        transport,
+        bob_a.messenger_mut().outbox_mut().take_envelopes(),
+    )
+    .await;
     alice.poll(transport).await;
-    let genuine = bob_a.messenger.roster().clone();
-    assert_eq!(alice.messenger.contact_roster(&bob_key), Some(&genuine));
+    let genuine = bob_a.messenger().roster().clone();
+    assert_eq!(alice.messenger().contact_roster(&bob_key), Some(&genuine));
 
     // What the tablet can still read: Bob's published roster — his devices, not his inbox.
-    let published = everything_in(transport, &profile_keys(bob_a.messenger.roster())).await;
+    let published = everything_in(transport, &profile_keys(bob_a.messenger().roster())).await;
     assert!(!published.is_empty());
     let epoch = genuine.epoch;
     let mut re_added = genuine.withheld();
@@ -1113,8 +1195,8 @@ pub async fn a_removed_device_cannot_sign_a_roster_anyone_accepts(
     }
     // Published where only the identity key writes: real nodes refuse every one.
     let published = attempt(transport, tablet.publish(&forged)).await;
-    let alice_devices = alice.messenger.roster().devices.clone();
-    let alice_inbox = alice.messenger.roster().inbox;
+    let alice_devices = alice.messenger().roster().devices.clone();
+    let alice_inbox = alice.messenger().roster().inbox;
     let mut announced = tablet.announce(&forged, &alice_devices, alice_inbox);
     announced.extend(tablet.announce(&forged, &genuine.devices, old_inbox));
     deliver(transport, announced).await;
@@ -1138,16 +1220,20 @@ pub async fn a_removed_device_cannot_sign_a_roster_anyone_accepts(
         );
         assert!(polled.events.is_empty(), "{name}: {:?}", polled.events);
     }
-    assert_eq!(alice.messenger.contact_roster(&bob_key), Some(&genuine));
-    assert_eq!(bob_a.messenger.roster(), &genuine);
-    assert!(!bob_a.messenger.is_revoked());
+    assert_eq!(alice.messenger().contact_roster(&bob_key), Some(&genuine));
+    assert_eq!(bob_a.messenger().roster(), &genuine);
+    assert!(!bob_a.messenger().is_revoked());
 
     // Alice writes: sealed to the laptop alone, into the inbox the tablet was never told.
     alice
-        .messenger
+        .messenger_mut()
         .send_text(&bob_key, "only the laptop", NOW * 1000 + 40, &mut rng)
         .expect("sent");
-    deliver(transport, alice.messenger.outbox_mut().take_envelopes()).await;
+    deliver(
+        transport,
+        alice.messenger_mut().outbox_mut().take_envelopes(),
+    )
+    .await;
     assert_eq!(
         bob_a.poll(transport).await.messages(),
         vec!["only the laptop"]
@@ -1169,14 +1255,14 @@ pub async fn a_removed_device_cannot_sign_a_roster_anyone_accepts(
     let mut restored =
         Messenger::restore(&tablet.persona, &tablet.keys, &tablet_before).expect("restored");
     for refused in [
-        restored.revoke_device(&bob_a.messenger.device_id(), &mut rng),
+        restored.revoke_device(&bob_a.messenger().device_id(), &mut rng),
         restored.add_device(tablet.entry.clone(), &mut rng),
     ] {
         assert_eq!(refused.map_err(|e| e.code()), Err("not_authority"));
     }
     restored
         .send_text(
-            &alice.messenger.persona_key(),
+            &alice.messenger().persona_key(),
             "I am Bob",
             NOW * 1000 + 50,
             &mut rng,
@@ -1205,30 +1291,34 @@ pub async fn a_removed_device_cannot_learn_the_new_inbox(
         bob_key,
     } = cast_after_a_first_message(transport, seed).await;
     let tablet = bob_b.stolen(seed ^ 0x1b0c);
-    let old_inbox = bob_a.messenger.roster().inbox;
-    let published_before = everything_in(transport, &profile_keys(bob_a.messenger.roster()))
+    let old_inbox = bob_a.messenger().roster().inbox;
+    let published_before = everything_in(transport, &profile_keys(bob_a.messenger().roster()))
         .await
         .len();
     let old_inbox_before = everything_in(transport, &old_inbox.keys()).await.len();
     bob_a
-        .messenger
-        .revoke_device(&bob_b.messenger.device_id(), &mut rng)
+        .messenger_mut()
+        .revoke_device(&bob_b.messenger().device_id(), &mut rng)
         .expect("revoked");
-    deliver(transport, bob_a.messenger.outbox_mut().take_envelopes()).await;
-    let new_inbox = bob_a.messenger.roster().inbox;
+    deliver(
+        transport,
+        bob_a.messenger_mut().outbox_mut().take_envelopes(),
+    )
+    .await;
+    let new_inbox = bob_a.messenger().roster().inbox;
     assert_ne!(new_inbox, old_inbox);
     alice.poll(transport).await;
     assert_eq!(
-        alice.messenger.contact_roster(&bob_key).map(|r| r.inbox),
+        alice.messenger().contact_roster(&bob_key).map(|r| r.inbox),
         Some(new_inbox),
         "Alice writes to the new inbox"
     );
 
     let mut readable = Vec::new();
     for mailbox in [
-        &profile_keys(bob_a.messenger.roster()),
+        &profile_keys(bob_a.messenger().roster()),
         &old_inbox.keys(),
-        &alice.messenger.roster().inbox.keys(),
+        &alice.messenger().roster().inbox.keys(),
     ] {
         readable.extend(everything_in(transport, mailbox).await);
     }
@@ -1251,10 +1341,10 @@ pub async fn a_removed_device_cannot_learn_the_new_inbox(
     }
     // Since the removal, the profile holds the withheld roster alone, and nothing the
     // tablet can read elsewhere is sealed to it.
-    let published = everything_in(transport, &profile_keys(bob_a.messenger.roster())).await;
+    let published = everything_in(transport, &profile_keys(bob_a.messenger().roster())).await;
     let since_removal = published.get(published_before..).unwrap_or_default();
     assert_eq!(since_removal.len(), 1, "the withheld roster");
-    let sealed_to_alice = everything_in(transport, &alice.messenger.roster().inbox.keys()).await;
+    let sealed_to_alice = everything_in(transport, &alice.messenger().roster().inbox.keys()).await;
     assert!(!tablet.can_open_any(&sealed_to_alice));
     assert_eq!(
         everything_in(transport, &old_inbox.keys()).await.len(),
@@ -1278,17 +1368,17 @@ pub async fn a_linked_device_cannot_change_the_roster_it_is_on(
         bob_key,
     } = cast_after_a_first_message(transport, seed).await;
     let mut tablet = bob_b.stolen(seed ^ 0x7ab1e7);
-    let genuine = bob_a.messenger.roster().clone();
+    let genuine = bob_a.messenger().roster().clone();
     let mut forged = Vec::new();
     for epoch in [genuine.epoch + 1, u64::MAX] {
         forged.extend(tablet.forge(&tablet.roster_of_its_own(epoch, genuine.inbox)));
     }
     // Published where only the identity key writes: real nodes refuse every one.
     let published = attempt(transport, tablet.publish(&forged)).await;
-    let alice_devices = alice.messenger.roster().devices.clone();
-    let alice_inbox = alice.messenger.roster().inbox;
+    let alice_devices = alice.messenger().roster().devices.clone();
+    let alice_inbox = alice.messenger().roster().inbox;
     let mut announced = tablet.announce(&forged, &alice_devices, alice_inbox);
-    let laptop = genuine.device(&bob_a.messenger.device_id()).cloned();
+    let laptop = genuine.device(&bob_a.messenger().device_id()).cloned();
     announced.extend(tablet.announce(&forged, &Vec::from_iter(laptop.clone()), genuine.inbox));
     deliver(transport, announced).await;
 
@@ -1300,8 +1390,8 @@ pub async fn a_linked_device_cannot_change_the_roster_it_is_on(
             "{name}: published (where stored) and sealed, every one refused"
         );
     }
-    assert_eq!(alice.messenger.contact_roster(&bob_key), Some(&genuine));
-    assert_eq!(bob_a.messenger.roster(), &genuine);
+    assert_eq!(alice.messenger().contact_roster(&bob_key), Some(&genuine));
+    assert_eq!(bob_a.messenger().roster(), &genuine);
 
     // Its one lever is a leave request (content kind 8): it takes off the tablet alone.
     let leave = tablet.seal(
@@ -1311,21 +1401,21 @@ pub async fn a_linked_device_cannot_change_the_roster_it_is_on(
     );
     deliver(transport, vec![leave]).await;
     bob_a.poll(transport).await;
-    let after_leave = bob_a.messenger.roster().clone();
+    let after_leave = bob_a.messenger().roster().clone();
     assert_eq!(after_leave.epoch, genuine.epoch + 1);
     assert_eq!(
         after_leave.devices,
         Vec::from_iter(laptop),
         "the tablet left; the laptop stays"
     );
-    bob_a.messenger.outbox_mut().take_envelopes();
+    bob_a.messenger_mut().outbox_mut().take_envelopes();
 
     let mut honest = bob_b;
-    let laptop_id = bob_a.messenger.device_id();
-    assert!(!honest.messenger.holds_authority());
+    let laptop_id = bob_a.messenger().device_id();
+    assert!(!honest.messenger().holds_authority());
     assert_eq!(
         honest
-            .messenger
+            .messenger_mut()
             .revoke_device(&laptop_id, &mut rng)
             .map_err(|e| e.code()),
         Err("not_authority")
@@ -1351,7 +1441,7 @@ pub async fn the_recovery_code_moves_the_authority_to_another_device(
         .recovery_code()
         .expect("the laptop created Bob")
         .to_string();
-    let lost_laptop = bob_a.messenger.device_id();
+    let lost_laptop = bob_a.messenger().device_id();
     let alices_code = alice.persona.recovery_code().expect("Alice's").to_string();
     assert_eq!(
         bob_b.take_authority(&alices_code),
@@ -1359,32 +1449,40 @@ pub async fn the_recovery_code_moves_the_authority_to_another_device(
     );
     let mistyped = code.replacen(' ', "  ", 3).to_uppercase();
     bob_b.take_authority(&mistyped).expect("Bob's own code");
-    assert!(bob_b.messenger.holds_authority());
+    assert!(bob_b.messenger().holds_authority());
     bob_b
-        .messenger
+        .messenger_mut()
         .revoke_device(&lost_laptop, &mut rng)
         .expect("the tablet removes the lost laptop");
-    deliver(transport, bob_b.messenger.outbox_mut().take_envelopes()).await;
+    deliver(
+        transport,
+        bob_b.messenger_mut().outbox_mut().take_envelopes(),
+    )
+    .await;
     assert!(alice
         .poll(transport)
         .await
         .events
         .contains(&MessagingEvent::RosterChanged {
             persona_key: bob_key,
-            epoch: bob_b.messenger.roster().epoch
+            epoch: bob_b.messenger().roster().epoch
         }));
     alice
-        .messenger
+        .messenger_mut()
         .send_text(&bob_key, "to the tablet", NOW * 1000 + 60, &mut rng)
         .expect("sent");
-    deliver(transport, alice.messenger.outbox_mut().take_envelopes()).await;
+    deliver(
+        transport,
+        alice.messenger_mut().outbox_mut().take_envelopes(),
+    )
+    .await;
     assert_eq!(
         bob_b.poll(transport).await.messages(),
         vec!["to the tablet"]
     );
     // The authority survives a reload.
     bob_b.reload();
-    assert!(bob_b.messenger.holds_authority());
+    assert!(bob_b.messenger().holds_authority());
 }
 
 pub async fn a_newly_linked_device_catches_up_on_the_history(
@@ -1404,14 +1502,17 @@ pub async fn a_newly_linked_device_catches_up_on_the_history(
     bob_a.outbox_mut().take_envelopes();
     let mut alice = Device::new(alice, &alice_persona, &alice_phone);
     let mut bob_a = Device::new(bob_a, &bob_persona, &laptop);
-    let card = bob_a.messenger.contact_card().expect("card");
-    let bob_key = alice.messenger.add_contact(&card, &mut rng).expect("added");
+    let card = bob_a.messenger().contact_card().expect("card");
+    let bob_key = alice
+        .messenger_mut()
+        .add_contact(&card, &mut rng)
+        .expect("added");
     // Bob reads the first half on A before the second half comes.
     let mut received = Vec::new();
     for half in [0..count / 2, count / 2..count] {
         for n in half {
             alice
-                .messenger
+                .messenger_mut()
                 .send_text(
                     &bob_key,
                     &format!("old message {n} ").repeat(60),
@@ -1419,19 +1520,19 @@ pub async fn a_newly_linked_device_catches_up_on_the_history(
                     &mut rng,
                 )
                 .expect("sent");
-            let sent = alice.messenger.outbox_mut().take_envelopes();
+            let sent = alice.messenger_mut().outbox_mut().take_envelopes();
             deliver(transport, sent).await;
         }
         received.extend(bob_a.poll(transport).await.received());
         if received.len() as u64 == count / 2 {
             let conversation = *bob_a
-                .messenger
+                .messenger()
                 .conversations()
                 .next()
                 .expect("a conversation")
                 .0;
             bob_a
-                .messenger
+                .messenger_mut()
                 .mark_read(&conversation, &mut rng)
                 .expect("read");
         }
@@ -1448,7 +1549,7 @@ pub async fn a_newly_linked_device_catches_up_on_the_history(
         transport,
         &mut bob_a,
         &vault_a,
-        &bob_b.messenger.device_id(),
+        &bob_b.messenger().device_id(),
         &mut rng,
     )
     .await;
@@ -1460,7 +1561,7 @@ pub async fn a_newly_linked_device_catches_up_on_the_history(
             .any(|e| matches!(e, MessagingEvent::HistoryOffered { .. })),
         "{polled:?}"
     );
-    let history = bob_b.messenger.history_mailbox().expect("a transfer");
+    let history = bob_b.messenger().history_mailbox().expect("a transfer");
 
     // Half the blocks, a reload, then the rest: each message once, complete at the end.
     let mut cursor = MailboxCursor::default();
@@ -1473,7 +1574,7 @@ pub async fn a_newly_linked_device_catches_up_on_the_history(
     let mut imported = 0;
     for envelope in &envelopes[..half] {
         for event in bob_b
-            .messenger
+            .messenger_mut()
             .receive_history(envelope.as_bytes())
             .expect("accepted")
         {
@@ -1490,7 +1591,7 @@ pub async fn a_newly_linked_device_catches_up_on_the_history(
     let mut complete = false;
     for envelope in &envelopes {
         for event in bob_b
-            .messenger
+            .messenger_mut()
             .receive_history(envelope.as_bytes())
             .expect("accepted")
         {
@@ -1509,17 +1610,17 @@ pub async fn a_newly_linked_device_catches_up_on_the_history(
         "every message once, across the reload"
     );
     assert_eq!(
-        bob_b.messenger.history_mailbox(),
+        bob_b.messenger().history_mailbox(),
         None,
         "nothing left to fetch"
     );
     assert_eq!(
-        bob_b.bodies_with(&alice.messenger).len() as u64,
+        bob_b.bodies_with(alice.messenger()).len() as u64,
         count.min(RECENT_MESSAGES as u64),
         "the latest in memory, all in the vault"
     );
     assert_eq!(
-        bob_b.unread_with(&alice.messenger) as u64,
+        bob_b.unread_with(alice.messenger()) as u64,
         count - count / 2,
         "what A had read, B has read"
     );
@@ -1545,24 +1646,35 @@ pub async fn a_contact_reusing_message_ids_rewrites_no_history(
     let mut alice = Device::new(alice, &alice_persona, &alice_phone);
     let mut bob_a = Device::new(bob_a, &bob_persona, &laptop);
     for device in [&mut alice, &mut bob_a] {
-        device.messenger.outbox_mut().take_envelopes();
+        device.messenger_mut().outbox_mut().take_envelopes();
     }
-    let card = bob_a.messenger.contact_card().expect("card");
-    let bob_key = alice.messenger.add_contact(&card, &mut rng).expect("added");
+    let card = bob_a.messenger().contact_card().expect("card");
+    let bob_key = alice
+        .messenger_mut()
+        .add_contact(&card, &mut rng)
+        .expect("added");
     alice
-        .messenger
+        .messenger_mut()
         .send_text(&bob_key, "Alice's first words", NOW * 1000 + 1, &mut rng)
         .expect("sent");
-    deliver(transport, alice.messenger.outbox_mut().take_envelopes()).await;
+    deliver(
+        transport,
+        alice.messenger_mut().outbox_mut().take_envelopes(),
+    )
+    .await;
     // As Bob's devices have it: written by a contact.
     let alices_words = bob_a.poll(transport).await.received().remove(0);
     assert_eq!(alices_words.body, "Alice's first words");
-    let alice_key = alice.messenger.persona_key();
+    let alice_key = alice.messenger().persona_key();
     let bobs_words = bob_a
-        .messenger
+        .messenger_mut()
         .send_text(&alice_key, "Bob's first words", NOW * 1000 + 2, &mut rng)
         .expect("sent");
-    deliver(transport, bob_a.messenger.outbox_mut().take_envelopes()).await;
+    deliver(
+        transport,
+        bob_a.messenger_mut().outbox_mut().take_envelopes(),
+    )
+    .await;
     alice.poll(transport).await;
     let vault_a = vault_of(&bob_persona, &laptop, &mut rng).await;
     vault_a
@@ -1572,10 +1684,14 @@ pub async fn a_contact_reusing_message_ids_rewrites_no_history(
 
     // Bob links his tablet; Alice hears of it.
     let (mut bob_b, vault_b) = link_tablet(&mut bob_a, &bob_persona, &mut rng).await;
-    deliver(transport, bob_a.messenger.outbox_mut().take_envelopes()).await;
+    deliver(
+        transport,
+        bob_a.messenger_mut().outbox_mut().take_envelopes(),
+    )
+    .await;
     alice.poll(transport).await;
     let bobs_devices = alice
-        .messenger
+        .messenger()
         .contact_roster(&bob_key)
         .expect("Bob's roster")
         .clone();
@@ -1628,20 +1744,20 @@ pub async fn a_contact_reusing_message_ids_rewrites_no_history(
         transport,
         &mut bob_a,
         &vault_a,
-        &bob_b.messenger.device_id(),
+        &bob_b.messenger().device_id(),
         &mut rng,
     )
     .await;
     bob_b.poll(transport).await;
-    let history = bob_b.messenger.history_mailbox().expect("a transfer");
+    let history = bob_b.messenger().history_mailbox().expect("a transfer");
     for envelope in everything_in(transport, &history).await {
         for event in bob_b
-            .messenger
+            .messenger_mut()
             .receive_history(envelope.as_bytes())
             .expect("accepted")
         {
             if let MessagingEvent::HistoryImported { messages, .. } = event {
-                let snapshot = bob_b.messenger.snapshot().expect("a snapshot");
+                let snapshot = bob_b.messenger().snapshot().expect("a snapshot");
                 let writes = MessageWrites {
                     history: &messages,
                     ..MessageWrites::default()
@@ -1653,7 +1769,11 @@ pub async fn a_contact_reusing_message_ids_rewrites_no_history(
             }
         }
     }
-    assert_eq!(bob_b.messenger.history_mailbox(), None, "all of it arrived");
+    assert_eq!(
+        bob_b.messenger().history_mailbox(),
+        None,
+        "all of it arrived"
+    );
 
     // What the tablet shows and stores: everyone's own words, Alice's rewrite kept apart.
     let conversation = alices_words.conversation_id;
@@ -1695,7 +1815,7 @@ pub async fn a_contact_reusing_message_ids_rewrites_no_history(
             .collect::<Vec<_>>(),
         vec!["Alice never wrote this"]
     );
-    let mut shown = bob_b.bodies_with(&alice.messenger);
+    let mut shown = bob_b.bodies_with(alice.messenger());
     shown.sort();
     assert_eq!(shown, bodies, "in memory as in the vault");
 }
@@ -1729,13 +1849,13 @@ pub async fn a_fork_signed_with_a_stolen_recovery_code_is_seen_and_gets_nothing(
         NOW,
         intruder_sealing.public_key(),
     );
-    let genuine = bob_a.messenger.roster().clone();
+    let genuine = bob_a.messenger().roster().clone();
     let mut fork = genuine.clone();
     fork.devices.push(intruder.clone());
     let fork = sign_as(&fork, &key);
     let mut attack = thief.publish_as(std::slice::from_ref(&fork), &key);
-    let alice_devices = alice.messenger.roster().devices.clone();
-    let alice_inbox = alice.messenger.roster().inbox;
+    let alice_devices = alice.messenger().roster().devices.clone();
+    let alice_inbox = alice.messenger().roster().inbox;
     attack.extend(thief.announce(std::slice::from_ref(&fork), &alice_devices, alice_inbox));
     deliver(transport, attack).await;
 
@@ -1751,21 +1871,21 @@ pub async fn a_fork_signed_with_a_stolen_recovery_code_is_seen_and_gets_nothing(
             "{name}: reported once"
         );
         assert!(polled.errors.is_empty(), "{name}: {:?}", polled.errors);
-        assert!(device.messenger.is_disputed(&bob_key));
+        assert!(device.messenger().is_disputed(&bob_key));
     }
-    assert_eq!(alice.messenger.contact_roster(&bob_key), Some(&genuine));
+    assert_eq!(alice.messenger().contact_roster(&bob_key), Some(&genuine));
     alice.reload();
     assert!(
-        alice.messenger.is_disputed(&bob_key),
+        alice.messenger().is_disputed(&bob_key),
         "kept across a reload"
     );
 
     // Alice writes: sealed to the devices both rosters list, not to the thief's.
     alice
-        .messenger
+        .messenger_mut()
         .send_text(&bob_key, "who is there?", NOW * 1000 + 70, &mut rng)
         .expect("sent");
-    let sent = alice.messenger.outbox_mut().take_envelopes();
+    let sent = alice.messenger_mut().outbox_mut().take_envelopes();
     let Ok(InboxItem::SenderSealed(sealed)) = InboxItem::decode(&sent[0].bytes) else {
         panic!("a sealed text");
     };
@@ -1777,7 +1897,7 @@ pub async fn a_fork_signed_with_a_stolen_recovery_code_is_seen_and_gets_nothing(
     for device in [&bob_a, &bob_b] {
         let opened = sealed.open(
             &SealingSecret::derive(&device.keys.identity_seed),
-            &device.messenger.device_key(),
+            &device.messenger().device_key(),
         );
         assert!(opened.is_some(), "a header for each genuine device");
     }
@@ -1798,27 +1918,34 @@ pub async fn a_fork_signed_with_a_stolen_recovery_code_is_seen_and_gets_nothing(
         persona_key: bob_key,
         epoch: newer.epoch,
     }));
-    assert_eq!(bob_a.messenger.roster(), &genuine, "not followed");
+    assert_eq!(bob_a.messenger().roster(), &genuine, "not followed");
 
     // The laptop settles it; Alice and the tablet follow, and the dispute is over.
-    bob_a.messenger.settle_roster(&mut rng).expect("settled");
-    let settled = bob_a.messenger.roster().clone();
+    bob_a
+        .messenger_mut()
+        .settle_roster(&mut rng)
+        .expect("settled");
+    let settled = bob_a.messenger().roster().clone();
     assert_eq!(settled.epoch, newer.epoch + 1);
     assert_ne!(
         settled.inbox, genuine.inbox,
         "an inbox the thief was never told"
     );
     assert!(settled.device_by_key(&intruder.identity_key).is_none());
-    deliver(transport, bob_a.messenger.outbox_mut().take_envelopes()).await;
+    deliver(
+        transport,
+        bob_a.messenger_mut().outbox_mut().take_envelopes(),
+    )
+    .await;
     for device in [&mut alice, &mut bob_b] {
         device.poll(transport).await;
-        assert!(!device.messenger.is_disputed(&bob_key));
+        assert!(!device.messenger().is_disputed(&bob_key));
     }
-    assert_eq!(alice.messenger.contact_roster(&bob_key), Some(&settled));
-    assert!(!bob_a.messenger.is_disputed(&bob_key));
+    assert_eq!(alice.messenger().contact_roster(&bob_key), Some(&settled));
+    assert!(!bob_a.messenger().is_disputed(&bob_key));
     assert_eq!(
         bob_b
-            .messenger
+            .messenger_mut()
             .settle_roster(&mut rng)
             .map_err(|e| e.code()),
         Err("not_disputed")
@@ -1834,11 +1961,11 @@ async fn link_tablet(
 ) -> (Device, Vault<MemoryStore>) {
     let tablet = DeviceKeys::generate("Bob's tablet", NOW, rng).expect("device");
     let tablet_persona = bob_persona.for_linked_device();
-    let joined =
-        Messenger::join(&tablet_persona, &tablet, bob_a.messenger.signed_roster()).expect("joined");
+    let joined = Messenger::join(&tablet_persona, &tablet, bob_a.messenger().signed_roster())
+        .expect("joined");
     let entry = joined.roster_entry(NOW);
     let vault = vault_of(bob_persona, &tablet, rng).await;
-    bob_a.messenger.add_device(entry, rng).expect("added");
+    bob_a.messenger_mut().add_device(entry, rng).expect("added");
     (Device::new(joined, &tablet_persona, &tablet), vault)
 }
 
@@ -1850,13 +1977,13 @@ async fn offer_history(
     vault: &Vault<MemoryStore>,
     to: &[u8; 16],
     rng: &mut SeededRng,
-) {
+) -> MailboxAddress {
     let HistoryOfferPlan {
         device_id,
         mut transfer,
         conversations,
     } = from
-        .messenger
+        .messenger_mut()
         .begin_history_offer(to, rng)
         .expect("planned");
     let transfer_id = transfer.transfer_id();
@@ -1864,12 +1991,12 @@ async fn offer_history(
         .await
         .expect("packed");
     let offered = from
-        .messenger
+        .messenger_mut()
         .finish_history_offer(&device_id, transfer, rng)
         .expect("offered");
     assert!(offered.unsealed.is_none(), "every block is in the vault");
     assert_eq!(offered.publication.blocks, stored);
-    let mut transmits = from.messenger.outbox_mut().take_envelopes();
+    let mut transmits = from.messenger_mut().outbox_mut().take_envelopes();
     for index in 0..stored {
         transmits.push(Transmit {
             mailbox: offered.publication.mailbox.keys(),
@@ -1881,6 +2008,7 @@ async fn offer_history(
         });
     }
     deliver(transport, transmits).await;
+    offered.publication.mailbox.address()
 }
 
 /// A device's vault, in memory.
@@ -1924,9 +2052,9 @@ pub async fn nothing_sent_is_lost_when_a_device_is_closed_at_any_moment(
     let mut closings = [0u32; 4];
     for n in 0..sends {
         let body = format!("sent {n}");
-        let unstored = alice.messenger.outbox().mark();
+        let unstored = alice.messenger().outbox().mark();
         let message = alice
-            .messenger
+            .messenger_mut()
             .send_text(&bob_key, &body, NOW * 1000 + n, &mut rng)
             .expect("sent");
         // The first four sends meet each moment once, the rest by chance.
@@ -1935,21 +2063,21 @@ pub async fn nothing_sent_is_lost_when_a_device_is_closed_at_any_moment(
         if moment == 0 {
             // Closed before the vault stored it: the page never showed it as sent. What was
             // stored before may leave meanwhile; this one may not.
-            while let Some(pending) = alice.messenger.outbox().next_envelope().cloned() {
+            while let Some(pending) = alice.messenger().outbox().next_envelope().cloned() {
                 assert!(pending.id < unstored, "nothing unstored may leave");
                 deliver(transport, vec![pending.transmit]).await;
-                alice.messenger.outbox_mut().envelope_sent(pending.id);
+                alice.messenger_mut().outbox_mut().envelope_sent(pending.id);
             }
         } else {
             alice.save(&vault, &[message], &mut rng).await;
             shown.push(body);
             let puts = if moment == 1 { 0 } else { rng.next_u32() % 3 };
             for _ in 0..puts {
-                let Some(pending) = alice.messenger.outbox().next_envelope().cloned() else {
+                let Some(pending) = alice.messenger().outbox().next_envelope().cloned() else {
                     break;
                 };
                 deliver(transport, vec![pending.transmit]).await;
-                alice.messenger.outbox_mut().envelope_sent(pending.id);
+                alice.messenger_mut().outbox_mut().envelope_sent(pending.id);
             }
             if moment == 3 {
                 alice.save(&vault, &[], &mut rng).await;
@@ -1962,11 +2090,11 @@ pub async fn nothing_sent_is_lost_when_a_device_is_closed_at_any_moment(
         "every moment: {closings:?}"
     );
     // The phone opens once more and its outbox empties.
-    while let Some(pending) = alice.messenger.outbox().next_envelope().cloned() {
+    while let Some(pending) = alice.messenger().outbox().next_envelope().cloned() {
         deliver(transport, vec![pending.transmit]).await;
-        alice.messenger.outbox_mut().envelope_sent(pending.id);
+        alice.messenger_mut().outbox_mut().envelope_sent(pending.id);
     }
-    assert!(alice.messenger.outbox().is_empty());
+    assert!(alice.messenger().outbox().is_empty());
     for bob in [&mut bob_a, &mut bob_b] {
         let polled = bob.poll(transport).await;
         assert!(polled.errors.is_empty(), "{:?}", polled.error_codes());
@@ -1977,21 +2105,29 @@ pub async fn nothing_sent_is_lost_when_a_device_is_closed_at_any_moment(
         assert_eq!(arrived, expected, "each shown message once, nothing else");
     }
     bob_a
-        .messenger
+        .messenger_mut()
         .send_text(
-            &alice.messenger.persona_key(),
+            &alice.messenger().persona_key(),
             "all here",
             NOW * 2000,
             &mut rng,
         )
         .expect("sent");
-    deliver(transport, bob_a.messenger.outbox_mut().take_envelopes()).await;
+    deliver(
+        transport,
+        bob_a.messenger_mut().outbox_mut().take_envelopes(),
+    )
+    .await;
     assert_eq!(alice.poll(transport).await.messages(), vec!["all here"]);
     alice
-        .messenger
+        .messenger_mut()
         .send_text(&bob_key, "and after", NOW * 2000 + 1, &mut rng)
         .expect("sent");
-    deliver(transport, alice.messenger.outbox_mut().take_envelopes()).await;
+    deliver(
+        transport,
+        alice.messenger_mut().outbox_mut().take_envelopes(),
+    )
+    .await;
     assert_eq!(
         bob_b.poll(transport).await.messages(),
         vec!["all here", "and after"],
@@ -2008,8 +2144,8 @@ impl Device {
         messages: &[Message],
         rng: &mut SeededRng,
     ) {
-        let mark = self.messenger.outbox().mark();
-        let snapshot = self.messenger.snapshot().expect("a snapshot");
+        let mark = self.messenger().outbox().mark();
+        let snapshot = self.messenger().snapshot().expect("a snapshot");
         vault
             .save_messaging(
                 &snapshot,
@@ -2021,7 +2157,7 @@ impl Device {
             )
             .await
             .expect("saved");
-        self.messenger.outbox_mut().persisted(mark);
+        self.messenger_mut().outbox_mut().persisted(mark);
     }
 
     /// The device as a page opened again finds it: only what its vault holds.
@@ -2033,6 +2169,6 @@ impl Device {
             .expect("a stored state");
         let mut restored = Messenger::restore(&self.persona, &self.keys, &state).expect("restored");
         restored.restore_from_vault(vault).await.expect("read");
-        self.messenger = restored;
+        self.core = SyncDevice::new(restored);
     }
 }

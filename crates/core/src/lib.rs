@@ -13,6 +13,8 @@
 //! - [`history`]: encrypted, content-addressed history blocks, their manifest, and the
 //!   direct channel's rules.
 //! - [`vault`]: encrypted records over a storage trait.
+//! - [`device`]: a device's messaging and the rules of its sync, as one machine driven by
+//!   requests and answers.
 //!
 //! The mailbox protocol, the [`wire`] codec, [`encoding`] and [`secret`] come from
 //! `phantom-mailbox` (the part a DHT node shares) and are re-exported here under the same
@@ -21,6 +23,7 @@
 pub use phantom_mailbox as mailbox;
 pub use phantom_mailbox::{encoding, secret, testing, wire};
 
+pub mod device;
 pub mod history;
 pub mod messaging;
 pub mod pairing;
