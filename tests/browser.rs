@@ -276,4 +276,14 @@ async fn pin_tries_in_one_page_are_counted_one_at_a_time() {
         .as_string()
         .unwrap_or_default();
     assert!(message.contains("2 wrong so far"), "{message}");
+    // The wait is a typed field, not a number to pull out of the message, and only the
+    // codes that have one carry it.
+    let retry_after = |error: &wasm_bindgen::JsValue| {
+        js_sys::Reflect::get(error, &"retryAfterSecs".into())
+            .expect("a field")
+            .as_f64()
+    };
+    let wait = retry_after(&again).expect("the wait after a wrong PIN");
+    assert!(wait >= 1.0, "{wait}");
+    assert_eq!(retry_after(&short), None, "pin_too_short has no wait");
 }

@@ -114,8 +114,7 @@ export function explain(error) {
   if (typeof error === "string") return PLAIN[error] ?? error;
   const code = error?.code;
   if (code === "too_many_attempts") {
-    const wait = /(\d+) s/.exec(error.message)?.[1];
-    return `Too many wrong PINs. Try again in ${wait ?? "a few"} seconds.`;
+    return `Too many wrong PINs. Try again in ${error.retryAfterSecs ?? "a few"} seconds.`;
   }
   if (code && PLAIN[code]) return PLAIN[code];
   const message = error?.message ?? String(error);
