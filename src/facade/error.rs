@@ -4,6 +4,7 @@
 
 use wasm_bindgen::JsValue;
 
+use crate::device::DeviceError;
 use crate::drivers::data_channel::DataChannelError;
 use crate::drivers::qr::QrError;
 use crate::history::vault_export::VaultExportError;
@@ -84,6 +85,7 @@ macro_rules! from_coded_error {
 }
 
 from_coded_error!(
+    DeviceError,
     PairingError,
     InvitationError,
     PersonaError,

@@ -569,24 +569,25 @@ impl SyncManager {
         &self,
         step: impl FnOnce(&mut Device) -> Result<T, DeviceError>,
     ) -> Result<T, FacadeError> {
-        if self.open_elsewhere() {
-            return Err(self.step_aside());
-        }
-        let mut device = self.device.borrow_mut();
-        let device = device.as_mut().ok_or_else(no_persona)?;
-        step(device).map_err(|e| FacadeError::new(e.code(), e.to_string()))
+        step(&mut *self.device_mut()?).map_err(FacadeError::from)
     }
 
     /// Kept apart from [`Self::with_messenger`], which is instantiated for every action, so
     /// that the package holds its checks once.
     fn messenger_mut(&self) -> Result<std::cell::RefMut<'_, Messenger>, FacadeError> {
+        Ok(std::cell::RefMut::map(
+            self.device_mut()?,
+            Device::messenger_mut,
+        ))
+    }
+
+    /// The device of this tab's persona, unless another tab holds it.
+    fn device_mut(&self) -> Result<std::cell::RefMut<'_, Device>, FacadeError> {
         if self.open_elsewhere() {
             return Err(self.step_aside());
         }
-        std::cell::RefMut::filter_map(self.device.borrow_mut(), |device| {
-            device.as_mut().map(Device::messenger_mut)
-        })
-        .map_err(|_| no_persona())
+        std::cell::RefMut::filter_map(self.device.borrow_mut(), Option::as_mut)
+            .map_err(|_| no_persona())
     }
 
     fn read_messenger(

@@ -432,13 +432,10 @@ impl Device {
         Ok(())
     }
 
-    fn fetch(&mut self, mailbox: &MailboxKeys, wait: Duration, enough: usize) -> Fetch {
-        let address = mailbox.address();
-        let cursor = self.reading.take(address);
-        self.reading.put_back(address, cursor.clone());
+    fn fetch(&self, mailbox: &MailboxKeys, wait: Duration, enough: usize) -> Fetch {
         Fetch {
             mailbox: mailbox.clone(),
-            cursor,
+            cursor: self.reading.cursor(mailbox.address()),
             wait,
             enough,
         }

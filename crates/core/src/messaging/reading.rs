@@ -47,6 +47,12 @@ impl Reading {
         self.cursors.remove(&mailbox).unwrap_or_default()
     }
 
+    /// A copy of the cursor to read `mailbox` with, for a read that may fail: the device's
+    /// own moves only with [`Reading::put_back`].
+    pub fn cursor(&self, mailbox: MailboxAddress) -> MailboxCursor {
+        self.cursors.get(&mailbox).cloned().unwrap_or_default()
+    }
+
     pub fn put_back(&mut self, mailbox: MailboxAddress, cursor: MailboxCursor) {
         self.cursors.insert(mailbox, cursor);
     }
