@@ -24,10 +24,12 @@ const ID_DOMAIN: &[u8] = b"phantom-sync envelope v1";
 pub struct EnvelopeId([u8; 32]);
 
 impl EnvelopeId {
+    /// An id as read off the wire; nothing checks that an envelope hashes to it.
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
         Self(bytes)
     }
 
+    /// The id's bytes, as the wire and signed messages carry them.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
@@ -46,6 +48,8 @@ pub struct Envelope {
 }
 
 impl Envelope {
+    /// Wraps sealed bytes; [`WireError::FieldTooLong`] when they are longer than
+    /// [`MAX_ENVELOPE_LEN`], which no node would store.
     pub fn new(bytes: Vec<u8>) -> Result<Self, WireError> {
         if bytes.len() > MAX_ENVELOPE_LEN {
             return Err(WireError::FieldTooLong {
@@ -57,6 +61,7 @@ impl Envelope {
         Ok(Self { bytes })
     }
 
+    /// The content hash that names the envelope, hashed anew on each call.
     pub fn id(&self) -> EnvelopeId {
         let digest = Sha256::new()
             .chain_update(ID_DOMAIN)
@@ -67,18 +72,22 @@ impl Envelope {
         EnvelopeId(id)
     }
 
+    /// The sealed bytes.
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes
     }
 
+    /// The sealed bytes, without a copy.
     pub fn into_bytes(self) -> Vec<u8> {
         self.bytes
     }
 
+    /// The length of the sealed bytes, at most [`MAX_ENVELOPE_LEN`].
     pub fn len(&self) -> usize {
         self.bytes.len()
     }
 
+    /// Whether the envelope holds no bytes.
     pub fn is_empty(&self) -> bool {
         self.bytes.is_empty()
     }

@@ -46,19 +46,28 @@ const KEY_INFO: &[u8] = b"phantom-sync mailbox key v1";
 const PUT_DOMAIN: &[u8] = b"phantom-sync put v2";
 const FETCH_DOMAIN: &[u8] = b"phantom-sync fetch v2";
 
+/// Why a mailbox key could not sign, or a signature did not verify.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum KeysError {
+    /// This device holds no writer secret for the mailbox, or its public writer key is no
+    /// Ed25519 point.
     #[error("this device holds no key to write to the mailbox")]
     CannotWrite,
+    /// This device holds no reader secret for the mailbox, or its public reader key is no
+    /// Ed25519 point.
     #[error("this device holds no key to read the mailbox")]
     CannotRead,
+    /// A put's stamp is not the writer key's signature over this mailbox, envelope and time.
     #[error("the write stamp does not verify for this mailbox and envelope")]
     BadStamp,
+    /// A fetch's authorization is not the reader key's signature over this node, mailbox
+    /// and time.
     #[error("the fetch authorization does not verify for this node and mailbox")]
     BadAuthorization,
 }
 
 impl KeysError {
+    /// A stable, machine-readable code for this error.
     pub fn code(&self) -> &'static str {
         match self {
             KeysError::CannotWrite => "mailbox_not_writable",
@@ -79,8 +88,10 @@ pub struct MailboxPublicKeys {
 }
 
 impl MailboxPublicKeys {
+    /// The encoded length in bytes: the writer key, then the reader key.
     pub const LEN: usize = 64;
 
+    /// The mailbox the keys name: `SHA-256("phantom-sync mailbox v2" ‖ W ‖ R)`.
     pub fn address(&self) -> MailboxAddress {
         MailboxAddress::from_bytes(
             Sha256::new()
@@ -92,11 +103,14 @@ impl MailboxPublicKeys {
         )
     }
 
+    /// Appends the writer key, then the reader key: [`Self::LEN`] bytes.
     pub fn write(&self, w: &mut Writer) {
         w.put_bytes(&self.writer);
         w.put_bytes(&self.reader);
     }
 
+    /// Reads what [`MailboxPublicKeys::write`] wrote. Any 64 bytes are accepted: a key that
+    /// is no Ed25519 point fails later, when a signature is checked against it.
     pub fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
         let bytes: [u8; Self::LEN] = r.array("mailbox_keys")?;
         let mut keys = Self {
@@ -121,17 +135,21 @@ impl fmt::Debug for MailboxPublicKeys {
 pub struct PutStamp {
     /// When the envelope was written (seconds since the Unix epoch, the writer's clock).
     pub written_at: u64,
+    /// `W`'s Ed25519 signature over the mailbox's address, the envelope id and `written_at`.
     pub signature: [u8; 64],
 }
 
 impl PutStamp {
+    /// The encoded length in bytes: `written_at`, then the signature.
     pub const LEN: usize = 8 + 64;
 
+    /// Appends `written_at` (big-endian), then the signature: [`Self::LEN`] bytes.
     pub fn write(&self, w: &mut Writer) {
         w.put_u64(self.written_at);
         w.put_bytes(&self.signature);
     }
 
+    /// Reads what [`PutStamp::write`] wrote; only [`verify_put`] checks the signature.
     pub fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
         Ok(Self {
             written_at: r.u64("written_at")?,
@@ -153,6 +171,7 @@ impl fmt::Debug for PutStamp {
 pub struct MailboxSeed([u8; 32]);
 
 impl MailboxSeed {
+    /// A seed as kept in storage or carried in an invitation.
     pub const fn from_bytes(bytes: [u8; 32]) -> Self {
         Self(bytes)
     }
@@ -164,14 +183,18 @@ impl MailboxSeed {
         Self(bytes)
     }
 
+    /// The seed's bytes. Secret: whoever holds them may write to the mailbox and read it.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
 
+    /// The mailbox's keys, both secrets included ([`MailboxKeys::shared`]).
     pub fn keys(&self) -> MailboxKeys {
         MailboxKeys::shared(&self.0)
     }
 
+    /// The mailbox the seed stands for; derives its keys on each call (a scalar
+    /// multiplication).
     pub fn address(&self) -> MailboxAddress {
         self.keys().address()
     }
@@ -300,14 +323,17 @@ impl MailboxKeys {
         public_of(&key_from_seed(seed))
     }
 
+    /// The two public keys: they name the mailbox, and every request carries them.
     pub fn public(&self) -> &MailboxPublicKeys {
         &self.public
     }
 
+    /// The mailbox the keys name.
     pub fn address(&self) -> MailboxAddress {
         self.public.address()
     }
 
+    /// Whether this device holds the reader's secret, so it can fetch the mailbox.
     pub fn can_read(&self) -> bool {
         self.read.is_some()
     }

@@ -21,6 +21,8 @@
 //! assert!(mailbox.to_hex().starts_with("abab"));
 //! ```
 
+#![deny(missing_docs)]
+
 pub mod encoding;
 pub mod envelope;
 pub mod keys;
@@ -39,7 +41,9 @@ use crate::keys::MailboxKeys;
 /// let it write there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transmit {
+    /// The mailbox to put into; its writer key stamps the put.
     pub mailbox: MailboxKeys,
+    /// Sealed bytes, put as one [`Envelope`](envelope::Envelope).
     pub bytes: Vec<u8>,
 }
 
@@ -48,16 +52,20 @@ pub struct Transmit {
 pub struct MailboxAddress([u8; 32]);
 
 impl MailboxAddress {
+    /// The length of an address in bytes.
     pub const LEN: usize = 32;
 
+    /// An address from its bytes, as read off the wire or out of a link.
     pub const fn from_bytes(bytes: [u8; 32]) -> Self {
         Self(bytes)
     }
 
+    /// The address's bytes, as the wire carries them.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
 
+    /// Lower-case hex, 64 characters: how logs and people see an address.
     pub fn to_hex(&self) -> String {
         crate::encoding::hex(&self.0)
     }

@@ -36,7 +36,9 @@ use crate::keys::{MailboxPublicKeys, PutStamp};
 use crate::wire::{Reader, WireError, Writer};
 use crate::MailboxAddress;
 
+/// The name libp2p negotiates the protocol under; it ends in [`PROTOCOL_VERSION`].
 pub const PROTOCOL_NAME: &str = "/phantom-sync/mailbox/2";
+/// The version byte after each frame's magic; a frame of another version is refused.
 pub const PROTOCOL_VERSION: u8 = 2;
 const MAGIC: &[u8; 2] = b"PM";
 /// The most envelopes one `Fetch` returns.
@@ -66,24 +68,38 @@ pub const MAX_PEER_ID_LEN: usize = 64;
 /// peer id is under 100).
 pub const MAX_ADDRESS_LEN: usize = 256;
 
+/// What a device asks a node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MailboxRequest {
+    /// Store an envelope; answered with `Stored`.
     Put {
+        /// The mailbox's two public keys, which the node hashes to its address.
         mailbox: MailboxPublicKeys,
+        /// The writer key's signature letting the envelope in ([`crate::keys::verify_put`]).
         stamp: PutStamp,
+        /// The sealed bytes to store.
         envelope: Envelope,
     },
+    /// Read what the node holds in a mailbox; answered with `Envelopes`.
     Fetch {
+        /// The mailbox's two public keys, which the node hashes to its address.
         mailbox: MailboxPublicKeys,
         /// When the reader signed the authorization (seconds since the Unix epoch).
         issued_at: u64,
         /// The reader key's signature for the node asked ([`crate::keys::verify_fetch`]).
         authorization: [u8; 64],
+        /// Only envelopes numbered above this are returned: 0 for all, else how far the
+        /// reader got at this node (each node numbers envelopes on its own).
         after: u64,
+        /// The most envelopes to return; decoding caps it at [`MAX_FETCH`].
         limit: u32,
+        /// How long the node may hold the answer while it has nothing new, in
+        /// milliseconds; decoding caps it at [`MAX_WAIT_MS`].
         wait_ms: u32,
     },
+    /// Name the nodes closest to a mailbox; answered with `Nodes`.
     FindNodes {
+        /// The mailbox's address: finding where it lives needs none of its keys.
         mailbox: MailboxAddress,
     },
 }
@@ -92,24 +108,37 @@ pub enum MailboxRequest {
 /// binary forms (the network layer parses them; this module has no libp2p types).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeRecord {
+    /// The peer id's bytes; a `Nodes` answer leaves out a node whose id is longer than
+    /// [`MAX_PEER_ID_LEN`].
     pub peer: Vec<u8>,
+    /// Multiaddresses' bytes; at most [`MAX_NODE_ADDRESSES`] of them travel, each at most
+    /// [`MAX_ADDRESS_LEN`] long.
     pub addresses: Vec<Vec<u8>>,
 }
 
 /// An envelope with the number a node gave it, and the stamp it was put with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredEnvelope {
+    /// The node's own number for the envelope in its mailbox; higher is newer. Another
+    /// node numbers the same envelope otherwise.
     pub seq: u64,
+    /// The stamp the envelope was put with, so the reader can check it or pass it on.
     pub stamp: PutStamp,
+    /// The sealed bytes.
     pub envelope: Envelope,
 }
 
 /// Why a node refused a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
+    /// The envelope is larger than the node lets a mailbox hold.
     TooLarge,
+    /// The device sent too many requests lately; it may try again later.
     RateLimited,
+    /// The request breaks the protocol.
     Malformed,
+    /// The node could not serve the request now (a storage failure, or too many puts in
+    /// hand); another of the mailbox's nodes may.
     Unavailable,
     /// The stamp or the authorization does not verify for the mailbox's keys.
     Unauthorized,
@@ -118,6 +147,7 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// A stable, machine-readable code for this refusal.
     pub fn code(self) -> &'static str {
         match self {
             Refusal::TooLarge => "envelope_too_large",
@@ -158,22 +188,33 @@ impl Refusal {
     }
 }
 
+/// What a node answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MailboxResponse {
+    /// The node holds the envelope of a `Put`.
     Stored {
+        /// The node's number for the envelope in the mailbox.
         seq: u64,
+        /// Whether the node held the envelope already; `seq` is then its first number.
         duplicate: bool,
     },
+    /// The answer to a `Fetch`.
     Envelopes {
+        /// Envelopes numbered above the fetch's `after`, oldest first: at most its `limit`,
+        /// and about [`MAX_FETCH_BYTES`] at most.
         items: Vec<StoredEnvelope>,
+        /// The node's latest number in the mailbox: above the last item's when more wait.
         last_seq: u64,
     },
+    /// The node will not do what was asked.
     Refused {
+        /// What the node objected to.
         reason: Refusal,
     },
     /// Written cut to what a reader takes: at most [`MAX_NODES`] nodes, each with at most
     /// [`MAX_NODE_ADDRESSES`] addresses; over-long peer ids and addresses are left out.
     Nodes {
+        /// The nodes closest to the mailbox, closest first.
         nodes: Vec<NodeRecord>,
     },
 }
@@ -189,6 +230,7 @@ impl MailboxRequest {
         }
     }
 
+    /// The request's frame: magic, version, kind, then its fields.
     pub fn encode(&self) -> Vec<u8> {
         let mut w = header();
         match self {
@@ -226,6 +268,8 @@ impl MailboxRequest {
         w.into_bytes()
     }
 
+    /// Reads a frame [`MailboxRequest::encode`] wrote. A fetch's `limit` and `wait_ms` above
+    /// their maxima are capped, not refused.
     pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
         let mut r = Reader::new(bytes);
         r.magic_and_version(MAGIC, PROTOCOL_VERSION)?;
@@ -259,6 +303,7 @@ impl MailboxRequest {
 }
 
 impl MailboxResponse {
+    /// The response's frame: magic, version, kind, then its fields.
     pub fn encode(&self) -> Vec<u8> {
         let mut w = header();
         match self {
@@ -307,6 +352,8 @@ impl MailboxResponse {
         w.into_bytes()
     }
 
+    /// Reads a frame [`MailboxResponse::encode`] wrote. A count above its maximum is refused
+    /// before anything is allocated for it.
     pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
         let mut r = Reader::new(bytes);
         r.magic_and_version(MAGIC, PROTOCOL_VERSION)?;

@@ -25,7 +25,9 @@ use crate::protocol::StoredEnvelope;
 /// Where a quorum write stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Progress {
+    /// Too few acknowledgements yet, and enough nodes still to answer that could give them.
     Pending,
+    /// The quorum acknowledged: the write is done.
     Reached,
     /// Too many nodes failed for the quorum to be reached.
     Impossible,
@@ -41,6 +43,8 @@ pub struct QuorumWrite<P> {
 }
 
 impl<P: Clone + Eq> QuorumWrite<P> {
+    /// A write to `targets` needing `quorum` acknowledgements, taken as at least 1 and at
+    /// most the number of targets.
     pub fn new(targets: Vec<P>, quorum: usize) -> Self {
         Self {
             quorum: quorum.min(targets.len()).max(1),
@@ -50,11 +54,12 @@ impl<P: Clone + Eq> QuorumWrite<P> {
         }
     }
 
+    /// The nodes written to.
     pub fn targets(&self) -> &[P] {
         &self.targets
     }
 
-    /// Node `peer` stored the envelope as number `seq`.
+    /// Node `peer` stored the envelope as number `seq`. Only a target's first answer counts.
     pub fn on_ack(&mut self, peer: &P, seq: u64) -> Progress {
         if self.targets.contains(peer) && !self.answered(peer) {
             self.acks.push((peer.clone(), seq));
@@ -62,6 +67,8 @@ impl<P: Clone + Eq> QuorumWrite<P> {
         self.progress()
     }
 
+    /// Node `peer` failed or refused to store the envelope. Only a target's first answer
+    /// counts.
     pub fn on_failure(&mut self, peer: &P) -> Progress {
         if self.targets.contains(peer) && !self.answered(peer) {
             self.failed.push(peer.clone());
@@ -73,6 +80,7 @@ impl<P: Clone + Eq> QuorumWrite<P> {
         self.failed.contains(peer) || self.acks.iter().any(|(p, _)| p == peer)
     }
 
+    /// Where the write stands after the answers so far.
     pub fn progress(&self) -> Progress {
         if self.acks.len() >= self.quorum {
             Progress::Reached
@@ -83,6 +91,8 @@ impl<P: Clone + Eq> QuorumWrite<P> {
         }
     }
 
+    /// The nodes that stored the envelope, each with its number for it, in the order they
+    /// answered.
     pub fn acks(&self) -> &[(P, u64)] {
         &self.acks
     }
@@ -122,6 +132,7 @@ impl<P: Clone + Eq> Default for UnionRead<P> {
 }
 
 impl<P: Clone + Eq> UnionRead<P> {
+    /// A read with no answers yet.
     pub fn new() -> Self {
         Self::default()
     }
@@ -165,6 +176,7 @@ impl<P: Clone + Eq> UnionRead<P> {
         &self.envelopes
     }
 
+    /// Every distinct envelope, in the order first seen, without a copy.
     pub fn into_envelopes(self) -> Vec<Envelope> {
         self.envelopes
     }

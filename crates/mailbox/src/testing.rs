@@ -28,6 +28,7 @@ pub struct SeededRng {
 }
 
 impl SeededRng {
+    /// A generator whose every output follows from `seed`: the same seed, the same bytes.
     pub fn new(seed: u64) -> Self {
         Self {
             seed,

@@ -29,15 +29,19 @@ use crate::envelope::{Envelope, EnvelopeId};
 use crate::keys::MailboxKeys;
 use crate::MailboxAddress;
 
+/// Why a put or a fetch failed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum TransportError {
+    /// The mailbox's nodes could not be found or did not answer; the text says why, for logs.
     #[error("the mailbox network is unreachable: {0}")]
     Unreachable(String),
+    /// Fewer nodes than the write quorum stored the envelope: keep it and put it again.
     #[error("too few nodes stored the envelope")]
     NotStored,
 }
 
 impl TransportError {
+    /// A stable, machine-readable code for this error.
     pub fn code(&self) -> &'static str {
         match self {
             TransportError::Unreachable(_) => "network_unreachable",
@@ -71,6 +75,8 @@ impl MailboxCursor {
         true
     }
 
+    /// How far the node whose peer id is `node` has been read: the number to fetch after,
+    /// 0 for a node never read.
     pub fn position(&self, node: &[u8]) -> u64 {
         self.positions.get(node).copied().unwrap_or(0)
     }
@@ -87,6 +93,8 @@ impl MailboxCursor {
     }
 }
 
+/// The network as a device's sans-IO code sees it: mailboxes to put envelopes into and
+/// fetch them from.
 #[allow(async_fn_in_trait)]
 pub trait MailboxTransport {
     /// Puts `envelope` into the mailbox `mailbox` names, which it must be able to write to.
@@ -148,6 +156,7 @@ pub const MAX_PAGES_PER_FETCH: usize = 64;
 /// What one [`MailboxTransport::fetch_page`] brought.
 #[derive(Debug, Default)]
 pub struct FetchedPage {
+    /// Envelopes not read before through the cursor, each once.
     pub envelopes: Vec<Envelope>,
     /// Whether a node holds more than it answered with.
     pub more: bool,

@@ -28,35 +28,60 @@ pub enum WireError {
     /// The input ended inside a field.
     #[error("input ends inside `{field}`: {needed} more bytes needed, {remaining} left")]
     Truncated {
+        /// The field's name, as the format calls it.
         field: &'static str,
+        /// Bytes the field needs.
         needed: usize,
+        /// Bytes the input has left.
         remaining: usize,
     },
     /// Bytes are left over after the last field.
     #[error("{count} unexpected bytes after the end of the message")]
-    TrailingBytes { count: usize },
+    TrailingBytes {
+        /// How many bytes are left over.
+        count: usize,
+    },
     /// The format version is not one this build understands.
     #[error("format version {found} is not supported (this build reads version {supported})")]
-    UnsupportedVersion { found: u8, supported: u8 },
+    UnsupportedVersion {
+        /// The version the bytes carry.
+        found: u8,
+        /// The version this build reads and writes.
+        supported: u8,
+    },
     /// The bytes do not start with the expected magic.
     #[error("not a Phantom Sync message (wrong magic bytes)")]
     BadMagic,
     /// A length or count is larger than the field allows.
     #[error("`{field}` is {len} long, more than the maximum of {max}")]
     FieldTooLong {
+        /// The field's name, as the format calls it.
         field: &'static str,
+        /// Its length in bytes, or its element count for a list.
         len: usize,
+        /// The most the field allows, in the same unit.
         max: usize,
     },
     /// A text field is not valid UTF-8.
     #[error("`{field}` is not valid UTF-8")]
-    InvalidUtf8 { field: &'static str },
+    InvalidUtf8 {
+        /// The field's name, as the format calls it.
+        field: &'static str,
+    },
     /// Text shown to people holds control or bidirectional-override characters.
     #[error("`{field}` contains control or direction-changing characters")]
-    UnsafeText { field: &'static str },
+    UnsafeText {
+        /// The field's name, as the format calls it.
+        field: &'static str,
+    },
     /// A field holds a value the format does not define.
     #[error("`{field}` has the undefined value {value}")]
-    InvalidValue { field: &'static str, value: u64 },
+    InvalidValue {
+        /// The field's name, as the format calls it.
+        field: &'static str,
+        /// The value found.
+        value: u64,
+    },
 }
 
 impl WireError {
@@ -82,6 +107,7 @@ pub struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    /// A reader at the start of `bytes`.
     pub fn new(bytes: &'a [u8]) -> Self {
         Self { remaining: bytes }
     }
@@ -105,24 +131,29 @@ impl<'a> Reader<'a> {
         Ok(taken)
     }
 
+    /// Takes exactly `N` bytes, as an array.
     pub fn array<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], WireError> {
         let mut out = [0u8; N];
         out.copy_from_slice(self.bytes(field, N)?);
         Ok(out)
     }
 
+    /// Takes one byte.
     pub fn u8(&mut self, field: &'static str) -> Result<u8, WireError> {
         Ok(u8::from_be_bytes(self.array(field)?))
     }
 
+    /// Takes a big-endian `u16`.
     pub fn u16(&mut self, field: &'static str) -> Result<u16, WireError> {
         Ok(u16::from_be_bytes(self.array(field)?))
     }
 
+    /// Takes a big-endian `u32`.
     pub fn u32(&mut self, field: &'static str) -> Result<u32, WireError> {
         Ok(u32::from_be_bytes(self.array(field)?))
     }
 
+    /// Takes a big-endian `u64`.
     pub fn u64(&mut self, field: &'static str) -> Result<u64, WireError> {
         Ok(u64::from_be_bytes(self.array(field)?))
     }
@@ -235,26 +266,32 @@ pub struct Writer {
 }
 
 impl Writer {
+    /// A writer with nothing written yet.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// Appends `bytes` as they are, with no length: for fields of a fixed size.
     pub fn put_bytes(&mut self, bytes: &[u8]) {
         self.buf.extend_from_slice(bytes);
     }
 
+    /// Appends one byte.
     pub fn put_u8(&mut self, value: u8) {
         self.buf.push(value);
     }
 
+    /// Appends a big-endian `u16`.
     pub fn put_u16(&mut self, value: u16) {
         self.put_bytes(&value.to_be_bytes());
     }
 
+    /// Appends a big-endian `u32`.
     pub fn put_u32(&mut self, value: u32) {
         self.put_bytes(&value.to_be_bytes());
     }
 
+    /// Appends a big-endian `u64`.
     pub fn put_u64(&mut self, value: u64) {
         self.put_bytes(&value.to_be_bytes());
     }
@@ -276,6 +313,8 @@ impl Writer {
         Ok(())
     }
 
+    /// A length-prefixed UTF-8 string; refuses more than `max` bytes, as
+    /// [`Reader::string`] would.
     pub fn put_string(
         &mut self,
         field: &'static str,
@@ -316,18 +355,22 @@ impl Writer {
         Ok(())
     }
 
+    /// How many bytes have been written.
     pub fn len(&self) -> usize {
         self.buf.len()
     }
 
+    /// Whether nothing has been written.
     pub fn is_empty(&self) -> bool {
         self.buf.is_empty()
     }
 
+    /// The bytes written so far.
     pub fn as_bytes(&self) -> &[u8] {
         &self.buf
     }
 
+    /// The bytes written, without a copy.
     pub fn into_bytes(self) -> Vec<u8> {
         self.buf
     }
@@ -343,9 +386,13 @@ pub trait WireRecord: Sized {
     /// The fewest bytes an encoding takes: bounds list counts before allocation.
     const MIN_LEN: usize;
 
+    /// Appends the value's fields, without the version: its place in a larger encoding.
     fn write(&self, w: &mut Writer) -> Result<(), WireError>;
+    /// Reads what [`WireRecord::write`] wrote.
     fn read(r: &mut Reader<'_>) -> Result<Self, WireError>;
 
+    /// The standalone encoding: [`WireRecord::VERSION`], then the fields, in storage that
+    /// is zeroized on drop.
     fn encode(&self) -> Result<zeroize::Zeroizing<Vec<u8>>, WireError> {
         let mut w = Writer::new();
         w.put_u8(Self::VERSION);
@@ -353,6 +400,7 @@ pub trait WireRecord: Sized {
         Ok(zeroize::Zeroizing::new(w.into_bytes()))
     }
 
+    /// Reads what [`WireRecord::encode`] wrote; refuses another version and trailing bytes.
     fn decode(bytes: &[u8]) -> Result<Self, WireError> {
         let mut r = Reader::new(bytes);
         let found = r.u8("record_version")?;

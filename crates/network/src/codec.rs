@@ -57,6 +57,7 @@ pub struct ReadBudget {
 }
 
 impl ReadBudget {
+    /// A budget of `bytes`, shared by every clone.
     pub fn new(bytes: usize) -> Self {
         Self {
             left: Arc::new(AtomicUsize::new(bytes)),

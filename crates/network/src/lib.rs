@@ -19,6 +19,8 @@
 //! assert_eq!(Replication::new(3, 4).unwrap_err().code(), "invalid_replication");
 //! ```
 
+#![deny(missing_docs)]
+
 pub mod client;
 pub mod codec;
 
@@ -39,13 +41,21 @@ pub const MAX_REPLICATION_FACTOR: usize = MAX_NODES;
 /// mailbox.
 pub const NODE_ID_DIFFICULTY: u32 = 12;
 
+/// Why a [`Replication`] was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ReplicationError {
+    /// k and w break 1 ≤ w ≤ k ≤ [`MAX_REPLICATION_FACTOR`].
     #[error("replication needs 1 ≤ w ≤ k ≤ {MAX_REPLICATION_FACTOR}, not k = {factor}, w = {write_quorum}")]
-    Invalid { factor: usize, write_quorum: usize },
+    Invalid {
+        /// The k asked for.
+        factor: usize,
+        /// The w asked for.
+        write_quorum: usize,
+    },
 }
 
 impl ReplicationError {
+    /// A stable, machine-readable code for this error.
     pub fn code(&self) -> &'static str {
         "invalid_replication"
     }
@@ -59,6 +69,8 @@ pub struct Replication {
 }
 
 impl Replication {
+    /// k = `factor` nodes for each mailbox and w = `write_quorum` acknowledgements for each
+    /// put; refused unless 1 ≤ w ≤ k ≤ [`MAX_REPLICATION_FACTOR`].
     pub fn new(factor: usize, write_quorum: usize) -> Result<Self, ReplicationError> {
         let invalid = ReplicationError::Invalid {
             factor,
@@ -134,11 +146,14 @@ pub fn peer_of(address: &Multiaddr) -> Option<PeerId> {
 /// A node and the addresses it can be reached at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeInfo {
+    /// The node's libp2p identity, which also places it in the DHT's key space.
     pub peer: PeerId,
+    /// Where to dial it.
     pub addresses: Vec<Multiaddr>,
 }
 
 impl NodeInfo {
+    /// The node as a `Nodes` answer carries it: peer id and addresses in their binary forms.
     pub fn to_record(&self) -> NodeRecord {
         NodeRecord {
             peer: self.peer.to_bytes(),
