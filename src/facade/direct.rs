@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use wasm_bindgen::prelude::*;
 
-use super::{rng, DeviceStore, FacadeError, SyncManager};
+use super::{now_ms, rng, DeviceStore, FacadeError, SyncManager};
 use crate::device::HISTORY_BATCH;
 use crate::drivers::data_channel::{ChannelState, DirectChannel};
 use crate::history::direct::{
@@ -42,10 +42,6 @@ impl DirectLinks {
             },
         })
     }
-}
-
-fn now_ms() -> u64 {
-    js_sys::Date::now() as u64
 }
 
 /// What the serving tasks share with the facade.

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use wasm_bindgen::prelude::*;
 
-use super::{now_secs, rng, FacadeError, SyncManager};
+use super::{now_ms, now_secs, rng, FacadeError, SyncManager};
 use crate::device::{
     Device, DeviceError, DeviceEvent, HistoryBlockStored, HistoryPath, SyncRequest, SyncStart,
 };
@@ -28,10 +28,6 @@ use crate::messaging::{MessagingError, MessagingEvent, Messenger};
 use crate::persona::{Message, MessageId, Sender};
 use crate::roster::RosterDevice;
 use crate::vault::MessageWrites;
-
-fn now_ms() -> u64 {
-    js_sys::Date::now() as u64
-}
 
 fn hex(bytes: &[u8]) -> String {
     crate::encoding::hex(bytes)
@@ -58,6 +54,71 @@ fn object(entries: &[(&str, JsValue)]) -> JsValue {
 
 #[wasm_bindgen]
 impl SyncManager {
+    /// One sync round, driving the device's requests (see [`crate::device`]).
+    async fn sync_round(&self, wait_ms: u32) -> Result<js_sys::Array, JsValue> {
+        let network = self.connected()?;
+        self.flush_messaging(&network).await?;
+        let start = SyncStart {
+            now_ms: now_ms(),
+            wait: Duration::from_millis(wait_ms.into()),
+            direct_flowing: self.direct_flowing(),
+        };
+        self.with_device(|d| {
+            d.start_sync(start);
+            Ok(())
+        })?;
+        let events = js_sys::Array::new();
+        while let Some(request) = self.with_device(|d| Ok(d.poll_request()))? {
+            match request {
+                SyncRequest::Fetch(fetch) => {
+                    let mut cursor = fetch.cursor;
+                    let fetched = MailboxTransport::fetch_some(
+                        &network,
+                        &fetch.mailbox,
+                        &mut cursor,
+                        fetch.wait,
+                        fetch.enough,
+                    )
+                    .await
+                    .map_err(|e| FacadeError::new(e.code(), e.to_string()))?;
+                    self.with_device(|d| d.handle_fetched(cursor, fetched, &mut rng()))?;
+                }
+                SyncRequest::DirectSignal(event) => {
+                    if let Err(error) = self.on_direct_signal(&event).await {
+                        events.push(&channel_failed_view(&error));
+                    }
+                }
+                SyncRequest::DriveDirect => {
+                    let arrived = self.drive_direct().await.unwrap_or_else(|error| {
+                        events.push(&channel_failed_view(&error));
+                        Vec::new()
+                    });
+                    let carrying = self.direct_carrying();
+                    self.with_device(|d| d.handle_direct(arrived, carrying))?;
+                }
+                SyncRequest::Save(save) => {
+                    let new = self
+                        .unlocked_vault()?
+                        .save_messaging(&save.state, save.writes(), &mut rng())
+                        .await
+                        .map_err(FacadeError::from)?;
+                    self.with_device(|d| d.handle_saved(save.mark, &new, now_ms()))?;
+                }
+                SyncRequest::WantMoreDirect => {
+                    if let Err(error) = self.want_more_direct().await {
+                        events.push(&channel_failed_view(&error));
+                    }
+                }
+            }
+            while let Some(event) = self.with_device(|d| Ok(d.poll_event()))? {
+                events.push(&self.device_event_view(&event)?);
+            }
+        }
+        // Channel requests and answers go out now, not at the next sync.
+        self.flush_messaging(&network).await?;
+        Ok(events)
+    }
+
     /// This persona's contact card as a link code (`PHCONTACT:…`), for a contact to add.
     #[wasm_bindgen(js_name = contactCard)]
     pub fn contact_card(&self) -> Result<String, JsValue> {
@@ -359,67 +420,9 @@ impl SyncManager {
     /// message }` for an envelope refused with its typed error (nothing stored changes).
     #[wasm_bindgen(js_name = syncMessages)]
     pub async fn sync_messages(&self, wait_ms: u32) -> Result<js_sys::Array, JsValue> {
-        let network = self.connected()?;
-        self.flush_messaging(&network).await?;
-        let start = SyncStart {
-            now_ms: now_ms(),
-            wait: Duration::from_millis(wait_ms.into()),
-            direct_flowing: self.direct_flowing(),
-        };
-        self.with_device(|d| {
-            d.start_sync(start);
-            Ok(())
-        })?;
-        let events = js_sys::Array::new();
-        while let Some(request) = self.with_device(|d| Ok(d.poll_request()))? {
-            match request {
-                SyncRequest::Fetch(fetch) => {
-                    let mut cursor = fetch.cursor;
-                    let fetched = MailboxTransport::fetch_some(
-                        &network,
-                        &fetch.mailbox,
-                        &mut cursor,
-                        fetch.wait,
-                        fetch.enough,
-                    )
-                    .await
-                    .map_err(|e| FacadeError::new(e.code(), e.to_string()))?;
-                    self.with_device(|d| d.handle_fetched(cursor, fetched, &mut rng()))?;
-                }
-                SyncRequest::DirectSignal(event) => {
-                    if let Err(error) = self.on_direct_signal(&event).await {
-                        events.push(&channel_failed_view(&error));
-                    }
-                }
-                SyncRequest::DriveDirect => {
-                    let arrived = self.drive_direct().await.unwrap_or_else(|error| {
-                        events.push(&channel_failed_view(&error));
-                        Vec::new()
-                    });
-                    let carrying = self.direct_carrying();
-                    self.with_device(|d| d.handle_direct(arrived, carrying))?;
-                }
-                SyncRequest::Save(save) => {
-                    let new = self
-                        .unlocked_vault()?
-                        .save_messaging(&save.state, save.writes(), &mut rng())
-                        .await
-                        .map_err(FacadeError::from)?;
-                    self.with_device(|d| d.handle_saved(save.mark, &new, now_ms()))?;
-                }
-                SyncRequest::WantMoreDirect => {
-                    if let Err(error) = self.want_more_direct().await {
-                        events.push(&channel_failed_view(&error));
-                    }
-                }
-            }
-            while let Some(event) = self.with_device(|d| Ok(d.poll_event()))? {
-                events.push(&self.device_event_view(&event)?);
-            }
-        }
-        // Channel requests and answers go out now, not at the next sync.
-        self.flush_messaging(&network).await?;
-        Ok(events)
+        let synced = self.sync_round(wait_ms).await;
+        self.step_ended(synced.is_ok());
+        synced
     }
 
     /// What waits in this device's outbox, stored, to be put on the network: `{ envelopes,

@@ -31,6 +31,7 @@ use std::time::Duration;
 use rand_core::UnwrapErr;
 use wasm_bindgen::prelude::*;
 
+use crate::device::Backoff;
 use crate::drivers::indexeddb::IndexedDbStore;
 use crate::drivers::qr;
 use crate::drivers::webcrypto::WebCryptoKeyring;
@@ -43,37 +44,32 @@ use crate::pairing::channel::{ChannelMessage, MessageKind};
 use crate::pairing::invitation::{Capabilities, PairingInvitation};
 use crate::pairing::messages::PersonaPayload;
 use crate::pairing::state::SyncState;
-use crate::pairing::{PairingEvent, SourcePairing, TargetPairing, Transmit};
+use crate::pairing::{Pairing, PairingEvent, Resumable, SourcePairing, Transmit};
 use crate::persona::{DeviceKeys, Persona, RecoveryCode};
-use crate::vault::store::{RawStore, StoreError, StoreName, WriteOp};
-use crate::vault::unlock::{DeviceKeyring, PinParams};
+use crate::vault::store::StoreError;
+use crate::vault::unlock::PinParams;
 use crate::vault::writer::SingleWriter;
-use crate::vault::{schema, MessageWrites, Vault};
+use crate::vault::{pending, schema, MessageWrites, Vault};
 use error::FacadeError;
 
 /// A profile's IndexedDB, written by this manager only until another opens the profile.
 type DeviceStore = Rc<SingleWriter<IndexedDbStore>>;
-
-/// Where a target keeps a pairing in progress across a reload (wrapped by the device key).
-const PENDING_PAIRING_ID: &[u8] = b"pending_pairing";
 
 fn rng() -> UnwrapErr<getrandom::SysRng> {
     UnwrapErr(getrandom::SysRng)
 }
 
 fn now_secs() -> u64 {
-    (js_sys::Date::now() / 1000.0) as u64
+    now_ms() / 1000
+}
+
+fn now_ms() -> u64 {
+    js_sys::Date::now() as u64
 }
 
 /// The IndexedDB database that holds a profile's vault.
 fn database_name(profile: &str) -> String {
     format!("phantom-sync/{profile}")
-}
-
-enum Pairing {
-    None,
-    Source(SourcePairing),
-    Target(TargetPairing),
 }
 
 /// One device: its vault, its persona once unlocked, and a pairing in progress.
@@ -119,6 +115,8 @@ pub struct SyncManager {
     offers: RefCell<offer::Offers>,
     /// Envelopes that failed to open or verify since this manager opened.
     refused: Cell<u32>,
+    /// When the app's loops try again after a network step failed.
+    backoff: RefCell<Backoff>,
 }
 
 /// An invitation ready to show: the QR as SVG and the same payload as a link code.
@@ -207,7 +205,7 @@ impl SyncManager {
             vault_exists: Cell::new(vault_exists),
             vault: RefCell::new(None),
             persona: RefCell::new(None),
-            pairing: RefCell::new(Pairing::None),
+            pairing: RefCell::new(Pairing::Idle),
             network: RefCell::new(None),
             reading: RefCell::new(Reading::default()),
             device: RefCell::new(None),
@@ -215,6 +213,7 @@ impl SyncManager {
             direct: RefCell::new(direct::DirectLinks::default()),
             offers: RefCell::new(offer::Offers::default()),
             refused: Cell::new(0),
+            backoff: RefCell::default(),
             resume_error: RefCell::new(None),
         };
         let needs_pin = manager.vault_exists.get()
@@ -287,7 +286,7 @@ impl SyncManager {
     /// name then travels in its roster entry.
     #[wasm_bindgen(js_name = setDeviceName)]
     pub fn set_device_name(&self, name: &str) -> Result<(), JsValue> {
-        if self.vault_exists.get() || !matches!(*self.pairing.borrow(), Pairing::None) {
+        if self.vault_exists.get() || !matches!(*self.pairing.borrow(), Pairing::Idle) {
             return Err(FacadeError::new(
                 "persona_exists",
                 "this device's name is fixed once it holds a persona or starts a link",
@@ -335,7 +334,7 @@ impl SyncManager {
         self.vault.borrow_mut().take();
         self.persona.borrow_mut().take();
         self.device.borrow_mut().take();
-        *self.pairing.borrow_mut() = Pairing::None;
+        *self.pairing.borrow_mut() = Pairing::Idle;
     }
 
     /// Sets a PIN that unlocking will ask for (Argon2id, about a second), or removes it.
@@ -442,29 +441,19 @@ impl SyncManager {
     /// Why the pairing failed, when `state` is `failed`.
     #[wasm_bindgen(getter, js_name = failureReason)]
     pub fn failure_reason(&self) -> Option<String> {
-        match self.sync_state() {
-            SyncState::Failed(reason) => Some(reason.code().to_owned()),
-            _ => None,
-        }
+        let reason = self.pairing.borrow().failure_reason();
+        reason.map(|reason| reason.code().to_owned())
     }
 
     /// Source, step 1: a fresh invitation; call again to rotate the QR code.
     #[wasm_bindgen(js_name = generatePairingInvitation)]
     pub fn generate_pairing_invitation(&self) -> Result<InvitationView, JsValue> {
         self.authority_roster()?;
-        let mut pairing = self.pairing.borrow_mut();
-        let reusable =
-            matches!(&*pairing, Pairing::Source(source) if !source.state().is_terminal());
-        if !reusable {
-            *pairing = Pairing::Source(SourcePairing::with_capabilities(
-                Capabilities::HISTORY_WEBRTC.union(Capabilities::HISTORY_MAILBOX),
-            ));
-        }
-        let Pairing::Source(source) = &mut *pairing else {
-            return Err(not_the_source().into());
-        };
-        let invitation = source
-            .generate_invitation(now_secs(), &mut rng())
+        let capabilities = Capabilities::HISTORY_WEBRTC.union(Capabilities::HISTORY_MAILBOX);
+        let invitation = self
+            .pairing
+            .borrow_mut()
+            .show_invitation(capabilities, now_secs(), &mut rng())
             .map_err(FacadeError::from)?;
         let link_code = invitation.to_link_code();
         Ok(InvitationView {
@@ -498,8 +487,9 @@ impl SyncManager {
             .into());
         }
         let invitation = PairingInvitation::from_link_code(link_code).map_err(FacadeError::from)?;
-        let mut target = TargetPairing::new();
-        let words = target
+        let words = self
+            .pairing
+            .borrow_mut()
             .accept_invitation(
                 &invitation,
                 &self.device_name.borrow(),
@@ -507,7 +497,6 @@ impl SyncManager {
                 &mut rng(),
             )
             .map_err(FacadeError::from)?;
-        *self.pairing.borrow_mut() = Pairing::Target(target);
         Ok(words.words().iter().map(|w| (*w).to_owned()).collect())
     }
 
@@ -516,28 +505,20 @@ impl SyncManager {
     /// device may still refuse its keys.
     #[wasm_bindgen(getter, js_name = pairingActive)]
     pub fn pairing_active(&self) -> bool {
-        let state = self.sync_state();
-        match &*self.pairing.borrow() {
-            Pairing::Target(_) if state == SyncState::Completed => self
-                .device
-                .borrow()
-                .as_ref()
-                .map(crate::device::Device::messenger)
-                .is_none_or(|m| m.roster().device(&m.device_id()).is_none()),
-            Pairing::None => false,
-            _ => state != SyncState::Idle && !state.is_terminal(),
-        }
+        let in_roster = self
+            .device
+            .borrow()
+            .as_ref()
+            .map(crate::device::Device::messenger)
+            .is_some_and(|m| m.roster().device(&m.device_id()).is_some());
+        self.pairing.borrow().is_under_way(in_roster)
     }
 
     /// Target: the words this device shows, once it has scanned.
     #[wasm_bindgen(getter)]
     pub fn words(&self) -> Option<Vec<String>> {
-        match &*self.pairing.borrow() {
-            Pairing::Target(target) => target
-                .words()
-                .map(|w| w.words().iter().map(|w| (*w).to_owned()).collect()),
-            _ => None,
-        }
+        let words = self.pairing.borrow().words()?;
+        Some(words.words().iter().map(|w| (*w).to_owned()).collect())
     }
 
     /// Source, step 3: a `SyncRequest` arrived; returns who asks and the words to pick from.
@@ -553,20 +534,14 @@ impl SyncManager {
     /// (someone else saw it); the person should be warned.
     #[wasm_bindgen(getter, js_name = turnedAway)]
     pub fn turned_away(&self) -> Vec<String> {
-        match &*self.pairing.borrow() {
-            Pairing::Source(source) => source.turned_away().to_vec(),
-            _ => Vec::new(),
-        }
+        self.pairing.borrow().turned_away().to_vec()
     }
 
     /// Source: who asks to link and the word triples to pick from, once a request arrived.
     #[wasm_bindgen(getter, js_name = wordChoice)]
     pub fn word_choice(&self) -> Option<WordChoiceView> {
         let pairing = self.pairing.borrow();
-        let Pairing::Source(source) = &*pairing else {
-            return None;
-        };
-        let (request, choice) = (source.request()?, source.word_choice()?);
+        let (request, choice) = pairing.word_choice()?;
         let candidates = choice
             .candidates()
             .iter()
@@ -591,7 +566,9 @@ impl SyncManager {
         self.confirm_pin(pin).await?;
         let persona = self.current_persona()?;
         let roster = self.authority_roster()?;
-        self.with_source(|source| source.approve(index, &persona, &roster, now_secs()))
+        self.with_source("approve", |source| {
+            source.approve(index, &persona, &roster, now_secs())
+        })
     }
 
     /// Source, step 4 with typed words (and the PIN, as for `approve`).
@@ -600,7 +577,9 @@ impl SyncManager {
         self.confirm_pin(pin).await?;
         let persona = self.current_persona()?;
         let roster = self.authority_roster()?;
-        self.with_source(|source| source.approve_typed(&words, &persona, &roster, now_secs()))
+        self.with_source("approve", |source| {
+            source.approve_typed(&words, &persona, &roster, now_secs())
+        })
     }
 
     /// True when approving a link asks for this device's PIN.
@@ -613,17 +592,13 @@ impl SyncManager {
 
     /// Source: none of the candidates matches the other device.
     pub fn reject(&self) -> Result<(), JsValue> {
-        self.with_source(SourcePairing::reject)
+        self.with_source("reject", SourcePairing::reject)
     }
 
     /// Either side stops the pairing (and tells the other device at the next flush).
     pub async fn cancel(&self) -> Result<(), JsValue> {
-        let result = match &mut *self.pairing.borrow_mut() {
-            Pairing::Source(source) => source.cancel(),
-            Pairing::Target(target) => target.cancel(),
-            Pairing::None => Ok(()),
-        };
-        result.map_err(FacadeError::from)?;
+        let cancelled = self.pairing.borrow_mut().cancel();
+        cancelled.map_err(FacadeError::from)?;
         Ok(self.persist_target_pairing().await?)
     }
 
@@ -648,14 +623,11 @@ impl SyncManager {
             )
             .into());
         }
-        let event = match &mut *self.pairing.borrow_mut() {
-            Pairing::Source(source) => source.receive(&bytes, now_secs(), &mut rng()),
-            Pairing::Target(target) => target.receive(&bytes),
-            Pairing::None => {
-                return Err(FacadeError::new("illegal_transition", "no pairing in progress").into())
-            }
-        }
-        .map_err(FacadeError::from)?;
+        let received = self
+            .pairing
+            .borrow_mut()
+            .receive(&bytes, now_secs(), &mut rng());
+        let event = received.map_err(FacadeError::from)?;
         let meaning = match event {
             PairingEvent::RequestReceived { .. } => "request_received",
             PairingEvent::PersonaReceived(payload) => {
@@ -710,7 +682,7 @@ impl SyncManager {
         let _turn = Turn::wait(&self.flush_turn).await;
         // Stored before they leave: a reload while they travel resumes with them. With
         // nothing new to send (a driver calling this on every step) nothing is written.
-        let resumable = matches!(&*self.pairing.borrow(), Pairing::Target(t) if t.has_transmits());
+        let resumable = self.pairing.borrow().has_resumable_transmits();
         if resumable {
             self.persist_target_pairing().await?;
         }
@@ -742,13 +714,53 @@ impl SyncManager {
     /// one; pass each to `receive`.
     #[wasm_bindgen(js_name = pollNetwork)]
     pub async fn poll_network(&self, wait_ms: u32) -> Result<js_sys::Array, JsValue> {
+        let polled = self.poll_pairing_mailboxes(wait_ms).await;
+        self.step_ended(polled.is_ok());
+        polled
+    }
+
+    /// Milliseconds until this device has something to do that no call brings: a failed
+    /// network step to try again (`pollNetwork` and `syncMessages` wait less and less
+    /// often while failures go on) or a pairing step's deadline. `undefined` when nothing
+    /// is due; an app's loop sleeps this long instead of a fixed time.
+    #[wasm_bindgen(getter, js_name = pollTimeout)]
+    pub fn poll_timeout(&self) -> Option<f64> {
+        let now = now_ms();
+        let deadline = self.pairing.borrow().poll_timeout().map(|secs| secs * 1000);
+        let retry = self.backoff.borrow().poll_timeout(now);
+        let due = deadline.into_iter().chain(retry).min()?;
+        Some(due.saturating_sub(now) as f64)
+    }
+
+    /// Whether a link is in progress (neither idle nor over), in either role.
+    #[wasm_bindgen(getter, js_name = linkInProgress)]
+    pub fn link_in_progress(&self) -> bool {
+        self.pairing.borrow().is_in_progress()
+    }
+
+    /// Whether this device is the new one of a link (in progress or ended): its screens
+    /// follow the link rather than offer to create a persona.
+    #[wasm_bindgen(getter)]
+    pub fn joining(&self) -> bool {
+        self.pairing.borrow().is_joining()
+    }
+}
+
+impl SyncManager {
+    /// Counts a network step's outcome for [`SyncManager::poll_timeout`].
+    fn step_ended(&self, succeeded: bool) {
+        let mut backoff = self.backoff.borrow_mut();
+        if succeeded {
+            backoff.handle_success();
+        } else {
+            backoff.handle_failure(now_ms());
+        }
+    }
+
+    async fn poll_pairing_mailboxes(&self, wait_ms: u32) -> Result<js_sys::Array, JsValue> {
         let network = self.connected()?;
         self.check_timeouts()?;
-        let mailboxes = match &*self.pairing.borrow() {
-            Pairing::Source(source) => source.listening_mailboxes(now_secs()),
-            Pairing::Target(target) => target.reply_mailbox().into_iter().collect(),
-            Pairing::None => Vec::new(),
-        };
+        let mailboxes = self.pairing.borrow().listening_mailboxes(now_secs());
         let messages = js_sys::Array::new();
         if mailboxes.is_empty() {
             sleep_ms(wait_ms).await;
@@ -768,7 +780,10 @@ impl SyncManager {
         }
         Ok(messages)
     }
+}
 
+#[wasm_bindgen]
+impl SyncManager {
     /// The next message to deliver, if any.
     #[wasm_bindgen(js_name = pollTransmit)]
     pub fn poll_transmit(&self) -> Option<TransmitView> {
@@ -792,11 +807,7 @@ impl core::fmt::Debug for SyncManager {
 
 impl SyncManager {
     fn next_transmit(&self) -> Option<Transmit> {
-        match &mut *self.pairing.borrow_mut() {
-            Pairing::Source(source) => source.poll_transmit(),
-            Pairing::Target(target) => target.poll_transmit(),
-            Pairing::None => None,
-        }
+        self.pairing.borrow_mut().poll_transmit()
     }
 
     fn connected(&self) -> Result<MailboxClient, FacadeError> {
@@ -807,11 +818,7 @@ impl SyncManager {
     }
 
     fn sync_state(&self) -> SyncState {
-        match &*self.pairing.borrow() {
-            Pairing::Source(source) => source.state(),
-            Pairing::Target(target) => target.state(),
-            Pairing::None => SyncState::Idle,
-        }
+        self.pairing.borrow().state()
     }
 
     fn keyring(&self) -> Result<&WebCryptoKeyring, FacadeError> {
@@ -849,50 +856,37 @@ impl SyncManager {
     /// Keeps the target's pairing, wrapped by the device key, for as long as a reload
     /// could interrupt it; forgets it once nothing is left to resume.
     async fn persist_target_pairing(&self) -> Result<(), FacadeError> {
-        let snapshot = match &*self.pairing.borrow() {
-            Pairing::Target(target) => target.snapshot()?,
-            _ => return Ok(()),
-        };
-        let op = match snapshot {
-            Some(bytes) => WriteOp::put(
-                StoreName::Meta,
-                PENDING_PAIRING_ID,
-                &self.keyring()?.wrap(&bytes).await?,
-            ),
-            None => WriteOp::Delete {
-                store: StoreName::Meta,
-                key: PENDING_PAIRING_ID.to_vec(),
-            },
-        };
-        Ok(self.store.write(vec![op]).await?)
+        let snapshot = self.pairing.borrow().snapshot()?;
+        match snapshot {
+            Resumable::Untouched => {}
+            Resumable::Keep(bytes) => pending::save(&self.store, self.keyring()?, &bytes).await?,
+            Resumable::Forget => pending::forget(&self.store).await?,
+        }
+        Ok(())
     }
 
     /// A pairing a reload interrupted, picked up where it stopped. One that cannot be read
     /// any more (its device key is gone) is dropped and reported by `resumeError`.
     async fn resume_target_pairing(&self) -> Result<(), FacadeError> {
-        let Some(wrapped) = self.store.get(StoreName::Meta, PENDING_PAIRING_ID).await? else {
-            return Ok(());
+        let loaded = match self.keyring() {
+            Ok(keyring) => pending::load(&self.store, keyring)
+                .await
+                .map_err(FacadeError::from),
+            Err(error) => Err(error),
         };
-        let resumed = match self.keyring() {
-            Ok(keyring) => match keyring.unwrap(&wrapped).await {
-                Ok(bytes) => TargetPairing::resume(&bytes).map_err(FacadeError::from),
-                Err(error) => Err(FacadeError::from(error)),
-            },
+        let resumed = match loaded {
+            Ok(None) => return Ok(()),
+            Ok(Some(snapshot)) => Pairing::resume(&snapshot).map_err(FacadeError::from),
             Err(error) => Err(error),
         };
         match resumed {
-            Ok(target) => {
-                *self.pairing.borrow_mut() = Pairing::Target(target);
+            Ok(pairing) => {
+                *self.pairing.borrow_mut() = pairing;
                 self.check_timeouts()?;
             }
             Err(error) => {
                 *self.resume_error.borrow_mut() = Some(error.code());
-                self.store
-                    .write(vec![WriteOp::Delete {
-                        store: StoreName::Meta,
-                        key: PENDING_PAIRING_ID.to_vec(),
-                    }])
-                    .await?;
+                pending::forget(&self.store).await?;
             }
         }
         Ok(())
@@ -900,12 +894,7 @@ impl SyncManager {
 
     /// A step that waited past its deadline ends in its typed state (`failureReason`).
     fn check_timeouts(&self) -> Result<(), FacadeError> {
-        let now = now_secs();
-        match &mut *self.pairing.borrow_mut() {
-            Pairing::Source(source) => source.handle_timeout(now)?,
-            Pairing::Target(target) => target.handle_timeout(now)?,
-            Pairing::None => false,
-        };
+        self.pairing.borrow_mut().handle_timeout(now_secs())?;
         Ok(())
     }
 
@@ -956,12 +945,12 @@ impl SyncManager {
 
     fn with_source(
         &self,
+        step: &'static str,
         action: impl FnOnce(&mut SourcePairing) -> Result<(), crate::pairing::PairingError>,
     ) -> Result<(), JsValue> {
-        match &mut *self.pairing.borrow_mut() {
-            Pairing::Source(source) => action(source).map_err(|e| FacadeError::from(e).into()),
-            _ => Err(not_the_source().into()),
-        }
+        let mut pairing = self.pairing.borrow_mut();
+        let acted = pairing.source_mut(step).and_then(action);
+        Ok(acted.map_err(FacadeError::from)?)
     }
 
     /// Stores a persona with fresh device keys, protected by this browser's device key.
@@ -997,15 +986,12 @@ impl SyncManager {
         self.importing.set(false);
         match stored {
             Ok(entry) => {
-                if let Pairing::Target(target) = &mut *self.pairing.borrow_mut() {
-                    target.confirm_import(entry).map_err(FacadeError::from)?;
-                }
-                Ok(())
+                let confirmed = self.pairing.borrow_mut().confirm_import(entry);
+                Ok(confirmed.map_err(FacadeError::from)?)
             }
             Err(error) => {
-                if let Pairing::Target(target) = &mut *self.pairing.borrow_mut() {
-                    target.fail_import().map_err(FacadeError::from)?;
-                }
+                let failed = self.pairing.borrow_mut().fail_import();
+                failed.map_err(FacadeError::from)?;
                 Err(error)
             }
         }
@@ -1048,13 +1034,6 @@ async fn sleep_ms(ms: u32) {
         }
     });
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
-}
-
-fn not_the_source() -> FacadeError {
-    FacadeError::new(
-        "illegal_transition",
-        "this device is not showing an invitation",
-    )
 }
 
 /// Refuses bytes of another message kind before they touch the state machine.

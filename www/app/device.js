@@ -46,7 +46,8 @@ export async function networkNodes() {
     const response = await fetch("/network.json", { cache: "no-store" });
     if (response.ok) {
       const network = await response.json();
-      const nodes = network.websocket?.length ? network.websocket : network.webrtc ?? [];
+      // Both kinds: the device picks its transport from what the list offers.
+      const nodes = [...(network.websocket ?? []), ...(network.webrtc ?? [])];
       if (nodes.length) {
         localStorage.setItem(NODES_KEY, JSON.stringify(nodes));
         return { nodes, source: "server" };
@@ -79,7 +80,8 @@ export class Device extends EventTarget {
   constructor(profile, manager) {
     super();
     this.profile = profile;
-    this.manager = manager;
+    this.manager = watched(manager, () => this.wake());
+    this.woken = null;
     this.nodes = [];
     this.connected = false;
     this.networkProblem = null;
@@ -113,6 +115,28 @@ export class Device extends EventTarget {
     this.emit("network", { problem });
   }
 
+  /** Ends the loops' idle waits: something a loop waits for may have changed. */
+  wake() {
+    this.woken?.resolve();
+    this.woken = null;
+  }
+
+  /** Waits until the device has something due (`pollTimeout`) or is woken. */
+  idle() {
+    if (!this.woken) {
+      let resolve;
+      const promise = new Promise((done) => (resolve = done));
+      this.woken = { promise, resolve };
+    }
+    const due = this.manager.pollTimeout;
+    return due === undefined ? this.woken.promise : Promise.race([this.woken.promise, sleep(due)]);
+  }
+
+  /** After a failed step: waits as long as the device says before trying again. */
+  backOff() {
+    return sleep(this.manager.pollTimeout ?? 0);
+  }
+
   emit(type, detail = {}) {
     this.dispatchEvent(new CustomEvent(type, { detail }));
   }
@@ -136,6 +160,7 @@ export class Device extends EventTarget {
    */
   async stop() {
     this.stopped = true;
+    this.wake();
     await Promise.allSettled(Object.values(this.running).filter(Boolean));
   }
 
@@ -158,7 +183,7 @@ export class Device extends EventTarget {
   async pairingLoop() {
     while (!this.stopped) {
       if (!this.connected || !this.pairing) {
-        await sleep(300);
+        await this.idle();
         continue;
       }
       this.running.pairing = this.pairingStep();
@@ -185,7 +210,7 @@ export class Device extends EventTarget {
     } catch (error) {
       if (this.movedAway(error)) return;
       this.emit("pairing", { error });
-      await sleep(1000);
+      await this.backOff();
     }
     for (const bytes of messages) await this.receive(bytes);
     // A step that waited too long has ended in its typed state by now.
@@ -211,7 +236,7 @@ export class Device extends EventTarget {
   async syncLoop() {
     while (!this.stopped) {
       if (!this.connected || this.revoked || !this.hasPersona || this.manager.rosterEpoch === undefined) {
-        await sleep(300);
+        await this.idle();
         continue;
       }
       this.running.sync = this.syncStep();
@@ -233,7 +258,27 @@ export class Device extends EventTarget {
       if (this.movedAway(error)) return;
       if (error?.code === "device_revoked") this.revoked = true;
       this.setProblem(error);
-      await sleep(1500);
+      await this.backOff();
     }
   }
+}
+
+/**
+ * The manager, as screens and loops use it, calling `changed` after each of its methods
+ * (once its promise settles, for async ones): a screen that starts a link or unlocks the
+ * vault wakes the loops waiting for that, with no polling.
+ */
+function watched(manager, changed) {
+  return new Proxy(manager, {
+    get(target, name) {
+      const value = Reflect.get(target, name, target);
+      if (typeof value !== "function") return value;
+      return (...args) => {
+        const result = value.apply(target, args);
+        if (result instanceof Promise) result.finally(changed).catch(() => {});
+        else changed();
+        return result;
+      };
+    },
+  });
 }

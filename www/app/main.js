@@ -87,7 +87,7 @@ function choose() {
   // A new device whose keys the other device refused holds a persona it cannot use.
   if (manager.failureReason === "device_rejected") return ["linking"];
   if (!manager.fingerprint) {
-    if (manager.state !== "idle" && manager.state !== "inviting") return ["linking"];
+    if (manager.joining) return ["linking"];
     return [name === "linking" ? "linking" : "welcome"];
   }
   return screens[name] && !["welcome", "lock"].includes(name) ? [name, argument] : ["chats"];

@@ -175,7 +175,7 @@ export function mount(root, app) {
     }
   }
 
-  if (["idle", "failed", "cancelled", "completed"].includes(manager.state)) invite();
+  if (!manager.linkInProgress) invite();
   else update();
   return {
     update,

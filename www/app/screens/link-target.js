@@ -4,8 +4,6 @@
 import { scanButton } from "../camera.js";
 import { explain, fail, h, heading, say, statusLine } from "../ui.js";
 
-const WAITING = new Set(["negotiating", "awaiting_approval", "transferring"]);
-
 export function mount(root, app) {
   const { device } = app;
   const { manager } = device;
@@ -134,7 +132,7 @@ export function mount(root, app) {
         say(status, "This device is linked and stored encrypted in this browser.");
       }
       showProgress();
-    } else if (WAITING.has(state) && manager.words) {
+    } else if (manager.linkInProgress && manager.words) {
       if (shown !== "words") words();
     } else if (state === "failed" || state === "cancelled") {
       if (shown !== state) {

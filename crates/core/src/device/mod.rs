@@ -90,6 +90,54 @@ impl DeviceError {
     }
 }
 
+/// When a driver's loop tries again after a step failed (the network was down, a node
+/// refused): soon after the first failure, then less and less often while failures go on,
+/// so that a device offline for an hour does not spin. A step that succeeds starts over.
+///
+/// ```
+/// use phantom_core::device::Backoff;
+///
+/// let mut backoff = Backoff::default();
+/// assert_eq!(backoff.poll_timeout(0), None);
+/// backoff.handle_failure(10_000);
+/// assert_eq!(backoff.poll_timeout(10_000), Some(11_000));
+/// backoff.handle_failure(11_000);
+/// assert_eq!(backoff.poll_timeout(11_000), Some(13_000));
+/// assert_eq!(backoff.poll_timeout(13_000), None, "the time has come");
+/// backoff.handle_success();
+/// assert_eq!(backoff.poll_timeout(13_000), None);
+/// ```
+#[derive(Debug, Default, Clone)]
+pub struct Backoff {
+    failures: u32,
+    retry_at_ms: u64,
+}
+
+impl Backoff {
+    /// The wait after the first failure, in milliseconds.
+    pub const FIRST_MS: u64 = 1_000;
+    /// The longest wait, in milliseconds, however long failures go on.
+    pub const MAX_MS: u64 = 16_000;
+
+    /// A step failed at `now_ms`: the next try waits twice as long as the last one did.
+    pub fn handle_failure(&mut self, now_ms: u64) {
+        let wait = (Self::FIRST_MS << self.failures.min(4)).min(Self::MAX_MS);
+        self.failures = self.failures.saturating_add(1);
+        self.retry_at_ms = now_ms.saturating_add(wait);
+    }
+
+    /// A step succeeded: the next failure waits the shortest time again.
+    pub fn handle_success(&mut self) {
+        *self = Self::default();
+    }
+
+    /// When the next try is due (milliseconds since the Unix epoch), while it is still
+    /// ahead of `now_ms`.
+    pub fn poll_timeout(&self, now_ms: u64) -> Option<u64> {
+        (self.retry_at_ms > now_ms).then_some(self.retry_at_ms)
+    }
+}
+
 /// How a sync begins.
 #[derive(Debug, Clone, Copy)]
 pub struct SyncStart {

@@ -47,6 +47,7 @@
 
 pub mod channel;
 pub mod invitation;
+mod machine;
 pub mod messages;
 mod source;
 pub mod state;
@@ -55,6 +56,7 @@ pub mod words;
 
 use thiserror::Error;
 
+pub use machine::{Pairing, Resumable};
 pub use source::{SourcePairing, INVITATION_LIFETIME_SECS, STEP_TIMEOUT_SECS};
 pub use target::TargetPairing;
 

@@ -26,6 +26,7 @@
 //! ```
 
 pub mod cipher;
+pub mod pending;
 pub mod schema;
 pub mod store;
 pub mod unlock;
