@@ -20,6 +20,9 @@
 //! `phantom-mailbox` (the part a DHT node shares) and are re-exported here under the same
 //! names. The wire formats are specified in `docs/PROTOCOL.md`.
 
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
 pub use phantom_mailbox as mailbox;
 pub use phantom_mailbox::{encoding, secret, testing, wire};
 

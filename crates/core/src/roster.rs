@@ -32,6 +32,8 @@ use thiserror::Error;
 use crate::mailbox::keys::MailboxSeed;
 use crate::wire::{Reader, WireError, WireRecord, Writer};
 
+/// The roster encoding written now (3: devices with sealing keys); formats 1 and 2 still
+/// read.
 pub const ROSTER_FORMAT_VERSION: u8 = 3;
 /// Rosters signed before they carried `profile_read`.
 const ROSTER_FORMAT_WITHOUT_PROFILE_READ: u8 = 1;
@@ -42,38 +44,64 @@ const ROSTER_MAGIC: &[u8; 2] = b"PR";
 const SIGNED_ROSTER_MAGIC: &[u8; 2] = b"PS";
 /// Signed with this prefix, so a roster signature can never pass for any other signature.
 const SIGNATURE_DOMAIN: &[u8] = b"phantom-sync roster v1";
+/// The most devices a persona has at once: a roster lists no more.
 pub const MAX_DEVICES: usize = 16;
+/// The longest device name a roster carries, in bytes.
 pub const MAX_DEVICE_NAME_LEN: usize = 64;
 /// The most a signed roster can take: its devices, names and signature.
 pub const MAX_ROSTER_LEN: usize = 4096;
 /// The inbox of a roster published in the profile mailbox: all zeros, the real one withheld.
 pub const WITHHELD_INBOX: MailboxSeed = MailboxSeed::from_bytes([0; 32]);
 
+/// Why a roster was refused, or a change to it could not be made.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum RosterError {
+    /// The bytes are not a roster this version reads, or a roster is past a limit of
+    /// its encoding.
     #[error("malformed roster: {0}")]
     Wire(#[from] WireError),
+    /// The roster names another persona key than the one expected, or the signing key
+    /// is not its persona key.
     #[error("the roster is signed for another persona")]
     WrongPersona,
+    /// The signature is not the persona key's over these bytes: the roster was altered,
+    /// or signed by someone else.
     #[error("the roster signature does not verify")]
     BadSignature,
     #[error("the roster's epoch {received} is older than the {current} already accepted")]
-    EpochRegressed { current: u64, received: u64 },
+    /// A roster older than the one already accepted: a rollback.
+    EpochRegressed {
+        /// The epoch of the roster held.
+        current: u64,
+        /// The epoch of the roster refused.
+        received: u64,
+    },
     #[error("a different roster with the same epoch {epoch} was already accepted")]
-    EpochConflict { epoch: u64 },
+    /// A different roster of the epoch already accepted: the persona key signed two.
+    EpochConflict {
+        /// The epoch both rosters claim.
+        epoch: u64,
+    },
+    /// Adding the device would list more than [`MAX_DEVICES`].
     #[error("a roster holds at most {MAX_DEVICES} devices")]
     TooManyDevices,
+    /// The device named is not on the roster.
     #[error("no device with that id is on the roster")]
     UnknownDevice,
+    /// Removing the device would leave the persona with none.
     #[error("a persona keeps at least one device")]
     LastDevice,
+    /// A joining device's keys would let no other device write to it
+    /// ([`RosterDevice::check_keys`]).
     #[error("the device's keys cannot be used: no Olm session opens with them")]
     UnusableDeviceKeys,
+    /// The epoch is `u64::MAX`: no roster can follow this one.
     #[error("the roster's epoch cannot grow any further")]
     EpochExhausted,
 }
 
 impl RosterError {
+    /// A stable, machine-readable code for this error.
     pub fn code(&self) -> &'static str {
         match self {
             RosterError::Wire(inner) => inner.code(),
@@ -93,8 +121,12 @@ impl RosterError {
 /// One device of a persona: its name for people, and its public Olm keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RosterDevice {
+    /// The device's random id, chosen when its keys were made and never changed.
     pub device_id: [u8; 16],
+    /// What people call the device ("Laptop"), at most [`MAX_DEVICE_NAME_LEN`] bytes.
     pub name: String,
+    /// When the device made its roster entry (creating the persona, or to join it), in
+    /// Unix seconds by its own clock.
     pub added_at: u64,
     /// The device's Olm identity key (Curve25519): sessions are opened with it.
     pub identity_key: [u8; 32],
@@ -134,6 +166,8 @@ impl RosterDevice {
 pub struct Roster {
     /// The persona identity key (Ed25519) that signs the roster.
     pub persona_key: [u8; 32],
+    /// Grows with every change to the devices or the inbox; a roster of a lower epoch
+    /// than one accepted is refused ([`Roster::check_update`]).
     pub epoch: u64,
     /// Whoever holds it writes to the persona's devices and reads their inbox.
     pub inbox: MailboxSeed,
@@ -141,6 +175,8 @@ pub struct Roster {
     /// writes it). Made with the persona and never changed. A roster of format 1 has none:
     /// it reads as the persona key itself, which anyone may know.
     pub profile_read: [u8; 32],
+    /// Every device of the persona in this epoch, at most [`MAX_DEVICES`]: each message to
+    /// the persona is sealed to each of them.
     pub devices: Vec<RosterDevice>,
 }
 
@@ -172,10 +208,12 @@ impl Roster {
         }
     }
 
+    /// Whether this is the published form, its inbox withheld ([`WITHHELD_INBOX`]).
     pub fn withholds_inbox(&self) -> bool {
         self.inbox == WITHHELD_INBOX
     }
 
+    /// The device with this id, if it is on the roster.
     pub fn device(&self, device_id: &[u8; 16]) -> Option<&RosterDevice> {
         self.devices.iter().find(|d| &d.device_id == device_id)
     }
@@ -230,6 +268,8 @@ impl Roster {
         })
     }
 
+    /// The roster's bytes in the current format, as the persona signs them. Fails if it
+    /// lists more than [`MAX_DEVICES`] devices or a name the encoding cannot carry.
     pub fn encode(&self) -> Result<Vec<u8>, RosterError> {
         let mut w = Writer::new();
         w.put_bytes(ROSTER_MAGIC);
@@ -274,6 +314,8 @@ impl Roster {
         Ok(roster)
     }
 
+    /// Signs the roster with the persona identity key; [`RosterError::WrongPersona`] if
+    /// `persona` is not the key the roster names.
     pub fn sign(&self, persona: &SigningKey) -> Result<SignedRoster, RosterError> {
         if persona.verifying_key().to_bytes() != self.persona_key {
             return Err(RosterError::WrongPersona);
@@ -337,6 +379,7 @@ impl SignedRoster {
         Ok(Roster::decode(&self.roster)?.persona_key)
     }
 
+    /// The signed roster's bytes: the signature, then the roster as it was signed.
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::new();
         w.put_bytes(SIGNED_ROSTER_MAGIC);
@@ -346,6 +389,8 @@ impl SignedRoster {
         w.into_bytes()
     }
 
+    /// Reads a signed roster's bytes, at most [`MAX_ROSTER_LEN`], without verifying
+    /// anything: [`SignedRoster::verify`] does.
     pub fn decode(bytes: &[u8]) -> Result<SignedRoster, RosterError> {
         if bytes.len() > MAX_ROSTER_LEN {
             return Err(WireError::FieldTooLong {

@@ -22,6 +22,7 @@
 //! ```
 
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod encoding;
 pub mod envelope;

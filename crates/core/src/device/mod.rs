@@ -76,6 +76,7 @@ pub enum DeviceError {
     /// A `handle_*` call that answers no request of the round in progress.
     #[error("no such request is waiting for an answer in this sync")]
     NoSuchRequest,
+    /// The messenger refused a step (a snapshot it could not write, say).
     #[error(transparent)]
     Messaging(#[from] MessagingError),
 }
@@ -172,21 +173,28 @@ pub enum SyncRequest {
 /// A mailbox to read from `cursor`: until there is no more, or at least `enough` came.
 #[derive(Debug)]
 pub struct Fetch {
+    /// The mailbox, with the keys that authorise reading it.
     pub mailbox: MailboxKeys,
     /// A copy of the device's cursor: advanced by the read, it comes back with
     /// [`Device::handle_fetched`]. A read that fails keeps the device's own.
     pub cursor: MailboxCursor,
+    /// How long the nodes may hold the read open for news when there is none.
     pub wait: Duration,
+    /// How many envelopes make the read stop early (a history batch), where it may.
     pub enough: usize,
 }
 
 /// One write: the messenger's state (its outbox with it) and the messages that came.
 pub struct Save {
+    /// The messenger's snapshot: Olm ratchets, cursors, the outbox. Secret.
     pub state: Zeroizing<Vec<u8>>,
     /// What the outbox held when the state was taken; it may leave once stored.
     pub mark: u64,
+    /// Messages that came live ([`MessageWrites::live`]).
     pub live: Vec<Message>,
+    /// Messages from the persona's history ([`MessageWrites::history`]).
     pub history: Vec<Message>,
+    /// Copies that conflicted with a message held ([`MessageWrites::conflicting`]).
     pub conflicting: Vec<Message>,
 }
 
@@ -216,11 +224,14 @@ impl core::fmt::Debug for Save {
 /// How history arrived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HistoryPath {
+    /// Over a WebRTC data channel from the source device.
     Direct,
+    /// Through the DHT mailbox.
     Mailbox,
 }
 
 impl HistoryPath {
+    /// `"direct"` or `"mailbox"`, as JS events name it.
     pub fn as_str(self) -> &'static str {
         match self {
             HistoryPath::Direct => "direct",
@@ -232,14 +243,17 @@ impl HistoryPath {
 /// A history block that was imported and stored, with the transfer's progress after it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistoryBlockStored {
+    /// The path the block came by.
     pub via: HistoryPath,
     /// How many of its messages the vault did not hold yet.
     pub imported: usize,
+    /// The transfer's blocks, messages and bytes done and in total.
     pub progress: HistoryProgress,
     /// The rate since the import started (after a reload: since its first block then).
     pub bytes_per_second: f64,
     /// The time the rest needs at that rate; `None` while no rate is known.
     pub seconds_remaining: Option<f64>,
+    /// Every block of the transfer is stored.
     pub complete: bool,
 }
 
@@ -308,6 +322,7 @@ pub struct Device {
 }
 
 impl Device {
+    /// A device around its messenger, its cursors at the start of every mailbox.
     pub fn new(messenger: Messenger) -> Self {
         Self {
             messenger,
@@ -321,10 +336,12 @@ impl Device {
         }
     }
 
+    /// The messenger, to read: contacts, conversations, the roster.
     pub fn messenger(&self) -> &Messenger {
         &self.messenger
     }
 
+    /// The messenger, for a person's actions between syncs (sending, reading, adding).
     pub fn messenger_mut(&mut self) -> &mut Messenger {
         &mut self.messenger
     }

@@ -78,16 +78,21 @@ pub fn is_end_of_answer(frame: &[u8], transfer_id: &[u8; 16]) -> bool {
 /// source's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirectSignal {
+    /// The transfer the channel is for.
     pub transfer_id: [u8; 16],
+    /// The session description (SDP) as the browser gave it, at most [`MAX_SDP_LEN`] bytes.
     pub sdp: String,
 }
 
 impl DirectSignal {
+    /// Appends the transfer id, then the SDP as a length-prefixed string; fails if the SDP
+    /// is longer than [`MAX_SDP_LEN`].
     pub fn write(&self, w: &mut Writer) -> Result<(), WireError> {
         w.put_bytes(&self.transfer_id);
         w.put_string("sdp", &self.sdp, MAX_SDP_LEN)
     }
 
+    /// Reads what [`DirectSignal::write`] wrote; refuses an SDP longer than [`MAX_SDP_LEN`].
     pub fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
         Ok(Self {
             transfer_id: r.array("transfer_id")?,
@@ -101,13 +106,20 @@ impl DirectSignal {
 /// it wants before the others, if one is open on its screen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WantFrame {
+    /// The transfer asked about; the source refuses a want for another one.
     pub transfer_id: [u8; 16],
+    /// Whether the new device holds the manifest already, so it is not sent again.
     pub manifest_known: bool,
+    /// Manifest indices of the blocks already imported, at most [`MAX_BLOCKS`] of them.
     pub received: Vec<u32>,
+    /// The conversation whose missing blocks come before the others, if any.
     pub first: Option<[u8; 16]>,
 }
 
 impl WantFrame {
+    /// The frame as sent on the channel: magic `PW`, version, transfer id, the manifest
+    /// flag, the received indices (a `u32` count, then each `u32`), then the conversation
+    /// wanted first behind a presence byte. Fails with more than [`MAX_BLOCKS`] indices.
     pub fn encode(&self) -> Result<Vec<u8>, WireError> {
         let mut w = Writer::new();
         w.put_bytes(WANT_MAGIC);
@@ -128,6 +140,8 @@ impl WantFrame {
         Ok(w.into_bytes())
     }
 
+    /// Reads what [`WantFrame::encode`] wrote; refuses another magic or version, a flag
+    /// byte other than 0 or 1, and trailing bytes.
     pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
         let mut r = Reader::new(bytes);
         r.magic_and_version(WANT_MAGIC, WANT_FORMAT_VERSION)?;
@@ -199,6 +213,7 @@ impl DirectServer {
         })
     }
 
+    /// The transfer this server answers wants for.
     pub fn transfer_id(&self) -> [u8; 16] {
         self.transfer_id
     }

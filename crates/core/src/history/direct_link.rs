@@ -43,10 +43,15 @@ pub const MAX_DIRECT_ATTEMPTS: u32 = 3;
 /// What the driver's channel is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChannelStatus {
+    /// Asked for, not open yet: the offer and answer are on their way, or ICE is still
+    /// looking for a path.
     Connecting,
+    /// Open: wants can be sent and frames arrive.
     Open,
     /// Closed; `undelivered` frames that arrived before are still to be taken.
     Closed {
+        /// Frames received on the channel before it closed that the driver has not taken
+        /// yet.
         undelivered: usize,
     },
 }
@@ -124,6 +129,8 @@ impl DirectLink {
         });
     }
 
+    /// A want was sent on the channel at `now_ms`: no other goes out before the answer
+    /// ends, and the channel must show life within [`DIRECT_STALL_MS`] of it.
     pub fn want_sent(&mut self, now_ms: u64) {
         if let Some(requested) = self.requested.as_mut() {
             requested.want_sent = true;

@@ -6,6 +6,34 @@
 //! `aad = "phantom-sync history v1" ‖ transfer_id ‖ u32 index`, so a block cannot be moved
 //! to another place or transfer. Blocks leave as they are cut: the export never holds more
 //! than one block's messages.
+//!
+//! ```
+//! use phantom_core::history::export::HistoryExport;
+//! use phantom_core::persona::{Message, MessageId, Sender};
+//! use phantom_core::secret::Secret;
+//! # let mut rng = phantom_core::testing::SeededRng::new(7);
+//! let message = |n: u8, conversation_id: [u8; 16]| Message {
+//!     id: MessageId::from_bytes([n; 16]),
+//!     conversation_id,
+//!     sender: Sender::Contact([1; 16]),
+//!     sent_at_ms: 1_000 + u64::from(n),
+//!     body: "hello".into(),
+//! };
+//! let key = Secret::generate(&mut rng);
+//! let mut export = HistoryExport::new(&key, 1024, [9; 16]);
+//! // Two messages of one conversation fill the same block...
+//! assert!(export.push([1; 16], &message(2, [1; 16]), &mut rng)?.is_none());
+//! assert!(export.push([1; 16], &message(1, [1; 16]), &mut rng)?.is_none());
+//! // ...which another conversation's message seals.
+//! let first = export.push([2; 16], &message(3, [2; 16]), &mut rng)?.expect("block 0");
+//! let (manifest, last) = export.finish(&mut rng)?;
+//! assert!(last.is_some(), "the finish seals block 1");
+//! assert_eq!(manifest.blocks.len(), 2);
+//! assert_eq!(manifest.blocks[0].messages, 2);
+//! assert_eq!((manifest.blocks[0].first_ms, manifest.blocks[0].last_ms), (1_001, 1_002));
+//! assert_eq!(manifest.blocks[0].bytes as usize, first.len());
+//! # Ok::<(), phantom_core::history::HistoryError>(())
+//! ```
 
 use phantom_aead::{Payload, XChaCha20Poly1305, XNonce};
 use rand_core::CryptoRng;
@@ -52,6 +80,8 @@ struct Pending {
 }
 
 impl HistoryExport {
+    /// An export with no block yet, sealing blocks of at most `block_size` bytes (the
+    /// encrypted block, overhead included) with `key` for transfer `transfer_id`.
     pub fn new(key: &Secret<32>, block_size: usize, transfer_id: [u8; 16]) -> Self {
         Self {
             cipher: cipher(key),

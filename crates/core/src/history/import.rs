@@ -2,6 +2,42 @@
 //! messages checked against what the manifest says the block covers, and a record of which
 //! blocks arrived, so a transfer resumes where it stopped and says "complete" only when
 //! every block is in.
+//!
+//! ```
+//! use phantom_core::history::export::HistoryExport;
+//! use phantom_core::history::import::HistoryImport;
+//! use phantom_core::history::HistoryError;
+//! use phantom_core::persona::{Message, MessageId, Sender};
+//! use phantom_core::secret::Secret;
+//! # let mut rng = phantom_core::testing::SeededRng::new(8);
+//! let chat: Vec<Message> = (0..40u8)
+//!     .map(|n| Message {
+//!         id: MessageId::from_bytes([n; 16]),
+//!         conversation_id: [7; 16],
+//!         sender: Sender::Contact([1; 16]),
+//!         sent_at_ms: 1_000 + u64::from(n),
+//!         body: "hi".repeat(30),
+//!     })
+//!     .collect();
+//! let key = Secret::generate(&mut rng);
+//! let mut export = HistoryExport::new(&key, 1024, [9; 16]);
+//! let blocks = export.add_conversation([7; 16], &chat, &mut rng)?;
+//! let (manifest, _) = export.finish(&mut rng)?;
+//!
+//! let mut import = HistoryImport::new(manifest.clone(), key.clone());
+//! import.accept(0, &blocks[0])?;
+//! let saved = import.received_state()?;
+//! // After a restart only the other blocks are missing.
+//! let mut import = HistoryImport::resume(manifest, key, &saved)?;
+//! assert_eq!(import.missing(), (1..blocks.len()).collect::<Vec<_>>());
+//! // A block altered on the way is refused before it is opened.
+//! let mut damaged = blocks[1].clone();
+//! damaged[30] ^= 1;
+//! assert_eq!(import.accept(1, &damaged), Err(HistoryError::BlockTampered { index: 1 }));
+//! assert_eq!(import.progress().blocks_done, 1);
+//! assert!(!import.is_complete());
+//! # Ok::<(), HistoryError>(())
+//! ```
 
 use std::collections::BTreeSet;
 
@@ -18,14 +54,22 @@ use crate::wire::{Reader, WireError, WireRecord, Writer};
 /// How far an import has come.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HistoryProgress {
+    /// Blocks imported.
     pub blocks_done: usize,
+    /// Blocks the manifest lists.
     pub blocks_total: usize,
+    /// Messages in the blocks imported, as the manifest counts them.
     pub messages_done: u64,
+    /// Messages in every block the manifest lists.
     pub messages_total: u64,
+    /// Encrypted bytes of the blocks imported.
     pub bytes_done: u64,
+    /// Encrypted bytes of every block the manifest lists.
     pub bytes_total: u64,
 }
 
+/// The new device's record of one transfer: the manifest, the key that opens its blocks,
+/// and which blocks arrived.
 pub struct HistoryImport {
     manifest: Manifest,
     key: Secret<32>,
@@ -33,6 +77,8 @@ pub struct HistoryImport {
 }
 
 impl HistoryImport {
+    /// An import of the blocks `manifest` lists, none of them received yet, opened with
+    /// the transfer's `key`.
     pub fn new(manifest: Manifest, key: Secret<32>) -> Self {
         Self {
             manifest,
@@ -41,6 +87,7 @@ impl HistoryImport {
         }
     }
 
+    /// The manifest the blocks are checked against.
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
     }
@@ -103,10 +150,12 @@ impl HistoryImport {
             .collect()
     }
 
+    /// Whether every block the manifest lists was imported.
     pub fn is_complete(&self) -> bool {
         self.received.len() == self.manifest.blocks.len()
     }
 
+    /// How far the import has come, in blocks, messages and bytes.
     pub fn progress(&self) -> HistoryProgress {
         let done = self
             .received

@@ -21,6 +21,8 @@
 
 use crate::wire::{Reader, WireError, WireRecord, Writer};
 
+/// The version byte after the manifest's magic `PH`; a manifest of another version is
+/// refused.
 pub const MANIFEST_FORMAT_VERSION: u8 = 1;
 const MANIFEST_MAGIC: &[u8; 2] = b"PH";
 /// A million blocks of 64 KiB is 64 GiB of history: more than any device holds.
@@ -31,31 +33,41 @@ pub const MAX_BLOCKS: usize = 1 << 20;
 pub struct BlockEntry {
     /// SHA-256 of the encrypted block.
     pub hash: [u8; 32],
+    /// The conversation every message of the block belongs to.
     pub conversation_id: [u8; 16],
-    /// Sender times of its oldest and newest message (ms).
+    /// Sender time of its oldest message (ms since the Unix epoch).
     pub first_ms: u64,
+    /// Sender time of its newest message (ms since the Unix epoch).
     pub last_ms: u64,
+    /// How many messages the block holds.
     pub messages: u32,
-    /// Size of the encrypted block.
+    /// Size of the encrypted block in bytes.
     pub bytes: u32,
 }
 
+/// What a history transfer holds: its id and every block's entry. The new device trusts
+/// a block only if it matches its entry here.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Manifest {
+    /// The transfer's id, bound into each block's associated data.
     pub transfer_id: [u8; 16],
     /// In transfer order: the most recent conversation's newest messages first.
     pub blocks: Vec<BlockEntry>,
 }
 
 impl Manifest {
+    /// Messages in all blocks.
     pub fn total_messages(&self) -> u64 {
         self.blocks.iter().map(|b| u64::from(b.messages)).sum()
     }
 
+    /// Encrypted bytes of all blocks.
     pub fn total_bytes(&self) -> u64 {
         self.blocks.iter().map(|b| u64::from(b.bytes)).sum()
     }
 
+    /// Magic `PH`, [`MANIFEST_FORMAT_VERSION`], the transfer id, then the block list;
+    /// fails with more than [`MAX_BLOCKS`] blocks.
     pub fn encode(&self) -> Result<Vec<u8>, WireError> {
         let mut w = Writer::new();
         w.put_bytes(MANIFEST_MAGIC);
@@ -65,6 +77,8 @@ impl Manifest {
         Ok(w.into_bytes())
     }
 
+    /// Reads what [`Manifest::encode`] wrote; refuses another magic or version, more than
+    /// [`MAX_BLOCKS`] blocks and trailing bytes.
     pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
         let mut r = Reader::new(bytes);
         r.magic_and_version(MANIFEST_MAGIC, MANIFEST_FORMAT_VERSION)?;

@@ -1,7 +1,7 @@
 //! History catch-up, sans-IO: the source packs a persona's messages into encrypted,
-//! content-addressed blocks described by a [`Manifest`]; the new device checks each block
-//! against the manifest, decrypts it and imports its messages, in any order and across
-//! restarts, and is complete only when every block is in.
+//! content-addressed blocks described by a [`Manifest`](manifest::Manifest); the new device
+//! checks each block against the manifest, decrypts it and imports its messages, in any
+//! order and across restarts, and is complete only when every block is in.
 //!
 //! - [`manifest`]: the manifest (block hashes, conversation, time range, totals).
 //! - [`export`]: [`export::HistoryExport`] cuts conversations into blocks, newest
@@ -57,25 +57,55 @@ use thiserror::Error;
 
 use crate::wire::WireError;
 
+/// Why history could not be packed, taken in or served.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum HistoryError {
+    /// A manifest, a block's contents, a want or a saved import state does not decode (or
+    /// a value is too large to encode).
     #[error("malformed history: {0}")]
     Wire(#[from] WireError),
+    /// A block index (of a block, a want or a saved import state) past the end of the
+    /// manifest.
     #[error("block {index} is not in the manifest")]
-    UnknownBlock { index: usize },
+    UnknownBlock {
+        /// The index asked for, in manifest order.
+        index: usize,
+    },
+    /// The block's SHA-256 is not the one the manifest lists, or it is too short to hold
+    /// its nonce: it was damaged or altered on the way.
     #[error("block {index} does not match its hash in the manifest")]
-    BlockTampered { index: usize },
+    BlockTampered {
+        /// The block's index in the manifest.
+        index: usize,
+    },
+    /// The block matches its hash but does not open with the transfer's key for this index
+    /// and transfer: it was sealed with another key, or for another place.
     #[error("block {index} does not decrypt with this transfer's key")]
-    BlockUndecryptable { index: usize },
+    BlockUndecryptable {
+        /// The block's index in the manifest.
+        index: usize,
+    },
+    /// The block opens but holds a message of another conversation, sent outside the time
+    /// range the manifest gives it, or not the number of messages the manifest says.
     #[error("block {index} holds a message outside its conversation or time range")]
-    BlockMismatch { index: usize },
+    BlockMismatch {
+        /// The block's index in the manifest.
+        index: usize,
+    },
+    /// One encoded message is larger than a block holds (the block size less
+    /// [`export::BLOCK_OVERHEAD`]), so it cannot be exported at this block size.
     #[error("one message does not fit a block of {block_size} bytes")]
-    MessageTooLarge { block_size: usize },
+    MessageTooLarge {
+        /// The export's block size in bytes.
+        block_size: usize,
+    },
+    /// A want names another transfer than the one the source serves.
     #[error("the history transfer asked for is not the one on offer")]
     WrongTransfer,
 }
 
 impl HistoryError {
+    /// A stable, machine-readable code for this error.
     pub fn code(&self) -> &'static str {
         match self {
             HistoryError::Wire(inner) => inner.code(),

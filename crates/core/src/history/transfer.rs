@@ -47,14 +47,19 @@ use crate::wire::{Reader, WireError, Writer};
 /// What the new device needs to fetch and open a history transfer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryOffer {
+    /// The transfer's id, random, bound into each block.
     pub transfer_id: [u8; 16],
+    /// The fresh mailbox holding the manifest and blocks; its seed lets the holder read it.
     pub mailbox: MailboxSeed,
+    /// The key every block is sealed with. Secret: it opens the whole history.
     pub key: Secret<32>,
     /// SHA-256 of the manifest's encoding: the manifest is known by it among the blocks.
     pub manifest_hash: [u8; 32],
 }
 
 impl HistoryOffer {
+    /// Appends the transfer id, the mailbox seed, the key and the manifest hash: 112 bytes
+    /// of fixed size.
     pub fn write(&self, w: &mut Writer) {
         w.put_bytes(&self.transfer_id);
         w.put_bytes(self.mailbox.as_bytes());
@@ -62,6 +67,7 @@ impl HistoryOffer {
         w.put_bytes(&self.manifest_hash);
     }
 
+    /// Reads what [`HistoryOffer::write`] wrote.
     pub fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
         Ok(Self {
             transfer_id: r.array("transfer_id")?,
@@ -82,6 +88,9 @@ pub struct OutgoingTransfer {
 }
 
 impl OutgoingTransfer {
+    /// A transfer with a random id, key and mailbox, sealing blocks of at most
+    /// `block_size` bytes ([`DEFAULT_BLOCK_SIZE`](crate::history::export::DEFAULT_BLOCK_SIZE)
+    /// fits both paths).
     pub fn new(block_size: usize, rng: &mut impl CryptoRng) -> Self {
         let key = Secret::generate(rng);
         let mut transfer_id = [0u8; 16];
@@ -95,6 +104,7 @@ impl OutgoingTransfer {
         }
     }
 
+    /// The transfer's random id: where the source stores the blocks, and what a want names.
     pub fn transfer_id(&self) -> [u8; 16] {
         self.transfer_id
     }
@@ -135,7 +145,10 @@ impl OutgoingTransfer {
 /// A packed transfer: the offer for the new device and the manifest envelope.
 #[derive(Debug)]
 pub struct FinishedTransfer {
+    /// What to seal to the new device.
     pub offer: HistoryOffer,
+    /// The encoded manifest: the first envelope of the history mailbox, frame 0 of the
+    /// direct path; its SHA-256 is [`HistoryOffer::manifest_hash`].
     pub manifest: Vec<u8>,
     /// The last block, if it was still being filled when the transfer finished.
     pub unsealed: Option<Vec<u8>>,
@@ -194,6 +207,7 @@ pub struct HistoryReceiver {
 }
 
 impl HistoryReceiver {
+    /// A receiver for the transfer `offer` describes, before any envelope arrived.
     pub fn new(offer: &HistoryOffer) -> Self {
         Self {
             key: offer.key.clone(),
@@ -203,6 +217,9 @@ impl HistoryReceiver {
         }
     }
 
+    /// Takes one envelope of the history mailbox or the direct channel, in any order and
+    /// any number of times; see [`Received`] for what it was. Fails when the manifest does
+    /// not decode or a block of the manifest does not check out ([`HistoryImport::accept`]).
     pub fn accept(&mut self, envelope: &[u8]) -> Result<Received, HistoryError> {
         let hash: [u8; 32] = Sha256::digest(envelope).into();
         if hash == self.manifest_hash {
@@ -261,6 +278,8 @@ impl HistoryReceiver {
         Ok(())
     }
 
+    /// Reads what [`HistoryReceiver::save`] wrote, for the same `offer`: blocks recorded as
+    /// received are not taken again.
     pub fn restore(offer: &HistoryOffer, r: &mut Reader<'_>) -> Result<Self, HistoryError> {
         let mut receiver = Self::new(offer);
         if r.u8("manifest_present")? != 0 {
@@ -281,6 +300,7 @@ impl HistoryReceiver {
         self.import.as_ref().is_some_and(HistoryImport::is_complete)
     }
 
+    /// How far the import has come; `None` until the manifest arrived.
     pub fn progress(&self) -> Option<HistoryProgress> {
         self.import.as_ref().map(HistoryImport::progress)
     }

@@ -63,15 +63,20 @@ pub const EXPORT_PAGE: u32 = 512;
 /// Blocks written to the vault per transaction.
 pub const STORED_BLOCKS_PER_WRITE: usize = 16;
 
+/// Why an export from the vault stopped.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum VaultExportError {
+    /// Reading messages from the vault or storing blocks in it failed.
     #[error(transparent)]
     Vault(#[from] VaultError),
+    /// A message could not be packed (one too large for the block size, or one that does
+    /// not encode).
     #[error(transparent)]
     History(#[from] HistoryError),
 }
 
 impl VaultExportError {
+    /// A stable, machine-readable code for this error: the inner error's.
     pub fn code(&self) -> &'static str {
         match self {
             VaultExportError::Vault(inner) => inner.code(),

@@ -154,6 +154,8 @@ fn just_after(at: (u64, MessageId)) -> (u64, MessageId) {
     }
 }
 
+/// One conversation with another persona: its latest messages in order, the read and
+/// dismissed marks shared by the persona's devices, and each sending device's stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConversationLog {
     /// The other persona's identity key.
@@ -172,6 +174,8 @@ pub struct ConversationLog {
 }
 
 impl ConversationLog {
+    /// An empty conversation with the persona whose identity key is `peer`: nothing read,
+    /// nothing sent.
     pub fn new(peer: [u8; 32]) -> Self {
         Self {
             peer,
@@ -270,6 +274,7 @@ impl ConversationLog {
         self.recent.values()
     }
 
+    /// Where the latest message kept here is; `(0, [0; 16])`, before any, if there is none.
     pub fn last_position(&self) -> Position {
         self.recent
             .keys()
@@ -277,10 +282,12 @@ impl ConversationLog {
             .map_or((0, [0; 16]), |((at, id), _)| (*at, *id.as_bytes()))
     }
 
+    /// The read mark: every message at or before it counts as read.
     pub fn read_up_to(&self) -> Position {
         self.read_up_to
     }
 
+    /// The dismissed mark: no message at or before it notifies; never behind the read mark.
     pub fn dismissed_up_to(&self) -> Position {
         self.dismissed_up_to
     }
@@ -348,6 +355,8 @@ impl ConversationLog {
         Ok(())
     }
 
+    /// A conversation from what [`ConversationLog::write_state`] wrote, without messages:
+    /// the caller counts them back in from the vault.
     pub fn read_state(r: &mut Reader<'_>) -> Result<Self, WireError> {
         let mut log = ConversationLog::new(r.array("peer")?);
         log.read_up_to = (r.u64("read_up_to_ms")?, r.array("read_up_to_id")?);

@@ -57,8 +57,11 @@ pub(crate) enum OutboxFormat {
 /// A history transfer's blocks to put in its mailbox: block 0, 1, … of `blocks`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HistoryPublication {
+    /// The transfer's id, under which the offering device stores its blocks.
     pub transfer_id: [u8; 16],
+    /// The transfer's own mailbox, named in the offer: the new device reads it.
     pub mailbox: MailboxSeed,
+    /// How many blocks the transfer has.
     pub blocks: u32,
 }
 
@@ -67,6 +70,7 @@ pub struct HistoryPublication {
 pub struct PendingEnvelope {
     /// Its place in the outbox, to acknowledge it by.
     pub id: u64,
+    /// The envelope's bytes and the mailbox to put them in.
     pub transmit: Transmit,
 }
 
@@ -202,6 +206,7 @@ impl Outbox {
             .sum()
     }
 
+    /// Whether nothing is left to send: no envelope and no history block.
     pub fn is_empty(&self) -> bool {
         self.envelopes.is_empty() && self.publications.is_empty()
     }

@@ -53,6 +53,7 @@ impl Reading {
         self.cursors.get(&mailbox).cloned().unwrap_or_default()
     }
 
+    /// Keeps `cursor` as where `mailbox` is read from next, after a read that succeeded.
     pub fn put_back(&mut self, mailbox: MailboxAddress, cursor: MailboxCursor) {
         self.cursors.insert(mailbox, cursor);
     }

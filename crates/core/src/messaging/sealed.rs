@@ -35,6 +35,7 @@ use crate::persona::MAX_DISPLAY_NAME_LEN;
 use crate::roster::{SignedRoster, MAX_DEVICES, MAX_ROSTER_LEN};
 use crate::wire::{Reader, WireError, Writer};
 
+/// The version of the inbox item, content and contact card encodings.
 pub const INBOX_FORMAT_VERSION: u8 = 1;
 const INBOX_MAGIC: &[u8; 2] = b"PI";
 const CONTENT_MAGIC: &[u8; 2] = b"PC";
@@ -62,37 +63,55 @@ pub enum InboxItem {
     /// Sent to devices some of which have no sealing key yet: sender and recipients in the
     /// clear.
     Sealed(SealedMessage),
+    /// A persona's signed roster with its inbox withheld, as published in its profile
+    /// mailbox; believed only when read there.
     PublishedRoster(SignedRoster),
+    /// Sent to devices that all have sealing keys: sender and seals hidden in one header
+    /// per recipient device.
     SenderSealed(SenderSealedMessage),
 }
 
+/// A message to a set of devices: its [`Content`] encrypted once, and the key to it sealed
+/// to each device with Olm.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SealedMessage {
+    /// The sending persona's identity key.
     pub sender_persona: [u8; 32],
     /// The sending device's Olm identity key.
     pub sender_device: [u8; 32],
+    /// One seal of the content key per recipient device, at most [`MAX_SEALS`].
     pub seals: Vec<Seal>,
+    /// The XChaCha20-Poly1305 nonce `body` is encrypted with.
     pub nonce: [u8; 24],
+    /// The encrypted content, bound to the sending persona and device.
     pub body: Vec<u8>,
 }
 
 /// A persona and its devices as another persona hands them on: a contact's card.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContactCard {
+    /// The name the persona goes by, at most [`MAX_DISPLAY_NAME_LEN`] bytes.
     pub display_name: String,
+    /// Its roster, signed by its persona key: the devices to seal to and the inbox to
+    /// write to.
     pub roster: SignedRoster,
 }
 
 /// A text message of a conversation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Text {
+    /// The message's random id, the same on every device that holds it.
     pub message_id: [u8; 16],
     /// The persona the text is written to; the conversation is the pair of personas.
     pub recipient: [u8; 32],
+    /// When it was sent, in ms since the Unix epoch by the sender's clock: with the id, its
+    /// place in the conversation.
     pub sent_at_ms: u64,
     /// The sending device's count of texts in this conversation: 1, 2, 3 … — a hole is a
     /// message some node dropped.
     pub sequence: u64,
+    /// The text itself: a device sends at most
+    /// [`MAX_TEXT_LEN`](crate::messaging::messenger::MAX_TEXT_LEN) bytes.
     pub body: String,
     /// The sender introduces itself until the recipient has answered.
     pub introduction: Option<ContactCard>,
@@ -101,15 +120,18 @@ pub struct Text {
 /// How far a conversation was read, and its notifications dismissed, on one device.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadState {
+    /// The conversation the marks are for.
     pub conversation_id: [u8; 16],
     /// (sent_at_ms, message id) of the last message read.
     pub read_up_to: (u64, [u8; 16]),
+    /// (sent_at_ms, message id) of the last message whose notification was dismissed.
     pub dismissed_up_to: (u64, [u8; 16]),
 }
 
 /// What a sealed message says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Content {
+    /// A text of a conversation.
     Text(Text),
     /// For the persona's own devices only.
     ReadState(ReadState),
@@ -132,11 +154,14 @@ pub enum Content {
 
 /// The key a seal carries, and the digest of the body it opens.
 pub struct SealedKey {
+    /// The XChaCha20-Poly1305 key the content is encrypted with, fresh for each message.
     pub content_key: Zeroizing<[u8; 32]>,
+    /// The [`body_digest`] of the encrypted body: a seal opens that body only.
     pub body_digest: [u8; 32],
 }
 
 impl SealedKey {
+    /// The key and digest as the 64 bytes an Olm seal encrypts; zeroized on drop.
     pub fn to_bytes(&self) -> Zeroizing<[u8; SEAL_PLAINTEXT_LEN]> {
         let mut bytes = Zeroizing::new([0u8; SEAL_PLAINTEXT_LEN]);
         bytes[..32].copy_from_slice(self.content_key.as_ref());
@@ -144,6 +169,7 @@ impl SealedKey {
         bytes
     }
 
+    /// The key and digest from an opened seal; anything but 64 bytes is malformed.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, WireError> {
         let mut r = Reader::new(bytes);
         let key = Zeroizing::new(r.array::<32>("content_key")?);
@@ -158,8 +184,11 @@ impl SealedKey {
 
 /// Content encrypted under a fresh key, before the key is sealed to each device.
 pub struct EncryptedBody {
+    /// The fresh content key, and the digest of `body`, to seal to each device.
     pub key: SealedKey,
+    /// The nonce `body` is encrypted with.
     pub nonce: [u8; 24],
+    /// The encrypted content.
     pub body: Vec<u8>,
 }
 
@@ -172,6 +201,7 @@ fn body_aad(sender_persona: &[u8; 32], sender_device: &[u8; 32]) -> Vec<u8> {
     .concat()
 }
 
+/// SHA-256 over a nonce and an encrypted body: what ties a seal to the body it opens.
 pub fn body_digest(nonce: &[u8; 24], body: &[u8]) -> [u8; 32] {
     Sha256::new()
         .chain_update(nonce)
@@ -232,12 +262,15 @@ impl SealedMessage {
             .map(Zeroizing::new)
     }
 
+    /// The seal addressed to the device with this Olm identity key, if there is one.
     pub fn seal_for(&self, device: &[u8; 32]) -> Option<&Seal> {
         self.seals.iter().find(|seal| &seal.recipient == device)
     }
 }
 
 impl InboxItem {
+    /// The envelope bytes of this item. Fails if a part is past its limit: more than
+    /// [`MAX_SEALS`] seals or headers, or a seal, header or body too long.
     pub fn encode(&self) -> Result<Vec<u8>, WireError> {
         let mut w = Writer::new();
         w.put_bytes(INBOX_MAGIC);
@@ -274,6 +307,7 @@ impl InboxItem {
         Ok(w.into_bytes())
     }
 
+    /// Reads an envelope's bytes: an inbox item of this version, with nothing after it.
     pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
         let mut r = Reader::new(bytes);
         r.magic_and_version(INBOX_MAGIC, INBOX_FORMAT_VERSION)?;
@@ -340,6 +374,8 @@ pub const CONTACT_LINK_PREFIX: &str = "PHCONTACT:";
 const CONTACT_CARD_MAGIC: &[u8; 2] = b"PK";
 
 impl ContactCard {
+    /// The card as text: [`CONTACT_LINK_PREFIX`] and base32, for a QR code or a message.
+    /// Fails if the display name or the roster is not one a card can carry.
     pub fn to_link_code(&self) -> Result<String, WireError> {
         let mut w = Writer::new();
         w.put_bytes(CONTACT_CARD_MAGIC);
@@ -390,6 +426,7 @@ impl ContactCard {
 }
 
 impl Content {
+    /// The content's bytes, before encryption: secret, so zeroized on drop.
     pub fn encode(&self) -> Result<Zeroizing<Vec<u8>>, WireError> {
         let mut w = Writer::new();
         w.put_bytes(CONTENT_MAGIC);
@@ -447,6 +484,7 @@ impl Content {
         Ok(Zeroizing::new(w.into_bytes()))
     }
 
+    /// Reads decrypted content: content of this version, with nothing after it.
     pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
         let mut r = Reader::new(bytes);
         r.magic_and_version(CONTENT_MAGIC, INBOX_FORMAT_VERSION)?;

@@ -64,6 +64,7 @@ pub struct SealingSecret {
 }
 
 impl SealingSecret {
+    /// The sealing secret of the device with this identity seed: always the same one.
     pub fn derive(identity_seed: &Secret<32>) -> Self {
         let mut scalar = Zeroizing::new([0u8; 32]);
         // The output is 32 bytes, far below HKDF-SHA256's limit, so expansion cannot fail.
@@ -93,8 +94,12 @@ impl fmt::Debug for SealingSecret {
 pub struct SenderSealedMessage {
     /// The public half of the ephemeral key every header is sealed with.
     pub ephemeral: [u8; 32],
+    /// One encrypted header per recipient device, each holding the sender and that
+    /// device's seal; at most [`MAX_HEADER_LEN`] bytes each.
     pub headers: Vec<Vec<u8>>,
+    /// The XChaCha20-Poly1305 nonce of `body`, as in the [`SealedMessage`].
     pub nonce: [u8; 24],
+    /// The content, encrypted once for every recipient, as in the [`SealedMessage`].
     pub body: Vec<u8>,
 }
 

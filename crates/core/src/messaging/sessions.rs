@@ -31,25 +31,36 @@ use crate::wire::{Reader, WireError, Writer};
 const MAX_SESSIONS_PER_DEVICE: usize = 4;
 const MAX_PEER_DEVICES: usize = 4096;
 const MAX_PICKLE_LEN: usize = 64 * 1024;
+/// The longest Olm message a seal may carry, in bytes; a longer one is malformed.
 pub const MAX_OLM_MESSAGE_LEN: usize = 4096;
 
+/// Why a key could not be sealed to a device or opened from one, or stored sessions read.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum SessionError {
+    /// A device key is not a usable Curve25519 key.
     #[error("the device key is not a valid Curve25519 key")]
     InvalidKey,
+    /// vodozemac could not open or use a session with the device (its reason), or this
+    /// device already has sessions with as many peer devices as it keeps.
     #[error("no session could be opened with the device: {0}")]
     SessionCreation(String),
+    /// No session with the sending device decrypts the seal (vodozemac's reason): a seal
+    /// replayed, altered, or from a session this device no longer has.
     #[error("the sealed key does not decrypt: {0}")]
     Decryption(String),
+    /// The seal's type and ciphertext are not an Olm message.
     #[error("malformed Olm message")]
     MalformedMessage,
+    /// The stored account or sessions could not be written or read back (the JSON error).
     #[error("the stored sessions are unreadable: {0}")]
     Pickle(String),
+    /// The stored sessions' framing is malformed or over its limits.
     #[error(transparent)]
     Wire(#[from] WireError),
 }
 
 impl SessionError {
+    /// A stable, machine-readable code for this error.
     pub fn code(&self) -> &'static str {
         match self {
             SessionError::InvalidKey => "invalid_device_key",
@@ -65,11 +76,15 @@ impl SessionError {
 /// An Olm message for one device: its type (0 pre-key, 1 normal) and ciphertext.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Seal {
+    /// The recipient device's Olm identity key.
     pub recipient: [u8; 32],
+    /// 0 for a pre-key message, which opens a session; 1 for a message on an open one.
     pub message_type: u8,
+    /// The Olm ciphertext, at most [`MAX_OLM_MESSAGE_LEN`] bytes.
     pub ciphertext: Vec<u8>,
 }
 
+/// This device's Olm account and its sessions with other devices, by their identity key.
 pub struct DeviceSessions {
     account: Account,
     /// Per peer identity key, most recently used last.
@@ -103,14 +118,18 @@ impl DeviceSessions {
         }
     }
 
+    /// The account's Olm identity key (Curve25519): the key other devices know it by.
     pub fn identity_key(&self) -> [u8; 32] {
         self.account.curve25519_key().to_bytes()
     }
 
+    /// The account's Olm signing key (Ed25519).
     pub fn signing_key(&self) -> [u8; 32] {
         *self.account.ed25519_key().as_bytes()
     }
 
+    /// The account's fallback key (Curve25519), on which other devices open their first
+    /// session with this one.
     pub fn fallback_key(&self) -> [u8; 32] {
         self.account
             .fallback_key()
@@ -259,6 +278,7 @@ impl DeviceSessions {
         Ok(Zeroizing::new(w.into_bytes()))
     }
 
+    /// The account and sessions again, from what [`DeviceSessions::pickle`] wrote.
     pub fn from_pickle(bytes: &[u8]) -> Result<Self, SessionError> {
         let unreadable = |e: serde_json::Error| SessionError::Pickle(e.to_string());
         let mut r = Reader::new(bytes);

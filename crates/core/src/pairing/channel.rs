@@ -53,6 +53,7 @@ type Kem = hpke::kem::X25519HkdfSha256;
 type Kdf = hpke::kdf::HkdfSha256;
 type HpkeAead = hpke::aead::ChaCha20Poly1305;
 
+/// The frame format version every channel message carries after its `PS` magic.
 pub const CHANNEL_VERSION: u8 = 1;
 const CHANNEL_MAGIC: &[u8; 2] = b"PS";
 const INFO_LABEL: &[u8] = b"phantom-sync pairing v1";
@@ -73,25 +74,44 @@ mod label {
 /// Why a channel could not be set up or a message not opened.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ChannelError {
+    /// The frame or stored channel state is malformed, or a plaintext is too long for its
+    /// message kind.
     #[error("malformed channel message: {0}")]
     Wire(#[from] WireError),
+    /// The invitation's source key or the request's `enc` is not a usable X25519 key (one
+    /// whose shared secret is all zero, for instance), so HPKE could not be set up.
     #[error("a public key is not a usable X25519 key")]
     InvalidPublicKey,
+    /// The AEAD tag did not verify. The sequence number is not used up and nothing
+    /// changes, so a forged message cannot block the real one.
     #[error(
         "the message failed authentication: it was tampered with or sealed for another channel"
     )]
     Tampered,
+    /// A message with this sequence number was already accepted in this direction.
     #[error("message {seq} was already received: a replay")]
-    Replay { seq: u64 },
+    Replay {
+        /// The sequence number seen again.
+        seq: u64,
+    },
+    /// The sequence number is [`MAX_MESSAGES_PER_DIRECTION`] or more (also when this end
+    /// has sealed that many), or a source got a `SyncRequest` whose number is not 0.
     #[error("message number {seq} is out of range for a pairing")]
-    SequenceOutOfRange { seq: u64 },
+    SequenceOutOfRange {
+        /// The sequence number refused.
+        seq: u64,
+    },
+    /// The message's invitation id is not the one this channel was set up for.
     #[error("the message belongs to a different invitation")]
     WrongInvitation,
+    /// The source was asked to set up a channel from a message other than a
+    /// `SyncRequest`, the only kind that carries the HPKE `enc`.
     #[error("only a SyncRequest can open a pairing channel")]
     NotARequest,
 }
 
 impl ChannelError {
+    /// A stable, machine-readable code, the same in Rust and JS.
     pub fn code(&self) -> &'static str {
         match self {
             ChannelError::Wire(inner) => inner.code(),
@@ -119,6 +139,8 @@ pub enum MessageKind {
 }
 
 impl MessageKind {
+    /// The frame's `kind` byte: 2 `SyncRequest`, 3 `PersonaPayload`, 4 `Abort`,
+    /// 5 `ImportAck`.
     pub fn to_byte(self) -> u8 {
         match self {
             MessageKind::SyncRequest => 2,
@@ -155,11 +177,16 @@ impl MessageKind {
 /// One framed message on the pairing channel, as it travels through a mailbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChannelMessage {
+    /// What the message carries, which fixes its direction and its largest ciphertext.
     pub kind: MessageKind,
+    /// The invitation answered; it names the channel the message belongs to.
     pub invitation_id: InvitationId,
+    /// The message's number in its direction, from 0 up to 63; each is accepted once,
+    /// and it picks the nonce.
     pub seq: u64,
     /// The target's HPKE encapsulated key; present exactly on a `SyncRequest`.
     pub encapsulated_key: Option<[u8; 32]>,
+    /// The sealed plaintext followed by its 16-byte Poly1305 tag.
     pub ciphertext: Vec<u8>,
 }
 
@@ -178,6 +205,8 @@ impl ChannelMessage {
         w.into_bytes()
     }
 
+    /// The frame as it travels: the header, then the ciphertext with its `u32` length.
+    /// Fails if the ciphertext is longer than its kind allows.
     pub fn encode(&self) -> Result<Vec<u8>, WireError> {
         let mut w = Writer::new();
         w.put_bytes(&self.header());
@@ -196,6 +225,9 @@ impl ChannelMessage {
         MessageKind::from_byte(r.u8("message_kind")?)
     }
 
+    /// Reads a frame, refusing an unknown magic, version or kind, a ciphertext longer
+    /// than its kind allows and trailing bytes. It authenticates nothing: that is
+    /// [`PairingChannel::open`]'s work.
     pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
         let mut r = Reader::new(bytes);
         r.magic_and_version(CHANNEL_MAGIC, CHANNEL_VERSION)?;
@@ -227,6 +259,7 @@ pub struct SourceKeyPair {
 }
 
 impl SourceKeyPair {
+    /// A fresh random key pair; the source makes one for each invitation.
     pub fn generate(rng: &mut impl CryptoRng) -> Self {
         let (private, public) = Kem::gen_keypair_with_rng(rng);
         Self::from_parts(private, &public)
@@ -250,6 +283,7 @@ impl SourceKeyPair {
         }
     }
 
+    /// The X25519 public key, which the invitation carries as `source_key`.
     pub fn public_key(&self) -> [u8; 32] {
         self.public
     }
@@ -267,7 +301,9 @@ impl fmt::Debug for SourceKeyPair {
 /// Which end of the channel this is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChannelRole {
+    /// The source, which accepted the target's `SyncRequest`.
     Source,
+    /// The target, which set the channel up from a scanned invitation.
     Target,
 }
 
@@ -448,6 +484,7 @@ impl PairingChannel {
         })
     }
 
+    /// Which end of the channel this device holds.
     pub fn role(&self) -> ChannelRole {
         self.role
     }
@@ -471,6 +508,8 @@ impl PairingChannel {
         Zeroizing::new(w.into_bytes())
     }
 
+    /// The channel [`export_state`](Self::export_state) saved, with its keys and counters
+    /// as they were, so a message already accepted is still refused as a replay.
     pub fn import_state(bytes: &[u8]) -> Result<Self, ChannelError> {
         let mut r = Reader::new(bytes);
         let role = match r.u8("role")? {

@@ -32,8 +32,11 @@ use thiserror::Error;
 use crate::mailbox::keys::MailboxSeed;
 use crate::wire::{Reader, WireError, Writer};
 
+/// The invitation format version, the byte after its `PS` magic.
 pub const INVITATION_VERSION: u8 = 1;
+/// The length of an encoded invitation in bytes, its 4-byte checksum included.
 pub const INVITATION_LEN: usize = 98;
+/// The text every link code starts with, before the base32 of the invitation.
 pub const LINK_CODE_PREFIX: &str = "PHSYNC:";
 const INVITATION_MAGIC: &[u8; 2] = b"PS";
 const CHECKSUM_LEN: usize = 4;
@@ -41,19 +44,28 @@ const CHECKSUM_LEN: usize = 4;
 /// Why an invitation or link code was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum InvitationError {
+    /// The bytes are not an invitation: a wrong length, magic or version, or an
+    /// undefined intent.
     #[error("malformed invitation: {0}")]
     Wire(#[from] WireError),
+    /// The checksum does not match the other 94 bytes: the code was damaged or mistyped.
     #[error("the invitation's checksum does not match: it was mistyped or damaged")]
     Corrupted,
+    /// The text does not start with [`LINK_CODE_PREFIX`].
     #[error("this is not a Phantom Sync link code (it must start with {LINK_CODE_PREFIX})")]
     NotALinkCode,
+    /// The text after the prefix holds characters that are not base32, is longer than a
+    /// link code, or does not decode to an invitation's magic.
     #[error("the link code is damaged: it has characters or a length no link code has")]
     InvalidLinkCode,
+    /// The text after the prefix is clean base32 but shorter than a whole invitation: it
+    /// was cut off when copied.
     #[error("the link code is incomplete: copy all of it")]
     IncompleteLinkCode,
 }
 
 impl InvitationError {
+    /// A stable, machine-readable code, the same in Rust and JS.
     pub fn code(&self) -> &'static str {
         match self {
             InvitationError::Wire(inner) => inner.code(),
@@ -100,10 +112,12 @@ impl Capabilities {
     /// History catch-up through the DHT mailbox.
     pub const HISTORY_MAILBOX: Capabilities = Capabilities(1 << 1);
 
+    /// Whether every feature of `other` is offered here.
     pub fn contains(self, other: Capabilities) -> bool {
         self.0 & other.0 == other.0
     }
 
+    /// The features of both.
     pub fn union(self, other: Capabilities) -> Capabilities {
         Capabilities(self.0 | other.0)
     }
@@ -114,16 +128,19 @@ impl Capabilities {
 pub struct InvitationId([u8; 16]);
 
 impl InvitationId {
+    /// The id with these bytes, as read from an invitation or a channel message.
     pub fn from_bytes(bytes: [u8; 16]) -> Self {
         Self(bytes)
     }
 
+    /// A fresh random id, for a new invitation.
     pub fn random(rng: &mut impl rand_core::CryptoRng) -> Self {
         let mut bytes = [0u8; 16];
         rng.fill_bytes(&mut bytes);
         Self(bytes)
     }
 
+    /// The 16 bytes, as they are encoded.
     pub fn as_bytes(&self) -> &[u8; 16] {
         &self.0
     }
@@ -138,7 +155,9 @@ impl fmt::Debug for InvitationId {
 /// The public invitation a source device shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PairingInvitation {
+    /// What the scanning device is asked to do.
     pub intent: Intent,
+    /// Names this invitation; every channel message that answers it carries the id.
     pub id: InvitationId,
     /// The source's ephemeral X25519 public key for this invitation (HPKE recipient key).
     pub source_key: [u8; 32],
@@ -146,10 +165,13 @@ pub struct PairingInvitation {
     pub mailbox: MailboxSeed,
     /// Unix time (seconds) after which the source refuses requests for this invitation.
     pub expires_at: u64,
+    /// The features the source offers the new device (the ways to catch up on history).
     pub capabilities: Capabilities,
 }
 
 impl PairingInvitation {
+    /// The 98 bytes of `docs/PROTOCOL.md` §3, checksum included; also part of the HPKE
+    /// `info`, so the channel is bound to every field.
     pub fn encode(&self) -> [u8; INVITATION_LEN] {
         let mut w = Writer::new();
         w.put_bytes(INVITATION_MAGIC);
@@ -167,6 +189,8 @@ impl PairingInvitation {
         out
     }
 
+    /// Reads the 98 bytes, checking the checksum before any field is interpreted, so
+    /// damage anywhere is [`InvitationError::Corrupted`].
     pub fn decode(bytes: &[u8]) -> Result<Self, InvitationError> {
         let mut r = Reader::new(bytes);
         r.magic_and_version(INVITATION_MAGIC, INVITATION_VERSION)?;
@@ -235,6 +259,8 @@ impl PairingInvitation {
         })
     }
 
+    /// Whether `now` (Unix seconds) is at or past `expires_at`: the source refuses
+    /// requests for it, and a target does not answer it.
     pub fn is_expired(&self, now: u64) -> bool {
         now >= self.expires_at
     }

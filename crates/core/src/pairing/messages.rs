@@ -16,6 +16,7 @@ use crate::persona::{Fingerprint, Persona, PersonaError};
 use crate::roster::{RosterDevice, SignedRoster, MAX_ROSTER_LEN};
 use crate::wire::{Reader, WireError, WireRecord, Writer};
 
+/// The format version byte each plaintext starts with.
 pub const MESSAGE_FORMAT_VERSION: u8 = 1;
 
 /// Step 2 of the seed: the new device asks to join.
@@ -28,6 +29,8 @@ pub struct SyncRequest {
 }
 
 impl SyncRequest {
+    /// The plaintext a `SyncRequest` frame (kind 2) seals. Fails if the device name is
+    /// longer than 64 bytes or holds control or direction-changing characters.
     pub fn encode(&self) -> Result<Vec<u8>, WireError> {
         let mut w = Writer::new();
         w.put_u8(MESSAGE_FORMAT_VERSION);
@@ -36,6 +39,8 @@ impl SyncRequest {
         Ok(w.into_bytes())
     }
 
+    /// Reads the plaintext of a `SyncRequest`, refusing a name [`encode`](Self::encode)
+    /// would refuse.
     pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
         let mut r = Reader::new(bytes);
         read_version(&mut r)?;
@@ -51,6 +56,8 @@ impl SyncRequest {
 /// Step 4 of the seed: what the source hands over once the user approved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersonaPayload {
+    /// The persona to import, with every secret but the authority: only the source signs
+    /// rosters.
     pub persona: Persona,
     /// The source's clock when it approved (Unix seconds).
     pub approved_at: u64,
@@ -70,6 +77,8 @@ impl PersonaPayload {
         Ok(Zeroizing::new(w.into_bytes()))
     }
 
+    /// Reads the plaintext of a `PersonaPayload`; a roster that does not decode is
+    /// `invalid_value`. The roster's signature is not checked here.
     pub fn decode(bytes: &[u8]) -> Result<Self, PersonaError> {
         let mut r = Reader::new(bytes);
         read_version(&mut r)?;
@@ -106,6 +115,7 @@ pub enum AbortReason {
 }
 
 impl AbortReason {
+    /// The `reason` byte of an `Abort` plaintext, 1 to 6.
     pub fn to_byte(self) -> u8 {
         match self {
             AbortReason::Cancelled => 1,
@@ -117,6 +127,7 @@ impl AbortReason {
         }
     }
 
+    /// The reason a `reason` byte names; any byte outside 1 to 6 is `invalid_value`.
     pub fn from_byte(byte: u8) -> Result<Self, WireError> {
         match byte {
             1 => Ok(AbortReason::Cancelled),
@@ -136,14 +147,17 @@ impl AbortReason {
 /// Either device stops the pairing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Abort {
+    /// Why the sender stopped; the receiver shows it.
     pub reason: AbortReason,
 }
 
 impl Abort {
+    /// The plaintext an `Abort` frame (kind 4) seals: the version and the reason byte.
     pub fn encode(&self) -> Vec<u8> {
         vec![MESSAGE_FORMAT_VERSION, self.reason.to_byte()]
     }
 
+    /// Reads the plaintext of an `Abort`.
     pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
         let mut r = Reader::new(bytes);
         read_version(&mut r)?;
@@ -157,11 +171,16 @@ impl Abort {
 /// roster as `device` (its own Olm keys, made for this persona).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportAck {
+    /// The fingerprint of the persona imported; the source refuses one other than the
+    /// persona it sent.
     pub fingerprint: Fingerprint,
+    /// The new device as a roster entry: its id, name, the Olm keys it made after the
+    /// import, and its sealing key.
     pub device: RosterDevice,
 }
 
 impl ImportAck {
+    /// The plaintext an `ImportAck` frame (kind 5) seals.
     pub fn encode(&self) -> Result<Vec<u8>, WireError> {
         let mut w = Writer::new();
         w.put_u8(MESSAGE_FORMAT_VERSION);
@@ -170,6 +189,7 @@ impl ImportAck {
         Ok(w.into_bytes())
     }
 
+    /// Reads the plaintext of an `ImportAck`. The device's keys are not checked here.
     pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
         let mut r = Reader::new(bytes);
         read_version(&mut r)?;

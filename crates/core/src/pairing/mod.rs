@@ -75,7 +75,10 @@ pub use crate::mailbox::Transmit;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PairingEvent {
     /// Source: a device asks to link; its words are ready to pick.
-    RequestReceived { device_name: String },
+    RequestReceived {
+        /// The name the new device gave in its `SyncRequest`, to show with the words.
+        device_name: String,
+    },
     /// Target: the approved persona arrived; import it, then call `confirm_import`.
     PersonaReceived(Box<PersonaPayload>),
     /// Source: the target imported the persona and asks to join the roster as this device.
@@ -83,7 +86,10 @@ pub enum PairingEvent {
     /// Source: after one device's request was accepted, another one, named so, answered
     /// the same invitation and was told it was used. Someone else saw the code: the person
     /// must be told, and read the words with care.
-    TurnedAway { device_name: String },
+    TurnedAway {
+        /// The name the late device gave in its own `SyncRequest`.
+        device_name: String,
+    },
     /// The other device stopped the pairing.
     Aborted(AbortReason),
 }
@@ -91,36 +97,71 @@ pub enum PairingEvent {
 /// Why a pairing step was refused. Stored state is unchanged unless the error says so.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum PairingError {
+    /// A message, plaintext or stored snapshot is malformed, or a field is too long to
+    /// encode (a device name over 64 bytes, for one).
     #[error(transparent)]
     Wire(#[from] WireError),
+    /// An invitation could not be read, such as the one a stored snapshot holds.
     #[error(transparent)]
     Invitation(#[from] InvitationError),
+    /// The channel could not be set up or refused a message: an unusable key, a tampered
+    /// or replayed message, or one for another invitation.
     #[error(transparent)]
     Channel(#[from] ChannelError),
+    /// The persona payload could not be encoded, or an authentic one did not decode (the
+    /// target then ends the pairing and tells the source).
     #[error(transparent)]
     Persona(#[from] PersonaError),
+    /// Typed words could not be read; nothing changes and the user may type again.
     #[error(transparent)]
     Words(#[from] WordsError),
+    /// The step is not allowed in the pairing's current state.
     #[error(transparent)]
     IllegalTransition(#[from] IllegalTransition),
+    /// Source: the request answers an invitation at or past its `expires_at`. Target: the
+    /// scanned invitation has already expired, so nothing was sent.
     #[error("the invitation has expired; show a new QR code")]
     InvitationExpired,
+    /// Source: a request arrived after another device's was accepted, for another
+    /// invitation or not opening, so it gets no answer. A late request to the accepted
+    /// invitation that opens is reported as [`PairingEvent::TurnedAway`] instead.
     #[error("the invitation was already used by another device")]
     InvitationUsed,
+    /// Source: the request already accepted arrived again (the same HPKE `enc`).
     #[error("this request was already received")]
     ReplayedRequest,
+    /// Source: the request names an invitation id this device never issued, or issued so
+    /// long ago that it no longer remembers it (it keeps the 16 most recent).
     #[error("the request is for an invitation this device did not issue")]
     UnknownInvitation,
+    /// Source: the picked or typed words are not the channel's. The target was sent
+    /// `Abort(WordsRejected)` and the pairing ended `failed(words_rejected)`.
     #[error("the words picked are not the ones this device derived: the link is refused")]
     WordsMismatch,
+    /// Source: the picked candidate does not exist; nothing changes.
     #[error("there is no candidate number {index}")]
-    InvalidChoice { index: usize },
+    InvalidChoice {
+        /// The index given; candidates are numbered from 0 to
+        /// [`CANDIDATE_COUNT`](words::CANDIDATE_COUNT) − 1.
+        index: usize,
+    },
+    /// A message of a kind this role never receives, or one that arrived before any
+    /// channel was open to read it.
     #[error("a {kind:?} message is not expected by this device")]
-    UnexpectedMessage { kind: MessageKind },
+    UnexpectedMessage {
+        /// The kind the message's frame names.
+        kind: MessageKind,
+    },
+    /// Source: the `ImportAck` names a persona fingerprint other than the one it sent.
     #[error("the other device imported a different persona")]
     FingerprintMismatch,
+    /// Source: the keys the `ImportAck` asks to join the roster with are unusable (see
+    /// `docs/PROTOCOL.md` §5). The target was sent `Abort(DeviceRejected)`, the pairing
+    /// ended `failed(device_rejected)` and the device was not added.
     #[error("the new device's keys cannot be used, so it was not added; it was told")]
     UnusableDeviceKeys,
+    /// Source: the persona to hand over has no authority on this device, so this device
+    /// could not sign the roster that adds the new one; nothing was sent.
     #[error("only the device holding the persona's authority links devices")]
     NotAuthority,
 }

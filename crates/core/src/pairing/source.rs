@@ -1,4 +1,28 @@
 //! The source device ("Phone A"): invites, checks the words, hands over the persona.
+//!
+//! ```
+//! use phantom_core::pairing::messages::AbortReason;
+//! use phantom_core::pairing::state::{FailureReason, SyncState};
+//! use phantom_core::pairing::{PairingEvent, SourcePairing, TargetPairing};
+//! # let mut rng = phantom_core::testing::SeededRng::new(11);
+//! let now = 1_700_000_000;
+//! let mut source = SourcePairing::new();
+//! let invitation = source.generate_invitation(now, &mut rng)?;
+//!
+//! let mut target = TargetPairing::new();
+//! target.accept_invitation(&invitation, "Laptop", now, &mut rng)?;
+//! let request = target.poll_transmit().expect("the request");
+//! let event = source.receive(&request.bytes, now, &mut rng)?;
+//! assert_eq!(event, PairingEvent::RequestReceived { device_name: "Laptop".into() });
+//!
+//! // The person finds none of the candidates on the laptop: nothing but an abort leaves.
+//! source.reject()?;
+//! assert_eq!(source.state(), SyncState::Failed(FailureReason::WordsRejected));
+//! let abort = source.poll_transmit().expect("the target is told");
+//! assert!(source.poll_transmit().is_none());
+//! assert_eq!(target.receive(&abort.bytes)?, PairingEvent::Aborted(AbortReason::WordsRejected));
+//! # Ok::<(), phantom_core::pairing::PairingError>(())
+//! ```
 
 use std::collections::VecDeque;
 
@@ -61,10 +85,12 @@ impl Default for SourcePairing {
 }
 
 impl SourcePairing {
+    /// An idle source whose invitations offer no optional features.
     pub fn new() -> Self {
         Self::with_capabilities(Capabilities::default())
     }
 
+    /// An idle source whose invitations offer `capabilities`.
     pub fn with_capabilities(capabilities: Capabilities) -> Self {
         Self {
             view: SyncViewModel::new(Role::Source),
@@ -76,6 +102,7 @@ impl SourcePairing {
         }
     }
 
+    /// Where the pairing stands.
     pub fn state(&self) -> SyncState {
         self.view.state()
     }

@@ -50,6 +50,7 @@ pub enum FailureReason {
 }
 
 impl FailureReason {
+    /// A stable, machine-readable code, the same in Rust and JS (`failureReason`).
     pub fn code(&self) -> &'static str {
         match self {
             FailureReason::InvitationExpired => "invitation_expired",
@@ -78,13 +79,25 @@ impl FailureReason {
 /// A state of the pairing, as the UI shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SyncState {
+    /// Nothing started yet.
     Idle,
+    /// Source: invitations are shown and no request has been accepted yet.
     Inviting,
+    /// The channel is being set up from a request (source) or an invitation (target);
+    /// both roles pass through it within one call.
     Negotiating,
+    /// The words are shown: the source's user is to pick the target's triple, and the
+    /// target waits for the persona.
     AwaitingApproval,
+    /// The persona is on its way: the source sent it and waits for the `ImportAck`; the
+    /// target received it and is storing it.
     Transferring,
+    /// The link is done: the source received the `ImportAck`, the target sent it. A
+    /// completed target may still fail with [`FailureReason::DeviceRejected`].
     Completed,
+    /// The pairing ended without success, for this reason.
     Failed(FailureReason),
+    /// The user of this device stopped the pairing.
     Cancelled,
 }
 
@@ -103,6 +116,8 @@ impl SyncState {
         }
     }
 
+    /// Whether the pairing is over: completed, failed or cancelled. No move leaves these
+    /// states but a completed target's to `Failed(DeviceRejected)`.
     pub fn is_terminal(&self) -> bool {
         matches!(
             self,
@@ -124,7 +139,9 @@ impl fmt::Display for SyncState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 #[error("cannot {action} while {from}")]
 pub struct IllegalTransition {
+    /// The state the machine was in, and stays in.
     pub from: SyncState,
+    /// The action refused, as a short phrase for the message ("approve", "cancel").
     pub action: &'static str,
 }
 
@@ -136,6 +153,7 @@ pub struct SyncViewModel {
 }
 
 impl SyncViewModel {
+    /// A machine for `role`, starting in [`SyncState::Idle`].
     pub fn new(role: Role) -> Self {
         Self {
             role,
@@ -148,10 +166,12 @@ impl SyncViewModel {
         Self { role, state }
     }
 
+    /// Which side of the pairing this machine follows.
     pub fn role(&self) -> Role {
         self.role
     }
 
+    /// The state the pairing is in now.
     pub fn state(&self) -> SyncState {
         self.state
     }

@@ -1,4 +1,29 @@
 //! The target device ("Phone B"): scans, asks, shows the words, imports the persona.
+//!
+//! ```
+//! use phantom_core::pairing::state::{FailureReason, SyncState};
+//! use phantom_core::pairing::{SourcePairing, TargetPairing, STEP_TIMEOUT_SECS};
+//! # let mut rng = phantom_core::testing::SeededRng::new(12);
+//! let now = 1_700_000_000;
+//! let invitation = SourcePairing::new().generate_invitation(now, &mut rng)?;
+//! let mut target = TargetPairing::new();
+//! let words = target.accept_invitation(&invitation, "Laptop", now, &mut rng)?;
+//!
+//! // A page reload: the snapshot brings back the channel and the request not yet sent.
+//! let snapshot = target.snapshot()?.expect("a pairing under way");
+//! let mut resumed = TargetPairing::resume(&snapshot)?;
+//! assert_eq!(resumed.words(), Some(words));
+//! assert_eq!(resumed.state(), SyncState::AwaitingApproval);
+//! assert!(resumed.poll_transmit().is_some());
+//!
+//! // The source never answers.
+//! let deadline = invitation.expires_at + STEP_TIMEOUT_SECS;
+//! assert_eq!(resumed.deadline(), Some(deadline));
+//! assert!(!resumed.handle_timeout(deadline - 1)?);
+//! assert!(resumed.handle_timeout(deadline)?);
+//! assert_eq!(resumed.state(), SyncState::Failed(FailureReason::NetworkLost));
+//! # Ok::<(), phantom_core::pairing::PairingError>(())
+//! ```
 
 use std::collections::VecDeque;
 
@@ -48,6 +73,7 @@ impl Default for TargetPairing {
 }
 
 impl TargetPairing {
+    /// An idle target, ready to answer a scanned invitation.
     pub fn new() -> Self {
         Self {
             view: SyncViewModel::new(Role::Target),
@@ -56,6 +82,7 @@ impl TargetPairing {
         }
     }
 
+    /// Where the pairing stands.
     pub fn state(&self) -> SyncState {
         self.view.state()
     }

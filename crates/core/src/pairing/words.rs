@@ -32,15 +32,26 @@ pub const WORD_BITS: u32 = 33;
 /// Bytes of exporter output the words are taken from.
 pub const EXPORTER_LEN: usize = 5;
 
+/// Why typed words were refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum WordsError {
+    /// The text does not hold exactly [`WORD_COUNT`] words.
     #[error("expected {WORD_COUNT} words, got {found}")]
-    WrongCount { found: usize },
+    WrongCount {
+        /// How many words the text held.
+        found: usize,
+    },
+    /// A word is neither in the list nor a prefix of four or more letters that only one
+    /// word of the list starts with.
     #[error("`{word}` is not in the word list")]
-    UnknownWord { word: String },
+    UnknownWord {
+        /// The word as typed, cut to its first 32 characters.
+        word: String,
+    },
 }
 
 impl WordsError {
+    /// A stable, machine-readable code, the same in Rust and JS.
     pub fn code(&self) -> &'static str {
         match self {
             WordsError::WrongCount { .. } => "wrong_word_count",
@@ -72,6 +83,8 @@ impl AuthWords {
         self.0
     }
 
+    /// The triple with these word indices, as a stored channel keeps them; an index of
+    /// 2048 or more is `invalid_value`.
     pub fn from_indices(indices: [u16; WORD_COUNT]) -> Result<Self, WireError> {
         match indices.iter().find(|index| **index >= 2048) {
             Some(index) => Err(WireError::InvalidValue {
@@ -108,6 +121,7 @@ impl AuthWords {
         Ok(Self(indices))
     }
 
+    /// The three words, in the order both devices show them.
     pub fn words(&self) -> [&'static str; WORD_COUNT] {
         let list = word_list();
         self.0.map(|index| list[usize::from(index & 0x7ff)])
@@ -189,14 +203,17 @@ impl WordChoice {
         }
     }
 
+    /// The triples to show, in order; the user's pick is an index into them.
     pub fn candidates(&self) -> &[AuthWords; CANDIDATE_COUNT] {
         &self.candidates
     }
 
+    /// Whether candidate `index` is the channel's own triple.
     pub fn is_correct(&self, index: usize) -> bool {
         index == self.correct
     }
 
+    /// Whether typed words are the channel's own triple.
     pub fn matches_typed(&self, typed: &AuthWords) -> bool {
         *typed == self.candidates[self.correct]
     }

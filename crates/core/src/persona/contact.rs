@@ -19,16 +19,23 @@
 use crate::mailbox::MailboxAddress;
 use crate::wire::{Reader, WireError, WireRecord, Writer};
 
+/// The longest contact name, in bytes of UTF-8.
 pub const MAX_CONTACT_NAME_LEN: usize = 64;
 
+/// Another persona this persona talks to, as every device of the persona knows it.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Contact {
+    /// The contact's id, the same on every device of the persona; a contact's messages
+    /// name it as their sender ([`Sender::Contact`](crate::persona::Sender::Contact)).
     pub id: [u8; 16],
+    /// The name shown for the contact: at most [`MAX_CONTACT_NAME_LEN`] bytes, with no
+    /// control or direction-changing characters.
     pub display_name: String,
     /// The contact's persona mailbox, where messages to it are sent.
     pub mailbox: MailboxAddress,
     /// The contact's persona identity key (Ed25519 public key).
     pub identity_key: [u8; 32],
+    /// When the contact was added, in seconds since the Unix epoch.
     pub added_at: u64,
 }
 

@@ -21,14 +21,23 @@ use crate::mailbox::MailboxAddress;
 use crate::secret::Secret;
 use crate::wire::{Reader, WireError, WireRecord, Writer};
 
+/// The longest conversation title, in bytes of UTF-8.
 pub const MAX_TITLE_LEN: usize = 128;
 
+/// One conversation of the persona: what every device shows of it, and its key.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Conversation {
+    /// The conversation's id, the same on every device; messages name it as their
+    /// `conversation_id`.
     pub id: [u8; 16],
+    /// The title shown for it: at most [`MAX_TITLE_LEN`] bytes, with no control or
+    /// direction-changing characters.
     pub title: String,
+    /// The mailbox of the persona on the other side, where its messages are sent.
     pub peer_mailbox: MailboxAddress,
+    /// The secret key that protects the conversation.
     pub conversation_key: Secret<32>,
+    /// When something last happened in it, in seconds since the Unix epoch.
     pub last_activity: u64,
 }
 

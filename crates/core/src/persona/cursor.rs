@@ -13,8 +13,10 @@
 use crate::mailbox::MailboxAddress;
 use crate::wire::{Reader, WireError, WireRecord, Writer};
 
+/// How far this device has read one mailbox.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct SyncCursor {
+    /// The mailbox read; the vault keeps one cursor per mailbox.
     pub mailbox: MailboxAddress,
     /// The last mailbox position this device has processed.
     pub position: u64,

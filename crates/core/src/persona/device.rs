@@ -20,18 +20,26 @@ use rand_core::CryptoRng;
 use crate::secret::Secret;
 use crate::wire::{Reader, WireError, WireRecord, Writer};
 
+/// The longest device name, in bytes of UTF-8 (after trimming white space).
 pub const MAX_DEVICE_NAME_LEN: usize = 64;
 
+/// This device's identity: its id, its name and the seed of its keys. Secret: `Debug`
+/// redacts the seed.
 #[derive(Clone, PartialEq, Eq)]
 pub struct DeviceKeys {
+    /// The device's random id, by which the roster and the persona's messages name it.
     pub device_id: [u8; 16],
+    /// The name shown for the device, checked by [`DeviceKeys::checked_name`].
     pub name: String,
+    /// When the keys were made, in seconds since the Unix epoch.
     pub created_at: u64,
     /// The Ed25519 seed of this device's identity key.
     pub identity_seed: Secret<32>,
 }
 
 impl DeviceKeys {
+    /// Fresh keys with a random id and seed, named `name` (trimmed); fails if the name is
+    /// longer than [`MAX_DEVICE_NAME_LEN`] bytes or holds characters that disguise text.
     pub fn generate(name: &str, now: u64, rng: &mut impl CryptoRng) -> Result<Self, WireError> {
         let name = Self::checked_name(name)?;
         let mut device_id = [0u8; 16];
@@ -59,10 +67,12 @@ impl DeviceKeys {
         Ok(name)
     }
 
+    /// This device's Ed25519 identity key, made from [`DeviceKeys::identity_seed`].
     pub fn signing_key(&self) -> SigningKey {
         SigningKey::from_bytes(self.identity_seed.expose())
     }
 
+    /// The public half of [`DeviceKeys::signing_key`].
     pub fn verifying_key(&self) -> VerifyingKey {
         self.signing_key().verifying_key()
     }

@@ -22,6 +22,7 @@ use rand_core::CryptoRng;
 
 use crate::wire::{Reader, WireError, WireRecord, Writer};
 
+/// The longest message body, in bytes of UTF-8 (64 KiB).
 pub const MAX_BODY_LEN: usize = 64 * 1024;
 
 /// A message's UUID (random, version 4): the same on every device, so copies dedupe.
@@ -29,10 +30,12 @@ pub const MAX_BODY_LEN: usize = 64 * 1024;
 pub struct MessageId([u8; 16]);
 
 impl MessageId {
+    /// An id as stored or sent; any 16 bytes are accepted.
     pub fn from_bytes(bytes: [u8; 16]) -> Self {
         Self(bytes)
     }
 
+    /// A fresh random id, with the version (4) and variant bits of a UUID set.
     pub fn random(rng: &mut impl CryptoRng) -> Self {
         let mut bytes = [0u8; 16];
         rng.fill_bytes(&mut bytes);
@@ -41,6 +44,7 @@ impl MessageId {
         Self(bytes)
     }
 
+    /// The id's 16 bytes.
     pub fn as_bytes(&self) -> &[u8; 16] {
         &self.0
     }
@@ -61,13 +65,18 @@ pub enum Sender {
     Contact([u8; 16]),
 }
 
+/// One message of a conversation, as every device of the persona stores it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Message {
+    /// The id the sender gave it; with who wrote it, it makes the [`Message::identity`].
     pub id: MessageId,
+    /// The conversation it belongs to.
     pub conversation_id: [u8; 16],
+    /// Who wrote it: one of this persona's devices, or a contact.
     pub sender: Sender,
     /// The sender's clock, milliseconds since the Unix epoch.
     pub sent_at_ms: u64,
+    /// The text, at most [`MAX_BODY_LEN`] bytes.
     pub body: String,
 }
 

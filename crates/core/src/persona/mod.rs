@@ -57,9 +57,13 @@ pub const PERSONA_FORMAT_VERSION: u8 = 2;
 const PERSONA_FORMAT_WITH_ROOT_KEY: u8 = 1;
 const PERSONA_MAGIC: &[u8; 2] = b"PP";
 
+/// The longest display name, in bytes of UTF-8 (after trimming white space).
 pub const MAX_DISPLAY_NAME_LEN: usize = 64;
+/// The most prekey bundles a persona encoding carries; more is refused.
 pub const MAX_PREKEY_BUNDLES: usize = 16;
+/// The most contacts a persona encoding carries; more is refused.
 pub const MAX_CONTACTS: usize = 4096;
+/// The most conversations a persona encoding carries; more is refused.
 pub const MAX_CONVERSATIONS: usize = 4096;
 /// One-time prekeys a new persona starts with.
 pub const INITIAL_ONE_TIME_PREKEYS: u32 = 20;
@@ -70,15 +74,22 @@ const FINGERPRINT_DOMAIN: &[u8] = b"phantom-sync fingerprint v1";
 /// Why a persona could not be created or decoded.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum PersonaError {
+    /// The encoding is malformed, or a value does not fit it: a display name that is too
+    /// long or holds control or direction-changing characters, too many list entries, a
+    /// root key that does not give the persona key.
     #[error("malformed persona: {0}")]
     Wire(#[from] WireError),
+    /// The display name is empty once white space is trimmed.
     #[error("the display name is empty")]
     EmptyDisplayName,
+    /// The recovery code's root key does not give this persona's key: it is another
+    /// persona's ([`Persona::take_authority`]).
     #[error("this recovery code belongs to another persona")]
     RecoveryCodeOfAnotherPersona,
 }
 
 impl PersonaError {
+    /// A stable, machine-readable code for this error.
     pub fn code(&self) -> &'static str {
         match self {
             PersonaError::Wire(inner) => inner.code(),
@@ -92,16 +103,24 @@ impl PersonaError {
 /// that holds it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Persona {
+    /// The name the persona shows, trimmed, not empty and at most
+    /// [`MAX_DISPLAY_NAME_LEN`] bytes.
     pub display_name: String,
+    /// When the persona was created, in seconds since the Unix epoch.
     pub created_at: u64,
     /// The persona identity key (Ed25519, public): rosters are signed by it.
     pub persona_key: [u8; 32],
     /// The root key the identity's signing key derives from: only on the device that may
     /// sign rosters.
     pub authority: Option<Secret<32>>,
+    /// A secret every device of the persona receives with it. No vault is keyed by it:
+    /// each device keys its own with a passphrase of its own ([`crate::vault::Vault::import`]).
     pub database_passphrase: Secret<32>,
+    /// The persona's prekey bundles, at most [`MAX_PREKEY_BUNDLES`].
     pub prekey_bundles: Vec<PrekeyBundle>,
+    /// The other personas this one talks to, at most [`MAX_CONTACTS`].
     pub contacts: Vec<Contact>,
+    /// The persona's conversations, at most [`MAX_CONVERSATIONS`].
     pub conversations: Vec<Conversation>,
 }
 
@@ -163,6 +182,7 @@ impl Persona {
         }
     }
 
+    /// The fingerprint of the persona key: the same on every device of the persona.
     pub fn fingerprint(&self) -> Fingerprint {
         Fingerprint::from_key(&self.persona_key)
     }
@@ -198,6 +218,10 @@ impl Persona {
         Ok(Zeroizing::new(w.into_bytes()))
     }
 
+    /// Reads what [`Persona::encode`] wrote, or a version 1 encoding (which held the root
+    /// key on every device: it decodes as a persona holding the authority). Refuses a root
+    /// key that does not give the persona key, an empty display name, lists longer than
+    /// their maximum and trailing bytes.
     pub fn decode(bytes: &[u8]) -> Result<Self, PersonaError> {
         let mut r = Reader::new(bytes);
         let version = match bytes.get(PERSONA_MAGIC.len()) {
@@ -292,6 +316,7 @@ impl fmt::Debug for Persona {
 }
 
 impl Fingerprint {
+    /// The fingerprint of a persona identity key.
     pub fn of(identity: &VerifyingKey) -> Self {
         Self::from_key(identity.as_bytes())
     }
@@ -307,10 +332,13 @@ impl Fingerprint {
         Self(bytes)
     }
 
+    /// A fingerprint as stored or sent (20 bytes), not checked against any key.
     pub fn from_bytes(bytes: [u8; 20]) -> Self {
         Self(bytes)
     }
 
+    /// The fingerprint's 20 bytes: the first 20 of
+    /// `SHA-256("phantom-sync fingerprint v1" ‖ persona key)`.
     pub fn as_bytes(&self) -> &[u8; 20] {
         &self.0
     }

@@ -15,21 +15,29 @@ use rand_core::CryptoRng;
 use crate::secret::Secret;
 use crate::wire::{Reader, WireError, WireRecord, Writer};
 
+/// The most one-time prekeys a bundle's encoding carries; more is refused.
 pub const MAX_ONE_TIME_PREKEYS: usize = 256;
 
 /// A signed prekey and a batch of one-time prekeys.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct PrekeyBundle {
+    /// The bundle's number among the persona's bundles (a new persona's first is 0).
     pub bundle_id: u32,
+    /// When the bundle was made, in seconds since the Unix epoch.
     pub created_at: u64,
+    /// The bundle's signed prekey: id 0 in a generated bundle.
     pub signed_prekey: Prekey,
+    /// Prekeys each meant for one session: ids 1 and up in a generated bundle, at most
+    /// [`MAX_ONE_TIME_PREKEYS`].
     pub one_time_prekeys: Vec<Prekey>,
 }
 
 /// An X25519 prekey; only its secret half is stored, the public half is derived.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Prekey {
+    /// The prekey's number within its bundle.
     pub id: u32,
+    /// The X25519 private key. Secret.
     pub secret: Secret<32>,
 }
 
@@ -59,6 +67,7 @@ impl PrekeyBundle {
 }
 
 impl Prekey {
+    /// The X25519 public key, `X25519(secret, 9)`, that contacts are given.
     pub fn public_key(&self) -> [u8; 32] {
         let secret = x25519_dalek::StaticSecret::from(*self.secret.expose());
         x25519_dalek::PublicKey::from(&secret).to_bytes()

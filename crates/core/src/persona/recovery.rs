@@ -37,15 +37,27 @@ pub const RECOVERY_WORD_COUNT: usize = 24;
 /// Why typed words are not a recovery code.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum RecoveryError {
+    /// Not [`RECOVERY_WORD_COUNT`] words.
     #[error("a recovery code has {RECOVERY_WORD_COUNT} words, these are {found}")]
-    WrongWordCount { found: usize },
+    WrongWordCount {
+        /// How many words were typed.
+        found: usize,
+    },
+    /// A word is not in the BIP-39 English list, nor a prefix of four or more letters that
+    /// only one word of it starts with.
     #[error("`{word}` is not a word of recovery codes")]
-    UnknownWord { word: String },
+    UnknownWord {
+        /// The word as typed, cut to its first 32 characters.
+        word: String,
+    },
+    /// Every word is known but the checksum (the last 8 bits) does not match the root key:
+    /// a word is mistyped as another, or two are swapped.
     #[error("the words do not add up: one of them is mistyped or out of place")]
     Checksum,
 }
 
 impl RecoveryError {
+    /// A stable, machine-readable code for this error.
     pub fn code(&self) -> &'static str {
         match self {
             RecoveryError::WrongWordCount { .. } => "recovery_word_count",

@@ -1,7 +1,8 @@
 //! The vault's encryption layer: what turns a record into something that reveals nothing
 //! at rest. Sans-IO — bytes in, bytes out.
 //!
-//! From the persona's 32-byte database passphrase, HKDF-SHA256 derives for each store a
+//! From the vault's 32-byte passphrase (each device's own, see `docs/VAULT.md`; not the
+//! persona's transferred `database_passphrase`), HKDF-SHA256 derives for each store a
 //! value key (XChaCha20-Poly1305), a lookup key (HMAC-SHA256, for keyed hashes of record
 //! keys, so ids never appear) and a location key (HMAC-SHA256, for the tag that tells a
 //! moved record from a tampered one). A record is
@@ -35,6 +36,8 @@ use zeroize::Zeroizing;
 use crate::secret::Secret;
 use crate::vault::store::StoreName;
 
+/// The version byte every record starts with, also bound into its associated data; a
+/// record of another version is [`CipherError::Malformed`].
 pub const RECORD_VERSION: u8 = 1;
 const TAG_LEN: usize = 8;
 const NONCE_LEN: usize = 24;
@@ -50,15 +53,32 @@ const KEY_CHECK_PLAINTEXT: &[u8] = b"phantom-sync vault key check v1";
 /// Why a record could not be opened.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum CipherError {
+    /// The record's location tag is not the one of the key it is stored under: it was
+    /// swapped with another record or copied from another key, or sealed with another
+    /// passphrase.
     #[error("a record in `{store}` is not where it was written: it was swapped or moved")]
-    Moved { store: &'static str },
+    Moved {
+        /// The store's name ([`StoreName::as_str`]).
+        store: &'static str,
+    },
+    /// The record is where it was written but does not decrypt: its nonce or ciphertext
+    /// was altered.
     #[error("a record in `{store}` was altered")]
-    Tampered { store: &'static str },
+    Tampered {
+        /// The store's name ([`StoreName::as_str`]).
+        store: &'static str,
+    },
+    /// The record is shorter than [`RECORD_OVERHEAD`] or starts with another version than
+    /// [`RECORD_VERSION`].
     #[error("a record in `{store}` is not a vault record")]
-    Malformed { store: &'static str },
+    Malformed {
+        /// The store's name ([`StoreName::as_str`]).
+        store: &'static str,
+    },
 }
 
 impl CipherError {
+    /// A stable, machine-readable code for this error.
     pub fn code(&self) -> &'static str {
         match self {
             CipherError::Moved { .. } => "record_moved",
@@ -80,6 +100,9 @@ pub struct VaultCipher {
 }
 
 impl VaultCipher {
+    /// The keys a vault passphrase gives: for each store of [`StoreName::ALL`] a value, a
+    /// lookup and a location key, by HKDF-SHA256. Any 32 bytes give keys; only
+    /// [`VaultCipher::verify_key_check`] tells whether they are a vault's.
     pub fn derive(passphrase: &Secret<32>) -> Self {
         let hkdf = Hkdf::<Sha256>::new(Some(KDF_SALT), passphrase.expose());
         let subkey = |purpose: &str, store: StoreName| -> Zeroizing<[u8; 32]> {
@@ -211,6 +234,8 @@ impl VaultCipher {
         self.seal(StoreName::Meta, KEY_CHECK_ID, KEY_CHECK_PLAINTEXT, rng)
     }
 
+    /// Whether `record` is a key check sealed by this passphrase
+    /// ([`VaultCipher::key_check`]): `false` for another passphrase or a damaged record.
     pub fn verify_key_check(&self, record: &[u8]) -> bool {
         self.open(StoreName::Meta, KEY_CHECK_ID, record)
             .is_ok_and(|plaintext| plaintext.as_slice() == KEY_CHECK_PLAINTEXT)

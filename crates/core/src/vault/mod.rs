@@ -55,31 +55,47 @@ const DEVICE_ID: &[u8] = b"device";
 /// This device's Olm account, sessions and messaging state, beside its keys.
 const MESSAGING_ID: &[u8] = b"messaging";
 
+/// Why the vault could not be opened, read or written.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum VaultError {
+    /// The storage underneath failed; a failed write kept nothing.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The vault's schema is newer than this build, damaged, or not one it migrates.
     #[error(transparent)]
     Schema(#[from] SchemaError),
+    /// A stored record does not open: moved, altered or not a vault record.
     #[error(transparent)]
     Record(#[from] CipherError),
+    /// Unwrapping or wrapping the passphrase failed: a PIN needed, wrong or too short, the
+    /// device key missing or rejected.
     #[error(transparent)]
     Unlock(#[from] UnlockError),
+    /// A record opens but does not decode, or a value to store does not encode (a field
+    /// too long).
     #[error("a stored record is malformed: {0}")]
     Wire(#[from] WireError),
+    /// The stored persona opens but does not decode, or the persona to store does not
+    /// encode.
     #[error("a stored persona is malformed: {0}")]
     Persona(#[from] PersonaError),
+    /// The store holds no vault: nothing was imported on this device, or it was deleted.
     #[error("there is no vault on this device yet")]
     NoVault,
+    /// The passphrase is not this vault's: its key check does not open.
     #[error("this key does not open the vault")]
     WrongKey,
+    /// The persona given is not the one the vault holds (another fingerprint).
     #[error("this device already holds a different persona; unlink it first")]
     DifferentPersona,
+    /// A record every vault has is not there (`"persona"`, `"device"`, `"key check"`,
+    /// `"unlock record"`): the store was damaged or edited.
     #[error("the vault is missing its {0} record")]
     Missing(&'static str),
 }
 
 impl VaultError {
+    /// A stable, machine-readable code for this error.
     pub fn code(&self) -> &'static str {
         match self {
             VaultError::Store(inner) => inner.code(),
@@ -319,6 +335,7 @@ impl<S: RawStore> Vault<S> {
         &self.store
     }
 
+    /// The fingerprint of the persona stored.
     pub async fn fingerprint(&self) -> Result<Fingerprint, VaultError> {
         Ok(self.persona_core().await?.fingerprint())
     }
@@ -367,6 +384,7 @@ impl<S: RawStore> Vault<S> {
         Ok(DeviceKeys::decode(&bytes)?)
     }
 
+    /// Stores `contact`, over any contact stored with the same id.
     pub async fn put_contact(
         &self,
         contact: &Contact,
@@ -376,6 +394,7 @@ impl<S: RawStore> Vault<S> {
         Ok(self.store.write(vec![op]).await?)
     }
 
+    /// Stores `conversation`, over any conversation stored with the same id.
     pub async fn put_conversation(
         &self,
         conversation: &Conversation,
@@ -657,6 +676,7 @@ impl<S: RawStore> Vault<S> {
         Ok(self.store.write(ops).await?)
     }
 
+    /// Stores `cursor`, over the cursor stored for the same mailbox.
     pub async fn put_cursor(
         &self,
         cursor: &SyncCursor,
@@ -671,6 +691,7 @@ impl<S: RawStore> Vault<S> {
         Ok(self.store.write(vec![op]).await?)
     }
 
+    /// The cursor stored for `mailbox`, if there is one.
     pub async fn cursor(&self, mailbox: &MailboxAddress) -> Result<Option<SyncCursor>, VaultError> {
         match self.read(StoreName::Cursors, mailbox.as_bytes()).await? {
             Some(bytes) => Ok(Some(SyncCursor::decode(&bytes)?)),

@@ -28,17 +28,24 @@ use thiserror::Error;
 pub enum StoreName {
     /// Schema version, key check, wrapped passphrase: what is needed before unlocking.
     Meta,
+    /// The persona without its contacts and conversations: one record.
     Persona,
+    /// This device's keys and its messaging state (Olm account, sessions).
     Device,
+    /// One record per contact.
     Contacts,
+    /// One record per conversation.
     Conversations,
+    /// Every conversation's messages, keyed by conversation so that one is a key range.
     Messages,
+    /// One sync cursor per mailbox.
     Cursors,
     /// Blocks of the history transfers this device offered, until they are served.
     History,
 }
 
 impl StoreName {
+    /// Every store: the browser creates each, and the cipher derives keys for each.
     pub const ALL: [StoreName; 8] = [
         StoreName::Meta,
         StoreName::Persona,
@@ -50,6 +57,8 @@ impl StoreName {
         StoreName::History,
     ];
 
+    /// The store's name: the IndexedDB object store's, and part of its keys' derivation
+    /// and of every record's associated data, so it must never change.
     pub fn as_str(self) -> &'static str {
         match self {
             StoreName::Meta => "meta",
@@ -67,26 +76,39 @@ impl StoreName {
 /// One change in an atomic write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WriteOp {
+    /// Stores `value` under `key`, over any record there.
     Put {
+        /// The store written to.
         store: StoreName,
+        /// The stored key.
         key: Vec<u8>,
+        /// The record's bytes.
         value: Vec<u8>,
     },
     /// A put that keeps the record already under `key`, if there is one.
     Insert {
+        /// The store written to.
         store: StoreName,
+        /// The stored key.
         key: Vec<u8>,
+        /// The record's bytes, stored only if `key` holds none.
         value: Vec<u8>,
     },
+    /// Removes the record under `key`; nothing happens if there is none.
     Delete {
+        /// The store removed from.
         store: StoreName,
+        /// The stored key.
         key: Vec<u8>,
     },
     /// Writes nothing; the whole write fails with [`StoreError::Superseded`] unless the
     /// record under `key` is `value` when it commits (a fence: see [`super::writer`]).
     Expect {
+        /// The store read.
         store: StoreName,
+        /// The stored key.
         key: Vec<u8>,
+        /// The bytes the record must hold.
         value: Vec<u8>,
     },
 }
@@ -100,6 +122,7 @@ impl WriteOp {
         }
     }
 
+    /// The store the operation touches.
     pub fn store(&self) -> StoreName {
         match self {
             WriteOp::Put { store, .. }
@@ -109,6 +132,7 @@ impl WriteOp {
         }
     }
 
+    /// A [`WriteOp::Put`] of copies of `key` and `value`.
     pub fn put(store: StoreName, key: &[u8], value: &[u8]) -> Self {
         WriteOp::Put {
             store,
@@ -121,16 +145,25 @@ impl WriteOp {
 /// Why the storage underneath failed. Nothing written in a failed `write` is kept.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum StoreError {
+    /// The browser refused the write for lack of space (IndexedDB's `QuotaExceededError`).
     #[error("the browser's storage quota is exhausted; free some space and retry")]
     QuotaExceeded,
+    /// Opening or deleting the database waits on a connection in another tab that does not
+    /// close.
     #[error("another tab holds an older version of the database open; close it and retry")]
     Blocked,
+    /// The connection is closed (IndexedDB's `InvalidStateError`): site data was cleared,
+    /// or another tab upgraded or deleted the database.
     #[error("the database was closed (the browser may have cleared site data)")]
     Closed,
+    /// The database's IndexedDB version is newer than this build's
+    /// [`SCHEMA_VERSION`](super::schema::SCHEMA_VERSION) (`VersionError`).
     #[error("the database was written by a newer version of the app; update it")]
     NewerVersion,
+    /// This context has no IndexedDB or may not use it; the text is the browser's reason.
     #[error("storage is not available in this browser context: {0}")]
     Unavailable(String),
+    /// Any other failure of the storage; the text names it, for the log.
     #[error("the storage failed: {0}")]
     Failed(String),
     /// Another tab or window opened this device since: it writes now, this one no more.
@@ -139,6 +172,7 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// A stable, machine-readable code for this error.
     pub fn code(&self) -> &'static str {
         match self {
             StoreError::QuotaExceeded => "quota_exceeded",
@@ -155,6 +189,7 @@ impl StoreError {
 /// Named stores of byte keys and values, with atomic batched writes.
 #[allow(async_fn_in_trait)]
 pub trait RawStore {
+    /// The record under `key` in `store`, if there is one.
     async fn get(&self, store: StoreName, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
 
     /// Every record whose key starts with `prefix`, in key order.
@@ -197,6 +232,7 @@ pub struct MemoryStore {
 }
 
 impl MemoryStore {
+    /// An empty store.
     pub fn new() -> Self {
         Self::default()
     }

@@ -47,32 +47,53 @@ const MAX_WRAPPED_LEN: usize = 1024;
 /// The longest wait a run of wrong PINs imposes, in seconds.
 pub const MAX_PIN_BACKOFF_SECS: u64 = 900;
 
+/// Why the passphrase could not be protected or recovered.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum UnlockError {
+    /// The record is protected by a PIN and none was given.
     #[error("this vault is protected by a PIN; enter it")]
     PinRequired,
+    /// The PIN does not open the record.
     #[error("wrong PIN ({failures} wrong so far); try again in {retry_after_secs} s")]
     WrongPin {
+        /// Wrong PINs in a row, this one included; 0 from [`recover`], which counts nothing.
         failures: u32,
+        /// Seconds to wait before the next try; 0 from [`recover`].
         retry_after_secs: u64,
     },
+    /// The wait after the last wrong PIN has not passed: this PIN was not tried.
     #[error("too many wrong PINs; try again in {retry_after_secs} s")]
-    TooManyAttempts { retry_after_secs: u64 },
+    TooManyAttempts {
+        /// Seconds still to wait, at most [`MAX_PIN_BACKOFF_SECS`].
+        retry_after_secs: u64,
+    },
+    /// The keyring holds no device key (the site's data was cleared): this device can no
+    /// longer open its vault and must be linked again.
     #[error("this device's key is missing (site data was cleared?); link the device again")]
     DeviceKeyMissing,
+    /// The device key does not open what it is given: another key wrapped it, or it was
+    /// altered.
     #[error("this device's key does not open the vault")]
     DeviceKeyRejected,
+    /// The keyring itself failed (no WebCrypto outside a secure context, the key could not
+    /// be made or stored); the text says how.
     #[error("the device keyring failed: {0}")]
     Keyring(String),
+    /// The Argon2id settings are beyond what a stored record may ask for (256 MiB, 32
+    /// passes, 1 to 4 lanes), or Argon2 refuses them.
     #[error("the PIN settings are out of range")]
     InvalidPinParams,
+    /// A new PIN has fewer than [`MIN_PIN_LEN`] characters.
     #[error("a PIN needs at least {MIN_PIN_LEN} digits or characters")]
     PinTooShort,
+    /// The unlock record does not decode, or its wrapped passphrase is longer than the
+    /// format allows (1024 bytes).
     #[error("malformed unlock record: {0}")]
     Wire(#[from] WireError),
 }
 
 impl UnlockError {
+    /// A stable, machine-readable code for this error.
     pub fn code(&self) -> &'static str {
         match self {
             UnlockError::PinRequired => "pin_required",
@@ -91,8 +112,11 @@ impl UnlockError {
 /// Argon2id cost settings, stored with the record so they can be raised later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PinParams {
+    /// Memory Argon2id fills, in KiB.
     pub memory_kib: u32,
+    /// Passes over that memory.
     pub iterations: u32,
+    /// Lanes computed in parallel.
     pub parallelism: u32,
 }
 
@@ -134,7 +158,10 @@ impl PinParams {
 /// A key held by this device alone that wraps and unwraps small secrets.
 #[allow(async_fn_in_trait)]
 pub trait DeviceKeyring {
+    /// Seals `secret` so that only this device's key opens it.
     async fn wrap(&self, secret: &[u8]) -> Result<Vec<u8>, UnlockError>;
+    /// Opens what [`DeviceKeyring::wrap`] sealed: [`UnlockError::DeviceKeyRejected`] when
+    /// this key did not seal it or it was altered.
     async fn unwrap(&self, wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>, UnlockError>;
 }
 
@@ -145,6 +172,7 @@ pub struct MemoryKeyring {
 }
 
 impl MemoryKeyring {
+    /// A keyring with a fresh random key, gone when the keyring is dropped.
     pub fn generate(rng: &mut impl CryptoRng) -> Self {
         let key = Secret::<32>::generate(rng);
         let mut nonce = [0u8; 24];
@@ -177,12 +205,16 @@ impl DeviceKeyring for MemoryKeyring {
 /// How the passphrase is protected on this device.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UnlockMethod {
+    /// The device key alone wraps the passphrase: the vault opens without asking anything.
     DeviceKey,
     /// `counted`: the attempt count is sealed by the device key and must be there (every
     /// PIN set since; records from before read a missing count as none).
     Pin {
+        /// The Argon2id settings the PIN's key was derived with.
         params: PinParams,
+        /// Argon2id's random salt; it also binds the sealed attempt count to this record.
         salt: [u8; 16],
+        /// Whether the attempt count is sealed by the device key.
         counted: bool,
     },
 }
@@ -190,11 +222,15 @@ pub enum UnlockMethod {
 /// The wrapped passphrase, as stored in the vault's meta store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnlockRecord {
+    /// How the passphrase is protected.
     pub method: UnlockMethod,
+    /// The passphrase as the device key wrapped it (sealed under the PIN first, with a
+    /// PIN); at most 1024 bytes.
     pub wrapped: Vec<u8>,
 }
 
 impl UnlockRecord {
+    /// Whether recovering the passphrase asks for a PIN.
     pub fn needs_pin(&self) -> bool {
         matches!(self.method, UnlockMethod::Pin { .. })
     }
@@ -250,7 +286,9 @@ impl WireRecord for UnlockRecord {
 /// Wrong PINs so far and the earliest time (Unix seconds) of the next try.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PinAttempts {
+    /// Wrong PINs in a row since the last right one.
     pub failures: u32,
+    /// The earliest time of the next try, in seconds since the Unix epoch.
     pub not_before: u64,
 }
 

@@ -3,6 +3,7 @@
 use super::*;
 
 impl Messenger {
+    /// The display name of the contact with this persona key, as its latest card gave it.
     pub fn contact_name(&self, persona_key: &[u8; 32]) -> Option<&str> {
         self.contacts
             .get(persona_key)
@@ -20,12 +21,14 @@ impl Messenger {
         })
     }
 
+    /// Every contact: its persona key and display name, in key order.
     pub fn contacts(&self) -> impl Iterator<Item = ([u8; 32], &str)> {
         self.contacts
             .iter()
             .map(|(key, contact)| (*key, contact.display_name.as_str()))
     }
 
+    /// The contact's roster as this device holds it, verified.
     pub fn contact_roster(&self, persona_key: &[u8; 32]) -> Option<&Roster> {
         self.contacts.get(persona_key).map(|c| &c.roster)
     }

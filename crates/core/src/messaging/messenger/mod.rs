@@ -9,6 +9,35 @@
 //! holes in a sender's stream), `roster_changes` (devices added, revoked or leaving,
 //! rosters announced, forks, sealing keys), `history` (offers, blocks, direct-channel
 //! signals) and `snapshot` (the stored state and its versions).
+//!
+//! ```
+//! use phantom_core::mailbox::envelope::Envelope;
+//! use phantom_core::messaging::{Messenger, MessagingEvent};
+//! use phantom_core::persona::{DeviceKeys, Persona};
+//! # let mut rng = phantom_core::testing::SeededRng::new(3);
+//! let now = 1_700_000_000;
+//! let ada = Persona::create("Ada", now, &mut rng)?;
+//! let phone_keys = DeviceKeys::generate("Phone", now, &mut rng)?;
+//! let mut phone = Messenger::create(&ada, &phone_keys, now, &mut rng)?;
+//! phone.outbox_mut().take_envelopes(); // the roster it publishes
+//!
+//! // A laptop links: it is given the persona, without the authority, and the signed roster.
+//! let laptop_keys = DeviceKeys::generate("Laptop", now, &mut rng)?;
+//! let mut laptop = Messenger::join(&ada.for_linked_device(), &laptop_keys, phone.signed_roster())?;
+//! phone.add_device(laptop.roster_entry(now), &mut rng)?;
+//! assert_eq!(phone.roster().epoch, 2);
+//!
+//! // The driver puts each envelope; here they go straight to the laptop.
+//! let mut events = Vec::new();
+//! for transmit in phone.outbox_mut().take_envelopes() {
+//!     let envelope = Envelope::new(transmit.bytes)?;
+//!     events.extend(laptop.receive(transmit.mailbox.address(), &envelope, &mut rng)?);
+//! }
+//! assert!(events.contains(&MessagingEvent::RosterChanged { persona_key: ada.persona_key, epoch: 2 }));
+//! assert!(laptop.roster().device(&laptop.device_id()).is_some(), "on the roster now");
+//! assert!(!laptop.holds_authority(), "only the phone adds and removes devices");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -60,26 +89,41 @@ pub const MAX_SEEN_ENVELOPES: usize = 20_000;
 pub enum MessagingEvent {
     /// A new message in a conversation (a contact's, or one sent from another own device).
     Message {
+        /// The conversation it belongs to ([`conversation_id`]).
         conversation_id: [u8; 16],
+        /// The message, to store in the vault and show.
         message: Message,
     },
     /// Another own device read or dismissed a conversation.
     ReadStateChanged {
+        /// The conversation whose marks moved.
         conversation_id: [u8; 16],
+        /// How many of its messages are unread now.
         unread: usize,
     },
+    /// A persona became a contact: its card came from another own device, or it introduced
+    /// itself with a first text.
     ContactAdded {
+        /// The contact's persona identity key.
         persona_key: [u8; 32],
+        /// The name its card gives.
         display_name: String,
     },
+    /// A newer roster of this persona or of a contact was accepted: its devices or its
+    /// inbox changed.
     RosterChanged {
+        /// Whose roster: this persona's or a contact's identity key.
         persona_key: [u8; 32],
+        /// The epoch of the roster now held.
         epoch: u64,
     },
     /// Another device joined this persona ("new device linked").
     DeviceLinked {
+        /// The new device's id.
         device_id: [u8; 16],
+        /// Its name, as its roster entry gives it.
         name: String,
+        /// When it was added, in Unix seconds, as its roster entry gives it.
         added_at: u64,
     },
     /// This device is no longer on its persona's roster.
@@ -88,41 +132,57 @@ pub enum MessagingEvent {
     /// the authority: a newer one it did not sign): someone else holds the key. Until a
     /// newer roster settles it, nothing is sealed to a device that only one of them lists.
     RosterDisputed {
+        /// The persona whose key signed both: this one or a contact.
         persona_key: [u8; 32],
+        /// The epoch of the rival roster, the one not held.
         epoch: u64,
     },
     /// Another own device offered this one the persona's history.
     HistoryOffered {
+        /// The offered transfer's id.
         transfer_id: [u8; 16],
     },
     /// The new device asks for a direct channel for a transfer this device offered it: `sdp`
     /// is its WebRTC offer, to answer with [`Messenger::accept_direct`].
     DirectRequested {
+        /// The transfer this device offered to it.
         transfer_id: [u8; 16],
+        /// The id of the new device asking.
         device_id: [u8; 16],
+        /// The new device's WebRTC offer (SDP).
         sdp: String,
     },
     /// The source device answered this device's [`Messenger::request_direct`].
     DirectAccepted {
+        /// The transfer this device is receiving.
         transfer_id: [u8; 16],
+        /// The source device's WebRTC answer (SDP).
         sdp: String,
     },
     /// History arrived: a block's messages (older than anything seen live, possibly; the
     /// vault keeps those it does not hold yet) and how far the transfer is.
     HistoryImported {
+        /// The block's messages, for the vault to store those it does not hold.
         messages: Vec<Message>,
+        /// How far the transfer is.
         progress: HistoryProgress,
     },
     /// A text whose sender and id this device already holds, with another body or time:
     /// the one held stays; this copy is kept apart and shown as conflicting.
     ConflictingCopy {
+        /// The conversation it belongs to.
         conversation_id: [u8; 16],
+        /// The conflicting copy, as it arrived.
         message: Message,
     },
     /// Texts of a conversation from one device that have not arrived (a node dropped them).
     Gap {
+        /// The conversation the texts belong to.
         conversation_id: [u8; 16],
+        /// The Olm identity key of the device that sent them.
         sender_device: [u8; 32],
+        /// Their sequence numbers in that device's stream: the first few, at most
+        /// [`MAX_REPORTED_GAP`](crate::messaging::conversation_log::MAX_REPORTED_GAP).
         missing: Vec<u64>,
     },
 }
@@ -192,7 +252,10 @@ struct IncomingHistory {
 
 /// A history offer being prepared ([`Messenger::begin_history_offer`]).
 pub struct HistoryOfferPlan {
+    /// The own device the history is for.
     pub device_id: [u8; 16],
+    /// The transfer to pack the conversations and the rest of the vault into, then hand to
+    /// [`Messenger::finish_history_offer`].
     pub transfer: OutgoingTransfer,
     /// Conversations to pack in this order, each with its latest messages, newest first.
     pub conversations: Vec<([u8; 16], Vec<Message>)>,
@@ -202,6 +265,8 @@ pub struct HistoryOfferPlan {
 /// the outbox, and the blocks queued behind them.
 #[derive(Debug)]
 pub struct OfferedHistory {
+    /// The transfer's blocks to put in its mailbox, queued in the outbox after its
+    /// manifest and offer.
     pub publication: HistoryPublication,
     /// A transfer offered to the same device earlier whose blocks were still waiting: it
     /// is dropped, and its stored blocks can go.
@@ -328,10 +393,12 @@ impl Messenger {
         }
     }
 
+    /// The persona's identity key (Ed25519): who this device speaks for.
     pub fn persona_key(&self) -> [u8; 32] {
         self.persona_key
     }
 
+    /// This device's id, as its roster entry lists it.
     pub fn device_id(&self) -> [u8; 16] {
         self.device_id
     }
@@ -351,6 +418,7 @@ impl Messenger {
         )
     }
 
+    /// The persona's roster as this device holds it, verified.
     pub fn roster(&self) -> &Roster {
         &self.roster
     }
@@ -370,6 +438,8 @@ impl Messenger {
         self.identity.is_some()
     }
 
+    /// Whether this device is off its persona's roster (revoked, or it left): it then
+    /// refuses to send texts or change the roster ([`MessagingError::Revoked`]).
     pub fn is_revoked(&self) -> bool {
         self.revoked
     }
@@ -386,10 +456,12 @@ impl Messenger {
         mailboxes
     }
 
+    /// The conversation with this id, if this device holds it.
     pub fn conversation(&self, conversation_id: &[u8; 16]) -> Option<&ConversationLog> {
         self.conversations.get(conversation_id)
     }
 
+    /// Every conversation this device holds, by id (in id order).
     pub fn conversations(&self) -> impl Iterator<Item = (&[u8; 16], &ConversationLog)> {
         self.conversations.iter()
     }
