@@ -39,8 +39,9 @@ if [ ! -x "$bindgen_root/bin/wasm-bindgen-test-runner" ]; then
 fi
 
 if [ ! -d "$repo_root/node_modules/playwright-core" ] || [ ! -d "$repo_root/node_modules/jsqr" ] \
-  || [ ! -d "$repo_root/node_modules/terser" ] || [ ! -d "$repo_root/node_modules/binaryen" ]; then
-  log "installing the npm packages (playwright-core drives Debian's chromium; jsQR is a benchmark's yardstick; terser minifies the package's JS glue; binaryen's wasm-opt shrinks the wasm)"
+  || [ ! -d "$repo_root/node_modules/terser" ] || [ ! -d "$repo_root/node_modules/binaryen" ] \
+  || [ ! -d "$repo_root/node_modules/typescript" ]; then
+  log "installing the npm packages (playwright-core drives Debian's chromium; jsQR is a benchmark's yardstick; terser minifies the package's JS glue; binaryen's wasm-opt shrinks the wasm; typescript checks the package's declarations)"
   (cd "$repo_root" && npm ci --no-audit --no-fund --silent)
 fi
 

@@ -30,4 +30,6 @@ step "the package size, then end to end in Playwright: the app (three devices ov
 scripts/build-pkg.sh
 # The brief's goal (§6): the package, all features, at most 600 KB gzip.
 node scripts/package-size.mjs --budget 600000
+# The generated TypeScript declarations, as an embedder's TypeScript compiler reads them.
+node_modules/.bin/tsc -p tests/types
 PHANTOM_NETWORK="$PHANTOM_CACHE/network" node --test tests/e2e/

@@ -16,6 +16,10 @@ use std::time::Duration;
 
 use wasm_bindgen::prelude::*;
 
+use super::views::{
+    to_js, to_js_array, ContactView, ConversationView, DeviceView, HistoryProgressView,
+    MessageView, NetworkStatsView, OutboxSizeView, SenderKind, SyncEvent,
+};
 use super::{now_ms, now_secs, rng, FacadeError, SyncManager};
 use crate::device::{
     Device, DeviceError, DeviceEvent, HistoryBlockStored, HistoryPath, SyncRequest, SyncStart,
@@ -40,16 +44,6 @@ pub(super) fn id_from_hex<const N: usize>(
     crate::encoding::hex_decode(text.trim())
         .and_then(|bytes| <[u8; N]>::try_from(bytes).ok())
         .ok_or_else(|| FacadeError::new("invalid_id", format!("not a {what}: {text}")))
-}
-
-/// A plain JS object from its entries.
-fn object(entries: &[(&str, JsValue)]) -> JsValue {
-    let object = js_sys::Object::new();
-    for (key, value) in entries {
-        // Defining a property on a fresh plain object cannot fail.
-        let _ = js_sys::Reflect::set(&object, &(*key).into(), value);
-    }
-    object.into()
 }
 
 #[wasm_bindgen]
@@ -85,12 +79,12 @@ impl SyncManager {
                 }
                 SyncRequest::DirectSignal(event) => {
                     if let Err(error) = self.on_direct_signal(&event).await {
-                        events.push(&channel_failed_view(&error));
+                        events.push(&to_js(&channel_failed(&error)));
                     }
                 }
                 SyncRequest::DriveDirect => {
                     let arrived = self.drive_direct().await.unwrap_or_else(|error| {
-                        events.push(&channel_failed_view(&error));
+                        events.push(&to_js(&channel_failed(&error)));
                         Vec::new()
                     });
                     let carrying = self.direct_carrying();
@@ -106,12 +100,12 @@ impl SyncManager {
                 }
                 SyncRequest::WantMoreDirect => {
                     if let Err(error) = self.want_more_direct().await {
-                        events.push(&channel_failed_view(&error));
+                        events.push(&to_js(&channel_failed(&error)));
                     }
                 }
             }
             while let Some(event) = self.with_device(|d| Ok(d.poll_event()))? {
-                events.push(&self.device_event_view(&event)?);
+                events.push(&to_js(&self.device_event_view(&event)?));
             }
         }
         // Channel requests and answers go out now, not at the next sync.
@@ -149,74 +143,60 @@ impl SyncManager {
         crate::messaging::messenger::MAX_TEXT_LEN as u32
     }
 
-    /// `[{ personaKey, displayName, conversationId }]`
+    /// This persona's contacts.
+    #[wasm_bindgen(unchecked_return_type = "ContactView[]")]
     pub fn contacts(&self) -> Result<js_sys::Array, JsValue> {
         let own = self.with_messenger(|m| Ok(m.persona_key()))?;
         self.read_messenger(|m| {
-            m.contacts()
-                .map(|(key, name)| {
-                    object(&[
-                        ("personaKey", hex(&key).into()),
-                        ("displayName", name.into()),
-                        (
-                            "conversationId",
-                            hex(&crate::messaging::messenger::conversation_id(&own, &key)).into(),
-                        ),
-                    ])
-                })
-                .collect()
+            to_js_array(m.contacts().map(|(key, name)| ContactView {
+                persona_key: hex(&key),
+                display_name: name.to_owned(),
+                conversation_id: hex(&crate::messaging::messenger::conversation_id(&own, &key)),
+            }))
         })
     }
 
-    /// `[{ conversationId, peerKey, title, unread, notifying, lastBody, lastAt, disputed }]`,
-    /// the most recent first; `disputed` when the contact's key signed two different device
-    /// lists (see `rosterDisputed`).
+    /// The conversations, the most recent first.
+    #[wasm_bindgen(unchecked_return_type = "ConversationView[]")]
     pub fn conversations(&self) -> Result<js_sys::Array, JsValue> {
         self.read_messenger(|m| {
-            let mut rows: Vec<(u64, JsValue)> = m
+            let mut rows: Vec<ConversationView> = m
                 .conversations()
                 .map(|(id, log)| {
                     let last = log.recent_messages().next_back();
-                    let at = last.map_or(0, |message| message.sent_at_ms);
-                    let row = object(&[
-                        ("conversationId", hex(id).into()),
-                        ("peerKey", hex(&log.peer).into()),
-                        (
-                            "title",
-                            m.contact_name(&log.peer)
-                                .unwrap_or("Unknown contact")
-                                .into(),
-                        ),
-                        ("unread", (log.unread() as u32).into()),
-                        ("notifying", (log.notifying() as u32).into()),
-                        (
-                            "lastBody",
-                            last.map_or(JsValue::NULL, |message| message.body.as_str().into()),
-                        ),
-                        ("lastAt", (at as f64).into()),
-                        ("disputed", m.is_disputed(&log.peer).into()),
-                    ]);
-                    (at, row)
+                    ConversationView {
+                        conversation_id: hex(id),
+                        peer_key: hex(&log.peer),
+                        title: m
+                            .contact_name(&log.peer)
+                            .unwrap_or("Unknown contact")
+                            .to_owned(),
+                        unread: log.unread() as u32,
+                        notifying: log.notifying() as u32,
+                        last_body: last.map(|message| message.body.clone()),
+                        last_at: last.map_or(0, |message| message.sent_at_ms),
+                        disputed: m.is_disputed(&log.peer),
+                    }
                 })
                 .collect();
-            rows.sort_by_key(|row| std::cmp::Reverse(row.0));
-            rows.into_iter().map(|(_, row)| row).collect()
+            rows.sort_by_key(|row| std::cmp::Reverse(row.last_at));
+            to_js_array(rows)
         })
     }
 
-    /// A conversation's latest messages (up to 100) in order:
-    /// `[{ id, sender: "me" | "own_device" | "contact", senderName, sentAt, body }]`.
-    /// Older ones come from `earlierMessages`.
+    /// A conversation's latest messages (up to 100) in order. Older ones come from
+    /// `earlierMessages`.
+    #[wasm_bindgen(unchecked_return_type = "MessageView[]")]
     pub fn messages(&self, conversation_id: &str) -> Result<js_sys::Array, JsValue> {
         let id = id_from_hex::<16>(conversation_id, "conversation id")?;
         let rows = self.with_messenger(|m| {
             let log = m
                 .conversation(&id)
                 .ok_or(MessagingError::UnknownConversation)?;
-            Ok(log
-                .recent_messages()
-                .map(|message| message_view(m, message, log.peer))
-                .collect::<js_sys::Array>())
+            Ok(to_js_array(
+                log.recent_messages()
+                    .map(|message| message_view(m, message, log.peer)),
+            ))
         })?;
         Ok(rows)
     }
@@ -224,7 +204,7 @@ impl SyncManager {
     /// Up to `limit` messages of a conversation from before message `beforeId` (hex; the
     /// latest when absent), in order, as `messages` shows them. Read from the vault a page
     /// at a time: scrolling back through any length of history.
-    #[wasm_bindgen(js_name = earlierMessages)]
+    #[wasm_bindgen(js_name = earlierMessages, unchecked_return_type = "MessageView[]")]
     pub async fn earlier_messages(
         &self,
         conversation_id: &str,
@@ -247,10 +227,9 @@ impl SyncManager {
             .map_err(FacadeError::from)?
             .ok_or_else(|| FacadeError::new("unknown_message", "no such message here"))?;
         let rows = self.with_messenger(|m| {
-            Ok(latest
-                .iter()
-                .map(|message| message_view(m, message, peer))
-                .collect::<js_sys::Array>())
+            Ok(to_js_array(
+                latest.iter().map(|message| message_view(m, message, peer)),
+            ))
         })?;
         Ok(rows)
     }
@@ -258,6 +237,7 @@ impl SyncManager {
     /// Copies of messages of a conversation that conflicted with the one it shows (its
     /// sender and id with another text): a contact rewriting what it sent, or a copy the
     /// persona's own history replaced. As `messages` shows messages.
+    #[wasm_bindgen(unchecked_return_type = "MessageView[]")]
     pub async fn conflicts(&self, conversation_id: &str) -> Result<js_sys::Array, JsValue> {
         let id = id_from_hex::<16>(conversation_id, "conversation id")?;
         let vault = self.unlocked_vault()?;
@@ -267,10 +247,11 @@ impl SyncManager {
                 .conversation(&id)
                 .map(|log| log.peer)
                 .ok_or(MessagingError::UnknownConversation)?;
-            Ok(conflicts
-                .iter()
-                .map(|message| message_view(m, message, peer))
-                .collect::<js_sys::Array>())
+            Ok(to_js_array(
+                conflicts
+                    .iter()
+                    .map(|message| message_view(m, message, peer)),
+            ))
         })?;
         Ok(rows)
     }
@@ -285,12 +266,12 @@ impl SyncManager {
 
     /// Sends a text to a contact (persona key, hex); returns the message as `messages`
     /// shows it. It goes out at the next `syncMessages` or `flushToNetwork`.
-    #[wasm_bindgen(js_name = sendText)]
+    #[wasm_bindgen(js_name = sendText, unchecked_return_type = "MessageView")]
     pub async fn send_text(&self, persona_key: &str, body: String) -> Result<JsValue, JsValue> {
         let to = id_from_hex::<32>(persona_key, "persona key")?;
         let (message, view) = self.with_messenger(|m| {
             let message = m.send_text(&to, &body, now_ms(), &mut rng())?;
-            let view = message_view(m, &message, to);
+            let view = to_js(&message_view(m, &message, to));
             Ok((message, view))
         })?;
         self.save_messaging(MessageWrites {
@@ -320,26 +301,17 @@ impl SyncManager {
         Ok(())
     }
 
-    /// The persona's devices: `[{ deviceId, name, addedAt, thisDevice }]`.
+    /// The persona's devices, in the roster's order.
+    #[wasm_bindgen(unchecked_return_type = "DeviceView[]")]
     pub fn devices(&self) -> Result<js_sys::Array, JsValue> {
         self.read_messenger(|m| {
-            m.roster()
-                .devices
-                .iter()
-                .map(|device| {
-                    object(&[
-                        ("deviceId", hex(&device.device_id).into()),
-                        ("name", device.name.as_str().into()),
-                        ("addedAt", (device.added_at as f64).into()),
-                        ("thisDevice", (device.device_id == m.device_id()).into()),
-                        (
-                            "lastActive",
-                            m.last_active(&device.device_id)
-                                .map_or(JsValue::UNDEFINED, |ms| (ms as f64).into()),
-                        ),
-                    ])
-                })
-                .collect()
+            to_js_array(m.roster().devices.iter().map(|device| DeviceView {
+                device_id: hex(&device.device_id),
+                name: device.name.clone(),
+                added_at: device.added_at,
+                this_device: device.device_id == m.device_id(),
+                last_active: m.last_active(&device.device_id),
+            }))
         })
     }
 
@@ -402,23 +374,9 @@ impl SyncManager {
     }
 
     /// Sends what is waiting, then reads the persona's inbox (waiting up to `waitMs` for
-    /// something new) and returns what changed:
-    /// `{ type: "message", conversationId, id, sender, senderName, sentAt, body }`,
-    /// `{ type: "read_state", conversationId, unread }`, `{ type: "contact_added",
-    /// personaKey, displayName }`, `{ type: "roster_changed", personaKey, epoch }`,
-    /// `{ type: "device_linked", deviceId, name, addedAt }` (a new device of this persona),
-    /// `{ type: "revoked" }`, `{ type: "roster_disputed", personaKey, epoch }` (a persona's
-    /// key signed two device lists; `rosterDisputed`), `{ type: "conflict", conversationId,
-    /// id }` (a copy of a message with other words, kept apart: `conflicts`), `{ type:
-    /// "history_offered", transferId }`, `{ type:
-    /// "history_progress", via ("direct" or "mailbox"), imported, blocksDone, blocksTotal,
-    /// messagesDone, messagesTotal, bytesDone, bytesTotal, bytesPerSecond,
-    /// secondsRemaining, complete }`, `{ type: "history_channel_requested" |
-    /// "history_channel_accepted", transferId }`, `{ type: "history_channel_failed", code,
-    /// message }` (the mailbox carries the history instead), `{ type: "gap",
-    /// conversationId, missing }` (read again automatically), and `{ type: "refused", code,
-    /// message }` for an envelope refused with its typed error (nothing stored changes).
-    #[wasm_bindgen(js_name = syncMessages)]
+    /// something new) and returns what changed, each a [`SyncEvent`] told apart by `type`
+    /// (in TypeScript, a union to `switch` on).
+    #[wasm_bindgen(js_name = syncMessages, unchecked_return_type = "SyncEvent[]")]
     pub async fn sync_messages(&self, wait_ms: u32) -> Result<js_sys::Array, JsValue> {
         let synced = self.sync_round(wait_ms).await;
         self.step_ended(synced.is_ok());
@@ -428,14 +386,15 @@ impl SyncManager {
     /// What waits in this device's outbox, stored, to be put on the network: `{ envelopes,
     /// historyBlocks }`. It empties as a write quorum of nodes acknowledges each; a reload
     /// keeps it.
-    #[wasm_bindgen(js_name = outboxSize)]
+    #[wasm_bindgen(js_name = outboxSize, unchecked_return_type = "OutboxSizeView")]
     pub fn outbox_size(&self) -> Result<JsValue, JsValue> {
-        let (envelopes, blocks) =
-            self.with_messenger(|m| Ok((m.outbox().envelopes(), m.outbox().blocks())))?;
-        Ok(object(&[
-            ("envelopes", (envelopes as f64).into()),
-            ("historyBlocks", (blocks as f64).into()),
-        ]))
+        let view = self.with_messenger(|m| {
+            Ok(OutboxSizeView {
+                envelopes: m.outbox().envelopes() as u32,
+                history_blocks: m.outbox().blocks() as u32,
+            })
+        })?;
+        Ok(to_js(&view))
     }
 
     /// How the network has treated this device since it connected: `{ stored, notStored,
@@ -443,17 +402,17 @@ impl SyncManager {
     /// that must be tried again, envelopes read for the first time, copies dropped (from
     /// several nodes, replayed, or read again), envelopes sent back to nodes that lacked
     /// them, and envelopes refused as altered or unreadable since this manager opened.
-    #[wasm_bindgen(js_name = networkStats)]
+    #[wasm_bindgen(js_name = networkStats, unchecked_return_type = "NetworkStatsView")]
     pub fn network_stats(&self) -> Result<JsValue, JsValue> {
         let traffic = self.connected()?.traffic();
-        Ok(object(&[
-            ("stored", (traffic.stored as f64).into()),
-            ("notStored", (traffic.not_stored as f64).into()),
-            ("fetched", (traffic.fetched as f64).into()),
-            ("duplicates", (traffic.duplicates as f64).into()),
-            ("repaired", (traffic.repaired as f64).into()),
-            ("refused", self.refused.get().into()),
-        ]))
+        Ok(to_js(&NetworkStatsView {
+            stored: traffic.stored,
+            not_stored: traffic.not_stored,
+            fetched: traffic.fetched,
+            duplicates: traffic.duplicates,
+            repaired: traffic.repaired,
+            refused: self.refused.get(),
+        }))
     }
 }
 
@@ -475,39 +434,34 @@ impl SyncManager {
 
     /// An envelope refused with its typed error (nothing stored changed), counted for
     /// `networkStats`.
-    fn refused_view(&self, error: &MessagingError) -> JsValue {
+    fn refused_view(&self, error: &MessagingError) -> SyncEvent {
         self.refused.set(self.refused.get().saturating_add(1));
-        object(&[
-            ("type", "refused".into()),
-            ("code", error.code().into()),
-            ("message", error.to_string().into()),
-        ])
+        SyncEvent::Refused {
+            code: error.code().to_owned(),
+            message: error.to_string(),
+        }
     }
 
     /// A `history_progress` event: a block stored, with the rate since the import
     /// started and the time it still needs at that rate.
-    fn progress_view(&self, block: &HistoryBlockStored) -> JsValue {
+    fn progress_view(&self, block: &HistoryBlockStored) -> SyncEvent {
         let progress = &block.progress;
-        object(&[
-            ("type", "history_progress".into()),
-            ("via", block.via.as_str().into()),
-            ("imported", (block.imported as u32).into()),
-            ("blocksDone", (progress.blocks_done as f64).into()),
-            ("blocksTotal", (progress.blocks_total as f64).into()),
-            ("messagesDone", (progress.messages_done as f64).into()),
-            ("messagesTotal", (progress.messages_total as f64).into()),
-            ("bytesDone", (progress.bytes_done as f64).into()),
-            ("bytesTotal", (progress.bytes_total as f64).into()),
-            ("bytesPerSecond", block.bytes_per_second.into()),
-            (
-                "secondsRemaining",
-                block.seconds_remaining.unwrap_or(f64::NAN).into(),
-            ),
-            ("complete", block.complete.into()),
-        ])
+        SyncEvent::HistoryProgress(HistoryProgressView {
+            via: block.via.as_str(),
+            imported: block.imported as u32,
+            blocks_done: progress.blocks_done as u64,
+            blocks_total: progress.blocks_total as u64,
+            messages_done: progress.messages_done,
+            messages_total: progress.messages_total,
+            bytes_done: progress.bytes_done,
+            bytes_total: progress.bytes_total,
+            bytes_per_second: block.bytes_per_second,
+            seconds_remaining: block.seconds_remaining,
+            complete: block.complete,
+        })
     }
 
-    fn device_event_view(&self, event: &DeviceEvent) -> Result<JsValue, FacadeError> {
+    fn device_event_view(&self, event: &DeviceEvent) -> Result<SyncEvent, FacadeError> {
         Ok(match event {
             DeviceEvent::Messaging(event) => self.event_view(event)?,
             DeviceEvent::Refused(error) => self.refused_view(error),
@@ -517,44 +471,43 @@ impl SyncManager {
 }
 
 /// A direct history channel that could not be set up or used; the mailbox carries on.
-fn channel_failed_view(error: &FacadeError) -> JsValue {
-    object(&[
-        ("type", "history_channel_failed".into()),
-        ("code", error.code().into()),
-        ("message", error.message().into()),
-    ])
+fn channel_failed(error: &FacadeError) -> SyncEvent {
+    SyncEvent::HistoryChannelFailed {
+        code: error.code().to_owned(),
+        message: error.message().to_owned(),
+    }
 }
 
 pub(super) fn no_persona() -> FacadeError {
     FacadeError::new("no_persona", "create, unlock or link a persona first")
 }
 
-fn message_view(messenger: &Messenger, message: &Message, peer: [u8; 32]) -> JsValue {
-    let (sender, name) = match message.sender {
-        Sender::OwnDevice(id) if id == messenger.device_id() => ("me", "Me".to_owned()),
+fn message_view(messenger: &Messenger, message: &Message, peer: [u8; 32]) -> MessageView {
+    let (sender, sender_name) = match message.sender {
+        Sender::OwnDevice(id) if id == messenger.device_id() => (SenderKind::Me, "Me".to_owned()),
         Sender::OwnDevice(id) => (
-            "own_device",
+            SenderKind::OwnDevice,
             messenger
                 .roster()
                 .device(&id)
                 .map_or_else(|| "Another device".to_owned(), |d| d.name.clone()),
         ),
         Sender::Contact(_) => (
-            "contact",
+            SenderKind::Contact,
             messenger
                 .contact_name(&peer)
                 .unwrap_or("Unknown contact")
                 .to_owned(),
         ),
     };
-    object(&[
-        ("id", hex(message.id.as_bytes()).into()),
-        ("conversationId", hex(&message.conversation_id).into()),
-        ("sender", sender.into()),
-        ("senderName", name.into()),
-        ("sentAt", (message.sent_at_ms as f64).into()),
-        ("body", message.body.as_str().into()),
-    ])
+    MessageView {
+        id: hex(message.id.as_bytes()),
+        conversation_id: hex(&message.conversation_id),
+        sender,
+        sender_name,
+        sent_at: message.sent_at_ms,
+        body: message.body.clone(),
+    }
 }
 
 impl SyncManager {
@@ -741,63 +694,53 @@ impl SyncManager {
         Ok(())
     }
 
-    fn event_view(&self, event: &MessagingEvent) -> Result<JsValue, FacadeError> {
+    fn event_view(&self, event: &MessagingEvent) -> Result<SyncEvent, FacadeError> {
         Ok(match event {
             MessagingEvent::Message {
                 conversation_id,
                 message,
-            } => {
-                let view = self.with_messenger(|m| {
-                    let peer = m
-                        .conversation(conversation_id)
-                        .map(|log| log.peer)
-                        .unwrap_or_default();
-                    Ok(message_view(m, message, peer))
-                })?;
-                let _ = js_sys::Reflect::set(&view, &"type".into(), &"message".into());
-                view
-            }
+            } => SyncEvent::Message(self.with_messenger(|m| {
+                let peer = m
+                    .conversation(conversation_id)
+                    .map(|log| log.peer)
+                    .unwrap_or_default();
+                Ok(message_view(m, message, peer))
+            })?),
             MessagingEvent::ReadStateChanged {
                 conversation_id,
                 unread,
-            } => object(&[
-                ("type", "read_state".into()),
-                ("conversationId", hex(conversation_id).into()),
-                ("unread", (*unread as u32).into()),
-            ]),
+            } => SyncEvent::ReadState {
+                conversation_id: hex(conversation_id),
+                unread: *unread as u32,
+            },
             MessagingEvent::ContactAdded {
                 persona_key,
                 display_name,
-            } => object(&[
-                ("type", "contact_added".into()),
-                ("personaKey", hex(persona_key).into()),
-                ("displayName", display_name.as_str().into()),
-            ]),
-            MessagingEvent::RosterChanged { persona_key, epoch } => object(&[
-                ("type", "roster_changed".into()),
-                ("personaKey", hex(persona_key).into()),
-                ("epoch", (*epoch as f64).into()),
-            ]),
+            } => SyncEvent::ContactAdded {
+                persona_key: hex(persona_key),
+                display_name: display_name.clone(),
+            },
+            MessagingEvent::RosterChanged { persona_key, epoch } => SyncEvent::RosterChanged {
+                persona_key: hex(persona_key),
+                epoch: *epoch,
+            },
             MessagingEvent::DeviceLinked {
                 device_id,
                 name,
                 added_at,
-            } => object(&[
-                ("type", "device_linked".into()),
-                ("deviceId", hex(device_id).into()),
-                ("name", name.as_str().into()),
-                ("addedAt", (*added_at as f64).into()),
-            ]),
-            MessagingEvent::DeviceRevoked => object(&[("type", "revoked".into())]),
-            MessagingEvent::RosterDisputed { persona_key, epoch } => object(&[
-                ("type", "roster_disputed".into()),
-                ("personaKey", hex(persona_key).into()),
-                ("epoch", (*epoch as f64).into()),
-            ]),
-            MessagingEvent::HistoryOffered { transfer_id } => object(&[
-                ("type", "history_offered".into()),
-                ("transferId", hex(transfer_id).into()),
-            ]),
+            } => SyncEvent::DeviceLinked {
+                device_id: hex(device_id),
+                name: name.clone(),
+                added_at: *added_at,
+            },
+            MessagingEvent::DeviceRevoked => SyncEvent::Revoked,
+            MessagingEvent::RosterDisputed { persona_key, epoch } => SyncEvent::RosterDisputed {
+                persona_key: hex(persona_key),
+                epoch: *epoch,
+            },
+            MessagingEvent::HistoryOffered { transfer_id } => SyncEvent::HistoryOffered {
+                transfer_id: hex(transfer_id),
+            },
             // The device takes history in its sync and reports each block once stored
             // (`DeviceEvent::HistoryBlock`); this is the block as it was read.
             MessagingEvent::HistoryImported { messages, progress } => {
@@ -813,35 +756,28 @@ impl SyncManager {
             MessagingEvent::ConflictingCopy {
                 conversation_id,
                 message,
-            } => object(&[
-                ("type", "conflict".into()),
-                ("conversationId", hex(conversation_id).into()),
-                ("id", hex(message.id.as_bytes()).into()),
-            ]),
-            MessagingEvent::DirectRequested { transfer_id, .. } => object(&[
-                ("type", "history_channel_requested".into()),
-                ("transferId", hex(transfer_id).into()),
-            ]),
-            MessagingEvent::DirectAccepted { transfer_id, .. } => object(&[
-                ("type", "history_channel_accepted".into()),
-                ("transferId", hex(transfer_id).into()),
-            ]),
+            } => SyncEvent::Conflict {
+                conversation_id: hex(conversation_id),
+                id: hex(message.id.as_bytes()),
+            },
+            MessagingEvent::DirectRequested { transfer_id, .. } => {
+                SyncEvent::HistoryChannelRequested {
+                    transfer_id: hex(transfer_id),
+                }
+            }
+            MessagingEvent::DirectAccepted { transfer_id, .. } => {
+                SyncEvent::HistoryChannelAccepted {
+                    transfer_id: hex(transfer_id),
+                }
+            }
             MessagingEvent::Gap {
                 conversation_id,
                 missing,
                 ..
-            } => object(&[
-                ("type", "gap".into()),
-                ("conversationId", hex(conversation_id).into()),
-                (
-                    "missing",
-                    missing
-                        .iter()
-                        .map(|n| JsValue::from(*n as f64))
-                        .collect::<js_sys::Array>()
-                        .into(),
-                ),
-            ]),
+            } => SyncEvent::Gap {
+                conversation_id: hex(conversation_id),
+                missing: missing.clone(),
+            },
         })
     }
 }

@@ -22,6 +22,7 @@ pub mod error;
 mod fixtures;
 mod messaging;
 mod offer;
+pub mod views;
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -155,7 +156,7 @@ impl WordChoiceView {
     }
 
     /// An array of word triples (arrays of three strings).
-    #[wasm_bindgen(getter)]
+    #[wasm_bindgen(getter, unchecked_return_type = "string[][]")]
     pub fn candidates(&self) -> js_sys::Array {
         self.candidates.clone()
     }
@@ -712,7 +713,7 @@ impl SyncManager {
 
     /// New messages on the mailboxes this device listens on, waiting up to `waitMs` for
     /// one; pass each to `receive`.
-    #[wasm_bindgen(js_name = pollNetwork)]
+    #[wasm_bindgen(js_name = pollNetwork, unchecked_return_type = "Uint8Array[]")]
     pub async fn poll_network(&self, wait_ms: u32) -> Result<js_sys::Array, JsValue> {
         let polled = self.poll_pairing_mailboxes(wait_ms).await;
         self.step_ended(polled.is_ok());

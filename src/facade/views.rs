@@ -1,0 +1,198 @@
+//! What JS reads from the messaging half: events and rows as Rust types. Their TypeScript
+//! declarations are generated from these definitions (tsify) into `pkg/phantom_sync.d.ts`,
+//! so `syncMessages()` is typed `Promise<SyncEvent[]>` and a TypeScript user can `switch`
+//! on `event.type`; the values cross with serde-wasm-bindgen. Ids and keys are hex;
+//! times are milliseconds since the Unix epoch unless a name says otherwise.
+
+use serde::Serialize;
+use tsify::Tsify;
+use wasm_bindgen::JsValue;
+
+/// One thing a sync changed, told apart by `type`.
+#[derive(Debug, Serialize, Tsify)]
+#[serde(
+    tag = "type",
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase"
+)]
+pub enum SyncEvent {
+    /// A message arrived, from a contact or from another device of this persona.
+    Message(MessageView),
+    /// A conversation's unread count changed (it was read here or on another device).
+    ReadState {
+        conversation_id: String,
+        unread: u32,
+    },
+    /// A contact was added (on another device of this persona, or from a card).
+    ContactAdded {
+        persona_key: String,
+        display_name: String,
+    },
+    /// A persona's device list changed: a device joined or was removed.
+    RosterChanged { persona_key: String, epoch: u64 },
+    /// A new device of this persona.
+    DeviceLinked {
+        device_id: String,
+        name: String,
+        /// Unix seconds.
+        added_at: u64,
+    },
+    /// This device was taken off the persona's roster: nothing reaches it any more.
+    Revoked,
+    /// A persona's key signed two different device lists (see `rosterDisputed`).
+    RosterDisputed { persona_key: String, epoch: u64 },
+    /// Another device of this persona offers it the history.
+    HistoryOffered { transfer_id: String },
+    /// A block of history was stored.
+    HistoryProgress(HistoryProgressView),
+    /// A copy of a message with other words, kept apart (see `conflicts`).
+    Conflict { conversation_id: String, id: String },
+    /// The other device asks for a direct history channel.
+    HistoryChannelRequested { transfer_id: String },
+    /// The other device accepted the direct history channel.
+    HistoryChannelAccepted { transfer_id: String },
+    /// The direct channel could not be set up or used; the mailbox carries the history.
+    HistoryChannelFailed { code: String, message: String },
+    /// Messages are missing in a conversation; every mailbox is read again by itself.
+    Gap {
+        conversation_id: String,
+        missing: Vec<u64>,
+    },
+    /// An envelope refused with its typed error; nothing stored changed.
+    Refused { code: String, message: String },
+}
+
+/// A message as the conversation shows it.
+#[derive(Debug, Serialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageView {
+    pub id: String,
+    pub conversation_id: String,
+    pub sender: SenderKind,
+    /// "Me", the other device's name, or the contact's.
+    pub sender_name: String,
+    pub sent_at: u64,
+    pub body: String,
+}
+
+/// Who wrote a message.
+#[derive(Debug, Serialize, Tsify)]
+#[serde(rename_all = "snake_case")]
+pub enum SenderKind {
+    /// This device.
+    Me,
+    /// Another device of this persona.
+    OwnDevice,
+    /// The contact.
+    Contact,
+}
+
+/// History catch-up so far, after one more block was stored.
+#[derive(Debug, Serialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryProgressView {
+    /// `"direct"` (a WebRTC channel to the other device) or `"mailbox"`.
+    pub via: &'static str,
+    /// Messages of this block this device did not hold yet.
+    pub imported: u32,
+    pub blocks_done: u64,
+    pub blocks_total: u64,
+    pub messages_done: u64,
+    pub messages_total: u64,
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+    pub bytes_per_second: f64,
+    /// At the rate so far; absent until a rate is known.
+    #[tsify(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seconds_remaining: Option<f64>,
+    pub complete: bool,
+}
+
+/// A contact, for `contacts()`.
+#[derive(Debug, Serialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct ContactView {
+    pub persona_key: String,
+    pub display_name: String,
+    pub conversation_id: String,
+}
+
+/// A conversation, for `conversations()`, the most recent first.
+#[derive(Debug, Serialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationView {
+    pub conversation_id: String,
+    pub peer_key: String,
+    pub title: String,
+    pub unread: u32,
+    /// Unread messages not yet notified or dismissed.
+    pub notifying: u32,
+    #[tsify(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_body: Option<String>,
+    /// 0 for a conversation with no message yet.
+    pub last_at: u64,
+    /// The contact's key signed two different device lists (see `rosterDisputed`).
+    pub disputed: bool,
+}
+
+/// A device of this persona, for `devices()`.
+#[derive(Debug, Serialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceView {
+    pub device_id: String,
+    pub name: String,
+    /// Unix seconds.
+    pub added_at: u64,
+    pub this_device: bool,
+    /// When it was last heard from, if it was.
+    #[tsify(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_active: Option<u64>,
+}
+
+/// What waits in the outbox, for `outboxSize()`.
+#[derive(Debug, Serialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxSizeView {
+    pub envelopes: u32,
+    pub history_blocks: u32,
+}
+
+/// How the network treated this device since it connected, for `networkStats()`.
+#[derive(Debug, Serialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkStatsView {
+    /// Envelopes a write quorum of nodes stored.
+    pub stored: u64,
+    /// Puts that must be tried again.
+    pub not_stored: u64,
+    /// Envelopes read for the first time.
+    pub fetched: u64,
+    /// Copies dropped: from several nodes, replayed, or read again.
+    pub duplicates: u64,
+    /// Envelopes sent back to nodes that lacked them.
+    pub repaired: u64,
+    /// Envelopes refused as altered or unreadable since the manager opened.
+    pub refused: u32,
+}
+
+/// `value` as a plain JS value (absent options left out).
+pub(super) fn to_js(value: &impl Serialize) -> JsValue {
+    // Through JSON: the package already links serde_json's writer for Olm pickles.
+    // Serializing these types cannot fail (no maps, no non-finite numbers reach it).
+    serde_json::to_vec(value)
+        .ok()
+        .and_then(|json| {
+            std::str::from_utf8(&json)
+                .ok()
+                .and_then(|t| js_sys::JSON::parse(t).ok())
+        })
+        .unwrap_or(JsValue::UNDEFINED)
+}
+
+/// A JS array of `rows`.
+pub(super) fn to_js_array<T: Serialize>(rows: impl IntoIterator<Item = T>) -> js_sys::Array {
+    rows.into_iter().map(|row| to_js(&row)).collect()
+}
