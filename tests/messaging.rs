@@ -621,6 +621,64 @@ fn a_history_of_no_messages_is_complete_with_its_manifest() {
     assert_eq!(b.history_mailbox(), None, "nothing more to wait for");
 }
 
+/// The source keeps a transfer's blocks until a newer offer to the same device replaces
+/// it. Which stored transfers that frees is the messenger's to say: the one offered earlier
+/// since it started, and one a reload left waiting in its outbox, each named once.
+#[test]
+fn a_new_history_offer_frees_the_transfers_it_replaces_once() {
+    use phantom_sync::persona::{Message, MessageId, Sender};
+
+    let mut rng = SeededRng::new(14);
+    let bob = Persona::create("Bob", 0, &mut rng).expect("persona");
+    let device =
+        |name: &str, rng: &mut SeededRng| DeviceKeys::generate(name, 0, rng).expect("keys");
+    let keys = device("A", &mut rng);
+    let mut a = Messenger::create(&bob, &keys, 0, &mut rng).expect("created");
+    let b = Messenger::join(
+        &bob.for_linked_device(),
+        &device("B", &mut rng),
+        a.signed_roster(),
+    )
+    .expect("joined");
+    a.add_device(b.roster_entry(5), &mut rng).expect("added");
+    let message = Message {
+        id: MessageId::from_bytes([7; 16]),
+        conversation_id: [1; 16],
+        sender: Sender::OwnDevice(a.device_id()),
+        sent_at_ms: 1_000,
+        body: "kept for the history".into(),
+    };
+    let offer = |a: &mut Messenger, rng: &mut SeededRng| {
+        let mut plan = a.begin_history_offer(&b.device_id(), rng).expect("planned");
+        plan.transfer
+            .push(message.conversation_id, &message, rng)
+            .expect("packed");
+        a.finish_history_offer(&plan.device_id, plan.transfer, rng)
+            .expect("offered")
+    };
+    let ids = |offered: &[phantom_sync::messaging::outbox::HistoryPublication]| {
+        offered.iter().map(|p| p.transfer_id).collect::<Vec<_>>()
+    };
+
+    let first = offer(&mut a, &mut rng);
+    assert!(first.superseded.is_empty());
+    assert_eq!(first.publication.blocks, 1);
+    // Its block still waits in the outbox and was offered this session: named once.
+    let second = offer(&mut a, &mut rng);
+    assert_eq!(ids(&second.superseded), [first.publication.transfer_id]);
+    // Its block was put: only the session remembers it.
+    a.outbox_mut()
+        .block_sent(&second.publication.transfer_id, 0);
+    assert_eq!(a.outbox().blocks(), 0);
+    let third = offer(&mut a, &mut rng);
+    assert_eq!(ids(&third.superseded), [second.publication.transfer_id]);
+    // A reload: the outbox kept the third transfer's block, the session's memory did not.
+    let snapshot = a.snapshot().expect("snapshot");
+    let mut reloaded = Messenger::restore(&bob, &keys, &snapshot).expect("restored");
+    let fourth = offer(&mut reloaded, &mut rng);
+    assert_eq!(ids(&fourth.superseded), [third.publication.transfer_id]);
+}
+
 /// Vaults written before the snapshot knew when devices were last active (format 2), which
 /// rosters are disputed (format 3), the inboxes of rosters held as published (format 4) or
 /// the keys of the mailboxes its outbox writes to (format 5) open as they were, with that

@@ -112,8 +112,6 @@ pub struct SyncManager {
     resume_error: RefCell<Option<&'static str>>,
     /// History over direct WebRTC channels, both ways.
     direct: RefCell<direct::DirectLinks>,
-    /// History transfers this device offered, and their blocks still to publish.
-    offers: RefCell<offer::Offers>,
     /// Envelopes that failed to open or verify since this manager opened.
     refused: Cell<u32>,
     /// When the app's loops try again after a network step failed.
@@ -212,7 +210,6 @@ impl SyncManager {
             device: RefCell::new(None),
             pairing_outbox: RefCell::new(VecDeque::new()),
             direct: RefCell::new(direct::DirectLinks::default()),
-            offers: RefCell::new(offer::Offers::default()),
             refused: Cell::new(0),
             backoff: RefCell::default(),
             resume_error: RefCell::new(None),

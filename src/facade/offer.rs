@@ -3,8 +3,6 @@
 //! then the blocks, read from the vault one at a time. Whatever the history's length,
 //! memory holds a page of messages and a block or two.
 
-use std::collections::HashMap;
-
 use super::{rng, FacadeError, SyncManager};
 use crate::history::vault_export::export_from_vault;
 use crate::mailbox::envelope::Envelope;
@@ -12,13 +10,6 @@ use crate::mailbox::transport::MailboxTransport;
 use crate::messaging::messenger::HistoryOfferPlan;
 use crate::messaging::outbox::HistoryPublication;
 use crate::vault::MessageWrites;
-
-/// The history transfers this device offered since it started.
-#[derive(Default)]
-pub(super) struct Offers {
-    /// The latest transfer offered to each device, whose blocks the vault keeps.
-    latest: HashMap<[u8; 16], HistoryPublication>,
-}
 
 impl SyncManager {
     /// Packs this device's history for device `device_id` and offers it; a transfer offered
@@ -46,16 +37,7 @@ impl SyncManager {
                 .await?;
         }
         self.save_messaging(MessageWrites::default()).await?;
-        let earlier = self
-            .offers
-            .borrow_mut()
-            .latest
-            .insert(device_id, publication);
-        // The map knows this session's offers; the outbox also one queued before a reload.
-        let also = offered
-            .replaced
-            .filter(|old| earlier.map(|e| e.transfer_id) != Some(old.transfer_id));
-        for old in earlier.into_iter().chain(also) {
+        for old in offered.superseded {
             vault.delete_history(&old.transfer_id, old.blocks).await?;
         }
         Ok(())

@@ -67,12 +67,17 @@ impl Messenger {
             self.seal_to_own_device(device_id, &Content::HistoryOffer(offer), rng)?;
         self.outbox.push(manifest_transmit);
         self.queue(sealed_offer);
-        let replaced = self.outbox.publish(*device_id, publication);
+        let waiting = self.outbox.publish(*device_id, publication);
+        let earlier = self.offered.insert(*device_id, publication);
+        let superseded = earlier
+            .into_iter()
+            .chain(waiting.filter(|w| earlier.map(|e| e.transfer_id) != Some(w.transfer_id)))
+            .collect();
         self.serving
             .insert(publication.transfer_id, (*device_id, Arc::new(server)));
         Ok(OfferedHistory {
             publication,
-            replaced,
+            superseded,
             unsealed,
         })
     }

@@ -224,6 +224,9 @@ pub struct Messenger {
     /// its blocks for a direct channel. Not in the snapshot: after a restart the new device
     /// still has the mailbox.
     serving: HashMap<[u8; 16], ([u8; 16], Arc<DirectServer>)>,
+    /// The latest transfer offered to each device (by id) since this device started: the
+    /// one whose stored blocks the next offer to that device replaces.
+    offered: HashMap<[u8; 16], HistoryPublication>,
     /// What this device must still send, saved with every snapshot.
     outbox: Outbox,
     /// Per own device (by id), the latest time (ms, its clock) it is known to have been in
@@ -268,9 +271,10 @@ pub struct OfferedHistory {
     /// The transfer's blocks to put in its mailbox, queued in the outbox after its
     /// manifest and offer.
     pub publication: HistoryPublication,
-    /// A transfer offered to the same device earlier whose blocks were still waiting: it
-    /// is dropped, and its stored blocks can go.
-    pub replaced: Option<HistoryPublication>,
+    /// Transfers offered to the same device before, which this one replaces: their
+    /// stored blocks can go. The one offered earlier since this device started, and one
+    /// a reload left waiting in the outbox, each once.
+    pub superseded: Vec<HistoryPublication>,
     /// The last block, if it was still being filled: it is block `publication.blocks - 1`,
     /// to store with the others.
     pub unsealed: Option<Vec<u8>>,
@@ -386,6 +390,7 @@ impl Messenger {
             revoked: false,
             history: None,
             serving: HashMap::new(),
+            offered: HashMap::new(),
             outbox: Outbox::default(),
             last_active: BTreeMap::new(),
             disputes: BTreeMap::new(),
