@@ -25,7 +25,6 @@ mod offer;
 pub mod views;
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -105,9 +104,6 @@ pub struct SyncManager {
     reading: RefCell<Reading>,
     /// This device's messaging and its sync, once a persona is here.
     device: RefCell<Option<crate::device::Device>>,
-    /// The pairing's messages that a put failed for, to try again at the next flush (the
-    /// messaging's wait in the messenger's durable outbox).
-    pairing_outbox: RefCell<VecDeque<Transmit>>,
     /// Why a pairing interrupted by a reload could not be picked up again.
     resume_error: RefCell<Option<&'static str>>,
     /// History over direct WebRTC channels, both ways.
@@ -208,7 +204,6 @@ impl SyncManager {
             network: RefCell::new(None),
             reading: RefCell::new(Reading::default()),
             device: RefCell::new(None),
-            pairing_outbox: RefCell::new(VecDeque::new()),
             direct: RefCell::new(direct::DirectLinks::default()),
             refused: Cell::new(0),
             backoff: RefCell::default(),
@@ -684,17 +679,11 @@ impl SyncManager {
         if resumable {
             self.persist_target_pairing().await?;
         }
-        while let Some(transmit) = self.next_transmit() {
-            self.pairing_outbox.borrow_mut().push_back(transmit);
-        }
         let mut sent = 0;
-        loop {
-            let next = self.pairing_outbox.borrow_mut().pop_front();
-            let Some(transmit) = next else { break };
+        while let Some(transmit) = self.next_transmit() {
             let envelope = Envelope::new(transmit.bytes.clone()).map_err(FacadeError::from)?;
             if let Err(error) = MailboxTransport::put(&network, &transmit.mailbox, envelope).await {
-                // Kept for the next attempt, in order.
-                self.pairing_outbox.borrow_mut().push_front(transmit);
+                self.pairing.borrow_mut().transmit_failed(transmit);
                 return Err(FacadeError::new(error.code(), error.to_string()).into());
             }
             sent += 1;
@@ -720,14 +709,19 @@ impl SyncManager {
     /// Milliseconds until this device has something to do that no call brings: a failed
     /// network step to try again (`pollNetwork` and `syncMessages` wait less and less
     /// often while failures go on) or a pairing step's deadline. `undefined` when nothing
-    /// is due; an app's loop sleeps this long instead of a fixed time.
+    /// is ahead (a deadline already past is the next `pollNetwork`'s to act on); an app's
+    /// loop sleeps this long instead of a fixed time.
     #[wasm_bindgen(getter, js_name = pollTimeout)]
     pub fn poll_timeout(&self) -> Option<f64> {
         let now = now_ms();
         let deadline = self.pairing.borrow().poll_timeout().map(|secs| secs * 1000);
         let retry = self.backoff.borrow().poll_timeout(now);
-        let due = deadline.into_iter().chain(retry).min()?;
-        Some(due.saturating_sub(now) as f64)
+        let due = deadline
+            .filter(|&at| at > now)
+            .into_iter()
+            .chain(retry)
+            .min()?;
+        Some((due - now) as f64)
     }
 
     /// Whether a link is in progress (neither idle nor over), in either role.

@@ -134,7 +134,7 @@ export class Device extends EventTarget {
 
   /** After a failed step: waits as long as the device says before trying again. */
   backOff() {
-    return sleep(this.manager.pollTimeout ?? 0);
+    return sleep(this.manager.pollTimeout ?? 1000);
   }
 
   emit(type, detail = {}) {

@@ -154,6 +154,16 @@ impl Pairing {
         }
     }
 
+    /// A message from [`Pairing::poll_transmit`] whose put failed: sent again first, at
+    /// the next flush. A pairing replaced since has no use for it.
+    pub fn transmit_failed(&mut self, transmit: Transmit) {
+        match self {
+            Pairing::Source(source) => source.transmit_failed(transmit),
+            Pairing::Target(target) => target.transmit_failed(transmit),
+            Pairing::Idle => {}
+        }
+    }
+
     /// Whether a new device has messages waiting to be sent: they are stored (see
     /// [`Pairing::snapshot`]) before they leave, so a reload while they travel resumes
     /// with them.
@@ -342,6 +352,12 @@ mod tests {
         let Ok(Resumable::Keep(snapshot)) = target.snapshot() else {
             panic!("a pairing in progress is kept");
         };
+        // A put that failed: the request is sent again, and kept across a reload meanwhile.
+        let request = target.poll_transmit().unwrap();
+        assert!(!target.has_resumable_transmits());
+        target.transmit_failed(request.clone());
+        assert!(target.has_resumable_transmits());
+        assert_eq!(target.poll_transmit(), Some(request));
         let mut resumed = Pairing::resume(&snapshot).unwrap();
         assert_eq!(resumed.words(), target.words());
         resumed.cancel().unwrap();

@@ -297,6 +297,12 @@ impl SourcePairing {
         self.outbox.pop_front()
     }
 
+    /// A message from [`Self::poll_transmit`] that could not be delivered: first in line
+    /// again, so that messages still reach the other device in order.
+    pub fn transmit_failed(&mut self, transmit: Transmit) {
+        self.outbox.push_front(transmit);
+    }
+
     fn accepted(&self, action: &'static str) -> Result<&AcceptedRequest, PairingError> {
         self.accepted.as_ref().ok_or(
             IllegalTransition {

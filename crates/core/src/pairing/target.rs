@@ -353,6 +353,12 @@ impl TargetPairing {
         self.outbox.pop_front()
     }
 
+    /// A message from [`Self::poll_transmit`] that could not be delivered: first in line
+    /// again, so that messages still reach the other device in order.
+    pub fn transmit_failed(&mut self, transmit: Transmit) {
+        self.outbox.push_front(transmit);
+    }
+
     fn send(&mut self, kind: MessageKind, plaintext: &[u8]) -> Result<(), PairingError> {
         let open = self
             .open
