@@ -78,6 +78,100 @@ fn an_approved_link_mirrors_the_persona_and_completes_both_sides() {
     assert_eq!(pair.source.state(), SyncState::Completed);
 }
 
+/// The same link through `Pairing`, the one machine a device holds whatever its role (the
+/// browser facade drives this): each side is asked, never its role, what to send, where to
+/// listen and whether the link is still under way, and a put that failed goes out again
+/// first.
+#[test]
+fn a_link_driven_through_each_devices_pairing_completes_both_sides() {
+    use phantom_sync::pairing::{Pairing, Resumable};
+
+    let mut rng = SeededRng::new(31);
+    let persona = phantom_sync::persona::Persona::create("Ada", NOW, &mut rng).expect("persona");
+    let roster = common::roster_of(&persona, &mut rng);
+    let capabilities = Capabilities::HISTORY_MAILBOX;
+    let mut phone = Pairing::default();
+    let mut laptop = Pairing::default();
+    assert!(!phone.is_under_way(false) && !laptop.is_joining());
+
+    let first = phone
+        .show_invitation(capabilities, NOW, &mut rng)
+        .expect("invitation");
+    // Rotating the code keeps the earlier one listening.
+    let invitation = phone
+        .show_invitation(capabilities, NOW + 1, &mut rng)
+        .expect("rotated");
+    assert_eq!(phone.listening_mailboxes(NOW + 1).len(), 2);
+    assert!(phone.is_under_way(false) && !phone.is_joining());
+    assert_ne!(first.id, invitation.id);
+
+    let words = laptop
+        .accept_invitation(&invitation, "Laptop", NOW + 2, &mut rng)
+        .expect("scanned");
+    assert!(laptop.is_joining() && laptop.is_in_progress());
+    assert!(matches!(laptop.snapshot(), Ok(Resumable::Keep(_))));
+    let request = laptop.poll_transmit().expect("the request");
+    // The first put fails: the request goes out again, first.
+    laptop.transmit_failed(request.clone());
+    assert_eq!(laptop.poll_transmit(), Some(request.clone()));
+    assert_eq!(request.mailbox, invitation.mailbox.keys());
+
+    let event = phone
+        .receive(&request.bytes, NOW + 3, &mut rng)
+        .expect("request");
+    assert_eq!(
+        event,
+        PairingEvent::RequestReceived {
+            device_name: "Laptop".into()
+        }
+    );
+    let (asking, choice) = phone.word_choice().expect("words to pick from");
+    assert_eq!(asking.device_name, "Laptop");
+    let picked = choice
+        .candidates()
+        .iter()
+        .position(|candidate| *candidate == words)
+        .expect("the laptop's words are offered");
+    assert!(
+        laptop.source_mut("approve").is_err(),
+        "only the source approves"
+    );
+    phone
+        .source_mut("approve")
+        .and_then(|source| source.approve(picked, &persona, &roster, NOW + 4))
+        .expect("approved");
+
+    let payload = phone.poll_transmit().expect("the persona");
+    assert_eq!(
+        laptop.listening_mailboxes(NOW + 5),
+        vec![payload.mailbox.clone()]
+    );
+    let PairingEvent::PersonaReceived(mirror) = laptop
+        .receive(&payload.bytes, NOW + 5, &mut rng)
+        .expect("opens")
+    else {
+        panic!("expected the persona");
+    };
+    assert_eq!(mirror.persona.fingerprint(), persona.fingerprint());
+    laptop
+        .confirm_import(common::new_device(0x22))
+        .expect("confirmed");
+    assert_eq!(laptop.state(), SyncState::Completed);
+    assert!(
+        laptop.is_under_way(false),
+        "the laptop listens until the roster names it"
+    );
+    assert!(!laptop.is_under_way(true));
+
+    let ack = laptop.poll_transmit().expect("the import ack");
+    let event = phone.receive(&ack.bytes, NOW + 6, &mut rng).expect("ack");
+    assert_eq!(event, PairingEvent::LinkCompleted(common::new_device(0x22)));
+    assert_eq!(phone.state(), SyncState::Completed);
+    assert!(!phone.is_under_way(false) && phone.poll_timeout().is_none());
+    assert!(matches!(laptop.snapshot(), Ok(Resumable::Forget)));
+    assert!(matches!(phone.snapshot(), Ok(Resumable::Untouched)));
+}
+
 #[test]
 fn typed_words_approve_like_a_pick() {
     let mut pair = Pair::new(2);
