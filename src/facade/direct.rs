@@ -1,8 +1,8 @@
-//! History over a direct WebRTC channel, beside the mailbox: the driver of the core's
-//! [`DirectLink`] rules. The new device asks the source for a channel, sends it what it
-//! lacks once the channel opens, and takes the blocks that arrive at each sync; the source
-//! serves each want from its vault. The mailbox carries the history whenever no channel
-//! does, and always when direct history is switched off.
+//! History over a direct WebRTC channel, beside the mailbox: the channels the device's
+//! sync asks for (see [`crate::device`]). The new device's channel is made, fed and let go
+//! as the round's requests say; the source serves each want from its vault. The mailbox
+//! carries the history whenever no channel does, and always when direct history is
+//! switched off.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -10,13 +10,10 @@ use std::sync::Arc;
 
 use wasm_bindgen::prelude::*;
 
-use super::{now_ms, rng, DeviceStore, FacadeError, SyncManager};
-use crate::device::HISTORY_BATCH;
+use super::{rng, DeviceStore, FacadeError, SyncManager};
 use crate::drivers::data_channel::{ChannelState, DirectChannel};
-use crate::history::direct::{
-    end_of_answer, is_end_of_answer, DirectServer, FrameIndex, WantFrame, CHANNEL_LABEL,
-};
-use crate::history::direct_link::{ChannelStatus, DirectLink, DirectStep};
+use crate::history::direct::{end_of_answer, DirectServer, FrameIndex, WantFrame, CHANNEL_LABEL};
+use crate::history::direct_link::ChannelStatus;
 use crate::vault::Vault;
 
 /// This device's direct history channels, both ways.
@@ -24,16 +21,20 @@ pub(super) struct DirectLinks {
     enabled: bool,
     /// The conversation whose history the new device wants before the rest.
     first: Option<[u8; 16]>,
-    /// The new device's channel to the source, and the rules it follows.
+    /// The new device's channel to the source.
     incoming: Option<Rc<DirectChannel>>,
-    link: DirectLink,
     /// Channels this device serves history on, until they close.
     outgoing: Vec<Rc<DirectChannel>>,
     serving: Serving,
 }
 
 impl DirectLinks {
-    fn incoming_status(&self) -> Option<ChannelStatus> {
+    /// How this device's history may come over a direct channel, for a sync's start.
+    pub(super) fn start(&self) -> (bool, Option<[u8; 16]>, Option<ChannelStatus>) {
+        (self.enabled, self.first, self.incoming_status())
+    }
+
+    pub(super) fn incoming_status(&self) -> Option<ChannelStatus> {
         self.incoming.as_ref().map(|channel| match channel.state() {
             ChannelState::Connecting => ChannelStatus::Connecting,
             ChannelState::Open => ChannelStatus::Open,
@@ -100,7 +101,6 @@ impl Default for DirectLinks {
             enabled: true,
             first: None,
             incoming: None,
-            link: DirectLink::default(),
             outgoing: Vec::new(),
             serving: Serving::default(),
         }
@@ -170,106 +170,35 @@ impl SyncManager {
         self.direct.borrow().serving.unanswered.get()
     }
 
-    /// A history transfer was offered to this device: it may ask for channels again.
-    pub(super) fn direct_history_offered(&self) {
-        let mut links = self.direct.borrow_mut();
-        links.link.restart();
-        links.incoming = None;
-    }
-
-    /// Whether history is arriving on an open channel (or waits in a closed one), so a sync
-    /// should not sit waiting on the inbox.
-    pub(super) fn direct_flowing(&self) -> bool {
-        let links = self.direct.borrow();
-        links.enabled && links.link.flowing(links.incoming_status())
-    }
-
-    /// Whether a direct channel carries (or may soon carry) this device's history, so the
-    /// mailbox need not.
-    pub(super) fn direct_carrying(&self) -> bool {
-        let links = self.direct.borrow();
-        links.enabled && links.link.carrying(links.incoming_status(), now_ms())
-    }
-
-    /// The new device's side, once a sync: takes the envelopes that came, and asks for a
-    /// channel or leaves the history to the mailbox when the rules say so. The want goes
-    /// out once what came is stored ([`SyncManager::want_more_direct`]).
-    pub(super) async fn drive_direct(&self) -> Result<Vec<Vec<u8>>, FacadeError> {
-        let Some(want) = self.direct_want()? else {
-            return Ok(Vec::new());
-        };
+    /// The frames the source sent on this device's channel, up to `max`.
+    pub(super) fn take_direct(&self, max: usize) -> Vec<Vec<u8>> {
         let current = self.direct.borrow().incoming.clone();
-        // A batch, and the end of answer that may follow it.
-        let mut arrived = current
-            .as_ref()
-            .map(|channel| channel.take_received(HISTORY_BATCH + 1))
-            .unwrap_or_default();
-        let taken = arrived.len();
-        if taken > 0 {
-            self.direct.borrow_mut().link.frames_arrived(now_ms());
-        }
-        arrived.retain(|frame| !is_end_of_answer(frame, &want.transfer_id));
-        if arrived.len() < taken {
-            self.direct.borrow_mut().link.answer_ended();
-        }
-        let step = {
-            let mut links = self.direct.borrow_mut();
-            let status = links.incoming_status();
-            links.link.observe(status, now_ms());
-            links.link.next_step(status, !arrived.is_empty(), now_ms())
-        };
-        match step {
-            DirectStep::AskForChannel => {
-                let (channel, offer) = DirectChannel::offer(CHANNEL_LABEL).await?;
-                self.with_messenger(|m| m.request_direct(offer, &mut rng()))?;
-                let mut links = self.direct.borrow_mut();
-                links.incoming = Some(Rc::new(channel));
-                links.link.channel_requested(now_ms());
-            }
-            DirectStep::UseMailbox => self.direct.borrow_mut().incoming = None,
-            DirectStep::SendWant | DirectStep::Wait => {}
-        }
-        Ok(arrived)
+        current
+            .map(|channel| channel.take_received(max))
+            .unwrap_or_default()
     }
 
-    /// Once a sync's history is stored: the want the source waits for, if one is due, so it
-    /// goes on at once.
-    pub(super) async fn want_more_direct(&self) -> Result<(), FacadeError> {
-        let Some(want) = self.direct_want()? else {
-            return Ok(());
-        };
-        let (step, current) = {
-            let links = self.direct.borrow();
-            let step = links
-                .link
-                .next_step(links.incoming_status(), false, now_ms());
-            (step, links.incoming.clone())
-        };
-        let (DirectStep::SendWant, Some(channel)) = (step, current) else {
-            return Ok(());
-        };
-        let bytes = want
-            .encode()
-            .map_err(|e| FacadeError::new(e.code(), e.to_string()))?;
-        channel.send(&bytes).await?;
-        self.direct.borrow_mut().link.want_sent(now_ms());
-        Ok(())
+    /// A channel to the source, and its offer.
+    pub(super) async fn open_direct(&self) -> Result<String, FacadeError> {
+        let (channel, offer) = DirectChannel::offer(CHANNEL_LABEL).await?;
+        self.direct.borrow_mut().incoming = Some(Rc::new(channel));
+        Ok(offer)
     }
 
-    /// What this device still wants of its history over a direct channel; `None` when
-    /// direct history is off or nothing is missing (the channel is then let go).
-    fn direct_want(&self) -> Result<Option<WantFrame>, FacadeError> {
-        if !self.direct.borrow().enabled {
-            return Ok(None);
+    pub(super) fn close_direct(&self) {
+        self.direct.borrow_mut().incoming = None;
+    }
+
+    /// A want, on this device's channel.
+    pub(super) async fn send_direct(&self, bytes: &[u8]) -> Result<(), FacadeError> {
+        let current = self.direct.borrow().incoming.clone();
+        match current {
+            Some(channel) => Ok(channel.send(bytes).await?),
+            None => Err(FacadeError::new(
+                "channel_closed",
+                "no direct channel is open",
+            )),
         }
-        let first = self.direct.borrow().first;
-        let want = self.with_messenger(|m| Ok(m.direct_want(first)))?;
-        if want.is_none() {
-            let mut links = self.direct.borrow_mut();
-            links.incoming = None;
-            links.link.forget_channel();
-        }
-        Ok(want)
     }
 
     /// The source answered this device's request: the channel can open.
@@ -288,9 +217,6 @@ impl SyncManager {
         transfer_id: &[u8; 16],
         offer: &str,
     ) -> Result<(), FacadeError> {
-        if !self.direct.borrow().enabled {
-            return Ok(());
-        }
         let Some(server) = self.with_messenger(|m| Ok(m.direct_server(transfer_id)))? else {
             return Ok(());
         };

@@ -22,7 +22,8 @@ use super::views::{
 };
 use super::{now_ms, now_secs, rng, FacadeError, SyncManager};
 use crate::device::{
-    Device, DeviceError, DeviceEvent, HistoryBlockStored, HistoryPath, SyncRequest, SyncStart,
+    Device, DeviceError, DeviceEvent, FlushRequest, HistoryBlockStored, HistoryPath, SyncRequest,
+    SyncStart,
 };
 use crate::drivers::qr;
 use crate::mailbox::envelope::Envelope;
@@ -51,16 +52,15 @@ impl SyncManager {
     /// One sync round, driving the device's requests (see [`crate::device`]).
     async fn sync_round(&self, wait_ms: u32) -> Result<js_sys::Array, JsValue> {
         let network = self.connected()?;
-        self.flush_messaging(&network).await?;
+        let (direct_history, first_conversation, channel) = self.direct.borrow().start();
         let start = SyncStart {
             now_ms: now_ms(),
             wait: Duration::from_millis(wait_ms.into()),
-            direct_flowing: self.direct_flowing(),
+            direct_history,
+            first_conversation,
+            channel,
         };
-        self.with_device(|d| {
-            d.start_sync(start);
-            Ok(())
-        })?;
+        self.with_device(|d| d.start_sync(start))?;
         let events = js_sys::Array::new();
         while let Some(request) = self.with_device(|d| Ok(d.poll_request()))? {
             match request {
@@ -82,14 +82,28 @@ impl SyncManager {
                         events.push(&to_js(&channel_failed(&error)));
                     }
                 }
-                SyncRequest::DriveDirect => {
-                    let arrived = self.drive_direct().await.unwrap_or_else(|error| {
-                        events.push(&to_js(&channel_failed(&error)));
-                        Vec::new()
-                    });
-                    let carrying = self.direct_carrying();
-                    self.with_device(|d| d.handle_direct(arrived, carrying))?;
+                SyncRequest::TakeDirect { max } => {
+                    let frames = self.take_direct(max);
+                    let status = self.direct.borrow().incoming_status();
+                    self.with_device(|d| d.handle_direct(status, frames, now_ms()))?;
                 }
+                SyncRequest::OpenDirect => {
+                    let offer = self.open_direct().await.map_err(|error| {
+                        events.push(&to_js(&channel_failed(&error)));
+                    });
+                    self.with_device(|d| d.handle_direct_opened(offer.ok(), now_ms(), &mut rng()))?;
+                }
+                SyncRequest::CloseDirect => self.close_direct(),
+                SyncRequest::CheckDirect => {
+                    let status = self.direct.borrow().incoming_status();
+                    self.with_device(|d| d.handle_direct_status(status, now_ms()))?;
+                }
+                SyncRequest::SendDirect(want) => match self.send_direct(&want).await {
+                    Ok(()) => self.with_device(|d| d.handle_direct_sent(now_ms()))?,
+                    Err(error) => {
+                        events.push(&to_js(&channel_failed(&error)));
+                    }
+                },
                 SyncRequest::Save(save) => {
                     let new = self
                         .unlocked_vault()?
@@ -98,18 +112,14 @@ impl SyncManager {
                         .map_err(FacadeError::from)?;
                     self.with_device(|d| d.handle_saved(save.mark, &new, now_ms()))?;
                 }
-                SyncRequest::WantMoreDirect => {
-                    if let Err(error) = self.want_more_direct().await {
-                        events.push(&to_js(&channel_failed(&error)));
-                    }
+                SyncRequest::Flush => {
+                    self.flush_messaging(&network).await?;
                 }
             }
             while let Some(event) = self.with_device(|d| Ok(d.poll_event()))? {
                 events.push(&to_js(&self.device_event_view(&event)?));
             }
         }
-        // Channel requests and answers go out now, not at the next sync.
-        self.flush_messaging(&network).await?;
         Ok(events)
     }
 
@@ -420,10 +430,6 @@ impl SyncManager {
     /// Acts on a direct-channel signal; other events need nothing here.
     async fn on_direct_signal(&self, event: &MessagingEvent) -> Result<(), FacadeError> {
         match event {
-            MessagingEvent::HistoryOffered { .. } => {
-                self.direct_history_offered();
-                Ok(())
-            }
             MessagingEvent::DirectRequested {
                 transfer_id, sdp, ..
             } => self.direct_requested(transfer_id, sdp).await,
@@ -466,6 +472,10 @@ impl SyncManager {
             DeviceEvent::Messaging(event) => self.event_view(event)?,
             DeviceEvent::Refused(error) => self.refused_view(error),
             DeviceEvent::HistoryBlock(block) => self.progress_view(block),
+            DeviceEvent::DirectFailed(error) => SyncEvent::HistoryChannelFailed {
+                code: error.code().to_owned(),
+                message: error.to_string(),
+            },
         })
     }
 }
@@ -642,56 +652,61 @@ impl SyncManager {
         Ok(())
     }
 
-    /// Puts what the messenger's outbox holds, stored, in order: an envelope leaves it once
-    /// a write quorum stored it, and history blocks go after the manifests and offers that
-    /// name them. The outbox as it is then is saved, so a reload sends nothing twice that
-    /// was acknowledged before (receivers drop any copy that still goes twice).
+    /// Carries out a flush of the device's outbox (see [`crate::device::flush`]); returns
+    /// how many puts a write quorum stored. A flush under way elsewhere is left to finish.
     pub(super) async fn flush_messaging(
         &self,
         network: &crate::network::client::MailboxClient,
     ) -> Result<u32, FacadeError> {
-        if self.flushing.replace(true) {
+        if !self.with_device(|d| Ok(d.start_flush()))? {
             return Ok(0);
         }
-        let mut sent = 0;
-        let put = self.put_outbox(network, &mut sent).await;
-        self.flushing.set(false);
-        if sent > 0 {
-            self.save_messaging(MessageWrites::default()).await?;
+        let flushed = self.drive_flush(network).await;
+        if flushed.is_err() {
+            if let Ok(mut device) = self.device_mut() {
+                device.abandon_flush();
+            }
         }
-        put.map(|()| sent)
+        flushed
     }
 
-    /// The outbox's puts, counted in `sent` as each is acknowledged.
-    async fn put_outbox(
+    async fn drive_flush(
         &self,
         network: &crate::network::client::MailboxClient,
-        sent: &mut u32,
-    ) -> Result<(), FacadeError> {
-        while let Some(pending) =
-            self.with_messenger(|m| Ok(m.outbox().next_envelope().cloned()))?
-        {
-            let envelope = Envelope::new(pending.transmit.bytes)?;
-            MailboxTransport::put(network, &pending.transmit.mailbox, envelope)
-                .await
-                .map_err(|error| FacadeError::new(error.code(), error.to_string()))?;
-            self.with_messenger(|m| {
-                m.outbox_mut().envelope_sent(pending.id);
-                Ok(())
-            })?;
-            *sent += 1;
+    ) -> Result<u32, FacadeError> {
+        let mut sent = 0;
+        let mut failure = None;
+        while let Some(request) = self.with_device(|d| Ok(d.poll_transmit()))? {
+            let put = match request {
+                FlushRequest::Envelope(pending) => {
+                    let envelope = Envelope::new(pending.transmit.bytes)?;
+                    MailboxTransport::put(network, &pending.transmit.mailbox, envelope)
+                        .await
+                        .map_err(|error| FacadeError::new(error.code(), error.to_string()))
+                }
+                FlushRequest::HistoryBlock { publication, index } => {
+                    self.put_history_block(network, &publication, index).await
+                }
+                FlushRequest::Save(save) => {
+                    self.unlocked_vault()?
+                        .save_messaging(&save.state, save.writes(), &mut rng())
+                        .await?;
+                    self.with_device(|d| d.handle_flush_saved(save.mark))?;
+                    continue;
+                }
+            };
+            match put {
+                Ok(()) => {
+                    self.with_device(Device::handle_transmitted)?;
+                    sent += 1;
+                }
+                Err(error) => {
+                    self.with_device(Device::handle_transmit_failed)?;
+                    failure = Some(error);
+                }
+            }
         }
-        while let Some((publication, index)) =
-            self.with_messenger(|m| Ok(m.outbox().next_block()))?
-        {
-            self.put_history_block(network, &publication, index).await?;
-            self.with_messenger(|m| {
-                m.outbox_mut().block_sent(&publication.transfer_id, index);
-                Ok(())
-            })?;
-            *sent += 1;
-        }
-        Ok(())
+        failure.map_or(Ok(sent), Err)
     }
 
     fn event_view(&self, event: &MessagingEvent) -> Result<SyncEvent, FacadeError> {

@@ -85,9 +85,6 @@ pub struct SyncManager {
     /// True while a PIN is tried (unlocking or approving): a second try at once is
     /// refused, so tries are counted one after another.
     trying_pin: Cell<bool>,
-    /// True while the messenger's outbox is being put: a second caller (the pairing and
-    /// the sync loops both flush) leaves it to the first rather than put it twice.
-    flushing: Cell<bool>,
     /// Held by one flush from its snapshot to its last put: a second flush (the screen's
     /// and the pairing loop's meet right after a code is read) would otherwise store a
     /// snapshot without the messages the first has taken out and not yet put, and a
@@ -195,7 +192,6 @@ impl SyncManager {
             keyring,
             importing: Cell::new(false),
             trying_pin: Cell::new(false),
-            flushing: Cell::new(false),
             flush_turn: Cell::new(false),
             vault_exists: Cell::new(vault_exists),
             vault: RefCell::new(None),
@@ -258,7 +254,12 @@ impl SyncManager {
             .is_some_and(|m| !m.outbox().is_empty());
         if waiting {
             // A flush under way may have begun before the roster without this device.
-            while self.flushing.get() {
+            while self
+                .device
+                .borrow()
+                .as_ref()
+                .is_some_and(crate::device::Device::is_flushing)
+            {
                 sleep_ms(50).await;
             }
             self.flush_messaging(&self.connected()?).await?;

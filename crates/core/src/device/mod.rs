@@ -10,18 +10,22 @@
 //! test suites drive this same machine.
 //!
 //! The round, in order:
+//! 0. What waits in the outbox leaves ([`SyncRequest::Flush`]: a [`flush`]).
 //! 1. Every mailbox the messenger listens on is fetched (the first one may wait for news,
 //!    unless history flows on a direct channel), then every envelope is received. A hole
 //!    in a sender's stream reads every mailbox again next time ([`Reading`]).
-//! 2. The direct channel's step: what it brought is imported.
+//! 2. The direct channel's step ([`direct`]): what it brought is imported; a channel is
+//!    asked for, or let go, by [`DirectLink`]'s rules.
 //! 3. Unless a direct channel carries the history, a batch of the history mailbox.
 //! 4. The messenger's state is saved with every message that came, in one write.
-//! 5. The direct channel may want more; each history block's progress is reported with how
-//!    many of its messages were new.
+//! 5. The direct channel may want more (a want is sent on it); each history block's
+//!    progress is reported with how many of its messages were new.
+//! 6. What the round made (a request for a direct channel, an answer) leaves at once: a
+//!    second flush.
 //!
 //! ```
 //! use std::time::Duration;
-//! use phantom_core::device::{Device, SyncRequest, SyncStart};
+//! use phantom_core::device::{Device, FlushRequest, SyncRequest, SyncStart};
 //! use phantom_core::messaging::Messenger;
 //! use phantom_core::persona::{DeviceKeys, Persona};
 //! use phantom_core::testing::SeededRng;
@@ -31,8 +35,15 @@
 //! let keys = DeviceKeys::generate("Laptop", 1, &mut rng).unwrap();
 //! let mut device = Device::new(Messenger::create(&persona, &keys, 1, &mut rng).unwrap());
 //!
-//! device.start_sync(SyncStart { now_ms: 0, wait: Duration::ZERO, direct_flowing: false });
-//! let mut fetched = 0;
+//! let start = SyncStart {
+//!     now_ms: 0,
+//!     wait: Duration::ZERO,
+//!     direct_history: true,
+//!     first_conversation: None,
+//!     channel: None,
+//! };
+//! device.start_sync(start).unwrap();
+//! let (mut fetched, mut sent) = (0, 0);
 //! while let Some(request) = device.poll_request() {
 //!     match request {
 //!         // Nothing new on the network.
@@ -40,14 +51,32 @@
 //!             fetched += 1;
 //!             device.handle_fetched(fetch.cursor, Vec::new(), &mut rng).unwrap();
 //!         }
-//!         SyncRequest::DriveDirect => device.handle_direct(Vec::new(), false).unwrap(),
 //!         SyncRequest::Save(save) => device.handle_saved(save.mark, &[], 0).unwrap(),
-//!         SyncRequest::DirectSignal(_) | SyncRequest::WantMoreDirect => {}
+//!         SyncRequest::Flush if device.start_flush() => {
+//!             while let Some(step) = device.poll_transmit() {
+//!                 match step {
+//!                     FlushRequest::Save(save) => device.handle_flush_saved(save.mark).unwrap(),
+//!                     _put => {
+//!                         sent += 1;
+//!                         device.handle_transmitted().unwrap();
+//!                     }
+//!                 }
+//!             }
+//!         }
+//!         SyncRequest::Flush => {}
+//!         // No history is under way: the direct channel is not asked for.
+//!         other => panic!("{other:?}"),
 //!     }
 //! }
 //! assert_eq!(fetched, 2, "its inbox and its profile");
+//! assert_eq!(sent, 1, "its roster, once the round stored it");
 //! assert!(device.poll_event().is_none());
 //! ```
+
+mod direct;
+pub mod flush;
+
+pub use flush::FlushRequest;
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -56,6 +85,7 @@ use rand_core::CryptoRng;
 use thiserror::Error;
 use zeroize::Zeroizing;
 
+use crate::history::direct_link::{ChannelStatus, DirectLink};
 use crate::history::import::HistoryProgress;
 use crate::mailbox::envelope::Envelope;
 use crate::mailbox::keys::MailboxKeys;
@@ -65,6 +95,7 @@ use crate::messaging::reading::Reading;
 use crate::messaging::{MessagingError, MessagingEvent, Messenger};
 use crate::persona::Message;
 use crate::vault::MessageWrites;
+use crate::wire::WireError;
 
 /// History envelopes taken in one sync, from the mailbox or the direct channel: the
 /// history is never held whole.
@@ -79,6 +110,9 @@ pub enum DeviceError {
     /// The messenger refused a step (a snapshot it could not write, say).
     #[error(transparent)]
     Messaging(#[from] MessagingError),
+    /// A frame for the direct channel could not be written.
+    #[error(transparent)]
+    Wire(#[from] WireError),
 }
 
 impl DeviceError {
@@ -87,6 +121,7 @@ impl DeviceError {
         match self {
             DeviceError::NoSuchRequest => "no_such_request",
             DeviceError::Messaging(inner) => inner.code(),
+            DeviceError::Wire(inner) => inner.code(),
         }
     }
 }
@@ -146,9 +181,15 @@ pub struct SyncStart {
     pub now_ms: u64,
     /// How long the first mailbox may wait for news.
     pub wait: Duration,
-    /// Whether history is arriving on an open direct channel (or waits in a closed one):
-    /// the sync then does not sit waiting on the inbox.
-    pub direct_flowing: bool,
+    /// Whether history may come over a direct channel from the source (off: through the
+    /// mailbox only).
+    pub direct_history: bool,
+    /// The conversation whose history a direct channel should bring first (the one the
+    /// person opened).
+    pub first_conversation: Option<[u8; 16]>,
+    /// The driver's direct channel for this device's history, if it holds one. History
+    /// arriving on it (or waiting in it, closed) keeps the inbox from waiting.
+    pub channel: Option<ChannelStatus>,
 }
 
 /// What a sync asks its driver to do next.
@@ -156,18 +197,32 @@ pub struct SyncStart {
 pub enum SyncRequest {
     /// Read a mailbox; answer with [`Device::handle_fetched`].
     Fetch(Fetch),
-    /// An event the direct history channel acts on (an offer, a request or an answer for
-    /// a channel). Nothing to answer.
+    /// A direct channel asked for or answered by another device of the persona
+    /// ([`MessagingEvent::DirectRequested`], [`MessagingEvent::DirectAccepted`]), for the
+    /// driver's channels. Nothing to answer.
     DirectSignal(MessagingEvent),
-    /// Take what the direct channel brought, and take its next step; answer with
-    /// [`Device::handle_direct`].
-    DriveDirect,
+    /// Take up to `max` frames the direct channel received (none without a channel);
+    /// answer with [`Device::handle_direct`] and the channel's status after.
+    TakeDirect {
+        /// At most this many frames: a history batch and the end of answer behind it.
+        max: usize,
+    },
+    /// Create a direct channel to the source and its WebRTC offer; answer with
+    /// [`Device::handle_direct_opened`].
+    OpenDirect,
+    /// Let the direct channel go: the mailbox carries the history, or none is left.
+    CloseDirect,
+    /// How is the direct channel now? Answer with [`Device::handle_direct_status`].
+    CheckDirect,
+    /// Send these bytes (a want: what this device still lacks) on the open direct channel;
+    /// answer with [`Device::handle_direct_sent`] once sent.
+    SendDirect(Vec<u8>),
     /// Store the messenger's state and these messages in one write; answer with
     /// [`Device::handle_saved`].
     Save(Save),
-    /// The history that came is stored: the direct channel may want more now. Nothing to
-    /// answer.
-    WantMoreDirect,
+    /// Send what waits in the outbox: a whole [`flush`], started with
+    /// [`Device::start_flush`] (which leaves it to a flush already under way).
+    Flush,
 }
 
 /// A mailbox to read from `cursor`: until there is no more, or at least `enough` came.
@@ -266,6 +321,8 @@ pub enum DeviceEvent {
     Refused(MessagingError),
     /// A history block stored.
     HistoryBlock(HistoryBlockStored),
+    /// The direct channel could not be asked for or given a want; the mailbox carries on.
+    DirectFailed(DeviceError),
 }
 
 /// Where a round is: which answer it waits for.
@@ -278,7 +335,13 @@ enum Stage {
         next: usize,
         arrived: Vec<(MailboxAddress, Envelope)>,
     },
-    Direct,
+    /// Frames asked of the direct channel, for this transfer.
+    Direct {
+        transfer_id: [u8; 16],
+    },
+    OpeningDirect,
+    CheckingDirect,
+    SendingWant,
     History {
         mailbox: MailboxAddress,
         manifest_known: bool,
@@ -319,6 +382,12 @@ pub struct Device {
     /// When the history import started, and how many bytes it held then.
     history_clock: Option<(u64, u64)>,
     now_ms: u64,
+    flush: flush::Flush,
+    direct: DirectLink,
+    direct_history: bool,
+    first_conversation: Option<[u8; 16]>,
+    /// The driver's channel as last reported.
+    channel: Option<ChannelStatus>,
 }
 
 impl Device {
@@ -333,6 +402,11 @@ impl Device {
             events: VecDeque::new(),
             history_clock: None,
             now_ms: 0,
+            flush: flush::Flush::default(),
+            direct: DirectLink::default(),
+            direct_history: true,
+            first_conversation: None,
+            channel: None,
         }
     }
 
@@ -354,12 +428,16 @@ impl Device {
 
     /// Begins a sync; a round left unfinished (its driver failed) is dropped, and the
     /// cursors stay where they were before its reads.
-    pub fn start_sync(&mut self, start: SyncStart) {
+    pub fn start_sync(&mut self, start: SyncStart) -> Result<(), DeviceError> {
         self.requests.clear();
+        self.requests.push_back(SyncRequest::Flush);
         self.taken = Taken::default();
         self.now_ms = start.now_ms;
+        self.direct_history = start.direct_history;
+        self.first_conversation = start.first_conversation;
+        self.channel = start.channel;
         let mailboxes = self.messenger.listening();
-        let wait = if start.direct_flowing {
+        let wait = if start.direct_history && self.direct.flowing(start.channel) {
             Duration::ZERO
         } else {
             start.wait
@@ -373,6 +451,7 @@ impl Device {
                     next: 0,
                     arrived: Vec::new(),
                 };
+                Ok(())
             }
             None => self.drive_direct(),
         }
@@ -419,7 +498,7 @@ impl Device {
                     }
                     None => {
                         self.receive(&mailboxes, arrived, rng);
-                        self.drive_direct();
+                        return self.drive_direct();
                     }
                 }
                 Ok(())
@@ -444,33 +523,6 @@ impl Device {
         }
     }
 
-    /// A [`SyncRequest::DriveDirect`] answered: what the channel brought, and whether a
-    /// channel carries (or may soon carry) the history, so that the mailbox need not.
-    pub fn handle_direct(
-        &mut self,
-        arrived: Vec<Vec<u8>>,
-        carrying: bool,
-    ) -> Result<(), DeviceError> {
-        if !matches!(self.stage, Stage::Direct) {
-            return Err(DeviceError::NoSuchRequest);
-        }
-        for bytes in &arrived {
-            self.import_history(bytes, HistoryPath::Direct);
-        }
-        match self.messenger.history_mailbox() {
-            Some(history) if !carrying => {
-                self.stage = Stage::History {
-                    mailbox: history.address(),
-                    manifest_known: self.messenger.history_manifest_known(),
-                };
-                let fetch = self.fetch(&history, Duration::ZERO, HISTORY_BATCH);
-                self.requests.push_back(SyncRequest::Fetch(fetch));
-                Ok(())
-            }
-            _ => self.save(),
-        }
-    }
-
     /// A [`SyncRequest::Save`] answered: stored at `now_ms`, with, for each message in the
     /// order of [`Save::writes`], whether the vault did not hold it yet.
     pub fn handle_saved(
@@ -484,7 +536,13 @@ impl Device {
             return Err(DeviceError::NoSuchRequest);
         };
         self.messenger.outbox_mut().persisted(mark);
-        self.requests.push_back(SyncRequest::WantMoreDirect);
+        if self.wanted().is_some() {
+            self.stage = Stage::CheckingDirect;
+            self.requests.push_back(SyncRequest::CheckDirect);
+        } else {
+            self.let_channel_go();
+            self.requests.push_back(SyncRequest::Flush);
+        }
         let mut at = live;
         for block in blocks {
             let imported = new
@@ -525,11 +583,12 @@ impl Device {
                                 self.taken.conflicting.push(message.clone());
                             }
                             MessagingEvent::HistoryOffered { .. } => {
-                                // A new transfer: its rate is counted from now.
+                                // A new transfer: its rate is counted from now, and its
+                                // channels are asked for afresh.
                                 self.history_clock = Some((self.now_ms, 0));
-                                self.requests
-                                    .push_back(SyncRequest::DirectSignal(event.clone()));
+                                self.restart_direct();
                             }
+                            MessagingEvent::DirectRequested { .. } if !self.direct_history => {}
                             MessagingEvent::DirectRequested { .. }
                             | MessagingEvent::DirectAccepted { .. } => {
                                 self.requests
@@ -543,11 +602,6 @@ impl Device {
                 Err(error) => self.events.push_back(DeviceEvent::Refused(error)),
             }
         }
-    }
-
-    fn drive_direct(&mut self) {
-        self.stage = Stage::Direct;
-        self.requests.push_back(SyncRequest::DriveDirect);
     }
 
     fn import_history(&mut self, bytes: &[u8], via: HistoryPath) {
@@ -638,11 +692,24 @@ mod tests {
     }
 
     fn start(device: &mut Device) {
-        device.start_sync(SyncStart {
-            now_ms: 1_000,
-            wait: Duration::from_secs(2),
-            direct_flowing: false,
-        });
+        device
+            .start_sync(SyncStart {
+                now_ms: 1_000,
+                wait: Duration::from_secs(2),
+                direct_history: true,
+                first_conversation: None,
+                channel: None,
+            })
+            .expect("started");
+    }
+
+    /// A round sends what waits before it reads.
+    fn first_fetch(device: &mut Device) -> Fetch {
+        assert!(matches!(device.poll_request(), Some(SyncRequest::Flush)));
+        match device.poll_request() {
+            Some(SyncRequest::Fetch(fetch)) => fetch,
+            other => panic!("a fetch next, not {other:?}"),
+        }
     }
 
     #[test]
@@ -655,13 +722,11 @@ mod tests {
         ));
         start(&mut device);
         assert!(matches!(
-            device.handle_direct(Vec::new(), false),
+            device.handle_direct(None, Vec::new(), 1_000),
             Err(DeviceError::NoSuchRequest)
         ));
         // The round goes on where it was: the first fetch is still the one asked for.
-        let Some(SyncRequest::Fetch(fetch)) = device.poll_request() else {
-            panic!("a fetch first");
-        };
+        let fetch = first_fetch(&mut device);
         assert_eq!(fetch.mailbox, device.messenger().listening()[0]);
         assert!(device
             .handle_fetched(fetch.cursor, Vec::new(), &mut rng)
@@ -669,7 +734,7 @@ mod tests {
     }
 
     #[test]
-    fn only_the_first_mailbox_waits_and_not_while_history_flows_directly() {
+    fn only_the_first_mailbox_waits() {
         let mut rng = SeededRng::new(2);
         let mut device = device(&mut rng);
         start(&mut device);
@@ -682,28 +747,16 @@ mod tests {
                         .handle_fetched(fetch.cursor, Vec::new(), &mut rng)
                         .expect("asked for");
                 }
-                SyncRequest::DriveDirect => {
-                    device.handle_direct(Vec::new(), false).expect("asked for");
-                }
                 SyncRequest::Save(save) => {
                     device
                         .handle_saved(save.mark, &[], 1_000)
                         .expect("asked for");
                 }
-                SyncRequest::DirectSignal(_) | SyncRequest::WantMoreDirect => {}
+                SyncRequest::Flush => {}
+                other => panic!("no history: {other:?}"),
             }
         }
         assert_eq!(waits, [Duration::from_secs(2), Duration::ZERO]);
-
-        device.start_sync(SyncStart {
-            now_ms: 2_000,
-            wait: Duration::from_secs(2),
-            direct_flowing: true,
-        });
-        let Some(SyncRequest::Fetch(fetch)) = device.poll_request() else {
-            panic!("a fetch first");
-        };
-        assert_eq!(fetch.wait, Duration::ZERO);
     }
 
     #[test]
@@ -711,16 +764,12 @@ mod tests {
         let mut rng = SeededRng::new(3);
         let mut device = device(&mut rng);
         start(&mut device);
-        let Some(SyncRequest::Fetch(fetch)) = device.poll_request() else {
-            panic!("a fetch first");
-        };
+        let fetch = first_fetch(&mut device);
         let mut advanced = fetch.cursor;
         advanced.advance(b"node", 5);
         // The read failed after a page: the driver drops the round and starts another.
         start(&mut device);
-        let Some(SyncRequest::Fetch(again)) = device.poll_request() else {
-            panic!("a fetch first");
-        };
+        let again = first_fetch(&mut device);
         assert_eq!(
             again.cursor.position(b"node"),
             0,
