@@ -1108,3 +1108,66 @@ fn decoys_share_words_so_only_reading_all_three_picks_right() {
         }
     }
 }
+
+/// A source that seals a roster its persona did not sign (a bug, or a device an attacker
+/// runs): the new device refuses to join before it stores anything, the link fails on
+/// both sides, and the source's roster does not change.
+#[test]
+fn a_roster_the_persona_did_not_sign_fails_the_link_before_anything_is_stored() {
+    use phantom_sync::device::{Device, PersonaSync};
+    use phantom_sync::messaging::Messenger;
+    use phantom_sync::persona::{DeviceKeys, Persona};
+
+    let mut rng = SeededRng::new(41);
+    let persona = Persona::create("Ada", NOW, &mut rng).expect("persona");
+    let keys = DeviceKeys::generate("Phone", NOW, &mut rng).expect("keys");
+    let messenger = Messenger::create(&persona, &keys, NOW, &mut rng).expect("messenger");
+    let mut phone = Device::default();
+    phone.hold(PersonaSync::new(messenger));
+    let mut laptop = Device::default();
+
+    let invitation = phone
+        .show_invitation(Capabilities::HISTORY_MAILBOX, NOW, &mut rng)
+        .expect("invitation");
+    let words = laptop
+        .pairing_mut()
+        .accept_invitation(&invitation, "Laptop", NOW, &mut rng)
+        .expect("scanned");
+    let request = laptop.pairing_mut().poll_transmit().expect("the request");
+    phone
+        .receive_pairing(&request.bytes, NOW, &mut rng)
+        .expect("request");
+    let mallory = Persona::create("Mallory", NOW, &mut rng).expect("persona");
+    let foreign = common::roster_of(&mallory, &mut rng);
+    phone
+        .pairing_mut()
+        .source_mut("approve")
+        .and_then(|source| source.approve_typed(&words.words().join(" "), &persona, &foreign, NOW))
+        .expect("sealed");
+
+    let payload = phone.pairing_mut().poll_transmit().expect("the persona");
+    let Ok(PairingEvent::PersonaReceived(payload)) =
+        laptop.receive_pairing(&payload.bytes, NOW + 1, &mut rng)
+    else {
+        panic!("the payload opens");
+    };
+    let laptop_keys = DeviceKeys::generate("Laptop", NOW, &mut rng).expect("keys");
+    let refused = laptop
+        .join(&payload, &laptop_keys, NOW + 1)
+        .expect_err("another key signed that roster");
+    assert_eq!(refused.code(), "roster_wrong_persona");
+    assert!(laptop.sync().is_none(), "nothing joined, nothing to store");
+    laptop.fail_join().expect("the link fails");
+    assert_eq!(
+        laptop.pairing().state(),
+        SyncState::Failed(FailureReason::ImportFailed)
+    );
+
+    let abort = laptop.pairing_mut().poll_transmit().expect("the abort");
+    assert!(matches!(
+        phone.receive_pairing(&abort.bytes, NOW + 2, &mut rng),
+        Ok(PairingEvent::Aborted(AbortReason::ImportFailed))
+    ));
+    let roster = phone.sync().expect("the persona").messenger().roster();
+    assert_eq!(roster.devices.len(), 1, "the phone alone, as before");
+}

@@ -22,8 +22,8 @@ use super::views::{
 };
 use super::{now_ms, now_secs, rng, FacadeError, SyncManager};
 use crate::device::{
-    Device, DeviceError, DeviceEvent, FlushRequest, HistoryBlockStored, HistoryPath, SyncRequest,
-    SyncStart,
+    Device, DeviceError, DeviceEvent, FlushRequest, HistoryBlockStored, HistoryPath, PersonaSync,
+    SyncRequest, SyncStart,
 };
 use crate::drivers::qr;
 use crate::mailbox::envelope::Envelope;
@@ -31,7 +31,6 @@ use crate::mailbox::transport::MailboxTransport;
 use crate::messaging::sealed::ContactCard;
 use crate::messaging::{MessagingError, MessagingEvent, Messenger};
 use crate::persona::{Message, MessageId, Sender};
-use crate::roster::RosterDevice;
 use crate::vault::MessageWrites;
 
 fn hex(bytes: &[u8]) -> String {
@@ -60,9 +59,9 @@ impl SyncManager {
             first_conversation,
             channel,
         };
-        self.with_device(|d| d.start_sync(start))?;
+        self.with_sync(|d| d.start_sync(start))?;
         let events = js_sys::Array::new();
-        while let Some(request) = self.with_device(|d| Ok(d.poll_request()))? {
+        while let Some(request) = self.with_sync(|d| Ok(d.poll_request()))? {
             match request {
                 SyncRequest::Fetch(fetch) => {
                     let mut cursor = fetch.cursor;
@@ -75,7 +74,7 @@ impl SyncManager {
                     )
                     .await
                     .map_err(|e| FacadeError::new(e.code(), e.to_string()))?;
-                    self.with_device(|d| d.handle_fetched(cursor, fetched, &mut rng()))?;
+                    self.with_sync(|d| d.handle_fetched(cursor, fetched, &mut rng()))?;
                 }
                 SyncRequest::DirectSignal(event) => {
                     if let Err(error) = self.on_direct_signal(&event).await {
@@ -85,21 +84,21 @@ impl SyncManager {
                 SyncRequest::TakeDirect { max } => {
                     let frames = self.take_direct(max);
                     let status = self.direct.borrow().incoming_status();
-                    self.with_device(|d| d.handle_direct(status, frames, now_ms()))?;
+                    self.with_sync(|d| d.handle_direct(status, frames, now_ms()))?;
                 }
                 SyncRequest::OpenDirect => {
                     let offer = self.open_direct().await.map_err(|error| {
                         events.push(&to_js(&channel_failed(&error)));
                     });
-                    self.with_device(|d| d.handle_direct_opened(offer.ok(), now_ms(), &mut rng()))?;
+                    self.with_sync(|d| d.handle_direct_opened(offer.ok(), now_ms(), &mut rng()))?;
                 }
                 SyncRequest::CloseDirect => self.close_direct(),
                 SyncRequest::CheckDirect => {
                     let status = self.direct.borrow().incoming_status();
-                    self.with_device(|d| d.handle_direct_status(status, now_ms()))?;
+                    self.with_sync(|d| d.handle_direct_status(status, now_ms()))?;
                 }
                 SyncRequest::SendDirect(want) => match self.send_direct(&want).await {
-                    Ok(()) => self.with_device(|d| d.handle_direct_sent(now_ms()))?,
+                    Ok(()) => self.with_sync(|d| d.handle_direct_sent(now_ms()))?,
                     Err(error) => {
                         events.push(&to_js(&channel_failed(&error)));
                     }
@@ -110,13 +109,13 @@ impl SyncManager {
                         .save_messaging(&save.state, save.writes(), &mut rng())
                         .await
                         .map_err(FacadeError::from)?;
-                    self.with_device(|d| d.handle_saved(save.mark, &new, now_ms()))?;
+                    self.with_sync(|d| d.handle_saved(save.mark, &new, now_ms()))?;
                 }
                 SyncRequest::Flush => {
                     self.flush_messaging(&network).await?;
                 }
             }
-            while let Some(event) = self.with_device(|d| Ok(d.poll_event()))? {
+            while let Some(event) = self.with_sync(|d| Ok(d.poll_event()))? {
                 events.push(&to_js(&self.device_event_view(&event)?));
             }
         }
@@ -331,8 +330,8 @@ impl SyncManager {
     pub fn revoked(&self) -> bool {
         self.device
             .borrow()
-            .as_ref()
-            .is_some_and(|d| d.messenger().is_revoked())
+            .sync()
+            .is_some_and(|sync| sync.messenger().is_revoked())
     }
 
     /// Whether this persona's key signed a device list this device's roster does not
@@ -343,8 +342,8 @@ impl SyncManager {
     pub fn roster_disputed(&self) -> bool {
         self.device
             .borrow()
-            .as_ref()
-            .map(Device::messenger)
+            .sync()
+            .map(PersonaSync::messenger)
             .is_some_and(|m| m.is_disputed(&m.persona_key()))
     }
 
@@ -362,8 +361,8 @@ impl SyncManager {
     pub fn roster_epoch(&self) -> Option<f64> {
         self.device
             .borrow()
-            .as_ref()
-            .map(|d| d.messenger().roster().epoch as f64)
+            .sync()
+            .map(|sync| sync.messenger().roster().epoch as f64)
     }
 
     /// Removes another device of the persona: it reads nothing sent from now on.
@@ -530,29 +529,29 @@ impl SyncManager {
         action(&mut messenger).map_err(FacadeError::from)
     }
 
-    /// Steps the device's sync: borrowed for the call only, never while the driver awaits.
-    fn with_device<T>(
+    /// Steps the persona's sync: borrowed for the call only, never while the driver awaits.
+    fn with_sync<T>(
         &self,
-        step: impl FnOnce(&mut Device) -> Result<T, DeviceError>,
+        step: impl FnOnce(&mut PersonaSync) -> Result<T, DeviceError>,
     ) -> Result<T, FacadeError> {
-        step(&mut *self.device_mut()?).map_err(FacadeError::from)
+        step(&mut *self.sync_mut()?).map_err(FacadeError::from)
     }
 
     /// Kept apart from [`Self::with_messenger`], which is instantiated for every action, so
     /// that the package holds its checks once.
     fn messenger_mut(&self) -> Result<std::cell::RefMut<'_, Messenger>, FacadeError> {
         Ok(std::cell::RefMut::map(
-            self.device_mut()?,
-            Device::messenger_mut,
+            self.sync_mut()?,
+            PersonaSync::messenger_mut,
         ))
     }
 
-    /// The device of this tab's persona, unless another tab holds it.
-    fn device_mut(&self) -> Result<std::cell::RefMut<'_, Device>, FacadeError> {
+    /// The sync of this tab's persona, unless another tab holds it.
+    fn sync_mut(&self) -> Result<std::cell::RefMut<'_, PersonaSync>, FacadeError> {
         if self.open_elsewhere() {
             return Err(self.step_aside());
         }
-        std::cell::RefMut::filter_map(self.device.borrow_mut(), Option::as_mut)
+        std::cell::RefMut::filter_map(self.device.borrow_mut(), Device::sync_mut)
             .map_err(|_| no_persona())
     }
 
@@ -564,8 +563,8 @@ impl SyncManager {
             return Err(self.step_aside().into());
         }
         let device = self.device.borrow();
-        let device = device.as_ref().ok_or_else(no_persona)?;
-        Ok(rows(device.messenger()))
+        let sync = device.sync().ok_or_else(no_persona)?;
+        Ok(rows(sync.messenger()))
     }
 
     /// Saves the messenger's state — its outbox with it — and `messages` in one vault
@@ -598,7 +597,7 @@ impl SyncManager {
         let mut messenger = Messenger::restore(&persona, &device, &state)?;
         messenger.restore_from_vault(&vault).await?;
         let announced = messenger.announce_sealing_key(&mut rng())?;
-        *self.device.borrow_mut() = Some(Device::new(messenger));
+        self.device.borrow_mut().hold(PersonaSync::new(messenger));
         if announced {
             self.save_messaging(MessageWrites::default()).await?;
         }
@@ -611,35 +610,21 @@ impl SyncManager {
         let persona = vault.persona().await?;
         let device = vault.device().await?;
         let messenger = Messenger::create(&persona, &device, now_secs(), &mut rng())?;
-        *self.device.borrow_mut() = Some(Device::new(messenger));
+        self.device.borrow_mut().hold(PersonaSync::new(messenger));
         self.save_messaging(MessageWrites::default())
             .await
             .map(drop)
     }
 
-    /// A linked device: joins the roster it was given, and returns its entry for the source.
-    pub(super) async fn join_messaging(
+    /// The source put a linked device on the roster ([`Device::receive_pairing`]): that
+    /// is stored, and the history offered. History that cannot be offered never undoes
+    /// the link: it is reported, and `offerHistory` tries again.
+    pub(super) async fn linked_device_added(
         &self,
-        roster: &crate::roster::SignedRoster,
-    ) -> Result<RosterDevice, FacadeError> {
-        let vault = self.unlocked_vault()?;
-        let persona = vault.persona().await?;
-        let device = vault.device().await?;
-        let messenger = Messenger::join(&persona, &device, roster)?;
-        let entry = messenger.roster_entry(now_secs());
-        *self.device.borrow_mut() = Some(Device::new(messenger));
+        device_id: &[u8; 16],
+    ) -> Result<(), FacadeError> {
         self.save_messaging(MessageWrites::default()).await?;
-        Ok(entry)
-    }
-
-    /// The source adds a linked device to the roster, announces it, and offers it the
-    /// history. History that cannot be offered never undoes the link: it is reported, and
-    /// `offerHistory` tries again.
-    pub(super) async fn add_linked_device(&self, device: RosterDevice) -> Result<(), FacadeError> {
-        let device_id = device.device_id;
-        self.with_messenger(|m| m.add_device(device, &mut rng()))?;
-        self.save_messaging(MessageWrites::default()).await?;
-        if let Err(error) = self.offer_history_to(&device_id).await {
+        if let Err(error) = self.offer_history_to(device_id).await {
             web_sys::console::warn_1(
                 &format!(
                     "history not offered ({}): {}",
@@ -658,13 +643,13 @@ impl SyncManager {
         &self,
         network: &crate::network::client::MailboxClient,
     ) -> Result<u32, FacadeError> {
-        if !self.with_device(|d| Ok(d.start_flush()))? {
+        if !self.with_sync(|d| Ok(d.start_flush()))? {
             return Ok(0);
         }
         let flushed = self.drive_flush(network).await;
         if flushed.is_err() {
-            if let Ok(mut device) = self.device_mut() {
-                device.abandon_flush();
+            if let Ok(mut sync) = self.sync_mut() {
+                sync.abandon_flush();
             }
         }
         flushed
@@ -676,7 +661,7 @@ impl SyncManager {
     ) -> Result<u32, FacadeError> {
         let mut sent = 0;
         let mut failure = None;
-        while let Some(request) = self.with_device(|d| Ok(d.poll_transmit()))? {
+        while let Some(request) = self.with_sync(|d| Ok(d.poll_transmit()))? {
             let put = match request {
                 FlushRequest::Envelope(pending) => {
                     let envelope = Envelope::new(pending.transmit.bytes)?;
@@ -691,17 +676,17 @@ impl SyncManager {
                     self.unlocked_vault()?
                         .save_messaging(&save.state, save.writes(), &mut rng())
                         .await?;
-                    self.with_device(|d| d.handle_flush_saved(save.mark))?;
+                    self.with_sync(|d| d.handle_flush_saved(save.mark))?;
                     continue;
                 }
             };
             match put {
                 Ok(()) => {
-                    self.with_device(Device::handle_transmitted)?;
+                    self.with_sync(PersonaSync::handle_transmitted)?;
                     sent += 1;
                 }
                 Err(error) => {
-                    self.with_device(Device::handle_transmit_failed)?;
+                    self.with_sync(PersonaSync::handle_transmit_failed)?;
                     failure = Some(error);
                 }
             }

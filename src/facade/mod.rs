@@ -31,13 +31,12 @@ use std::time::Duration;
 use rand_core::UnwrapErr;
 use wasm_bindgen::prelude::*;
 
-use crate::device::Backoff;
+use crate::device::{Approval, Device, PersonaSync};
 use crate::drivers::indexeddb::IndexedDbStore;
 use crate::drivers::qr;
 use crate::drivers::webcrypto::WebCryptoKeyring;
 use crate::mailbox::envelope::Envelope;
 use crate::mailbox::transport::MailboxTransport;
-use crate::messaging::reading::Reading;
 use crate::network::client::{connect_browser, MailboxClient};
 use crate::network::Replication;
 use crate::pairing::channel::{ChannelMessage, MessageKind};
@@ -46,6 +45,7 @@ use crate::pairing::messages::PersonaPayload;
 use crate::pairing::state::SyncState;
 use crate::pairing::{Pairing, PairingEvent, Resumable, SourcePairing, Transmit};
 use crate::persona::{DeviceKeys, Persona, RecoveryCode};
+use crate::roster::RosterDevice;
 use crate::vault::store::StoreError;
 use crate::vault::unlock::PinParams;
 use crate::vault::writer::SingleWriter;
@@ -94,21 +94,16 @@ pub struct SyncManager {
     vault_exists: Cell<bool>,
     vault: RefCell<Option<Rc<Vault<DeviceStore>>>>,
     persona: RefCell<Option<Persona>>,
-    pairing: RefCell<Pairing>,
     /// The mailbox network, once connected.
     network: RefCell<Option<MailboxClient>>,
-    /// How far each pairing mailbox has been read.
-    reading: RefCell<Reading>,
-    /// This device's messaging and its sync, once a persona is here.
-    device: RefCell<Option<crate::device::Device>>,
+    /// This device: its pairing, and its persona's sync once a persona is here.
+    device: RefCell<Device>,
     /// Why a pairing interrupted by a reload could not be picked up again.
     resume_error: RefCell<Option<&'static str>>,
     /// History over direct WebRTC channels, both ways.
     direct: RefCell<direct::DirectLinks>,
     /// Envelopes that failed to open or verify since this manager opened.
     refused: Cell<u32>,
-    /// When the app's loops try again after a network step failed.
-    backoff: RefCell<Backoff>,
 }
 
 /// An invitation ready to show: the QR as SVG and the same payload as a link code.
@@ -196,13 +191,10 @@ impl SyncManager {
             vault_exists: Cell::new(vault_exists),
             vault: RefCell::new(None),
             persona: RefCell::new(None),
-            pairing: RefCell::new(Pairing::Idle),
             network: RefCell::new(None),
-            reading: RefCell::new(Reading::default()),
-            device: RefCell::new(None),
+            device: RefCell::default(),
             direct: RefCell::new(direct::DirectLinks::default()),
             refused: Cell::new(0),
-            backoff: RefCell::default(),
             resume_error: RefCell::new(None),
         };
         let needs_pin = manager.vault_exists.get()
@@ -236,8 +228,8 @@ impl SyncManager {
         let leaves = self
             .device
             .borrow()
-            .as_ref()
-            .map(crate::device::Device::messenger)
+            .sync()
+            .map(PersonaSync::messenger)
             .is_some_and(crate::messaging::Messenger::can_leave);
         if leaves {
             self.connected()?;
@@ -249,16 +241,16 @@ impl SyncManager {
         let waiting = self
             .device
             .borrow()
-            .as_ref()
-            .map(crate::device::Device::messenger)
+            .sync()
+            .map(PersonaSync::messenger)
             .is_some_and(|m| !m.outbox().is_empty());
         if waiting {
             // A flush under way may have begun before the roster without this device.
             while self
                 .device
                 .borrow()
-                .as_ref()
-                .is_some_and(crate::device::Device::is_flushing)
+                .sync()
+                .is_some_and(PersonaSync::is_flushing)
             {
                 sleep_ms(50).await;
             }
@@ -280,7 +272,7 @@ impl SyncManager {
     /// name then travels in its roster entry.
     #[wasm_bindgen(js_name = setDeviceName)]
     pub fn set_device_name(&self, name: &str) -> Result<(), JsValue> {
-        if self.vault_exists.get() || !matches!(*self.pairing.borrow(), Pairing::Idle) {
+        if self.vault_exists.get() || !matches!(self.device.borrow().pairing(), Pairing::Idle) {
             return Err(FacadeError::new(
                 "persona_exists",
                 "this device's name is fixed once it holds a persona or starts a link",
@@ -327,8 +319,7 @@ impl SyncManager {
     pub fn lock(&self) {
         self.vault.borrow_mut().take();
         self.persona.borrow_mut().take();
-        self.device.borrow_mut().take();
-        *self.pairing.borrow_mut() = Pairing::Idle;
+        self.device.borrow_mut().lock();
     }
 
     /// Sets a PIN that unlocking will ask for (Argon2id, about a second), or removes it.
@@ -352,7 +343,7 @@ impl SyncManager {
         }
         let persona =
             Persona::create(&display_name, now_secs(), &mut rng()).map_err(FacadeError::from)?;
-        self.store_persona(persona).await?;
+        self.store_persona(&persona, self.device_keys()?).await?;
         Ok(self.start_messaging().await?)
     }
 
@@ -435,18 +426,16 @@ impl SyncManager {
     /// Why the pairing failed, when `state` is `failed`.
     #[wasm_bindgen(getter, js_name = failureReason)]
     pub fn failure_reason(&self) -> Option<String> {
-        let reason = self.pairing.borrow().failure_reason();
+        let reason = self.device.borrow().pairing().failure_reason();
         reason.map(|reason| reason.code().to_owned())
     }
 
     /// Source, step 1: a fresh invitation; call again to rotate the QR code.
     #[wasm_bindgen(js_name = generatePairingInvitation)]
     pub fn generate_pairing_invitation(&self) -> Result<InvitationView, JsValue> {
-        self.authority_roster()?;
         let capabilities = Capabilities::HISTORY_WEBRTC.union(Capabilities::HISTORY_MAILBOX);
         let invitation = self
-            .pairing
-            .borrow_mut()
+            .device_here()?
             .show_invitation(capabilities, now_secs(), &mut rng())
             .map_err(FacadeError::from)?;
         let link_code = invitation.to_link_code();
@@ -482,8 +471,9 @@ impl SyncManager {
         }
         let invitation = PairingInvitation::from_link_code(link_code).map_err(FacadeError::from)?;
         let words = self
-            .pairing
+            .device
             .borrow_mut()
+            .pairing_mut()
             .accept_invitation(
                 &invitation,
                 &self.device_name.borrow(),
@@ -499,19 +489,13 @@ impl SyncManager {
     /// device may still refuse its keys.
     #[wasm_bindgen(getter, js_name = pairingActive)]
     pub fn pairing_active(&self) -> bool {
-        let in_roster = self
-            .device
-            .borrow()
-            .as_ref()
-            .map(crate::device::Device::messenger)
-            .is_some_and(|m| m.roster().device(&m.device_id()).is_some());
-        self.pairing.borrow().is_under_way(in_roster)
+        self.device.borrow().is_pairing_active()
     }
 
     /// Target: the words this device shows, once it has scanned.
     #[wasm_bindgen(getter)]
     pub fn words(&self) -> Option<Vec<String>> {
-        let words = self.pairing.borrow().words()?;
+        let words = self.device.borrow().pairing().words()?;
         Some(words.words().iter().map(|w| (*w).to_owned()).collect())
     }
 
@@ -528,14 +512,14 @@ impl SyncManager {
     /// (someone else saw it); the person should be warned.
     #[wasm_bindgen(getter, js_name = turnedAway)]
     pub fn turned_away(&self) -> Vec<String> {
-        self.pairing.borrow().turned_away().to_vec()
+        self.device.borrow().pairing().turned_away().to_vec()
     }
 
     /// Source: who asks to link and the word triples to pick from, once a request arrived.
     #[wasm_bindgen(getter, js_name = wordChoice)]
     pub fn word_choice(&self) -> Option<WordChoiceView> {
-        let pairing = self.pairing.borrow();
-        let (request, choice) = pairing.word_choice()?;
+        let device = self.device.borrow();
+        let (request, choice) = device.pairing().word_choice()?;
         let candidates = choice
             .candidates()
             .iter()
@@ -557,23 +541,13 @@ impl SyncManager {
     /// Where a PIN protects this device, it is asked again (`pin`) before any secret leaves
     /// (`pin_required`, `wrong_pin`).
     pub async fn approve(&self, index: usize, pin: Option<String>) -> Result<(), JsValue> {
-        self.confirm_pin(pin).await?;
-        let persona = self.current_persona()?;
-        let roster = self.authority_roster()?;
-        self.with_source("approve", |source| {
-            source.approve(index, &persona, &roster, now_secs())
-        })
+        self.approve_with(Approval::Candidate(index), pin).await
     }
 
     /// Source, step 4 with typed words (and the PIN, as for `approve`).
     #[wasm_bindgen(js_name = approveTyped)]
     pub async fn approve_typed(&self, words: String, pin: Option<String>) -> Result<(), JsValue> {
-        self.confirm_pin(pin).await?;
-        let persona = self.current_persona()?;
-        let roster = self.authority_roster()?;
-        self.with_source("approve", |source| {
-            source.approve_typed(&words, &persona, &roster, now_secs())
-        })
+        self.approve_with(Approval::Typed(&words), pin).await
     }
 
     /// True when approving a link asks for this device's PIN.
@@ -586,12 +560,17 @@ impl SyncManager {
 
     /// Source: none of the candidates matches the other device.
     pub fn reject(&self) -> Result<(), JsValue> {
-        self.with_source("reject", SourcePairing::reject)
+        let mut device = self.device.borrow_mut();
+        let rejected = device
+            .pairing_mut()
+            .source_mut("reject")
+            .and_then(SourcePairing::reject);
+        Ok(rejected.map_err(FacadeError::from)?)
     }
 
     /// Either side stops the pairing (and tells the other device at the next flush).
     pub async fn cancel(&self) -> Result<(), JsValue> {
-        let cancelled = self.pairing.borrow_mut().cancel();
+        let cancelled = self.device.borrow_mut().pairing_mut().cancel();
         cancelled.map_err(FacadeError::from)?;
         Ok(self.persist_target_pairing().await?)
     }
@@ -618,9 +597,8 @@ impl SyncManager {
             .into());
         }
         let received = self
-            .pairing
-            .borrow_mut()
-            .receive(&bytes, now_secs(), &mut rng());
+            .device_here()?
+            .receive_pairing(&bytes, now_secs(), &mut rng());
         let event = received.map_err(FacadeError::from)?;
         let meaning = match event {
             PairingEvent::RequestReceived { .. } => "request_received",
@@ -629,7 +607,7 @@ impl SyncManager {
                 "persona_imported"
             }
             PairingEvent::LinkCompleted(device) => {
-                self.add_linked_device(device).await?;
+                self.linked_device_added(&device.device_id).await?;
                 "link_completed"
             }
             PairingEvent::Aborted(_) => "aborted",
@@ -676,7 +654,7 @@ impl SyncManager {
         let _turn = Turn::wait(&self.flush_turn).await;
         // Stored before they leave: a reload while they travel resumes with them. With
         // nothing new to send (a driver calling this on every step) nothing is written.
-        let resumable = self.pairing.borrow().has_resumable_transmits();
+        let resumable = self.device.borrow().pairing().has_resumable_transmits();
         if resumable {
             self.persist_target_pairing().await?;
         }
@@ -684,12 +662,15 @@ impl SyncManager {
         while let Some(transmit) = self.next_transmit() {
             let envelope = Envelope::new(transmit.bytes.clone()).map_err(FacadeError::from)?;
             if let Err(error) = MailboxTransport::put(&network, &transmit.mailbox, envelope).await {
-                self.pairing.borrow_mut().transmit_failed(transmit);
+                self.device
+                    .borrow_mut()
+                    .pairing_mut()
+                    .transmit_failed(transmit);
                 return Err(FacadeError::new(error.code(), error.to_string()).into());
             }
             sent += 1;
         }
-        if self.device.borrow().is_some() {
+        if self.device.borrow().sync().is_some() {
             sent += self.flush_messaging(&network).await?;
         }
         if resumable {
@@ -715,61 +696,52 @@ impl SyncManager {
     #[wasm_bindgen(getter, js_name = pollTimeout)]
     pub fn poll_timeout(&self) -> Option<f64> {
         let now = now_ms();
-        let deadline = self.pairing.borrow().poll_timeout().map(|secs| secs * 1000);
-        let retry = self.backoff.borrow().poll_timeout(now);
-        let due = deadline
-            .filter(|&at| at > now)
-            .into_iter()
-            .chain(retry)
-            .min()?;
-        Some((due - now) as f64)
+        let due = self.device.borrow().poll_timeout(now)?;
+        Some(due.saturating_sub(now) as f64)
     }
 
     /// Whether a link is in progress (neither idle nor over), in either role.
     #[wasm_bindgen(getter, js_name = linkInProgress)]
     pub fn link_in_progress(&self) -> bool {
-        self.pairing.borrow().is_in_progress()
+        self.device.borrow().pairing().is_in_progress()
     }
 
     /// Whether this device is the new one of a link (in progress or ended): its screens
     /// follow the link rather than offer to create a persona.
     #[wasm_bindgen(getter)]
     pub fn joining(&self) -> bool {
-        self.pairing.borrow().is_joining()
+        self.device.borrow().pairing().is_joining()
     }
 }
 
 impl SyncManager {
     /// Counts a network step's outcome for [`SyncManager::poll_timeout`].
     fn step_ended(&self, succeeded: bool) {
-        let mut backoff = self.backoff.borrow_mut();
-        if succeeded {
-            backoff.handle_success();
-        } else {
-            backoff.handle_failure(now_ms());
-        }
+        self.device
+            .borrow_mut()
+            .handle_step_ended(succeeded, now_ms());
     }
 
     async fn poll_pairing_mailboxes(&self, wait_ms: u32) -> Result<js_sys::Array, JsValue> {
         let network = self.connected()?;
         self.check_timeouts()?;
-        let mailboxes = self.pairing.borrow().listening_mailboxes(now_secs());
+        let wait = Duration::from_millis(wait_ms.into());
+        let fetches = self.device.borrow().pairing_fetches(now_secs(), wait);
         let messages = js_sys::Array::new();
-        if mailboxes.is_empty() {
+        if fetches.is_empty() {
             sleep_ms(wait_ms).await;
             return Ok(messages);
         }
-        let mut wait = Duration::from_millis(wait_ms.into());
-        for mailbox in mailboxes {
-            let address = mailbox.address();
-            let mut cursor = self.reading.borrow_mut().take(address);
-            let fetched = MailboxTransport::fetch(&network, &mailbox, &mut cursor, wait).await;
-            self.reading.borrow_mut().put_back(address, cursor);
+        for fetch in fetches {
+            let mut cursor = fetch.cursor;
+            let fetched =
+                MailboxTransport::fetch(&network, &fetch.mailbox, &mut cursor, fetch.wait).await;
+            self.device
+                .borrow_mut()
+                .handle_pairing_fetched(fetch.mailbox.address(), cursor);
             for envelope in fetched.map_err(|e| FacadeError::new(e.code(), e.to_string()))? {
                 messages.push(&js_sys::Uint8Array::from(envelope.as_bytes()));
             }
-            // Only the first mailbox waits; the rest are read as they are.
-            wait = Duration::ZERO;
         }
         Ok(messages)
     }
@@ -800,7 +772,7 @@ impl core::fmt::Debug for SyncManager {
 
 impl SyncManager {
     fn next_transmit(&self) -> Option<Transmit> {
-        self.pairing.borrow_mut().poll_transmit()
+        self.device.borrow_mut().pairing_mut().poll_transmit()
     }
 
     fn connected(&self) -> Result<MailboxClient, FacadeError> {
@@ -811,7 +783,7 @@ impl SyncManager {
     }
 
     fn sync_state(&self) -> SyncState {
-        self.pairing.borrow().state()
+        self.device.borrow().pairing().state()
     }
 
     fn keyring(&self) -> Result<&WebCryptoKeyring, FacadeError> {
@@ -828,6 +800,14 @@ impl SyncManager {
             .borrow()
             .clone()
             .ok_or_else(|| FacadeError::new("vault_locked", "unlock the vault first"))
+    }
+
+    /// This tab's device, unless another manager opened the profile since.
+    fn device_here(&self) -> Result<std::cell::RefMut<'_, Device>, FacadeError> {
+        if self.open_elsewhere() {
+            return Err(self.step_aside());
+        }
+        Ok(self.device.borrow_mut())
     }
 
     /// Another manager opened the profile since (`open_elsewhere`): this one's state in
@@ -849,7 +829,7 @@ impl SyncManager {
     /// Keeps the target's pairing, wrapped by the device key, for as long as a reload
     /// could interrupt it; forgets it once nothing is left to resume.
     async fn persist_target_pairing(&self) -> Result<(), FacadeError> {
-        let snapshot = self.pairing.borrow().snapshot()?;
+        let snapshot = self.device.borrow().pairing().snapshot()?;
         match snapshot {
             Resumable::Untouched => {}
             Resumable::Keep(bytes) => pending::save(&self.store, self.keyring()?, &bytes).await?,
@@ -874,7 +854,7 @@ impl SyncManager {
         };
         match resumed {
             Ok(pairing) => {
-                *self.pairing.borrow_mut() = pairing;
+                *self.device.borrow_mut().pairing_mut() = pairing;
                 self.check_timeouts()?;
             }
             Err(error) => {
@@ -887,7 +867,10 @@ impl SyncManager {
 
     /// A step that waited past its deadline ends in its typed state (`failureReason`).
     fn check_timeouts(&self) -> Result<(), FacadeError> {
-        self.pairing.borrow_mut().handle_timeout(now_secs())?;
+        self.device
+            .borrow_mut()
+            .pairing_mut()
+            .handle_timeout(now_secs())?;
         Ok(())
     }
 
@@ -925,34 +908,29 @@ impl SyncManager {
         opened
     }
 
-    /// The signed roster, on the device that may add one to it: any other is no source.
-    fn authority_roster(&self) -> Result<crate::roster::SignedRoster, FacadeError> {
-        self.with_messenger(|m| {
-            if m.holds_authority() {
-                Ok(m.signed_roster().clone())
-            } else {
-                Err(crate::messaging::MessagingError::NotAuthority)
-            }
-        })
-    }
-
-    fn with_source(
+    /// Source: approves with the words the person confirmed, after the PIN where one is set.
+    async fn approve_with(
         &self,
-        step: &'static str,
-        action: impl FnOnce(&mut SourcePairing) -> Result<(), crate::pairing::PairingError>,
+        approval: Approval<'_>,
+        pin: Option<String>,
     ) -> Result<(), JsValue> {
-        let mut pairing = self.pairing.borrow_mut();
-        let acted = pairing.source_mut(step).and_then(action);
-        Ok(acted.map_err(FacadeError::from)?)
+        self.confirm_pin(pin).await?;
+        let persona = self.current_persona()?;
+        let approved = self.device_here()?.approve(approval, &persona, now_secs());
+        Ok(approved.map_err(FacadeError::from)?)
     }
 
-    /// Stores a persona with fresh device keys, protected by this browser's device key.
-    async fn store_persona(&self, persona: Persona) -> Result<(), JsValue> {
-        let device = DeviceKeys::generate(&self.device_name.borrow(), now_secs(), &mut rng())
-            .map_err(FacadeError::from)?;
+    /// Fresh keys for this device, under its name.
+    fn device_keys(&self) -> Result<DeviceKeys, FacadeError> {
+        let name = self.device_name.borrow().clone();
+        Ok(DeviceKeys::generate(&name, now_secs(), &mut rng())?)
+    }
+
+    /// Stores a persona with this device's keys, protected by this browser's device key.
+    async fn store_persona(&self, persona: &Persona, device: DeviceKeys) -> Result<(), JsValue> {
         let vault = Vault::import(
             Rc::clone(&self.store),
-            &persona,
+            persona,
             device,
             self.keyring()?,
             &mut rng(),
@@ -960,34 +938,37 @@ impl SyncManager {
         .await
         .map_err(FacadeError::from)?;
         *self.vault.borrow_mut() = Some(Rc::new(vault));
-        *self.persona.borrow_mut() = Some(persona);
+        *self.persona.borrow_mut() = Some(persona.clone());
         self.vault_exists.set(true);
         Ok(())
     }
 
-    /// Target: the received persona goes into the vault, and this device joins its roster,
-    /// before the source hears "done".
+    /// Target: this device joins the roster the persona came with, then the persona goes
+    /// into the vault, before the source hears "done"; either failing fails the link.
     async fn import_persona(&self, payload: PersonaPayload) -> Result<(), JsValue> {
         self.importing.set(true);
-        let stored = match self.store_persona(payload.persona).await {
-            Ok(()) => self
-                .join_messaging(&payload.roster)
-                .await
-                .map_err(JsValue::from),
-            Err(error) => Err(error),
-        };
+        let stored = self.join_and_store(&payload).await;
         self.importing.set(false);
+        let mut device = self.device.borrow_mut();
         match stored {
-            Ok(entry) => {
-                let confirmed = self.pairing.borrow_mut().confirm_import(entry);
-                Ok(confirmed.map_err(FacadeError::from)?)
-            }
+            Ok(entry) => Ok(device.confirm_join(entry).map_err(FacadeError::from)?),
             Err(error) => {
-                let failed = self.pairing.borrow_mut().fail_import();
-                failed.map_err(FacadeError::from)?;
+                device.fail_join().map_err(FacadeError::from)?;
                 Err(error)
             }
         }
+    }
+
+    async fn join_and_store(&self, payload: &PersonaPayload) -> Result<RosterDevice, JsValue> {
+        let keys = self.device_keys()?;
+        let entry = self
+            .device
+            .borrow_mut()
+            .join(payload, &keys, now_secs())
+            .map_err(FacadeError::from)?;
+        self.store_persona(&payload.persona, keys).await?;
+        self.save_messaging(MessageWrites::default()).await?;
+        Ok(entry)
     }
 }
 

@@ -8,9 +8,7 @@
 use std::time::Duration;
 
 use super::attacker::{sign_as, MaliciousDevice};
-use phantom_sync::device::{
-    Device as SyncDevice, DeviceEvent, HistoryBlockStored, SyncRequest, SyncStart,
-};
+use phantom_sync::device::{DeviceEvent, HistoryBlockStored, PersonaSync, SyncRequest, SyncStart};
 use phantom_sync::history::vault_export::export_from_vault;
 use phantom_sync::mailbox::envelope::Envelope;
 use phantom_sync::mailbox::keys::{MailboxKeys, MailboxSeed};
@@ -34,10 +32,10 @@ use phantom_sync::vault::{MessageWrites, Vault};
 
 const NOW: u64 = 1_767_225_600;
 
-/// A device, its persona and keys: the core's [`SyncDevice`] (its messenger, its cursors
+/// A device, its persona and keys: the core's [`PersonaSync`] (its messenger, its cursors
 /// and the rules of a sync, as the browser runs them), driven over a transport.
 pub struct Device {
-    core: SyncDevice,
+    core: PersonaSync,
     persona: Persona,
     keys: DeviceKeys,
     /// For what receiving makes the device send.
@@ -92,7 +90,7 @@ pub enum History {
 impl Device {
     fn new(messenger: Messenger, persona: &Persona, keys: &DeviceKeys) -> Self {
         Self {
-            core: SyncDevice::new(messenger),
+            core: PersonaSync::new(messenger),
             persona: persona.clone(),
             keys: keys.clone(),
             rng: SeededRng::new(u64::from_le_bytes(
@@ -119,7 +117,7 @@ impl Device {
                 .restore_messages(id, log.recent_messages().cloned().collect())
                 .expect("a known conversation");
         }
-        self.core = SyncDevice::new(restored);
+        self.core = PersonaSync::new(restored);
     }
 
     /// The device after a reload, its messages counted back in from its vault.
@@ -128,7 +126,7 @@ impl Device {
         let mut restored =
             Messenger::restore(&self.persona, &self.keys, &snapshot).expect("restored");
         restored.restore_from_vault(vault).await.expect("read");
-        self.core = SyncDevice::new(restored);
+        self.core = PersonaSync::new(restored);
     }
 
     /// What an attacker who takes this device, or a copy of its storage, holds.
@@ -2182,6 +2180,6 @@ impl Device {
             .expect("a stored state");
         let mut restored = Messenger::restore(&self.persona, &self.keys, &state).expect("restored");
         restored.restore_from_vault(vault).await.expect("read");
-        self.core = SyncDevice::new(restored);
+        self.core = PersonaSync::new(restored);
     }
 }

@@ -1,112 +1,90 @@
-//! A linked device's messaging as one sans-IO machine: the [`Messenger`], the cursors it
-//! reads its mailboxes with ([`Reading`]), and the rules of a sync.
+//! A device as one sans-IO machine: its pairing ([`Pairing`]), when its loops try again
+//! ([`Backoff`]), and, once it holds a persona, that persona's sync ([`PersonaSync`]: the
+//! messenger, its cursors, its outbox flush and the direct history channel, driven in
+//! rounds of requests — see [`sync`]).
 //!
-//! A sync is a round. [`Device::start_sync`] begins it; the driver then takes each
-//! [`SyncRequest`] from [`Device::poll_request`], carries it out (a fetch, a vault write,
-//! a step of the direct history channel) and hands back what came with the matching
-//! `handle_*` call; [`Device::poll_event`] gives what the person should see. The device is
-//! borrowed only inside those calls, never while the driver awaits the network or the
-//! vault, so the rest of the app may use it meanwhile. The browser facade and the native
-//! test suites drive this same machine.
-//!
-//! The round, in order:
-//! 0. What waits in the outbox leaves ([`SyncRequest::Flush`]: a [`flush`]).
-//! 1. Every mailbox the messenger listens on is fetched (the first one may wait for news,
-//!    unless history flows on a direct channel), then every envelope is received. A hole
-//!    in a sender's stream reads every mailbox again next time ([`Reading`]).
-//! 2. The direct channel's step ([`direct`]): what it brought is imported; a channel is
-//!    asked for, or let go, by [`DirectLink`]'s rules.
-//! 3. Unless a direct channel carries the history, a batch of the history mailbox.
-//! 4. The messenger's state is saved with every message that came, in one write.
-//! 5. The direct channel may want more (a want is sent on it); each history block's
-//!    progress is reported with how many of its messages were new.
-//! 6. What the round made (a request for a direct channel, an answer) leaves at once: a
-//!    second flush.
+//! A link is the pairing's, and what comes of it is the device's: the new device joins the
+//! roster it was sent before anything is stored, and confirms only once its driver stored
+//! the persona; the source adds the new device to its roster as the link completes. The
+//! device also says when to call again ([`Device::poll_timeout`]) and which pairing
+//! mailboxes to read ([`Device::pairing_fetches`]).
 //!
 //! ```
 //! use std::time::Duration;
-//! use phantom_core::device::{Device, FlushRequest, SyncRequest, SyncStart};
+//! use phantom_core::device::{Approval, Device, PersonaSync};
 //! use phantom_core::messaging::Messenger;
+//! use phantom_core::pairing::invitation::Capabilities;
+//! use phantom_core::pairing::PairingEvent;
 //! use phantom_core::persona::{DeviceKeys, Persona};
-//! use phantom_core::testing::SeededRng;
+//! # let mut rng = phantom_core::testing::SeededRng::new(7);
+//! let now = 1_700_000_000;
+//! let persona = Persona::create("Ada", now, &mut rng)?;
+//! let keys = DeviceKeys::generate("Phone", now, &mut rng)?;
+//! let mut phone = Device::default();
+//! phone.hold(PersonaSync::new(Messenger::create(&persona, &keys, now, &mut rng)?));
+//! let mut laptop = Device::default();
 //!
-//! let mut rng = SeededRng::new(1);
-//! let persona = Persona::create("Ada", 1, &mut rng).unwrap();
-//! let keys = DeviceKeys::generate("Laptop", 1, &mut rng).unwrap();
-//! let mut device = Device::new(Messenger::create(&persona, &keys, 1, &mut rng).unwrap());
+//! let invitation = phone.show_invitation(Capabilities::default(), now, &mut rng)?;
+//! let words = laptop.pairing_mut().accept_invitation(&invitation, "Laptop", now, &mut rng)?;
+//! let request = laptop.pairing_mut().poll_transmit().expect("the request");
+//! phone.receive_pairing(&request.bytes, now, &mut rng)?;
+//! phone.approve(Approval::Typed(&words.words().join(" ")), &persona, now)?;
 //!
-//! let start = SyncStart {
-//!     now_ms: 0,
-//!     wait: Duration::ZERO,
-//!     direct_history: true,
-//!     first_conversation: None,
-//!     channel: None,
-//! };
-//! device.start_sync(start).unwrap();
-//! let (mut fetched, mut sent) = (0, 0);
-//! while let Some(request) = device.poll_request() {
-//!     match request {
-//!         // Nothing new on the network.
-//!         SyncRequest::Fetch(fetch) => {
-//!             fetched += 1;
-//!             device.handle_fetched(fetch.cursor, Vec::new(), &mut rng).unwrap();
-//!         }
-//!         SyncRequest::Save(save) => device.handle_saved(save.mark, &[], 0).unwrap(),
-//!         SyncRequest::Flush if device.start_flush() => {
-//!             while let Some(step) = device.poll_transmit() {
-//!                 match step {
-//!                     FlushRequest::Save(save) => device.handle_flush_saved(save.mark).unwrap(),
-//!                     _put => {
-//!                         sent += 1;
-//!                         device.handle_transmitted().unwrap();
-//!                     }
-//!                 }
-//!             }
-//!         }
-//!         SyncRequest::Flush => {}
-//!         // No history is under way: the direct channel is not asked for.
-//!         other => panic!("{other:?}"),
-//!     }
-//! }
-//! assert_eq!(fetched, 2, "its inbox and its profile");
-//! assert_eq!(sent, 1, "its roster, once the round stored it");
-//! assert!(device.poll_event().is_none());
+//! let payload = phone.pairing_mut().poll_transmit().expect("the sealed persona");
+//! let PairingEvent::PersonaReceived(payload) = laptop.receive_pairing(&payload.bytes, now, &mut rng)?
+//! else { unreachable!() };
+//! let laptop_keys = DeviceKeys::generate("Laptop", now, &mut rng)?;
+//! let entry = laptop.join(&payload, &laptop_keys, now)?;
+//! // … the driver stores the persona, then:
+//! laptop.confirm_join(entry)?;
+//!
+//! let ack = laptop.pairing_mut().poll_transmit().expect("the acknowledgement");
+//! phone.receive_pairing(&ack.bytes, now, &mut rng)?;
+//! let roster = phone.sync().expect("a persona").messenger().roster();
+//! assert_eq!(roster.devices.len(), 2, "the laptop is on the roster");
+//! assert!(laptop.is_pairing_active(), "until the new roster reaches it");
+//! let fetches = laptop.pairing_fetches(now, Duration::from_secs(5));
+//! assert_eq!(fetches.len(), 1, "the source's replies");
+//! assert_eq!(fetches[0].wait, Duration::from_secs(5));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod direct;
-pub mod flush;
+pub mod sync;
 
-pub use flush::FlushRequest;
+pub use sync::flush::FlushRequest;
+pub use sync::{
+    DeviceEvent, Fetch, HistoryBlockStored, HistoryPath, PersonaSync, Save, SyncRequest, SyncStart,
+    HISTORY_BATCH,
+};
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
 use rand_core::CryptoRng;
 use thiserror::Error;
-use zeroize::Zeroizing;
 
-use crate::history::direct_link::{ChannelStatus, DirectLink};
-use crate::history::import::HistoryProgress;
-use crate::mailbox::envelope::Envelope;
-use crate::mailbox::keys::MailboxKeys;
 use crate::mailbox::transport::MailboxCursor;
 use crate::mailbox::MailboxAddress;
 use crate::messaging::reading::Reading;
-use crate::messaging::{MessagingError, MessagingEvent, Messenger};
-use crate::persona::Message;
-use crate::vault::MessageWrites;
+use crate::messaging::{MessagingError, Messenger};
+use crate::pairing::invitation::{Capabilities, PairingInvitation};
+use crate::pairing::messages::PersonaPayload;
+use crate::pairing::{Pairing, PairingError, PairingEvent};
+use crate::persona::{DeviceKeys, Persona};
+use crate::roster::{RosterDevice, SignedRoster};
 use crate::wire::WireError;
 
-/// History envelopes taken in one sync, from the mailbox or the direct channel: the
-/// history is never held whole.
-pub const HISTORY_BATCH: usize = 16;
-
-/// Why a sync step was refused.
+/// Why a device refused a step.
 #[derive(Debug, Error)]
 pub enum DeviceError {
     /// A `handle_*` call that answers no request of the round in progress.
     #[error("no such request is waiting for an answer in this sync")]
     NoSuchRequest,
+    /// A step that needs the persona, on a device that holds none (or keeps it locked).
+    #[error("create, unlock or link a persona first")]
+    NoPersona,
+    /// The pairing refused a step.
+    #[error(transparent)]
+    Pairing(#[from] PairingError),
     /// The messenger refused a step (a snapshot it could not write, say).
     #[error(transparent)]
     Messaging(#[from] MessagingError),
@@ -120,6 +98,8 @@ impl DeviceError {
     pub fn code(&self) -> &'static str {
         match self {
             DeviceError::NoSuchRequest => "no_such_request",
+            DeviceError::NoPersona => "no_persona",
+            DeviceError::Pairing(inner) => inner.code(),
             DeviceError::Messaging(inner) => inner.code(),
             DeviceError::Wire(inner) => inner.code(),
         }
@@ -174,606 +154,197 @@ impl Backoff {
     }
 }
 
-/// How a sync begins.
+/// The words a person confirmed on the source: the candidate they picked, or the words
+/// they typed.
 #[derive(Debug, Clone, Copy)]
-pub struct SyncStart {
-    /// The time, in milliseconds since the Unix epoch.
-    pub now_ms: u64,
-    /// How long the first mailbox may wait for news.
-    pub wait: Duration,
-    /// Whether history may come over a direct channel from the source (off: through the
-    /// mailbox only).
-    pub direct_history: bool,
-    /// The conversation whose history a direct channel should bring first (the one the
-    /// person opened).
-    pub first_conversation: Option<[u8; 16]>,
-    /// The driver's direct channel for this device's history, if it holds one. History
-    /// arriving on it (or waiting in it, closed) keeps the inbox from waiting.
-    pub channel: Option<ChannelStatus>,
+pub enum Approval<'a> {
+    /// The index of the candidate triple picked.
+    Candidate(usize),
+    /// The three words typed, separated by spaces.
+    Typed(&'a str),
 }
 
-/// What a sync asks its driver to do next.
-#[derive(Debug)]
-pub enum SyncRequest {
-    /// Read a mailbox; answer with [`Device::handle_fetched`].
-    Fetch(Fetch),
-    /// A direct channel asked for or answered by another device of the persona
-    /// ([`MessagingEvent::DirectRequested`], [`MessagingEvent::DirectAccepted`]), for the
-    /// driver's channels. Nothing to answer.
-    DirectSignal(MessagingEvent),
-    /// Take up to `max` frames the direct channel received (none without a channel);
-    /// answer with [`Device::handle_direct`] and the channel's status after.
-    TakeDirect {
-        /// At most this many frames: a history batch and the end of answer behind it.
-        max: usize,
-    },
-    /// Create a direct channel to the source and its WebRTC offer; answer with
-    /// [`Device::handle_direct_opened`].
-    OpenDirect,
-    /// Let the direct channel go: the mailbox carries the history, or none is left.
-    CloseDirect,
-    /// How is the direct channel now? Answer with [`Device::handle_direct_status`].
-    CheckDirect,
-    /// Send these bytes (a want: what this device still lacks) on the open direct channel;
-    /// answer with [`Device::handle_direct_sent`] once sent.
-    SendDirect(Vec<u8>),
-    /// Store the messenger's state and these messages in one write; answer with
-    /// [`Device::handle_saved`].
-    Save(Save),
-    /// Send what waits in the outbox: a whole [`flush`], started with
-    /// [`Device::start_flush`] (which leaves it to a flush already under way).
-    Flush,
-}
-
-/// A mailbox to read from `cursor`: until there is no more, or at least `enough` came.
-#[derive(Debug)]
-pub struct Fetch {
-    /// The mailbox, with the keys that authorise reading it.
-    pub mailbox: MailboxKeys,
-    /// A copy of the device's cursor: advanced by the read, it comes back with
-    /// [`Device::handle_fetched`]. A read that fails keeps the device's own.
-    pub cursor: MailboxCursor,
-    /// How long the nodes may hold the read open for news when there is none.
-    pub wait: Duration,
-    /// How many envelopes make the read stop early (a history batch), where it may.
-    pub enough: usize,
-}
-
-/// One write: the messenger's state (its outbox with it) and the messages that came.
-pub struct Save {
-    /// The messenger's snapshot: Olm ratchets, cursors, the outbox. Secret.
-    pub state: Zeroizing<Vec<u8>>,
-    /// What the outbox held when the state was taken; it may leave once stored.
-    pub mark: u64,
-    /// Messages that came live ([`MessageWrites::live`]).
-    pub live: Vec<Message>,
-    /// Messages from the persona's history ([`MessageWrites::history`]).
-    pub history: Vec<Message>,
-    /// Copies that conflicted with a message held ([`MessageWrites::conflicting`]).
-    pub conflicting: Vec<Message>,
-}
-
-impl Save {
-    /// The messages, as the vault takes them.
-    pub fn writes(&self) -> MessageWrites<'_> {
-        MessageWrites {
-            live: &self.live,
-            history: &self.history,
-            conflicting: &self.conflicting,
-        }
-    }
-}
-
-impl core::fmt::Debug for Save {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Save")
-            .field("state", &"<redacted>")
-            .field("mark", &self.mark)
-            .field("live", &self.live.len())
-            .field("history", &self.history.len())
-            .field("conflicting", &self.conflicting.len())
-            .finish()
-    }
-}
-
-/// How history arrived.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HistoryPath {
-    /// Over a WebRTC data channel from the source device.
-    Direct,
-    /// Through the DHT mailbox.
-    Mailbox,
-}
-
-impl HistoryPath {
-    /// `"direct"` or `"mailbox"`, as JS events name it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HistoryPath::Direct => "direct",
-            HistoryPath::Mailbox => "mailbox",
-        }
-    }
-}
-
-/// A history block that was imported and stored, with the transfer's progress after it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HistoryBlockStored {
-    /// The path the block came by.
-    pub via: HistoryPath,
-    /// How many of its messages the vault did not hold yet.
-    pub imported: usize,
-    /// The transfer's blocks, messages and bytes done and in total.
-    pub progress: HistoryProgress,
-    /// The rate since the import started (after a reload: since its first block then).
-    pub bytes_per_second: f64,
-    /// The time the rest needs at that rate; `None` while no rate is known.
-    pub seconds_remaining: Option<f64>,
-    /// Every block of the transfer is stored.
-    pub complete: bool,
-}
-
-/// What a sync brought.
-#[derive(Debug)]
-pub enum DeviceEvent {
-    /// What receiving an envelope of the inbox or a profile reported.
-    Messaging(MessagingEvent),
-    /// An envelope refused with its typed error: nothing stored changed.
-    Refused(MessagingError),
-    /// A history block stored.
-    HistoryBlock(HistoryBlockStored),
-    /// The direct channel could not be asked for or given a want; the mailbox carries on.
-    DirectFailed(DeviceError),
-}
-
-/// Where a round is: which answer it waits for.
-#[derive(Debug)]
-enum Stage {
-    Idle,
-    /// Listened mailboxes, fetched one after the other; what came waits to be received.
-    Listening {
-        mailboxes: Vec<MailboxKeys>,
-        next: usize,
-        arrived: Vec<(MailboxAddress, Envelope)>,
-    },
-    /// Frames asked of the direct channel, for this transfer.
-    Direct {
-        transfer_id: [u8; 16],
-    },
-    OpeningDirect,
-    CheckingDirect,
-    SendingWant,
-    History {
-        mailbox: MailboxAddress,
-        manifest_known: bool,
-    },
-    /// The write asked for; `live` messages came before the blocks' in it.
-    Saving {
-        live: usize,
-        blocks: Vec<TakenBlock>,
-    },
-}
-
-/// A history block taken in the round, before it is stored.
-#[derive(Debug)]
-struct TakenBlock {
-    messages: usize,
-    progress: HistoryProgress,
-    via: HistoryPath,
-}
-
-/// The round's messages, kept for the write and for counting what was new.
+/// One device: see the [module](self).
 #[derive(Debug, Default)]
-struct Taken {
-    live: Vec<Message>,
-    history: Vec<Message>,
-    conflicting: Vec<Message>,
-    blocks: Vec<TakenBlock>,
-}
-
-/// One linked device's messaging: see the [module](self).
-#[derive(Debug)]
 pub struct Device {
-    messenger: Messenger,
-    reading: Reading,
-    stage: Stage,
-    taken: Taken,
-    requests: VecDeque<SyncRequest>,
-    events: VecDeque<DeviceEvent>,
-    /// When the history import started, and how many bytes it held then.
-    history_clock: Option<(u64, u64)>,
-    now_ms: u64,
-    flush: flush::Flush,
-    direct: DirectLink,
-    direct_history: bool,
-    first_conversation: Option<[u8; 16]>,
-    /// The driver's channel as last reported.
-    channel: Option<ChannelStatus>,
+    pairing: Pairing,
+    /// How far each pairing mailbox has been read.
+    pairing_reading: Reading,
+    backoff: Backoff,
+    sync: Option<PersonaSync>,
 }
 
 impl Device {
-    /// A device around its messenger, its cursors at the start of every mailbox.
-    pub fn new(messenger: Messenger) -> Self {
-        Self {
-            messenger,
-            reading: Reading::default(),
-            stage: Stage::Idle,
-            taken: Taken::default(),
-            requests: VecDeque::new(),
-            events: VecDeque::new(),
-            history_clock: None,
-            now_ms: 0,
-            flush: flush::Flush::default(),
-            direct: DirectLink::default(),
-            direct_history: true,
-            first_conversation: None,
-            channel: None,
-        }
+    /// This device now holds a persona (created, unlocked, or restored): its sync.
+    pub fn hold(&mut self, sync: PersonaSync) {
+        self.sync = Some(sync);
     }
 
-    /// The messenger, to read: contacts, conversations, the roster.
-    pub fn messenger(&self) -> &Messenger {
-        &self.messenger
+    /// The persona's sync, while this device holds one.
+    pub fn sync(&self) -> Option<&PersonaSync> {
+        self.sync.as_ref()
     }
 
-    /// The messenger, for a person's actions between syncs (sending, reading, adding).
-    pub fn messenger_mut(&mut self) -> &mut Messenger {
-        &mut self.messenger
+    /// The persona's sync, for its rounds and a person's actions.
+    pub fn sync_mut(&mut self) -> Option<&mut PersonaSync> {
+        self.sync.as_mut()
     }
 
-    /// The cursors, for a driver that reads a mailbox outside a sync (an inbox the device
-    /// no longer listens on, say).
-    pub fn reading_mut(&mut self) -> &mut Reading {
-        &mut self.reading
+    /// Forgets the persona (until it is unlocked again) and any link in progress.
+    pub fn lock(&mut self) {
+        self.sync = None;
+        self.pairing = Pairing::Idle;
     }
 
-    /// Begins a sync; a round left unfinished (its driver failed) is dropped, and the
-    /// cursors stay where they were before its reads.
-    pub fn start_sync(&mut self, start: SyncStart) -> Result<(), DeviceError> {
-        self.requests.clear();
-        self.requests.push_back(SyncRequest::Flush);
-        self.taken = Taken::default();
-        self.now_ms = start.now_ms;
-        self.direct_history = start.direct_history;
-        self.first_conversation = start.first_conversation;
-        self.channel = start.channel;
-        let mailboxes = self.messenger.listening();
-        let wait = if start.direct_history && self.direct.flowing(start.channel) {
-            Duration::ZERO
-        } else {
-            start.wait
-        };
-        match mailboxes.first() {
-            Some(first) => {
-                let fetch = self.fetch(first, wait, usize::MAX);
-                self.requests.push_back(SyncRequest::Fetch(fetch));
-                self.stage = Stage::Listening {
-                    mailboxes,
-                    next: 0,
-                    arrived: Vec::new(),
-                };
-                Ok(())
-            }
-            None => self.drive_direct(),
-        }
+    /// The pairing, to read.
+    pub fn pairing(&self) -> &Pairing {
+        &self.pairing
     }
 
-    /// The next thing the driver must do, in order; `None` once the round is over.
-    pub fn poll_request(&mut self) -> Option<SyncRequest> {
-        self.requests.pop_front()
+    /// The pairing, for the steps that need nothing else of the device.
+    pub fn pairing_mut(&mut self) -> &mut Pairing {
+        &mut self.pairing
     }
 
-    /// What the person should see, in the order it happened.
-    pub fn poll_event(&mut self) -> Option<DeviceEvent> {
-        self.events.pop_front()
-    }
-
-    /// A [`SyncRequest::Fetch`] answered: the cursor it advanced and what it read.
-    pub fn handle_fetched(
+    /// Source: a fresh invitation, on the device that adds devices to the roster only.
+    pub fn show_invitation(
         &mut self,
-        cursor: MailboxCursor,
-        envelopes: Vec<Envelope>,
+        capabilities: Capabilities,
+        now: u64,
         rng: &mut impl CryptoRng,
+    ) -> Result<PairingInvitation, DeviceError> {
+        self.authority_roster()?;
+        Ok(self.pairing.show_invitation(capabilities, now, rng)?)
+    }
+
+    /// Source: the person confirmed the new device's words; the persona is sealed for it
+    /// only if they are right.
+    pub fn approve(
+        &mut self,
+        approval: Approval<'_>,
+        persona: &Persona,
+        now: u64,
     ) -> Result<(), DeviceError> {
-        match core::mem::replace(&mut self.stage, Stage::Idle) {
-            Stage::Listening {
-                mailboxes,
-                next,
-                mut arrived,
-            } => {
-                let Some(mailbox) = mailboxes.get(next) else {
-                    return Err(DeviceError::NoSuchRequest);
-                };
-                let address = mailbox.address();
-                self.reading.put_back(address, cursor);
-                arrived.extend(envelopes.into_iter().map(|envelope| (address, envelope)));
-                match mailboxes.get(next + 1) {
-                    Some(following) => {
-                        let fetch = self.fetch(following, Duration::ZERO, usize::MAX);
-                        self.requests.push_back(SyncRequest::Fetch(fetch));
-                        self.stage = Stage::Listening {
-                            mailboxes,
-                            next: next + 1,
-                            arrived,
-                        };
-                    }
-                    None => {
-                        self.receive(&mailboxes, arrived, rng);
-                        return self.drive_direct();
-                    }
-                }
-                Ok(())
-            }
-            Stage::History {
+        let roster = self.authority_roster()?;
+        let source = self.pairing.source_mut("approve")?;
+        match approval {
+            Approval::Candidate(index) => source.approve(index, persona, &roster, now)?,
+            Approval::Typed(words) => source.approve_typed(words, persona, &roster, now)?,
+        }
+        Ok(())
+    }
+
+    /// A message from the other device of the link. On the source, a completed link puts
+    /// the new device on the roster (the driver then stores it and offers the history).
+    pub fn receive_pairing(
+        &mut self,
+        bytes: &[u8],
+        now: u64,
+        rng: &mut impl CryptoRng,
+    ) -> Result<PairingEvent, DeviceError> {
+        let event = self.pairing.receive(bytes, now, rng)?;
+        if let PairingEvent::LinkCompleted(entry) = &event {
+            let sync = self.sync.as_mut().ok_or(DeviceError::NoPersona)?;
+            sync.messenger_mut().add_device(entry.clone(), rng)?;
+        }
+        Ok(event)
+    }
+
+    /// New device: joins the roster the persona came with, under this device's fresh
+    /// `keys`, before anything is stored (a roster the persona did not sign is refused
+    /// here). Returns this device's roster entry, for [`Device::confirm_join`] once the
+    /// driver stored the persona; [`Device::fail_join`] if it could not.
+    pub fn join(
+        &mut self,
+        payload: &PersonaPayload,
+        keys: &DeviceKeys,
+        now: u64,
+    ) -> Result<RosterDevice, DeviceError> {
+        let messenger = Messenger::join(&payload.persona, keys, &payload.roster)?;
+        let entry = messenger.roster_entry(now);
+        self.sync = Some(PersonaSync::new(messenger));
+        Ok(entry)
+    }
+
+    /// New device: the persona is stored; the source hears it, with this device's entry.
+    pub fn confirm_join(&mut self, entry: RosterDevice) -> Result<(), DeviceError> {
+        Ok(self.pairing.confirm_import(entry)?)
+    }
+
+    /// New device: the persona could not be joined or stored; the link fails, and the
+    /// source hears it.
+    pub fn fail_join(&mut self) -> Result<(), DeviceError> {
+        self.sync = None;
+        Ok(self.pairing.fail_import()?)
+    }
+
+    /// Whether the pairing's messages are still to be read: while a link is under way
+    /// and, on a new device that confirmed, until the roster naming it arrives, since the
+    /// source may still refuse its keys.
+    pub fn is_pairing_active(&self) -> bool {
+        let in_roster = self.sync.as_ref().is_some_and(|sync| {
+            let messenger = sync.messenger();
+            messenger.roster().device(&messenger.device_id()).is_some()
+        });
+        self.pairing.is_under_way(in_roster)
+    }
+
+    /// The pairing mailboxes to read at `now` (Unix seconds): only the first may wait
+    /// `wait` for news; the rest are read as they are. Answer each with
+    /// [`Device::handle_pairing_fetched`].
+    pub fn pairing_fetches(&self, now: u64, wait: Duration) -> Vec<Fetch> {
+        let mut wait = wait;
+        let mut fetches = Vec::new();
+        for mailbox in self.pairing.listening_mailboxes(now) {
+            fetches.push(Fetch {
+                cursor: self.pairing_reading.cursor(mailbox.address()),
                 mailbox,
-                manifest_known,
-            } => {
-                self.reading.put_back(mailbox, cursor);
-                let count = envelopes.len();
-                for envelope in envelopes {
-                    self.import_history(envelope.as_bytes(), HistoryPath::Mailbox);
-                }
-                self.reading
-                    .after_history_batch(mailbox, count, manifest_known);
-                self.save()
-            }
-            other => {
-                self.stage = other;
-                Err(DeviceError::NoSuchRequest)
-            }
+                wait: core::mem::replace(&mut wait, Duration::ZERO),
+                enough: usize::MAX,
+            });
         }
+        fetches
     }
 
-    /// A [`SyncRequest::Save`] answered: stored at `now_ms`, with, for each message in the
-    /// order of [`Save::writes`], whether the vault did not hold it yet.
-    pub fn handle_saved(
-        &mut self,
-        mark: u64,
-        new: &[bool],
-        now_ms: u64,
-    ) -> Result<(), DeviceError> {
-        let Stage::Saving { live, blocks } = core::mem::replace(&mut self.stage, Stage::Idle)
-        else {
-            return Err(DeviceError::NoSuchRequest);
-        };
-        self.messenger.outbox_mut().persisted(mark);
-        if self.wanted().is_some() {
-            self.stage = Stage::CheckingDirect;
-            self.requests.push_back(SyncRequest::CheckDirect);
+    /// A pairing mailbox was read up to `cursor`.
+    pub fn handle_pairing_fetched(&mut self, mailbox: MailboxAddress, cursor: MailboxCursor) {
+        self.pairing_reading.put_back(mailbox, cursor);
+    }
+
+    /// A network step (a pairing read, a sync round) ended at `now_ms`; failures make the
+    /// next try wait ([`Backoff`]).
+    pub fn handle_step_ended(&mut self, succeeded: bool, now_ms: u64) {
+        if succeeded {
+            self.backoff.handle_success();
         } else {
-            self.let_channel_go();
-            self.requests.push_back(SyncRequest::Flush);
-        }
-        let mut at = live;
-        for block in blocks {
-            let imported = new
-                .get(at..at + block.messages)
-                .map_or(0, |new| new.iter().filter(|new| **new).count());
-            at += block.messages;
-            let stored = self.block_stored(block, imported, now_ms);
-            self.events.push_back(DeviceEvent::HistoryBlock(stored));
-        }
-        Ok(())
-    }
-
-    fn fetch(&self, mailbox: &MailboxKeys, wait: Duration, enough: usize) -> Fetch {
-        Fetch {
-            mailbox: mailbox.clone(),
-            cursor: self.reading.cursor(mailbox.address()),
-            wait,
-            enough,
+            self.backoff.handle_failure(now_ms);
         }
     }
 
-    fn receive(
-        &mut self,
-        listening: &[MailboxKeys],
-        arrived: Vec<(MailboxAddress, Envelope)>,
-        rng: &mut impl CryptoRng,
-    ) {
-        for (mailbox, envelope) in arrived {
-            match self.messenger.receive(mailbox, &envelope, rng) {
-                Ok(events) => {
-                    for event in events {
-                        self.reading.after_event(&event, listening);
-                        match &event {
-                            MessagingEvent::Message { message, .. } => {
-                                self.taken.live.push(message.clone());
-                            }
-                            MessagingEvent::ConflictingCopy { message, .. } => {
-                                self.taken.conflicting.push(message.clone());
-                            }
-                            MessagingEvent::HistoryOffered { .. } => {
-                                // A new transfer: its rate is counted from now, and its
-                                // channels are asked for afresh.
-                                self.history_clock = Some((self.now_ms, 0));
-                                self.restart_direct();
-                            }
-                            MessagingEvent::DirectRequested { .. } if !self.direct_history => {}
-                            MessagingEvent::DirectRequested { .. }
-                            | MessagingEvent::DirectAccepted { .. } => {
-                                self.requests
-                                    .push_back(SyncRequest::DirectSignal(event.clone()));
-                            }
-                            _ => {}
-                        }
-                        self.events.push_back(DeviceEvent::Messaging(event));
-                    }
-                }
-                Err(error) => self.events.push_back(DeviceEvent::Refused(error)),
-            }
-        }
+    /// When (milliseconds since the Unix epoch) this device has something to do that no
+    /// call brings: a failed network step to try again, or a pairing step's deadline.
+    /// Only times still ahead of `now_ms`: a deadline already past is the next pairing
+    /// read's to act on.
+    pub fn poll_timeout(&self, now_ms: u64) -> Option<u64> {
+        let deadline = self
+            .pairing
+            .poll_timeout()
+            .map(|secs| secs.saturating_mul(1000))
+            .filter(|&at| at > now_ms);
+        deadline
+            .into_iter()
+            .chain(self.backoff.poll_timeout(now_ms))
+            .min()
     }
 
-    fn import_history(&mut self, bytes: &[u8], via: HistoryPath) {
-        match self.messenger.receive_history(bytes) {
-            Ok(events) => {
-                for event in events {
-                    if let MessagingEvent::HistoryImported { messages, progress } = event {
-                        self.taken.blocks.push(TakenBlock {
-                            messages: messages.len(),
-                            progress,
-                            via,
-                        });
-                        self.taken.history.extend(messages);
-                    }
-                }
-            }
-            Err(error) => self.events.push_back(DeviceEvent::Refused(error)),
-        }
-    }
-
-    fn save(&mut self) -> Result<(), DeviceError> {
-        let state = self.messenger.snapshot()?;
-        let mark = self.messenger.outbox().mark();
-        let taken = core::mem::take(&mut self.taken);
-        self.stage = Stage::Saving {
-            live: taken.live.len(),
-            blocks: taken.blocks,
-        };
-        self.requests.push_back(SyncRequest::Save(Save {
-            state,
-            mark,
-            live: taken.live,
-            history: taken.history,
-            conflicting: taken.conflicting,
-        }));
-        Ok(())
-    }
-
-    fn block_stored(
-        &mut self,
-        block: TakenBlock,
-        imported: usize,
-        now_ms: u64,
-    ) -> HistoryBlockStored {
-        let progress = block.progress;
-        let (started_ms, bytes_at_start) = *self
-            .history_clock
-            .get_or_insert((now_ms, progress.bytes_done));
-        let complete = progress.blocks_done == progress.blocks_total;
-        if complete {
-            self.history_clock = None;
-        }
-        let seconds = now_ms.saturating_sub(started_ms) as f64 / 1000.0;
-        let bytes_per_second = if seconds > 0.0 {
-            progress.bytes_done.saturating_sub(bytes_at_start) as f64 / seconds
+    /// The signed roster, on the device that may add one to it: any other is no source.
+    fn authority_roster(&self) -> Result<SignedRoster, DeviceError> {
+        let sync = self.sync.as_ref().ok_or(DeviceError::NoPersona)?;
+        let messenger = sync.messenger();
+        if messenger.holds_authority() {
+            Ok(messenger.signed_roster().clone())
         } else {
-            0.0
-        };
-        let remaining = progress.bytes_total.saturating_sub(progress.bytes_done) as f64;
-        let seconds_remaining = if complete {
-            Some(0.0)
-        } else if bytes_per_second > 0.0 {
-            Some(remaining / bytes_per_second)
-        } else {
-            None
-        };
-        HistoryBlockStored {
-            via: block.via,
-            imported,
-            progress,
-            bytes_per_second,
-            seconds_remaining,
-            complete,
+            Err(MessagingError::NotAuthority.into())
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::persona::{DeviceKeys, Persona};
-    use crate::testing::SeededRng;
-
-    fn device(rng: &mut SeededRng) -> Device {
-        let persona = Persona::create("Ada", 1, rng).expect("a persona");
-        let keys = DeviceKeys::generate("Laptop", 1, rng).expect("keys");
-        Device::new(Messenger::create(&persona, &keys, 1, rng).expect("a messenger"))
-    }
-
-    fn start(device: &mut Device) {
-        device
-            .start_sync(SyncStart {
-                now_ms: 1_000,
-                wait: Duration::from_secs(2),
-                direct_history: true,
-                first_conversation: None,
-                channel: None,
-            })
-            .expect("started");
-    }
-
-    /// A round sends what waits before it reads.
-    fn first_fetch(device: &mut Device) -> Fetch {
-        assert!(matches!(device.poll_request(), Some(SyncRequest::Flush)));
-        match device.poll_request() {
-            Some(SyncRequest::Fetch(fetch)) => fetch,
-            other => panic!("a fetch next, not {other:?}"),
-        }
-    }
-
-    #[test]
-    fn an_answer_to_no_request_is_refused_and_changes_nothing() {
-        let mut rng = SeededRng::new(1);
-        let mut device = device(&mut rng);
-        assert!(matches!(
-            device.handle_saved(0, &[], 0),
-            Err(DeviceError::NoSuchRequest)
-        ));
-        start(&mut device);
-        assert!(matches!(
-            device.handle_direct(None, Vec::new(), 1_000),
-            Err(DeviceError::NoSuchRequest)
-        ));
-        // The round goes on where it was: the first fetch is still the one asked for.
-        let fetch = first_fetch(&mut device);
-        assert_eq!(fetch.mailbox, device.messenger().listening()[0]);
-        assert!(device
-            .handle_fetched(fetch.cursor, Vec::new(), &mut rng)
-            .is_ok());
-    }
-
-    #[test]
-    fn only_the_first_mailbox_waits() {
-        let mut rng = SeededRng::new(2);
-        let mut device = device(&mut rng);
-        start(&mut device);
-        let mut waits = Vec::new();
-        while let Some(request) = device.poll_request() {
-            match request {
-                SyncRequest::Fetch(fetch) => {
-                    waits.push(fetch.wait);
-                    device
-                        .handle_fetched(fetch.cursor, Vec::new(), &mut rng)
-                        .expect("asked for");
-                }
-                SyncRequest::Save(save) => {
-                    device
-                        .handle_saved(save.mark, &[], 1_000)
-                        .expect("asked for");
-                }
-                SyncRequest::Flush => {}
-                other => panic!("no history: {other:?}"),
-            }
-        }
-        assert_eq!(waits, [Duration::from_secs(2), Duration::ZERO]);
-    }
-
-    #[test]
-    fn a_round_its_driver_gave_up_leaves_the_cursors_as_they_were() {
-        let mut rng = SeededRng::new(3);
-        let mut device = device(&mut rng);
-        start(&mut device);
-        let fetch = first_fetch(&mut device);
-        let mut advanced = fetch.cursor;
-        advanced.advance(b"node", 5);
-        // The read failed after a page: the driver drops the round and starts another.
-        start(&mut device);
-        let again = first_fetch(&mut device);
-        assert_eq!(
-            again.cursor.position(b"node"),
-            0,
-            "read again, nothing skipped"
-        );
     }
 }

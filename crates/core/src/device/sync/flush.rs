@@ -1,9 +1,9 @@
 //! The outbox flush: what leaves the device, in order, and when the outbox is stored again.
 //!
 //! A flush runs beside a sync round, since the page may send while a sync waits for news,
-//! and one at a time: [`Device::start_flush`] refuses a second while one is under way, so
+//! and one at a time: [`PersonaSync::start_flush`] refuses a second while one is under way, so
 //! no envelope is put twice at once. The driver takes each [`FlushRequest`] from
-//! [`Device::poll_transmit`] and answers it; the flush ends when that gives `None`.
+//! [`PersonaSync::poll_transmit`] and answers it; the flush ends when that gives `None`.
 //!
 //! The order is the outbox's: envelopes stored in a snapshot, the oldest first, then
 //! history blocks once the manifest and offer naming them are out. After the puts, the
@@ -12,7 +12,7 @@
 //! ends the flush: what waits stays for the next one.
 //!
 //! ```
-//! use phantom_core::device::{Device, FlushRequest};
+//! use phantom_core::device::{PersonaSync, FlushRequest};
 //! use phantom_core::messaging::Messenger;
 //! use phantom_core::persona::{DeviceKeys, Persona};
 //! use phantom_core::testing::SeededRng;
@@ -20,7 +20,7 @@
 //! let mut rng = SeededRng::new(1);
 //! let persona = Persona::create("Ada", 1, &mut rng).unwrap();
 //! let keys = DeviceKeys::generate("Laptop", 1, &mut rng).unwrap();
-//! let mut device = Device::new(Messenger::create(&persona, &keys, 1, &mut rng).unwrap());
+//! let mut device = PersonaSync::new(Messenger::create(&persona, &keys, 1, &mut rng).unwrap());
 //! // A new persona publishes its roster; nothing leaves before a snapshot holds it.
 //! let stored = device.messenger().outbox().mark();
 //! device.messenger_mut().outbox_mut().persisted(stored);
@@ -44,14 +44,14 @@
 
 use zeroize::Zeroizing;
 
-use super::{Device, DeviceError, Save};
+use super::{DeviceError, PersonaSync, Save};
 use crate::messaging::outbox::{HistoryPublication, PendingEnvelope};
 
 /// What a flush asks its driver to do next.
 #[derive(Debug)]
 pub enum FlushRequest {
-    /// Put this envelope in its mailbox; answer with [`Device::handle_transmitted`] once a
-    /// write quorum stored it, or [`Device::handle_transmit_failed`].
+    /// Put this envelope in its mailbox; answer with [`PersonaSync::handle_transmitted`] once a
+    /// write quorum stored it, or [`PersonaSync::handle_transmit_failed`].
     Envelope(PendingEnvelope),
     /// Put block `index` of this transfer, read from the vault, in the transfer's mailbox;
     /// answer as for an envelope.
@@ -62,7 +62,7 @@ pub enum FlushRequest {
         index: u32,
     },
     /// Store the messenger's state as the puts left its outbox (no messages); answer with
-    /// [`Device::handle_flush_saved`].
+    /// [`PersonaSync::handle_flush_saved`].
     Save(Save),
 }
 
@@ -86,7 +86,7 @@ pub(super) enum Flush {
     Saving,
 }
 
-impl Device {
+impl PersonaSync {
     /// Begins a flush; `false` (and nothing to do) while another is under way.
     pub fn start_flush(&mut self) -> bool {
         if !matches!(self.flush, Flush::Idle) {
@@ -233,10 +233,10 @@ mod tests {
     use crate::persona::{DeviceKeys, Persona};
     use crate::testing::SeededRng;
 
-    fn device(rng: &mut SeededRng) -> Device {
+    fn device(rng: &mut SeededRng) -> PersonaSync {
         let persona = Persona::create("Ada", 1, rng).expect("a persona");
         let keys = DeviceKeys::generate("Laptop", 1, rng).expect("keys");
-        Device::new(Messenger::create(&persona, &keys, 1, rng).expect("a messenger"))
+        PersonaSync::new(Messenger::create(&persona, &keys, 1, rng).expect("a messenger"))
     }
 
     #[test]

@@ -6,11 +6,13 @@
 
 use rand_core::CryptoRng;
 
-use super::{Device, DeviceError, DeviceEvent, HistoryPath, Stage, SyncRequest, HISTORY_BATCH};
+use super::{
+    DeviceError, DeviceEvent, HistoryPath, PersonaSync, Stage, SyncRequest, HISTORY_BATCH,
+};
 use crate::history::direct::{is_end_of_answer, WantFrame};
 use crate::history::direct_link::{ChannelStatus, DirectStep};
 
-impl Device {
+impl PersonaSync {
     /// After the inbox: the direct channel's frames are taken when a transfer is under way
     /// and direct history is on; otherwise the channel goes and the mailbox carries it.
     pub(super) fn drive_direct(&mut self) -> Result<(), DeviceError> {
@@ -217,7 +219,7 @@ mod tests {
 
     impl Driver {
         /// One sync round; the requests it made, by name.
-        fn round(&mut self, device: &mut Device, rng: &mut SeededRng) -> Vec<&'static str> {
+        fn round(&mut self, device: &mut PersonaSync, rng: &mut SeededRng) -> Vec<&'static str> {
             device
                 .start_sync(SyncStart {
                     now_ms: self.now_ms,
@@ -292,7 +294,7 @@ mod tests {
 
     /// A source device `a` that offered its history to the new device `b`, the offer on
     /// the network.
-    fn offered(rng: &mut SeededRng) -> (Messenger, Device, Driver) {
+    fn offered(rng: &mut SeededRng) -> (Messenger, PersonaSync, Driver) {
         let persona = Persona::create("Ada", 0, rng).expect("a persona");
         let keys = |name: &str, rng: &mut SeededRng| DeviceKeys::generate(name, 0, rng);
         let mut a =
@@ -313,7 +315,7 @@ mod tests {
             now_ms: 10_000,
             ..Driver::default()
         };
-        (a, Device::new(b), driver)
+        (a, PersonaSync::new(b), driver)
     }
 
     #[test]
