@@ -312,10 +312,24 @@ async fn a_network_cut_during_the_transfer_is_reported_and_loses_nothing() {
     assert_eq!(laptop.state(), "awaiting_approval");
     assert_eq!(laptop.fingerprint(), None, "nothing half-imported");
 
+    // While the network is gone, the app's loop is told to wait longer after each failed
+    // step (1 s, then 2 s, …), not to spin.
+    phone.poll_network(0).await.expect_err("no network");
+    let first = phone.poll_timeout().expect("a time to try again");
+    assert!(first > 0.0 && first <= 1000.0, "{first} ms");
+    phone.poll_network(0).await.expect_err("no network");
+    let second = phone.poll_timeout().expect("a time to try again");
+    assert!(second > 1000.0 && second <= 2000.0, "{second} ms");
+
     // The network comes back: the same sealed payload goes out and the link completes.
     phone
         .connect_network(test_nodes(), None, None)
         .expect("reconnects");
+    phone.poll_network(0).await.expect("the network is back");
+    assert!(
+        phone.poll_timeout().is_none_or(|ms| ms > 2000.0),
+        "a step that succeeds starts the waits over"
+    );
     deliver_until(&phone, &laptop, "persona_imported")
         .await
         .expect("the persona arrives");

@@ -411,7 +411,7 @@ impl SyncManager {
 
     /// The pairing state: `idle`, `inviting`, `negotiating`, `awaiting_approval`,
     /// `transferring`, `completed`, `failed` or `cancelled`.
-    #[wasm_bindgen(getter)]
+    #[wasm_bindgen(getter, unchecked_return_type = "PairingState")]
     pub fn state(&self) -> String {
         self.sync_state().name().to_owned()
     }
@@ -424,7 +424,7 @@ impl SyncManager {
     }
 
     /// Why the pairing failed, when `state` is `failed`.
-    #[wasm_bindgen(getter, js_name = failureReason)]
+    #[wasm_bindgen(getter, js_name = failureReason, unchecked_return_type = "FailureReason | undefined")]
     pub fn failure_reason(&self) -> Option<String> {
         let reason = self.device.borrow().pairing().failure_reason();
         reason.map(|reason| reason.code().to_owned())
@@ -588,6 +588,7 @@ impl SyncManager {
     /// Any message from the other device; returns what it meant: `request_received`
     /// (source: read `wordChoice`), `persona_imported` (target), `link_completed` (source)
     /// or `aborted` (read `failureReason`).
+    #[wasm_bindgen(unchecked_return_type = "PairingOutcome")]
     pub async fn receive(&self, bytes: Vec<u8>) -> Result<String, JsValue> {
         if self.importing.get() {
             return Err(FacadeError::new(

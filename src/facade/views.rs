@@ -1,12 +1,27 @@
 //! What JS reads from the messaging half: events and rows as Rust types. Their TypeScript
 //! declarations are generated from these definitions (tsify) into `pkg/phantom_sync.d.ts`,
 //! so `syncMessages()` is typed `Promise<SyncEvent[]>` and a TypeScript user can `switch`
-//! on `event.type`; the values cross with serde-wasm-bindgen. Ids and keys are hex;
-//! times are milliseconds since the Unix epoch unless a name says otherwise.
+//! on `event.type`; the values cross as JSON (see [`to_js`]). Ids and keys are hex;
+//! times are milliseconds since the Unix epoch unless a name says otherwise. The pairing's
+//! strings are unions of their literals (`PairingState`, `FailureReason`,
+//! `PairingOutcome`), written out below next to the Rust names they list.
 
 use serde::Serialize;
 use tsify::Tsify;
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
+
+/// The pairing's names as TypeScript unions: `SyncState::name`, `FailureReason::code`, and
+/// what `SyncManager.receive` reports. Declarations only: nothing of it is in the wasm.
+#[wasm_bindgen(typescript_custom_section)]
+const PAIRING_TYPES: &str = r#"
+/** Where a link stands: `SyncManager.state`. */
+export type PairingState = "idle" | "inviting" | "negotiating" | "awaiting_approval" | "transferring" | "completed" | "failed" | "cancelled";
+/** Why a link failed: `SyncManager.failureReason`. */
+export type FailureReason = "invitation_expired" | "words_rejected" | "peer_cancelled" | "import_failed" | "invitation_used" | "network_lost" | "device_rejected";
+/** What a message from the other device meant: `SyncManager.receive`. */
+export type PairingOutcome = "request_received" | "persona_imported" | "link_completed" | "aborted" | "turned_away";
+"#;
 
 /// One thing a sync changed, told apart by `type`.
 #[derive(Debug, Serialize, Tsify)]

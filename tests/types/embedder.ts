@@ -1,7 +1,15 @@
 // An embedder written in TypeScript against the package's generated declarations
 // (`pkg/phantom_sync.d.ts`): `tsc` must accept it. The switch is exhaustive, so a kind
 // of event added in Rust without being handled here, or a field renamed, fails the build.
-import { SyncManager, type SyncEvent, type MessageView, type DeviceView } from "../../pkg/phantom_sync.js";
+import {
+  SyncManager,
+  type SyncEvent,
+  type MessageView,
+  type DeviceView,
+  type PairingState,
+  type PairingOutcome,
+  type FailureReason,
+} from "../../pkg/phantom_sync.js";
 
 function describe(event: SyncEvent): string {
   switch (event.type) {
@@ -53,4 +61,35 @@ export async function follow(manager: SyncManager): Promise<string[]> {
     `${stats.stored + stats.notStored} puts, ${waiting.envelopes} waiting, next in ${next ?? "—"} ms`,
     ...manager.conversations().map((c) => `${c.title}: ${c.lastBody ?? ""}`),
   ];
+}
+
+// The pairing's strings are unions too: a state added in Rust and not here fails the build.
+function linkStep(manager: SyncManager): string {
+  const state: PairingState = manager.state;
+  switch (state) {
+    case "idle":
+      return "not linking";
+    case "inviting":
+    case "negotiating":
+    case "awaiting_approval":
+    case "transferring":
+      return `linking: ${state}`;
+    case "completed":
+      return "linked";
+    case "failed": {
+      const reason: FailureReason | undefined = manager.failureReason;
+      return `failed: ${reason ?? "unknown"}`;
+    }
+    case "cancelled":
+      return "cancelled";
+    default: {
+      const unhandled: never = state;
+      return unhandled;
+    }
+  }
+}
+
+export async function deliver(manager: SyncManager, bytes: Uint8Array): Promise<string> {
+  const outcome: PairingOutcome = await manager.receive(bytes);
+  return outcome === "request_received" ? `asked by ${manager.wordChoice?.deviceName}` : linkStep(manager);
 }

@@ -50,7 +50,8 @@ pub enum FailureReason {
 }
 
 impl FailureReason {
-    /// A stable, machine-readable code, the same in Rust and JS (`failureReason`).
+    /// A stable, machine-readable code, the same in Rust and JS (`failureReason`; the
+    /// package's TypeScript lists them as `FailureReason`).
     pub fn code(&self) -> &'static str {
         match self {
             FailureReason::InvitationExpired => "invitation_expired",
@@ -102,7 +103,8 @@ pub enum SyncState {
 }
 
 impl SyncState {
-    /// A stable name for the UI and for JS (`"awaiting_approval"`, …).
+    /// A stable name for the UI and for JS (`"awaiting_approval"`, …; the package's
+    /// TypeScript lists them as `PairingState`).
     pub fn name(&self) -> &'static str {
         match self {
             SyncState::Idle => "idle",
