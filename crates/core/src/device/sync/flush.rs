@@ -226,18 +226,11 @@ impl Save {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::device;
     use super::*;
     use crate::mailbox::keys::MailboxKeys;
     use crate::mailbox::Transmit;
-    use crate::messaging::Messenger;
-    use crate::persona::{DeviceKeys, Persona};
     use crate::testing::SeededRng;
-
-    fn device(rng: &mut SeededRng) -> PersonaSync {
-        let persona = Persona::create("Ada", 1, rng).expect("a persona");
-        let keys = DeviceKeys::generate("Laptop", 1, rng).expect("keys");
-        PersonaSync::new(Messenger::create(&persona, &keys, 1, rng).expect("a messenger"))
-    }
 
     #[test]
     fn nothing_leaves_before_a_snapshot_holds_it() {

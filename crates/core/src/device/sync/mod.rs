@@ -613,7 +613,8 @@ mod tests {
     use crate::persona::{DeviceKeys, Persona};
     use crate::testing::SeededRng;
 
-    fn device(rng: &mut SeededRng) -> PersonaSync {
+    /// A new persona's first device.
+    pub(super) fn device(rng: &mut SeededRng) -> PersonaSync {
         let persona = Persona::create("Ada", 1, rng).expect("a persona");
         let keys = DeviceKeys::generate("Laptop", 1, rng).expect("keys");
         PersonaSync::new(Messenger::create(&persona, &keys, 1, rng).expect("a messenger"))
