@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use phantom_sync::history::export::{HistoryExport, DEFAULT_BLOCK_SIZE};
 use phantom_sync::history::import::HistoryImport;
 use phantom_sync::history::manifest::Manifest;
+use phantom_sync::history::TransferId;
 use phantom_sync::persona::{Message, MessageId, Sender};
 use phantom_sync::secret::Secret;
 use phantom_sync::testing::SeededRng;
@@ -45,7 +46,7 @@ struct Exported {
 fn export() -> Exported {
     let mut rng = SeededRng::new(10);
     let key = Secret::generate(&mut rng);
-    let mut export = HistoryExport::new(&key, DEFAULT_BLOCK_SIZE, [4; 16]);
+    let mut export = HistoryExport::new(&key, DEFAULT_BLOCK_SIZE, TransferId::from_bytes([4; 16]));
     let mut blocks = Vec::new();
     for (id, count) in [(3u8, 5_000u32), (2, 3_000), (1, 2_000)] {
         blocks.extend(

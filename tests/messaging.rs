@@ -548,8 +548,12 @@ fn a_direct_channel_is_asked_for_and_answered_only_between_the_transfer_s_two_de
         Err(MessagingError::NoHistoryTransfer)
     );
     assert_eq!(
-        a.accept_direct(&[0; 16], "v=0".into(), &mut rng)
-            .map(|_| ()),
+        a.accept_direct(
+            &phantom_sync::history::TransferId::from_bytes([0; 16]),
+            "v=0".into(),
+            &mut rng
+        )
+        .map(|_| ()),
         Err(MessagingError::UnknownTransfer)
     );
 }

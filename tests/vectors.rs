@@ -286,6 +286,7 @@ const MESSAGING_VECTORS: &str = include_str!("vectors/messaging-v1.json");
 
 fn compute_messaging() -> Value {
     use phantom_sync::history::direct::{end_of_answer, DirectSignal, WantFrame};
+    use phantom_sync::history::TransferId;
     use phantom_sync::messaging::messenger::{contact_id, conversation_id, profile_keys};
     use phantom_sync::messaging::sealed::{
         body_digest, encrypt_content, ContactCard, Content, InboxItem, ReadState, SealedMessage,
@@ -296,7 +297,7 @@ fn compute_messaging() -> Value {
     use rand_core::Rng;
 
     let direct_signal = |sdp: &str| DirectSignal {
-        transfer_id: filled(0xe1),
+        transfer_id: TransferId::from_bytes(filled(0xe1)),
         sdp: sdp.into(),
     };
 
@@ -389,9 +390,9 @@ fn compute_messaging() -> Value {
             "direct_accept": hex::encode(&*Content::DirectAccept(direct_signal("v=0 answer")).encode().expect("encodes")),
             "leave": hex::encode(&*Content::Leave.encode().expect("encodes")),
         },
-        "history_end_of_answer": hex::encode(end_of_answer(&filled(0xe1))),
+        "history_end_of_answer": hex::encode(end_of_answer(&TransferId::from_bytes(filled(0xe1)))),
         "history_want": hex::encode(WantFrame {
-            transfer_id: filled(0xe1),
+            transfer_id: TransferId::from_bytes(filled(0xe1)),
             manifest_known: true,
             received: vec![0, 2, 3],
             first: Some(filled(0xc0)),

@@ -214,7 +214,7 @@ impl SyncManager {
     /// channel in the background, as fast as the channel drains.
     pub(super) async fn direct_requested(
         &self,
-        transfer_id: &[u8; 16],
+        transfer_id: &crate::history::TransferId,
         offer: &str,
     ) -> Result<(), FacadeError> {
         let Some(server) = self.with_messenger(|m| Ok(m.direct_server(transfer_id)))? else {

@@ -739,7 +739,7 @@ impl SyncManager {
                 epoch: *epoch,
             },
             MessagingEvent::HistoryOffered { transfer_id } => SyncEvent::HistoryOffered {
-                transfer_id: hex(transfer_id),
+                transfer_id: hex(transfer_id.as_bytes()),
             },
             // The device takes history in its sync and reports each block once stored
             // (`DeviceEvent::HistoryBlock`); this is the block as it was read.
@@ -762,12 +762,12 @@ impl SyncManager {
             },
             MessagingEvent::DirectRequested { transfer_id, .. } => {
                 SyncEvent::HistoryChannelRequested {
-                    transfer_id: hex(transfer_id),
+                    transfer_id: hex(transfer_id.as_bytes()),
                 }
             }
             MessagingEvent::DirectAccepted { transfer_id, .. } => {
                 SyncEvent::HistoryChannelAccepted {
-                    transfer_id: hex(transfer_id),
+                    transfer_id: hex(transfer_id.as_bytes()),
                 }
             }
             MessagingEvent::Gap {

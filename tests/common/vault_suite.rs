@@ -1,6 +1,7 @@
 //! The vault conformance suite: every test runs against each store implementation —
 //! `MemoryStore` natively, IndexedDB in headless Chromium.
 
+use phantom_sync::history::TransferId;
 use phantom_sync::mailbox::MailboxAddress;
 use phantom_sync::persona::{
     Contact, Conversation, DeviceKeys, Message, MessageId, Persona, Sender, SyncCursor,
@@ -284,25 +285,50 @@ pub async fn history_blocks_are_kept_until_deleted<F: Fixture>(fixture: &F) {
     let vault = imported(fixture, "history_blocks", &mut w).await;
     let blocks = [vec![1u8; 100], vec![2u8; 200], vec![3u8; 50]];
     vault
-        .put_history_blocks(&[5; 16], 0, &blocks[..2], &mut w.rng)
+        .put_history_blocks(
+            &TransferId::from_bytes([5; 16]),
+            0,
+            &blocks[..2],
+            &mut w.rng,
+        )
         .await
         .expect("stored");
     vault
-        .put_history_blocks(&[5; 16], 2, &blocks[2..], &mut w.rng)
+        .put_history_blocks(
+            &TransferId::from_bytes([5; 16]),
+            2,
+            &blocks[2..],
+            &mut w.rng,
+        )
         .await
         .expect("stored");
     for (index, block) in blocks.iter().enumerate() {
         assert_eq!(
             vault
-                .history_block(&[5; 16], index as u32)
+                .history_block(&TransferId::from_bytes([5; 16]), index as u32)
                 .await
                 .expect("read"),
             Some(block.clone())
         );
     }
-    assert_eq!(vault.history_block(&[6; 16], 0).await.expect("read"), None);
-    vault.delete_history(&[5; 16], 3).await.expect("deleted");
-    assert_eq!(vault.history_block(&[5; 16], 1).await.expect("read"), None);
+    assert_eq!(
+        vault
+            .history_block(&TransferId::from_bytes([6; 16]), 0)
+            .await
+            .expect("read"),
+        None
+    );
+    vault
+        .delete_history(&TransferId::from_bytes([5; 16]), 3)
+        .await
+        .expect("deleted");
+    assert_eq!(
+        vault
+            .history_block(&TransferId::from_bytes([5; 16]), 1)
+            .await
+            .expect("read"),
+        None
+    );
 }
 
 pub async fn a_first_schema_vault_is_brought_up_to_date<F: Fixture>(fixture: &F) {
@@ -324,7 +350,7 @@ pub async fn a_first_schema_vault_is_brought_up_to_date<F: Fixture>(fixture: &F)
         Ok(Some(phantom_sync::vault::schema::SCHEMA_VERSION))
     );
     vault
-        .put_history_blocks(&[1; 16], 0, &[vec![9]], &mut w.rng)
+        .put_history_blocks(&TransferId::from_bytes([1; 16]), 0, &[vec![9]], &mut w.rng)
         .await
         .expect("the new store is there");
 }

@@ -51,6 +51,7 @@
 
 use crate::history::manifest::{Manifest, MAX_BLOCKS};
 use crate::history::HistoryError;
+use crate::history::TransferId;
 use crate::wire::{Reader, WireError, Writer};
 
 /// The longest session description a signal may carry.
@@ -65,12 +66,17 @@ const END_FORMAT_VERSION: u8 = 1;
 
 /// What the source sends after the last envelope of an answer to a want: the new device
 /// sends a new want if something it needs did not arrive whole.
-pub fn end_of_answer(transfer_id: &[u8; 16]) -> Vec<u8> {
-    [END_MAGIC.as_slice(), &[END_FORMAT_VERSION], transfer_id].concat()
+pub fn end_of_answer(transfer_id: &TransferId) -> Vec<u8> {
+    [
+        END_MAGIC.as_slice(),
+        &[END_FORMAT_VERSION],
+        transfer_id.as_bytes(),
+    ]
+    .concat()
 }
 
 /// Whether `frame` is the end of an answer for `transfer_id`.
-pub fn is_end_of_answer(frame: &[u8], transfer_id: &[u8; 16]) -> bool {
+pub fn is_end_of_answer(frame: &[u8], transfer_id: &TransferId) -> bool {
     frame == end_of_answer(transfer_id).as_slice()
 }
 
@@ -79,7 +85,7 @@ pub fn is_end_of_answer(frame: &[u8], transfer_id: &[u8; 16]) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirectSignal {
     /// The transfer the channel is for.
-    pub transfer_id: [u8; 16],
+    pub transfer_id: TransferId,
     /// The session description (SDP) as the browser gave it, at most [`MAX_SDP_LEN`] bytes.
     pub sdp: String,
 }
@@ -88,14 +94,14 @@ impl DirectSignal {
     /// Appends the transfer id, then the SDP as a length-prefixed string; fails if the SDP
     /// is longer than [`MAX_SDP_LEN`].
     pub fn write(&self, w: &mut Writer) -> Result<(), WireError> {
-        w.put_bytes(&self.transfer_id);
+        w.put_bytes(self.transfer_id.as_bytes());
         w.put_string("sdp", &self.sdp, MAX_SDP_LEN)
     }
 
     /// Reads what [`DirectSignal::write`] wrote; refuses an SDP longer than [`MAX_SDP_LEN`].
     pub fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
         Ok(Self {
-            transfer_id: r.array("transfer_id")?,
+            transfer_id: TransferId::from_bytes(r.array("transfer_id")?),
             sdp: r.string("sdp", MAX_SDP_LEN)?,
         })
     }
@@ -107,7 +113,7 @@ impl DirectSignal {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WantFrame {
     /// The transfer asked about; the source refuses a want for another one.
-    pub transfer_id: [u8; 16],
+    pub transfer_id: TransferId,
     /// Whether the new device holds the manifest already, so it is not sent again.
     pub manifest_known: bool,
     /// Manifest indices of the blocks already imported, at most [`MAX_BLOCKS`] of them.
@@ -124,7 +130,7 @@ impl WantFrame {
         let mut w = Writer::new();
         w.put_bytes(WANT_MAGIC);
         w.put_u8(WANT_FORMAT_VERSION);
-        w.put_bytes(&self.transfer_id);
+        w.put_bytes(self.transfer_id.as_bytes());
         w.put_u8(u8::from(self.manifest_known));
         w.put_count("received", self.received.len(), MAX_BLOCKS)?;
         for index in &self.received {
@@ -145,7 +151,7 @@ impl WantFrame {
     pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
         let mut r = Reader::new(bytes);
         r.magic_and_version(WANT_MAGIC, WANT_FORMAT_VERSION)?;
-        let transfer_id = r.array("transfer_id")?;
+        let transfer_id = TransferId::from_bytes(r.array("transfer_id")?);
         let manifest_known = match r.u8("manifest_known")? {
             0 => false,
             1 => true,
@@ -192,7 +198,7 @@ pub const MAX_ANSWER_FRAMES: usize = 32;
 /// stored them.
 #[derive(Debug)]
 pub struct DirectServer {
-    transfer_id: [u8; 16],
+    transfer_id: TransferId,
     manifest: Vec<u8>,
     /// Each block's conversation, in manifest order.
     conversations: Vec<[u8; 16]>,
@@ -214,7 +220,7 @@ impl DirectServer {
     }
 
     /// The transfer this server answers wants for.
-    pub fn transfer_id(&self) -> [u8; 16] {
+    pub fn transfer_id(&self) -> TransferId {
         self.transfer_id
     }
 
@@ -271,7 +277,7 @@ mod tests {
     #[test]
     fn a_want_frame_round_trips_and_refuses_bad_bytes() {
         let want = WantFrame {
-            transfer_id: [3; 16],
+            transfer_id: TransferId::from_bytes([3; 16]),
             manifest_known: true,
             received: vec![0, 2, 5],
             first: Some([4; 16]),
@@ -293,7 +299,7 @@ mod tests {
     /// A server for a manifest whose blocks belong to these conversations.
     fn server(conversations: &[u8]) -> DirectServer {
         let manifest = Manifest {
-            transfer_id: [1; 16],
+            transfer_id: TransferId::from_bytes([1; 16]),
             blocks: conversations
                 .iter()
                 .map(|c| crate::history::manifest::BlockEntry {
@@ -313,7 +319,7 @@ mod tests {
     fn a_server_sends_what_is_missing_and_refuses_others() {
         let server = server(&[7, 7, 7]);
         let want = |manifest_known, received: Vec<u32>| WantFrame {
-            transfer_id: [1; 16],
+            transfer_id: TransferId::from_bytes([1; 16]),
             manifest_known,
             received,
             first: None,
@@ -328,7 +334,7 @@ mod tests {
             Err(HistoryError::UnknownBlock { index: 3 })
         );
         let other = WantFrame {
-            transfer_id: [2; 16],
+            transfer_id: TransferId::from_bytes([2; 16]),
             ..want(true, vec![])
         };
         assert_eq!(server.frames_for(&other), Err(HistoryError::WrongTransfer));
@@ -342,7 +348,7 @@ mod tests {
     fn the_conversation_wanted_first_comes_first() {
         let server = server(&[1, 1, 2, 1, 2, 3]);
         let want = |received: Vec<u32>, first: Option<u8>| WantFrame {
-            transfer_id: [1; 16],
+            transfer_id: TransferId::from_bytes([1; 16]),
             manifest_known: true,
             received,
             first: first.map(|c| [c; 16]),

@@ -9,6 +9,7 @@
 //!
 //! ```
 //! use phantom_core::history::export::HistoryExport;
+//! use phantom_core::history::TransferId;
 //! use phantom_core::persona::{Message, MessageId, Sender};
 //! use phantom_core::secret::Secret;
 //! # let mut rng = phantom_core::testing::SeededRng::new(7);
@@ -20,7 +21,7 @@
 //!     body: "hello".into(),
 //! };
 //! let key = Secret::generate(&mut rng);
-//! let mut export = HistoryExport::new(&key, 1024, [9; 16]);
+//! let mut export = HistoryExport::new(&key, 1024, TransferId::from_bytes([9; 16]));
 //! // Two messages of one conversation fill the same block...
 //! assert!(export.push([1; 16], &message(2, [1; 16]), &mut rng)?.is_none());
 //! assert!(export.push([1; 16], &message(1, [1; 16]), &mut rng)?.is_none());
@@ -41,6 +42,7 @@ use sha2::{Digest, Sha256};
 
 use crate::history::manifest::{BlockEntry, Manifest};
 use crate::history::HistoryError;
+use crate::history::TransferId;
 use crate::persona::Message;
 use crate::secret::Secret;
 use crate::wire::{WireRecord, Writer};
@@ -50,9 +52,9 @@ pub const BLOCK_OVERHEAD: usize = 24 + 16 + 4;
 /// Blocks sized for a WebRTC data channel message and within a mailbox envelope.
 pub const DEFAULT_BLOCK_SIZE: usize = 64 * 1024;
 
-pub(crate) fn block_aad(transfer_id: &[u8; 16], index: usize) -> Vec<u8> {
+pub(crate) fn block_aad(transfer_id: &TransferId, index: usize) -> Vec<u8> {
     let mut aad = b"phantom-sync history v1".to_vec();
-    aad.extend_from_slice(transfer_id);
+    aad.extend_from_slice(transfer_id.as_bytes());
     aad.extend_from_slice(&u32::try_from(index).unwrap_or(u32::MAX).to_be_bytes());
     aad
 }
@@ -82,7 +84,7 @@ struct Pending {
 impl HistoryExport {
     /// An export with no block yet, sealing blocks of at most `block_size` bytes (the
     /// encrypted block, overhead included) with `key` for transfer `transfer_id`.
-    pub fn new(key: &Secret<32>, block_size: usize, transfer_id: [u8; 16]) -> Self {
+    pub fn new(key: &Secret<32>, block_size: usize, transfer_id: TransferId) -> Self {
         Self {
             cipher: cipher(key),
             block_size,

@@ -5,6 +5,7 @@
 //!
 //! ```
 //! use phantom_core::history::export::HistoryExport;
+//! use phantom_core::history::TransferId;
 //! use phantom_core::history::import::HistoryImport;
 //! use phantom_core::history::HistoryError;
 //! use phantom_core::persona::{Message, MessageId, Sender};
@@ -20,7 +21,7 @@
 //!     })
 //!     .collect();
 //! let key = Secret::generate(&mut rng);
-//! let mut export = HistoryExport::new(&key, 1024, [9; 16]);
+//! let mut export = HistoryExport::new(&key, 1024, TransferId::from_bytes([9; 16]));
 //! let blocks = export.add_conversation([7; 16], &chat, &mut rng)?;
 //! let (manifest, _) = export.finish(&mut rng)?;
 //!

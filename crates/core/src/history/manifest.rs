@@ -2,9 +2,10 @@
 //!
 //! ```
 //! use phantom_core::history::manifest::{BlockEntry, Manifest};
+//! use phantom_core::history::TransferId;
 //!
 //! let manifest = Manifest {
-//!     transfer_id: [1; 16],
+//!     transfer_id: TransferId::from_bytes([1; 16]),
 //!     blocks: vec![BlockEntry {
 //!         hash: [2; 32],
 //!         conversation_id: [3; 16],
@@ -19,6 +20,7 @@
 //! # Ok::<(), phantom_core::wire::WireError>(())
 //! ```
 
+use crate::history::TransferId;
 use crate::wire::{Reader, WireError, WireRecord, Writer};
 
 /// The version byte after the manifest's magic `PH`; a manifest of another version is
@@ -50,7 +52,7 @@ pub struct BlockEntry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Manifest {
     /// The transfer's id, bound into each block's associated data.
-    pub transfer_id: [u8; 16],
+    pub transfer_id: TransferId,
     /// In transfer order: the most recent conversation's newest messages first.
     pub blocks: Vec<BlockEntry>,
 }
@@ -72,7 +74,7 @@ impl Manifest {
         let mut w = Writer::new();
         w.put_bytes(MANIFEST_MAGIC);
         w.put_u8(MANIFEST_FORMAT_VERSION);
-        w.put_bytes(&self.transfer_id);
+        w.put_bytes(self.transfer_id.as_bytes());
         w.put_list("blocks", &self.blocks, MAX_BLOCKS)?;
         Ok(w.into_bytes())
     }
@@ -83,7 +85,7 @@ impl Manifest {
         let mut r = Reader::new(bytes);
         r.magic_and_version(MANIFEST_MAGIC, MANIFEST_FORMAT_VERSION)?;
         let manifest = Self {
-            transfer_id: r.array("transfer_id")?,
+            transfer_id: TransferId::from_bytes(r.array("transfer_id")?),
             blocks: r.list("blocks", MAX_BLOCKS)?,
         };
         r.finish()?;

@@ -15,6 +15,7 @@
 //! ```
 //! use phantom_core::history::export::HistoryExport;
 //! use phantom_core::history::import::HistoryImport;
+//! use phantom_core::history::TransferId;
 //! use phantom_core::persona::{Message, MessageId, Sender};
 //! use phantom_core::secret::Secret;
 //! # let mut rng = phantom_core::testing::SeededRng::new(3);
@@ -29,7 +30,7 @@
 //!         body: "hello".repeat(40),
 //!     })
 //!     .collect();
-//! let mut export = HistoryExport::new(&key, 4096, [9; 16]);
+//! let mut export = HistoryExport::new(&key, 4096, TransferId::from_bytes([9; 16]));
 //! let blocks = export.add_conversation([7; 16], &chat, &mut rng)?;
 //! let (manifest, unsealed) = export.finish(&mut rng)?;
 //! assert!(unsealed.is_none(), "add_conversation seals its last block");
@@ -53,9 +54,42 @@ pub mod manifest;
 pub mod transfer;
 pub mod vault_export;
 
+use core::fmt;
+
+use rand_core::CryptoRng;
 use thiserror::Error;
 
 use crate::wire::WireError;
+
+/// A history transfer's id: random, named in its offer, manifest and wants; its blocks are
+/// sealed (in their associated data) and stored under it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TransferId([u8; 16]);
+
+impl TransferId {
+    /// An id as stored or sent; any 16 bytes are accepted.
+    pub const fn from_bytes(bytes: [u8; 16]) -> Self {
+        Self(bytes)
+    }
+
+    /// A fresh random id, for a new transfer.
+    pub fn random(rng: &mut impl CryptoRng) -> Self {
+        let mut bytes = [0u8; 16];
+        rng.fill_bytes(&mut bytes);
+        Self(bytes)
+    }
+
+    /// The id's 16 bytes.
+    pub fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for TransferId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TransferId({})", crate::encoding::hex(&self.0))
+    }
+}
 
 /// Why history could not be packed, taken in or served.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

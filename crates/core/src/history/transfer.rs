@@ -39,6 +39,7 @@ use crate::history::export::HistoryExport;
 use crate::history::import::{HistoryImport, HistoryProgress};
 use crate::history::manifest::Manifest;
 use crate::history::HistoryError;
+use crate::history::TransferId;
 use crate::mailbox::keys::MailboxSeed;
 use crate::persona::Message;
 use crate::secret::Secret;
@@ -48,7 +49,7 @@ use crate::wire::{Reader, WireError, Writer};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryOffer {
     /// The transfer's id, random, bound into each block.
-    pub transfer_id: [u8; 16],
+    pub transfer_id: TransferId,
     /// The fresh mailbox holding the manifest and blocks; its seed lets the holder read it.
     pub mailbox: MailboxSeed,
     /// The key every block is sealed with. Secret: it opens the whole history.
@@ -61,7 +62,7 @@ impl HistoryOffer {
     /// Appends the transfer id, the mailbox seed, the key and the manifest hash: 112 bytes
     /// of fixed size.
     pub fn write(&self, w: &mut Writer) {
-        w.put_bytes(&self.transfer_id);
+        w.put_bytes(self.transfer_id.as_bytes());
         w.put_bytes(self.mailbox.as_bytes());
         w.put_bytes(self.key.expose());
         w.put_bytes(&self.manifest_hash);
@@ -70,7 +71,7 @@ impl HistoryOffer {
     /// Reads what [`HistoryOffer::write`] wrote.
     pub fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
         Ok(Self {
-            transfer_id: r.array("transfer_id")?,
+            transfer_id: TransferId::from_bytes(r.array("transfer_id")?),
             mailbox: MailboxSeed::from_bytes(r.array("history_mailbox")?),
             key: r.secret("history_key")?,
             manifest_hash: r.array("manifest_hash")?,
@@ -82,7 +83,7 @@ impl HistoryOffer {
 /// blocks leave as they fill, so no more than a block's messages are held.
 pub struct OutgoingTransfer {
     key: Secret<32>,
-    transfer_id: [u8; 16],
+    transfer_id: TransferId,
     mailbox: MailboxSeed,
     export: HistoryExport,
 }
@@ -93,8 +94,7 @@ impl OutgoingTransfer {
     /// fits both paths).
     pub fn new(block_size: usize, rng: &mut impl CryptoRng) -> Self {
         let key = Secret::generate(rng);
-        let mut transfer_id = [0u8; 16];
-        rng.fill_bytes(&mut transfer_id);
+        let transfer_id = TransferId::random(rng);
         let export = HistoryExport::new(&key, block_size, transfer_id);
         Self {
             key,
@@ -105,7 +105,7 @@ impl OutgoingTransfer {
     }
 
     /// The transfer's random id: where the source stores the blocks, and what a want names.
-    pub fn transfer_id(&self) -> [u8; 16] {
+    pub fn transfer_id(&self) -> TransferId {
         self.transfer_id
     }
 
@@ -247,7 +247,7 @@ impl HistoryReceiver {
 
     /// What to ask a direct channel for: the manifest unless it is here, and every block not
     /// yet imported, conversation `first`'s before the others.
-    pub fn want(&self, transfer_id: [u8; 16], first: Option<[u8; 16]>) -> WantFrame {
+    pub fn want(&self, transfer_id: TransferId, first: Option<[u8; 16]>) -> WantFrame {
         WantFrame {
             transfer_id,
             first,

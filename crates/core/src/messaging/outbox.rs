@@ -27,6 +27,7 @@
 
 use std::collections::VecDeque;
 
+use crate::history::TransferId;
 use crate::mailbox::envelope::MAX_ENVELOPE_LEN;
 use crate::mailbox::keys::{MailboxKeys, MailboxSeed};
 use crate::mailbox::Transmit;
@@ -58,7 +59,7 @@ pub(crate) enum OutboxFormat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HistoryPublication {
     /// The transfer's id, under which the offering device stores its blocks.
-    pub transfer_id: [u8; 16],
+    pub transfer_id: TransferId,
     /// The transfer's own mailbox, named in the offer: the new device reads it.
     pub mailbox: MailboxSeed,
     /// How many blocks the transfer has.
@@ -180,7 +181,7 @@ impl Outbox {
     }
 
     /// Block `index` of `transfer_id` is stored by a write quorum.
-    pub fn block_sent(&mut self, transfer_id: &[u8; 16], index: u32) {
+    pub fn block_sent(&mut self, transfer_id: &TransferId, index: u32) {
         let Some(publishing) = self
             .publications
             .iter_mut()
@@ -236,7 +237,7 @@ impl Outbox {
         for publishing in &self.publications {
             w.put_u64(publishing.id);
             w.put_bytes(&publishing.device_id);
-            w.put_bytes(&publishing.publication.transfer_id);
+            w.put_bytes(publishing.publication.transfer_id.as_bytes());
             w.put_bytes(publishing.publication.mailbox.as_bytes());
             w.put_u32(publishing.publication.blocks);
             w.put_u32(publishing.next_block);
@@ -273,7 +274,7 @@ impl Outbox {
                 id: r.u64("publication_id")?,
                 device_id: r.array("publication_device")?,
                 publication: HistoryPublication {
-                    transfer_id: r.array("publication_transfer")?,
+                    transfer_id: TransferId::from_bytes(r.array("publication_transfer")?),
                     mailbox: MailboxSeed::from_bytes(r.array("publication_mailbox")?),
                     blocks: r.u32("publication_blocks")?,
                 },
@@ -313,7 +314,7 @@ mod tests {
 
     fn publication(byte: u8, blocks: u32) -> HistoryPublication {
         HistoryPublication {
-            transfer_id: [byte; 16],
+            transfer_id: TransferId::from_bytes([byte; 16]),
             mailbox: MailboxSeed::from_bytes([byte; 32]),
             blocks,
         }
@@ -344,8 +345,8 @@ mod tests {
         let first = outbox.next_envelope().cloned().expect("ready");
         outbox.envelope_sent(first.id);
         assert_eq!(outbox.next_block(), Some((publication(3, 2), 0)));
-        outbox.block_sent(&[3; 16], 0);
-        outbox.block_sent(&[3; 16], 1);
+        outbox.block_sent(&TransferId::from_bytes([3; 16]), 0);
+        outbox.block_sent(&TransferId::from_bytes([3; 16]), 1);
         assert!(outbox.next_block().is_none());
         assert_eq!(outbox.blocks(), 0);
         assert_eq!(outbox.envelopes(), 1);
@@ -386,7 +387,7 @@ mod tests {
         let mut outbox = Outbox::default();
         outbox.push(transmit(1));
         outbox.publish([9; 16], publication(3, 4));
-        outbox.block_sent(&[3; 16], 0);
+        outbox.block_sent(&TransferId::from_bytes([3; 16]), 0);
         let mut w = Writer::new();
         outbox.write(&mut w).expect("written");
         let bytes = w.into_bytes();

@@ -36,6 +36,7 @@ use rand_core::CryptoRng;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
+use crate::history::TransferId;
 use crate::mailbox::MailboxAddress;
 use crate::persona::{
     Contact, Conversation, DeviceKeys, Fingerprint, Message, MessageId, Persona, PersonaError,
@@ -627,7 +628,7 @@ impl<S: RawStore> Vault<S> {
     /// Stores blocks of a history transfer this device offers, from block `first` on.
     pub async fn put_history_blocks(
         &self,
-        transfer_id: &[u8; 16],
+        transfer_id: &TransferId,
         first: u32,
         blocks: &[Vec<u8>],
         rng: &mut impl CryptoRng,
@@ -649,7 +650,7 @@ impl<S: RawStore> Vault<S> {
     /// Block `index` of a history transfer this device offers.
     pub async fn history_block(
         &self,
-        transfer_id: &[u8; 16],
+        transfer_id: &TransferId,
         index: u32,
     ) -> Result<Option<Vec<u8>>, VaultError> {
         let block = self
@@ -661,7 +662,7 @@ impl<S: RawStore> Vault<S> {
     /// Forgets the first `blocks` blocks of a history transfer.
     pub async fn delete_history(
         &self,
-        transfer_id: &[u8; 16],
+        transfer_id: &TransferId,
         blocks: u32,
     ) -> Result<(), VaultError> {
         let ops = (0..blocks)
@@ -832,8 +833,13 @@ impl<S: RawStore> MessagePages<'_, S> {
     }
 }
 
-fn history_block_id(transfer_id: &[u8; 16], index: u32) -> Vec<u8> {
-    [b"block:".as_slice(), transfer_id, &index.to_be_bytes()].concat()
+fn history_block_id(transfer_id: &TransferId, index: u32) -> Vec<u8> {
+    [
+        b"block:".as_slice(),
+        transfer_id.as_bytes(),
+        &index.to_be_bytes(),
+    ]
+    .concat()
 }
 
 impl<S: RawStore> core::fmt::Debug for Vault<S> {

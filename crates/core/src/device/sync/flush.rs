@@ -45,6 +45,7 @@
 use zeroize::Zeroizing;
 
 use super::{DeviceError, PersonaSync, Save};
+use crate::history::TransferId;
 use crate::messaging::outbox::{HistoryPublication, PendingEnvelope};
 
 /// What a flush asks its driver to do next.
@@ -70,7 +71,7 @@ pub enum FlushRequest {
 #[derive(Debug, Clone, Copy)]
 pub(super) enum InFlight {
     Envelope(u64),
-    Block([u8; 16], u32),
+    Block(TransferId, u32),
 }
 
 /// Where a flush is.

@@ -89,6 +89,7 @@ use zeroize::Zeroizing;
 
 use crate::history::direct_link::{ChannelStatus, DirectLink};
 use crate::history::import::HistoryProgress;
+use crate::history::TransferId;
 use crate::mailbox::envelope::Envelope;
 use crate::mailbox::keys::MailboxKeys;
 use crate::mailbox::transport::MailboxCursor;
@@ -265,7 +266,7 @@ enum Stage {
     },
     /// Frames asked of the direct channel, for this transfer.
     Direct {
-        transfer_id: [u8; 16],
+        transfer_id: TransferId,
     },
     OpeningDirect,
     CheckingDirect,

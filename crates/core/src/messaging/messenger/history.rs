@@ -2,6 +2,7 @@
 //! blocks on the new device, and the signals of a direct channel.
 
 use super::*;
+use crate::history::TransferId;
 
 impl Messenger {
     /// Starts offering this device's history to another device of the persona: the
@@ -131,7 +132,7 @@ impl Messenger {
     /// Answers a [`MessagingEvent::DirectRequested`]: `sdp` is this device's WebRTC answer.
     pub fn accept_direct(
         &mut self,
-        transfer_id: &[u8; 16],
+        transfer_id: &TransferId,
         sdp: String,
         rng: &mut impl CryptoRng,
     ) -> Result<(), MessagingError> {
@@ -150,7 +151,7 @@ impl Messenger {
     }
 
     /// The blocks of a transfer this device offered, to serve on a direct channel.
-    pub fn direct_server(&self, transfer_id: &[u8; 16]) -> Option<Arc<DirectServer>> {
+    pub fn direct_server(&self, transfer_id: &TransferId) -> Option<Arc<DirectServer>> {
         self.serving
             .get(transfer_id)
             .map(|(_, server)| Arc::clone(server))

@@ -52,6 +52,7 @@ use crate::history::import::HistoryProgress;
 use crate::history::transfer::{
     FinishedTransfer, HistoryOffer, HistoryReceiver, OutgoingTransfer, Received,
 };
+use crate::history::TransferId;
 use crate::mailbox::envelope::{Envelope, EnvelopeId};
 use crate::mailbox::keys::{MailboxKeys, MailboxSeed};
 use crate::mailbox::{MailboxAddress, Transmit};
@@ -140,13 +141,13 @@ pub enum MessagingEvent {
     /// Another own device offered this one the persona's history.
     HistoryOffered {
         /// The offered transfer's id.
-        transfer_id: [u8; 16],
+        transfer_id: TransferId,
     },
     /// The new device asks for a direct channel for a transfer this device offered it: `sdp`
     /// is its WebRTC offer, to answer with [`Messenger::accept_direct`].
     DirectRequested {
         /// The transfer this device offered to it.
-        transfer_id: [u8; 16],
+        transfer_id: TransferId,
         /// The id of the new device asking.
         device_id: [u8; 16],
         /// The new device's WebRTC offer (SDP).
@@ -155,7 +156,7 @@ pub enum MessagingEvent {
     /// The source device answered this device's [`Messenger::request_direct`].
     DirectAccepted {
         /// The transfer this device is receiving.
-        transfer_id: [u8; 16],
+        transfer_id: TransferId,
         /// The source device's WebRTC answer (SDP).
         sdp: String,
     },
@@ -223,7 +224,7 @@ pub struct Messenger {
     /// Transfers this device offered since it started, by id: the device each is for and
     /// its blocks for a direct channel. Not in the snapshot: after a restart the new device
     /// still has the mailbox.
-    serving: HashMap<[u8; 16], ([u8; 16], Arc<DirectServer>)>,
+    serving: HashMap<TransferId, ([u8; 16], Arc<DirectServer>)>,
     /// The latest transfer offered to each device (by id) since this device started: the
     /// one whose stored blocks the next offer to that device replaces.
     offered: HashMap<[u8; 16], HistoryPublication>,
