@@ -487,10 +487,6 @@ fn channel_failed(error: &FacadeError) -> SyncEvent {
     }
 }
 
-pub(super) fn no_persona() -> FacadeError {
-    FacadeError::new("no_persona", "create, unlock or link a persona first")
-}
-
 fn message_view(messenger: &Messenger, message: &Message, peer: [u8; 32]) -> MessageView {
     let (sender, sender_name) = match message.sender {
         Sender::OwnDevice(id) if id == messenger.device_id() => (SenderKind::Me, "Me".to_owned()),
@@ -552,7 +548,7 @@ impl SyncManager {
             return Err(self.step_aside());
         }
         std::cell::RefMut::filter_map(self.device.borrow_mut(), Device::sync_mut)
-            .map_err(|_| no_persona())
+            .map_err(|_| DeviceError::NoPersona.into())
     }
 
     fn read_messenger(
@@ -563,7 +559,10 @@ impl SyncManager {
             return Err(self.step_aside().into());
         }
         let device = self.device.borrow();
-        let sync = device.sync().ok_or_else(no_persona)?;
+        let sync = device
+            .sync()
+            .ok_or(DeviceError::NoPersona)
+            .map_err(FacadeError::from)?;
         Ok(rows(sync.messenger()))
     }
 

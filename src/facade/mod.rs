@@ -31,7 +31,7 @@ use std::time::Duration;
 use rand_core::UnwrapErr;
 use wasm_bindgen::prelude::*;
 
-use crate::device::{Approval, Device, PersonaSync};
+use crate::device::{Approval, Device, DeviceError, PersonaSync};
 use crate::drivers::indexeddb::IndexedDbStore;
 use crate::drivers::qr;
 use crate::drivers::webcrypto::WebCryptoKeyring;
@@ -824,7 +824,7 @@ impl SyncManager {
         self.persona
             .borrow()
             .clone()
-            .ok_or_else(|| FacadeError::new("no_persona", "no persona on this device"))
+            .ok_or_else(|| DeviceError::NoPersona.into())
     }
 
     /// Keeps the target's pairing, wrapped by the device key, for as long as a reload

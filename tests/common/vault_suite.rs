@@ -284,51 +284,30 @@ pub async fn history_blocks_are_kept_until_deleted<F: Fixture>(fixture: &F) {
     let mut w = world(14);
     let vault = imported(fixture, "history_blocks", &mut w).await;
     let blocks = [vec![1u8; 100], vec![2u8; 200], vec![3u8; 50]];
+    let (kept, never) = (
+        TransferId::from_bytes([5; 16]),
+        TransferId::from_bytes([6; 16]),
+    );
     vault
-        .put_history_blocks(
-            &TransferId::from_bytes([5; 16]),
-            0,
-            &blocks[..2],
-            &mut w.rng,
-        )
+        .put_history_blocks(&kept, 0, &blocks[..2], &mut w.rng)
         .await
         .expect("stored");
     vault
-        .put_history_blocks(
-            &TransferId::from_bytes([5; 16]),
-            2,
-            &blocks[2..],
-            &mut w.rng,
-        )
+        .put_history_blocks(&kept, 2, &blocks[2..], &mut w.rng)
         .await
         .expect("stored");
     for (index, block) in blocks.iter().enumerate() {
         assert_eq!(
             vault
-                .history_block(&TransferId::from_bytes([5; 16]), index as u32)
+                .history_block(&kept, index as u32)
                 .await
                 .expect("read"),
             Some(block.clone())
         );
     }
-    assert_eq!(
-        vault
-            .history_block(&TransferId::from_bytes([6; 16]), 0)
-            .await
-            .expect("read"),
-        None
-    );
-    vault
-        .delete_history(&TransferId::from_bytes([5; 16]), 3)
-        .await
-        .expect("deleted");
-    assert_eq!(
-        vault
-            .history_block(&TransferId::from_bytes([5; 16]), 1)
-            .await
-            .expect("read"),
-        None
-    );
+    assert_eq!(vault.history_block(&never, 0).await.expect("read"), None);
+    vault.delete_history(&kept, 3).await.expect("deleted");
+    assert_eq!(vault.history_block(&kept, 1).await.expect("read"), None);
 }
 
 pub async fn a_first_schema_vault_is_brought_up_to_date<F: Fixture>(fixture: &F) {
