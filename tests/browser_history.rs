@@ -7,14 +7,18 @@
 mod common;
 
 use common::link::{device, get, link, phone_with_persona, text};
+use phantom_core::history::direct_link::DIRECT_STALL_MS;
 use phantom_sync::facade::SyncManager;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-/// Syncs of both devices before a transfer counts as stuck.
-const SYNC_ROUNDS: usize = 200;
+/// How long a transfer may take before it counts as stuck. It is wall-clock time, not a
+/// number of rounds: the fallback from a silent channel comes [`DIRECT_STALL_MS`] after its
+/// want however many rounds ran meanwhile, and a round on an open channel does not wait
+/// on the inbox, so a fast machine runs many rounds in that time.
+const STUCK_AFTER_MS: f64 = (6 * DIRECT_STALL_MS) as f64;
 const BODY_LEN: usize = 200;
 
 /// A phone whose conversation with Grace holds `count` messages, and a laptop linked to it.
@@ -101,14 +105,28 @@ async fn round(phone: &SyncManager, laptop: &SyncManager, transfer: &mut Transfe
     phone.sync_messages(0).await.expect("phone synced");
 }
 
+/// When a transfer started counting as stuck.
+struct Deadline(f64);
+
+impl Deadline {
+    fn start() -> Self {
+        Self(js_sys::Date::now() + STUCK_AFTER_MS)
+    }
+
+    fn passed(&self) -> bool {
+        js_sys::Date::now() >= self.0
+    }
+}
+
 async fn until_complete(phone: &SyncManager, laptop: &SyncManager, transfer: &mut Transfer) {
-    for _ in 0..SYNC_ROUNDS {
-        if transfer.complete {
-            return;
-        }
+    let deadline = Deadline::start();
+    while !transfer.complete {
+        assert!(
+            !deadline.passed(),
+            "the history never completed: {transfer:?}"
+        );
         round(phone, laptop, transfer).await;
     }
-    panic!("the history never completed: {transfer:?}");
 }
 
 async fn message_count(device: &SyncManager, conversation: &str) -> u32 {
@@ -152,10 +170,9 @@ async fn a_ten_thousand_message_history_arrives_over_webrtc() {
 async fn a_channel_closed_half_way_is_opened_again_and_resumes_without_duplicates() {
     let (phone, laptop, conversation) = linked_with_history(6_000).await;
     let mut transfer = Transfer::default();
-    for _ in 0..SYNC_ROUNDS {
-        if transfer.imported > 0 {
-            break;
-        }
+    let deadline = Deadline::start();
+    while transfer.imported == 0 {
+        assert!(!deadline.passed(), "nothing arrived: {transfer:?}");
         round(&phone, &laptop, &mut transfer).await;
     }
     assert!(!transfer.complete, "only a first batch before the cut");
@@ -253,17 +270,18 @@ async fn a_conversation_asked_for_first_arrives_before_the_others() {
         .expect("asked");
     let mut transfer = Transfer::default();
     let mut heidi_when_grace_was_complete = None;
-    for _ in 0..SYNC_ROUNDS {
-        if transfer.complete {
-            break;
-        }
+    let deadline = Deadline::start();
+    while !transfer.complete {
+        assert!(
+            !deadline.passed(),
+            "the history never completed: {transfer:?}"
+        );
         round(&phone, &laptop, &mut transfer).await;
         if heidi_when_grace_was_complete.is_none() && message_count(&laptop, &grace).await == 6_000
         {
             heidi_when_grace_was_complete = Some(message_count(&laptop, &heidi).await);
         }
     }
-    assert!(transfer.complete, "{transfer:?}");
     let heidi_then = heidi_when_grace_was_complete.expect("Grace's history completed");
     assert!(
         heidi_then < 2_000,
