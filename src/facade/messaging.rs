@@ -526,7 +526,7 @@ impl SyncManager {
     }
 
     /// Steps the persona's sync: borrowed for the call only, never while the driver awaits.
-    fn with_sync<T>(
+    pub(super) fn with_sync<T>(
         &self,
         step: impl FnOnce(&mut PersonaSync) -> Result<T, DeviceError>,
     ) -> Result<T, FacadeError> {
@@ -543,7 +543,7 @@ impl SyncManager {
     }
 
     /// The sync of this tab's persona, unless another tab holds it.
-    fn sync_mut(&self) -> Result<std::cell::RefMut<'_, PersonaSync>, FacadeError> {
+    pub(super) fn sync_mut(&self) -> Result<std::cell::RefMut<'_, PersonaSync>, FacadeError> {
         if self.open_elsewhere() {
             return Err(self.step_aside());
         }

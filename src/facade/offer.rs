@@ -1,44 +1,72 @@
-//! Offering the persona's history to another of its devices: packed from the vault into
-//! blocks stored back in the vault; the messenger's outbox sends the manifest and offer,
-//! then the blocks, read from the vault one at a time. Whatever the history's length,
-//! memory holds a page of messages and a block or two.
+//! Offering the persona's history to another of its devices: the core's offer
+//! ([`crate::device::sync::offer`]) decides the order of the writes; this carries them out
+//! on the vault. The outbox then sends the manifest and offer, and the blocks, read from
+//! the vault one at a time. Whatever the history's length, memory holds a page of messages
+//! and a block or two.
 
 use super::{rng, FacadeError, SyncManager};
+use crate::device::{OfferRequest, PersonaSync};
 use crate::history::vault_export::export_from_vault;
 use crate::mailbox::envelope::Envelope;
 use crate::mailbox::transport::MailboxTransport;
-use crate::messaging::messenger::HistoryOfferPlan;
 use crate::messaging::outbox::HistoryPublication;
-use crate::vault::MessageWrites;
 
 impl SyncManager {
     /// Packs this device's history for device `device_id` and offers it; a transfer offered
     /// to that device before is forgotten, its blocks deleted.
     pub(super) async fn offer_history_to(&self, device_id: &[u8; 16]) -> Result<(), FacadeError> {
-        let HistoryOfferPlan {
-            device_id,
-            mut transfer,
-            conversations,
-        } = self.with_messenger(|m| m.begin_history_offer(device_id, &mut rng()))?;
-        let vault = self.unlocked_vault()?;
-        let stored = export_from_vault(&vault, &mut transfer, &conversations, &mut rng()).await?;
-        drop(conversations);
-        let offered =
-            self.with_messenger(|m| m.finish_history_offer(&device_id, transfer, &mut rng()))?;
-        let publication = offered.publication;
-        if let Some(last) = &offered.unsealed {
-            vault
-                .put_history_blocks(
-                    &publication.transfer_id,
-                    stored,
-                    std::slice::from_ref(last),
-                    &mut rng(),
-                )
-                .await?;
+        self.with_sync(|d| d.start_history_offer(device_id, &mut rng()))?;
+        let offered = self.drive_offer().await;
+        if offered.is_err() {
+            if let Ok(mut sync) = self.sync_mut() {
+                sync.abandon_offer();
+            }
         }
-        self.save_messaging(MessageWrites::default()).await?;
-        for old in offered.superseded {
-            vault.delete_history(&old.transfer_id, old.blocks).await?;
+        offered
+    }
+
+    async fn drive_offer(&self) -> Result<(), FacadeError> {
+        let vault = self.unlocked_vault()?;
+        while let Some(request) = self.with_sync(|d| Ok(d.poll_offer()))? {
+            match request {
+                OfferRequest::Pack(mut plan) => {
+                    let stored = export_from_vault(
+                        &vault,
+                        &mut plan.transfer,
+                        &plan.conversations,
+                        &mut rng(),
+                    )
+                    .await?;
+                    self.with_sync(|d| d.handle_offer_packed(plan.transfer, stored, &mut rng()))?;
+                }
+                OfferRequest::StoreBlock {
+                    transfer_id,
+                    index,
+                    block,
+                } => {
+                    vault
+                        .put_history_blocks(
+                            &transfer_id,
+                            index,
+                            std::slice::from_ref(&block),
+                            &mut rng(),
+                        )
+                        .await?;
+                    self.with_sync(PersonaSync::handle_offer_stored)?;
+                }
+                OfferRequest::Save(save) => {
+                    vault
+                        .save_messaging(&save.state, save.writes(), &mut rng())
+                        .await?;
+                    self.with_sync(|d| d.handle_offer_saved(save.mark))?;
+                }
+                OfferRequest::Delete(replaced) => {
+                    vault
+                        .delete_history(&replaced.transfer_id, replaced.blocks)
+                        .await?;
+                    self.with_sync(PersonaSync::handle_offer_stored)?;
+                }
+            }
         }
         Ok(())
     }

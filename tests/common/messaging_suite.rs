@@ -8,14 +8,16 @@
 use std::time::Duration;
 
 use super::attacker::{sign_as, MaliciousDevice};
-use phantom_sync::device::{DeviceEvent, HistoryBlockStored, PersonaSync, SyncRequest, SyncStart};
+use phantom_sync::device::{
+    DeviceEvent, HistoryBlockStored, OfferRequest, PersonaSync, SyncRequest, SyncStart,
+};
 use phantom_sync::history::vault_export::export_from_vault;
 use phantom_sync::mailbox::envelope::Envelope;
 use phantom_sync::mailbox::keys::{MailboxKeys, MailboxSeed};
 use phantom_sync::mailbox::transport::{FetchedPage, MailboxCursor, MailboxTransport};
 use phantom_sync::mailbox::{MailboxAddress, Transmit};
 use phantom_sync::messaging::conversation_log::RECENT_MESSAGES;
-use phantom_sync::messaging::messenger::{profile_keys, HistoryOfferPlan};
+use phantom_sync::messaging::messenger::profile_keys;
 use phantom_sync::messaging::reading::Reading;
 use phantom_sync::messaging::sealed::InboxItem;
 use phantom_sync::messaging::sealed::{Content, Text};
@@ -1980,8 +1982,9 @@ async fn link_tablet(
     (Device::new(joined, &tablet_persona, &tablet), vault)
 }
 
-/// `from` packs its history from its vault and offers it to its device `to`: the manifest
-/// and the offer go out, then the blocks.
+/// `from` offers its history to its device `to`, as a page does: the device's offer
+/// ([`OfferRequest`]) carried out on its vault. Then the manifest and the offer go out, and
+/// the blocks.
 async fn offer_history(
     transport: &impl MailboxTransport,
     from: &mut Device,
@@ -1989,28 +1992,43 @@ async fn offer_history(
     to: &[u8; 16],
     rng: &mut SeededRng,
 ) -> MailboxAddress {
-    let HistoryOfferPlan {
-        device_id,
-        mut transfer,
-        conversations,
-    } = from
-        .messenger_mut()
-        .begin_history_offer(to, rng)
-        .expect("planned");
-    let transfer_id = transfer.transfer_id();
-    let stored = export_from_vault(vault, &mut transfer, &conversations, rng)
-        .await
-        .expect("packed");
-    let offered = from
-        .messenger_mut()
-        .finish_history_offer(&device_id, transfer, rng)
-        .expect("offered");
-    assert!(offered.unsealed.is_none(), "every block is in the vault");
-    assert_eq!(offered.publication.blocks, stored);
+    from.core.start_history_offer(to, rng).expect("started");
+    let mut offered = None;
+    while let Some(request) = from.core.poll_offer() {
+        match request {
+            OfferRequest::Pack(mut plan) => {
+                let stored = export_from_vault(vault, &mut plan.transfer, &plan.conversations, rng)
+                    .await
+                    .expect("packed");
+                offered = Some((plan.transfer.transfer_id(), stored));
+                from.core.handle_offer_packed(plan.transfer, stored, rng)
+            }
+            OfferRequest::Save(save) => {
+                vault
+                    .save_messaging(&save.state, save.writes(), rng)
+                    .await
+                    .expect("saved");
+                from.core.handle_offer_saved(save.mark)
+            }
+            other => panic!("every block is in the vault, nothing replaced: {other:?}"),
+        }
+        .expect("an answer to what was asked");
+    }
+    let (transfer_id, stored) = offered.expect("packed");
     let mut transmits = from.messenger_mut().outbox_mut().take_envelopes();
+    let publication = from
+        .messenger()
+        .outbox()
+        .next_block()
+        .map(|(publication, _)| publication)
+        .expect("its blocks wait in the outbox, behind the manifest and offer");
+    assert_eq!(
+        (publication.transfer_id, publication.blocks),
+        (transfer_id, stored)
+    );
     for index in 0..stored {
         transmits.push(Transmit {
-            mailbox: offered.publication.mailbox.keys(),
+            mailbox: publication.mailbox.keys(),
             bytes: vault
                 .history_block(&transfer_id, index)
                 .await
@@ -2019,7 +2037,7 @@ async fn offer_history(
         });
     }
     deliver(transport, transmits).await;
-    offered.publication.mailbox.address()
+    publication.mailbox.address()
 }
 
 /// A device's vault, in memory.

@@ -52,6 +52,7 @@
 pub mod sync;
 
 pub use sync::flush::FlushRequest;
+pub use sync::offer::OfferRequest;
 pub use sync::{
     DeviceEvent, Fetch, HistoryBlockStored, HistoryPath, PersonaSync, Save, SyncRequest, SyncStart,
     HISTORY_BATCH,
@@ -91,6 +92,9 @@ pub enum DeviceError {
     /// A frame for the direct channel could not be written.
     #[error(transparent)]
     Wire(#[from] WireError),
+    /// A history offer is being prepared; one goes at a time.
+    #[error("a history offer is being prepared; offer again once it is done")]
+    OfferUnderWay,
 }
 
 impl DeviceError {
@@ -102,6 +106,7 @@ impl DeviceError {
             DeviceError::Pairing(inner) => inner.code(),
             DeviceError::Messaging(inner) => inner.code(),
             DeviceError::Wire(inner) => inner.code(),
+            DeviceError::OfferUnderWay => "offer_under_way",
         }
     }
 }

@@ -213,8 +213,8 @@ impl PersonaSync {
 }
 
 impl Save {
-    /// The state alone: a flush's write stores no message.
-    fn state_only(state: Zeroizing<Vec<u8>>, mark: u64) -> Self {
+    /// The state alone: a flush's or an offer's write stores no message.
+    pub(super) fn state_only(state: Zeroizing<Vec<u8>>, mark: u64) -> Self {
         Save {
             state,
             mark,

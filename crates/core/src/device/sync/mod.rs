@@ -1,6 +1,6 @@
 //! A persona's sync on this device, as one sans-IO machine: the [`Messenger`], the cursors
-//! it reads its mailboxes with ([`Reading`]), its outbox flush, the direct history channel,
-//! and the rules of a sync.
+//! it reads its mailboxes with ([`Reading`]), its outbox flush, its history offers
+//! ([`offer`]), the direct history channel, and the rules of a sync.
 //!
 //! A sync is a round. [`PersonaSync::start_sync`] begins it; the driver then takes each
 //! [`SyncRequest`] from [`PersonaSync::poll_request`], carries it out (a fetch, a vault write,
@@ -76,6 +76,7 @@
 
 mod direct;
 pub mod flush;
+pub mod offer;
 
 use super::DeviceError;
 
@@ -312,6 +313,7 @@ pub struct PersonaSync {
     history_clock: Option<(u64, u64)>,
     now_ms: u64,
     flush: flush::Flush,
+    offer: offer::Offering,
     direct: DirectLink,
     direct_history: bool,
     first_conversation: Option<[u8; 16]>,
@@ -332,6 +334,7 @@ impl PersonaSync {
             history_clock: None,
             now_ms: 0,
             flush: flush::Flush::default(),
+            offer: offer::Offering::default(),
             direct: DirectLink::default(),
             direct_history: true,
             first_conversation: None,

@@ -265,6 +265,16 @@ pub struct HistoryOfferPlan {
     pub conversations: Vec<([u8; 16], Vec<Message>)>,
 }
 
+impl core::fmt::Debug for HistoryOfferPlan {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // The latest messages are the persona's own: counted, never shown.
+        f.debug_struct("HistoryOfferPlan")
+            .field("device_id", &self.device_id)
+            .field("conversations", &self.conversations.len())
+            .finish_non_exhaustive()
+    }
+}
+
 /// What [`Messenger::finish_history_offer`] made. The manifest and the sealed offer are in
 /// the outbox, and the blocks queued behind them.
 #[derive(Debug)]
