@@ -5,7 +5,7 @@
 //! and a block or two.
 
 use super::{rng, FacadeError, SyncManager};
-use crate::device::{OfferRequest, PersonaSync};
+use crate::device::OfferRequest;
 use crate::history::vault_export::export_from_vault;
 use crate::mailbox::envelope::Envelope;
 use crate::mailbox::transport::MailboxTransport;
@@ -15,7 +15,8 @@ impl SyncManager {
     /// Packs this device's history for device `device_id` and offers it; a transfer offered
     /// to that device before is forgotten, its blocks deleted.
     pub(super) async fn offer_history_to(&self, device_id: &[u8; 16]) -> Result<(), FacadeError> {
-        self.with_sync(|d| d.start_history_offer(device_id, &mut rng()))?;
+        self.sync_mut()?
+            .start_history_offer(device_id, &mut rng())?;
         let offered = self.drive_offer().await;
         if offered.is_err() {
             if let Ok(mut sync) = self.sync_mut() {
@@ -27,7 +28,12 @@ impl SyncManager {
 
     async fn drive_offer(&self) -> Result<(), FacadeError> {
         let vault = self.unlocked_vault()?;
-        while let Some(request) = self.with_sync(|d| Ok(d.poll_offer()))? {
+        loop {
+            // Taken alone: the device is not borrowed while the vault is awaited.
+            let next = self.sync_mut()?.poll_offer();
+            let Some(request) = next else {
+                return Ok(());
+            };
             match request {
                 OfferRequest::Pack(mut plan) => {
                     let stored = export_from_vault(
@@ -37,7 +43,8 @@ impl SyncManager {
                         &mut rng(),
                     )
                     .await?;
-                    self.with_sync(|d| d.handle_offer_packed(plan.transfer, stored, &mut rng()))?;
+                    self.sync_mut()?
+                        .handle_offer_packed(plan.transfer, stored, &mut rng())?;
                 }
                 OfferRequest::StoreBlock {
                     transfer_id,
@@ -52,23 +59,22 @@ impl SyncManager {
                             &mut rng(),
                         )
                         .await?;
-                    self.with_sync(PersonaSync::handle_offer_stored)?;
+                    self.sync_mut()?.handle_offer_stored()?;
                 }
                 OfferRequest::Save(save) => {
                     vault
                         .save_messaging(&save.state, save.writes(), &mut rng())
                         .await?;
-                    self.with_sync(|d| d.handle_offer_saved(save.mark))?;
+                    self.sync_mut()?.handle_offer_saved(save.mark)?;
                 }
                 OfferRequest::Delete(replaced) => {
                     vault
                         .delete_history(&replaced.transfer_id, replaced.blocks)
                         .await?;
-                    self.with_sync(PersonaSync::handle_offer_stored)?;
+                    self.sync_mut()?.handle_offer_stored()?;
                 }
             }
         }
-        Ok(())
     }
 
     /// Puts block `index` of an offered transfer in its mailbox, read from the vault.

@@ -57,8 +57,6 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::collections::VecDeque;
-
 use rand_core::CryptoRng;
 
 use super::{DeviceError, PersonaSync, Save};
@@ -93,18 +91,6 @@ pub enum OfferRequest {
     Delete(HistoryPublication),
 }
 
-/// A step of the offer still to ask for, once the one before is answered.
-#[derive(Debug)]
-pub(super) enum Step {
-    StoreBlock {
-        transfer_id: TransferId,
-        index: u32,
-        block: Vec<u8>,
-    },
-    Save,
-    Delete(HistoryPublication),
-}
-
 /// Where the offer being prepared is.
 #[derive(Debug, Default)]
 pub(super) enum Offering {
@@ -115,9 +101,15 @@ pub(super) enum Offering {
         device_id: [u8; 16],
         plan: Option<Box<HistoryOfferPlan>>,
     },
-    /// The steps after the packing, and the one asked for, awaiting its answer.
+    /// The writes after the packing, asked for in this order; `awaiting` the answer to
+    /// the one asked.
     Writing {
-        steps: VecDeque<Step>,
+        /// The last block, still to store: its transfer, index and bytes.
+        last_block: Option<(TransferId, u32, Vec<u8>)>,
+        /// The state is still to store.
+        save: bool,
+        /// Transfers the offer replaces, whose blocks go once the state is stored.
+        replaced: Vec<HistoryPublication>,
         awaiting: Option<Awaited>,
     },
 }
@@ -161,34 +153,27 @@ impl PersonaSync {
             Offering::Idle => None,
             Offering::Packing { plan, .. } => plan.take().map(OfferRequest::Pack),
             Offering::Writing {
-                awaiting: Some(_), ..
-            } => None,
-            Offering::Writing { steps, awaiting } => match steps.pop_front() {
-                None => {
-                    self.offer = Offering::Idle;
-                    None
+                last_block,
+                save,
+                replaced,
+                awaiting,
+            } => {
+                if awaiting.is_some() {
+                    return None;
                 }
-                Some(Step::StoreBlock {
-                    transfer_id,
-                    index,
-                    block,
-                }) => {
+                if let Some((transfer_id, index, block)) = last_block.take() {
                     *awaiting = Some(Awaited::Blocks);
-                    Some(OfferRequest::StoreBlock {
+                    return Some(OfferRequest::StoreBlock {
                         transfer_id,
                         index,
                         block,
-                    })
+                    });
                 }
-                Some(Step::Delete(publication)) => {
-                    *awaiting = Some(Awaited::Blocks);
-                    Some(OfferRequest::Delete(publication))
-                }
-                Some(Step::Save) => {
+                if std::mem::take(save) {
                     *awaiting = Some(Awaited::Save);
                     // Taken now, not when the offer was sealed: it holds whatever changed
                     // while the block was stored.
-                    match self.messenger.snapshot() {
+                    return match self.messenger.snapshot() {
                         Ok(state) => Some(OfferRequest::Save(Save::state_only(
                             state,
                             self.messenger.outbox().mark(),
@@ -199,9 +184,19 @@ impl PersonaSync {
                             self.offer = Offering::Idle;
                             None
                         }
+                    };
+                }
+                match replaced.pop() {
+                    Some(publication) => {
+                        *awaiting = Some(Awaited::Blocks);
+                        Some(OfferRequest::Delete(publication))
+                    }
+                    None => {
+                        self.offer = Offering::Idle;
+                        None
                     }
                 }
-            },
+            }
         }
     }
 
@@ -231,18 +226,10 @@ impl PersonaSync {
             }
         };
         let transfer_id = offered.publication.transfer_id;
-        let stored_last = offered.unsealed.map(|block| Step::StoreBlock {
-            transfer_id,
-            index: stored,
-            block,
-        });
-        let steps = stored_last
-            .into_iter()
-            .chain([Step::Save])
-            .chain(offered.superseded.into_iter().map(Step::Delete))
-            .collect();
         self.offer = Offering::Writing {
-            steps,
+            last_block: offered.unsealed.map(|block| (transfer_id, stored, block)),
+            save: true,
+            replaced: offered.superseded,
             awaiting: None,
         };
         Ok(())
