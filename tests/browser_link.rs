@@ -417,7 +417,7 @@ async fn a_fork_from_a_stolen_recovery_code_is_shown_and_settled() {
         .max_by_key(|roster| roster.epoch)
         .expect("Ada's roster");
     genuine.devices.push(DeviceSessions::new().roster_device(
-        [0x1d; 16],
+        phantom_sync::persona::DeviceId::from_bytes([0x1d; 16]),
         "Ada's tablet",
         0,
         [0x1e; 32],

@@ -27,7 +27,7 @@ fn conversation(conversation: u8, count: u32) -> Vec<Message> {
                 sender: if n % 2 == 0 {
                     Sender::Contact([conversation; 16])
                 } else {
-                    Sender::OwnDevice([1; 16])
+                    Sender::OwnDevice(phantom_sync::persona::DeviceId::from_bytes([1; 16]))
                 },
                 sent_at_ms: 1_700_000_000_000 + u64::from(n) * 1000,
                 body: format!("message {n} ").repeat(16),

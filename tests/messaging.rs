@@ -368,7 +368,7 @@ fn a_device_with_unusable_keys_is_refused_and_the_roster_stays() {
     let (_, mut bob) = messenger("Bob", &mut rng);
     let before = bob.roster().clone();
     let bogus = RosterDevice {
-        device_id: [9; 16],
+        device_id: phantom_sync::persona::DeviceId::from_bytes([9; 16]),
         name: "Bogus".into(),
         added_at: 0,
         identity_key: [0; 32],

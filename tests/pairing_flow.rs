@@ -1024,7 +1024,12 @@ fn keys_off_the_curve_or_of_low_order_are_unusable() {
     use phantom_sync::messaging::sessions::DeviceSessions;
     use phantom_sync::roster::RosterError;
 
-    let honest = DeviceSessions::new().roster_device([1; 16], "Laptop", NOW, [9; 32]);
+    let honest = DeviceSessions::new().roster_device(
+        phantom_sync::persona::DeviceId::from_bytes([1; 16]),
+        "Laptop",
+        NOW,
+        [9; 32],
+    );
     assert_eq!(honest.check_keys(), Ok(()));
     // The order-8 point with u = 1 and the all-zero point give a zero shared secret; the
     // y-coordinate 2 is not on Ed25519.

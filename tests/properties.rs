@@ -9,7 +9,7 @@ use phantom_sync::pairing::messages::{Abort, AbortReason, ImportAck, PersonaPayl
 use phantom_sync::pairing::words::AuthWords;
 use phantom_sync::pairing::SourcePairing;
 use phantom_sync::persona::{
-    Contact, Conversation, DeviceKeys, Fingerprint, Message, MessageId, Persona, Prekey,
+    Contact, Conversation, DeviceId, DeviceKeys, Fingerprint, Message, MessageId, Persona, Prekey,
     PrekeyBundle, RecoveryCode, Sender, SyncCursor,
 };
 use phantom_sync::roster::{Roster, RosterDevice, SignedRoster};
@@ -32,7 +32,7 @@ fn roster_device() -> impl Strategy<Value = RosterDevice> {
                 added_at,
                 [identity_key, signing_key, fallback_key, sealing_key],
             )| RosterDevice {
-                device_id,
+                device_id: DeviceId::from_bytes(device_id),
                 name,
                 added_at,
                 identity_key,
@@ -218,12 +218,12 @@ proptest! {
         let message = Message {
             id: MessageId::from_bytes(id),
             conversation_id: other,
-            sender: if own { Sender::OwnDevice(other) } else { Sender::Contact(id) },
+            sender: if own { Sender::OwnDevice(DeviceId::from_bytes(other)) } else { Sender::Contact(id) },
             sent_at_ms: at,
             body,
         };
         prop_assert_eq!(Message::decode(&message.encode().unwrap()), Ok(message));
-        let device = DeviceKeys { device_id: id, name, created_at: at, identity_seed: Secret::from_bytes(seed) };
+        let device = DeviceKeys { device_id: DeviceId::from_bytes(id), name, created_at: at, identity_seed: Secret::from_bytes(seed) };
         prop_assert_eq!(DeviceKeys::decode(&device.encode().unwrap()), Ok(device));
         let cursor = SyncCursor { mailbox: MailboxAddress::from_bytes(seed), position: at };
         prop_assert_eq!(SyncCursor::decode(&cursor.encode().unwrap()), Ok(cursor));

@@ -9,7 +9,9 @@ use phantom_sync::mailbox::MailboxAddress;
 use phantom_sync::pairing::channel::{MessageKind, PairingChannel, SourceKeyPair};
 use phantom_sync::pairing::invitation::{Capabilities, Intent, InvitationId, PairingInvitation};
 use phantom_sync::pairing::messages::{Abort, AbortReason, ImportAck, PersonaPayload, SyncRequest};
-use phantom_sync::persona::{Contact, Conversation, Persona, Prekey, PrekeyBundle, RecoveryCode};
+use phantom_sync::persona::{
+    Contact, Conversation, DeviceId, Persona, Prekey, PrekeyBundle, RecoveryCode,
+};
 use phantom_sync::roster::{Roster, RosterDevice};
 use phantom_sync::secret::Secret;
 use serde_json::{json, Value};
@@ -106,7 +108,7 @@ fn compute() -> Value {
         .authority_key()
         .expect("the source holds the authority");
     let source_device = RosterDevice {
-        device_id: filled(0x90),
+        device_id: DeviceId::from_bytes(filled(0x90)),
         name: "Test Phone".into(),
         added_at: 1_767_200_000,
         identity_key: filled(0xa0),
@@ -141,7 +143,7 @@ fn compute() -> Value {
     let ack_plaintext = ImportAck {
         fingerprint: persona.fingerprint(),
         device: RosterDevice {
-            device_id: filled(0x91),
+            device_id: DeviceId::from_bytes(filled(0x91)),
             name: "Test Laptop".into(),
             added_at: 1_767_225_611,
             identity_key: filled(0xa1),
@@ -309,7 +311,7 @@ fn compute_messaging() -> Value {
         filled(0x69),
     )
     .with_device(RosterDevice {
-        device_id: filled(0x71),
+        device_id: DeviceId::from_bytes(filled(0x71)),
         name: "Test Laptop".into(),
         added_at: 1_767_225_600,
         identity_key: filled(0x81),

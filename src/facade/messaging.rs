@@ -30,7 +30,7 @@ use crate::mailbox::envelope::Envelope;
 use crate::mailbox::transport::MailboxTransport;
 use crate::messaging::sealed::ContactCard;
 use crate::messaging::{MessagingError, MessagingEvent, Messenger};
-use crate::persona::{Message, MessageId, Sender};
+use crate::persona::{DeviceId, Message, MessageId, Sender};
 use crate::vault::MessageWrites;
 
 fn hex(bytes: &[u8]) -> String {
@@ -315,7 +315,7 @@ impl SyncManager {
     pub fn devices(&self) -> Result<js_sys::Array, JsValue> {
         self.read_messenger(|m| {
             to_js_array(m.roster().devices.iter().map(|device| DeviceView {
-                device_id: hex(&device.device_id),
+                device_id: hex(device.device_id.as_bytes()),
                 name: device.name.clone(),
                 added_at: device.added_at,
                 this_device: device.device_id == m.device_id(),
@@ -368,7 +368,7 @@ impl SyncManager {
     /// Removes another device of the persona: it reads nothing sent from now on.
     #[wasm_bindgen(js_name = revokeDevice)]
     pub async fn revoke_device(&self, device_id: &str) -> Result<(), JsValue> {
-        let id = id_from_hex::<16>(device_id, "device id")?;
+        let id = DeviceId::from_bytes(id_from_hex::<16>(device_id, "device id")?);
         self.with_messenger(|m| m.revoke_device(&id, &mut rng()))?;
         self.save_messaging(MessageWrites::default()).await?;
         Ok(())
@@ -378,7 +378,7 @@ impl SyncManager {
     /// link does: a device that has it already imports nothing twice.
     #[wasm_bindgen(js_name = offerHistory)]
     pub async fn offer_history(&self, device_id: &str) -> Result<(), JsValue> {
-        let id = id_from_hex::<16>(device_id, "device id")?;
+        let id = DeviceId::from_bytes(id_from_hex::<16>(device_id, "device id")?);
         Ok(self.offer_history_to(&id).await?)
     }
 
@@ -620,7 +620,7 @@ impl SyncManager {
     /// the link: it is reported, and `offerHistory` tries again.
     pub(super) async fn linked_device_added(
         &self,
-        device_id: &[u8; 16],
+        device_id: &DeviceId,
     ) -> Result<(), FacadeError> {
         self.save_messaging(MessageWrites::default()).await?;
         if let Err(error) = self.offer_history_to(device_id).await {
@@ -728,7 +728,7 @@ impl SyncManager {
                 name,
                 added_at,
             } => SyncEvent::DeviceLinked {
-                device_id: hex(device_id),
+                device_id: hex(device_id.as_bytes()),
                 name: name.clone(),
                 added_at: *added_at,
             },

@@ -10,11 +10,12 @@ use crate::history::vault_export::export_from_vault;
 use crate::mailbox::envelope::Envelope;
 use crate::mailbox::transport::MailboxTransport;
 use crate::messaging::outbox::HistoryPublication;
+use crate::persona::DeviceId;
 
 impl SyncManager {
     /// Packs this device's history for device `device_id` and offers it; a transfer offered
     /// to that device before is forgotten, its blocks deleted.
-    pub(super) async fn offer_history_to(&self, device_id: &[u8; 16]) -> Result<(), FacadeError> {
+    pub(super) async fn offer_history_to(&self, device_id: &DeviceId) -> Result<(), FacadeError> {
         self.sync_mut()?
             .start_history_offer(device_id, &mut rng())?;
         let offered = self.drive_offer().await;

@@ -24,7 +24,7 @@ use phantom_sync::messaging::sealed::{Content, Text};
 use phantom_sync::messaging::sealed_sender::SealingSecret;
 use phantom_sync::messaging::sessions::DeviceSessions;
 use phantom_sync::messaging::{MessagingError, MessagingEvent, Messenger};
-use phantom_sync::persona::{DeviceKeys, Message, Persona, RecoveryCode, Sender};
+use phantom_sync::persona::{DeviceId, DeviceKeys, Message, Persona, RecoveryCode, Sender};
 use phantom_sync::roster::RosterDevice;
 use phantom_sync::secret::Secret;
 use phantom_sync::testing::SeededRng;
@@ -96,7 +96,9 @@ impl Device {
             persona: persona.clone(),
             keys: keys.clone(),
             rng: SeededRng::new(u64::from_le_bytes(
-                keys.device_id[..8].try_into().unwrap_or_default(),
+                keys.device_id.as_bytes()[..8]
+                    .try_into()
+                    .unwrap_or_default(),
             )),
         }
     }
@@ -1857,7 +1859,7 @@ pub async fn a_fork_signed_with_a_stolen_recovery_code_is_seen_and_gets_nothing(
     let mut thief = bob_b.stolen(seed ^ 0x7415);
     let intruder_sealing = SealingSecret::derive(&Secret::from_bytes([0x1e; 32]));
     let intruder = DeviceSessions::new().roster_device(
-        [0x1d; 16],
+        DeviceId::from_bytes([0x1d; 16]),
         "Bob's phone",
         NOW,
         intruder_sealing.public_key(),
@@ -1989,7 +1991,7 @@ async fn offer_history(
     transport: &impl MailboxTransport,
     from: &mut Device,
     vault: &Vault<MemoryStore>,
-    to: &[u8; 16],
+    to: &DeviceId,
     rng: &mut SeededRng,
 ) -> MailboxAddress {
     from.core.start_history_offer(to, rng).expect("started");

@@ -39,7 +39,7 @@ pub fn roster_of(persona: &Persona, rng: &mut SeededRng) -> SignedRoster {
 /// open sessions with it).
 pub fn new_device(n: u8) -> RosterDevice {
     RosterDevice {
-        device_id: [n; 16],
+        device_id: phantom_sync::persona::DeviceId::from_bytes([n; 16]),
         name: "Laptop".into(),
         added_at: NOW,
         identity_key: curve25519_public(n),

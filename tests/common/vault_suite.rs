@@ -149,7 +149,7 @@ pub async fn a_reused_message_id_overwrites_nothing<F: Fixture>(fixture: &F) {
     let mut w = world(21);
     let vault = imported(fixture, "reused_ids", &mut w).await;
     let ours = Message {
-        sender: Sender::OwnDevice([9; 16]),
+        sender: Sender::OwnDevice(phantom_sync::persona::DeviceId::from_bytes([9; 16])),
         body: "what we wrote".into(),
         ..message(1, 1)
     };

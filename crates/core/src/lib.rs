@@ -26,6 +26,36 @@
 pub use phantom_mailbox as mailbox;
 pub use phantom_mailbox::{encoding, secret, testing, wire};
 
+/// Declares a 16-byte id of one kind of thing, a type apart from every other kind's: made
+/// from its bytes as stored or sent (any 16 are accepted), read back as bytes, shown in
+/// hex by `Debug`.
+macro_rules! byte_id {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name([u8; 16]);
+
+        impl $name {
+            /// An id as stored or sent; any 16 bytes are accepted.
+            pub const fn from_bytes(bytes: [u8; 16]) -> Self {
+                Self(bytes)
+            }
+
+            /// The id's 16 bytes.
+            pub const fn as_bytes(&self) -> &[u8; 16] {
+                &self.0
+            }
+        }
+
+        impl core::fmt::Debug for $name {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                let hex = crate::encoding::hex(&self.0);
+                write!(f, concat!(stringify!($name), "({})"), hex)
+            }
+        }
+    };
+}
+
 pub mod device;
 pub mod history;
 pub mod messaging;

@@ -30,6 +30,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use thiserror::Error;
 
 use crate::mailbox::keys::MailboxSeed;
+use crate::persona::DeviceId;
 use crate::wire::{Reader, WireError, WireRecord, Writer};
 
 /// The roster encoding written now (3: devices with sealing keys); formats 1 and 2 still
@@ -122,7 +123,7 @@ impl RosterError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RosterDevice {
     /// The device's random id, chosen when its keys were made and never changed.
-    pub device_id: [u8; 16],
+    pub device_id: DeviceId,
     /// What people call the device ("Laptop"), at most [`MAX_DEVICE_NAME_LEN`] bytes.
     pub name: String,
     /// When the device made its roster entry (creating the persona, or to join it), in
@@ -214,7 +215,7 @@ impl Roster {
     }
 
     /// The device with this id, if it is on the roster.
-    pub fn device(&self, device_id: &[u8; 16]) -> Option<&RosterDevice> {
+    pub fn device(&self, device_id: &DeviceId) -> Option<&RosterDevice> {
         self.devices.iter().find(|d| &d.device_id == device_id)
     }
 
@@ -239,7 +240,7 @@ impl Roster {
     /// The next epoch without `device_id`, reading a new `inbox`.
     pub fn without_device(
         &self,
-        device_id: &[u8; 16],
+        device_id: &DeviceId,
         inbox: MailboxSeed,
     ) -> Result<Roster, RosterError> {
         if self.device(device_id).is_none() {
@@ -418,7 +419,7 @@ impl RosterDevice {
     /// A device as a roster of `format` lists it: before format 3, without a sealing key.
     fn read_in_format(r: &mut Reader<'_>, format: u8) -> Result<Self, WireError> {
         Ok(Self {
-            device_id: r.array("device_id")?,
+            device_id: DeviceId::from_bytes(r.array("device_id")?),
             name: r.display_text("device_name", MAX_DEVICE_NAME_LEN)?,
             added_at: r.u64("added_at")?,
             identity_key: r.array("device_identity_key")?,
@@ -437,7 +438,7 @@ impl WireRecord for RosterDevice {
     const MIN_LEN: usize = DEVICE_MIN_LEN + 32;
 
     fn write(&self, w: &mut Writer) -> Result<(), WireError> {
-        w.put_bytes(&self.device_id);
+        w.put_bytes(self.device_id.as_bytes());
         w.put_display_text("device_name", &self.name, MAX_DEVICE_NAME_LEN)?;
         w.put_u64(self.added_at);
         w.put_bytes(&self.identity_key);
@@ -458,7 +459,7 @@ mod tests {
 
     fn device(n: u8) -> RosterDevice {
         RosterDevice {
-            device_id: [n; 16],
+            device_id: DeviceId::from_bytes([n; 16]),
             name: format!("Device {n}"),
             added_at: 1_700_000_000,
             identity_key: [n; 32],
@@ -489,17 +490,20 @@ mod tests {
         let roster = two_devices();
         assert_eq!(roster.epoch, 2);
         let revoked = roster
-            .without_device(&[2; 16], MailboxSeed::from_bytes([5; 32]))
+            .without_device(
+                &DeviceId::from_bytes([2; 16]),
+                MailboxSeed::from_bytes([5; 32]),
+            )
             .expect("known device");
         assert_eq!(revoked.epoch, 3);
         assert_eq!(revoked.inbox, MailboxSeed::from_bytes([5; 32]));
         assert_eq!(revoked.devices, vec![device(1)]);
         assert_eq!(
-            revoked.without_device(&[1; 16], revoked.inbox),
+            revoked.without_device(&DeviceId::from_bytes([1; 16]), revoked.inbox),
             Err(RosterError::LastDevice)
         );
         assert_eq!(
-            revoked.without_device(&[2; 16], revoked.inbox),
+            revoked.without_device(&DeviceId::from_bytes([2; 16]), revoked.inbox),
             Err(RosterError::UnknownDevice)
         );
     }

@@ -54,40 +54,23 @@ pub mod manifest;
 pub mod transfer;
 pub mod vault_export;
 
-use core::fmt;
-
 use rand_core::CryptoRng;
 use thiserror::Error;
 
 use crate::wire::WireError;
 
-/// A history transfer's id: random, named in its offer, manifest and wants; its blocks are
-/// sealed (in their associated data) and stored under it.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TransferId([u8; 16]);
+byte_id! {
+    /// A history transfer's id: random, named in its offer, manifest and wants; its blocks
+    /// are sealed (in their associated data) and stored under it.
+    TransferId
+}
 
 impl TransferId {
-    /// An id as stored or sent; any 16 bytes are accepted.
-    pub const fn from_bytes(bytes: [u8; 16]) -> Self {
-        Self(bytes)
-    }
-
     /// A fresh random id, for a new transfer.
     pub fn random(rng: &mut impl CryptoRng) -> Self {
         let mut bytes = [0u8; 16];
         rng.fill_bytes(&mut bytes);
         Self(bytes)
-    }
-
-    /// The id's 16 bytes.
-    pub fn as_bytes(&self) -> &[u8; 16] {
-        &self.0
-    }
-}
-
-impl fmt::Debug for TransferId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TransferId({})", crate::encoding::hex(&self.0))
     }
 }
 

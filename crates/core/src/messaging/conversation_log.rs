@@ -389,7 +389,11 @@ mod tests {
     fn messages_keep_sender_time_order_and_come_once() {
         let mut log = ConversationLog::new([1; 32]);
         assert!(log.insert(message(20, 2, Sender::Contact([1; 16]))));
-        assert!(log.insert(message(10, 9, Sender::OwnDevice([2; 16]))));
+        assert!(log.insert(message(
+            10,
+            9,
+            Sender::OwnDevice(crate::persona::DeviceId::from_bytes([2; 16]))
+        )));
         assert!(log.insert(message(20, 1, Sender::Contact([1; 16]))));
         assert!(!log.insert(message(20, 2, Sender::Contact([1; 16]))));
         let order: Vec<u8> = log.recent_messages().map(|m| m.id.as_bytes()[0]).collect();

@@ -32,6 +32,7 @@ use crate::mailbox::envelope::MAX_ENVELOPE_LEN;
 use crate::mailbox::keys::{MailboxKeys, MailboxSeed};
 use crate::mailbox::Transmit;
 use crate::messaging::MessagingError;
+use crate::persona::DeviceId;
 use crate::wire::{Reader, WireError, Writer};
 
 /// Envelopes waiting past which a person's new sends are refused until the network takes
@@ -79,7 +80,7 @@ pub struct PendingEnvelope {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Publishing {
     id: u64,
-    device_id: [u8; 16],
+    device_id: DeviceId,
     publication: HistoryPublication,
     next_block: u32,
 }
@@ -115,7 +116,7 @@ impl Outbox {
     /// queued before for the same device is dropped (the new one replaces it) and returned.
     pub fn publish(
         &mut self,
-        device_id: [u8; 16],
+        device_id: DeviceId,
         publication: HistoryPublication,
     ) -> Option<HistoryPublication> {
         let replaced = self
@@ -236,7 +237,7 @@ impl Outbox {
         )?;
         for publishing in &self.publications {
             w.put_u64(publishing.id);
-            w.put_bytes(&publishing.device_id);
+            w.put_bytes(publishing.device_id.as_bytes());
             w.put_bytes(publishing.publication.transfer_id.as_bytes());
             w.put_bytes(publishing.publication.mailbox.as_bytes());
             w.put_u32(publishing.publication.blocks);
@@ -272,7 +273,7 @@ impl Outbox {
         for _ in 0..count {
             publications.push_back(Publishing {
                 id: r.u64("publication_id")?,
-                device_id: r.array("publication_device")?,
+                device_id: DeviceId::from_bytes(r.array("publication_device")?),
                 publication: HistoryPublication {
                     transfer_id: TransferId::from_bytes(r.array("publication_transfer")?),
                     mailbox: MailboxSeed::from_bytes(r.array("publication_mailbox")?),
@@ -338,7 +339,7 @@ mod tests {
     fn blocks_wait_for_the_envelopes_made_before_them() {
         let mut outbox = Outbox::default();
         outbox.push(transmit(1));
-        outbox.publish([9; 16], publication(3, 2));
+        outbox.publish(DeviceId::from_bytes([9; 16]), publication(3, 2));
         outbox.push(transmit(2));
         outbox.persisted(outbox.mark());
         assert!(outbox.next_block().is_none(), "the manifest goes first");
@@ -355,9 +356,12 @@ mod tests {
     #[test]
     fn a_new_offer_to_a_device_replaces_the_old_one() {
         let mut outbox = Outbox::default();
-        assert_eq!(outbox.publish([9; 16], publication(3, 5)), None);
         assert_eq!(
-            outbox.publish([9; 16], publication(4, 5)),
+            outbox.publish(DeviceId::from_bytes([9; 16]), publication(3, 5)),
+            None
+        );
+        assert_eq!(
+            outbox.publish(DeviceId::from_bytes([9; 16]), publication(4, 5)),
             Some(publication(3, 5))
         );
         assert_eq!(outbox.blocks(), 5);
@@ -386,7 +390,7 @@ mod tests {
     fn a_stored_outbox_comes_back_whole_and_ready() {
         let mut outbox = Outbox::default();
         outbox.push(transmit(1));
-        outbox.publish([9; 16], publication(3, 4));
+        outbox.publish(DeviceId::from_bytes([9; 16]), publication(3, 4));
         outbox.block_sent(&TransferId::from_bytes([3; 16]), 0);
         let mut w = Writer::new();
         outbox.write(&mut w).expect("written");

@@ -7,10 +7,12 @@
 //!
 //! ```
 //! use phantom_core::messaging::sessions::{DeviceSessions, SessionError};
+//! use phantom_core::persona::DeviceId;
 //!
 //! let mut alice = DeviceSessions::new();
 //! let mut bob = DeviceSessions::new();
-//! let bob_entry = bob.roster_device([2; 16], "Bob's laptop", 1_700_000_000, [3; 32]);
+//! let laptop = DeviceId::from_bytes([2; 16]);
+//! let bob_entry = bob.roster_device(laptop, "Bob's laptop", 1_700_000_000, [3; 32]);
 //! let seal = alice.seal(&bob_entry, b"a content key")?;
 //! let opened = bob.open(&alice.identity_key(), &seal, |key| Ok::<_, SessionError>(key.to_vec()))?;
 //! assert_eq!(opened, b"a content key");
@@ -142,7 +144,7 @@ impl DeviceSessions {
     /// This device as the roster lists it, with the key senders seal their name to.
     pub fn roster_device(
         &self,
-        device_id: [u8; 16],
+        device_id: crate::persona::DeviceId,
         name: &str,
         added_at: u64,
         sealing_key: [u8; 32],
@@ -315,7 +317,12 @@ mod tests {
     }
 
     fn entry(sessions: &DeviceSessions, n: u8) -> RosterDevice {
-        sessions.roster_device([n; 16], "device", 0, [n; 32])
+        sessions.roster_device(
+            crate::persona::DeviceId::from_bytes([n; 16]),
+            "device",
+            0,
+            [n; 32],
+        )
     }
 
     #[test]

@@ -23,12 +23,27 @@ use crate::wire::{Reader, WireError, WireRecord, Writer};
 /// The longest device name, in bytes of UTF-8 (after trimming white space).
 pub const MAX_DEVICE_NAME_LEN: usize = 64;
 
+byte_id! {
+    /// A device's id: random, chosen when its keys are made; the roster, the persona's
+    /// messages and its history offers name the device by it.
+    DeviceId
+}
+
+impl DeviceId {
+    /// A fresh random id, for a new device.
+    pub fn random(rng: &mut impl CryptoRng) -> Self {
+        let mut bytes = [0u8; 16];
+        rng.fill_bytes(&mut bytes);
+        Self(bytes)
+    }
+}
+
 /// This device's identity: its id, its name and the seed of its keys. Secret: `Debug`
 /// redacts the seed.
 #[derive(Clone, PartialEq, Eq)]
 pub struct DeviceKeys {
     /// The device's random id, by which the roster and the persona's messages name it.
-    pub device_id: [u8; 16],
+    pub device_id: DeviceId,
     /// The name shown for the device, checked by [`DeviceKeys::checked_name`].
     pub name: String,
     /// When the keys were made, in seconds since the Unix epoch.
@@ -42,10 +57,8 @@ impl DeviceKeys {
     /// longer than [`MAX_DEVICE_NAME_LEN`] bytes or holds characters that disguise text.
     pub fn generate(name: &str, now: u64, rng: &mut impl CryptoRng) -> Result<Self, WireError> {
         let name = Self::checked_name(name)?;
-        let mut device_id = [0u8; 16];
-        rng.fill_bytes(&mut device_id);
         Ok(Self {
-            device_id,
+            device_id: DeviceId::random(rng),
             name: name.to_owned(),
             created_at: now,
             identity_seed: Secret::generate(rng),
@@ -81,7 +94,7 @@ impl DeviceKeys {
 impl fmt::Debug for DeviceKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DeviceKeys")
-            .field("device_id", &crate::encoding::hex(&self.device_id))
+            .field("device_id", &self.device_id)
             .field("name", &self.name)
             .field("created_at", &self.created_at)
             .field("identity_seed", &self.identity_seed)
@@ -93,7 +106,7 @@ impl WireRecord for DeviceKeys {
     const MIN_LEN: usize = 16 + 4 + 8 + 32;
 
     fn write(&self, w: &mut Writer) -> Result<(), WireError> {
-        w.put_bytes(&self.device_id);
+        w.put_bytes(self.device_id.as_bytes());
         w.put_display_text("device_name", &self.name, MAX_DEVICE_NAME_LEN)?;
         w.put_u64(self.created_at);
         w.put_bytes(self.identity_seed.expose());
@@ -102,7 +115,7 @@ impl WireRecord for DeviceKeys {
 
     fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
         Ok(Self {
-            device_id: r.array("device_id")?,
+            device_id: DeviceId::from_bytes(r.array("device_id")?),
             name: r.display_text("device_name", MAX_DEVICE_NAME_LEN)?,
             created_at: r.u64("device_created_at")?,
             identity_seed: r.secret("identity_seed")?,

@@ -20,21 +20,18 @@ use core::fmt;
 
 use rand_core::CryptoRng;
 
+use super::DeviceId;
 use crate::wire::{Reader, WireError, WireRecord, Writer};
 
 /// The longest message body, in bytes of UTF-8 (64 KiB).
 pub const MAX_BODY_LEN: usize = 64 * 1024;
 
-/// A message's UUID (random, version 4): the same on every device, so copies dedupe.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct MessageId([u8; 16]);
+byte_id! {
+    /// A message's UUID (random, version 4): the same on every device, so copies dedupe.
+    MessageId
+}
 
 impl MessageId {
-    /// An id as stored or sent; any 16 bytes are accepted.
-    pub fn from_bytes(bytes: [u8; 16]) -> Self {
-        Self(bytes)
-    }
-
     /// A fresh random id, with the version (4) and variant bits of a UUID set.
     pub fn random(rng: &mut impl CryptoRng) -> Self {
         let mut bytes = [0u8; 16];
@@ -43,24 +40,13 @@ impl MessageId {
         bytes[8] = (bytes[8] & 0x3f) | 0x80;
         Self(bytes)
     }
-
-    /// The id's 16 bytes.
-    pub fn as_bytes(&self) -> &[u8; 16] {
-        &self.0
-    }
-}
-
-impl fmt::Debug for MessageId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "MessageId({})", crate::encoding::hex(&self.0))
-    }
 }
 
 /// Who wrote a message.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Sender {
     /// One of this persona's devices.
-    OwnDevice([u8; 16]),
+    OwnDevice(DeviceId),
     /// A contact, by contact id.
     Contact([u8; 16]),
 }
@@ -113,7 +99,7 @@ impl WireRecord for Message {
         w.put_bytes(self.id.as_bytes());
         w.put_bytes(&self.conversation_id);
         let (tag, id) = match self.sender {
-            Sender::OwnDevice(id) => (1, id),
+            Sender::OwnDevice(id) => (1, *id.as_bytes()),
             Sender::Contact(id) => (2, id),
         };
         w.put_u8(tag);
@@ -126,7 +112,7 @@ impl WireRecord for Message {
         let id = MessageId::from_bytes(r.array("message_id")?);
         let conversation_id = r.array("conversation_id")?;
         let sender = match r.u8("sender_kind")? {
-            1 => Sender::OwnDevice(r.array("sender_id")?),
+            1 => Sender::OwnDevice(DeviceId::from_bytes(r.array("sender_id")?)),
             2 => Sender::Contact(r.array("sender_id")?),
             other => {
                 return Err(WireError::InvalidValue {

@@ -42,7 +42,7 @@ use zeroize::Zeroizing;
 pub use contact::Contact;
 pub use conversation::Conversation;
 pub use cursor::SyncCursor;
-pub use device::DeviceKeys;
+pub use device::{DeviceId, DeviceKeys};
 pub use message::{Message, MessageId, Sender};
 pub use prekeys::{Prekey, PrekeyBundle};
 pub use recovery::{RecoveryCode, RecoveryError};

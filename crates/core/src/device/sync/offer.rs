@@ -64,6 +64,7 @@ use crate::history::transfer::OutgoingTransfer;
 use crate::history::TransferId;
 use crate::messaging::messenger::HistoryOfferPlan;
 use crate::messaging::outbox::HistoryPublication;
+use crate::persona::DeviceId;
 
 /// What a history offer asks its driver to do next.
 #[derive(Debug)]
@@ -98,7 +99,7 @@ pub(super) enum Offering {
     Idle,
     /// The plan waits to be asked for (`Some`), then to be packed.
     Packing {
-        device_id: [u8; 16],
+        device_id: DeviceId,
         plan: Option<Box<HistoryOfferPlan>>,
     },
     /// The writes after the packing, asked for in this order; `awaiting` the answer to
@@ -128,7 +129,7 @@ impl PersonaSync {
     /// persona's roster; its [`OfferRequest`]s come from [`PersonaSync::poll_offer`].
     pub fn start_history_offer(
         &mut self,
-        device_id: &[u8; 16],
+        device_id: &DeviceId,
         rng: &mut impl CryptoRng,
     ) -> Result<(), DeviceError> {
         if self.is_offering() {
@@ -275,7 +276,7 @@ mod tests {
 
     /// The phone, with the laptop on its roster and everything so far stored; the laptop's
     /// device id.
-    fn phone_and_laptop(rng: &mut SeededRng) -> (PersonaSync, [u8; 16]) {
+    fn phone_and_laptop(rng: &mut SeededRng) -> (PersonaSync, DeviceId) {
         let persona = Persona::create("Ada", 1, rng).expect("a persona");
         let keys = |name: &str, rng: &mut SeededRng| DeviceKeys::generate(name, 1, rng);
         let phone = Messenger::create(&persona, &keys("Phone", rng).expect("keys"), 1, rng)
@@ -448,7 +449,9 @@ mod tests {
     fn an_offer_to_a_device_not_on_the_roster_is_refused() {
         let mut rng = SeededRng::new(4);
         let (mut device, _) = phone_and_laptop(&mut rng);
-        assert!(device.start_history_offer(&[3; 16], &mut rng).is_err());
+        assert!(device
+            .start_history_offer(&DeviceId::from_bytes([3; 16]), &mut rng)
+            .is_err());
         assert!(!device.is_offering());
     }
 }

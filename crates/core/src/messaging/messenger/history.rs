@@ -12,7 +12,7 @@ impl Messenger {
     /// [`Messenger::finish_history_offer`].
     pub fn begin_history_offer(
         &self,
-        device_id: &[u8; 16],
+        device_id: &DeviceId,
         rng: &mut impl CryptoRng,
     ) -> Result<HistoryOfferPlan, MessagingError> {
         if self.roster.device(device_id).is_none() || device_id == &self.device_id {
@@ -45,7 +45,7 @@ impl Messenger {
     /// ([`OfferedHistory::publication`]) and to serve on a direct channel.
     pub fn finish_history_offer(
         &mut self,
-        device_id: &[u8; 16],
+        device_id: &DeviceId,
         transfer: OutgoingTransfer,
         rng: &mut impl CryptoRng,
     ) -> Result<OfferedHistory, MessagingError> {
@@ -159,7 +159,7 @@ impl Messenger {
 
     pub(super) fn seal_to_own_device(
         &mut self,
-        device_id: &[u8; 16],
+        device_id: &DeviceId,
         content: &Content,
         rng: &mut impl CryptoRng,
     ) -> Result<Vec<Transmit>, MessagingError> {

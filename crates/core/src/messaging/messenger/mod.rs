@@ -65,7 +65,7 @@ use crate::messaging::sealed_sender::{SealingSecret, SenderSealedMessage};
 use crate::messaging::sessions::{DeviceSessions, Seal};
 use crate::messaging::MessagingError;
 use crate::persona::{
-    DeviceKeys, Message, MessageId, Persona, Sender, MAX_CONTACTS, MAX_CONVERSATIONS,
+    DeviceId, DeviceKeys, Message, MessageId, Persona, Sender, MAX_CONTACTS, MAX_CONVERSATIONS,
     MAX_DISPLAY_NAME_LEN,
 };
 use crate::roster::{Roster, RosterDevice, SignedRoster, MAX_DEVICES, MAX_ROSTER_LEN};
@@ -121,7 +121,7 @@ pub enum MessagingEvent {
     /// Another device joined this persona ("new device linked").
     DeviceLinked {
         /// The new device's id.
-        device_id: [u8; 16],
+        device_id: DeviceId,
         /// Its name, as its roster entry gives it.
         name: String,
         /// When it was added, in Unix seconds, as its roster entry gives it.
@@ -149,7 +149,7 @@ pub enum MessagingEvent {
         /// The transfer this device offered to it.
         transfer_id: TransferId,
         /// The id of the new device asking.
-        device_id: [u8; 16],
+        device_id: DeviceId,
         /// The new device's WebRTC offer (SDP).
         sdp: String,
     },
@@ -204,7 +204,7 @@ pub struct Messenger {
     identity: Option<SigningKey>,
     persona_key: [u8; 32],
     display_name: String,
-    device_id: [u8; 16],
+    device_id: DeviceId,
     device_name: String,
     sessions: DeviceSessions,
     /// Opens the headers of messages sealed to this device by sealed sender.
@@ -224,15 +224,15 @@ pub struct Messenger {
     /// Transfers this device offered since it started, by id: the device each is for and
     /// its blocks for a direct channel. Not in the snapshot: after a restart the new device
     /// still has the mailbox.
-    serving: HashMap<TransferId, ([u8; 16], Arc<DirectServer>)>,
+    serving: HashMap<TransferId, (DeviceId, Arc<DirectServer>)>,
     /// The latest transfer offered to each device (by id) since this device started: the
     /// one whose stored blocks the next offer to that device replaces.
-    offered: HashMap<[u8; 16], HistoryPublication>,
+    offered: HashMap<DeviceId, HistoryPublication>,
     /// What this device must still send, saved with every snapshot.
     outbox: Outbox,
     /// Per own device (by id), the latest time (ms, its clock) it is known to have been in
     /// use: a text it sent, or a message it marked read.
-    last_active: BTreeMap<[u8; 16], u64>,
+    last_active: BTreeMap<DeviceId, u64>,
     /// Per persona (this one or a contact), a roster its key signed that disputes the one
     /// held, until a newer roster settles it.
     disputes: BTreeMap<[u8; 32], Dispute>,
@@ -251,13 +251,13 @@ struct IncomingHistory {
     offer: HistoryOffer,
     receiver: HistoryReceiver,
     /// The own device that offered it, the one to ask for a direct channel.
-    source: [u8; 16],
+    source: DeviceId,
 }
 
 /// A history offer being prepared ([`Messenger::begin_history_offer`]).
 pub struct HistoryOfferPlan {
     /// The own device the history is for.
-    pub device_id: [u8; 16],
+    pub device_id: DeviceId,
     /// The transfer to pack the conversations and the rest of the vault into, then hand to
     /// [`Messenger::finish_history_offer`].
     pub transfer: OutgoingTransfer,
@@ -415,7 +415,7 @@ impl Messenger {
     }
 
     /// This device's id, as its roster entry lists it.
-    pub fn device_id(&self) -> [u8; 16] {
+    pub fn device_id(&self) -> DeviceId {
         self.device_id
     }
 
@@ -440,7 +440,7 @@ impl Messenger {
     }
 
     /// When the own device `device_id` was last seen in use (ms), if it ever was.
-    pub fn last_active(&self, device_id: &[u8; 16]) -> Option<u64> {
+    pub fn last_active(&self, device_id: &DeviceId) -> Option<u64> {
         self.last_active.get(device_id).copied()
     }
 
@@ -699,7 +699,7 @@ impl Messenger {
     }
 
     /// The id of the own device that sealed `message`.
-    fn own_sender(&self, message: &SealedMessage) -> Result<[u8; 16], MessagingError> {
+    fn own_sender(&self, message: &SealedMessage) -> Result<DeviceId, MessagingError> {
         self.roster
             .device_by_key(&message.sender_device)
             .map(|device| device.device_id)

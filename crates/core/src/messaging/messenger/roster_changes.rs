@@ -112,7 +112,7 @@ impl Messenger {
     /// roster, if it has none yet (a device's sealing key never changes).
     pub(super) fn add_sealing_key(
         &mut self,
-        device_id: [u8; 16],
+        device_id: DeviceId,
         key: [u8; 32],
         rng: &mut impl CryptoRng,
     ) -> Result<Vec<MessagingEvent>, MessagingError> {
@@ -139,7 +139,7 @@ impl Messenger {
     /// removed device is never told; contacts and the remaining devices get the new roster.
     pub fn revoke_device(
         &mut self,
-        device_id: &[u8; 16],
+        device_id: &DeviceId,
         rng: &mut impl CryptoRng,
     ) -> Result<(), MessagingError> {
         if self.revoked {
@@ -210,7 +210,7 @@ impl Messenger {
 
     pub(super) fn remove_device(
         &mut self,
-        device_id: &[u8; 16],
+        device_id: &DeviceId,
         rng: &mut impl CryptoRng,
     ) -> Result<Vec<Transmit>, MessagingError> {
         let old_inbox = self.roster.inbox;

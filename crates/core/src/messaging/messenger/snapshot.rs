@@ -59,7 +59,7 @@ impl Messenger {
             Some(history) => {
                 w.put_u8(1);
                 history.offer.write(&mut w);
-                w.put_bytes(&history.source);
+                w.put_bytes(history.source.as_bytes());
                 history.receiver.save(&mut w)?;
             }
             None => w.put_u8(0),
@@ -73,7 +73,7 @@ impl Messenger {
             .collect();
         w.put_count("last_active", on_roster.len(), MAX_DEVICES)?;
         for (device_id, at_ms) in on_roster {
-            w.put_bytes(device_id);
+            w.put_bytes(device_id.as_bytes());
             w.put_u64(*at_ms);
         }
         w.put_count("disputes", self.disputes.len(), MAX_CONTACTS + 1)?;
@@ -150,7 +150,7 @@ impl Messenger {
         }
         if r.u8("history")? != 0 {
             let offer = HistoryOffer::read(&mut r)?;
-            let source = r.array("history_source")?;
+            let source = DeviceId::from_bytes(r.array("history_source")?);
             let receiver = HistoryReceiver::restore(&offer, &mut r)?;
             messenger.history = Some(IncomingHistory {
                 offer,
@@ -168,7 +168,7 @@ impl Messenger {
         }
         if version >= STATE_FORMAT_WITHOUT_DISPUTES {
             for _ in 0..r.count("last_active", MAX_DEVICES, 16 + 8)? {
-                let device_id = r.array("device_id")?;
+                let device_id = DeviceId::from_bytes(r.array("device_id")?);
                 let at_ms = r.u64("last_active")?;
                 messenger.last_active.insert(device_id, at_ms);
             }
