@@ -28,8 +28,20 @@ pub use phantom_mailbox::{encoding, secret, testing, wire};
 
 /// Declares a 16-byte id of one kind of thing, a type apart from every other kind's: made
 /// from its bytes as stored or sent (any 16 are accepted), read back as bytes, shown in
-/// hex by `Debug`.
+/// hex by `Debug`. `random` in front adds `random`, for ids that are 16 random bytes.
 macro_rules! byte_id {
+    (random $(#[$meta:meta])* $name:ident) => {
+        byte_id! { $(#[$meta])* $name }
+
+        impl $name {
+            /// A fresh random id.
+            pub fn random(rng: &mut impl rand_core::CryptoRng) -> Self {
+                let mut bytes = [0u8; 16];
+                rng.fill_bytes(&mut bytes);
+                Self(bytes)
+            }
+        }
+    };
     ($(#[$meta:meta])* $name:ident) => {
         $(#[$meta])*
         #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

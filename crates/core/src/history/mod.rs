@@ -54,24 +54,15 @@ pub mod manifest;
 pub mod transfer;
 pub mod vault_export;
 
-use rand_core::CryptoRng;
 use thiserror::Error;
 
 use crate::wire::WireError;
 
 byte_id! {
+    random
     /// A history transfer's id: random, named in its offer, manifest and wants; its blocks
     /// are sealed (in their associated data) and stored under it.
     TransferId
-}
-
-impl TransferId {
-    /// A fresh random id, for a new transfer.
-    pub fn random(rng: &mut impl CryptoRng) -> Self {
-        let mut bytes = [0u8; 16];
-        rng.fill_bytes(&mut bytes);
-        Self(bytes)
-    }
 }
 
 /// Why history could not be packed, taken in or served.

@@ -24,8 +24,6 @@
 //! # Ok::<(), phantom_core::pairing::invitation::InvitationError>(())
 //! ```
 
-use core::fmt;
-
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
@@ -123,33 +121,10 @@ impl Capabilities {
     }
 }
 
-/// A random 16-byte id naming one invitation.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct InvitationId([u8; 16]);
-
-impl InvitationId {
-    /// The id with these bytes, as read from an invitation or a channel message.
-    pub fn from_bytes(bytes: [u8; 16]) -> Self {
-        Self(bytes)
-    }
-
-    /// A fresh random id, for a new invitation.
-    pub fn random(rng: &mut impl rand_core::CryptoRng) -> Self {
-        let mut bytes = [0u8; 16];
-        rng.fill_bytes(&mut bytes);
-        Self(bytes)
-    }
-
-    /// The 16 bytes, as they are encoded.
-    pub fn as_bytes(&self) -> &[u8; 16] {
-        &self.0
-    }
-}
-
-impl fmt::Debug for InvitationId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "InvitationId({})", crate::encoding::hex(&self.0))
-    }
+byte_id! {
+    random
+    /// A random 16-byte id naming one invitation.
+    InvitationId
 }
 
 /// The public invitation a source device shows.

@@ -24,18 +24,10 @@ use crate::wire::{Reader, WireError, WireRecord, Writer};
 pub const MAX_DEVICE_NAME_LEN: usize = 64;
 
 byte_id! {
+    random
     /// A device's id: random, chosen when its keys are made; the roster, the persona's
     /// messages and its history offers name the device by it.
     DeviceId
-}
-
-impl DeviceId {
-    /// A fresh random id, for a new device.
-    pub fn random(rng: &mut impl CryptoRng) -> Self {
-        let mut bytes = [0u8; 16];
-        rng.fill_bytes(&mut bytes);
-        Self(bytes)
-    }
 }
 
 /// This device's identity: its id, its name and the seed of its keys. Secret: `Debug`
