@@ -78,7 +78,7 @@ async fn raw_channel_ms(total: usize) -> f64 {
 async fn raw_indexeddb_ms(count: u64) -> (f64, usize) {
     let message = |n: u64| Message {
         id: MessageId::from_bytes(u128::from(n).to_be_bytes()),
-        conversation_id: [9; 16],
+        conversation_id: phantom_sync::persona::ConversationId::from_bytes([9; 16]),
         sender: Sender::Contact([3; 16]),
         sent_at_ms: 1_767_225_600_000 + n,
         body: format!("{n:>8} ").repeat(BODY_LEN / 9 + 1)[..BODY_LEN].to_owned(),
@@ -96,7 +96,7 @@ async fn raw_indexeddb_ms(count: u64) -> (f64, usize) {
         let ops: Vec<WriteOp> = (first..count.min(first + IMPORT_BATCH))
             .map(|n| {
                 let m = message(n);
-                let mut key = m.conversation_id.to_vec();
+                let mut key = m.conversation_id.as_bytes().to_vec();
                 key.extend_from_slice(m.id.as_bytes());
                 let value = m.encode().expect("encodes").to_vec();
                 bytes += value.len();

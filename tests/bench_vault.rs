@@ -59,7 +59,7 @@ async fn raw_puts(messages: &[Message]) -> f64 {
         let ops = batch
             .iter()
             .map(|m| {
-                let mut key = m.conversation_id.to_vec();
+                let mut key = m.conversation_id.as_bytes().to_vec();
                 key.extend_from_slice(m.id.as_bytes());
                 WriteOp::Put {
                     store: StoreName::Messages,

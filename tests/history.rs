@@ -6,7 +6,7 @@ use phantom_sync::history::export::{HistoryExport, DEFAULT_BLOCK_SIZE};
 use phantom_sync::history::import::HistoryImport;
 use phantom_sync::history::manifest::Manifest;
 use phantom_sync::history::TransferId;
-use phantom_sync::persona::{Message, MessageId, Sender};
+use phantom_sync::persona::{ConversationId, DeviceId, Message, MessageId, Sender};
 use phantom_sync::secret::Secret;
 use phantom_sync::testing::SeededRng;
 
@@ -23,11 +23,11 @@ fn conversation(conversation: u8, count: u32) -> Vec<Message> {
             id[..4].copy_from_slice(&n.to_be_bytes());
             Message {
                 id: MessageId::from_bytes(id),
-                conversation_id: [conversation; 16],
+                conversation_id: ConversationId::from_bytes([conversation; 16]),
                 sender: if n % 2 == 0 {
                     Sender::Contact([conversation; 16])
                 } else {
-                    Sender::OwnDevice(phantom_sync::persona::DeviceId::from_bytes([1; 16]))
+                    Sender::OwnDevice(DeviceId::from_bytes([1; 16]))
                 },
                 sent_at_ms: 1_700_000_000_000 + u64::from(n) * 1000,
                 body: format!("message {n} ").repeat(16),
@@ -51,7 +51,11 @@ fn export() -> Exported {
     for (id, count) in [(3u8, 5_000u32), (2, 3_000), (1, 2_000)] {
         blocks.extend(
             export
-                .add_conversation([id; 16], &conversation(id, count), &mut rng)
+                .add_conversation(
+                    ConversationId::from_bytes([id; 16]),
+                    &conversation(id, count),
+                    &mut rng,
+                )
                 .expect("exports"),
         );
     }
@@ -75,7 +79,8 @@ fn ten_thousand_messages_arrive_in_any_order_once_each() {
     assert_eq!(manifest.blocks.len(), blocks.len());
     assert!(blocks.iter().all(|b| b.len() <= DEFAULT_BLOCK_SIZE));
     assert_eq!(
-        manifest.blocks[0].conversation_id, [3; 16],
+        manifest.blocks[0].conversation_id,
+        ConversationId::from_bytes([3; 16]),
         "the most recent conversation comes first"
     );
     assert_eq!(
@@ -166,8 +171,8 @@ fn history_through_a_mailbox_arrives_whole_whatever_the_order_and_repeats() {
 
     let mut rng = SeededRng::new(11);
     let conversations = vec![
-        ([2; 16], conversation(2, 1_500)),
-        ([1; 16], conversation(1, 1_000)),
+        (ConversationId::from_bytes([2; 16]), conversation(2, 1_500)),
+        (ConversationId::from_bytes([1; 16]), conversation(1, 1_000)),
     ];
     let (offer, envelopes) =
         offer_history(conversations, DEFAULT_BLOCK_SIZE, &mut rng).expect("offered");

@@ -10,7 +10,7 @@ use phantom_sync::mailbox::transport::MemoryTransport;
 use phantom_sync::messaging::messenger::profile_keys;
 use phantom_sync::messaging::sealed::InboxItem;
 use phantom_sync::messaging::Messenger;
-use phantom_sync::persona::{DeviceKeys, Persona};
+use phantom_sync::persona::{ConversationId, DeviceKeys, Persona};
 use phantom_sync::roster::RosterError;
 use phantom_sync::testing::SeededRng;
 
@@ -325,7 +325,7 @@ fn messaging_state_and_messages_survive_in_the_vault() {
         let persona = vault.persona().await.expect("persona");
         let device = vault.device().await.expect("device");
         let mut restored = Messenger::restore(&persona, &device, &state).expect("restored");
-        let ids: Vec<[u8; 16]> = restored.conversations().map(|(id, _)| *id).collect();
+        let ids: Vec<ConversationId> = restored.conversations().map(|(id, _)| *id).collect();
         for id in &ids {
             let messages = vault.messages(id).await.expect("messages");
             restored.restore_messages(id, messages).expect("restored");
@@ -647,7 +647,7 @@ fn a_new_history_offer_frees_the_transfers_it_replaces_once() {
     a.add_device(b.roster_entry(5), &mut rng).expect("added");
     let message = Message {
         id: MessageId::from_bytes([7; 16]),
-        conversation_id: [1; 16],
+        conversation_id: ConversationId::from_bytes([1; 16]),
         sender: Sender::OwnDevice(a.device_id()),
         sent_at_ms: 1_000,
         body: "kept for the history".into(),

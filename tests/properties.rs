@@ -9,8 +9,8 @@ use phantom_sync::pairing::messages::{Abort, AbortReason, ImportAck, PersonaPayl
 use phantom_sync::pairing::words::AuthWords;
 use phantom_sync::pairing::SourcePairing;
 use phantom_sync::persona::{
-    Contact, Conversation, DeviceId, DeviceKeys, Fingerprint, Message, MessageId, Persona, Prekey,
-    PrekeyBundle, RecoveryCode, Sender, SyncCursor,
+    Contact, Conversation, ConversationId, DeviceId, DeviceKeys, Fingerprint, Message, MessageId,
+    Persona, Prekey, PrekeyBundle, RecoveryCode, Sender, SyncCursor,
 };
 use phantom_sync::roster::{Roster, RosterDevice, SignedRoster};
 use phantom_sync::secret::Secret;
@@ -106,7 +106,7 @@ fn persona() -> impl Strategy<Value = Persona> {
         any::<u64>(),
     )
         .prop_map(|(id, title, mailbox, key, last_activity)| Conversation {
-            id,
+            id: ConversationId::from_bytes(id),
             title,
             peer_mailbox: MailboxAddress::from_bytes(mailbox),
             conversation_key: Secret::from_bytes(key),
@@ -217,7 +217,7 @@ proptest! {
                                 at in any::<u64>(), body in "\\PC{0,64}", seed in any::<[u8; 32]>(), name in "\\PC{0,16}") {
         let message = Message {
             id: MessageId::from_bytes(id),
-            conversation_id: other,
+            conversation_id: ConversationId::from_bytes(other),
             sender: if own { Sender::OwnDevice(DeviceId::from_bytes(other)) } else { Sender::Contact(id) },
             sent_at_ms: at,
             body,

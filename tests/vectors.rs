@@ -10,7 +10,7 @@ use phantom_sync::pairing::channel::{MessageKind, PairingChannel, SourceKeyPair}
 use phantom_sync::pairing::invitation::{Capabilities, Intent, InvitationId, PairingInvitation};
 use phantom_sync::pairing::messages::{Abort, AbortReason, ImportAck, PersonaPayload, SyncRequest};
 use phantom_sync::persona::{
-    Contact, Conversation, DeviceId, Persona, Prekey, PrekeyBundle, RecoveryCode,
+    Contact, Conversation, ConversationId, DeviceId, Persona, Prekey, PrekeyBundle, RecoveryCode,
 };
 use phantom_sync::roster::{Roster, RosterDevice};
 use phantom_sync::secret::Secret;
@@ -96,7 +96,7 @@ fn compute() -> Value {
             added_at: 1_767_150_000,
         }],
         conversations: vec![Conversation {
-            id: filled(0x30),
+            id: ConversationId::from_bytes(filled(0x30)),
             title: "Grace".into(),
             peer_mailbox: MailboxAddress::from_bytes(filled(0x50)),
             conversation_key: Secret::from_bytes(filled(0x70)),
@@ -382,7 +382,7 @@ fn compute_messaging() -> Value {
             "inbox": MailboxSeed::from_bytes(filled(0x61)).address().to_hex(),
         },
         "peer_key": hex::encode(peer_key),
-        "conversation_id": hex::encode(conversation_id(&persona_key, &peer_key)),
+        "conversation_id": hex::encode(conversation_id(&persona_key, &peer_key).as_bytes()),
         "contact_id": hex::encode(contact_id(&peer_key)),
         "content": {
             "text": hex::encode(&*text.encode().expect("encodes")),
@@ -397,7 +397,7 @@ fn compute_messaging() -> Value {
             transfer_id: TransferId::from_bytes(filled(0xe1)),
             manifest_known: true,
             received: vec![0, 2, 3],
-            first: Some(filled(0xc0)),
+            first: Some(ConversationId::from_bytes(filled(0xc0))),
         }.encode().expect("encodes")),
         "body": {
             "rng_seed": 7,
@@ -598,7 +598,7 @@ fn the_messaging_frames_decode_and_verify() {
     let want = phantom_sync::history::direct::WantFrame::decode(&hex_at(&["history_want"]))
         .expect("a want");
     assert_eq!(want.received, vec![0, 2, 3]);
-    assert_eq!(want.first, Some(filled(0xc0)));
+    assert_eq!(want.first, Some(ConversationId::from_bytes(filled(0xc0))));
     assert!(phantom_sync::history::direct::is_end_of_answer(
         &hex_at(&["history_end_of_answer"]),
         &want.transfer_id

@@ -8,16 +8,18 @@ use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use libfuzzer_sys::fuzz_target;
 use phantom_sync::history::import::HistoryImport;
 use phantom_sync::history::manifest::{BlockEntry, Manifest};
+use phantom_sync::history::TransferId;
+use phantom_sync::persona::ConversationId;
 use phantom_sync::secret::Secret;
 use sha2::{Digest, Sha256};
 
 const KEY: [u8; 32] = [7; 32];
-const TRANSFER: [u8; 16] = [9; 16];
+const TRANSFER: TransferId = TransferId::from_bytes([9; 16]);
 
 fuzz_target!(|input: (u32, u64, u64, &[u8])| {
     let (messages, first_ms, last_ms, plaintext) = input;
     let mut aad = b"phantom-sync history v1".to_vec();
-    aad.extend_from_slice(&TRANSFER);
+    aad.extend_from_slice(TRANSFER.as_bytes());
     aad.extend_from_slice(&0u32.to_be_bytes());
     let nonce = [3u8; 24];
     let Ok(sealed) = XChaCha20Poly1305::new(&KEY.into()).encrypt(
@@ -34,7 +36,7 @@ fuzz_target!(|input: (u32, u64, u64, &[u8])| {
         transfer_id: TRANSFER,
         blocks: vec![BlockEntry {
             hash: Sha256::digest(&block).into(),
-            conversation_id: [1; 16],
+            conversation_id: ConversationId::from_bytes([1; 16]),
             first_ms,
             last_ms,
             messages,

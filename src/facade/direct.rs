@@ -14,13 +14,14 @@ use super::{rng, DeviceStore, FacadeError, SyncManager};
 use crate::drivers::data_channel::{ChannelState, DirectChannel};
 use crate::history::direct::{end_of_answer, DirectServer, FrameIndex, WantFrame, CHANNEL_LABEL};
 use crate::history::direct_link::ChannelStatus;
+use crate::persona::ConversationId;
 use crate::vault::Vault;
 
 /// This device's direct history channels, both ways.
 pub(super) struct DirectLinks {
     enabled: bool,
     /// The conversation whose history the new device wants before the rest.
-    first: Option<[u8; 16]>,
+    first: Option<ConversationId>,
     /// The new device's channel to the source.
     incoming: Option<Rc<DirectChannel>>,
     /// Channels this device serves history on, until they close.
@@ -30,7 +31,7 @@ pub(super) struct DirectLinks {
 
 impl DirectLinks {
     /// How this device's history may come over a direct channel, for a sync's start.
-    pub(super) fn start(&self) -> (bool, Option<[u8; 16]>, Option<ChannelStatus>) {
+    pub(super) fn start(&self) -> (bool, Option<ConversationId>, Option<ChannelStatus>) {
         (self.enabled, self.first, self.incoming_status())
     }
 
@@ -127,7 +128,7 @@ impl SyncManager {
     #[wasm_bindgen(js_name = prioritizeHistory)]
     pub fn prioritize_history(&self, conversation_id: Option<String>) -> Result<(), JsValue> {
         let first = conversation_id
-            .map(|id| super::messaging::id_from_hex::<16>(&id, "conversation id"))
+            .map(|id| super::messaging::conversation_from_hex(&id))
             .transpose()?;
         self.direct.borrow_mut().first = first;
         Ok(())

@@ -20,7 +20,7 @@ impl SyncManager {
         count: u32,
         body_len: usize,
     ) -> Result<(), FacadeError> {
-        let conversation = super::messaging::id_from_hex::<16>(conversation_id, "conversation id")?;
+        let conversation = super::messaging::conversation_from_hex(conversation_id)?;
         let peer = self.with_messenger(|m| {
             m.conversation(&conversation)
                 .map(|log| log.peer)

@@ -30,7 +30,7 @@ use crate::mailbox::envelope::Envelope;
 use crate::mailbox::transport::MailboxTransport;
 use crate::messaging::sealed::ContactCard;
 use crate::messaging::{MessagingError, MessagingEvent, Messenger};
-use crate::persona::{DeviceId, Message, MessageId, Sender};
+use crate::persona::{ConversationId, DeviceId, Message, MessageId, Sender};
 use crate::vault::MessageWrites;
 
 fn hex(bytes: &[u8]) -> String {
@@ -44,6 +44,11 @@ pub(super) fn id_from_hex<const N: usize>(
     crate::encoding::hex_decode(text.trim())
         .and_then(|bytes| <[u8; N]>::try_from(bytes).ok())
         .ok_or_else(|| FacadeError::new("invalid_id", format!("not a {what}: {text}")))
+}
+
+/// A conversation's id as JS gives it, in hex.
+pub(super) fn conversation_from_hex(text: &str) -> Result<ConversationId, FacadeError> {
+    id_from_hex::<16>(text, "conversation id").map(ConversationId::from_bytes)
 }
 
 #[wasm_bindgen]
@@ -160,7 +165,9 @@ impl SyncManager {
             to_js_array(m.contacts().map(|(key, name)| ContactView {
                 persona_key: hex(&key),
                 display_name: name.to_owned(),
-                conversation_id: hex(&crate::messaging::messenger::conversation_id(&own, &key)),
+                conversation_id: hex(
+                    crate::messaging::messenger::conversation_id(&own, &key).as_bytes(),
+                ),
             }))
         })
     }
@@ -174,7 +181,7 @@ impl SyncManager {
                 .map(|(id, log)| {
                     let last = log.recent_messages().next_back();
                     ConversationView {
-                        conversation_id: hex(id),
+                        conversation_id: hex(id.as_bytes()),
                         peer_key: hex(&log.peer),
                         title: m
                             .contact_name(&log.peer)
@@ -197,7 +204,7 @@ impl SyncManager {
     /// `earlierMessages`.
     #[wasm_bindgen(unchecked_return_type = "MessageView[]")]
     pub fn messages(&self, conversation_id: &str) -> Result<js_sys::Array, JsValue> {
-        let id = id_from_hex::<16>(conversation_id, "conversation id")?;
+        let id = conversation_from_hex(conversation_id)?;
         let rows = self.with_messenger(|m| {
             let log = m
                 .conversation(&id)
@@ -220,7 +227,7 @@ impl SyncManager {
         before_id: Option<String>,
         limit: u32,
     ) -> Result<js_sys::Array, JsValue> {
-        let id = id_from_hex::<16>(conversation_id, "conversation id")?;
+        let id = conversation_from_hex(conversation_id)?;
         let vault = self.unlocked_vault()?;
         let peer = self.with_messenger(|m| {
             m.conversation(&id)
@@ -248,7 +255,7 @@ impl SyncManager {
     /// persona's own history replaced. As `messages` shows messages.
     #[wasm_bindgen(unchecked_return_type = "MessageView[]")]
     pub async fn conflicts(&self, conversation_id: &str) -> Result<js_sys::Array, JsValue> {
-        let id = id_from_hex::<16>(conversation_id, "conversation id")?;
+        let id = conversation_from_hex(conversation_id)?;
         let vault = self.unlocked_vault()?;
         let conflicts = vault.conflicts(&id).await.map_err(FacadeError::from)?;
         let rows = self.with_messenger(|m| {
@@ -268,7 +275,7 @@ impl SyncManager {
     /// How many messages this device holds in a conversation.
     #[wasm_bindgen(js_name = messageCount)]
     pub async fn message_count(&self, conversation_id: &str) -> Result<u32, JsValue> {
-        let id = id_from_hex::<16>(conversation_id, "conversation id")?;
+        let id = conversation_from_hex(conversation_id)?;
         let vault = self.unlocked_vault()?;
         Ok(vault.count_messages(&id).await.map_err(FacadeError::from)?)
     }
@@ -294,7 +301,7 @@ impl SyncManager {
     /// Marks a conversation read on every device of the persona.
     #[wasm_bindgen(js_name = markRead)]
     pub async fn mark_read(&self, conversation_id: &str) -> Result<(), JsValue> {
-        let id = id_from_hex::<16>(conversation_id, "conversation id")?;
+        let id = conversation_from_hex(conversation_id)?;
         if self.with_messenger(|m| m.mark_read(&id, &mut rng()))? {
             self.save_messaging(MessageWrites::default()).await?;
         }
@@ -303,7 +310,7 @@ impl SyncManager {
 
     /// Dismisses a conversation's notifications on every device, without reading it.
     pub async fn dismiss(&self, conversation_id: &str) -> Result<(), JsValue> {
-        let id = id_from_hex::<16>(conversation_id, "conversation id")?;
+        let id = conversation_from_hex(conversation_id)?;
         if self.with_messenger(|m| m.dismiss(&id, &mut rng()))? {
             self.save_messaging(MessageWrites::default()).await?;
         }
@@ -507,7 +514,7 @@ fn message_view(messenger: &Messenger, message: &Message, peer: [u8; 32]) -> Mes
     };
     MessageView {
         id: hex(message.id.as_bytes()),
-        conversation_id: hex(&message.conversation_id),
+        conversation_id: hex(message.conversation_id.as_bytes()),
         sender,
         sender_name,
         sent_at: message.sent_at_ms,
@@ -709,7 +716,7 @@ impl SyncManager {
                 conversation_id,
                 unread,
             } => SyncEvent::ReadState {
-                conversation_id: hex(conversation_id),
+                conversation_id: hex(conversation_id.as_bytes()),
                 unread: *unread as u32,
             },
             MessagingEvent::ContactAdded {
@@ -756,7 +763,7 @@ impl SyncManager {
                 conversation_id,
                 message,
             } => SyncEvent::Conflict {
-                conversation_id: hex(conversation_id),
+                conversation_id: hex(conversation_id.as_bytes()),
                 id: hex(message.id.as_bytes()),
             },
             MessagingEvent::DirectRequested { transfer_id, .. } => {
@@ -774,7 +781,7 @@ impl SyncManager {
                 missing,
                 ..
             } => SyncEvent::Gap {
-                conversation_id: hex(conversation_id),
+                conversation_id: hex(conversation_id.as_bytes()),
                 missing: missing.clone(),
             },
         })

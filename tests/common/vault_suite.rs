@@ -4,7 +4,8 @@
 use phantom_sync::history::TransferId;
 use phantom_sync::mailbox::MailboxAddress;
 use phantom_sync::persona::{
-    Contact, Conversation, DeviceKeys, Message, MessageId, Persona, Sender, SyncCursor,
+    Contact, Conversation, ConversationId, DeviceKeys, Message, MessageId, Persona, Sender,
+    SyncCursor,
 };
 use phantom_sync::secret::Secret;
 use phantom_sync::testing::SeededRng;
@@ -39,7 +40,7 @@ pub fn world(seed: u64) -> World {
     persona.contacts.push(contact(1, "Grace"));
     persona.contacts.push(contact(2, "Alan"));
     persona.conversations.push(Conversation {
-        id: [1; 16],
+        id: conversation(1),
         title: format!("Grace {MARKER}"),
         peer_mailbox: MailboxAddress::from_bytes([0x11; 32]),
         conversation_key: Secret::from_bytes([0x22; 32]),
@@ -65,13 +66,19 @@ fn contact(n: u8, name: &str) -> Contact {
     }
 }
 
-pub fn message(n: u64, conversation: u8) -> Message {
+/// Conversation number `n`.
+pub fn conversation(n: u8) -> ConversationId {
+    ConversationId::from_bytes([n; 16])
+}
+
+/// Message `n` of conversation number `in_conversation`.
+pub fn message(n: u64, in_conversation: u8) -> Message {
     let mut id = [0u8; 16];
     id[..8].copy_from_slice(&n.to_be_bytes());
-    id[15] = conversation;
+    id[15] = in_conversation;
     Message {
         id: MessageId::from_bytes(id),
-        conversation_id: [conversation; 16],
+        conversation_id: conversation(in_conversation),
         sender: Sender::Contact([1; 16]),
         sent_at_ms: (NOW - 1_000 + n) * 1_000,
         body: format!("message {n} {MARKER}"),
@@ -110,11 +117,14 @@ pub async fn round_trip_survives_reopening<F: Fixture>(fixture: &F) {
     persona.contacts.sort_by_key(|c| c.id);
     assert_eq!(persona, w.persona);
     assert_eq!(vault.device().await.expect("device"), w.device);
-    let stored = vault.messages(&[1; 16]).await.expect("messages");
+    let stored = vault.messages(&conversation(1)).await.expect("messages");
     let mut expected = messages.clone();
     expected.sort_by_key(Message::order_key);
     assert_eq!(stored, expected, "messages come back in conversation order");
-    assert_eq!(vault.messages(&[2; 16]).await.expect("none"), vec![]);
+    assert_eq!(
+        vault.messages(&conversation(2)).await.expect("none"),
+        vec![]
+    );
     assert_eq!(
         vault.cursor(&cursor.mailbox).await.expect("cursor"),
         Some(cursor)
@@ -139,7 +149,14 @@ pub async fn storing_a_message_twice_keeps_one<F: Fixture>(fixture: &F) {
         vec![true, false],
         "the copy is turned away, the rest kept"
     );
-    assert_eq!(vault.messages(&[1; 16]).await.expect("messages").len(), 3);
+    assert_eq!(
+        vault
+            .messages(&conversation(1))
+            .await
+            .expect("messages")
+            .len(),
+        3
+    );
 }
 
 /// Issue 21: a contact's message under an id of this persona's takes nothing's place; a
@@ -159,7 +176,12 @@ pub async fn a_reused_message_id_overwrites_nothing<F: Fixture>(fixture: &F) {
     };
     let state = b"state";
     let vault = &vault;
-    let held = |identity| async move { vault.message(&[1; 16], identity).await.expect("read") };
+    let held = |identity| async move {
+        vault
+            .message(&conversation(1), identity)
+            .await
+            .expect("read")
+    };
     let live = |messages| MessageWrites {
         live: messages,
         ..MessageWrites::default()
@@ -195,7 +217,7 @@ pub async fn a_reused_message_id_overwrites_nothing<F: Fixture>(fixture: &F) {
     );
     assert_eq!(held(theirs.identity()).await, Some(theirs.clone()));
     assert_eq!(
-        vault.conflicts(&[1; 16]).await.expect("read"),
+        vault.conflicts(&conversation(1)).await.expect("read"),
         vec![rewritten.clone()]
     );
 
@@ -217,11 +239,20 @@ pub async fn a_reused_message_id_overwrites_nothing<F: Fixture>(fixture: &F) {
         assert_eq!(new, vec![false], "held already, with other words");
     }
     assert_eq!(held(genuine.identity()).await, Some(genuine.clone()));
-    let mut conflicts = vault.conflicts(&[1; 16]).await.expect("read");
+    let mut conflicts = vault.conflicts(&conversation(1)).await.expect("read");
     conflicts.sort_by(|a, b| a.body.cmp(&b.body));
     assert_eq!(conflicts, vec![theirs, rewritten]);
-    assert_eq!(vault.messages(&[1; 16]).await.expect("read").len(), 2);
-    assert_eq!(vault.count_messages(&[1; 16]).await.expect("counted"), 2);
+    assert_eq!(
+        vault.messages(&conversation(1)).await.expect("read").len(),
+        2
+    );
+    assert_eq!(
+        vault
+            .count_messages(&conversation(1))
+            .await
+            .expect("counted"),
+        2
+    );
 }
 
 pub async fn a_conversation_is_read_a_page_at_a_time<F: Fixture>(fixture: &F) {
@@ -234,14 +265,14 @@ pub async fn a_conversation_is_read_a_page_at_a_time<F: Fixture>(fixture: &F) {
         .await
         .expect("stored");
     let mut pages = Vec::new();
-    let mut reading = vault.message_pages(&[1; 16], 10);
+    let mut reading = vault.message_pages(&conversation(1), 10);
     while let Some(page) = reading.next().await.expect("a page") {
         pages.push(page.len());
         assert!(pages.len() < 10, "pages end");
     }
     assert_eq!(pages, vec![10, 10, 5]);
     let before_ten = vault
-        .latest_messages(&[1; 16], Some(&message(10, 1).id), 3)
+        .latest_messages(&conversation(1), Some(&message(10, 1).id), 3)
         .await
         .expect("read");
     assert_eq!(
@@ -249,30 +280,42 @@ pub async fn a_conversation_is_read_a_page_at_a_time<F: Fixture>(fixture: &F) {
         Some(vec![message(7, 1), message(8, 1), message(9, 1)])
     );
     let latest = vault
-        .latest_messages(&[1; 16], None, 2)
+        .latest_messages(&conversation(1), None, 2)
         .await
         .expect("read");
     assert_eq!(latest, Some(vec![message(23, 1), message(24, 1)]));
     assert_eq!(
         vault
-            .latest_messages(&[1; 16], Some(&message(0, 2).id), 3)
+            .latest_messages(&conversation(1), Some(&message(0, 2).id), 3)
             .await
             .expect("read"),
         None,
         "not a message of this conversation"
     );
-    assert_eq!(vault.count_messages(&[1; 16]).await.expect("counted"), 25);
-    assert_eq!(vault.count_messages(&[3; 16]).await.expect("counted"), 0);
     assert_eq!(
         vault
-            .message(&[1; 16], message(7, 1).identity())
+            .count_messages(&conversation(1))
+            .await
+            .expect("counted"),
+        25
+    );
+    assert_eq!(
+        vault
+            .count_messages(&conversation(3))
+            .await
+            .expect("counted"),
+        0
+    );
+    assert_eq!(
+        vault
+            .message(&conversation(1), message(7, 1).identity())
             .await
             .expect("read"),
         Some(message(7, 1))
     );
     assert_eq!(
         vault
-            .message(&[1; 16], message(0, 2).identity())
+            .message(&conversation(1), message(0, 2).identity())
             .await
             .expect("read"),
         None,
@@ -432,7 +475,7 @@ pub async fn a_reimport_keeps_history_and_device_keys<F: Fixture>(fixture: &F) {
         .expect("history");
     let mut newer = w.persona.clone();
     newer.conversations.push(Conversation {
-        id: [2; 16],
+        id: conversation(2),
         title: "Alan".into(),
         peer_mailbox: MailboxAddress::from_bytes([0x33; 32]),
         conversation_key: Secret::from_bytes([0x44; 32]),
@@ -451,7 +494,14 @@ pub async fn a_reimport_keeps_history_and_device_keys<F: Fixture>(fixture: &F) {
     )
     .await
     .expect("idempotent");
-    assert_eq!(again.messages(&[1; 16]).await.expect("messages").len(), 2);
+    assert_eq!(
+        again
+            .messages(&conversation(1))
+            .await
+            .expect("messages")
+            .len(),
+        2
+    );
     assert_eq!(
         again.persona().await.expect("persona").conversations.len(),
         2
@@ -599,7 +649,7 @@ pub fn forbidden_bytes(w: &World) -> Vec<Vec<u8>> {
             .conversation_key
             .expose()
             .to_vec(),
-        w.persona.conversations[0].id.to_vec(),
+        w.persona.conversations[0].id.as_bytes().to_vec(),
         b"Grace".to_vec(),
     ];
     forbidden.extend(w.persona.contacts.iter().map(|c| c.id.to_vec()));
@@ -727,7 +777,7 @@ pub async fn an_interrupted_import_leaves_the_old_state_and_can_be_retried<F: Fi
     let mut changed = w.persona.clone();
     changed.contacts[0].display_name = "Grace Hopper".into();
     changed.conversations.push(Conversation {
-        id: [3; 16],
+        id: conversation(3),
         title: "New".into(),
         peer_mailbox: MailboxAddress::from_bytes([0x66; 32]),
         conversation_key: Secret::from_bytes([0x77; 32]),
@@ -750,7 +800,14 @@ pub async fn an_interrupted_import_leaves_the_old_state_and_can_be_retried<F: Fi
     let mut persona = vault.persona().await.expect("the old persona");
     persona.contacts.sort_by_key(|c| c.id);
     assert_eq!(persona, w.persona, "the old state is intact");
-    assert_eq!(vault.messages(&[1; 16]).await.expect("history").len(), 1);
+    assert_eq!(
+        vault
+            .messages(&conversation(1))
+            .await
+            .expect("history")
+            .len(),
+        1
+    );
 
     let vault = Vault::import(&store, &changed, w.device.clone(), &w.keyring, &mut w.rng)
         .await
@@ -761,7 +818,14 @@ pub async fn an_interrupted_import_leaves_the_old_state_and_can_be_retried<F: Fi
         .contacts
         .iter()
         .any(|c| c.display_name == "Grace Hopper"));
-    assert_eq!(vault.messages(&[1; 16]).await.expect("history").len(), 1);
+    assert_eq!(
+        vault
+            .messages(&conversation(1))
+            .await
+            .expect("history")
+            .len(),
+        1
+    );
 }
 
 pub async fn hostile_unlock_records_are_refused_without_hanging<F: Fixture>(fixture: &F) {
@@ -1040,5 +1104,12 @@ pub async fn a_removed_device_with_a_copy_of_the_phones_storage_reads_nothing<F:
     let reopened = Vault::unlock(&copy, &w.keyring, None, NOW)
         .await
         .expect("the phone opens its vault");
-    assert_eq!(reopened.messages(&[1; 16]).await.expect("read").len(), 1);
+    assert_eq!(
+        reopened
+            .messages(&conversation(1))
+            .await
+            .expect("read")
+            .len(),
+        1
+    );
 }

@@ -17,19 +17,20 @@
 //! ```
 //! use phantom_core::history::direct::{DirectServer, WantFrame};
 //! use phantom_core::history::transfer::{offer_history, HistoryReceiver, Received};
-//! use phantom_core::persona::{Message, MessageId, Sender};
+//! use phantom_core::persona::{ConversationId, Message, MessageId, Sender};
 //! # let mut rng = phantom_core::testing::SeededRng::new(5);
+//! let grace = ConversationId::from_bytes([7; 16]);
 //! let chat: Vec<Message> = (0..60u8)
 //!     .map(|n| Message {
 //!         id: MessageId::from_bytes([n; 16]),
-//!         conversation_id: [7; 16],
+//!         conversation_id: grace,
 //!         sender: Sender::Contact([1; 16]),
 //!         sent_at_ms: 1_000 + u64::from(n),
 //!         body: "hi".repeat(30),
 //!     })
 //!     .collect();
 //! // Frame 0 is the manifest, frame i + 1 block i: the source reads them where it keeps them.
-//! let (offer, envelopes) = offer_history(vec![([7; 16], chat)], 1024, &mut rng)?;
+//! let (offer, envelopes) = offer_history(vec![(grace, chat)], 1024, &mut rng)?;
 //! let server = DirectServer::new(envelopes[0].clone())?;
 //! let mut receiver = HistoryReceiver::new(&offer);
 //!
@@ -52,6 +53,7 @@
 use crate::history::manifest::{Manifest, MAX_BLOCKS};
 use crate::history::HistoryError;
 use crate::history::TransferId;
+use crate::persona::ConversationId;
 use crate::wire::{Reader, WireError, Writer};
 
 /// The longest session description a signal may carry.
@@ -119,7 +121,7 @@ pub struct WantFrame {
     /// Manifest indices of the blocks already imported, at most [`MAX_BLOCKS`] of them.
     pub received: Vec<u32>,
     /// The conversation whose missing blocks come before the others, if any.
-    pub first: Option<[u8; 16]>,
+    pub first: Option<ConversationId>,
 }
 
 impl WantFrame {
@@ -139,7 +141,7 @@ impl WantFrame {
         match &self.first {
             Some(conversation_id) => {
                 w.put_u8(1);
-                w.put_bytes(conversation_id);
+                w.put_bytes(conversation_id.as_bytes());
             }
             None => w.put_u8(0),
         }
@@ -168,7 +170,7 @@ impl WantFrame {
             .collect::<Result<_, _>>()?;
         let first = match r.u8("first_present")? {
             0 => None,
-            1 => Some(r.array("first_conversation")?),
+            1 => Some(ConversationId::from_bytes(r.array("first_conversation")?)),
             other => {
                 return Err(WireError::InvalidValue {
                     field: "first_present",
@@ -201,7 +203,7 @@ pub struct DirectServer {
     transfer_id: TransferId,
     manifest: Vec<u8>,
     /// Each block's conversation, in manifest order.
-    conversations: Vec<[u8; 16]>,
+    conversations: Vec<ConversationId>,
 }
 
 impl DirectServer {
@@ -259,7 +261,8 @@ impl DirectServer {
                 .enumerate()
                 .filter(|(_, (arrived, _))| !**arrived)
         };
-        let wanted_first = |conversation: &[u8; 16]| want.first.as_ref() == Some(conversation);
+        let wanted_first =
+            |conversation: &ConversationId| want.first.as_ref() == Some(conversation);
         let first = missing().filter(|(_, (_, c))| wanted_first(c));
         let rest = missing().filter(|(_, (_, c))| !wanted_first(c));
         Ok(manifest
@@ -280,7 +283,7 @@ mod tests {
             transfer_id: TransferId::from_bytes([3; 16]),
             manifest_known: true,
             received: vec![0, 2, 5],
-            first: Some([4; 16]),
+            first: Some(crate::persona::ConversationId::from_bytes([4; 16])),
         };
         let bytes = want.encode().expect("encodes");
         assert_eq!(WantFrame::decode(&bytes).expect("decodes"), want);
@@ -304,7 +307,7 @@ mod tests {
                 .iter()
                 .map(|c| crate::history::manifest::BlockEntry {
                     hash: [0; 32],
-                    conversation_id: [*c; 16],
+                    conversation_id: crate::persona::ConversationId::from_bytes([*c; 16]),
                     first_ms: 0,
                     last_ms: 0,
                     messages: 1,
@@ -351,7 +354,7 @@ mod tests {
             transfer_id: TransferId::from_bytes([1; 16]),
             manifest_known: true,
             received,
-            first: first.map(|c| [c; 16]),
+            first: first.map(|c| crate::persona::ConversationId::from_bytes([c; 16])),
         };
         assert_eq!(
             server.frames_for(&want(vec![], None)),

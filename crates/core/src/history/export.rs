@@ -10,10 +10,10 @@
 //! ```
 //! use phantom_core::history::export::HistoryExport;
 //! use phantom_core::history::TransferId;
-//! use phantom_core::persona::{Message, MessageId, Sender};
+//! use phantom_core::persona::{ConversationId, Message, MessageId, Sender};
 //! use phantom_core::secret::Secret;
 //! # let mut rng = phantom_core::testing::SeededRng::new(7);
-//! let message = |n: u8, conversation_id: [u8; 16]| Message {
+//! let message = |n: u8, conversation_id: ConversationId| Message {
 //!     id: MessageId::from_bytes([n; 16]),
 //!     conversation_id,
 //!     sender: Sender::Contact([1; 16]),
@@ -22,11 +22,12 @@
 //! };
 //! let key = Secret::generate(&mut rng);
 //! let mut export = HistoryExport::new(&key, 1024, TransferId::from_bytes([9; 16]));
+//! let (grace, heidi) = (ConversationId::from_bytes([1; 16]), ConversationId::from_bytes([2; 16]));
 //! // Two messages of one conversation fill the same block...
-//! assert!(export.push([1; 16], &message(2, [1; 16]), &mut rng)?.is_none());
-//! assert!(export.push([1; 16], &message(1, [1; 16]), &mut rng)?.is_none());
+//! assert!(export.push(grace, &message(2, grace), &mut rng)?.is_none());
+//! assert!(export.push(grace, &message(1, grace), &mut rng)?.is_none());
 //! // ...which another conversation's message seals.
-//! let first = export.push([2; 16], &message(3, [2; 16]), &mut rng)?.expect("block 0");
+//! let first = export.push(heidi, &message(3, heidi), &mut rng)?.expect("block 0");
 //! let (manifest, last) = export.finish(&mut rng)?;
 //! assert!(last.is_some(), "the finish seals block 1");
 //! assert_eq!(manifest.blocks.len(), 2);
@@ -43,7 +44,7 @@ use sha2::{Digest, Sha256};
 use crate::history::manifest::{BlockEntry, Manifest};
 use crate::history::HistoryError;
 use crate::history::TransferId;
-use crate::persona::Message;
+use crate::persona::{ConversationId, Message};
 use crate::secret::Secret;
 use crate::wire::{WireRecord, Writer};
 
@@ -74,7 +75,7 @@ pub struct HistoryExport {
 /// The block being filled.
 #[derive(Default)]
 struct Pending {
-    conversation_id: Option<[u8; 16]>,
+    conversation_id: Option<ConversationId>,
     encoded: zeroize::Zeroizing<Vec<u8>>,
     count: u32,
     first_ms: u64,
@@ -100,7 +101,7 @@ impl HistoryExport {
     /// fit, or belongs to another conversation). Messages of a conversation go in together.
     pub fn push(
         &mut self,
-        conversation_id: [u8; 16],
+        conversation_id: ConversationId,
         message: &Message,
         rng: &mut impl CryptoRng,
     ) -> Result<Option<Vec<u8>>, HistoryError> {
@@ -140,7 +141,7 @@ impl HistoryExport {
     /// the last one included.
     pub fn add_conversation(
         &mut self,
-        conversation_id: [u8; 16],
+        conversation_id: ConversationId,
         messages: &[Message],
         rng: &mut impl CryptoRng,
     ) -> Result<Vec<Vec<u8>>, HistoryError> {

@@ -8,13 +8,14 @@
 //! use phantom_core::history::TransferId;
 //! use phantom_core::history::import::HistoryImport;
 //! use phantom_core::history::HistoryError;
-//! use phantom_core::persona::{Message, MessageId, Sender};
+//! use phantom_core::persona::{ConversationId, Message, MessageId, Sender};
 //! use phantom_core::secret::Secret;
 //! # let mut rng = phantom_core::testing::SeededRng::new(8);
+//! let grace = ConversationId::from_bytes([7; 16]);
 //! let chat: Vec<Message> = (0..40u8)
 //!     .map(|n| Message {
 //!         id: MessageId::from_bytes([n; 16]),
-//!         conversation_id: [7; 16],
+//!         conversation_id: grace,
 //!         sender: Sender::Contact([1; 16]),
 //!         sent_at_ms: 1_000 + u64::from(n),
 //!         body: "hi".repeat(30),
@@ -22,7 +23,7 @@
 //!     .collect();
 //! let key = Secret::generate(&mut rng);
 //! let mut export = HistoryExport::new(&key, 1024, TransferId::from_bytes([9; 16]));
-//! let blocks = export.add_conversation([7; 16], &chat, &mut rng)?;
+//! let blocks = export.add_conversation(grace, &chat, &mut rng)?;
 //! let (manifest, _) = export.finish(&mut rng)?;
 //!
 //! let mut import = HistoryImport::new(manifest.clone(), key.clone());

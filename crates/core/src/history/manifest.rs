@@ -2,13 +2,14 @@
 //!
 //! ```
 //! use phantom_core::history::manifest::{BlockEntry, Manifest};
+//! use phantom_core::persona::ConversationId;
 //! use phantom_core::history::TransferId;
 //!
 //! let manifest = Manifest {
 //!     transfer_id: TransferId::from_bytes([1; 16]),
 //!     blocks: vec![BlockEntry {
 //!         hash: [2; 32],
-//!         conversation_id: [3; 16],
+//!         conversation_id: ConversationId::from_bytes([3; 16]),
 //!         first_ms: 10,
 //!         last_ms: 20,
 //!         messages: 2,
@@ -21,6 +22,7 @@
 //! ```
 
 use crate::history::TransferId;
+use crate::persona::ConversationId;
 use crate::wire::{Reader, WireError, WireRecord, Writer};
 
 /// The version byte after the manifest's magic `PH`; a manifest of another version is
@@ -36,7 +38,7 @@ pub struct BlockEntry {
     /// SHA-256 of the encrypted block.
     pub hash: [u8; 32],
     /// The conversation every message of the block belongs to.
-    pub conversation_id: [u8; 16],
+    pub conversation_id: ConversationId,
     /// Sender time of its oldest message (ms since the Unix epoch).
     pub first_ms: u64,
     /// Sender time of its newest message (ms since the Unix epoch).
@@ -98,7 +100,7 @@ impl WireRecord for BlockEntry {
 
     fn write(&self, w: &mut Writer) -> Result<(), WireError> {
         w.put_bytes(&self.hash);
-        w.put_bytes(&self.conversation_id);
+        w.put_bytes(self.conversation_id.as_bytes());
         w.put_u64(self.first_ms);
         w.put_u64(self.last_ms);
         w.put_u32(self.messages);
@@ -109,7 +111,7 @@ impl WireRecord for BlockEntry {
     fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
         Ok(Self {
             hash: r.array("block_hash")?,
-            conversation_id: r.array("conversation_id")?,
+            conversation_id: ConversationId::from_bytes(r.array("conversation_id")?),
             first_ms: r.u64("first_ms")?,
             last_ms: r.u64("last_ms")?,
             messages: r.u32("messages")?,

@@ -16,22 +16,23 @@
 //! use phantom_core::history::export::HistoryExport;
 //! use phantom_core::history::import::HistoryImport;
 //! use phantom_core::history::TransferId;
-//! use phantom_core::persona::{Message, MessageId, Sender};
+//! use phantom_core::persona::{ConversationId, Message, MessageId, Sender};
 //! use phantom_core::secret::Secret;
 //! # let mut rng = phantom_core::testing::SeededRng::new(3);
 //!
 //! let key = Secret::generate(&mut rng);
+//! let grace = ConversationId::from_bytes([7; 16]);
 //! let chat: Vec<Message> = (0..100u8)
 //!     .map(|n| Message {
 //!         id: MessageId::from_bytes([n; 16]),
-//!         conversation_id: [7; 16],
+//!         conversation_id: grace,
 //!         sender: Sender::Contact([1; 16]),
 //!         sent_at_ms: 1_000 + u64::from(n),
 //!         body: "hello".repeat(40),
 //!     })
 //!     .collect();
 //! let mut export = HistoryExport::new(&key, 4096, TransferId::from_bytes([9; 16]));
-//! let blocks = export.add_conversation([7; 16], &chat, &mut rng)?;
+//! let blocks = export.add_conversation(grace, &chat, &mut rng)?;
 //! let (manifest, unsealed) = export.finish(&mut rng)?;
 //! assert!(unsealed.is_none(), "add_conversation seals its last block");
 //! assert!(blocks.len() > 1);

@@ -5,18 +5,19 @@
 //!
 //! ```
 //! use phantom_core::history::transfer::{offer_history, HistoryReceiver, Received};
-//! use phantom_core::persona::{Message, MessageId, Sender};
+//! use phantom_core::persona::{ConversationId, Message, MessageId, Sender};
 //! # let mut rng = phantom_core::testing::SeededRng::new(4);
+//! let grace = ConversationId::from_bytes([7; 16]);
 //! let chat: Vec<Message> = (0..50u8)
 //!     .map(|n| Message {
 //!         id: MessageId::from_bytes([n; 16]),
-//!         conversation_id: [7; 16],
+//!         conversation_id: grace,
 //!         sender: Sender::Contact([1; 16]),
 //!         sent_at_ms: 1_000 + u64::from(n),
 //!         body: "hi".into(),
 //!     })
 //!     .collect();
-//! let (offer, envelopes) = offer_history(vec![([7; 16], chat)], 4096, &mut rng)?;
+//! let (offer, envelopes) = offer_history(vec![(grace, chat)], 4096, &mut rng)?;
 //! let mut receiver = HistoryReceiver::new(&offer);
 //! let mut messages = 0;
 //! for envelope in &envelopes {
@@ -41,7 +42,7 @@ use crate::history::manifest::Manifest;
 use crate::history::HistoryError;
 use crate::history::TransferId;
 use crate::mailbox::keys::MailboxSeed;
-use crate::persona::Message;
+use crate::persona::{ConversationId, Message};
 use crate::secret::Secret;
 use crate::wire::{Reader, WireError, Writer};
 
@@ -112,7 +113,7 @@ impl OutgoingTransfer {
     /// Adds a message (a conversation's go in together); returns the block it completed.
     pub fn push(
         &mut self,
-        conversation_id: [u8; 16],
+        conversation_id: ConversationId,
         message: &Message,
         rng: &mut impl CryptoRng,
     ) -> Result<Option<Vec<u8>>, HistoryError> {
@@ -157,7 +158,7 @@ pub struct FinishedTransfer {
 /// Packs whole conversations held in memory (the most recent conversation first, each
 /// newest message first): the offer, and the envelopes for its mailbox, manifest first.
 pub fn offer_history(
-    conversations: Vec<([u8; 16], Vec<Message>)>,
+    conversations: Vec<(ConversationId, Vec<Message>)>,
     block_size: usize,
     rng: &mut impl CryptoRng,
 ) -> Result<(HistoryOffer, Vec<Vec<u8>>), HistoryError> {
@@ -247,7 +248,7 @@ impl HistoryReceiver {
 
     /// What to ask a direct channel for: the manifest unless it is here, and every block not
     /// yet imported, conversation `first`'s before the others.
-    pub fn want(&self, transfer_id: TransferId, first: Option<[u8; 16]>) -> WantFrame {
+    pub fn want(&self, transfer_id: TransferId, first: Option<ConversationId>) -> WantFrame {
         WantFrame {
             transfer_id,
             first,

@@ -6,7 +6,7 @@
 //! ```
 //! use phantom_core::history::transfer::{HistoryReceiver, OutgoingTransfer, Received};
 //! use phantom_core::history::vault_export::export_from_vault;
-//! use phantom_core::persona::{DeviceKeys, Message, MessageId, Persona, Sender};
+//! use phantom_core::persona::{ConversationId, DeviceKeys, Message, MessageId, Persona, Sender};
 //! use phantom_core::vault::{store::MemoryStore, unlock::MemoryKeyring, Vault};
 //! # let mut rng = phantom_core::testing::SeededRng::new(6);
 //! # let persona = Persona::create("Ada", 1, &mut rng)?;
@@ -14,10 +14,11 @@
 //! # let keyring = MemoryKeyring::generate(&mut rng);
 //! pollster::block_on(async {
 //!     let vault = Vault::import(MemoryStore::new(), &persona, device, &keyring, &mut rng).await?;
+//!     let grace = ConversationId::from_bytes([7; 16]);
 //!     let chat: Vec<Message> = (0..500u64)
 //!         .map(|n| Message {
 //!             id: MessageId::from_bytes(u128::from(n).to_be_bytes()),
-//!             conversation_id: [7; 16],
+//!             conversation_id: grace,
 //!             sender: Sender::Contact([1; 16]),
 //!             sent_at_ms: n,
 //!             body: "hello ".repeat(20),
@@ -26,7 +27,7 @@
 //!     vault.put_messages(&chat, &mut rng).await?;
 //!
 //!     let mut transfer = OutgoingTransfer::new(4096, &mut rng);
-//!     let stored = export_from_vault(&vault, &mut transfer, &[([7; 16], Vec::new())], &mut rng).await?;
+//!     let stored = export_from_vault(&vault, &mut transfer, &[(grace, Vec::new())], &mut rng).await?;
 //!     let transfer_id = transfer.transfer_id();
 //!     let finished = transfer.finish(&mut rng)?;
 //!     assert!(finished.unsealed.is_none(), "every block is in the vault");
@@ -54,7 +55,7 @@ use thiserror::Error;
 
 use crate::history::transfer::OutgoingTransfer;
 use crate::history::HistoryError;
-use crate::persona::{Message, MessageId};
+use crate::persona::{ConversationId, Message, MessageId};
 use crate::vault::store::RawStore;
 use crate::vault::{Vault, VaultError};
 
@@ -92,7 +93,7 @@ impl VaultExportError {
 pub async fn export_from_vault<S: RawStore>(
     vault: &Vault<S>,
     transfer: &mut OutgoingTransfer,
-    conversations: &[([u8; 16], Vec<Message>)],
+    conversations: &[(ConversationId, Vec<Message>)],
     rng: &mut impl CryptoRng,
 ) -> Result<u32, VaultExportError> {
     let transfer_id = transfer.transfer_id();

@@ -378,7 +378,7 @@ mod tests {
     fn message(at: u64, id: u8, sender: Sender) -> Message {
         Message {
             id: MessageId::from_bytes([id; 16]),
-            conversation_id: [0; 16],
+            conversation_id: crate::persona::ConversationId::from_bytes([0; 16]),
             sender,
             sent_at_ms: at,
             body: format!("message {id}"),

@@ -121,7 +121,7 @@ mod tests {
         assert_eq!(position(&mut reading, inbox.address()), 9);
         reading.after_event(
             &MessagingEvent::Gap {
-                conversation_id: [0; 16],
+                conversation_id: crate::persona::ConversationId::from_bytes([0; 16]),
                 sender_device: [0; 32],
                 missing: vec![2],
             },

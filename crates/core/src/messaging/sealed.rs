@@ -10,9 +10,10 @@
 //!
 //! ```
 //! use phantom_core::messaging::sealed::{Content, ReadState};
+//! use phantom_core::persona::ConversationId;
 //!
 //! let read = Content::ReadState(ReadState {
-//!     conversation_id: [1; 16],
+//!     conversation_id: ConversationId::from_bytes([1; 16]),
 //!     read_up_to: (1_700_000_000_000, [2; 16]),
 //!     dismissed_up_to: (0, [0; 16]),
 //! });
@@ -31,7 +32,7 @@ use crate::mailbox::envelope::MAX_ENVELOPE_LEN;
 use crate::messaging::sealed_sender::{SenderSealedMessage, MAX_HEADER_LEN};
 use crate::messaging::sessions::{Seal, MAX_OLM_MESSAGE_LEN};
 use crate::persona::message::MAX_BODY_LEN;
-use crate::persona::MAX_DISPLAY_NAME_LEN;
+use crate::persona::{ConversationId, MAX_DISPLAY_NAME_LEN};
 use crate::roster::{SignedRoster, MAX_DEVICES, MAX_ROSTER_LEN};
 use crate::wire::{Reader, WireError, Writer};
 
@@ -121,7 +122,7 @@ pub struct Text {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadState {
     /// The conversation the marks are for.
-    pub conversation_id: [u8; 16],
+    pub conversation_id: ConversationId,
     /// (sent_at_ms, message id) of the last message read.
     pub read_up_to: (u64, [u8; 16]),
     /// (sent_at_ms, message id) of the last message whose notification was dismissed.
@@ -449,7 +450,7 @@ impl Content {
             }
             Content::ReadState(state) => {
                 w.put_u8(CONTENT_READ_STATE);
-                w.put_bytes(&state.conversation_id);
+                w.put_bytes(state.conversation_id.as_bytes());
                 w.put_u64(state.read_up_to.0);
                 w.put_bytes(&state.read_up_to.1);
                 w.put_u64(state.dismissed_up_to.0);
@@ -507,7 +508,7 @@ impl Content {
                 },
             }),
             CONTENT_READ_STATE => Content::ReadState(ReadState {
-                conversation_id: r.array("conversation_id")?,
+                conversation_id: ConversationId::from_bytes(r.array("conversation_id")?),
                 read_up_to: (r.u64("read_up_to_ms")?, r.array("read_up_to_id")?),
                 dismissed_up_to: (r.u64("dismissed_up_to_ms")?, r.array("dismissed_up_to_id")?),
             }),

@@ -2,12 +2,12 @@
 //!
 //! ```
 //! use phantom_core::mailbox::MailboxAddress;
-//! use phantom_core::persona::Conversation;
+//! use phantom_core::persona::{Conversation, ConversationId};
 //! use phantom_core::secret::Secret;
 //! use phantom_core::wire::WireRecord;
 //!
 //! let chat = Conversation {
-//!     id: [1; 16],
+//!     id: ConversationId::from_bytes([1; 16]),
 //!     title: "Grace".into(),
 //!     peer_mailbox: MailboxAddress::from_bytes([2; 32]),
 //!     conversation_key: Secret::from_bytes([3; 32]),
@@ -21,6 +21,12 @@ use crate::mailbox::MailboxAddress;
 use crate::secret::Secret;
 use crate::wire::{Reader, WireError, WireRecord, Writer};
 
+byte_id! {
+    /// A conversation's id, the same on every device of the persona: derived from the two
+    /// personas' keys ([`conversation_id`](crate::messaging::messenger::conversation_id)).
+    ConversationId
+}
+
 /// The longest conversation title, in bytes of UTF-8.
 pub const MAX_TITLE_LEN: usize = 128;
 
@@ -29,7 +35,7 @@ pub const MAX_TITLE_LEN: usize = 128;
 pub struct Conversation {
     /// The conversation's id, the same on every device; messages name it as their
     /// `conversation_id`.
-    pub id: [u8; 16],
+    pub id: ConversationId,
     /// The title shown for it: at most [`MAX_TITLE_LEN`] bytes, with no control or
     /// direction-changing characters.
     pub title: String,
@@ -45,7 +51,7 @@ impl WireRecord for Conversation {
     const MIN_LEN: usize = 16 + 4 + 32 + 32 + 8;
 
     fn write(&self, w: &mut Writer) -> Result<(), WireError> {
-        w.put_bytes(&self.id);
+        w.put_bytes(self.id.as_bytes());
         w.put_display_text("title", &self.title, MAX_TITLE_LEN)?;
         w.put_bytes(self.peer_mailbox.as_bytes());
         w.put_bytes(self.conversation_key.expose());
@@ -55,7 +61,7 @@ impl WireRecord for Conversation {
 
     fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
         Ok(Self {
-            id: r.array("conversation_id")?,
+            id: ConversationId::from_bytes(r.array("conversation_id")?),
             title: r.display_text("title", MAX_TITLE_LEN)?,
             peer_mailbox: MailboxAddress::from_bytes(r.array("peer_mailbox")?),
             conversation_key: r.secret("conversation_key")?,

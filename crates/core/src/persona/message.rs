@@ -2,12 +2,12 @@
 //! wrote them and id ([`Message::identity`]).
 //!
 //! ```
-//! use phantom_core::persona::{Message, MessageId, Sender};
+//! use phantom_core::persona::{ConversationId, Message, MessageId, Sender};
 //! use phantom_core::wire::WireRecord;
 //!
 //! let hello = Message {
 //!     id: MessageId::from_bytes([1; 16]),
-//!     conversation_id: [2; 16],
+//!     conversation_id: ConversationId::from_bytes([2; 16]),
 //!     sender: Sender::Contact([3; 16]),
 //!     sent_at_ms: 1_700_000_000_000,
 //!     body: "hello".into(),
@@ -20,7 +20,7 @@ use core::fmt;
 
 use rand_core::CryptoRng;
 
-use super::DeviceId;
+use super::{ConversationId, DeviceId};
 use crate::wire::{Reader, WireError, WireRecord, Writer};
 
 /// The longest message body, in bytes of UTF-8 (64 KiB).
@@ -57,7 +57,7 @@ pub struct Message {
     /// The id the sender gave it; with who wrote it, it makes the [`Message::identity`].
     pub id: MessageId,
     /// The conversation it belongs to.
-    pub conversation_id: [u8; 16],
+    pub conversation_id: ConversationId,
     /// Who wrote it: one of this persona's devices, or a contact.
     pub sender: Sender,
     /// The sender's clock, milliseconds since the Unix epoch.
@@ -97,7 +97,7 @@ impl WireRecord for Message {
 
     fn write(&self, w: &mut Writer) -> Result<(), WireError> {
         w.put_bytes(self.id.as_bytes());
-        w.put_bytes(&self.conversation_id);
+        w.put_bytes(self.conversation_id.as_bytes());
         let (tag, id) = match self.sender {
             Sender::OwnDevice(id) => (1, *id.as_bytes()),
             Sender::Contact(id) => (2, id),
@@ -110,7 +110,7 @@ impl WireRecord for Message {
 
     fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
         let id = MessageId::from_bytes(r.array("message_id")?);
-        let conversation_id = r.array("conversation_id")?;
+        let conversation_id = ConversationId::from_bytes(r.array("conversation_id")?);
         let sender = match r.u8("sender_kind")? {
             1 => Sender::OwnDevice(DeviceId::from_bytes(r.array("sender_id")?)),
             2 => Sender::Contact(r.array("sender_id")?),

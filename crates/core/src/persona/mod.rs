@@ -40,7 +40,7 @@ use thiserror::Error;
 use zeroize::Zeroizing;
 
 pub use contact::Contact;
-pub use conversation::Conversation;
+pub use conversation::{Conversation, ConversationId};
 pub use cursor::SyncCursor;
 pub use device::{DeviceId, DeviceKeys};
 pub use message::{Message, MessageId, Sender};

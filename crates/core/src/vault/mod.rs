@@ -39,8 +39,8 @@ use thiserror::Error;
 use crate::history::TransferId;
 use crate::mailbox::MailboxAddress;
 use crate::persona::{
-    Contact, Conversation, DeviceKeys, Fingerprint, Message, MessageId, Persona, PersonaError,
-    SyncCursor,
+    Contact, Conversation, ConversationId, DeviceKeys, Fingerprint, Message, MessageId, Persona,
+    PersonaError, SyncCursor,
 };
 use crate::secret::Secret;
 use crate::wire::{WireError, WireRecord};
@@ -193,7 +193,7 @@ impl<S: RawStore> Vault<S> {
         for conversation in &persona.conversations {
             ops.push(vault.sealed(
                 StoreName::Conversations,
-                &conversation.id,
+                conversation.id.as_bytes(),
                 &conversation.encode()?,
                 rng,
             ));
@@ -403,7 +403,7 @@ impl<S: RawStore> Vault<S> {
     ) -> Result<(), VaultError> {
         let op = self.sealed(
             StoreName::Conversations,
-            &conversation.id,
+            conversation.id.as_bytes(),
             &conversation.encode()?,
             rng,
         );
@@ -469,7 +469,7 @@ impl<S: RawStore> Vault<S> {
         message: &Message,
         rng: &mut impl CryptoRng,
     ) -> Result<WriteOp, VaultError> {
-        let prefix = self.lookup(b"conflicts:", &message.conversation_id);
+        let prefix = self.lookup(b"conflicts:", message.conversation_id.as_bytes());
         let encoded = message.encode()?;
         let mut logical = identity_key(message.identity());
         logical.extend_from_slice(&Sha256::digest(&encoded));
@@ -484,8 +484,11 @@ impl<S: RawStore> Vault<S> {
 
     /// Copies that conflicted with a message of the conversation this device holds: the
     /// same sender and id with another body or time ([`MessageWrites::conflicting`]).
-    pub async fn conflicts(&self, conversation_id: &[u8; 16]) -> Result<Vec<Message>, VaultError> {
-        let prefix = self.lookup(b"conflicts:", conversation_id);
+    pub async fn conflicts(
+        &self,
+        conversation_id: &ConversationId,
+    ) -> Result<Vec<Message>, VaultError> {
+        let prefix = self.lookup(b"conflicts:", conversation_id.as_bytes());
         self.all(StoreName::Messages, &prefix).await
     }
 
@@ -513,7 +516,7 @@ impl<S: RawStore> Vault<S> {
     ) -> Result<Vec<WriteOp>, VaultError> {
         let mut ops = Vec::with_capacity(messages.len());
         // Batches usually hold runs of one conversation: hash its id once per run.
-        let mut prefix: Option<([u8; 16], [u8; LOOKUP_KEY_LEN])> = None;
+        let mut prefix: Option<(ConversationId, [u8; LOOKUP_KEY_LEN])> = None;
         for message in messages {
             let conversation_prefix = match prefix {
                 Some((id, hashed)) if id == message.conversation_id => hashed,
@@ -537,7 +540,10 @@ impl<S: RawStore> Vault<S> {
     }
 
     /// A conversation's messages in conversation order.
-    pub async fn messages(&self, conversation_id: &[u8; 16]) -> Result<Vec<Message>, VaultError> {
+    pub async fn messages(
+        &self,
+        conversation_id: &ConversationId,
+    ) -> Result<Vec<Message>, VaultError> {
         let prefix = self.conversation_prefix(conversation_id);
         let mut messages: Vec<Message> = self.all(StoreName::Messages, &prefix).await?;
         messages.sort_by_key(Message::order_key);
@@ -546,7 +552,11 @@ impl<S: RawStore> Vault<S> {
 
     /// A conversation's messages `page_size` at a time, in storage order (not conversation
     /// order): a conversation of any length read with bounded memory.
-    pub fn message_pages(&self, conversation_id: &[u8; 16], page_size: u32) -> MessagePages<'_, S> {
+    pub fn message_pages(
+        &self,
+        conversation_id: &ConversationId,
+        page_size: u32,
+    ) -> MessagePages<'_, S> {
         MessagePages {
             vault: self,
             prefix: self.conversation_prefix(conversation_id),
@@ -560,7 +570,7 @@ impl<S: RawStore> Vault<S> {
     /// when `None`), in conversation order; `None` if `before` is not stored here.
     pub async fn latest_messages(
         &self,
-        conversation_id: &[u8; 16],
+        conversation_id: &ConversationId,
         before: Option<&MessageId>,
         limit: usize,
     ) -> Result<Option<Vec<Message>>, VaultError> {
@@ -595,7 +605,7 @@ impl<S: RawStore> Vault<S> {
     /// The message of a conversation with this [`Message::identity`].
     pub async fn message(
         &self,
-        conversation_id: &[u8; 16],
+        conversation_id: &ConversationId,
         identity: (bool, MessageId),
     ) -> Result<Option<Message>, VaultError> {
         let prefix = self.conversation_prefix(conversation_id);
@@ -617,7 +627,10 @@ impl<S: RawStore> Vault<S> {
     }
 
     /// How many messages a conversation holds.
-    pub async fn count_messages(&self, conversation_id: &[u8; 16]) -> Result<u32, VaultError> {
+    pub async fn count_messages(
+        &self,
+        conversation_id: &ConversationId,
+    ) -> Result<u32, VaultError> {
         let prefix = self.conversation_prefix(conversation_id);
         Ok(self
             .store
@@ -700,8 +713,8 @@ impl<S: RawStore> Vault<S> {
         }
     }
 
-    fn conversation_prefix(&self, conversation_id: &[u8; 16]) -> [u8; LOOKUP_KEY_LEN] {
-        self.lookup(b"conversation:", conversation_id)
+    fn conversation_prefix(&self, conversation_id: &ConversationId) -> [u8; LOOKUP_KEY_LEN] {
+        self.lookup(b"conversation:", conversation_id.as_bytes())
     }
 
     /// The lookup key of `kind` ‖ `value` in the messages store.

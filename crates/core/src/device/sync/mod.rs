@@ -97,7 +97,7 @@ use crate::mailbox::transport::MailboxCursor;
 use crate::mailbox::MailboxAddress;
 use crate::messaging::reading::Reading;
 use crate::messaging::{MessagingError, MessagingEvent, Messenger};
-use crate::persona::Message;
+use crate::persona::{ConversationId, Message};
 use crate::vault::MessageWrites;
 
 /// History envelopes taken in one sync, from the mailbox or the direct channel: the
@@ -116,7 +116,7 @@ pub struct SyncStart {
     pub direct_history: bool,
     /// The conversation whose history a direct channel should bring first (the one the
     /// person opened).
-    pub first_conversation: Option<[u8; 16]>,
+    pub first_conversation: Option<ConversationId>,
     /// The driver's direct channel for this device's history, if it holds one. History
     /// arriving on it (or waiting in it, closed) keeps the inbox from waiting.
     pub channel: Option<ChannelStatus>,
@@ -316,7 +316,7 @@ pub struct PersonaSync {
     offer: offer::Offering,
     direct: DirectLink,
     direct_history: bool,
-    first_conversation: Option<[u8; 16]>,
+    first_conversation: Option<ConversationId>,
     /// The driver's channel as last reported.
     channel: Option<ChannelStatus>,
 }

@@ -323,12 +323,15 @@ mod tests {
                 OfferRequest::Pack(mut plan) => {
                     let message = Message {
                         id: MessageId::from_bytes([9; 16]),
-                        conversation_id: [7; 16],
+                        conversation_id: crate::persona::ConversationId::from_bytes([7; 16]),
                         sender: Sender::Contact([1; 16]),
                         sent_at_ms: 1,
                         body: "before the link".into(),
                     };
-                    let sealed = plan.transfer.push([7; 16], &message, rng).expect("packed");
+                    let sealed = plan
+                        .transfer
+                        .push(message.conversation_id, &message, rng)
+                        .expect("packed");
                     assert!(sealed.is_none());
                     offered = Some(plan.transfer.transfer_id());
                     device.handle_offer_packed(plan.transfer, 0, rng)

@@ -18,7 +18,7 @@ impl Messenger {
         if self.roster.device(device_id).is_none() || device_id == &self.device_id {
             return Err(crate::roster::RosterError::UnknownDevice.into());
         }
-        let mut conversations: Vec<([u8; 16], Vec<Message>)> = self
+        let mut conversations: Vec<(ConversationId, Vec<Message>)> = self
             .conversations
             .iter()
             .map(|(id, log)| {
@@ -124,7 +124,7 @@ impl Messenger {
 
     /// What a direct channel should carry to this device: everything it does not hold yet,
     /// conversation `first`'s history before the rest.
-    pub fn direct_want(&self, first: Option<[u8; 16]>) -> Option<WantFrame> {
+    pub fn direct_want(&self, first: Option<ConversationId>) -> Option<WantFrame> {
         self.incomplete_history()
             .map(|history| history.receiver.want(history.offer.transfer_id, first))
     }

@@ -65,8 +65,8 @@ use crate::messaging::sealed_sender::{SealingSecret, SenderSealedMessage};
 use crate::messaging::sessions::{DeviceSessions, Seal};
 use crate::messaging::MessagingError;
 use crate::persona::{
-    DeviceId, DeviceKeys, Message, MessageId, Persona, Sender, MAX_CONTACTS, MAX_CONVERSATIONS,
-    MAX_DISPLAY_NAME_LEN,
+    ConversationId, DeviceId, DeviceKeys, Message, MessageId, Persona, Sender, MAX_CONTACTS,
+    MAX_CONVERSATIONS, MAX_DISPLAY_NAME_LEN,
 };
 use crate::roster::{Roster, RosterDevice, SignedRoster, MAX_DEVICES, MAX_ROSTER_LEN};
 use crate::vault::store::RawStore;
@@ -91,14 +91,14 @@ pub enum MessagingEvent {
     /// A new message in a conversation (a contact's, or one sent from another own device).
     Message {
         /// The conversation it belongs to ([`conversation_id`]).
-        conversation_id: [u8; 16],
+        conversation_id: ConversationId,
         /// The message, to store in the vault and show.
         message: Message,
     },
     /// Another own device read or dismissed a conversation.
     ReadStateChanged {
         /// The conversation whose marks moved.
-        conversation_id: [u8; 16],
+        conversation_id: ConversationId,
         /// How many of its messages are unread now.
         unread: usize,
     },
@@ -172,14 +172,14 @@ pub enum MessagingEvent {
     /// the one held stays; this copy is kept apart and shown as conflicting.
     ConflictingCopy {
         /// The conversation it belongs to.
-        conversation_id: [u8; 16],
+        conversation_id: ConversationId,
         /// The conflicting copy, as it arrived.
         message: Message,
     },
     /// Texts of a conversation from one device that have not arrived (a node dropped them).
     Gap {
         /// The conversation the texts belong to.
-        conversation_id: [u8; 16],
+        conversation_id: ConversationId,
         /// The Olm identity key of the device that sent them.
         sender_device: [u8; 32],
         /// Their sequence numbers in that device's stream: the first few, at most
@@ -215,7 +215,7 @@ pub struct Messenger {
     /// The inbox before the last revocation, read until contacts have moved.
     previous_inbox: Option<MailboxSeed>,
     contacts: BTreeMap<[u8; 32], ContactState>,
-    conversations: BTreeMap<[u8; 16], ConversationLog>,
+    conversations: BTreeMap<ConversationId, ConversationLog>,
     seen_envelopes: HashSet<EnvelopeId>,
     seen_order: VecDeque<EnvelopeId>,
     revoked: bool,
@@ -262,7 +262,7 @@ pub struct HistoryOfferPlan {
     /// [`Messenger::finish_history_offer`].
     pub transfer: OutgoingTransfer,
     /// Conversations to pack in this order, each with its latest messages, newest first.
-    pub conversations: Vec<([u8; 16], Vec<Message>)>,
+    pub conversations: Vec<(ConversationId, Vec<Message>)>,
 }
 
 impl core::fmt::Debug for HistoryOfferPlan {
@@ -309,9 +309,9 @@ pub fn profile_keys(roster: &Roster) -> MailboxKeys {
 }
 
 /// The conversation between two personas: the same id on both sides.
-pub fn conversation_id(a: &[u8; 32], b: &[u8; 32]) -> [u8; 16] {
+pub fn conversation_id(a: &[u8; 32], b: &[u8; 32]) -> ConversationId {
     let (low, high) = if a <= b { (a, b) } else { (b, a) };
-    short_id(b"phantom-sync conversation v1", &[low, high])
+    ConversationId::from_bytes(short_id(b"phantom-sync conversation v1", &[low, high]))
 }
 
 /// How a contact appears as a message's sender.
@@ -473,12 +473,12 @@ impl Messenger {
     }
 
     /// The conversation with this id, if this device holds it.
-    pub fn conversation(&self, conversation_id: &[u8; 16]) -> Option<&ConversationLog> {
+    pub fn conversation(&self, conversation_id: &ConversationId) -> Option<&ConversationLog> {
         self.conversations.get(conversation_id)
     }
 
     /// Every conversation this device holds, by id (in id order).
-    pub fn conversations(&self) -> impl Iterator<Item = (&[u8; 16], &ConversationLog)> {
+    pub fn conversations(&self) -> impl Iterator<Item = (&ConversationId, &ConversationLog)> {
         self.conversations.iter()
     }
 

@@ -48,7 +48,7 @@ impl Messenger {
         }
         w.put_count("conversations", self.conversations.len(), MAX_CONVERSATIONS)?;
         for (id, log) in &self.conversations {
-            w.put_bytes(id);
+            w.put_bytes(id.as_bytes());
             log.write_state(&mut w)?;
         }
         w.put_count("seen", self.seen_order.len(), MAX_SEEN_ENVELOPES)?;
@@ -137,7 +137,7 @@ impl Messenger {
         }
         let conversations = r.count("conversations", MAX_CONVERSATIONS, 16 + 32)?;
         for _ in 0..conversations {
-            let id = r.array("conversation_id")?;
+            let id = ConversationId::from_bytes(r.array("conversation_id")?);
             messenger
                 .conversations
                 .insert(id, ConversationLog::read_state(&mut r)?);
@@ -219,7 +219,7 @@ impl Messenger {
     /// Puts a conversation's stored messages back after a [`Messenger::restore`].
     pub fn restore_messages(
         &mut self,
-        conversation_id: &[u8; 16],
+        conversation_id: &ConversationId,
         messages: Vec<Message>,
     ) -> Result<(), MessagingError> {
         let log = self

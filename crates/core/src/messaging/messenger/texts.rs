@@ -88,7 +88,7 @@ impl Messenger {
     /// that changed anything.
     pub fn mark_read(
         &mut self,
-        conversation_id: &[u8; 16],
+        conversation_id: &ConversationId,
         rng: &mut impl CryptoRng,
     ) -> Result<bool, MessagingError> {
         let last = self.last_position(conversation_id)?;
@@ -99,7 +99,7 @@ impl Messenger {
     /// whether that changed anything.
     pub fn dismiss(
         &mut self,
-        conversation_id: &[u8; 16],
+        conversation_id: &ConversationId,
         rng: &mut impl CryptoRng,
     ) -> Result<bool, MessagingError> {
         let last = self.last_position(conversation_id)?;
@@ -108,7 +108,7 @@ impl Messenger {
 
     pub(super) fn last_position(
         &self,
-        conversation_id: &[u8; 16],
+        conversation_id: &ConversationId,
     ) -> Result<Position, MessagingError> {
         self.conversations
             .get(conversation_id)
@@ -118,7 +118,7 @@ impl Messenger {
 
     pub(super) fn share_marks(
         &mut self,
-        conversation_id: &[u8; 16],
+        conversation_id: &ConversationId,
         read_up_to: Position,
         dismissed_up_to: Position,
         rng: &mut impl CryptoRng,
