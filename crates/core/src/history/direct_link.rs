@@ -4,7 +4,8 @@
 //! answer with the next [`DirectStep`].
 //!
 //! - A channel is asked for when a transfer is incomplete and there is none, or it closed
-//!   (after the frames it delivered are taken): at most [`MAX_DIRECT_ATTEMPTS`] per offer.
+//!   (after the frames it delivered are taken): at most [`MAX_DIRECT_ATTEMPTS`] per offer,
+//!   counting the ones that could not be made.
 //! - A want goes out once the channel is open and what came before it is stored; again
 //!   after each end of answer, so the answers pace the source to this device's storage.
 //! - The mailbox carries the history while no channel does: none asked for yet, a channel
@@ -127,6 +128,13 @@ impl DirectLink {
             want_sent: false,
             progress_ms: now_ms,
         });
+    }
+
+    /// A channel could not be made (the browser has no WebRTC, or its offer could not be
+    /// sent): it counts as an attempt, so a device that cannot make one stops asking.
+    pub fn channel_failed(&mut self) {
+        self.attempts += 1;
+        self.requested = None;
     }
 
     /// A want was sent on the channel at `now_ms`: no other goes out before the answer

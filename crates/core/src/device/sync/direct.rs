@@ -94,10 +94,14 @@ impl PersonaSync {
             Some(Err(error)) => {
                 self.events
                     .push_back(DeviceEvent::DirectFailed(error.into()));
+                self.direct.channel_failed();
                 self.close_channel();
                 None
             }
-            None => None,
+            None => {
+                self.direct.channel_failed();
+                None
+            }
         };
         self.after_direct(channel, now_ms)
     }
@@ -199,7 +203,7 @@ mod tests {
     use super::*;
     use crate::device::SyncStart;
     use crate::history::direct::end_of_answer;
-    use crate::history::direct_link::DIRECT_GRACE_MS;
+    use crate::history::direct_link::{DIRECT_GRACE_MS, MAX_DIRECT_ATTEMPTS};
     use crate::mailbox::envelope::Envelope;
     use crate::mailbox::Transmit;
     use crate::messaging::{MessagingEvent, Messenger};
@@ -215,6 +219,10 @@ mod tests {
         frames: Vec<Vec<u8>>,
         sent: Vec<Vec<u8>>,
         now_ms: u64,
+        /// This browser cannot make a WebRTC channel.
+        webrtc_broken: bool,
+        /// The history mailbox has not got the manifest yet.
+        history_held: bool,
     }
 
     impl Driver {
@@ -240,6 +248,12 @@ mod tests {
                     SyncRequest::Fetch(fetch) => {
                         let history = fetch.enough == HISTORY_BATCH;
                         asked.push(if history { "history" } else { "fetch" });
+                        if history && self.history_held {
+                            device
+                                .handle_fetched(fetch.cursor, Vec::new(), rng)
+                                .expect("asked");
+                            continue;
+                        }
                         let (mine, rest) = self
                             .network
                             .drain(..)
@@ -260,6 +274,10 @@ mod tests {
                         let taken = self.frames.len().min(max);
                         let frames = self.frames.drain(..taken).collect();
                         device.handle_direct(self.channel, frames, now)
+                    }
+                    SyncRequest::OpenDirect if self.webrtc_broken => {
+                        asked.push("open");
+                        device.handle_direct_opened(None, now, rng)
                     }
                     SyncRequest::OpenDirect => {
                         asked.push("open");
@@ -398,6 +416,31 @@ mod tests {
         // The manifest (of no blocks) was in the mailbox: all is in, and the channel goes.
         assert!(b.messenger().direct_want(None).is_none());
         assert_eq!(driver.channel, None);
+    }
+
+    /// The accident: a browser that cannot make a WebRTC channel at all. Each failed
+    /// channel counts as an attempt, so the device stops asking and the mailbox carries
+    /// the history, instead of trying again at every sync.
+    #[test]
+    fn a_channel_that_cannot_be_made_counts_against_the_attempts() {
+        let mut rng = SeededRng::new(4);
+        let (_, mut b, mut driver) = offered(&mut rng);
+        driver.webrtc_broken = true;
+        driver.history_held = true;
+        let mut opened = 0;
+        let mut mailbox_reads = 0;
+        for _ in 0..2 * MAX_DIRECT_ATTEMPTS {
+            let asked = driver.round(&mut b, &mut rng);
+            opened += asked.iter().filter(|step| **step == "open").count();
+            mailbox_reads += asked.iter().filter(|step| **step == "history").count();
+            driver.now_ms += 1_000;
+        }
+        assert_eq!(opened, MAX_DIRECT_ATTEMPTS as usize);
+        assert_eq!(
+            mailbox_reads,
+            2 * MAX_DIRECT_ATTEMPTS as usize,
+            "the mailbox carries the history at every sync"
+        );
     }
 
     #[test]
