@@ -736,11 +736,14 @@ impl SyncManager {
         for fetch in fetches {
             let mut cursor = fetch.cursor;
             let fetched =
-                MailboxTransport::fetch(&network, &fetch.mailbox, &mut cursor, fetch.wait).await;
+                MailboxTransport::fetch(&network, &fetch.mailbox, &mut cursor, fetch.wait)
+                    .await
+                    .map_err(|e| FacadeError::new(e.code(), e.to_string()))?;
+            // Only a read that succeeded moves the device's cursor, as in a sync round.
             self.device
                 .borrow_mut()
                 .handle_pairing_fetched(fetch.mailbox.address(), cursor);
-            for envelope in fetched.map_err(|e| FacadeError::new(e.code(), e.to_string()))? {
+            for envelope in fetched {
                 messages.push(&js_sys::Uint8Array::from(envelope.as_bytes()));
             }
         }

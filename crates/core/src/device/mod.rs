@@ -311,7 +311,8 @@ impl Device {
         fetches
     }
 
-    /// A pairing mailbox was read up to `cursor`.
+    /// A pairing mailbox was read up to `cursor`. Only a read that succeeded is answered:
+    /// after a failed one the device keeps its own cursor and reads the same again.
     pub fn handle_pairing_fetched(&mut self, mailbox: MailboxAddress, cursor: MailboxCursor) {
         self.pairing_reading.put_back(mailbox, cursor);
     }
