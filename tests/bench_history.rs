@@ -14,7 +14,7 @@ mod common;
 use common::link::{device, get, link, phone_with_persona, text};
 use phantom_sync::drivers::data_channel::DirectChannel;
 use phantom_sync::drivers::indexeddb::IndexedDbStore;
-use phantom_sync::persona::{Message, MessageId, Sender};
+use phantom_sync::persona::{ContactId, Message, MessageId, Sender};
 use phantom_sync::vault::store::{RawStore, StoreName, WriteOp};
 use phantom_sync::wire::WireRecord;
 use wasm_bindgen::JsCast;
@@ -79,7 +79,7 @@ async fn raw_indexeddb_ms(count: u64) -> (f64, usize) {
     let message = |n: u64| Message {
         id: MessageId::from_bytes(u128::from(n).to_be_bytes()),
         conversation_id: phantom_sync::persona::ConversationId::from_bytes([9; 16]),
-        sender: Sender::Contact([3; 16]),
+        sender: Sender::Contact(ContactId::from_bytes([3; 16])),
         sent_at_ms: 1_767_225_600_000 + n,
         body: format!("{n:>8} ").repeat(BODY_LEN / 9 + 1)[..BODY_LEN].to_owned(),
     };

@@ -6,7 +6,7 @@ use phantom_sync::history::export::{HistoryExport, DEFAULT_BLOCK_SIZE};
 use phantom_sync::history::import::HistoryImport;
 use phantom_sync::history::manifest::Manifest;
 use phantom_sync::history::TransferId;
-use phantom_sync::persona::{ConversationId, DeviceId, Message, MessageId, Sender};
+use phantom_sync::persona::{ContactId, ConversationId, DeviceId, Message, MessageId, Sender};
 use phantom_sync::secret::Secret;
 use phantom_sync::testing::SeededRng;
 
@@ -25,7 +25,7 @@ fn conversation(conversation: u8, count: u32) -> Vec<Message> {
                 id: MessageId::from_bytes(id),
                 conversation_id: ConversationId::from_bytes([conversation; 16]),
                 sender: if n % 2 == 0 {
-                    Sender::Contact([conversation; 16])
+                    Sender::Contact(ContactId::from_bytes([conversation; 16]))
                 } else {
                     Sender::OwnDevice(DeviceId::from_bytes([1; 16]))
                 },

@@ -9,8 +9,8 @@ use phantom_sync::pairing::messages::{Abort, AbortReason, ImportAck, PersonaPayl
 use phantom_sync::pairing::words::AuthWords;
 use phantom_sync::pairing::SourcePairing;
 use phantom_sync::persona::{
-    Contact, Conversation, ConversationId, DeviceId, DeviceKeys, Fingerprint, Message, MessageId,
-    Persona, Prekey, PrekeyBundle, RecoveryCode, Sender, SyncCursor,
+    Contact, ContactId, Conversation, ConversationId, DeviceId, DeviceKeys, Fingerprint, Message,
+    MessageId, Persona, Prekey, PrekeyBundle, RecoveryCode, Sender, SyncCursor,
 };
 use phantom_sync::roster::{Roster, RosterDevice, SignedRoster};
 use phantom_sync::secret::Secret;
@@ -121,7 +121,7 @@ fn persona() -> impl Strategy<Value = Persona> {
     )
         .prop_map(
             |(id, display_name, mailbox, identity_key, added_at)| Contact {
-                id,
+                id: ContactId::from_bytes(id),
                 display_name,
                 mailbox: MailboxAddress::from_bytes(mailbox),
                 identity_key,
@@ -218,7 +218,7 @@ proptest! {
         let message = Message {
             id: MessageId::from_bytes(id),
             conversation_id: ConversationId::from_bytes(other),
-            sender: if own { Sender::OwnDevice(DeviceId::from_bytes(other)) } else { Sender::Contact(id) },
+            sender: if own { Sender::OwnDevice(DeviceId::from_bytes(other)) } else { Sender::Contact(ContactId::from_bytes(id)) },
             sent_at_ms: at,
             body,
         };

@@ -10,7 +10,8 @@ use phantom_sync::pairing::channel::{MessageKind, PairingChannel, SourceKeyPair}
 use phantom_sync::pairing::invitation::{Capabilities, Intent, InvitationId, PairingInvitation};
 use phantom_sync::pairing::messages::{Abort, AbortReason, ImportAck, PersonaPayload, SyncRequest};
 use phantom_sync::persona::{
-    Contact, Conversation, ConversationId, DeviceId, Persona, Prekey, PrekeyBundle, RecoveryCode,
+    Contact, ContactId, Conversation, ConversationId, DeviceId, Persona, Prekey, PrekeyBundle,
+    RecoveryCode,
 };
 use phantom_sync::roster::{Roster, RosterDevice};
 use phantom_sync::secret::Secret;
@@ -89,7 +90,7 @@ fn compute() -> Value {
             ],
         }],
         contacts: vec![Contact {
-            id: filled(0x90),
+            id: ContactId::from_bytes(filled(0x90)),
             display_name: "Grace".into(),
             mailbox: MailboxAddress::from_bytes(filled(0x50)),
             identity_key: filled(0xb0),
@@ -383,7 +384,7 @@ fn compute_messaging() -> Value {
         },
         "peer_key": hex::encode(peer_key),
         "conversation_id": hex::encode(conversation_id(&persona_key, &peer_key).as_bytes()),
-        "contact_id": hex::encode(contact_id(&peer_key)),
+        "contact_id": hex::encode(contact_id(&peer_key).as_bytes()),
         "content": {
             "text": hex::encode(&*text.encode().expect("encodes")),
             "read_state": hex::encode(&*read_state.encode().expect("encodes")),

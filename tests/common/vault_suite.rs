@@ -4,8 +4,8 @@
 use phantom_sync::history::TransferId;
 use phantom_sync::mailbox::MailboxAddress;
 use phantom_sync::persona::{
-    Contact, Conversation, ConversationId, DeviceKeys, Message, MessageId, Persona, Sender,
-    SyncCursor,
+    Contact, ContactId, Conversation, ConversationId, DeviceKeys, Message, MessageId, Persona,
+    Sender, SyncCursor,
 };
 use phantom_sync::secret::Secret;
 use phantom_sync::testing::SeededRng;
@@ -58,7 +58,7 @@ pub fn world(seed: u64) -> World {
 
 fn contact(n: u8, name: &str) -> Contact {
     Contact {
-        id: [n; 16],
+        id: ContactId::from_bytes([n; 16]),
         display_name: format!("{name} {MARKER}"),
         mailbox: MailboxAddress::from_bytes([n; 32]),
         identity_key: [n.wrapping_add(100); 32],
@@ -79,7 +79,7 @@ pub fn message(n: u64, in_conversation: u8) -> Message {
     Message {
         id: MessageId::from_bytes(id),
         conversation_id: conversation(in_conversation),
-        sender: Sender::Contact([1; 16]),
+        sender: Sender::Contact(ContactId::from_bytes([1; 16])),
         sent_at_ms: (NOW - 1_000 + n) * 1_000,
         body: format!("message {n} {MARKER}"),
     }
@@ -652,7 +652,7 @@ pub fn forbidden_bytes(w: &World) -> Vec<Vec<u8>> {
         w.persona.conversations[0].id.as_bytes().to_vec(),
         b"Grace".to_vec(),
     ];
-    forbidden.extend(w.persona.contacts.iter().map(|c| c.id.to_vec()));
+    forbidden.extend(w.persona.contacts.iter().map(|c| c.id.as_bytes().to_vec()));
     forbidden
 }
 

@@ -16,7 +16,7 @@
 //! use phantom_core::history::export::HistoryExport;
 //! use phantom_core::history::import::HistoryImport;
 //! use phantom_core::history::TransferId;
-//! use phantom_core::persona::{ConversationId, Message, MessageId, Sender};
+//! use phantom_core::persona::{ContactId, ConversationId, Message, MessageId, Sender};
 //! use phantom_core::secret::Secret;
 //! # let mut rng = phantom_core::testing::SeededRng::new(3);
 //!
@@ -26,7 +26,7 @@
 //!     .map(|n| Message {
 //!         id: MessageId::from_bytes([n; 16]),
 //!         conversation_id: grace,
-//!         sender: Sender::Contact([1; 16]),
+//!         sender: Sender::Contact(ContactId::from_bytes([1; 16])),
 //!         sent_at_ms: 1_000 + u64::from(n),
 //!         body: "hello".repeat(40),
 //!     })

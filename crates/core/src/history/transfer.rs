@@ -5,14 +5,14 @@
 //!
 //! ```
 //! use phantom_core::history::transfer::{offer_history, HistoryReceiver, Received};
-//! use phantom_core::persona::{ConversationId, Message, MessageId, Sender};
+//! use phantom_core::persona::{ContactId, ConversationId, Message, MessageId, Sender};
 //! # let mut rng = phantom_core::testing::SeededRng::new(4);
 //! let grace = ConversationId::from_bytes([7; 16]);
 //! let chat: Vec<Message> = (0..50u8)
 //!     .map(|n| Message {
 //!         id: MessageId::from_bytes([n; 16]),
 //!         conversation_id: grace,
-//!         sender: Sender::Contact([1; 16]),
+//!         sender: Sender::Contact(ContactId::from_bytes([1; 16])),
 //!         sent_at_ms: 1_000 + u64::from(n),
 //!         body: "hi".into(),
 //!     })

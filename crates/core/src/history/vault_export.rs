@@ -6,7 +6,9 @@
 //! ```
 //! use phantom_core::history::transfer::{HistoryReceiver, OutgoingTransfer, Received};
 //! use phantom_core::history::vault_export::export_from_vault;
-//! use phantom_core::persona::{ConversationId, DeviceKeys, Message, MessageId, Persona, Sender};
+//! use phantom_core::persona::{
+//!     ContactId, ConversationId, DeviceKeys, Message, MessageId, Persona, Sender,
+//! };
 //! use phantom_core::vault::{store::MemoryStore, unlock::MemoryKeyring, Vault};
 //! # let mut rng = phantom_core::testing::SeededRng::new(6);
 //! # let persona = Persona::create("Ada", 1, &mut rng)?;
@@ -19,7 +21,7 @@
 //!         .map(|n| Message {
 //!             id: MessageId::from_bytes(u128::from(n).to_be_bytes()),
 //!             conversation_id: grace,
-//!             sender: Sender::Contact([1; 16]),
+//!             sender: Sender::Contact(ContactId::from_bytes([1; 16])),
 //!             sent_at_ms: n,
 //!             body: "hello ".repeat(20),
 //!         })

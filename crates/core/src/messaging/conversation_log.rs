@@ -374,6 +374,7 @@ impl ConversationLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::persona::ContactId;
 
     fn message(at: u64, id: u8, sender: Sender) -> Message {
         Message {
@@ -388,14 +389,26 @@ mod tests {
     #[test]
     fn messages_keep_sender_time_order_and_come_once() {
         let mut log = ConversationLog::new([1; 32]);
-        assert!(log.insert(message(20, 2, Sender::Contact([1; 16]))));
+        assert!(log.insert(message(
+            20,
+            2,
+            Sender::Contact(ContactId::from_bytes([1; 16]))
+        )));
         assert!(log.insert(message(
             10,
             9,
             Sender::OwnDevice(crate::persona::DeviceId::from_bytes([2; 16]))
         )));
-        assert!(log.insert(message(20, 1, Sender::Contact([1; 16]))));
-        assert!(!log.insert(message(20, 2, Sender::Contact([1; 16]))));
+        assert!(log.insert(message(
+            20,
+            1,
+            Sender::Contact(ContactId::from_bytes([1; 16]))
+        )));
+        assert!(!log.insert(message(
+            20,
+            2,
+            Sender::Contact(ContactId::from_bytes([1; 16]))
+        )));
         let order: Vec<u8> = log.recent_messages().map(|m| m.id.as_bytes()[0]).collect();
         assert_eq!(order, vec![9, 1, 2], "time, then id");
         assert_eq!(log.unread(), 2, "own messages are never unread");
@@ -404,8 +417,16 @@ mod tests {
     #[test]
     fn marks_only_move_forward_and_reading_dismisses() {
         let mut log = ConversationLog::new([1; 32]);
-        log.insert(message(10, 1, Sender::Contact([1; 16])));
-        log.insert(message(20, 2, Sender::Contact([1; 16])));
+        log.insert(message(
+            10,
+            1,
+            Sender::Contact(ContactId::from_bytes([1; 16])),
+        ));
+        log.insert(message(
+            20,
+            2,
+            Sender::Contact(ContactId::from_bytes([1; 16])),
+        ));
         assert!(log.merge_marks((0, [0; 16]), (20, [2; 16])));
         assert_eq!((log.unread(), log.notifying()), (2, 0));
         assert!(log.merge_marks((10, [1; 16]), (0, [0; 16])));
@@ -427,7 +448,7 @@ mod tests {
             id[..8].copy_from_slice(&n.to_be_bytes());
             assert!(log.insert(Message {
                 id: MessageId::from_bytes(id),
-                ..message(n, 0, Sender::Contact([1; 16]))
+                ..message(n, 0, Sender::Contact(ContactId::from_bytes([1; 16])))
             }));
         }
         let kept: Vec<u64> = log.recent_messages().map(|m| m.sent_at_ms).collect();
@@ -451,7 +472,7 @@ mod tests {
             id[..8].copy_from_slice(&n.to_be_bytes());
             log.insert(Message {
                 id: MessageId::from_bytes(id),
-                ..message(n, 0, Sender::Contact([1; 16]))
+                ..message(n, 0, Sender::Contact(ContactId::from_bytes([1; 16])))
             });
         }
         assert_eq!(

@@ -2,11 +2,11 @@
 //!
 //! ```
 //! use phantom_core::mailbox::MailboxAddress;
-//! use phantom_core::persona::Contact;
+//! use phantom_core::persona::{Contact, ContactId};
 //! use phantom_core::wire::WireRecord;
 //!
 //! let grace = Contact {
-//!     id: [1; 16],
+//!     id: ContactId::from_bytes([1; 16]),
 //!     display_name: "Grace".into(),
 //!     mailbox: MailboxAddress::from_bytes([2; 32]),
 //!     identity_key: [3; 32],
@@ -19,6 +19,12 @@
 use crate::mailbox::MailboxAddress;
 use crate::wire::{Reader, WireError, WireRecord, Writer};
 
+byte_id! {
+    /// A contact's id, the same on every device of the persona: derived from the
+    /// contact's persona key ([`contact_id`](crate::messaging::messenger::contact_id)).
+    ContactId
+}
+
 /// The longest contact name, in bytes of UTF-8.
 pub const MAX_CONTACT_NAME_LEN: usize = 64;
 
@@ -27,7 +33,7 @@ pub const MAX_CONTACT_NAME_LEN: usize = 64;
 pub struct Contact {
     /// The contact's id, the same on every device of the persona; a contact's messages
     /// name it as their sender ([`Sender::Contact`](crate::persona::Sender::Contact)).
-    pub id: [u8; 16],
+    pub id: ContactId,
     /// The name shown for the contact: at most [`MAX_CONTACT_NAME_LEN`] bytes, with no
     /// control or direction-changing characters.
     pub display_name: String,
@@ -43,7 +49,7 @@ impl WireRecord for Contact {
     const MIN_LEN: usize = 16 + 4 + 32 + 32 + 8;
 
     fn write(&self, w: &mut Writer) -> Result<(), WireError> {
-        w.put_bytes(&self.id);
+        w.put_bytes(self.id.as_bytes());
         w.put_display_text("contact_name", &self.display_name, MAX_CONTACT_NAME_LEN)?;
         w.put_bytes(self.mailbox.as_bytes());
         w.put_bytes(&self.identity_key);
@@ -53,7 +59,7 @@ impl WireRecord for Contact {
 
     fn read(r: &mut Reader<'_>) -> Result<Self, WireError> {
         Ok(Self {
-            id: r.array("contact_id")?,
+            id: ContactId::from_bytes(r.array("contact_id")?),
             display_name: r.display_text("contact_name", MAX_CONTACT_NAME_LEN)?,
             mailbox: MailboxAddress::from_bytes(r.array("contact_mailbox")?),
             identity_key: r.array("contact_identity_key")?,

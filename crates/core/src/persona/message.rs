@@ -2,13 +2,13 @@
 //! wrote them and id ([`Message::identity`]).
 //!
 //! ```
-//! use phantom_core::persona::{ConversationId, Message, MessageId, Sender};
+//! use phantom_core::persona::{ContactId, ConversationId, Message, MessageId, Sender};
 //! use phantom_core::wire::WireRecord;
 //!
 //! let hello = Message {
 //!     id: MessageId::from_bytes([1; 16]),
 //!     conversation_id: ConversationId::from_bytes([2; 16]),
-//!     sender: Sender::Contact([3; 16]),
+//!     sender: Sender::Contact(ContactId::from_bytes([3; 16])),
 //!     sent_at_ms: 1_700_000_000_000,
 //!     body: "hello".into(),
 //! };
@@ -20,7 +20,7 @@ use core::fmt;
 
 use rand_core::CryptoRng;
 
-use super::{ConversationId, DeviceId};
+use super::{ContactId, ConversationId, DeviceId};
 use crate::wire::{Reader, WireError, WireRecord, Writer};
 
 /// The longest message body, in bytes of UTF-8 (64 KiB).
@@ -48,7 +48,7 @@ pub enum Sender {
     /// One of this persona's devices.
     OwnDevice(DeviceId),
     /// A contact, by contact id.
-    Contact([u8; 16]),
+    Contact(ContactId),
 }
 
 /// One message of a conversation, as every device of the persona stores it.
@@ -100,7 +100,7 @@ impl WireRecord for Message {
         w.put_bytes(self.conversation_id.as_bytes());
         let (tag, id) = match self.sender {
             Sender::OwnDevice(id) => (1, *id.as_bytes()),
-            Sender::Contact(id) => (2, id),
+            Sender::Contact(id) => (2, *id.as_bytes()),
         };
         w.put_u8(tag);
         w.put_bytes(&id);
@@ -113,7 +113,7 @@ impl WireRecord for Message {
         let conversation_id = ConversationId::from_bytes(r.array("conversation_id")?);
         let sender = match r.u8("sender_kind")? {
             1 => Sender::OwnDevice(DeviceId::from_bytes(r.array("sender_id")?)),
-            2 => Sender::Contact(r.array("sender_id")?),
+            2 => Sender::Contact(ContactId::from_bytes(r.array("sender_id")?)),
             other => {
                 return Err(WireError::InvalidValue {
                     field: "sender_kind",

@@ -39,7 +39,7 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 use zeroize::Zeroizing;
 
-pub use contact::Contact;
+pub use contact::{Contact, ContactId};
 pub use conversation::{Conversation, ConversationId};
 pub use cursor::SyncCursor;
 pub use device::{DeviceId, DeviceKeys};

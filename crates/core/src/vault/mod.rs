@@ -188,7 +188,12 @@ impl<S: RawStore> Vault<S> {
             ]);
         }
         for contact in &persona.contacts {
-            ops.push(vault.sealed(StoreName::Contacts, &contact.id, &contact.encode()?, rng));
+            ops.push(vault.sealed(
+                StoreName::Contacts,
+                contact.id.as_bytes(),
+                &contact.encode()?,
+                rng,
+            ));
         }
         for conversation in &persona.conversations {
             ops.push(vault.sealed(
@@ -391,7 +396,12 @@ impl<S: RawStore> Vault<S> {
         contact: &Contact,
         rng: &mut impl CryptoRng,
     ) -> Result<(), VaultError> {
-        let op = self.sealed(StoreName::Contacts, &contact.id, &contact.encode()?, rng);
+        let op = self.sealed(
+            StoreName::Contacts,
+            contact.id.as_bytes(),
+            &contact.encode()?,
+            rng,
+        );
         Ok(self.store.write(vec![op]).await?)
     }
 

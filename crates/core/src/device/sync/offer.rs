@@ -18,7 +18,7 @@
 //! ```
 //! use phantom_core::device::{OfferRequest, PersonaSync};
 //! use phantom_core::messaging::Messenger;
-//! use phantom_core::persona::{DeviceKeys, Persona};
+//! use phantom_core::persona::{ContactId, DeviceKeys, Persona};
 //! use phantom_core::testing::SeededRng;
 //!
 //! let mut rng = SeededRng::new(1);
@@ -271,7 +271,7 @@ mod tests {
     use super::*;
     use crate::device::FlushRequest;
     use crate::messaging::Messenger;
-    use crate::persona::{DeviceKeys, Message, MessageId, Persona, Sender};
+    use crate::persona::{ContactId, DeviceKeys, Message, MessageId, Persona, Sender};
     use crate::testing::SeededRng;
 
     /// The phone, with the laptop on its roster and everything so far stored; the laptop's
@@ -324,7 +324,7 @@ mod tests {
                     let message = Message {
                         id: MessageId::from_bytes([9; 16]),
                         conversation_id: crate::persona::ConversationId::from_bytes([7; 16]),
-                        sender: Sender::Contact([1; 16]),
+                        sender: Sender::Contact(ContactId::from_bytes([1; 16])),
                         sent_at_ms: 1,
                         body: "before the link".into(),
                     };

@@ -65,8 +65,8 @@ use crate::messaging::sealed_sender::{SealingSecret, SenderSealedMessage};
 use crate::messaging::sessions::{DeviceSessions, Seal};
 use crate::messaging::MessagingError;
 use crate::persona::{
-    ConversationId, DeviceId, DeviceKeys, Message, MessageId, Persona, Sender, MAX_CONTACTS,
-    MAX_CONVERSATIONS, MAX_DISPLAY_NAME_LEN,
+    ContactId, ConversationId, DeviceId, DeviceKeys, Message, MessageId, Persona, Sender,
+    MAX_CONTACTS, MAX_CONVERSATIONS, MAX_DISPLAY_NAME_LEN,
 };
 use crate::roster::{Roster, RosterDevice, SignedRoster, MAX_DEVICES, MAX_ROSTER_LEN};
 use crate::vault::store::RawStore;
@@ -315,8 +315,8 @@ pub fn conversation_id(a: &[u8; 32], b: &[u8; 32]) -> ConversationId {
 }
 
 /// How a contact appears as a message's sender.
-pub fn contact_id(persona_key: &[u8; 32]) -> [u8; 16] {
-    short_id(b"phantom-sync contact id v1", &[persona_key])
+pub fn contact_id(persona_key: &[u8; 32]) -> ContactId {
+    ContactId::from_bytes(short_id(b"phantom-sync contact id v1", &[persona_key]))
 }
 
 /// The first 16 bytes of SHA-256 over a domain and keys.
