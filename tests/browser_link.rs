@@ -484,7 +484,7 @@ async fn a_contact_rewriting_a_sent_text_is_flagged_and_changes_nothing() {
     let mut transmits = grace.outbox_mut().take_envelopes();
     transmits.push(thief.seal(
         &Content::Text(Text {
-            message_id: *sent.id.as_bytes(),
+            message_id: sent.id,
             recipient: ada_key,
             sent_at_ms: sent.sent_at_ms,
             sequence: 2,

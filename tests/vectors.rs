@@ -10,8 +10,8 @@ use phantom_sync::pairing::channel::{MessageKind, PairingChannel, SourceKeyPair}
 use phantom_sync::pairing::invitation::{Capabilities, Intent, InvitationId, PairingInvitation};
 use phantom_sync::pairing::messages::{Abort, AbortReason, ImportAck, PersonaPayload, SyncRequest};
 use phantom_sync::persona::{
-    Contact, ContactId, Conversation, ConversationId, DeviceId, Persona, Prekey, PrekeyBundle,
-    RecoveryCode,
+    Contact, ContactId, Conversation, ConversationId, DeviceId, MessageId, Persona, Prekey,
+    PrekeyBundle, RecoveryCode,
 };
 use phantom_sync::roster::{Roster, RosterDevice};
 use phantom_sync::secret::Secret;
@@ -325,7 +325,7 @@ fn compute_messaging() -> Value {
     let peer_key: [u8; 32] = filled(0xb1);
 
     let text = Content::Text(Text {
-        message_id: filled(0xc1),
+        message_id: MessageId::from_bytes(filled(0xc1)),
         recipient: peer_key,
         sent_at_ms: 1_767_225_600_123,
         sequence: 1,
@@ -337,8 +337,8 @@ fn compute_messaging() -> Value {
     });
     let read_state = Content::ReadState(ReadState {
         conversation_id: conversation_id(&persona_key, &peer_key),
-        read_up_to: (1_767_225_600_123, filled(0xc1)),
-        dismissed_up_to: (1_767_225_600_123, filled(0xc1)),
+        read_up_to: (1_767_225_600_123, MessageId::from_bytes(filled(0xc1))),
+        dismissed_up_to: (1_767_225_600_123, MessageId::from_bytes(filled(0xc1))),
     });
     let sender_device: [u8; 32] = filled(0x81);
     let mut rng = phantom_sync::testing::SeededRng::new(7);

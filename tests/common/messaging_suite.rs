@@ -1716,7 +1716,7 @@ pub async fn a_contact_reusing_message_ids_rewrites_no_history(
     let mut mallory = alice.stolen(seed ^ 0xa11ce);
     let forged = |of: &Message, sequence: u64, body: &str| {
         Content::Text(Text {
-            message_id: *of.id.as_bytes(),
+            message_id: of.id,
             recipient: bob_key,
             sent_at_ms: of.sent_at_ms,
             sequence,

@@ -74,16 +74,15 @@ impl SequenceTracker {
 }
 
 /// A point in a conversation's order: (sender time in ms, message id).
-pub type Position = (u64, [u8; 16]);
+pub type Position = (u64, MessageId);
+
+/// The position before every message: marks start there.
+pub const BEFORE_ALL: Position = (0, MessageId::from_bytes([0; 16]));
 
 /// Messages of a conversation kept in memory: the latest.
 pub const RECENT_MESSAGES: usize = 100;
 /// Unread messages whose places are remembered; more are counted by number alone.
 pub const TRACKED_UNREAD: usize = 1000;
-
-fn order_key(position: Position) -> (u64, MessageId) {
-    (position.0, MessageId::from_bytes(position.1))
-}
 
 /// The contact's messages after the read mark.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -162,7 +161,7 @@ pub struct ConversationLog {
     pub peer: [u8; 32],
     /// The latest messages, at most [`RECENT_MESSAGES`], in conversation order (a contact's
     /// message and one of this persona's may share a time and an id).
-    recent: BTreeMap<((u64, MessageId), bool), Message>,
+    recent: BTreeMap<(Position, bool), Message>,
     /// Where each of them is in `recent`, by [`Message::identity`].
     recent_ids: HashMap<(bool, MessageId), (u64, MessageId)>,
     unread: UnreadCount,
@@ -182,8 +181,8 @@ impl ConversationLog {
             recent: BTreeMap::new(),
             recent_ids: HashMap::new(),
             unread: UnreadCount::default(),
-            read_up_to: (0, [0; 16]),
-            dismissed_up_to: (0, [0; 16]),
+            read_up_to: BEFORE_ALL,
+            dismissed_up_to: BEFORE_ALL,
             sent: 0,
             streams: HashMap::new(),
         }
@@ -202,8 +201,8 @@ impl ConversationLog {
             return false;
         }
         let at = message.order_key();
-        if matches!(message.sender, Sender::Contact(_)) && at > order_key(self.read_up_to) {
-            self.unread.add(at, order_key(self.dismissed_up_to));
+        if matches!(message.sender, Sender::Contact(_)) && at > self.read_up_to {
+            self.unread.add(at, self.dismissed_up_to);
         }
         let older_than_kept = self.recent.len() >= RECENT_MESSAGES
             && self
@@ -274,12 +273,12 @@ impl ConversationLog {
         self.recent.values()
     }
 
-    /// Where the latest message kept here is; `(0, [0; 16])`, before any, if there is none.
+    /// Where the latest message kept here is; [`BEFORE_ALL`] if there is none.
     pub fn last_position(&self) -> Position {
         self.recent
             .keys()
             .next_back()
-            .map_or((0, [0; 16]), |((at, id), _)| (*at, *id.as_bytes()))
+            .map_or(BEFORE_ALL, |&(position, _)| position)
     }
 
     /// The read mark: every message at or before it counts as read.
@@ -300,8 +299,7 @@ impl ConversationLog {
             .dismissed_up_to
             .max(dismissed_up_to)
             .max(self.read_up_to);
-        self.unread
-            .advance(order_key(self.read_up_to), order_key(self.dismissed_up_to));
+        self.unread.advance(self.read_up_to, self.dismissed_up_to);
         before != (self.read_up_to, self.dismissed_up_to)
     }
 
@@ -312,7 +310,7 @@ impl ConversationLog {
 
     /// Unread messages whose notification has not been dismissed either.
     pub fn notifying(&self) -> usize {
-        self.unread.notifying(order_key(self.dismissed_up_to))
+        self.unread.notifying(self.dismissed_up_to)
     }
 }
 
@@ -344,7 +342,7 @@ impl ConversationLog {
         w.put_bytes(&self.peer);
         for (at, id) in [self.read_up_to, self.dismissed_up_to] {
             w.put_u64(at);
-            w.put_bytes(&id);
+            w.put_bytes(id.as_bytes());
         }
         w.put_u64(self.sent);
         w.put_count("streams", self.streams.len(), MAX_STREAMS)?;
@@ -359,8 +357,14 @@ impl ConversationLog {
     /// the caller counts them back in from the vault.
     pub fn read_state(r: &mut Reader<'_>) -> Result<Self, WireError> {
         let mut log = ConversationLog::new(r.array("peer")?);
-        log.read_up_to = (r.u64("read_up_to_ms")?, r.array("read_up_to_id")?);
-        log.dismissed_up_to = (r.u64("dismissed_up_to_ms")?, r.array("dismissed_up_to_id")?);
+        log.read_up_to = (
+            r.u64("read_up_to_ms")?,
+            MessageId::from_bytes(r.array("read_up_to_id")?),
+        );
+        log.dismissed_up_to = (
+            r.u64("dismissed_up_to_ms")?,
+            MessageId::from_bytes(r.array("dismissed_up_to_id")?),
+        );
         log.sent = r.u64("sent")?;
         let count = r.count("streams", MAX_STREAMS, 32 + 8 + 4)?;
         for _ in 0..count {
@@ -427,12 +431,18 @@ mod tests {
             2,
             Sender::Contact(ContactId::from_bytes([1; 16])),
         ));
-        assert!(log.merge_marks((0, [0; 16]), (20, [2; 16])));
+        assert!(log.merge_marks(BEFORE_ALL, (20, MessageId::from_bytes([2; 16]))));
         assert_eq!((log.unread(), log.notifying()), (2, 0));
-        assert!(log.merge_marks((10, [1; 16]), (0, [0; 16])));
-        assert!(!log.merge_marks((10, [1; 16]), (0, [0; 16])), "idempotent");
+        assert!(log.merge_marks((10, MessageId::from_bytes([1; 16])), BEFORE_ALL));
         assert!(
-            !log.merge_marks((5, [0; 16]), (5, [0; 16])),
+            !log.merge_marks((10, MessageId::from_bytes([1; 16])), BEFORE_ALL),
+            "idempotent"
+        );
+        assert!(
+            !log.merge_marks(
+                (5, MessageId::from_bytes([0; 16])),
+                (5, MessageId::from_bytes([0; 16]))
+            ),
             "never backwards"
         );
         assert_eq!(log.unread(), 1);
@@ -458,7 +468,7 @@ mod tests {
         assert_eq!(log.last_position().0, total);
         let mut middle = [0u8; 16];
         middle[..8].copy_from_slice(&(total / 2).to_be_bytes());
-        log.merge_marks((total / 2, middle), (0, [0; 16]));
+        log.merge_marks((total / 2, MessageId::from_bytes(middle)), BEFORE_ALL);
         assert_eq!(log.unread(), (total - total / 2) as usize);
         assert_eq!(log.notifying(), log.unread());
     }
@@ -479,9 +489,9 @@ mod tests {
             (log.unread(), log.notifying()),
             (total as usize, total as usize)
         );
-        log.merge_marks((0, [0; 16]), (total - 10, [0xff; 16]));
+        log.merge_marks(BEFORE_ALL, (total - 10, MessageId::from_bytes([0xff; 16])));
         assert_eq!((log.unread(), log.notifying()), (total as usize, 10));
-        log.merge_marks(log.last_position(), (0, [0; 16]));
+        log.merge_marks(log.last_position(), BEFORE_ALL);
         assert_eq!((log.unread(), log.notifying()), (0, 0));
     }
 

@@ -9,13 +9,14 @@
 //! a [`InboxItem::PublishedRoster`].
 //!
 //! ```
+//! use phantom_core::messaging::conversation_log::BEFORE_ALL;
 //! use phantom_core::messaging::sealed::{Content, ReadState};
-//! use phantom_core::persona::ConversationId;
+//! use phantom_core::persona::{ConversationId, MessageId};
 //!
 //! let read = Content::ReadState(ReadState {
 //!     conversation_id: ConversationId::from_bytes([1; 16]),
-//!     read_up_to: (1_700_000_000_000, [2; 16]),
-//!     dismissed_up_to: (0, [0; 16]),
+//!     read_up_to: (1_700_000_000_000, MessageId::from_bytes([2; 16])),
+//!     dismissed_up_to: BEFORE_ALL,
 //! });
 //! assert_eq!(Content::decode(&read.encode()?)?, read);
 //! # Ok::<(), phantom_core::wire::WireError>(())
@@ -29,10 +30,11 @@ use zeroize::Zeroizing;
 use crate::history::direct::DirectSignal;
 use crate::history::transfer::HistoryOffer;
 use crate::mailbox::envelope::MAX_ENVELOPE_LEN;
+use crate::messaging::conversation_log::Position;
 use crate::messaging::sealed_sender::{SenderSealedMessage, MAX_HEADER_LEN};
 use crate::messaging::sessions::{Seal, MAX_OLM_MESSAGE_LEN};
 use crate::persona::message::MAX_BODY_LEN;
-use crate::persona::{ConversationId, MAX_DISPLAY_NAME_LEN};
+use crate::persona::{ConversationId, MessageId, MAX_DISPLAY_NAME_LEN};
 use crate::roster::{SignedRoster, MAX_DEVICES, MAX_ROSTER_LEN};
 use crate::wire::{Reader, WireError, Writer};
 
@@ -102,7 +104,7 @@ pub struct ContactCard {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Text {
     /// The message's random id, the same on every device that holds it.
-    pub message_id: [u8; 16],
+    pub message_id: MessageId,
     /// The persona the text is written to; the conversation is the pair of personas.
     pub recipient: [u8; 32],
     /// When it was sent, in ms since the Unix epoch by the sender's clock: with the id, its
@@ -124,9 +126,9 @@ pub struct ReadState {
     /// The conversation the marks are for.
     pub conversation_id: ConversationId,
     /// (sent_at_ms, message id) of the last message read.
-    pub read_up_to: (u64, [u8; 16]),
+    pub read_up_to: Position,
     /// (sent_at_ms, message id) of the last message whose notification was dismissed.
-    pub dismissed_up_to: (u64, [u8; 16]),
+    pub dismissed_up_to: Position,
 }
 
 /// What a sealed message says.
@@ -435,7 +437,7 @@ impl Content {
         match self {
             Content::Text(text) => {
                 w.put_u8(CONTENT_TEXT);
-                w.put_bytes(&text.message_id);
+                w.put_bytes(text.message_id.as_bytes());
                 w.put_bytes(&text.recipient);
                 w.put_u64(text.sent_at_ms);
                 w.put_u64(text.sequence);
@@ -452,9 +454,9 @@ impl Content {
                 w.put_u8(CONTENT_READ_STATE);
                 w.put_bytes(state.conversation_id.as_bytes());
                 w.put_u64(state.read_up_to.0);
-                w.put_bytes(&state.read_up_to.1);
+                w.put_bytes(state.read_up_to.1.as_bytes());
                 w.put_u64(state.dismissed_up_to.0);
-                w.put_bytes(&state.dismissed_up_to.1);
+                w.put_bytes(state.dismissed_up_to.1.as_bytes());
             }
             Content::Roster(roster) => {
                 w.put_u8(CONTENT_ROSTER);
@@ -491,7 +493,7 @@ impl Content {
         r.magic_and_version(CONTENT_MAGIC, INBOX_FORMAT_VERSION)?;
         let content = match r.u8("content_kind")? {
             CONTENT_TEXT => Content::Text(Text {
-                message_id: r.array("message_id")?,
+                message_id: MessageId::from_bytes(r.array("message_id")?),
                 recipient: r.array("recipient")?,
                 sent_at_ms: r.u64("sent_at_ms")?,
                 sequence: r.u64("sequence")?,
@@ -509,8 +511,14 @@ impl Content {
             }),
             CONTENT_READ_STATE => Content::ReadState(ReadState {
                 conversation_id: ConversationId::from_bytes(r.array("conversation_id")?),
-                read_up_to: (r.u64("read_up_to_ms")?, r.array("read_up_to_id")?),
-                dismissed_up_to: (r.u64("dismissed_up_to_ms")?, r.array("dismissed_up_to_id")?),
+                read_up_to: (
+                    r.u64("read_up_to_ms")?,
+                    MessageId::from_bytes(r.array("read_up_to_id")?),
+                ),
+                dismissed_up_to: (
+                    r.u64("dismissed_up_to_ms")?,
+                    MessageId::from_bytes(r.array("dismissed_up_to_id")?),
+                ),
             }),
             CONTENT_ROSTER => {
                 Content::Roster(signed_roster(r.var_bytes("roster", MAX_ROSTER_LEN)?)?)

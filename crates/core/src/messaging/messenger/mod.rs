@@ -56,7 +56,7 @@ use crate::history::TransferId;
 use crate::mailbox::envelope::{Envelope, EnvelopeId};
 use crate::mailbox::keys::{MailboxKeys, MailboxSeed};
 use crate::mailbox::{MailboxAddress, Transmit};
-use crate::messaging::conversation_log::{ConversationLog, Position};
+use crate::messaging::conversation_log::{ConversationLog, Position, BEFORE_ALL};
 use crate::messaging::outbox::{HistoryPublication, Outbox, OutboxFormat};
 use crate::messaging::sealed::{
     encrypt_content, ContactCard, Content, InboxItem, ReadState, SealedKey, SealedMessage, Text,

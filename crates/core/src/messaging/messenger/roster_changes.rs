@@ -40,7 +40,7 @@ impl Messenger {
         let marks = self
             .conversations
             .iter()
-            .filter(|(_, log)| log.dismissed_up_to() != (0, [0; 16]))
+            .filter(|(_, log)| log.dismissed_up_to() != BEFORE_ALL)
             .map(|(id, log)| {
                 Content::ReadState(ReadState {
                     conversation_id: *id,

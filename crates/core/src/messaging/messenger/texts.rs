@@ -57,7 +57,7 @@ impl Messenger {
             body: body.to_owned(),
         };
         let content = Content::Text(Text {
-            message_id: *message.id.as_bytes(),
+            message_id: message.id,
             recipient: *to,
             sent_at_ms: now_ms,
             sequence,
@@ -92,7 +92,7 @@ impl Messenger {
         rng: &mut impl CryptoRng,
     ) -> Result<bool, MessagingError> {
         let last = self.last_position(conversation_id)?;
-        self.share_marks(conversation_id, last, (0, [0; 16]), rng)
+        self.share_marks(conversation_id, last, BEFORE_ALL, rng)
     }
 
     /// Dismisses a conversation's notifications without reading it, on every own device;
@@ -103,7 +103,7 @@ impl Messenger {
         rng: &mut impl CryptoRng,
     ) -> Result<bool, MessagingError> {
         let last = self.last_position(conversation_id)?;
-        self.share_marks(conversation_id, (0, [0; 16]), last, rng)
+        self.share_marks(conversation_id, BEFORE_ALL, last, rng)
     }
 
     pub(super) fn last_position(
@@ -185,7 +185,7 @@ impl Messenger {
         let log = self.conversation_with(peer);
         let new_in_stream = log.record_sequence(message.sender_device, text.sequence);
         let received = Message {
-            id: MessageId::from_bytes(text.message_id),
+            id: text.message_id,
             conversation_id,
             sender,
             sent_at_ms: text.sent_at_ms,
