@@ -23,7 +23,7 @@ use super::views::{
 use super::{now_ms, now_secs, rng, FacadeError, SyncManager};
 use crate::device::{
     Device, DeviceError, DeviceEvent, FlushRequest, HistoryBlockStored, HistoryPath, PersonaSync,
-    SyncRequest, SyncStart,
+    Save, SyncRequest, SyncStart, UnlinkRequest,
 };
 use crate::drivers::qr;
 use crate::mailbox::envelope::Envelope;
@@ -54,7 +54,7 @@ pub(super) fn conversation_from_hex(text: &str) -> Result<ConversationId, Facade
 #[wasm_bindgen]
 impl SyncManager {
     /// One sync round, driving the device's requests (see [`crate::device`]).
-    async fn sync_round(&self, wait_ms: u32) -> Result<js_sys::Array, JsValue> {
+    async fn sync_round(&self, wait_ms: u32) -> Result<js_sys::Array, FacadeError> {
         let network = self.connected()?;
         let (direct_history, first_conversation, channel) = self.direct.borrow().start();
         let start = SyncStart {
@@ -64,9 +64,14 @@ impl SyncManager {
             first_conversation,
             channel,
         };
-        self.with_sync(|d| d.start_sync(start))?;
+        self.sync_mut()?.start_sync(start)?;
         let events = js_sys::Array::new();
-        while let Some(request) = self.with_sync(|d| Ok(d.poll_request()))? {
+        loop {
+            // Taken alone: the device is not borrowed while a request is carried out.
+            let next = self.sync_mut()?.poll_request();
+            let Some(request) = next else {
+                return Ok(events);
+            };
             match request {
                 SyncRequest::Fetch(fetch) => {
                     let mut cursor = fetch.cursor;
@@ -79,7 +84,8 @@ impl SyncManager {
                     )
                     .await
                     .map_err(|e| FacadeError::new(e.code(), e.to_string()))?;
-                    self.with_sync(|d| d.handle_fetched(cursor, fetched, &mut rng()))?;
+                    self.sync_mut()?
+                        .handle_fetched(cursor, fetched, &mut rng())?;
                 }
                 SyncRequest::DirectSignal(event) => {
                     if let Err(error) = self.on_direct_signal(&event).await {
@@ -89,42 +95,40 @@ impl SyncManager {
                 SyncRequest::TakeDirect { max } => {
                     let frames = self.take_direct(max);
                     let status = self.direct.borrow().incoming_status();
-                    self.with_sync(|d| d.handle_direct(status, frames, now_ms()))?;
+                    self.sync_mut()?.handle_direct(status, frames, now_ms())?;
                 }
                 SyncRequest::OpenDirect => {
                     let offer = self.open_direct().await.map_err(|error| {
                         events.push(&to_js(&channel_failed(&error)));
                     });
-                    self.with_sync(|d| d.handle_direct_opened(offer.ok(), now_ms(), &mut rng()))?;
+                    self.sync_mut()?
+                        .handle_direct_opened(offer.ok(), now_ms(), &mut rng())?;
                 }
                 SyncRequest::CloseDirect => self.close_direct(),
                 SyncRequest::CheckDirect => {
                     let status = self.direct.borrow().incoming_status();
-                    self.with_sync(|d| d.handle_direct_status(status, now_ms()))?;
+                    self.sync_mut()?.handle_direct_status(status, now_ms())?;
                 }
                 SyncRequest::SendDirect(want) => match self.send_direct(&want).await {
-                    Ok(()) => self.with_sync(|d| d.handle_direct_sent(now_ms()))?,
+                    Ok(()) => self.sync_mut()?.handle_direct_sent(now_ms())?,
                     Err(error) => {
                         events.push(&to_js(&channel_failed(&error)));
                     }
                 },
                 SyncRequest::Save(save) => {
-                    let new = self
-                        .unlocked_vault()?
-                        .save_messaging(&save.state, save.writes(), &mut rng())
-                        .await
-                        .map_err(FacadeError::from)?;
-                    self.with_sync(|d| d.handle_saved(save.mark, &new, now_ms()))?;
+                    let new = self.store(&save).await?;
+                    self.sync_mut()?.handle_saved(save.mark, &new, now_ms())?;
                 }
                 SyncRequest::Flush => {
                     self.flush_messaging(&network).await?;
                 }
             }
-            while let Some(event) = self.with_sync(|d| Ok(d.poll_event()))? {
+            loop {
+                let next = self.sync_mut()?.poll_event();
+                let Some(event) = next else { break };
                 events.push(&to_js(&self.device_event_view(&event)?));
             }
         }
-        Ok(events)
     }
 
     /// This persona's contact card as a link code (`PHCONTACT:…`), for a contact to add.
@@ -396,7 +400,7 @@ impl SyncManager {
     pub async fn sync_messages(&self, wait_ms: u32) -> Result<js_sys::Array, JsValue> {
         let synced = self.sync_round(wait_ms).await;
         self.step_ended(synced.is_ok());
-        synced
+        Ok(synced?)
     }
 
     /// What waits in this device's outbox, stored, to be put on the network: `{ envelopes,
@@ -532,14 +536,6 @@ impl SyncManager {
         action(&mut messenger).map_err(FacadeError::from)
     }
 
-    /// Steps the persona's sync: borrowed for the call only, never while the driver awaits.
-    pub(super) fn with_sync<T>(
-        &self,
-        step: impl FnOnce(&mut PersonaSync) -> Result<T, DeviceError>,
-    ) -> Result<T, FacadeError> {
-        step(&mut *self.sync_mut()?).map_err(FacadeError::from)
-    }
-
     /// Kept apart from [`Self::with_messenger`], which is instantiated for every action, so
     /// that the package holds its checks once.
     fn messenger_mut(&self) -> Result<std::cell::RefMut<'_, Messenger>, FacadeError> {
@@ -643,13 +639,47 @@ impl SyncManager {
         Ok(())
     }
 
+    /// Carries out a [`Save`] the device asked for: one vault write; for each message,
+    /// whether the vault did not hold it yet.
+    pub(super) async fn store(&self, save: &Save) -> Result<Vec<bool>, FacadeError> {
+        Ok(self
+            .unlocked_vault()?
+            .save_messaging(&save.state, save.writes(), &mut rng())
+            .await?)
+    }
+
+    /// Carries out an unlink's requests (see [`crate::device::sync::unlink`]) until the
+    /// device says its data may go; anything else is an error, and nothing is deleted.
+    pub(super) async fn drive_unlink(&self) -> Result<(), FacadeError> {
+        loop {
+            let next = self.sync_mut()?.poll_unlink();
+            match next {
+                Some(UnlinkRequest::Delete) => return Ok(()),
+                Some(UnlinkRequest::Save(save)) => {
+                    self.store(&save).await?;
+                    self.sync_mut()?.handle_unlink_saved(save.mark)?;
+                }
+                Some(UnlinkRequest::Flush) => {
+                    // A flush under way may have begun before the leave: the unlink's own
+                    // flush comes after it.
+                    while self.sync_mut()?.is_flushing() {
+                        super::sleep_ms(50).await;
+                    }
+                    self.flush_messaging(&self.connected()?).await?;
+                    self.sync_mut()?.handle_unlink_flushed()?;
+                }
+                None => return Err(DeviceError::NoSuchRequest.into()),
+            }
+        }
+    }
+
     /// Carries out a flush of the device's outbox (see [`crate::device::flush`]); returns
     /// how many puts a write quorum stored. A flush under way elsewhere is left to finish.
     pub(super) async fn flush_messaging(
         &self,
         network: &crate::network::client::MailboxClient,
     ) -> Result<u32, FacadeError> {
-        if !self.with_sync(|d| Ok(d.start_flush()))? {
+        if !self.sync_mut()?.start_flush() {
             return Ok(0);
         }
         let flushed = self.drive_flush(network).await;
@@ -667,7 +697,11 @@ impl SyncManager {
     ) -> Result<u32, FacadeError> {
         let mut sent = 0;
         let mut failure = None;
-        while let Some(request) = self.with_sync(|d| Ok(d.poll_transmit()))? {
+        loop {
+            let next = self.sync_mut()?.poll_transmit();
+            let Some(request) = next else {
+                return failure.map_or(Ok(sent), Err);
+            };
             let put = match request {
                 FlushRequest::Envelope(pending) => {
                     let envelope = Envelope::new(pending.transmit.bytes)?;
@@ -679,25 +713,22 @@ impl SyncManager {
                     self.put_history_block(network, &publication, index).await
                 }
                 FlushRequest::Save(save) => {
-                    self.unlocked_vault()?
-                        .save_messaging(&save.state, save.writes(), &mut rng())
-                        .await?;
-                    self.with_sync(|d| d.handle_flush_saved(save.mark))?;
+                    self.store(&save).await?;
+                    self.sync_mut()?.handle_flush_saved(save.mark)?;
                     continue;
                 }
             };
             match put {
                 Ok(()) => {
-                    self.with_sync(PersonaSync::handle_transmitted)?;
+                    self.sync_mut()?.handle_transmitted()?;
                     sent += 1;
                 }
                 Err(error) => {
-                    self.with_sync(PersonaSync::handle_transmit_failed)?;
+                    self.sync_mut()?.handle_transmit_failed()?;
                     failure = Some(error);
                 }
             }
         }
-        failure.map_or(Ok(sent), Err)
     }
 
     fn event_view(&self, event: &MessagingEvent) -> Result<SyncEvent, FacadeError> {

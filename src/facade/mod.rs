@@ -31,7 +31,7 @@ use std::time::Duration;
 use rand_core::UnwrapErr;
 use wasm_bindgen::prelude::*;
 
-use crate::device::{Approval, Device, DeviceError, PersonaSync};
+use crate::device::{Approval, Device, DeviceError};
 use crate::drivers::indexeddb::IndexedDbStore;
 use crate::drivers::qr;
 use crate::drivers::webcrypto::WebCryptoKeyring;
@@ -225,36 +225,18 @@ impl SyncManager {
     /// vault and device key are deleted. The persona's only device, or one already
     /// revoked, just deletes them. Nothing is deleted when telling the others fails.
     pub async fn unlink(&self) -> Result<(), JsValue> {
-        let leaves = self
-            .device
-            .borrow()
-            .sync()
-            .map(PersonaSync::messenger)
-            .is_some_and(crate::messaging::Messenger::can_leave);
-        if leaves {
-            self.connected()?;
-            self.with_messenger(|m| m.leave(&mut rng()))?;
-            self.save_messaging(MessageWrites::default()).await?;
-        }
-        // What waits — the roster without this device above all — leaves before anything
-        // is deleted; a send that fails keeps it in the outbox for the next attempt.
-        let waiting = self
-            .device
-            .borrow()
-            .sync()
-            .map(PersonaSync::messenger)
-            .is_some_and(|m| !m.outbox().is_empty());
-        if waiting {
-            // A flush under way may have begun before the roster without this device.
-            while self
-                .device
-                .borrow()
-                .sync()
-                .is_some_and(PersonaSync::is_flushing)
-            {
-                sleep_ms(50).await;
+        if self.device.borrow().sync().is_some() {
+            let connected = self.network.borrow().is_some();
+            self.sync_mut()?
+                .start_unlink(connected, &mut rng())
+                .map_err(FacadeError::from)?;
+            let told = self.drive_unlink().await;
+            if told.is_err() {
+                if let Ok(mut sync) = self.sync_mut() {
+                    sync.abandon_unlink();
+                }
             }
-            self.flush_messaging(&self.connected()?).await?;
+            told?;
         }
         self.lock();
         *self.network.borrow_mut() = None;

@@ -63,9 +63,7 @@ impl SyncManager {
                     self.sync_mut()?.handle_offer_stored()?;
                 }
                 OfferRequest::Save(save) => {
-                    vault
-                        .save_messaging(&save.state, save.writes(), &mut rng())
-                        .await?;
+                    self.store(&save).await?;
                     self.sync_mut()?.handle_offer_saved(save.mark)?;
                 }
                 OfferRequest::Delete(replaced) => {

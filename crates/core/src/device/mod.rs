@@ -53,6 +53,7 @@ pub mod sync;
 
 pub use sync::flush::FlushRequest;
 pub use sync::offer::OfferRequest;
+pub use sync::unlink::UnlinkRequest;
 pub use sync::{
     DeviceEvent, Fetch, HistoryBlockStored, HistoryPath, PersonaSync, Save, SyncRequest, SyncStart,
     HISTORY_BATCH,
@@ -95,6 +96,13 @@ pub enum DeviceError {
     /// A history offer is being prepared; one goes at a time.
     #[error("a history offer is being prepared; offer again once it is done")]
     OfferUnderWay,
+    /// A step must reach the network (unlinking tells the other devices) and the driver
+    /// is not connected.
+    #[error("this device is not connected to the network; connect, then try again")]
+    NotConnected,
+    /// Unlinking could not send everything: nothing was deleted.
+    #[error("the other devices could not all be told yet, so nothing was deleted; try again when connected")]
+    Unsent,
 }
 
 impl DeviceError {
@@ -107,6 +115,8 @@ impl DeviceError {
             DeviceError::Messaging(inner) => inner.code(),
             DeviceError::Wire(inner) => inner.code(),
             DeviceError::OfferUnderWay => "offer_under_way",
+            DeviceError::NotConnected => "not_connected",
+            DeviceError::Unsent => "unlink_unsent",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! A persona's sync on this device, as one sans-IO machine: the [`Messenger`], the cursors
 //! it reads its mailboxes with ([`Reading`]), its outbox flush, its history offers
-//! ([`offer`]), the direct history channel, and the rules of a sync.
+//! ([`offer`]), unlinking ([`unlink`]), the direct history channel, and the rules of a
+//! sync.
 //!
 //! A sync is a round. [`PersonaSync::start_sync`] begins it; the driver then takes each
 //! [`SyncRequest`] from [`PersonaSync::poll_request`], carries it out (a fetch, a vault write,
@@ -77,6 +78,7 @@
 mod direct;
 pub mod flush;
 pub mod offer;
+pub mod unlink;
 
 use super::DeviceError;
 
@@ -314,6 +316,7 @@ pub struct PersonaSync {
     now_ms: u64,
     flush: flush::Flush,
     offer: offer::Offering,
+    unlinking: unlink::Unlinking,
     direct: DirectLink,
     direct_history: bool,
     first_conversation: Option<ConversationId>,
@@ -335,6 +338,7 @@ impl PersonaSync {
             now_ms: 0,
             flush: flush::Flush::default(),
             offer: offer::Offering::default(),
+            unlinking: unlink::Unlinking::default(),
             direct: DirectLink::default(),
             direct_history: true,
             first_conversation: None,
