@@ -134,15 +134,6 @@ impl SyncManager {
         Ok(())
     }
 
-    /// Closes the direct history channel this device receives on; the next sync asks for
-    /// a new one, which carries only what is still missing.
-    #[wasm_bindgen(js_name = closeHistoryChannel)]
-    pub fn close_history_channel(&self) {
-        if let Some(channel) = self.direct.borrow().incoming.as_ref() {
-            channel.close();
-        }
-    }
-
     /// How many history envelopes this device has sent over direct channels.
     #[wasm_bindgen(getter, js_name = historyFramesSent)]
     pub fn history_frames_sent(&self) -> u32 {
@@ -156,6 +147,16 @@ impl SyncManager {
     #[cfg(feature = "fixtures")]
     pub fn corrupt_served_history(&self, count: u32) {
         self.direct.borrow().serving.corrupt.set(count);
+    }
+
+    /// Closes the direct history channel this device receives on (a fault for tests: a
+    /// path that broke); the next sync asks for a new one, which carries only what is still
+    /// missing.
+    #[cfg(feature = "fixtures")]
+    pub fn close_history_channel(&self) {
+        if let Some(channel) = self.direct.borrow().incoming.as_ref() {
+            channel.close();
+        }
     }
 
     /// Leaves every want on this device's direct channels unanswered while the channels

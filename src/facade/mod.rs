@@ -31,7 +31,7 @@ use std::time::Duration;
 use rand_core::UnwrapErr;
 use wasm_bindgen::prelude::*;
 
-use crate::device::{Approval, Device, DeviceError};
+use crate::device::{Approval, Device, DeviceError, PinCheck};
 use crate::drivers::indexeddb::IndexedDbStore;
 use crate::drivers::qr;
 use crate::drivers::webcrypto::WebCryptoKeyring;
@@ -860,20 +860,17 @@ impl SyncManager {
         Ok(())
     }
 
-    /// With a PIN set, approving asks for it again: opening the vault with it proves it,
-    /// counting wrong PINs as unlocking does.
-    async fn confirm_pin(&self, pin: Option<String>) -> Result<(), FacadeError> {
+    /// What approving knows of the PIN ([`PinCheck`]): one entered is proved by opening
+    /// the vault with it, counting wrong PINs as unlocking does.
+    async fn check_pin(&self, pin: Option<String>) -> Result<PinCheck, FacadeError> {
         if !Vault::needs_pin(&self.store).await? {
-            return Ok(());
+            return Ok(PinCheck::NotSet);
         }
         let Some(pin) = pin else {
-            return Err(FacadeError::new(
-                "pin_required",
-                "enter this device's PIN to approve the link",
-            ));
+            return Ok(PinCheck::Missing);
         };
         self.try_pin(Some(&pin)).await?;
-        Ok(())
+        Ok(PinCheck::Entered)
     }
 
     /// Opens the vault with `pin`, one try at a time (`busy` while another runs).
@@ -900,9 +897,11 @@ impl SyncManager {
         approval: Approval<'_>,
         pin: Option<String>,
     ) -> Result<(), JsValue> {
-        self.confirm_pin(pin).await?;
+        let pin = self.check_pin(pin).await?;
         let persona = self.current_persona()?;
-        let approved = self.device_here()?.approve(approval, &persona, now_secs());
+        let approved = self
+            .device_here()?
+            .approve(approval, pin, &persona, now_secs());
         Ok(approved.map_err(FacadeError::from)?)
     }
 

@@ -11,7 +11,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use phantom_core::device::{Approval, Device, PersonaSync};
+//! use phantom_core::device::{Approval, Device, PersonaSync, PinCheck};
 //! use phantom_core::messaging::Messenger;
 //! use phantom_core::pairing::invitation::Capabilities;
 //! use phantom_core::pairing::PairingEvent;
@@ -28,7 +28,12 @@
 //! let words = laptop.pairing_mut().accept_invitation(&invitation, "Laptop", now, &mut rng)?;
 //! let request = laptop.pairing_mut().poll_transmit().expect("the request");
 //! phone.receive_pairing(&request.bytes, now, &mut rng)?;
-//! phone.approve(Approval::Typed(&words.words().join(" ")), &persona, now)?;
+//! let typed = words.words().join(" ");
+//! assert!(
+//!     phone.approve(Approval::Typed(&typed), PinCheck::Missing, &persona, now).is_err(),
+//!     "a PIN is set and was not entered"
+//! );
+//! phone.approve(Approval::Typed(&typed), PinCheck::Entered, &persona, now)?;
 //!
 //! let payload = phone.pairing_mut().poll_transmit().expect("the sealed persona");
 //! let PairingEvent::PersonaReceived(payload) = laptop.receive_pairing(&payload.bytes, now, &mut rng)?
@@ -94,14 +99,17 @@ pub enum DeviceError {
     #[error(transparent)]
     Wire(#[from] WireError),
     /// A history offer is being prepared; one goes at a time.
-    #[error("a history offer is being prepared; offer again once it is done")]
+    #[error("a history offer is being prepared; try again once it is done")]
     OfferUnderWay,
     /// A step must reach the network (unlinking tells the other devices) and the driver
     /// is not connected.
-    #[error("this device is not connected to the network; connect, then try again")]
+    #[error("connect to the network, then try again")]
     NotConnected,
+    /// The vault has a PIN, and approving a link asks for it again.
+    #[error("enter this device's PIN to approve the link")]
+    PinRequired,
     /// Unlinking could not send everything: nothing was deleted.
-    #[error("the other devices could not all be told yet, so nothing was deleted; try again when connected")]
+    #[error("not every device was told yet, so nothing was deleted; try again")]
     Unsent,
 }
 
@@ -116,6 +124,7 @@ impl DeviceError {
             DeviceError::Wire(inner) => inner.code(),
             DeviceError::OfferUnderWay => "offer_under_way",
             DeviceError::NotConnected => "not_connected",
+            DeviceError::PinRequired => "pin_required",
             DeviceError::Unsent => "unlink_unsent",
         }
     }
@@ -179,6 +188,20 @@ pub enum Approval<'a> {
     Typed(&'a str),
 }
 
+/// What the driver knows of this device's PIN as the person approves a link: with a PIN
+/// set, approving asks for it again, so that whoever holds the unlocked device cannot
+/// link a device of their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinCheck {
+    /// The vault has no PIN.
+    NotSet,
+    /// The vault has a PIN, and the person entered it: the driver opened the vault with it
+    /// (counting a wrong one as unlocking does).
+    Entered,
+    /// The vault has a PIN, and none was entered.
+    Missing,
+}
+
 /// One device: see the [module](self).
 #[derive(Debug, Default)]
 pub struct Device {
@@ -233,13 +256,17 @@ impl Device {
     }
 
     /// Source: the person confirmed the new device's words; the persona is sealed for it
-    /// only if they are right.
+    /// only if they are right, and only after the PIN where one is set.
     pub fn approve(
         &mut self,
         approval: Approval<'_>,
+        pin: PinCheck,
         persona: &Persona,
         now: u64,
     ) -> Result<(), DeviceError> {
+        if pin == PinCheck::Missing {
+            return Err(DeviceError::PinRequired);
+        }
         let roster = self.authority_roster()?;
         let source = self.pairing.source_mut("approve")?;
         match approval {
@@ -362,5 +389,62 @@ impl Device {
         } else {
             Err(MessagingError::NotAuthority.into())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messaging::Messenger;
+    use crate::pairing::invitation::Capabilities;
+    use crate::pairing::state::SyncState;
+    use crate::persona::DeviceKeys;
+    use crate::testing::SeededRng;
+
+    /// The adversary: someone holding the phone, unlocked, who does not know its PIN,
+    /// approves a link to a device of their own with the right words. Nothing is sealed
+    /// for it; the person who knows the PIN can still approve.
+    #[test]
+    fn approving_without_the_pin_seals_nothing() {
+        let mut rng = SeededRng::new(9);
+        let now = 1_700_000_000;
+        let persona = Persona::create("Ada", now, &mut rng).expect("a persona");
+        let keys = DeviceKeys::generate("Phone", now, &mut rng).expect("keys");
+        let mut phone = Device::default();
+        phone.hold(PersonaSync::new(
+            Messenger::create(&persona, &keys, now, &mut rng).expect("a messenger"),
+        ));
+        let mut intruder = Device::default();
+        let invitation = phone
+            .show_invitation(Capabilities::default(), now, &mut rng)
+            .expect("shown");
+        let words = intruder
+            .pairing_mut()
+            .accept_invitation(&invitation, "Laptop", now, &mut rng)
+            .expect("accepted");
+        let request = intruder.pairing_mut().poll_transmit().expect("the request");
+        phone
+            .receive_pairing(&request.bytes, now, &mut rng)
+            .expect("received");
+        let typed = words.words().join(" ");
+
+        let refused = phone.approve(Approval::Typed(&typed), PinCheck::Missing, &persona, now);
+        assert!(
+            matches!(refused, Err(DeviceError::PinRequired)),
+            "{refused:?}"
+        );
+        assert_eq!(phone.pairing().state(), SyncState::AwaitingApproval);
+        assert!(
+            phone.pairing_mut().poll_transmit().is_none(),
+            "nothing sealed"
+        );
+
+        phone
+            .approve(Approval::Typed(&typed), PinCheck::Entered, &persona, now)
+            .expect("approved with the PIN");
+        assert!(
+            phone.pairing_mut().poll_transmit().is_some(),
+            "the sealed persona"
+        );
     }
 }
