@@ -514,6 +514,42 @@ fn truncated_or_corrupted_link_codes_are_refused() {
     );
 }
 
+/// The order `docs/PROTOCOL.md` §3 gives a reader: magic and version, the checksum of
+/// exactly 98 bytes before any field is interpreted, the intent, then the length.
+#[test]
+fn an_invitation_is_checked_in_the_documented_order() {
+    use sha2::{Digest, Sha256};
+    let pair = Pair::new(15);
+    let genuine = pair.invitation.encode();
+    let damaged = |at: usize| {
+        let mut bytes = genuine;
+        bytes[at] ^= 0x01;
+        PairingInvitation::decode(&bytes)
+    };
+    assert_eq!(damaged(0), Err(InvitationError::Wire(WireError::BadMagic)));
+    for at in [3, 4, 60, 93, 95] {
+        assert_eq!(damaged(at), Err(InvitationError::Corrupted), "byte {at}");
+    }
+
+    let mut unknown_intent = genuine;
+    unknown_intent[3] = 2;
+    let sum = Sha256::digest(&unknown_intent[..94]);
+    unknown_intent[94..].copy_from_slice(&sum[..4]);
+    assert_eq!(
+        PairingInvitation::decode(&unknown_intent),
+        Err(InvitationError::Wire(WireError::InvalidValue {
+            field: "intent",
+            value: 2
+        }))
+    );
+
+    let longer = [genuine.as_slice(), &[0]].concat();
+    assert_eq!(
+        PairingInvitation::decode(&longer),
+        Err(InvitationError::Wire(WireError::TrailingBytes { count: 1 }))
+    );
+}
+
 #[test]
 fn actions_out_of_order_are_illegal_transitions() {
     let mut pair = Pair::new(14);

@@ -164,12 +164,13 @@ impl PairingInvitation {
         out
     }
 
-    /// Reads the 98 bytes, checking the checksum before any field is interpreted, so
-    /// damage anywhere is [`InvitationError::Corrupted`].
+    /// Reads the 98 bytes in `docs/PROTOCOL.md` §3's order: magic and version, then the
+    /// checksum before any other field is interpreted (so damage after the version is
+    /// [`InvitationError::Corrupted`]), then the intent and the length.
     pub fn decode(bytes: &[u8]) -> Result<Self, InvitationError> {
         let mut r = Reader::new(bytes);
         r.magic_and_version(INVITATION_MAGIC, INVITATION_VERSION)?;
-        // Damage anywhere reads as damage, before any field is interpreted.
+        // Damage after the version reads as damage, before any field is interpreted.
         if let (Some(covered), Some(found)) = (
             bytes.get(..INVITATION_LEN - CHECKSUM_LEN),
             bytes.get(INVITATION_LEN - CHECKSUM_LEN..),
