@@ -14,7 +14,7 @@ use phantom_sync::pairing::invitation::{
 use phantom_sync::pairing::messages::AbortReason;
 use phantom_sync::pairing::state::{FailureReason, SyncState};
 use phantom_sync::pairing::{PairingError, PairingEvent, TargetPairing, INVITATION_LIFETIME_SECS};
-use phantom_sync::roster::RosterDevice;
+use phantom_sync::roster::{RosterDevice, SignedRoster};
 use phantom_sync::testing::SeededRng;
 use phantom_sync::wire::WireError;
 
@@ -500,6 +500,23 @@ fn truncated_or_corrupted_link_codes_are_refused() {
     );
     assert_eq!(
         PairingInvitation::from_link_code(&format!("{code}AAAA")),
+        Err(InvitationError::InvalidLinkCode)
+    );
+    assert_eq!(
+        PairingInvitation::from_link_code(&format!("{}!", &code[..40])),
+        Err(InvitationError::InvalidLinkCode),
+        "characters are checked before the length"
+    );
+    // The 157th character carries one bit beyond the 98 bytes; it must be zero, so a code
+    // differing there alone is not a second spelling of the same invitation.
+    let last = code.chars().last().expect("a character");
+    let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let value = alphabet.find(last).expect("base32");
+    assert_eq!(value & 1, 0, "the written bit is zero");
+    let mut odd = code[..code.len() - 1].to_string();
+    odd.push(alphabet.as_bytes()[value | 1] as char);
+    assert_eq!(
+        PairingInvitation::from_link_code(&odd),
         Err(InvitationError::InvalidLinkCode)
     );
 
@@ -1150,16 +1167,19 @@ fn decoys_share_words_so_only_reading_all_three_picks_right() {
     }
 }
 
-/// A source that seals a roster its persona did not sign (a bug, or a device an attacker
-/// runs): the new device refuses to join before it stores anything, the link fails on
-/// both sides, and the source's roster does not change.
-#[test]
-fn a_roster_the_persona_did_not_sign_fails_the_link_before_anything_is_stored() {
+/// Links a laptop to a phone whose approval seals the roster `roster_for` makes instead of
+/// its own (a bug, or a device an attacker runs with every secret a linked device holds),
+/// and returns the code the laptop's join refused it with. Each refusal must come before
+/// anything is stored, fail the link on both sides and leave the phone's roster as it was.
+fn join_refusal(
+    seed: u64,
+    roster_for: impl FnOnce(&phantom_sync::persona::Persona, &mut SeededRng) -> SignedRoster,
+) -> &'static str {
     use phantom_sync::device::{Device, PersonaSync};
     use phantom_sync::messaging::Messenger;
     use phantom_sync::persona::{DeviceKeys, Persona};
 
-    let mut rng = SeededRng::new(41);
+    let mut rng = SeededRng::new(seed);
     let persona = Persona::create("Ada", NOW, &mut rng).expect("persona");
     let keys = DeviceKeys::generate("Phone", NOW, &mut rng).expect("keys");
     let messenger = Messenger::create(&persona, &keys, NOW, &mut rng).expect("messenger");
@@ -1178,12 +1198,11 @@ fn a_roster_the_persona_did_not_sign_fails_the_link_before_anything_is_stored() 
     phone
         .receive_pairing(&request.bytes, NOW, &mut rng)
         .expect("request");
-    let mallory = Persona::create("Mallory", NOW, &mut rng).expect("persona");
-    let foreign = common::roster_of(&mallory, &mut rng);
+    let sealed = roster_for(&persona, &mut rng);
     phone
         .pairing_mut()
         .source_mut("approve")
-        .and_then(|source| source.approve_typed(&words.words().join(" "), &persona, &foreign, NOW))
+        .and_then(|source| source.approve_typed(&words.words().join(" "), &persona, &sealed, NOW))
         .expect("sealed");
 
     let payload = phone.pairing_mut().poll_transmit().expect("the persona");
@@ -1195,8 +1214,7 @@ fn a_roster_the_persona_did_not_sign_fails_the_link_before_anything_is_stored() 
     let laptop_keys = DeviceKeys::generate("Laptop", NOW, &mut rng).expect("keys");
     let refused = laptop
         .join(&payload, &laptop_keys, NOW + 1)
-        .expect_err("another key signed that roster");
-    assert_eq!(refused.code(), "roster_wrong_persona");
+        .expect_err("the roster is refused");
     assert!(laptop.sync().is_none(), "nothing joined, nothing to store");
     laptop.fail_join().expect("the link fails");
     assert_eq!(
@@ -1211,4 +1229,54 @@ fn a_roster_the_persona_did_not_sign_fails_the_link_before_anything_is_stored() 
     ));
     let roster = phone.sync().expect("the persona").messenger().roster();
     assert_eq!(roster.devices.len(), 1, "the phone alone, as before");
+    refused.code()
+}
+
+/// The roster a new device is given must be its persona's (§5, §12): signed by the persona
+/// key it names, that key the persona's own, with a device on it and the inbox not withheld.
+#[test]
+fn a_new_device_joins_only_a_whole_roster_of_its_own_persona() {
+    use ed25519_dalek::Signer;
+    use phantom_sync::persona::Persona;
+    use phantom_sync::roster::Roster;
+
+    let mallory = |rng: &mut SeededRng| Persona::create("Mallory", NOW, rng).expect("persona");
+    assert_eq!(
+        join_refusal(41, |_, rng| common::roster_of(&mallory(rng), rng)),
+        "roster_wrong_persona",
+        "another persona's roster"
+    );
+    assert_eq!(
+        join_refusal(42, |ada, rng| {
+            let roster = common::roster_of(ada, rng).claimed().expect("readable");
+            let encoded = roster.encode().expect("encoded");
+            let key = mallory(rng).authority_key().expect("Mallory's authority");
+            let signature = key.sign(&[b"phantom-sync roster v1".as_slice(), &encoded].concat());
+            SignedRoster::decode(&[b"PS\x01".as_slice(), &signature.to_bytes(), &encoded].concat())
+                .expect("well formed")
+        }),
+        "roster_bad_signature",
+        "Ada's roster signed by another key"
+    );
+    let signed_by_ada = |ada: &Persona, roster: Roster| {
+        roster
+            .sign(&ada.authority_key().expect("the authority"))
+            .expect("signed")
+    };
+    assert_eq!(
+        join_refusal(43, |ada, rng| {
+            let first = Roster::first(ada.persona_key, MailboxSeed::random(rng), [0x5e; 32]);
+            signed_by_ada(ada, first)
+        }),
+        "roster_incomplete",
+        "a roster without a device"
+    );
+    assert_eq!(
+        join_refusal(44, |ada, rng| {
+            let roster = common::roster_of(ada, rng).claimed().expect("readable");
+            signed_by_ada(ada, roster.withheld())
+        }),
+        "roster_incomplete",
+        "a roster whose inbox is withheld"
+    );
 }

@@ -118,7 +118,7 @@ pub struct InvitationView {
     pub expires_at: f64,
 }
 
-/// Bytes to deliver to a mailbox (hex DHT key).
+/// Bytes to deliver to a mailbox (its address in hex).
 #[wasm_bindgen(getter_with_clone)]
 #[derive(Debug)]
 pub struct TransmitView {

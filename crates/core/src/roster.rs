@@ -99,6 +99,10 @@ pub enum RosterError {
     /// The epoch is `u64::MAX`: no roster can follow this one.
     #[error("the roster's epoch cannot grow any further")]
     EpochExhausted,
+    /// A roster handed to a new device lists no device or withholds the inbox: the new
+    /// device would have nobody to write to, or nowhere.
+    #[error("the roster lists no device or no inbox")]
+    Incomplete,
 }
 
 impl RosterError {
@@ -115,6 +119,7 @@ impl RosterError {
             RosterError::LastDevice => "last_device",
             RosterError::UnusableDeviceKeys => "unusable_device_keys",
             RosterError::EpochExhausted => "roster_epoch_exhausted",
+            RosterError::Incomplete => "roster_incomplete",
         }
     }
 }

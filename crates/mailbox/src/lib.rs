@@ -9,8 +9,9 @@
 //! Mailboxes: where sealed [envelopes](envelope) wait on the DHT for a device to fetch them,
 //! and the [protocol] devices speak to the nodes that hold them.
 //!
-//! A mailbox is a 32-byte DHT key, the hash of the two public [keys] that write to it and
-//! read it. A pairing mailbox is fresh for each invitation; the reply mailbox of a pairing
+//! A mailbox is named by its 32-byte address, the hash of the two public [keys] that write
+//! to it and read it (nodes look it up on the DHT under another hash of the address, its
+//! DHT key). A pairing mailbox is fresh for each invitation; the reply mailbox of a pairing
 //! is derived from the pairing channel, so only the two devices in it know where the other
 //! one listens.
 //!
@@ -48,7 +49,8 @@ pub struct Transmit {
     pub bytes: Vec<u8>,
 }
 
-/// A 32-byte DHT key naming a mailbox.
+/// A mailbox's 32-byte address, `address(W, R)` of `docs/PROTOCOL.md` §7 (not its DHT key,
+/// which hashes the address again).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MailboxAddress([u8; 32]);
 

@@ -68,7 +68,7 @@ use crate::persona::{
     ContactId, ConversationId, DeviceId, DeviceKeys, Message, MessageId, Persona, Sender,
     MAX_CONTACTS, MAX_CONVERSATIONS, MAX_DISPLAY_NAME_LEN,
 };
-use crate::roster::{Roster, RosterDevice, SignedRoster, MAX_DEVICES, MAX_ROSTER_LEN};
+use crate::roster::{Roster, RosterDevice, RosterError, SignedRoster, MAX_DEVICES, MAX_ROSTER_LEN};
 use crate::vault::store::RawStore;
 use crate::vault::{Vault, VaultError};
 use crate::wire::{Reader, Writer};
@@ -359,7 +359,8 @@ impl Messenger {
     }
 
     /// A new device of an existing persona, before it is on the roster: the roster it was
-    /// given must be signed by the persona. Its [`Messenger::roster_entry`] goes to a device
+    /// given must be signed by the persona, list a device and hold the inbox
+    /// ([`RosterError::Incomplete`]). Its [`Messenger::roster_entry`] goes to a device
     /// already on the roster, which adds it ([`Messenger::add_device`]).
     pub fn join(
         persona: &Persona,
@@ -367,6 +368,9 @@ impl Messenger {
         signed: &SignedRoster,
     ) -> Result<Self, MessagingError> {
         let roster = signed.verify(&persona.persona_key)?;
+        if roster.devices.is_empty() || roster.withholds_inbox() {
+            return Err(RosterError::Incomplete.into());
+        }
         Ok(Self::with_roster(
             persona,
             device,
