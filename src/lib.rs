@@ -19,8 +19,8 @@
 //! The wire formats are specified in `docs/PROTOCOL.md`.
 
 pub use phantom_core::{
-    device, encoding, history, mailbox, messaging, pairing, persona, roster, secret, testing,
-    vault, wire,
+    device, encoding, history, mailbox, messaging, pairing, persona, roster, secret, tagged,
+    testing, vault, wire,
 };
 pub use phantom_network as network;
 

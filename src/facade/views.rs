@@ -1,11 +1,12 @@
 //! What JS reads from the messaging half: events and rows as Rust types. Their TypeScript
 //! declarations are generated from these definitions (tsify) into `pkg/phantom_sync.d.ts`,
 //! so `syncMessages()` is typed `Promise<SyncEvent[]>` and a TypeScript user can `switch`
-//! on `event.type`; the values cross as JSON (see [`to_js`]). Ids and keys are hex;
+//! on `event.type`; the values cross as plain JS values (see [`to_js`]). Ids and keys are hex;
 //! times are milliseconds since the Unix epoch unless a name says otherwise. The pairing's
 //! strings are unions of their literals (`PairingState`, `FailureReason`,
 //! `PairingOutcome`), written out below next to the Rust names they list.
 
+use crate::tagged::{Token, Tokens};
 use serde::Serialize;
 use tsify::Tsify;
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -193,18 +194,40 @@ pub struct NetworkStatsView {
     pub refused: u32,
 }
 
-/// `value` as a plain JS value (absent options left out).
+/// `value` as a plain JS value (absent options left out). Serializing these types cannot
+/// fail: their only map keys are field names.
 pub(super) fn to_js(value: &impl Serialize) -> JsValue {
-    // Through JSON: the package already links serde_json's writer for Olm pickles.
-    // Serializing these types cannot fail (no maps, no non-finite numbers reach it).
-    serde_json::to_vec(value)
+    crate::tagged::to_vec(value)
         .ok()
-        .and_then(|json| {
-            std::str::from_utf8(&json)
-                .ok()
-                .and_then(|t| js_sys::JSON::parse(t).ok())
-        })
+        .and_then(|bytes| js_value(&mut Tokens::new(&bytes)))
         .unwrap_or(JsValue::UNDEFINED)
+}
+
+/// The next value of `tokens`, built as JS: maps become plain objects.
+fn js_value(tokens: &mut Tokens<'_>) -> Option<JsValue> {
+    Some(match tokens.next_token().ok()? {
+        Token::Null => JsValue::NULL,
+        Token::Bool(value) => JsValue::from_bool(value),
+        Token::Unsigned(value) => JsValue::from_f64(value as f64),
+        Token::Negative(value) => JsValue::from_f64(value as f64),
+        Token::Float(value) => JsValue::from_f64(value),
+        Token::String(text) => JsValue::from_str(text),
+        Token::Sequence(count) => {
+            let array = js_sys::Array::new();
+            for _ in 0..count {
+                array.push(&js_value(tokens)?);
+            }
+            array.into()
+        }
+        Token::Map(count) => {
+            let object = js_sys::Object::new();
+            for _ in 0..count {
+                let key = js_value(tokens)?;
+                js_sys::Reflect::set(&object, &key, &js_value(tokens)?).ok()?;
+            }
+            object.into()
+        }
+    })
 }
 
 /// A JS array of `rows`.

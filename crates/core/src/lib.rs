@@ -15,6 +15,7 @@
 //! - [`vault`]: encrypted records over a storage trait.
 //! - [`device`]: a device's messaging and the rules of its sync, as one machine driven by
 //!   requests and answers.
+//! - [`tagged`]: the compact serde format Olm pickles are kept in.
 //!
 //! The mailbox protocol, the [`wire`] codec, [`encoding`] and [`secret`] come from
 //! `phantom-mailbox` (the part a DHT node shares) and are re-exported here under the same
@@ -74,4 +75,5 @@ pub mod messaging;
 pub mod pairing;
 pub mod persona;
 pub mod roster;
+pub mod tagged;
 pub mod vault;

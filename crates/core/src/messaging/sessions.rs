@@ -21,12 +21,15 @@
 
 use std::collections::HashMap;
 
+use serde::de::DeserializeOwned;
+
 use thiserror::Error;
 use vodozemac::olm::{Account, AccountPickle, OlmMessage, Session, SessionConfig, SessionPickle};
 use vodozemac::Curve25519PublicKey;
 use zeroize::Zeroizing;
 
 use crate::roster::RosterDevice;
+use crate::tagged::{self, TaggedError};
 use crate::wire::{Reader, WireError, Writer};
 
 /// Sessions kept per peer device: enough for both sides opening one at once, bounded.
@@ -262,10 +265,9 @@ impl DeviceSessions {
 
     /// The account and sessions, for the vault; secret, zeroized on drop.
     pub fn pickle(&self) -> Result<Zeroizing<Vec<u8>>, SessionError> {
-        let unwritable = |e: serde_json::Error| SessionError::Pickle(e.to_string());
+        let unwritable = |e: TaggedError| SessionError::Pickle(e.to_string());
         let mut w = Writer::new();
-        let account =
-            Zeroizing::new(serde_json::to_vec(&self.account.pickle()).map_err(unwritable)?);
+        let account = Zeroizing::new(tagged::to_vec(&self.account.pickle()).map_err(unwritable)?);
         w.put_var_bytes("account", &account, MAX_PICKLE_LEN)?;
         w.put_count("peers", self.sessions.len(), MAX_PEER_DEVICES)?;
         for (peer, sessions) in &self.sessions {
@@ -273,19 +275,19 @@ impl DeviceSessions {
             w.put_count("sessions", sessions.len(), MAX_SESSIONS_PER_DEVICE)?;
             for session in sessions {
                 let session =
-                    Zeroizing::new(serde_json::to_vec(&session.pickle()).map_err(unwritable)?);
+                    Zeroizing::new(tagged::to_vec(&session.pickle()).map_err(unwritable)?);
                 w.put_var_bytes("session", &session, MAX_PICKLE_LEN)?;
             }
         }
         Ok(Zeroizing::new(w.into_bytes()))
     }
 
-    /// The account and sessions again, from what [`DeviceSessions::pickle`] wrote.
+    /// The account and sessions again, from what [`DeviceSessions::pickle`] wrote, or from
+    /// the JSON pickles of releases before December 2026 (converted as they are read; the
+    /// next save writes them tagged).
     pub fn from_pickle(bytes: &[u8]) -> Result<Self, SessionError> {
-        let unreadable = |e: serde_json::Error| SessionError::Pickle(e.to_string());
         let mut r = Reader::new(bytes);
-        let account: AccountPickle =
-            serde_json::from_slice(r.var_bytes("account", MAX_PICKLE_LEN)?).map_err(unreadable)?;
+        let account: AccountPickle = read_pickle(r.var_bytes("account", MAX_PICKLE_LEN)?)?;
         let peers = r.count("peers", MAX_PEER_DEVICES, 32 + 4)?;
         let mut sessions = HashMap::with_capacity(peers);
         for _ in 0..peers {
@@ -293,9 +295,7 @@ impl DeviceSessions {
             let count = r.count("sessions", MAX_SESSIONS_PER_DEVICE, 4)?;
             let mut list = Vec::with_capacity(count);
             for _ in 0..count {
-                let pickle: SessionPickle =
-                    serde_json::from_slice(r.var_bytes("session", MAX_PICKLE_LEN)?)
-                        .map_err(unreadable)?;
+                let pickle: SessionPickle = read_pickle(r.var_bytes("session", MAX_PICKLE_LEN)?)?;
                 list.push(Session::from_pickle(pickle));
             }
             sessions.insert(peer, list);
@@ -306,6 +306,16 @@ impl DeviceSessions {
             sessions,
         })
     }
+}
+
+/// One pickle, tagged or (from before December 2026) JSON, which starts with `{`.
+fn read_pickle<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, SessionError> {
+    let unreadable = |e: TaggedError| SessionError::Pickle(e.to_string());
+    match bytes.first() {
+        Some(b'{') => tagged::from_slice(&tagged::from_json(bytes).map_err(unreadable)?),
+        _ => tagged::from_slice(bytes),
+    }
+    .map_err(unreadable)
 }
 
 #[cfg(test)]
@@ -361,6 +371,59 @@ mod tests {
                 .as_slice(),
             b"three"
         );
+    }
+
+    /// Vaults of earlier releases hold the account and sessions as JSON: they still open,
+    /// go on with the same sessions, and are written tagged (and smaller) from then on.
+    #[test]
+    fn sessions_pickled_as_json_before_still_open() {
+        let mut alice = DeviceSessions::new();
+        let mut bob = DeviceSessions::new();
+        let first = alice.seal(&entry(&bob, 2), b"one").expect("sealed");
+        bob.open(&alice.identity_key(), &first, plain)
+            .expect("opened");
+        let json = |value: &dyn erased::Pickle| value.json();
+        let mut old = Writer::new();
+        let account = json(&bob.account.pickle());
+        old.put_var_bytes("account", &account, MAX_PICKLE_LEN)
+            .expect("fits");
+        old.put_count("peers", 1, MAX_PEER_DEVICES).expect("one");
+        let (peer, sessions) = bob.sessions.iter().next().expect("a session with Alice");
+        old.put_bytes(peer);
+        old.put_count("sessions", 1, MAX_SESSIONS_PER_DEVICE)
+            .expect("one");
+        let session = json(&sessions.first().expect("one").pickle());
+        old.put_var_bytes("session", &session, MAX_PICKLE_LEN)
+            .expect("fits");
+        let old = old.into_bytes();
+
+        let mut restored = DeviceSessions::from_pickle(&old).expect("read from JSON");
+        assert_eq!(restored.identity_key(), bob.identity_key());
+        let reply = restored.seal(&entry(&alice, 1), b"two").expect("sealed");
+        assert_eq!(reply.message_type, 1, "the same session goes on");
+        assert_eq!(
+            alice
+                .open(&restored.identity_key(), &reply, plain)
+                .expect("opened")
+                .as_slice(),
+            b"two"
+        );
+        let tagged = restored.pickle().expect("pickled");
+        assert!(tagged.len() < old.len(), "{} < {}", tagged.len(), old.len());
+        let again = DeviceSessions::from_pickle(&tagged).expect("read tagged");
+        assert_eq!(again.identity_key(), bob.identity_key());
+    }
+
+    mod erased {
+        pub trait Pickle {
+            fn json(&self) -> Vec<u8>;
+        }
+
+        impl<T: serde::Serialize> Pickle for T {
+            fn json(&self) -> Vec<u8> {
+                serde_json::to_vec(self).expect("JSON")
+            }
+        }
     }
 
     #[test]
