@@ -210,7 +210,7 @@ async fn an_acknowledgement_with_unusable_keys_fails_the_source_and_tells_the_ne
     let index = common::link::right_choice(&source, &words);
     source.approve(index, None).await.expect("approved");
     let payload = source.poll_transmit().expect("the payload");
-    hostile.receive(&payload.bytes).expect("opens");
+    hostile.receive(&payload.bytes, now).expect("opens");
     let mut unusable = common::new_device(0x44);
     unusable.fallback_key = [0; 32];
     hostile.confirm_import(unusable).expect("sent");
@@ -225,7 +225,7 @@ async fn an_acknowledgement_with_unusable_keys_fails_the_source_and_tells_the_ne
 
     let abort = source.poll_transmit().expect("the new device is told");
     assert_eq!(
-        hostile.receive(&abort.bytes),
+        hostile.receive(&abort.bytes, now),
         Ok(PairingEvent::Aborted(AbortReason::DeviceRejected))
     );
 }

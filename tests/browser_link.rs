@@ -188,7 +188,7 @@ async fn an_expired_invitation_is_refused_before_anything_is_sent() {
     let expired = PairingInvitation {
         intent: Intent::LinkDevice,
         id: InvitationId::from_bytes(id),
-        source_key: [9; 32],
+        public_key: [9; 32],
         mailbox: MailboxSeed::from_bytes([7; 32]),
         expires_at: (js_sys::Date::now() / 1000.0) as u64 - 1,
         capabilities: Capabilities::default(),

@@ -6,7 +6,7 @@ mod common;
 use common::{Pair, NOW};
 use phantom_sync::mailbox::keys::MailboxSeed;
 use phantom_sync::pairing::channel::{
-    ChannelError, ChannelMessage, MessageKind, PairingChannel, SourceKeyPair,
+    ChannelError, ChannelMessage, InvitationKeyPair, MessageKind, PairingChannel,
 };
 use phantom_sync::pairing::invitation::{
     Capabilities, Intent, InvitationError, InvitationId, PairingInvitation, INVITATION_LEN,
@@ -43,9 +43,10 @@ fn an_approved_link_mirrors_the_persona_and_completes_both_sides() {
     pair.approve_right();
     assert_eq!(pair.source.state(), SyncState::Transferring);
     let payload = pair.source.poll_transmit().expect("the persona payload");
-    assert_eq!(Some(payload.mailbox), pair.target.reply_mailbox());
+    assert_eq!(vec![payload.mailbox], pair.target.listening_mailboxes(NOW));
 
-    let PairingEvent::PersonaReceived(mirror) = pair.target.receive(&payload.bytes).expect("opens")
+    let PairingEvent::PersonaReceived(mirror) =
+        pair.target.receive(&payload.bytes, NOW).expect("opens")
     else {
         panic!("expected the persona");
     };
@@ -225,7 +226,7 @@ fn a_substituted_request_changes_the_words_and_the_link_is_refused() {
     );
     let abort = pair.source.poll_transmit().expect("the attacker is told");
     assert_eq!(
-        attacker.receive(&abort.bytes),
+        attacker.receive(&abort.bytes, NOW),
         Ok(PairingEvent::Aborted(AbortReason::WordsRejected))
     );
     assert_eq!(
@@ -249,7 +250,7 @@ fn picking_a_decoy_refuses_the_link() {
     );
     let abort = pair.source.poll_transmit().expect("the target is told");
     assert_eq!(
-        pair.target.receive(&abort.bytes),
+        pair.target.receive(&abort.bytes, NOW),
         Ok(PairingEvent::Aborted(AbortReason::WordsRejected))
     );
     assert_eq!(
@@ -367,25 +368,26 @@ fn a_tampered_ciphertext_or_header_is_refused_and_changes_nothing() {
     let last = flipped_ciphertext.len() - 1;
     flipped_ciphertext[last] ^= 1;
     assert_eq!(
-        pair.target.receive(&flipped_ciphertext),
+        pair.target.receive(&flipped_ciphertext, NOW),
         Err(PairingError::Channel(ChannelError::Tampered))
     );
 
     let mut message = ChannelMessage::decode(&payload.bytes).expect("a frame");
     message.seq = 1;
     assert_eq!(
-        pair.target.receive(&message.encode().expect("encodes")),
+        pair.target
+            .receive(&message.encode().expect("encodes"), NOW),
         Err(PairingError::Channel(ChannelError::Tampered)),
         "the header is associated data"
     );
     assert_eq!(pair.target.state(), SyncState::AwaitingApproval);
 
     assert!(matches!(
-        pair.target.receive(&payload.bytes),
+        pair.target.receive(&payload.bytes, NOW),
         Ok(PairingEvent::PersonaReceived(_))
     ));
     assert_eq!(
-        pair.target.receive(&payload.bytes),
+        pair.target.receive(&payload.bytes, NOW),
         Err(PairingError::IllegalTransition(
             phantom_sync::pairing::state::IllegalTransition {
                 from: SyncState::Transferring,
@@ -402,13 +404,13 @@ fn a_replayed_message_is_refused_by_the_channel() {
     pair.deliver_request(&request);
     pair.source.cancel().expect("cancels");
     let abort = pair.source.poll_transmit().expect("abort");
-    pair.target.receive(&abort.bytes).expect("first abort");
+    pair.target.receive(&abort.bytes, NOW).expect("first abort");
     assert_eq!(
         pair.target.state(),
         SyncState::Failed(FailureReason::PeerCancelled)
     );
     assert_eq!(
-        pair.target.receive(&abort.bytes),
+        pair.target.receive(&abort.bytes, NOW),
         Err(PairingError::Channel(ChannelError::Replay { seq: 0 }))
     );
 }
@@ -417,7 +419,7 @@ fn a_replayed_message_is_refused_by_the_channel() {
 fn a_low_order_source_key_is_refused() {
     let mut pair = Pair::new(11);
     let mut invitation = pair.invitation.clone();
-    invitation.source_key = [0; 32];
+    invitation.public_key = [0; 32];
     let mut target = TargetPairing::new();
     assert_eq!(
         target.accept_invitation(&invitation, "Laptop", NOW, &mut pair.rng),
@@ -549,14 +551,14 @@ fn an_invitation_is_checked_in_the_documented_order() {
     }
 
     let mut unknown_intent = genuine;
-    unknown_intent[3] = 2;
+    unknown_intent[3] = 3;
     let sum = Sha256::digest(&unknown_intent[..94]);
     unknown_intent[94..].copy_from_slice(&sum[..4]);
     assert_eq!(
         PairingInvitation::decode(&unknown_intent),
         Err(InvitationError::Wire(WireError::InvalidValue {
             field: "intent",
-            value: 2
+            value: 3
         }))
     );
 
@@ -666,15 +668,15 @@ fn once_the_persona_is_sent_cancelling_is_refused() {
 #[test]
 fn an_authentic_but_unreadable_payload_fails_the_import_and_tells_the_source() {
     use phantom_sync::mailbox::keys::MailboxSeed;
-    use phantom_sync::pairing::channel::{MessageKind, PairingChannel, SourceKeyPair};
+    use phantom_sync::pairing::channel::{InvitationKeyPair, MessageKind, PairingChannel};
     use phantom_sync::pairing::invitation::{Capabilities, Intent, InvitationId};
 
     let mut rng = phantom_sync::testing::SeededRng::new(18);
-    let keys = SourceKeyPair::derive(&[9; 32]);
+    let keys = InvitationKeyPair::derive(&[9; 32]);
     let invitation = PairingInvitation {
         intent: Intent::LinkDevice,
         id: InvitationId::from_bytes([1; 16]),
-        source_key: keys.public_key(),
+        public_key: keys.public_key(),
         mailbox: MailboxSeed::from_bytes([2; 32]),
         expires_at: NOW + 100,
         capabilities: Capabilities::default(),
@@ -691,7 +693,7 @@ fn an_authentic_but_unreadable_payload_fails_the_import_and_tells_the_source() {
         .expect("seals")
         .encode()
         .expect("frames");
-    assert!(target.receive(&garbage).is_err());
+    assert!(target.receive(&garbage, NOW).is_err());
     assert_eq!(
         target.state(),
         SyncState::Failed(FailureReason::ImportFailed)
@@ -782,9 +784,9 @@ fn a_second_device_racing_for_the_invitation_is_told_it_was_used() {
         .source
         .poll_transmit()
         .expect("an abort for the late device");
-    assert_eq!(Some(turned_away.mailbox), late.reply_mailbox());
+    assert_eq!(vec![turned_away.mailbox], late.listening_mailboxes(NOW));
     assert_eq!(
-        late.receive(&turned_away.bytes),
+        late.receive(&turned_away.bytes, NOW),
         Ok(PairingEvent::Aborted(AbortReason::InvitationUsed))
     );
     assert_eq!(
@@ -812,7 +814,7 @@ fn an_unanswered_step_times_out_on_both_sides() {
         SyncState::Failed(FailureReason::InvitationExpired)
     );
     let abort = pair.source.poll_transmit().expect("the target is told");
-    pair.target.receive(&abort.bytes).expect("opens");
+    pair.target.receive(&abort.bytes, NOW).expect("opens");
     assert_eq!(
         pair.target.state(),
         SyncState::Failed(FailureReason::InvitationExpired)
@@ -865,14 +867,17 @@ fn a_target_picks_up_after_a_reload_at_each_step() {
     let mut reloaded = TargetPairing::resume(&saved).expect("resumes");
     assert_eq!(reloaded.state(), SyncState::AwaitingApproval);
     assert_eq!(reloaded.words(), pair.target.words());
-    assert_eq!(reloaded.reply_mailbox(), pair.target.reply_mailbox());
+    assert_eq!(
+        reloaded.listening_mailboxes(NOW),
+        pair.target.listening_mailboxes(NOW)
+    );
     assert!(reloaded.poll_transmit().is_none(), "the request had left");
 
     pair.deliver_request(&request);
     pair.approve_right();
     let payload = pair.source.poll_transmit().expect("the payload");
     assert!(matches!(
-        reloaded.receive(&payload.bytes),
+        reloaded.receive(&payload.bytes, NOW),
         Ok(PairingEvent::PersonaReceived(_))
     ));
     reloaded
@@ -917,12 +922,12 @@ fn pair_waiting_snapshot() -> Vec<u8> {
 }
 
 /// An invitation for a fresh source key pair, as `SourcePairing` makes one.
-fn channel_invitation(rng: &mut SeededRng) -> (SourceKeyPair, PairingInvitation) {
-    let keys = SourceKeyPair::generate(rng);
+fn channel_invitation(rng: &mut SeededRng) -> (InvitationKeyPair, PairingInvitation) {
+    let keys = InvitationKeyPair::generate(rng);
     let invitation = PairingInvitation {
         intent: Intent::LinkDevice,
         id: InvitationId::random(rng),
-        source_key: keys.public_key(),
+        public_key: keys.public_key(),
         mailbox: MailboxSeed::random(rng),
         expires_at: NOW + INVITATION_LIFETIME_SECS,
         capabilities: Capabilities::default(),
@@ -932,7 +937,7 @@ fn channel_invitation(rng: &mut SeededRng) -> (SourceKeyPair, PairingInvitation)
 
 /// What the source end opens of `request`, for a key pair and an invitation.
 fn opened(
-    keys: &SourceKeyPair,
+    keys: &InvitationKeyPair,
     invitation: &PairingInvitation,
     request: &ChannelMessage,
 ) -> Result<Vec<u8>, ChannelError> {
@@ -1031,7 +1036,7 @@ fn an_acknowledgement_with_unusable_keys_fails_both_sides_and_adds_no_device() {
     pair.deliver_request(&request);
     pair.approve_right();
     let payload = pair.source.poll_transmit().expect("the persona payload");
-    pair.target.receive(&payload.bytes).expect("opens");
+    pair.target.receive(&payload.bytes, NOW).expect("opens");
     // A broken or hostile new device asks to join with keys no one can open a session
     // with: the all-zero Curve25519 point is of low order, so every secret with it is zero.
     let mut unusable = common::new_device(0x22);
@@ -1061,9 +1066,9 @@ fn an_acknowledgement_with_unusable_keys_fails_both_sides_and_adds_no_device() {
     );
 
     let abort = pair.source.poll_transmit().expect("the new device is told");
-    assert_eq!(Some(abort.mailbox), pair.target.reply_mailbox());
+    assert_eq!(vec![abort.mailbox], pair.target.listening_mailboxes(NOW));
     assert_eq!(
-        pair.target.receive(&abort.bytes),
+        pair.target.receive(&abort.bytes, NOW),
         Ok(PairingEvent::Aborted(AbortReason::DeviceRejected))
     );
     assert_eq!(

@@ -69,7 +69,7 @@ fn invitation() -> impl Strategy<Value = PairingInvitation> {
         .prop_map(|(id, key, mailbox, expires_at, caps)| PairingInvitation {
             intent: Intent::LinkDevice,
             id: InvitationId::from_bytes(id),
-            source_key: key,
+            public_key: key,
             mailbox: MailboxSeed::from_bytes(mailbox),
             expires_at,
             capabilities: Capabilities(caps),

@@ -6,7 +6,7 @@
 
 use phantom_sync::mailbox::keys::MailboxSeed;
 use phantom_sync::mailbox::MailboxAddress;
-use phantom_sync::pairing::channel::{MessageKind, PairingChannel, SourceKeyPair};
+use phantom_sync::pairing::channel::{InvitationKeyPair, MessageKind, PairingChannel};
 use phantom_sync::pairing::invitation::{Capabilities, Intent, InvitationId, PairingInvitation};
 use phantom_sync::pairing::messages::{Abort, AbortReason, ImportAck, PersonaPayload, SyncRequest};
 use phantom_sync::persona::{
@@ -35,11 +35,11 @@ fn filled<const N: usize>(start: u8) -> [u8; N] {
 fn compute() -> Value {
     let ikm_r: [u8; 32] = filled(0x01);
     let ikm_e: [u8; 32] = filled(0x41);
-    let source_keys = SourceKeyPair::derive(&ikm_r);
+    let source_keys = InvitationKeyPair::derive(&ikm_r);
     let invitation = PairingInvitation {
         intent: Intent::LinkDevice,
         id: InvitationId::from_bytes(filled(0x10)),
-        source_key: source_keys.public_key(),
+        public_key: source_keys.public_key(),
         mailbox: MailboxSeed::from_bytes(filled(0x20)),
         expires_at: 1_767_225_780,
         capabilities: Capabilities::HISTORY_WEBRTC.union(Capabilities::HISTORY_MAILBOX),
@@ -166,6 +166,55 @@ fn compute() -> Value {
         .seal(MessageKind::Abort, &abort_plaintext)
         .expect("seals");
 
+    // The other way round: the new device shows the code, the source scans it.
+    let shown_ikm: [u8; 32] = filled(0x05);
+    let scan_ikm_e: [u8; 32] = filled(0x45);
+    let shown_keys = InvitationKeyPair::derive(&shown_ikm);
+    let code = PairingInvitation {
+        intent: Intent::AskToLink,
+        id: InvitationId::from_bytes(filled(0x11)),
+        public_key: shown_keys.public_key(),
+        mailbox: MailboxSeed::from_bytes(filled(0x21)),
+        expires_at: 1_767_225_780,
+        capabilities: Capabilities::HISTORY_WEBRTC.union(Capabilities::HISTORY_MAILBOX),
+    };
+    let mut scanner = PairingChannel::initiate_with_ikm(&code, &scan_ikm_e).expect("initiates");
+    let hello = SyncRequest {
+        device_name: "Test Phone".into(),
+        requested_at: 1_767_225_605,
+    };
+    let hello_plaintext = hello.encode().expect("encodes");
+    let hello_message = scanner
+        .seal(MessageKind::Hello, &hello_plaintext)
+        .expect("seals");
+    let mut shower = PairingChannel::accept(&shown_keys, &code, &hello_message).expect("accepts");
+    assert_eq!(
+        &shower.open(&hello_message).expect("opens")[..],
+        &hello_plaintext[..]
+    );
+    assert_eq!(shower.words(), scanner.words());
+    let link_request = SyncRequest {
+        device_name: "Test Laptop".into(),
+        requested_at: 1_767_225_606,
+    };
+    let link_request_plaintext = link_request.encode().expect("encodes");
+    let link_request_message = shower
+        .seal(MessageKind::LinkRequest, &link_request_plaintext)
+        .expect("seals");
+    assert_eq!(
+        &scanner.open(&link_request_message).expect("opens")[..],
+        &link_request_plaintext[..]
+    );
+    let shown_payload = scanner
+        .seal(MessageKind::PersonaPayload, &payload_plaintext)
+        .expect("seals");
+    assert_eq!(shown_payload.seq, 1, "after the hello");
+    shower.open(&shown_payload).expect("opens");
+    let shown_ack = shower
+        .seal(MessageKind::ImportAck, &ack_plaintext)
+        .expect("seals");
+    scanner.open(&shown_ack).expect("opens");
+
     json!({
         "description": "phantom-sync pairing protocol v1; all byte strings are lower-case hex",
         "inputs": {
@@ -220,6 +269,48 @@ fn compute() -> Value {
         "abort_device_rejected": {
             "plaintext": hex::encode(Abort { reason: AbortReason::DeviceRejected }.encode()),
         },
+        "new_device_shows": {
+            "inputs": {
+                "target_ikm": hex::encode(shown_ikm),
+                "source_ikm_e": hex::encode(scan_ikm_e),
+            },
+            "target_public_key": hex::encode(shown_keys.public_key()),
+            "invitation": {
+                "intent": 2,
+                "invitation_id": hex::encode(code.id.as_bytes()),
+                "mailbox_seed": hex::encode(code.mailbox.as_bytes()),
+                "mailbox": code.mailbox.address().to_hex(),
+                "expires_at": code.expires_at,
+                "capabilities": code.capabilities.0,
+                "encoded": hex::encode(code.encode()),
+                "link_code": code.to_link_code(),
+            },
+            "channel": {
+                "hpke_info": hex::encode([b"phantom-sync pairing v1".as_slice(), &code.encode()].concat()),
+                "encapsulated_key": hex::encode(scanner.encapsulated_key()),
+                "words": scanner.words().to_string(),
+                "reply_mailbox_seed": hex::encode(scanner.reply_mailbox().as_bytes()),
+                "reply_mailbox": scanner.reply_mailbox().address().to_hex(),
+            },
+            "hello": {
+                "device_name": hello.device_name,
+                "requested_at": hello.requested_at,
+                "plaintext": hex::encode(&hello_plaintext),
+                "frame": hex::encode(hello_message.encode().expect("frames")),
+            },
+            "link_request": {
+                "device_name": link_request.device_name,
+                "requested_at": link_request.requested_at,
+                "plaintext": hex::encode(&link_request_plaintext),
+                "frame": hex::encode(link_request_message.encode().expect("frames")),
+            },
+            "persona_payload": {
+                "frame": hex::encode(shown_payload.encode().expect("frames")),
+            },
+            "import_ack": {
+                "frame": hex::encode(shown_ack.encode().expect("frames")),
+            },
+        },
     })
 }
 
@@ -256,7 +347,7 @@ fn the_vector_frames_decode_to_their_inputs() {
     let ikm_r: [u8; 32] = hex_at(&["inputs", "source_ikm"])
         .try_into()
         .expect("32 bytes");
-    let source_keys = SourceKeyPair::derive(&ikm_r);
+    let source_keys = InvitationKeyPair::derive(&ikm_r);
     let request =
         phantom_sync::pairing::channel::ChannelMessage::decode(&hex_at(&["sync_request", "frame"]))
             .expect("decodes");
@@ -283,6 +374,41 @@ fn the_vector_frames_decode_to_their_inputs() {
         RecoveryCode::parse(code).map(|code| code.persona_key()),
         Ok(persona.persona_key)
     );
+
+    // The other way round: the new device reads the phone's hello with its own key, and
+    // the phone reads the new device's request on the channel the hello opened.
+    let shown = PairingInvitation::from_link_code(
+        expected["new_device_shows"]["invitation"]["link_code"]
+            .as_str()
+            .expect("a link code"),
+    )
+    .expect("reads");
+    assert_eq!(shown.intent, Intent::AskToLink);
+    let target_ikm: [u8; 32] = hex_at(&["new_device_shows", "inputs", "target_ikm"])
+        .try_into()
+        .expect("32 bytes");
+    let frame = |name: &str| {
+        phantom_sync::pairing::channel::ChannelMessage::decode(&hex_at(&[
+            "new_device_shows",
+            name,
+            "frame",
+        ]))
+        .expect("decodes")
+    };
+    let hello = frame("hello");
+    let mut target =
+        PairingChannel::accept(&InvitationKeyPair::derive(&target_ikm), &shown, &hello)
+            .expect("accepts");
+    let phone = SyncRequest::decode(&target.open(&hello).expect("opens")).expect("decodes");
+    assert_eq!(phone.device_name, "Test Phone");
+    assert_eq!(
+        target.words().to_string(),
+        expected["new_device_shows"]["channel"]["words"]
+    );
+    let payload = frame("persona_payload");
+    assert_eq!(payload.seq, 1);
+    let payload = PersonaPayload::decode(&target.open(&payload).expect("opens")).expect("decodes");
+    assert_eq!(payload.persona.persona_key, persona.persona_key);
 }
 
 const MESSAGING_VECTORS: &str = include_str!("vectors/messaging-v1.json");

@@ -108,7 +108,8 @@ async fn link(
     let payload = courier
         .carry(source.poll_transmit().expect("the payload"))
         .await;
-    let PairingEvent::PersonaReceived(received) = target.receive(&payload).expect("opens") else {
+    let PairingEvent::PersonaReceived(received) = target.receive(&payload, NOW + 3).expect("opens")
+    else {
         panic!("the persona");
     };
     Vault::import(

@@ -55,6 +55,20 @@ use error::FacadeError;
 /// A profile's IndexedDB, written by this manager only until another opens the profile.
 type DeviceStore = Rc<SingleWriter<IndexedDbStore>>;
 
+/// The ways to catch up on history a browser offers, in the codes it shows.
+const CAPABILITIES: Capabilities =
+    Capabilities(Capabilities::HISTORY_WEBRTC.0 | Capabilities::HISTORY_MAILBOX.0);
+
+/// A code to show: its link code, its QR code and its expiry.
+fn invitation_view(invitation: &PairingInvitation) -> Result<InvitationView, FacadeError> {
+    let link_code = invitation.to_link_code();
+    Ok(InvitationView {
+        svg: qr::render_svg(&link_code)?,
+        link_code,
+        expires_at: invitation.expires_at as f64,
+    })
+}
+
 fn rng() -> UnwrapErr<getrandom::SysRng> {
     UnwrapErr(getrandom::SysRng)
 }
@@ -415,17 +429,53 @@ impl SyncManager {
     /// Source, step 1: a fresh invitation; call again to rotate the QR code.
     #[wasm_bindgen(js_name = generatePairingInvitation)]
     pub fn generate_pairing_invitation(&self) -> Result<InvitationView, JsValue> {
-        let capabilities = Capabilities::HISTORY_WEBRTC.union(Capabilities::HISTORY_MAILBOX);
         let invitation = self
             .device_here()?
-            .show_invitation(capabilities, now_secs(), &mut rng())
+            .show_invitation(CAPABILITIES, now_secs(), &mut rng())
             .map_err(FacadeError::from)?;
-        let link_code = invitation.to_link_code();
-        Ok(InvitationView {
-            svg: qr::render_svg(&link_code).map_err(FacadeError::from)?,
-            link_code,
-            expires_at: invitation.expires_at as f64,
-        })
+        Ok(invitation_view(&invitation)?)
+    }
+
+    /// New device, step 1 the other way round: a code for the phone that holds the
+    /// persona to scan; call again to rotate it. The phone's answer arrives as
+    /// `code_scanned` (read `scannedBy` and `words`).
+    #[wasm_bindgen(js_name = generateDeviceCode)]
+    pub fn generate_device_code(&self) -> Result<InvitationView, JsValue> {
+        self.not_linked()?;
+        let code = self
+            .device
+            .borrow_mut()
+            .pairing_mut()
+            .show_code(
+                &self.device_name.borrow(),
+                CAPABILITIES,
+                now_secs(),
+                &mut rng(),
+            )
+            .map_err(FacadeError::from)?;
+        Ok(invitation_view(&code)?)
+    }
+
+    /// Source, step 2 the other way round: answers a new device's code, scanned or pasted.
+    /// The device's request then arrives as `request_received`.
+    #[wasm_bindgen(js_name = answerDeviceCode)]
+    pub fn answer_device_code(&self, link_code: &str) -> Result<(), JsValue> {
+        let code = PairingInvitation::from_link_code(link_code).map_err(FacadeError::from)?;
+        let name = self.device_name.borrow().clone();
+        self.device_here()?
+            .scan_code(&code, &name, now_secs(), &mut rng())
+            .map_err(FacadeError::from)?;
+        Ok(())
+    }
+
+    /// New device: the phone that scanned this device's code, by the name it gave.
+    #[wasm_bindgen(getter, js_name = scannedBy)]
+    pub fn scanned_by(&self) -> Option<String> {
+        self.device
+            .borrow()
+            .pairing()
+            .scanned_by()
+            .map(str::to_owned)
     }
 
     /// Target: reads a link code from camera pixels (`ImageData` RGBA). Returns `undefined`
@@ -444,13 +494,7 @@ impl SyncManager {
     /// Target, step 2: answers a scanned or pasted link code; returns the three words to show.
     #[wasm_bindgen(js_name = acceptInvitation)]
     pub fn accept_invitation(&self, link_code: &str) -> Result<Vec<String>, JsValue> {
-        if self.vault_exists.get() {
-            return Err(FacadeError::new(
-                "persona_exists",
-                "this device is already linked to a persona",
-            )
-            .into());
-        }
+        self.not_linked()?;
         let invitation = PairingInvitation::from_link_code(link_code).map_err(FacadeError::from)?;
         let words = self
             .device
@@ -568,7 +612,8 @@ impl SyncManager {
     }
 
     /// Any message from the other device; returns what it meant: `request_received`
-    /// (source: read `wordChoice`), `persona_imported` (target), `link_completed` (source)
+    /// (source: read `wordChoice`), `code_scanned` (new device: read `scannedBy` and
+    /// `words`), `persona_imported` (target), `link_completed` (source), `turned_away`
     /// or `aborted` (read `failureReason`).
     #[wasm_bindgen(unchecked_return_type = "PairingOutcome")]
     pub async fn receive(&self, bytes: Vec<u8>) -> Result<String, JsValue> {
@@ -585,6 +630,7 @@ impl SyncManager {
         let event = received.map_err(FacadeError::from)?;
         let meaning = match event {
             PairingEvent::RequestReceived { .. } => "request_received",
+            PairingEvent::CodeScanned { .. } => "code_scanned",
             PairingEvent::PersonaReceived(payload) => {
                 self.import_persona(*payload).await?;
                 "persona_imported"
@@ -789,6 +835,17 @@ impl SyncManager {
     }
 
     /// This tab's device, unless another manager opened the profile since.
+    /// Refuses to link a device that already holds a persona.
+    fn not_linked(&self) -> Result<(), FacadeError> {
+        if self.vault_exists.get() {
+            return Err(FacadeError::new(
+                "persona_exists",
+                "this device is already linked to a persona",
+            ));
+        }
+        Ok(())
+    }
+
     fn device_here(&self) -> Result<std::cell::RefMut<'_, Device>, FacadeError> {
         if self.open_elsewhere() {
             return Err(self.step_aside());

@@ -21,7 +21,7 @@ export type PairingState = "idle" | "inviting" | "negotiating" | "awaiting_appro
 /** Why a link failed: `SyncManager.failureReason`. */
 export type FailureReason = "invitation_expired" | "words_rejected" | "peer_cancelled" | "import_failed" | "invitation_used" | "network_lost" | "device_rejected";
 /** What a message from the other device meant: `SyncManager.receive`. */
-export type PairingOutcome = "request_received" | "persona_imported" | "link_completed" | "aborted" | "turned_away";
+export type PairingOutcome = "request_received" | "code_scanned" | "persona_imported" | "link_completed" | "aborted" | "turned_away";
 "#;
 
 /// One thing a sync changed, told apart by `type`.

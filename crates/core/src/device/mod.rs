@@ -255,6 +255,19 @@ impl Device {
         Ok(self.pairing.show_invitation(capabilities, now, rng)?)
     }
 
+    /// Source: answers a new device's code, on the device that adds devices to the roster
+    /// only.
+    pub fn scan_code(
+        &mut self,
+        invitation: &PairingInvitation,
+        device_name: &str,
+        now: u64,
+        rng: &mut impl CryptoRng,
+    ) -> Result<(), DeviceError> {
+        self.authority_roster()?;
+        Ok(self.pairing.scan_code(invitation, device_name, now, rng)?)
+    }
+
     /// Source: the person confirmed the new device's words; the persona is sealed for it
     /// only if they are right, and only after the PIN where one is set.
     pub fn approve(

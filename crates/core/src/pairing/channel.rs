@@ -11,16 +11,16 @@
 //! once, so a replay is refused.
 //!
 //! ```
-//! use phantom_core::pairing::channel::{MessageKind, PairingChannel, SourceKeyPair};
+//! use phantom_core::pairing::channel::{MessageKind, PairingChannel, InvitationKeyPair};
 //! use phantom_core::pairing::invitation::*;
 //! use phantom_core::mailbox::keys::MailboxSeed;
 //! # let mut rng = phantom_core::testing::SeededRng::new(3);
 //!
-//! let source_keys = SourceKeyPair::generate(&mut rng);
+//! let source_keys = InvitationKeyPair::generate(&mut rng);
 //! let invitation = PairingInvitation {
 //!     intent: Intent::LinkDevice,
 //!     id: InvitationId::random(&mut rng),
-//!     source_key: source_keys.public_key(),
+//!     public_key: source_keys.public_key(),
 //!     mailbox: MailboxSeed::random(&mut rng),
 //!     expires_at: 1_700_000_120,
 //!     capabilities: Capabilities::default(),
@@ -44,7 +44,7 @@ use thiserror::Error;
 use zeroize::Zeroizing;
 
 use crate::mailbox::keys::MailboxSeed;
-use crate::pairing::invitation::{InvitationId, PairingInvitation};
+use crate::pairing::invitation::{Intent, InvitationId, PairingInvitation};
 use crate::pairing::words::{AuthWords, EXPORTER_LEN};
 use crate::secret::Secret;
 use crate::wire::{Reader, WireError, Writer};
@@ -104,9 +104,11 @@ pub enum ChannelError {
     /// The message's invitation id is not the one this channel was set up for.
     #[error("the message belongs to a different invitation")]
     WrongInvitation,
-    /// The source was asked to set up a channel from a message other than a
-    /// `SyncRequest`, the only kind that carries the HPKE `enc`.
-    #[error("only a SyncRequest can open a pairing channel")]
+    /// The device that showed the code was asked to set up a channel from a message other
+    /// than the one that opens a channel for its intent (a `SyncRequest` for a code the
+    /// source shows, a `Hello` for one a new device shows), the only kinds that carry the
+    /// HPKE `enc`.
+    #[error("only the first message of the scanning device can open a pairing channel")]
     NotARequest,
 }
 
@@ -128,7 +130,8 @@ impl ChannelError {
 /// The kind of a channel message, and so its direction and size limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MessageKind {
-    /// Target → source: who is asking (carries the HPKE `enc`).
+    /// Target → source, answering the source's code: who is asking (carries the HPKE
+    /// `enc`).
     SyncRequest,
     /// Source → target: the sealed persona, sent only after approval.
     PersonaPayload,
@@ -136,17 +139,38 @@ pub enum MessageKind {
     Abort,
     /// Target → source: the persona was imported.
     ImportAck,
+    /// Source → target, answering the new device's code: which device scanned it
+    /// (carries the HPKE `enc`).
+    Hello,
+    /// Target → source, after a `Hello`: who is asking, as a `SyncRequest` says it.
+    LinkRequest,
 }
 
 impl MessageKind {
     /// The frame's `kind` byte: 2 `SyncRequest`, 3 `PersonaPayload`, 4 `Abort`,
-    /// 5 `ImportAck`.
+    /// 5 `ImportAck`, 6 `Hello`, 7 `LinkRequest`.
     pub fn to_byte(self) -> u8 {
         match self {
             MessageKind::SyncRequest => 2,
             MessageKind::PersonaPayload => 3,
             MessageKind::Abort => 4,
             MessageKind::ImportAck => 5,
+            MessageKind::Hello => 6,
+            MessageKind::LinkRequest => 7,
+        }
+    }
+
+    /// Whether the frame carries the HPKE `enc`: the scanning device's first message does.
+    pub fn carries_enc(self) -> bool {
+        matches!(self, MessageKind::SyncRequest | MessageKind::Hello)
+    }
+
+    /// The scanning device's first message for a code of `intent`, which carries `enc`.
+    pub fn opening(intent: Intent) -> Self {
+        if intent.is_shown_by_source() {
+            MessageKind::SyncRequest
+        } else {
+            MessageKind::Hello
         }
     }
 
@@ -156,6 +180,8 @@ impl MessageKind {
             3 => Ok(MessageKind::PersonaPayload),
             4 => Ok(MessageKind::Abort),
             5 => Ok(MessageKind::ImportAck),
+            6 => Ok(MessageKind::Hello),
+            7 => Ok(MessageKind::LinkRequest),
             other => Err(WireError::InvalidValue {
                 field: "message_kind",
                 value: other.into(),
@@ -166,9 +192,9 @@ impl MessageKind {
     /// The largest ciphertext a message of this kind may carry.
     pub fn max_ciphertext_len(self) -> usize {
         match self {
-            MessageKind::SyncRequest => 1024,
+            MessageKind::SyncRequest | MessageKind::LinkRequest => 1024,
             MessageKind::PersonaPayload => 4 * 1024 * 1024,
-            MessageKind::Abort => 256,
+            MessageKind::Abort | MessageKind::Hello => 256,
             MessageKind::ImportAck => 320,
         }
     }
@@ -234,9 +260,10 @@ impl ChannelMessage {
         let kind = MessageKind::from_byte(r.u8("message_kind")?)?;
         let invitation_id = InvitationId::from_bytes(r.array("invitation_id")?);
         let seq = r.u64("seq")?;
-        let encapsulated_key = match kind {
-            MessageKind::SyncRequest => Some(r.array("encapsulated_key")?),
-            _ => None,
+        let encapsulated_key = if kind.carries_enc() {
+            Some(r.array("encapsulated_key")?)
+        } else {
+            None
         };
         let ciphertext = r
             .var_bytes("ciphertext", kind.max_ciphertext_len())?
@@ -253,12 +280,12 @@ impl ChannelMessage {
 }
 
 /// The source's ephemeral HPKE key pair for one invitation.
-pub struct SourceKeyPair {
+pub struct InvitationKeyPair {
     private: <Kem as hpke::Kem>::PrivateKey,
     public: [u8; 32],
 }
 
-impl SourceKeyPair {
+impl InvitationKeyPair {
     /// A fresh random key pair; the source makes one for each invitation.
     pub fn generate(rng: &mut impl CryptoRng) -> Self {
         let (private, public) = Kem::gen_keypair_with_rng(rng);
@@ -283,27 +310,27 @@ impl SourceKeyPair {
         }
     }
 
-    /// The X25519 public key, which the invitation carries as `source_key`.
+    /// The X25519 public key, which the invitation carries as `public_key`.
     pub fn public_key(&self) -> [u8; 32] {
         self.public
     }
 }
 
-impl fmt::Debug for SourceKeyPair {
+impl fmt::Debug for InvitationKeyPair {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SourceKeyPair")
+        f.debug_struct("InvitationKeyPair")
             .field("public", &crate::encoding::hex(&self.public))
             .field("private", &"redacted")
             .finish()
     }
 }
 
-/// Which end of the channel this is.
+/// Which end of the channel this is, whichever of the two showed the code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChannelRole {
-    /// The source, which accepted the target's `SyncRequest`.
+    /// The source, which holds the persona.
     Source,
-    /// The target, which set the channel up from a scanned invitation.
+    /// The target, the new device.
     Target,
 }
 
@@ -370,7 +397,8 @@ pub struct PairingChannel {
 }
 
 impl PairingChannel {
-    /// The target's side: encapsulate to the invitation's source key.
+    /// The scanning device's side: encapsulate to the invitation's key. For a code the
+    /// source shows this end is the target; for one a new device shows, the source.
     pub fn initiate(
         invitation: &PairingInvitation,
         rng: &mut impl CryptoRng,
@@ -390,32 +418,35 @@ impl PairingChannel {
         invitation: &PairingInvitation,
         rng: &mut impl CryptoRng,
     ) -> Result<Self, ChannelError> {
-        let source_key = <Kem as hpke::Kem>::PublicKey::from_bytes(&invitation.source_key)
+        let shown_key = <Kem as hpke::Kem>::PublicKey::from_bytes(&invitation.public_key)
             .map_err(|_| ChannelError::InvalidPublicKey)?;
         let (enc, context) = hpke::setup_sender_with_rng::<HpkeAead, Kdf, Kem>(
             &OpModeS::Base,
-            &source_key,
+            &shown_key,
             &info(invitation),
             rng,
         )
         .map_err(|_| ChannelError::InvalidPublicKey)?;
         let mut encapsulated_key = [0u8; 32];
         encapsulated_key.copy_from_slice(&enc.to_bytes());
-        Self::from_exporter(
-            ChannelRole::Target,
-            invitation.id,
-            encapsulated_key,
-            |label, out| context.export(label, out),
-        )
+        let role = if invitation.intent.is_shown_by_source() {
+            ChannelRole::Target
+        } else {
+            ChannelRole::Source
+        };
+        Self::from_exporter(role, invitation.id, encapsulated_key, |label, out| {
+            context.export(label, out)
+        })
     }
 
-    /// The source's side: decapsulate the `enc` a `SyncRequest` carries.
+    /// The showing device's side: decapsulate the `enc` the scanning device's first
+    /// message carries (a `SyncRequest`, or a `Hello` for a code a new device shows).
     pub fn accept(
-        keys: &SourceKeyPair,
+        keys: &InvitationKeyPair,
         invitation: &PairingInvitation,
         request: &ChannelMessage,
     ) -> Result<Self, ChannelError> {
-        if request.kind != MessageKind::SyncRequest {
+        if request.kind != MessageKind::opening(invitation.intent) {
             return Err(ChannelError::NotARequest);
         }
         if request.invitation_id != invitation.id {
@@ -431,12 +462,14 @@ impl PairingChannel {
             &info(invitation),
         )
         .map_err(|_| ChannelError::InvalidPublicKey)?;
-        Self::from_exporter(
-            ChannelRole::Source,
-            invitation.id,
-            encapsulated_key,
-            |label, out| context.export(label, out),
-        )
+        let role = if invitation.intent.is_shown_by_source() {
+            ChannelRole::Source
+        } else {
+            ChannelRole::Target
+        };
+        Self::from_exporter(role, invitation.id, encapsulated_key, |label, out| {
+            context.export(label, out)
+        })
     }
 
     fn from_exporter(
@@ -541,12 +574,35 @@ impl PairingChannel {
         self.words
     }
 
-    /// Where the target listens for the source's messages.
+    /// Where the scanning device listens for the other's messages.
     pub fn reply_mailbox(&self) -> MailboxSeed {
         self.reply_mailbox
     }
 
-    /// The target's HPKE `enc`: identifies this channel's request.
+    /// Where the other end of the channel listens: the reply mailbox if this end showed
+    /// `invitation`, the invitation's mailbox if it scanned it.
+    pub fn peer_mailbox(&self, invitation: &PairingInvitation) -> MailboxSeed {
+        if self.showed(invitation) {
+            self.reply_mailbox
+        } else {
+            invitation.mailbox
+        }
+    }
+
+    /// Where this end listens: the other of [`PairingChannel::peer_mailbox`].
+    pub fn own_mailbox(&self, invitation: &PairingInvitation) -> MailboxSeed {
+        if self.showed(invitation) {
+            invitation.mailbox
+        } else {
+            self.reply_mailbox
+        }
+    }
+
+    fn showed(&self, invitation: &PairingInvitation) -> bool {
+        (self.role == ChannelRole::Source) == invitation.intent.is_shown_by_source()
+    }
+
+    /// The scanning device's HPKE `enc`: identifies this channel.
     pub fn encapsulated_key(&self) -> &[u8; 32] {
         &self.encapsulated_key
     }
@@ -574,7 +630,7 @@ impl PairingChannel {
             kind,
             invitation_id: self.invitation_id,
             seq,
-            encapsulated_key: (kind == MessageKind::SyncRequest).then_some(self.encapsulated_key),
+            encapsulated_key: kind.carries_enc().then_some(self.encapsulated_key),
             ciphertext: Vec::new(),
         };
         let aad = message.header();

@@ -1,8 +1,11 @@
-//! Step 1 of the seed: the `PairingInvitation` the source device shows as a QR code.
+//! Step 1 of the seed: the `PairingInvitation` one device shows as a QR code for the other
+//! to scan — the source, inviting a new device ([`Intent::LinkDevice`], the seed's
+//! direction), or the new device, asking a source to link it ([`Intent::AskToLink`], for a
+//! phone whose camera is better than the laptop's).
 //!
-//! The invitation holds only public data — an invitation id, the source's ephemeral X25519
-//! public key, the pairing mailbox, an expiry and capabilities — so a shoulder-surfer who
-//! copies it learns no secret. It is 98 bytes (see `docs/PROTOCOL.md`, "Invitation"), shown
+//! The invitation holds only public data — an invitation id, the showing device's
+//! ephemeral X25519 public key, the pairing mailbox, an expiry and capabilities — so a
+//! shoulder-surfer who copies it learns no secret. It is 98 bytes (see `docs/PROTOCOL.md`, "Invitation"), shown
 //! as a QR code whose text is the [link code](PairingInvitation::to_link_code): `PHSYNC:`
 //! followed by the bytes in base32. The same text can be pasted when no camera is at hand.
 //!
@@ -13,7 +16,7 @@
 //! let invitation = PairingInvitation {
 //!     intent: Intent::LinkDevice,
 //!     id: InvitationId::from_bytes([1; 16]),
-//!     source_key: [2; 32],
+//!     public_key: [2; 32],
 //!     mailbox: MailboxSeed::from_bytes([3; 32]),
 //!     expires_at: 1_700_000_120,
 //!     capabilities: Capabilities::HISTORY_WEBRTC,
@@ -75,23 +78,33 @@ impl InvitationError {
     }
 }
 
-/// What the invitation asks the scanning device to do.
+/// What the invitation asks the scanning device to do, and so which device shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Intent {
-    /// Become a linked device of the source's persona.
+    /// Shown by the source: the scanning device becomes a linked device of its persona.
     LinkDevice,
+    /// Shown by a new device: the scanning device, which holds a persona, links it.
+    AskToLink,
 }
 
 impl Intent {
+    /// Whether the source (the device holding the persona) shows codes of this intent;
+    /// otherwise the new device shows them and the source scans.
+    pub fn is_shown_by_source(self) -> bool {
+        matches!(self, Intent::LinkDevice)
+    }
+
     fn to_byte(self) -> u8 {
         match self {
             Intent::LinkDevice => 1,
+            Intent::AskToLink => 2,
         }
     }
 
     fn from_byte(byte: u8) -> Result<Self, WireError> {
         match byte {
             1 => Ok(Intent::LinkDevice),
+            2 => Ok(Intent::AskToLink),
             other => Err(WireError::InvalidValue {
                 field: "intent",
                 value: other.into(),
@@ -127,20 +140,21 @@ byte_id! {
     InvitationId
 }
 
-/// The public invitation a source device shows.
+/// The public invitation one device shows the other.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PairingInvitation {
     /// What the scanning device is asked to do.
     pub intent: Intent,
     /// Names this invitation; every channel message that answers it carries the id.
     pub id: InvitationId,
-    /// The source's ephemeral X25519 public key for this invitation (HPKE recipient key).
-    pub source_key: [u8; 32],
-    /// Where the new device sends its `SyncRequest`.
+    /// The showing device's ephemeral X25519 public key for this invitation (the HPKE
+    /// recipient key; the scanning device encapsulates to it).
+    pub public_key: [u8; 32],
+    /// Where the showing device listens: the scanning device's first message goes there.
     pub mailbox: MailboxSeed,
-    /// Unix time (seconds) after which the source refuses requests for this invitation.
+    /// Unix time (seconds) after which the showing device refuses answers to it.
     pub expires_at: u64,
-    /// The features the source offers the new device (the ways to catch up on history).
+    /// The features the showing device offers or accepts (the ways to catch up on history).
     pub capabilities: Capabilities,
 }
 
@@ -153,7 +167,7 @@ impl PairingInvitation {
         w.put_u8(INVITATION_VERSION);
         w.put_u8(self.intent.to_byte());
         w.put_bytes(self.id.as_bytes());
-        w.put_bytes(&self.source_key);
+        w.put_bytes(&self.public_key);
         w.put_bytes(self.mailbox.as_bytes());
         w.put_u64(self.expires_at);
         w.put_u16(self.capabilities.0);
@@ -181,7 +195,7 @@ impl PairingInvitation {
         }
         let intent = Intent::from_byte(r.u8("intent")?)?;
         let id = InvitationId::from_bytes(r.array("invitation_id")?);
-        let source_key = r.array("source_key")?;
+        let public_key = r.array("public_key")?;
         let mailbox = MailboxSeed::from_bytes(r.array("mailbox")?);
         let expires_at = r.u64("expires_at")?;
         let capabilities = Capabilities(r.u16("capabilities")?);
@@ -190,7 +204,7 @@ impl PairingInvitation {
         Ok(Self {
             intent,
             id,
-            source_key,
+            public_key,
             mailbox,
             expires_at,
             capabilities,

@@ -1,5 +1,6 @@
-//! This device's pairing, in whichever role it plays: none yet, the source showing a code,
-//! or the new device that scanned one. A driver holds one [`Pairing`] and asks it, never
+//! This device's pairing, in whichever role it plays: none yet, the source (showing a code
+//! or scanning the new device's), or the new device (scanning the source's code or
+//! showing its own). A driver holds one [`Pairing`] and asks it, never
 //! the role, what to send, where to listen and when to wake; only the steps a person takes
 //! in one role (approving, typing words) reach the role's own machine.
 //!
@@ -43,9 +44,9 @@ pub enum Pairing {
     /// No link has been started since this device opened.
     #[default]
     Idle,
-    /// This device holds the persona and shows invitations.
+    /// This device holds the persona: it shows invitations, or scanned a new device's code.
     Source(SourcePairing),
-    /// This device scanned an invitation to become a mirror.
+    /// This device is to become a mirror: it scanned an invitation, or shows codes.
     Target(TargetPairing),
 }
 
@@ -112,6 +113,45 @@ impl Pairing {
             .generate_invitation(now, rng)
     }
 
+    /// Source, step 2 the other way round: answers the new device's code `invitation` as
+    /// a device named `device_name`. A pairing this replaces is dropped only once the
+    /// answer is ready.
+    pub fn scan_code(
+        &mut self,
+        invitation: &PairingInvitation,
+        device_name: &str,
+        now: u64,
+        rng: &mut impl CryptoRng,
+    ) -> Result<(), PairingError> {
+        let mut source = SourcePairing::new();
+        source.scan_code(invitation, device_name, now, rng)?;
+        *self = Pairing::Source(source);
+        Ok(())
+    }
+
+    /// Target, step 1 the other way round: a code asking a source to link this device,
+    /// named `device_name`. A target still showing codes keeps its earlier ones
+    /// listening; any other pairing is replaced.
+    pub fn show_code(
+        &mut self,
+        device_name: &str,
+        capabilities: Capabilities,
+        now: u64,
+        rng: &mut impl CryptoRng,
+    ) -> Result<PairingInvitation, PairingError> {
+        if !matches!(self, Pairing::Target(target) if target.state() == SyncState::Inviting) {
+            *self = Pairing::Target(TargetPairing::new());
+        }
+        match self {
+            Pairing::Target(target) => target.show_code(device_name, capabilities, now, rng),
+            _ => Err(IllegalTransition {
+                from: self.state(),
+                action: "show a code",
+            }
+            .into()),
+        }
+    }
+
     /// Target, step 2: answers `invitation` as a device named `device_name`; returns the
     /// words to show. A pairing this replaces is dropped only once the answer is ready.
     pub fn accept_invitation(
@@ -136,7 +176,7 @@ impl Pairing {
     ) -> Result<PairingEvent, PairingError> {
         match self {
             Pairing::Source(source) => source.receive(bytes, now, rng),
-            Pairing::Target(target) => target.receive(bytes),
+            Pairing::Target(target) => target.receive(bytes, now),
             Pairing::Idle => Err(IllegalTransition {
                 from: SyncState::Idle,
                 action: "read a pairing message",
@@ -175,7 +215,7 @@ impl Pairing {
     pub fn listening_mailboxes(&self, now: u64) -> Vec<MailboxKeys> {
         match self {
             Pairing::Source(source) => source.listening_mailboxes(now),
-            Pairing::Target(target) => target.reply_mailbox().into_iter().collect(),
+            Pairing::Target(target) => target.listening_mailboxes(now),
             Pairing::Idle => Vec::new(),
         }
     }
@@ -208,7 +248,7 @@ impl Pairing {
         }
     }
 
-    /// Target: the words this device shows, once it has scanned.
+    /// Target: the words this device shows, once a channel is open.
     pub fn words(&self) -> Option<AuthWords> {
         match self {
             Pairing::Target(target) => target.words(),
@@ -224,11 +264,20 @@ impl Pairing {
         }
     }
 
-    /// Source: the devices that answered an accepted invitation too late.
+    /// Target: the source that scanned the code this device shows, by its name.
+    pub fn scanned_by(&self) -> Option<&str> {
+        match self {
+            Pairing::Target(target) => target.scanned_by(),
+            _ => None,
+        }
+    }
+
+    /// The devices that answered this device's code after the first one.
     pub fn turned_away(&self) -> &[String] {
         match self {
             Pairing::Source(source) => source.turned_away(),
-            _ => &[],
+            Pairing::Target(target) => target.turned_away(),
+            Pairing::Idle => &[],
         }
     }
 

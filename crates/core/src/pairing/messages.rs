@@ -1,5 +1,6 @@
-//! The plaintexts sealed inside channel messages: `SyncRequest`, `PersonaPayload`, `Abort`
-//! and `ImportAck`. Each starts with its own format version so it can evolve on its own.
+//! The plaintexts sealed inside channel messages: `SyncRequest` (also the plaintext of a
+//! `Hello` and a `LinkRequest`), `PersonaPayload`, `Abort` and `ImportAck`. Each starts
+//! with its own format version so it can evolve on its own.
 //!
 //! ```
 //! use phantom_core::pairing::messages::SyncRequest;
@@ -19,17 +20,19 @@ use crate::wire::{Reader, WireError, WireRecord, Writer};
 /// The format version byte each plaintext starts with.
 pub const MESSAGE_FORMAT_VERSION: u8 = 1;
 
-/// Step 2 of the seed: the new device asks to join.
+/// Step 2 of the seed: the new device asks to join. A source that scans a new device's
+/// code says which device it is in the same form (a `Hello`), and the new device then asks
+/// in it (a `LinkRequest`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncRequest {
-    /// What the source shows as the device asking ("Firefox on Laptop").
+    /// What the other device shows as the sender ("Firefox on Laptop").
     pub device_name: String,
-    /// The target's clock when it scanned (Unix seconds); informative only.
+    /// The sender's clock when it sent (Unix seconds); informative only.
     pub requested_at: u64,
 }
 
 impl SyncRequest {
-    /// The plaintext a `SyncRequest` frame (kind 2) seals. Fails if the device name is
+    /// The plaintext a `SyncRequest`, `Hello` or `LinkRequest` frame seals. Fails if the device name is
     /// longer than 64 bytes or holds control or direction-changing characters.
     pub fn encode(&self) -> Result<Vec<u8>, WireError> {
         let mut w = Writer::new();

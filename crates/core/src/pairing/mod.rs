@@ -36,7 +36,7 @@
 //! source.approve(picked, &persona, &roster, now)?;
 //!
 //! let payload = source.poll_transmit().expect("the persona payload");
-//! let PairingEvent::PersonaReceived(mirror) = target.receive(&payload.bytes)? else {
+//! let PairingEvent::PersonaReceived(mirror) = target.receive(&payload.bytes, now)? else {
 //!     panic!("expected the persona");
 //! };
 //! assert_eq!(mirror.persona.fingerprint(), persona.fingerprint());
@@ -88,6 +88,12 @@ pub enum PairingEvent {
     /// must be told, and read the words with care.
     TurnedAway {
         /// The name the late device gave in its own `SyncRequest`.
+        device_name: String,
+    },
+    /// Target: a source scanned the code this device shows and is named so; the words
+    /// are ready to show, and this device's request is on its way.
+    CodeScanned {
+        /// The name the source gave in its `Hello`.
         device_name: String,
     },
     /// The other device stopped the pairing.
@@ -164,6 +170,10 @@ pub enum PairingError {
     /// could not sign the roster that adds the new one; nothing was sent.
     #[error("only the device holding the persona's authority links devices")]
     NotAuthority,
+    /// The scanned code is meant for the other device: a new device scanned a code another
+    /// new device shows, or a source scanned another source's invitation. Nothing was sent.
+    #[error("this code is for the other device to scan")]
+    CodeForOtherDevice,
 }
 
 impl PairingError {
@@ -186,6 +196,7 @@ impl PairingError {
             PairingError::FingerprintMismatch => "fingerprint_mismatch",
             PairingError::UnusableDeviceKeys => "unusable_device_keys",
             PairingError::NotAuthority => "not_authority",
+            PairingError::CodeForOtherDevice => "code_for_other_device",
         }
     }
 }

@@ -1,4 +1,5 @@
-//! The source device ("Phone A"): invites, checks the words, hands over the persona.
+//! The source device ("Phone A"): invites — or scans the new device's code — checks the
+//! words, hands over the persona.
 //!
 //! ```
 //! use phantom_core::pairing::messages::AbortReason;
@@ -20,7 +21,7 @@
 //! assert_eq!(source.state(), SyncState::Failed(FailureReason::WordsRejected));
 //! let abort = source.poll_transmit().expect("the target is told");
 //! assert!(source.poll_transmit().is_none());
-//! assert_eq!(target.receive(&abort.bytes)?, PairingEvent::Aborted(AbortReason::WordsRejected));
+//! assert_eq!(target.receive(&abort.bytes, now)?, PairingEvent::Aborted(AbortReason::WordsRejected));
 //! # Ok::<(), phantom_core::pairing::PairingError>(())
 //! ```
 
@@ -30,7 +31,7 @@ use rand_core::CryptoRng;
 
 use crate::mailbox::keys::{MailboxKeys, MailboxSeed};
 use crate::pairing::channel::{
-    ChannelError, ChannelMessage, MessageKind, PairingChannel, SourceKeyPair,
+    ChannelError, ChannelMessage, InvitationKeyPair, MessageKind, PairingChannel,
 };
 use crate::pairing::invitation::{Capabilities, Intent, InvitationId, PairingInvitation};
 use crate::pairing::messages::{Abort, AbortReason, ImportAck, PersonaPayload, SyncRequest};
@@ -47,18 +48,28 @@ pub const INVITATION_LIFETIME_SECS: u64 = 180;
 /// has to confirm the import once the persona left.
 pub const STEP_TIMEOUT_SECS: u64 = 120;
 /// Invitations remembered, so a late request gets "expired" rather than "unknown".
-const REMEMBERED_INVITATIONS: usize = 16;
+pub(crate) const REMEMBERED_INVITATIONS: usize = 16;
 /// Names of turned-away devices kept to show; more would only repeat the warning.
-const REMEMBERED_TURNED_AWAY: usize = 8;
+pub(crate) const REMEMBERED_TURNED_AWAY: usize = 8;
 
 struct IssuedInvitation {
     invitation: PairingInvitation,
-    keys: SourceKeyPair,
+    keys: InvitationKeyPair,
+}
+
+/// A new device's code this source scanned, whose request has not come yet.
+struct ScannedCode {
+    invitation: PairingInvitation,
+    channel: PairingChannel,
+    /// When waiting for the request stops.
+    deadline: u64,
 }
 
 struct AcceptedRequest {
-    /// The invitation answered, and its key, kept to tell a second device it came too late.
-    answered: IssuedInvitation,
+    /// The invitation answered (this device's or the one it scanned).
+    invitation: PairingInvitation,
+    /// The key of this device's invitation, kept to tell a second device it came too late.
+    keys: Option<InvitationKeyPair>,
     channel: PairingChannel,
     request: SyncRequest,
     choice: WordChoice,
@@ -72,6 +83,8 @@ pub struct SourcePairing {
     view: SyncViewModel,
     capabilities: Capabilities,
     issued: VecDeque<IssuedInvitation>,
+    /// Boxed: a channel is large, and a source that shows codes never scans one.
+    scanned: Option<Box<ScannedCode>>,
     accepted: Option<AcceptedRequest>,
     outbox: VecDeque<Transmit>,
     /// The devices that answered the accepted invitation after the first one.
@@ -96,6 +109,7 @@ impl SourcePairing {
             view: SyncViewModel::new(Role::Source),
             capabilities,
             issued: VecDeque::new(),
+            scanned: None,
             accepted: None,
             outbox: VecDeque::new(),
             turned_away: Vec::new(),
@@ -115,11 +129,11 @@ impl SourcePairing {
     ) -> Result<PairingInvitation, PairingError> {
         self.view
             .transition(SyncState::Inviting, "show an invitation")?;
-        let keys = SourceKeyPair::generate(rng);
+        let keys = InvitationKeyPair::generate(rng);
         let invitation = PairingInvitation {
             intent: Intent::LinkDevice,
             id: InvitationId::random(rng),
-            source_key: keys.public_key(),
+            public_key: keys.public_key(),
             mailbox: MailboxSeed::random(rng),
             expires_at: now.saturating_add(INVITATION_LIFETIME_SECS),
             capabilities: self.capabilities,
@@ -138,7 +152,10 @@ impl SourcePairing {
     /// or, once one was accepted, that invitation's mailbox alone, whatever its expiry.
     pub fn listening_mailboxes(&self, now: u64) -> Vec<MailboxKeys> {
         if let Some(accepted) = &self.accepted {
-            return vec![accepted.answered.invitation.mailbox.keys()];
+            return vec![accepted.channel.own_mailbox(&accepted.invitation).keys()];
+        }
+        if let Some(scanned) = &self.scanned {
+            return vec![scanned.channel.own_mailbox(&scanned.invitation).keys()];
         }
         self.issued
             .iter()
@@ -147,7 +164,8 @@ impl SourcePairing {
             .collect()
     }
 
-    /// Any message from a target: a `SyncRequest`, an `ImportAck` or an `Abort`.
+    /// Any message from a target: a `SyncRequest`, a `LinkRequest` (after this device
+    /// scanned the target's code), an `ImportAck` or an `Abort`.
     pub fn receive(
         &mut self,
         bytes: &[u8],
@@ -157,6 +175,7 @@ impl SourcePairing {
         let message = ChannelMessage::decode(bytes)?;
         match message.kind {
             MessageKind::SyncRequest => self.handle_sync_request(&message, now, rng),
+            MessageKind::LinkRequest => self.handle_link_request(&message, now, rng),
             MessageKind::ImportAck => self.handle_import_ack(&message),
             MessageKind::Abort => self.handle_abort(&message),
             kind => Err(PairingError::UnexpectedMessage { kind }),
@@ -212,10 +231,87 @@ impl SourcePairing {
             .ok_or(PairingError::UnknownInvitation)?;
         self.issued.clear();
         self.accepted = Some(AcceptedRequest {
-            answered,
+            invitation: answered.invitation,
+            keys: Some(answered.keys),
             channel,
             request,
             choice,
+            sent_fingerprint: None,
+            deadline: now.saturating_add(STEP_TIMEOUT_SECS),
+        });
+        self.view
+            .transition(SyncState::AwaitingApproval, "show the words")?;
+        Ok(PairingEvent::RequestReceived { device_name })
+    }
+
+    /// Step 2, the other way round: this device, named `device_name`, scanned a new
+    /// device's code; seal a `Hello` to it and wait for its request.
+    pub fn scan_code(
+        &mut self,
+        invitation: &PairingInvitation,
+        device_name: &str,
+        now: u64,
+        rng: &mut impl CryptoRng,
+    ) -> Result<(), PairingError> {
+        self.view.require(&[SyncState::Idle], "scan a code")?;
+        if invitation.intent.is_shown_by_source() {
+            return Err(PairingError::CodeForOtherDevice);
+        }
+        if invitation.is_expired(now) {
+            return Err(PairingError::InvitationExpired);
+        }
+        let hello = SyncRequest {
+            device_name: device_name.trim().to_owned(),
+            requested_at: now,
+        }
+        .encode()?;
+        let mut channel = PairingChannel::initiate(invitation, rng)?;
+        let message = channel.seal(MessageKind::Hello, &hello)?.encode()?;
+        self.view
+            .transition(SyncState::Negotiating, "scan a code")?;
+        self.outbox.push_back(Transmit {
+            mailbox: channel.peer_mailbox(invitation).keys(),
+            bytes: message,
+        });
+        // The new device may see the hello only as its code expires, and then answers at
+        // once; a step's time covers the network.
+        self.scanned = Some(Box::new(ScannedCode {
+            invitation: invitation.clone(),
+            channel,
+            deadline: invitation
+                .expires_at
+                .max(now)
+                .saturating_add(STEP_TIMEOUT_SECS),
+        }));
+        Ok(())
+    }
+
+    /// The new device whose code this device scanned asks to link: offer the words to
+    /// pick from, as after a `SyncRequest`.
+    fn handle_link_request(
+        &mut self,
+        message: &ChannelMessage,
+        now: u64,
+        rng: &mut impl CryptoRng,
+    ) -> Result<PairingEvent, PairingError> {
+        self.view
+            .require(&[SyncState::Negotiating], "accept a link request")?;
+        let scanned = self
+            .scanned
+            .as_mut()
+            .ok_or(PairingError::UnexpectedMessage { kind: message.kind })?;
+        let request = SyncRequest::decode(&scanned.channel.open(message)?)?;
+        let scanned = self
+            .scanned
+            .take()
+            .ok_or(PairingError::UnexpectedMessage { kind: message.kind })?;
+        let device_name = request.device_name.clone();
+        self.accepted = Some(AcceptedRequest {
+            choice: WordChoice::new(scanned.channel.words(), rng),
+            invitation: scanned.invitation,
+            keys: None,
+            channel: scanned.channel,
+            request,
             sent_fingerprint: None,
             deadline: now.saturating_add(STEP_TIMEOUT_SECS),
         });
@@ -286,10 +382,7 @@ impl SourcePairing {
     /// Stops the pairing and tells the target, if one is connected.
     pub fn cancel(&mut self) -> Result<(), PairingError> {
         self.view.transition(SyncState::Cancelled, "cancel")?;
-        if self.accepted.is_some() {
-            self.abort(AbortReason::Cancelled)?;
-        }
-        Ok(())
+        self.abort(AbortReason::Cancelled)
     }
 
     /// The next message to deliver.
@@ -348,7 +441,7 @@ impl SourcePairing {
         accepted.sent_fingerprint = Some(persona.fingerprint());
         accepted.deadline = now.saturating_add(STEP_TIMEOUT_SECS);
         self.outbox.push_back(Transmit {
-            mailbox: accepted.channel.reply_mailbox().keys(),
+            mailbox: accepted.channel.peer_mailbox(&accepted.invitation).keys(),
             bytes: message.encode()?,
         });
         self.view.transition(SyncState::Transferring, "approve")?;
@@ -365,12 +458,11 @@ impl SourcePairing {
     /// gets nothing, and is not named.
     fn turn_away(&mut self, message: &ChannelMessage) -> Option<String> {
         let accepted = self.accepted.as_ref()?;
-        if message.invitation_id != accepted.answered.invitation.id {
+        if message.invitation_id != accepted.invitation.id {
             return None;
         }
-        let answered = &accepted.answered;
-        let mut late =
-            PairingChannel::accept(&answered.keys, &answered.invitation, message).ok()?;
+        let keys = accepted.keys.as_ref()?;
+        let mut late = PairingChannel::accept(keys, &accepted.invitation, message).ok()?;
         let request = SyncRequest::decode(&late.open(message).ok()?).ok()?;
         let abort = Abort {
             reason: AbortReason::InvitationUsed,
@@ -378,7 +470,7 @@ impl SourcePairing {
         if let Ok(sealed) = late.seal(MessageKind::Abort, &abort.encode()) {
             if let Ok(bytes) = sealed.encode() {
                 self.outbox.push_back(Transmit {
-                    mailbox: late.reply_mailbox().keys(),
+                    mailbox: late.peer_mailbox(&accepted.invitation).keys(),
                     bytes,
                 });
             }
@@ -393,6 +485,7 @@ impl SourcePairing {
     pub fn deadline(&self) -> Option<u64> {
         match self.view.state() {
             SyncState::Inviting => self.issued.iter().map(|i| i.invitation.expires_at).max(),
+            SyncState::Negotiating => self.scanned.as_ref().map(|scanned| scanned.deadline),
             SyncState::AwaitingApproval | SyncState::Transferring => {
                 self.accepted.as_ref().map(|accepted| accepted.deadline)
             }
@@ -419,6 +512,7 @@ impl SourcePairing {
                 self.abort(AbortReason::Expired)?;
                 (FailureReason::InvitationExpired, "wait for approval")
             }
+            SyncState::Negotiating => (FailureReason::NetworkLost, "wait for the request"),
             _ => (FailureReason::NetworkLost, "wait for the import"),
         };
         self.issued.clear();
@@ -426,13 +520,22 @@ impl SourcePairing {
         Ok(true)
     }
 
+    /// The open channel and the invitation it answers: the accepted request's, or the
+    /// scanned code's while its request is awaited.
+    fn open_channel(&mut self) -> Option<(&mut PairingChannel, &PairingInvitation)> {
+        match (&mut self.accepted, &mut self.scanned) {
+            (Some(accepted), _) => Some((&mut accepted.channel, &accepted.invitation)),
+            (None, Some(scanned)) => Some((&mut scanned.channel, &scanned.invitation)),
+            (None, None) => None,
+        }
+    }
+
     fn abort(&mut self, reason: AbortReason) -> Result<(), PairingError> {
-        if let Some(accepted) = self.accepted.as_mut() {
-            let message = accepted
-                .channel
-                .seal(MessageKind::Abort, &Abort { reason }.encode())?;
+        if let Some((channel, invitation)) = self.open_channel() {
+            let message = channel.seal(MessageKind::Abort, &Abort { reason }.encode())?;
+            let mailbox = channel.peer_mailbox(invitation).keys();
             self.outbox.push_back(Transmit {
-                mailbox: accepted.channel.reply_mailbox().keys(),
+                mailbox,
                 bytes: message.encode()?,
             });
         }
@@ -476,8 +579,10 @@ impl SourcePairing {
     }
 
     fn handle_abort(&mut self, message: &ChannelMessage) -> Result<PairingEvent, PairingError> {
-        let (_, plaintext) = self.accepted_channel_open(message)?;
-        let abort = Abort::decode(&plaintext)?;
+        let (channel, _) = self
+            .open_channel()
+            .ok_or(PairingError::UnexpectedMessage { kind: message.kind })?;
+        let abort = Abort::decode(&channel.open(message)?)?;
         self.view.transition(
             SyncState::Failed(FailureReason::from_peer(abort.reason)),
             "stop at the peer's request",

@@ -1,7 +1,7 @@
 //! `SyncViewModel`: the pairing state machine the UI follows, for both roles.
 //!
 //! Idle → Inviting → Negotiating → AwaitingApproval → Transferring → Completed on the
-//! source; the target skips Inviting. Any state before the end may go to `Failed(reason)`,
+//! device that shows the code; the one that scans it skips Inviting. Any state before the end may go to `Failed(reason)`,
 //! and any before Transferring to `Cancelled` (once the persona is on its way, cancelling
 //! cannot take it back). A completed target may still learn that the source refused its
 //! keys (`Failed(DeviceRejected)`); every other move is refused with [`IllegalTransition`].
@@ -24,9 +24,10 @@ use crate::pairing::messages::AbortReason;
 /// Which side of the pairing a device plays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
-    /// "Phone A": has the persona, shows the invitation, approves.
+    /// "Phone A": has the persona, shows the invitation (or scans the new device's code),
+    /// approves.
     Source,
-    /// "Phone B": scans the invitation, receives the persona.
+    /// "Phone B": scans the invitation (or shows a code of its own), receives the persona.
     Target,
 }
 
@@ -82,10 +83,12 @@ impl FailureReason {
 pub enum SyncState {
     /// Nothing started yet.
     Idle,
-    /// Source: invitations are shown and no request has been accepted yet.
+    /// Codes are shown and no answer has been accepted yet: the source's invitations, or
+    /// the new device's codes asking to be linked.
     Inviting,
-    /// The channel is being set up from a request (source) or an invitation (target);
-    /// both roles pass through it within one call.
+    /// The channel is being set up. The device that showed the code passes through it
+    /// within one call; a source that scanned a new device's code waits here for the
+    /// device's request.
     Negotiating,
     /// The words are shown: the source's user is to pick the target's triple, and the
     /// target waits for the persona.
@@ -207,9 +210,8 @@ impl SyncViewModel {
             // Once the persona is on its way, cancelling cannot take it back.
             (_, Transferring, Cancelled) => false,
             (_, from, Failed(_) | Cancelled) => !from.is_terminal(),
-            (Role::Source, Idle | Inviting, Inviting) => true,
-            (Role::Source, Inviting, Negotiating) => true,
-            (Role::Target, Idle, Negotiating) => true,
+            (_, Idle | Inviting, Inviting) => true,
+            (_, Idle | Inviting, Negotiating) => true,
             (_, Negotiating, AwaitingApproval) => true,
             (_, AwaitingApproval, Transferring) => true,
             (_, Transferring, Completed) => true,

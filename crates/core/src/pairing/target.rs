@@ -1,4 +1,6 @@
-//! The target device ("Phone B"): scans, asks, shows the words, imports the persona.
+//! The target device ("Phone B"): scans the source's code and asks — or shows a code of its
+//! own, which the source scans, and asks once it has — shows the words, imports the
+//! persona.
 //!
 //! ```
 //! use phantom_core::pairing::state::{FailureReason, SyncState};
@@ -32,11 +34,18 @@ use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
 use crate::mailbox::envelope::MAX_ENVELOPE_LEN;
+use crate::mailbox::keys::MailboxKeys;
 use crate::mailbox::keys::MailboxSeed;
-use crate::pairing::channel::{ChannelMessage, MessageKind, PairingChannel};
-use crate::pairing::invitation::{PairingInvitation, INVITATION_LEN};
+use crate::pairing::channel::{
+    ChannelError, ChannelMessage, InvitationKeyPair, MessageKind, PairingChannel,
+};
+use crate::pairing::invitation::{
+    Capabilities, Intent, InvitationId, PairingInvitation, INVITATION_LEN,
+};
 use crate::pairing::messages::{Abort, AbortReason, ImportAck, PersonaPayload, SyncRequest};
-use crate::pairing::source::STEP_TIMEOUT_SECS;
+use crate::pairing::source::{
+    INVITATION_LIFETIME_SECS, REMEMBERED_INVITATIONS, REMEMBERED_TURNED_AWAY, STEP_TIMEOUT_SECS,
+};
 use crate::pairing::state::{FailureReason, IllegalTransition, Role, SyncState, SyncViewModel};
 use crate::pairing::words::AuthWords;
 use crate::pairing::{PairingError, PairingEvent, Transmit};
@@ -59,11 +68,27 @@ struct OpenChannel {
     deadline: u64,
 }
 
+/// A code this device shows, asking a source to link it, with its key.
+struct ShownCode {
+    invitation: PairingInvitation,
+    keys: InvitationKeyPair,
+}
+
 /// The target side of one pairing.
 pub struct TargetPairing {
     view: SyncViewModel,
     open: Option<OpenChannel>,
     outbox: VecDeque<Transmit>,
+    /// The codes shown and not yet answered, oldest first, while no source has scanned.
+    shown: VecDeque<ShownCode>,
+    /// This device's name, for the `LinkRequest` that answers a source's `Hello`.
+    name: String,
+    /// The key of the code a source answered, kept to turn a second source away.
+    answered: Option<InvitationKeyPair>,
+    /// The name of the source that scanned this device's code, as its `Hello` gave it.
+    scanned_by: Option<String>,
+    /// The sources that answered after the first one.
+    turned_away: Vec<String>,
 }
 
 impl Default for TargetPairing {
@@ -79,7 +104,50 @@ impl TargetPairing {
             view: SyncViewModel::new(Role::Target),
             open: None,
             outbox: VecDeque::new(),
+            shown: VecDeque::new(),
+            name: String::new(),
+            answered: None,
+            scanned_by: None,
+            turned_away: Vec::new(),
         }
+    }
+
+    /// Step 1, the other way round: a fresh code asking a source to link this device,
+    /// named `device_name`, with a new key and mailbox. Call again to rotate the QR code;
+    /// the earlier codes keep listening until they expire.
+    pub fn show_code(
+        &mut self,
+        device_name: &str,
+        capabilities: Capabilities,
+        now: u64,
+        rng: &mut impl CryptoRng,
+    ) -> Result<PairingInvitation, PairingError> {
+        self.view.transition(SyncState::Inviting, "show a code")?;
+        // Checked now, so that a name the request could not carry fails here, not later.
+        let name = device_name.trim().to_owned();
+        SyncRequest {
+            device_name: name.clone(),
+            requested_at: now,
+        }
+        .encode()?;
+        self.name = name;
+        let keys = InvitationKeyPair::generate(rng);
+        let invitation = PairingInvitation {
+            intent: Intent::AskToLink,
+            id: InvitationId::random(rng),
+            public_key: keys.public_key(),
+            mailbox: MailboxSeed::random(rng),
+            expires_at: now.saturating_add(INVITATION_LIFETIME_SECS),
+            capabilities,
+        };
+        if self.shown.len() == REMEMBERED_INVITATIONS {
+            self.shown.pop_front();
+        }
+        self.shown.push_back(ShownCode {
+            invitation: invitation.clone(),
+            keys,
+        });
+        Ok(invitation)
     }
 
     /// Where the pairing stands.
@@ -98,6 +166,9 @@ impl TargetPairing {
     ) -> Result<AuthWords, PairingError> {
         self.view
             .require(&[SyncState::Idle], "scan an invitation")?;
+        if !invitation.intent.is_shown_by_source() {
+            return Err(PairingError::CodeForOtherDevice);
+        }
         if invitation.is_expired(now) {
             return Err(PairingError::InvitationExpired);
         }
@@ -142,21 +213,139 @@ impl TargetPairing {
         self.open.as_ref().map(|open| &open.invitation)
     }
 
-    /// Where the source's answer arrives: the driver listens here.
-    pub fn reply_mailbox(&self) -> Option<crate::mailbox::keys::MailboxKeys> {
-        self.open
-            .as_ref()
-            .map(|open| open.channel.reply_mailbox().keys())
+    /// Where the driver listens: the mailbox the source answers to once a channel is open
+    /// (the reply mailbox of a scanned code, the answered code's own mailbox), or those
+    /// of the codes shown and still valid.
+    pub fn listening_mailboxes(&self, now: u64) -> Vec<MailboxKeys> {
+        match &self.open {
+            Some(open) => vec![open.channel.own_mailbox(&open.invitation).keys()],
+            None => self
+                .shown
+                .iter()
+                .filter(|shown| !shown.invitation.is_expired(now))
+                .map(|shown| shown.invitation.mailbox.keys())
+                .collect(),
+        }
     }
 
-    /// A message from the source: the persona payload or an abort.
-    pub fn receive(&mut self, bytes: &[u8]) -> Result<PairingEvent, PairingError> {
+    /// A message from the source at `now`: a `Hello` answering a code this device shows,
+    /// the persona payload, or an abort.
+    pub fn receive(&mut self, bytes: &[u8], now: u64) -> Result<PairingEvent, PairingError> {
         let message = ChannelMessage::decode(bytes)?;
         match message.kind {
+            MessageKind::Hello => self.handle_hello(&message, now),
             MessageKind::PersonaPayload => self.handle_persona_payload(&message),
             MessageKind::Abort => self.handle_abort(&message),
             kind => Err(PairingError::UnexpectedMessage { kind }),
         }
+    }
+
+    /// A source scanned a code this device shows: open the channel, ask to be linked, and
+    /// show the words. Only the first source is answered.
+    fn handle_hello(
+        &mut self,
+        message: &ChannelMessage,
+        now: u64,
+    ) -> Result<PairingEvent, PairingError> {
+        if let Some(open) = &self.open {
+            if message.encapsulated_key.as_ref() == Some(open.channel.encapsulated_key()) {
+                return Err(PairingError::ReplayedRequest);
+            }
+            return match self.turn_away(message) {
+                Some(device_name) => Ok(PairingEvent::TurnedAway { device_name }),
+                None => Err(PairingError::InvitationUsed),
+            };
+        }
+        let shown = self
+            .shown
+            .iter()
+            .position(|shown| shown.invitation.id == message.invitation_id)
+            .ok_or(PairingError::UnknownInvitation)?;
+        let code = self
+            .shown
+            .get(shown)
+            .ok_or(PairingError::UnknownInvitation)?;
+        if code.invitation.is_expired(now) {
+            return Err(PairingError::InvitationExpired);
+        }
+        self.view
+            .require(&[SyncState::Inviting], "accept a hello")?;
+        if message.seq != 0 {
+            return Err(ChannelError::SequenceOutOfRange { seq: message.seq }.into());
+        }
+        let mut channel = PairingChannel::accept(&code.keys, &code.invitation, message)?;
+        let hello = SyncRequest::decode(&channel.open(message)?)?;
+        let request = SyncRequest {
+            device_name: self.name.clone(),
+            requested_at: now,
+        }
+        .encode()?;
+        let sealed = channel.seal(MessageKind::LinkRequest, &request)?.encode()?;
+        self.view
+            .transition(SyncState::Negotiating, "accept a hello")?;
+        let code = self
+            .shown
+            .remove(shown)
+            .ok_or(PairingError::UnknownInvitation)?;
+        self.shown.clear();
+        self.outbox.push_back(Transmit {
+            mailbox: channel.peer_mailbox(&code.invitation).keys(),
+            bytes: sealed,
+        });
+        // The source's person has as long to pick the words as after a request, and the
+        // persona then as long to arrive.
+        self.open = Some(OpenChannel {
+            invitation: code.invitation,
+            channel,
+            received: None,
+            deadline: now.saturating_add(2 * STEP_TIMEOUT_SECS),
+        });
+        self.answered = Some(code.keys);
+        self.scanned_by = Some(hello.device_name.clone());
+        self.view
+            .transition(SyncState::AwaitingApproval, "send the request")?;
+        Ok(PairingEvent::CodeScanned {
+            device_name: hello.device_name,
+        })
+    }
+
+    /// Tells a source that answered the code after another one that it was too late,
+    /// sealed to that source alone, and returns its name; nothing for a hello that does
+    /// not open.
+    fn turn_away(&mut self, message: &ChannelMessage) -> Option<String> {
+        let open = self.open.as_ref()?;
+        let keys = self.answered.as_ref()?;
+        if message.invitation_id != open.invitation.id {
+            return None;
+        }
+        let mut late = PairingChannel::accept(keys, &open.invitation, message).ok()?;
+        let hello = SyncRequest::decode(&late.open(message).ok()?).ok()?;
+        let abort = Abort {
+            reason: AbortReason::InvitationUsed,
+        };
+        if let Ok(sealed) = late.seal(MessageKind::Abort, &abort.encode()) {
+            if let Ok(bytes) = sealed.encode() {
+                self.outbox.push_back(Transmit {
+                    mailbox: late.peer_mailbox(&open.invitation).keys(),
+                    bytes,
+                });
+            }
+        }
+        if self.turned_away.len() < REMEMBERED_TURNED_AWAY {
+            self.turned_away.push(hello.device_name.clone());
+        }
+        Some(hello.device_name)
+    }
+
+    /// The source that scanned this device's code, by the name it gave: the person checks
+    /// that it is their own phone before anything arrives.
+    pub fn scanned_by(&self) -> Option<&str> {
+        self.scanned_by.as_deref()
+    }
+
+    /// The names of sources that answered this device's code after the first one.
+    pub fn turned_away(&self) -> &[String] {
+        &self.turned_away
     }
 
     fn handle_persona_payload(
@@ -256,20 +445,25 @@ impl TargetPairing {
     /// The time the driver should call [`TargetPairing::handle_timeout`] at, if any.
     pub fn deadline(&self) -> Option<u64> {
         match self.view.state() {
+            SyncState::Inviting => self.shown.iter().map(|s| s.invitation.expires_at).max(),
             SyncState::AwaitingApproval => self.open.as_ref().map(|open| open.deadline),
             _ => None,
         }
     }
 
-    /// The source never answered: it, or the network between, is gone (`network_lost`).
-    /// Returns whether the pairing ended.
+    /// Every code shown expired unscanned (`invitation_expired`), or the source never
+    /// answered: it, or the network between, is gone (`network_lost`). Returns whether
+    /// the pairing ended.
     pub fn handle_timeout(&mut self, now: u64) -> Result<bool, PairingError> {
         match self.deadline() {
             Some(deadline) if now >= deadline => {
-                self.view.transition(
-                    SyncState::Failed(FailureReason::NetworkLost),
-                    "wait for the source",
-                )?;
+                let reason = match self.view.state() {
+                    SyncState::Inviting => FailureReason::InvitationExpired,
+                    _ => FailureReason::NetworkLost,
+                };
+                self.shown.clear();
+                self.view
+                    .transition(SyncState::Failed(reason), "wait for the source")?;
                 Ok(true)
             }
             _ => Ok(false),
@@ -294,9 +488,10 @@ impl TargetPairing {
         w.put_var_bytes("channel", &open.channel.export_state(), MAX_CHANNEL_STATE)?;
         w.put_u64(open.deadline);
         w.put_count("outbox", self.outbox.len(), MAX_RESUMED_TRANSMITS)?;
-        // Every message of a target goes to the invitation's mailbox: its seed names it.
+        // Every message of a target goes to where the source listens: its seed names it.
+        let peer = open.channel.peer_mailbox(&open.invitation);
         for transmit in &self.outbox {
-            w.put_bytes(open.invitation.mailbox.as_bytes());
+            w.put_bytes(peer.as_bytes());
             w.put_var_bytes("transmit", &transmit.bytes, MAX_ENVELOPE_LEN)?;
         }
         Ok(Some(Zeroizing::new(w.into_bytes())))
@@ -340,6 +535,7 @@ impl TargetPairing {
                 deadline,
             }),
             outbox,
+            ..Self::new()
         })
     }
 
@@ -366,7 +562,7 @@ impl TargetPairing {
             .ok_or(PairingError::UnexpectedMessage { kind })?;
         let message = open.channel.seal(kind, plaintext)?;
         self.outbox.push_back(Transmit {
-            mailbox: open.invitation.mailbox.keys(),
+            mailbox: open.channel.peer_mailbox(&open.invitation).keys(),
             bytes: message.encode()?,
         });
         Ok(())
