@@ -109,6 +109,9 @@ test("a laptop scans the phone's QR code, catches up on the history, and shares 
   await laptop.getByLabel("This device's name").fill("Ada's laptop");
   await laptop.getByRole("button", { name: "Link this device" }).click();
   await onScreen(laptop, "linking");
+  // The laptop offers its own code first; this laptop scans the phone's instead.
+  await laptop.locator(".qr svg").waitFor();
+  await laptop.getByRole("button", { name: "Scan my phone's code instead" }).click();
   await shot(laptop, "linking-scan");
   await laptop.getByRole("button", { name: "Scan with the camera" }).click();
   await laptop.locator("#words").waitFor({ timeout: 30_000 });
@@ -207,6 +210,101 @@ test("a laptop scans the phone's QR code, catches up on the history, and shares 
   await Promise.all([phoneContext.close(), graceContext.close(), laptopContext.close()]);
 });
 
+test("a phone scans the code the new laptop shows and links it", async () => {
+  // The laptop offers its own code first; a video of it becomes the phone's camera.
+  const laptopContext = await browser.newContext();
+  const { page: laptop, errors: laptopErrors } = await openApp(laptopContext, base, "shown-laptop");
+  await laptop.getByLabel("This device's name").fill("Ada's new laptop");
+  await laptop.getByRole("button", { name: "Link this device" }).click();
+  await onScreen(laptop, "linking");
+  await laptop.locator(".qr svg").waitFor();
+  assert.match(await laptop.locator("#expires-in").textContent(), /^[0-3]:\d\d$/);
+  await shot(laptop, "linking-shows-code");
+  const video = `${shots}camera-of-laptop-qr.y4m`;
+  await writeFile(video, rgbaToY4m(640, 480, await cameraFrameOfQr(laptop)));
+  const cameraBrowser = await launchChromium([
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    `--use-file-for-fake-video-capture=${video}`,
+  ]);
+  laterBrowsers.push(cameraBrowser);
+  const phoneContext = await cameraBrowser.newContext();
+  const { page: phone, errors: phoneErrors } = await openApp(phoneContext, base, "scanning-phone");
+  await createPersona(phone, "Ada's phone", "Ada");
+
+  await go(phone, "link");
+  await phone.getByRole("button", { name: "Scan the new device's code" }).click();
+  await shot(phone, "link-scan-device-code");
+  await phone.getByRole("button", { name: "Scan with the camera" }).click();
+
+  // The laptop names the phone that scanned it and shows its words; the phone asks which.
+  await laptop.locator("#scanned-by", { hasText: "Ada's phone" }).waitFor({ timeout: 30_000 });
+  const words = (await laptop.locator("#words").textContent()).trim();
+  assert.match(words, /^\S+ \S+ \S+$/);
+  await shot(laptop, "linking-scanned-words");
+  await phone.locator("#request-device", { hasText: "Ada's new laptop" }).waitFor({ timeout: 30_000 });
+  assert.equal(await phone.locator("button.words").count(), 5);
+  await phone.locator(`button.words[data-words="${words}"]`).click();
+  await phone.locator("#history-sent").waitFor({ timeout: 30_000 });
+  await laptop.locator("#fingerprint").waitFor({ timeout: 30_000 });
+  assert.equal(
+    await laptop.locator("#fingerprint").textContent(),
+    await phone.locator("#source-fingerprint").textContent(),
+    "both show one fingerprint",
+  );
+  await shot(laptop, "linking-shown-code-linked");
+  assert.deepEqual([...laptopErrors, ...phoneErrors], []);
+  await Promise.all([laptopContext.close(), phoneContext.close()]);
+});
+
+test("a new device's code: a second phone is turned away and named, wrong words and the wrong device refuse it", async () => {
+  const context = await browser.newContext();
+  const { page: laptop, errors } = await openApp(context, base, "shown-refusing-laptop");
+  await laptop.getByLabel("This device's name").fill("New laptop");
+  await laptop.getByRole("button", { name: "Link this device" }).click();
+  await onScreen(laptop, "linking");
+  await laptop.locator("#link-code").waitFor({ state: "attached" });
+  const code = await laptop.locator("#link-code").textContent();
+
+  // Another new device cannot answer it: the code is for a phone.
+  const otherLaptop = await context.newPage();
+  await otherLaptop.goto(`${base}/www/?profile=shown-other-laptop#/linking`);
+  await onScreen(otherLaptop, "linking");
+  await otherLaptop.getByRole("button", { name: "Scan my phone's code instead" }).click();
+  await otherLaptop.getByLabel("Or paste the link code").fill(code);
+  await otherLaptop.getByRole("button", { name: "Use this code" }).click();
+  await otherLaptop.locator("#linking-status", { hasText: "for your other device to scan" }).waitFor();
+
+  /** A phone holding a persona answers the laptop's code. */
+  async function answer(profile, deviceName, name) {
+    const { page } = await openApp(context, base, profile);
+    await createPersona(page, deviceName, name);
+    await go(page, "link");
+    await page.getByRole("button", { name: "Scan the new device's code" }).click();
+    await page.getByLabel("Or paste the link code").fill(code);
+    await page.getByRole("button", { name: "Use this code" }).click();
+    return page;
+  }
+  const phone = await answer("shown-refusing-phone", "Ada's phone", "Ada");
+  await laptop.locator("#scanned-by", { hasText: "Ada's phone" }).waitFor({ timeout: 30_000 });
+  const words = (await laptop.locator("#words").textContent()).trim();
+  await phone.locator("button.words").first().waitFor({ timeout: 30_000 });
+
+  // Someone else who saw the code answers it too: turned away, and the laptop names them.
+  const stranger = await answer("shown-stranger", "Mallory's phone", "Mallory");
+  await laptop.locator("#turned-away", { hasText: "Mallory's phone" }).waitFor({ timeout: 30_000 });
+  await stranger.locator("#link-status", { hasText: "Another device already used this code" }).waitFor({ timeout: 30_000 });
+  await shot(laptop, "linking-turned-away");
+
+  const wrong = phone.locator(`button.words:not([data-words="${words}"])`).first();
+  await wrong.click();
+  await phone.locator("#link-status", { hasText: "did not match" }).waitFor();
+  await laptop.locator("#linking-status", { hasText: "did not match" }).waitFor({ timeout: 30_000 });
+  await shot(laptop, "linking-shown-code-refused");
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test("wrong words or a cut-off code refuse the link, in plain words on both devices", async () => {
   const context = await browser.newContext();
   const { page: phone, errors } = await openApp(context, base, "refusing-phone");
@@ -221,6 +319,7 @@ test("wrong words or a cut-off code refuse the link, in plain words on both devi
   await phone.getByRole("button", { name: "New code" }).click();
   const code = await phone.locator("#link-code").textContent();
   assert.notEqual(code, first, "a new code replaces the shown one");
+  await laptop.getByRole("button", { name: "Scan my phone's code instead" }).click();
   await laptop.getByLabel("Or paste the link code").fill(code.slice(0, -12));
   await laptop.getByRole("button", { name: "Use this code" }).click();
   await laptop.locator("#linking-status", { hasText: "part of it is missing" }).waitFor();
@@ -240,6 +339,7 @@ test("wrong words or a cut-off code refuse the link, in plain words on both devi
   const intruder = await context.newPage();
   await intruder.goto(`${base}/www/?profile=refusing-intruder#/linking`);
   await onScreen(intruder, "linking");
+  await intruder.getByRole("button", { name: "Scan my phone's code instead" }).click();
   await intruder.getByLabel("Or paste the link code").fill(code);
   await intruder.getByRole("button", { name: "Use this code" }).click();
   await phone.locator("#turned-away", { hasText: "also tried to use this code" }).waitFor({ timeout: 30_000 });
@@ -306,6 +406,7 @@ test("the app installs, starts with the network off, and offers a new version", 
 async function linkByCode(phone, laptop, approve) {
   await go(phone, "link");
   await phone.locator("#link-code").waitFor({ state: "attached" });
+  await laptop.getByRole("button", { name: "Scan my phone's code instead" }).click();
   await laptop.getByLabel("Or paste the link code").fill(await phone.locator("#link-code").textContent());
   await laptop.getByRole("button", { name: "Use this code" }).click();
   const words = (await laptop.locator("#words").textContent()).trim();

@@ -282,6 +282,7 @@ test("new devices reloaded or closed at random moments while they link and impor
     await goTo(phone, "chats");
     await goTo(phone, "link");
     await phone.locator("#link-code").waitFor({ state: "attached" });
+    await laptop.getByRole("button", { name: "Scan my phone's code instead" }).click();
     await laptop.getByLabel("Or paste the link code").fill(await phone.locator("#link-code").textContent());
     await laptop.getByRole("button", { name: "Use this code" }).click();
     await laptop.locator("#words").waitFor({ timeout: 30_000 });

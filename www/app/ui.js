@@ -85,6 +85,7 @@ const PLAIN = {
   device_revoked: "This device was removed from your persona. Link it again to use it.",
   last_device: "This is your persona's only device. Deleting its data deletes the persona.",
   persona_exists: "This device already holds a persona.",
+  code_for_other_device: "This code is for your other device to scan. A new device shows its code for your phone; your phone shows its code for a new device.",
   invalid_device_name: "Give this device a name.",
   empty_display_name: "Enter your name.",
   unsafe_text: "The name has characters that could disguise it. Use plain letters.",

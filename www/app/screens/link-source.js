@@ -1,10 +1,9 @@
 // Link a device, on the device that holds the persona: show a QR code (it rotates every
-// minute and each stays valid for three), then the asking device's name and five word
-// triples — the person picks the one the new device shows — then approve and follow the
-// persona and the history on their way.
-import { explain, fail, h, heading, say, statusLine, svgNode } from "../ui.js";
-
-const ROTATE_MS = 60_000;
+// minute and each stays valid for three) or scan the one the new device shows, then the
+// asking device's name and five word triples — the person picks the one the new device
+// shows — then approve and follow the persona and the history on their way.
+import { codeReader, rotatingCode } from "../link-code.js";
+import { explain, fail, h, heading, say, statusLine } from "../ui.js";
 
 export function mount(root, app) {
   const { device } = app;
@@ -12,7 +11,8 @@ export function mount(root, app) {
   const body = h("div", { class: "link-step" });
   const status = statusLine("link-status");
   let shown = null;
-  let timer = null;
+  let stopRotating = null;
+  let camera = null;
   let framesAtLink = 0;
   // Set when this device may not link (it holds no authority): the pairing state then
   // belongs to this device's own linking, and must not turn the refusal into "Linked."
@@ -28,54 +28,69 @@ export function mount(root, app) {
     intruders.textContent = names.length === 0 ? "" : `Another device (${names.map((n) => `“${n}”`).join(", ")}) also tried to use this code and was turned away. If that was not you, someone else has seen your code: read all three words with care, and choose “None of these” if you are unsure.`;
   }
 
+  function stopShowing() {
+    stopRotating?.();
+    stopRotating = null;
+    camera?.stop();
+    camera = null;
+  }
+
   function invite() {
-    clearInterval(timer);
-    let invitation;
+    stopShowing();
     try {
-      invitation = manager.generatePairingInvitation();
+      stopRotating = rotatingCode(body, status, {
+        generate: () => manager.generatePairingInvitation(),
+        steps: [
+          "On the new device, open this app and choose “Link this device”.",
+          "Scan this code with it, or paste the link code.",
+          "Pick the three words the new device shows.",
+        ],
+        stillShowing: () => manager.state === "inviting",
+        actions: [
+          h("button", { type: "button", class: "secondary", id: "scan-device-code", onclick: scanDeviceCode }, "Scan the new device's code"),
+          h("button", { type: "button", class: "secondary", onclick: () => app.go("devices") }, "Cancel"),
+        ],
+      });
     } catch (error) {
       refused = true;
       fail(status, error);
       return;
     }
     refused = false;
-    const countdown = h("output", { id: "expires-in" });
-    const copy = h("button", {
-      type: "button",
-      onclick: async () => {
-        try {
-          await navigator.clipboard.writeText(invitation.linkCode);
-          say(status, "Link code copied.");
-        } catch {
-          fail(status, "Copying is not allowed here: select the code and copy it.");
-        }
-      },
-    }, "Copy link code");
-    body.replaceChildren(
-      h("ol", { class: "steps" },
-        h("li", {}, "On the new device, open this app and choose “Link this device”."),
-        h("li", {}, "Scan this code with it, or paste the link code."),
-        h("li", {}, "Pick the three words the new device shows.")),
-      svgNode(invitation.svg, "Pairing QR code"),
-      h("p", {}, "A new code appears in ", countdown, " (each works for three minutes). ",
-        h("button", { type: "button", id: "rotate", onclick: invite }, "New code")),
-      h("details", {}, h("summary", {}, "Link code, to paste instead of scanning"),
-        h("code", { id: "link-code", class: "code" }, invitation.linkCode), copy),
-      h("button", { type: "button", class: "secondary", onclick: () => app.go("devices") }, "Cancel"));
-    const rotateAt = Date.now() + ROTATE_MS;
-    const tick = () => {
-      // The code changes every minute: the countdown is to the next one.
-      const left = Math.max(0, Math.round((Math.min(rotateAt, invitation.expiresAt * 1000) - Date.now()) / 1000));
-      countdown.value = `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
-      if (Date.now() >= rotateAt && manager.state === "inviting") invite();
-    };
-    tick();
-    timer = setInterval(tick, 1000);
     shown = "inviting";
   }
 
+  // The other way round: the new device shows a code and this device's camera reads it.
+  function scanDeviceCode() {
+    stopShowing();
+    if (manager.state === "inviting") manager.cancel().catch(() => {});
+    camera = codeReader(status, {
+      label: "Scan with the camera",
+      prompt: "Point the camera at the code on the new device.",
+      use: answer,
+    });
+    body.replaceChildren(
+      h("p", {}, "On the new device, open this app and choose “Link this device”: it shows a code. Scan it only on a screen you are holding."),
+      ...camera.elements,
+      h("button", { type: "button", class: "secondary", onclick: invite }, "Show a code instead"),
+      h("button", { type: "button", class: "secondary", onclick: () => app.go("devices") }, "Cancel"));
+    shown = "scan";
+  }
+
+  async function answer(code) {
+    camera?.stop();
+    try {
+      manager.answerDeviceCode(code);
+      say(status, "Code read. Waiting for the new device to answer…");
+      update();
+      await device.flush();
+    } catch (error) {
+      fail(status, error);
+    }
+  }
+
   function choose() {
-    clearInterval(timer);
+    stopShowing();
     const choice = manager.wordChoice;
     if (!choice) return;
     const pin = h("p", { class: "field", hidden: true },
@@ -150,7 +165,10 @@ export function mount(root, app) {
     warnOfIntruders();
     const state = manager.state;
     if (state === "inviting" && shown !== "inviting") invite();
-    else if (state === "awaiting_approval" && shown !== state) choose();
+    else if (state === "negotiating" && shown !== state) {
+      progress("Code read. Waiting for the new device to answer…", false);
+      shown = state;
+    } else if (state === "awaiting_approval" && shown !== state) choose();
     else if (state === "transferring" && shown !== state) {
       progress("Approved. Sending your persona, sealed for the new device…", false);
       shown = state;
@@ -164,8 +182,8 @@ export function mount(root, app) {
       body.querySelector("#history-sent").textContent = sent
         ? `History: ${sent} block(s) sent over a direct connection; the rest travels through the network.`
         : "History: sent through the network.";
-    } else if ((state === "failed" || state === "cancelled") && shown !== state) {
-      clearInterval(timer);
+    } else if ((state === "failed" || state === "cancelled") && shown !== state && shown !== "scan") {
+      stopShowing();
       const reason = state === "failed" ? explain(manager.failureReason) : "The link was cancelled.";
       body.replaceChildren(
         h("p", { class: "lead" }, "Not linked."),
@@ -180,7 +198,7 @@ export function mount(root, app) {
   return {
     update,
     unmount() {
-      clearInterval(timer);
+      stopShowing();
       if (manager.state === "inviting") manager.cancel().catch(() => {});
     },
   };

@@ -1,7 +1,8 @@
-// Linking this device to a persona: scan the QR code the other device shows (or paste its
-// link code), show the three words to pick there, wait for the approval, then follow the
-// history as it arrives.
-import { scanButton } from "../camera.js";
+// Linking this device to a persona: show a code for the phone to scan — a phone's camera
+// reads a laptop's screen better than the other way round — or scan the code the phone
+// shows (or paste its link code); show the three words to pick there, wait for the
+// approval, then follow the history as it arrives.
+import { codeReader, rotatingCode } from "../link-code.js";
 import { explain, fail, h, heading, say, statusLine } from "../ui.js";
 
 export function mount(root, app) {
@@ -11,29 +12,71 @@ export function mount(root, app) {
   const status = statusLine("linking-status");
   let shown = null;
   let camera = null;
+  let stopRotating = null;
 
-  root.append(heading("Link this device"), body, status);
+  // Shown above everything once a second phone answered the code: someone else saw it.
+  const intruders = h("p", { class: "status error", id: "turned-away", role: "alert", hidden: true });
+  root.append(heading("Link this device"), intruders, body, status);
+
+  function warnOfIntruders() {
+    const names = manager.turnedAway;
+    intruders.hidden = names.length === 0;
+    intruders.textContent = names.length === 0 ? "" : `Another phone (${names.map((n) => `“${n}”`).join(", ")}) also scanned this code and was turned away. If that was yours, the phone that got here first is someone else's: press Cancel.`;
+  }
+
+  // The codes shown are withdrawn first: until then this device counts as joining, and
+  // the app would keep it on this screen.
+  function backButton() {
+    return h("button", {
+      type: "button",
+      class: "secondary",
+      onclick: async () => {
+        stopShowing();
+        if (manager.state === "inviting") await manager.cancel().catch(() => {});
+        app.go("welcome");
+      },
+    }, "Back");
+  }
+
+  function stopShowing() {
+    stopRotating?.();
+    stopRotating = null;
+    camera?.stop();
+  }
+
+  function showCode() {
+    stopShowing();
+    try {
+      stopRotating = rotatingCode(body, status, {
+        generate: () => manager.generateDeviceCode(),
+        steps: [
+          "On your phone, open this app, then Devices, then “Link a new device”.",
+          "Choose “Scan the new device's code” and point the phone at this code.",
+          "Pick on the phone the three words this device then shows.",
+        ],
+        stillShowing: () => manager.state === "inviting",
+        actions: [
+          h("button", { type: "button", class: "secondary", id: "scan-instead", onclick: scan }, "Scan my phone's code instead"),
+          backButton(),
+        ],
+      });
+      shown = "code";
+    } catch (error) {
+      fail(status, error);
+      scan();
+    }
+  }
 
   function scan() {
-    const video = h("video", { id: "camera", muted: true, playsinline: true, "aria-label": "Camera view" });
-    camera?.stop();
-    camera = scanButton("Scan with the camera", video, status, "Point the camera at the QR code.", accept);
-    const paste = h("form", {
-      class: "card",
-      onsubmit: async (event) => {
-        event.preventDefault();
-        await accept(root.querySelector("#paste-code").value.trim());
-      },
-    },
-    h("p", { class: "field" },
-      h("label", { for: "paste-code" }, "Or paste the link code"),
-      h("input", { id: "paste-code", placeholder: "PHSYNC:…", autocomplete: "off", spellcheck: "false" })),
-    h("button", { type: "submit" }, "Use this code"));
+    stopShowing();
+    if (manager.state === "inviting") manager.cancel().catch(() => {});
+    const reader = codeReader(status, { label: "Scan with the camera", prompt: "Point the camera at the QR code.", use: accept });
+    camera = reader;
     body.replaceChildren(
       h("p", {}, "On the device that holds your persona, open Devices and choose “Link a new device”. Then scan the QR code it shows."),
-      h("div", { class: "camera" }, video),
-      camera.button, paste,
-      h("button", { type: "button", class: "secondary", onclick: () => app.go("welcome") }, "Back"));
+      ...reader.elements,
+      h("button", { type: "button", class: "secondary", id: "show-code-instead", onclick: showCode }, "Show a code for my phone to scan"),
+      backButton());
     shown = "scan";
   }
 
@@ -51,7 +94,11 @@ export function mount(root, app) {
   }
 
   function words() {
+    stopShowing();
+    const scannedBy = manager.scannedBy;
     body.replaceChildren(
+      scannedBy ? h("p", { class: "lead" }, h("strong", { id: "scanned-by" }, scannedBy),
+        " scanned this device's code. If that is not your phone, press Cancel.") : null,
       h("p", {}, "On your other device, pick these three words:"),
       h("p", { class: "big-words", id: "words", "aria-live": "polite" }, (manager.words ?? []).join(" ")),
       h("p", { class: "waiting" }, "Waiting for your other device to approve…"),
@@ -124,6 +171,7 @@ export function mount(root, app) {
 
   function update() {
     const state = manager.state;
+    warnOfIntruders();
     if (state === "failed" && manager.failureReason === "device_rejected") {
       if (shown !== "rejected") rejected();
     } else if (manager.fingerprint) {
@@ -136,12 +184,14 @@ export function mount(root, app) {
       if (shown !== "words") words();
     } else if (state === "failed" || state === "cancelled") {
       if (shown !== state) {
-        scan();
+        // Read before a new code replaces the ended link, and its reason with it.
+        const reason = state === "failed" ? explain(manager.failureReason) : "The link was cancelled. A new code is shown: scan it to start again.";
+        showCode();
         shown = state;
-        fail(status, state === "failed" ? explain(manager.failureReason) : "The link was cancelled. Scan a new code to start again.");
+        fail(status, reason);
       }
     } else if (shown === null) {
-      scan();
+      showCode();
     }
   }
 
@@ -150,7 +200,8 @@ export function mount(root, app) {
   return {
     update,
     unmount() {
-      camera?.stop();
+      stopShowing();
+      if (manager.state === "inviting") manager.cancel().catch(() => {});
     },
   };
 }

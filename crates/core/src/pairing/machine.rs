@@ -239,9 +239,15 @@ impl Pairing {
         }
     }
 
-    /// Either side stops the link (the other device is told at the next transmit).
+    /// Either side stops the link (the other device is told at the next transmit). A new
+    /// device whose codes nobody scanned goes back to idle: nothing was linked, so it is
+    /// not a joining device any more.
     pub fn cancel(&mut self) -> Result<(), PairingError> {
         match self {
+            Pairing::Target(target) if target.state() == SyncState::Inviting => {
+                *self = Pairing::Idle;
+                Ok(())
+            }
             Pairing::Source(source) => source.cancel(),
             Pairing::Target(target) => target.cancel(),
             Pairing::Idle => Ok(()),
@@ -366,6 +372,25 @@ mod tests {
         assert!(matches!(pairing.snapshot(), Ok(Resumable::Untouched)));
         assert!(!pairing.is_under_way(false));
         assert_eq!(pairing.poll_timeout(), None);
+    }
+
+    #[test]
+    fn a_new_device_that_withdraws_its_unscanned_codes_is_idle_again() {
+        let mut rng = SeededRng::new(4);
+        let mut laptop = Pairing::default();
+        let code = laptop
+            .show_code("Laptop", Capabilities::default(), NOW, &mut rng)
+            .unwrap();
+        assert!(laptop.is_joining());
+        assert_eq!(laptop.listening_mailboxes(NOW), vec![code.mailbox.keys()]);
+        laptop.cancel().unwrap();
+        assert_eq!(laptop.state(), SyncState::Idle);
+        assert!(
+            !laptop.is_joining(),
+            "nothing was linked: the welcome is offered again"
+        );
+        assert!(laptop.listening_mailboxes(NOW).is_empty());
+        assert_eq!(laptop.poll_transmit(), None, "nobody to tell");
     }
 
     #[test]
