@@ -334,6 +334,25 @@ pub enum ChannelRole {
     Target,
 }
 
+impl ChannelRole {
+    /// The role of the device that shows codes of `intent`.
+    fn showing(intent: Intent) -> Self {
+        if intent.is_shown_by_source() {
+            ChannelRole::Source
+        } else {
+            ChannelRole::Target
+        }
+    }
+
+    /// The role of the device that scans codes of `intent`.
+    fn scanning(intent: Intent) -> Self {
+        match Self::showing(intent) {
+            ChannelRole::Source => ChannelRole::Target,
+            ChannelRole::Target => ChannelRole::Source,
+        }
+    }
+}
+
 /// The key, base nonce and sequence state of one direction.
 struct DirectionKeys {
     /// Kept beside its cipher so a target's pairing can outlive a page reload.
@@ -429,11 +448,7 @@ impl PairingChannel {
         .map_err(|_| ChannelError::InvalidPublicKey)?;
         let mut encapsulated_key = [0u8; 32];
         encapsulated_key.copy_from_slice(&enc.to_bytes());
-        let role = if invitation.intent.is_shown_by_source() {
-            ChannelRole::Target
-        } else {
-            ChannelRole::Source
-        };
+        let role = ChannelRole::scanning(invitation.intent);
         Self::from_exporter(role, invitation.id, encapsulated_key, |label, out| {
             context.export(label, out)
         })
@@ -462,11 +477,7 @@ impl PairingChannel {
             &info(invitation),
         )
         .map_err(|_| ChannelError::InvalidPublicKey)?;
-        let role = if invitation.intent.is_shown_by_source() {
-            ChannelRole::Source
-        } else {
-            ChannelRole::Target
-        };
+        let role = ChannelRole::showing(invitation.intent);
         Self::from_exporter(role, invitation.id, encapsulated_key, |label, out| {
             context.export(label, out)
         })
@@ -599,7 +610,7 @@ impl PairingChannel {
     }
 
     fn showed(&self, invitation: &PairingInvitation) -> bool {
-        (self.role == ChannelRole::Source) == invitation.intent.is_shown_by_source()
+        self.role == ChannelRole::showing(invitation.intent)
     }
 
     /// The scanning device's HPKE `enc`: identifies this channel.

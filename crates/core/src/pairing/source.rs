@@ -49,8 +49,6 @@ pub const INVITATION_LIFETIME_SECS: u64 = 180;
 pub const STEP_TIMEOUT_SECS: u64 = 120;
 /// Invitations remembered, so a late request gets "expired" rather than "unknown".
 pub(crate) const REMEMBERED_INVITATIONS: usize = 16;
-/// Names of turned-away devices kept to show; more would only repeat the warning.
-pub(crate) const REMEMBERED_TURNED_AWAY: usize = 8;
 
 struct IssuedInvitation {
     invitation: PairingInvitation,
@@ -458,27 +456,11 @@ impl SourcePairing {
     /// gets nothing, and is not named.
     fn turn_away(&mut self, message: &ChannelMessage) -> Option<String> {
         let accepted = self.accepted.as_ref()?;
-        if message.invitation_id != accepted.invitation.id {
-            return None;
-        }
         let keys = accepted.keys.as_ref()?;
-        let mut late = PairingChannel::accept(keys, &accepted.invitation, message).ok()?;
-        let request = SyncRequest::decode(&late.open(message).ok()?).ok()?;
-        let abort = Abort {
-            reason: AbortReason::InvitationUsed,
-        };
-        if let Ok(sealed) = late.seal(MessageKind::Abort, &abort.encode()) {
-            if let Ok(bytes) = sealed.encode() {
-                self.outbox.push_back(Transmit {
-                    mailbox: late.peer_mailbox(&accepted.invitation).keys(),
-                    bytes,
-                });
-            }
-        }
-        if self.turned_away.len() < REMEMBERED_TURNED_AWAY {
-            self.turned_away.push(request.device_name.clone());
-        }
-        Some(request.device_name)
+        let (abort, name) =
+            super::turn_away(keys, &accepted.invitation, message, &mut self.turned_away)?;
+        self.outbox.push_back(abort);
+        Some(name)
     }
 
     /// The time the driver should call [`SourcePairing::handle_timeout`] at, if any.

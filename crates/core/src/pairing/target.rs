@@ -43,9 +43,7 @@ use crate::pairing::invitation::{
     Capabilities, Intent, InvitationId, PairingInvitation, INVITATION_LEN,
 };
 use crate::pairing::messages::{Abort, AbortReason, ImportAck, PersonaPayload, SyncRequest};
-use crate::pairing::source::{
-    INVITATION_LIFETIME_SECS, REMEMBERED_INVITATIONS, REMEMBERED_TURNED_AWAY, STEP_TIMEOUT_SECS,
-};
+use crate::pairing::source::{INVITATION_LIFETIME_SECS, REMEMBERED_INVITATIONS, STEP_TIMEOUT_SECS};
 use crate::pairing::state::{FailureReason, IllegalTransition, Role, SyncState, SyncViewModel};
 use crate::pairing::words::AuthWords;
 use crate::pairing::{PairingError, PairingEvent, Transmit};
@@ -315,26 +313,10 @@ impl TargetPairing {
     fn turn_away(&mut self, message: &ChannelMessage) -> Option<String> {
         let open = self.open.as_ref()?;
         let keys = self.answered.as_ref()?;
-        if message.invitation_id != open.invitation.id {
-            return None;
-        }
-        let mut late = PairingChannel::accept(keys, &open.invitation, message).ok()?;
-        let hello = SyncRequest::decode(&late.open(message).ok()?).ok()?;
-        let abort = Abort {
-            reason: AbortReason::InvitationUsed,
-        };
-        if let Ok(sealed) = late.seal(MessageKind::Abort, &abort.encode()) {
-            if let Ok(bytes) = sealed.encode() {
-                self.outbox.push_back(Transmit {
-                    mailbox: late.peer_mailbox(&open.invitation).keys(),
-                    bytes,
-                });
-            }
-        }
-        if self.turned_away.len() < REMEMBERED_TURNED_AWAY {
-            self.turned_away.push(hello.device_name.clone());
-        }
-        Some(hello.device_name)
+        let (abort, name) =
+            super::turn_away(keys, &open.invitation, message, &mut self.turned_away)?;
+        self.outbox.push_back(abort);
+        Some(name)
     }
 
     /// The source that scanned this device's code, by the name it gave: the person checks
