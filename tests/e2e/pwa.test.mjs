@@ -257,7 +257,7 @@ test("a phone scans the code the new laptop shows and links it", async () => {
   await Promise.all([laptopContext.close(), phoneContext.close()]);
 });
 
-test("a new device's code: a second phone is turned away and named, wrong words and the wrong device refuse it", async () => {
+test("a new device's code: a late phone's clock, a second phone (turned away and named), wrong words and the wrong device are refused", async () => {
   const context = await browser.newContext();
   const { page: laptop, errors } = await openApp(context, base, "shown-refusing-laptop");
   await laptop.getByLabel("This device's name").fill("New laptop");
@@ -274,6 +274,20 @@ test("a new device's code: a second phone is turned away and named, wrong words 
   await otherLaptop.getByLabel("Or paste the link code").fill(code);
   await otherLaptop.getByRole("button", { name: "Use this code" }).click();
   await otherLaptop.locator("#linking-status", { hasText: "for your other device to scan" }).waitFor();
+
+  // A phone whose clock is past the code's three minutes refuses it before sending anything.
+  const lateContext = await browser.newContext();
+  await lateContext.clock.install({ time: new Date(Date.now() + 185_000) });
+  const { page: late, errors: lateErrors } = await openApp(lateContext, base, "shown-late-phone");
+  await createPersona(late, "Late phone", "Ada");
+  await go(late, "link");
+  await late.getByRole("button", { name: "Scan the new device's code" }).click();
+  await late.getByLabel("Or paste the link code").fill(code);
+  await late.getByRole("button", { name: "Use this code" }).click();
+  await late.locator("#link-status", { hasText: "This code has expired" }).waitFor();
+  await shot(late, "link-device-code-expired");
+  assert.deepEqual(lateErrors, []);
+  await lateContext.close();
 
   /** A phone holding a persona answers the laptop's code. */
   async function answer(profile, deviceName, name) {
