@@ -1,6 +1,8 @@
-// Runs tests/bench/qr-decode.html in headless Chromium: rqrr in wasm against jsQR on the
-// same 640×480 frames. Prints a Markdown table and BENCH lines, and writes
-// test-results/bench-qr.json. Needs pkg/ (scripts/build-pkg.sh).
+// Runs tests/bench/qr-decode.html in headless Chromium: the app's QR path (rqrr in wasm,
+// on frames scaled to 640 wide as camera.js does), the same reader on the full frames,
+// and zxing-wasm and jsQR as yardsticks, on the same camera-like frames. Prints a
+// Markdown table and BENCH lines, and writes test-results/bench-qr.json. Needs pkg/
+// (scripts/build-pkg.sh) and the npm packages (scripts/bootstrap.sh).
 import { mkdir, writeFile } from "node:fs/promises";
 import { serve } from "./serve.mjs";
 import { launchChromium } from "../tests/e2e/browser.mjs";
@@ -12,24 +14,40 @@ try {
   const page = await browser.newPage();
   page.on("pageerror", (error) => console.error(error));
   await page.goto(`http://127.0.0.1:${server.address().port}/tests/bench/qr-decode.html`);
-  const results = await page.evaluate((n) => window.runBenchmark(n), rounds);
-  const names = Object.keys(results[0]).filter((key) => !["kind", "frames"].includes(key));
+  const rows = await page.evaluate((n) => window.runBenchmark(n), rounds);
+  const names = Object.keys(rows[0].readers);
+  const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  const summary = (set) => names.map((name) => {
+    const cells = set.map((row) => row.readers[name]);
+    return {
+      name,
+      read: cells.filter((cell) => cell.read).length,
+      frames: cells.length,
+      medianMs: median(cells.map((cell) => cell.ms)),
+      worstMs: Math.max(...cells.map((cell) => cell.ms)),
+    };
+  });
+  const groups = [...new Set(rows.map((row) => `${row.kind} @ ${row.size}`))];
   const lines = [
-    `| frames (640×480) | ${names.map((name) => `${name}: read, ms/frame`).join(" | ")} | jsQR ÷ rqrr time |`,
-    `| --- | ${names.map(() => "---:").join(" | ")} | ---: |`,
+    `| frames | ${names.map((name) => `${name}: read, median ms`).join(" | ")} |`,
+    `| --- | ${names.map(() => "---:").join(" | ")} |`,
   ];
-  for (const row of results) {
-    const cells = names.map((name) => `${row[name].read}/${row.frames}, ${row[name].medianMs.toFixed(2)}`);
-    const ratio = row.jsQR.medianMs / row["rqrr (wasm)"].medianMs;
-    lines.push(`| ${row.kind} | ${cells.join(" | ")} | ${ratio.toFixed(1)}× |`);
-    for (const name of names) {
-      console.log(`BENCH qr_decode ${row.kind.replace(" ", "_")} ${name.split(" ")[0]} read=${row[name].read}/${row.frames} median_ms=${row[name].medianMs.toFixed(3)}`);
-    }
+  for (const group of groups) {
+    const set = rows.filter((row) => `${row.kind} @ ${row.size}` === group);
+    const cells = summary(set).map((s) => `${s.read}/${s.frames}, ${s.medianMs.toFixed(1)}`);
+    lines.push(`| ${group} | ${cells.join(" | ")} |`);
+  }
+  const total = summary(rows);
+  lines.push(`| **all** (worst frame) | ${total.map((s) => `**${s.read}/${s.frames}**, ${s.medianMs.toFixed(1)} (${s.worstMs.toFixed(1)})`).join(" | ")} |`);
+  for (const s of total) {
+    const reader = s.name.split(" ")[0].replace(/[^a-zA-Z-]/g, "");
+    const variant = s.name.includes("full") ? "_full" : "";
+    console.log(`BENCH qr_decode reader=${reader}${variant} read=${s.read}/${s.frames} median_ms=${s.medianMs.toFixed(3)} worst_ms=${s.worstMs.toFixed(3)}`);
   }
   console.log(lines.join("\n"));
   const out = new URL("../test-results/", import.meta.url);
   await mkdir(out, { recursive: true });
-  await writeFile(new URL("bench-qr.json", out), JSON.stringify({ rounds, results }, null, 2));
+  await writeFile(new URL("bench-qr.json", out), JSON.stringify({ rounds, rows }, null, 2));
 } finally {
   await browser.close();
   server.close();

@@ -40,8 +40,8 @@ fi
 
 if [ ! -d "$repo_root/node_modules/playwright-core" ] || [ ! -d "$repo_root/node_modules/jsqr" ] \
   || [ ! -d "$repo_root/node_modules/terser" ] || [ ! -d "$repo_root/node_modules/binaryen" ] \
-  || [ ! -d "$repo_root/node_modules/typescript" ]; then
-  log "installing the npm packages (playwright-core drives Debian's chromium; jsQR is a benchmark's yardstick; terser minifies the package's JS glue; binaryen's wasm-opt shrinks the wasm; typescript checks the package's declarations)"
+  || [ ! -d "$repo_root/node_modules/typescript" ] || [ ! -d "$repo_root/node_modules/zxing-wasm" ]; then
+  log "installing the npm packages (playwright-core drives Debian's chromium; zxing-wasm and jsQR are the QR benchmark's yardsticks; terser minifies the package's JS glue; binaryen's wasm-opt shrinks the wasm; typescript checks the package's declarations)"
   (cd "$repo_root" && npm ci --no-audit --no-fund --silent)
 fi
 
