@@ -34,14 +34,15 @@ const KINDS = {
   glare: { size: 0.5, glare: 0.45 },
 };
 
+// A real invitation's link code and the QR code the app drew for it (link-code.svg): the
+// same code in every run, so that runs read the same frames.
+const LINK_CODE = "PHSYNC:KBJQCAPV43ULRRKCJMMOLQQLDIEVF72RBXEE2FN6EWS23IYC6WKBA5C2HJZ5D77DUVMPM7TVZ7U5GXKFEBSCTW3MIZT232EPVBWOAJ7CJYJFLC5YCN5XR5BZ5JWIFWJN6R3WTNYAAAAAA2YXGDJQAA7Z4UFGU";
+
 async function linkCodeImage() {
-  const device = await SyncManager.open("bench-qr", "Bench");
-  if (!device.fingerprint) await device.createPersona("Bench");
-  const invitation = device.generatePairingInvitation();
   const image = new Image();
-  image.src = URL.createObjectURL(new Blob([invitation.svg], { type: "image/svg+xml" }));
+  image.src = new URL("link-code.svg", import.meta.url).href;
   await image.decode();
-  return { image, linkCode: invitation.linkCode };
+  return { image, linkCode: LINK_CODE };
 }
 
 /** The code's pixels at `side` × `side`, white margin included, as a lookup. */
