@@ -113,7 +113,10 @@ test("a laptop scans the phone's QR code, catches up on the history, and shares 
   await laptop.locator(".qr svg").waitFor();
   await laptop.getByRole("button", { name: "Scan my phone's code instead" }).click();
   await shot(laptop, "linking-scan");
+  // The frames are read in a Worker, off the page's thread.
+  const scanner = laptop.waitForEvent("worker");
   await laptop.getByRole("button", { name: "Scan with the camera" }).click();
+  assert.match((await scanner).url(), /\/scan-worker\.js$/);
   await laptop.locator("#words").waitFor({ timeout: 30_000 });
   const words = (await laptop.locator("#words").textContent()).trim();
   assert.match(words, /^\S+ \S+ \S+$/);

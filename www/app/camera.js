@@ -1,10 +1,50 @@
-// The camera as a QR scanner: frames from getUserMedia are drawn into a canvas of at most
-// 640 pixels across and decoded from their raw pixels by the wasm QR reader.
+// The camera as a QR scanner: each frame the camera delivers (requestVideoFrameCallback)
+// is drawn into a canvas of at most 640 pixels across, and its pixels go to a Worker,
+// where the wasm QR reader decodes them; a frame that arrives while the Worker is still
+// reading the last one is skipped, so the page never waits on the reader.
 import { SyncManager } from "../../pkg/phantom_sync.js";
 import { fail, h, say } from "./ui.js";
 
-const FRAME_INTERVAL_MS = 150;
 const MAX_WIDTH = 640;
+/** Where the browser has no requestVideoFrameCallback: about the camera's frame rate. */
+const FRAME_INTERVAL_MS = 33;
+
+/**
+ * A reader of frames: in a Worker, or on this thread where no Worker can start. Returns
+ * `read(width, height, pixels)`, a promise of the code found or null, and `close()`.
+ */
+function frameReader() {
+  let worker = null;
+  let pending = null;
+  try {
+    worker = new Worker(new URL("./scan-worker.js", import.meta.url), { type: "module" });
+    worker.onmessage = ({ data }) => pending?.(data.code);
+    worker.onerror = () => {
+      worker?.terminate();
+      worker = null;
+      pending?.(null);
+    };
+  } catch {
+    worker = null;
+  }
+  return {
+    read(width, height, pixels) {
+      if (!worker) {
+        try {
+          return Promise.resolve(SyncManager.scanFrame(width, height, new Uint8Array(pixels)) ?? null);
+        } catch {
+          // A frame the reader refuses (a size it cannot take) is skipped like an empty one.
+          return Promise.resolve(null);
+        }
+      }
+      return new Promise((resolve) => {
+        pending = resolve;
+        worker.postMessage({ width, height, pixels }, [pixels]);
+      });
+    },
+    close: () => worker?.terminate(),
+  };
+}
 
 /**
  * Shows the camera in `video` and calls `found(text)` with the first QR code it reads.
@@ -21,38 +61,42 @@ async function scanWithCamera(video, found) {
   video.closest(".camera")?.classList.add("live");
   const canvas = document.createElement("canvas");
   const context = canvas.getContext("2d", { willReadFrequently: true });
+  const reader = frameReader();
   let timer = null;
+  let reading = false;
   let stopped = false;
   const stop = () => {
     stopped = true;
     clearTimeout(timer);
+    reader.close();
     for (const track of stream.getTracks()) track.stop();
     video.srcObject = null;
     video.closest(".camera")?.classList.remove("live");
   };
+  const next = () => {
+    if (stopped) return;
+    if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(look);
+    else timer = setTimeout(look, FRAME_INTERVAL_MS);
+  };
   const look = () => {
     if (stopped) return;
-    if (video.videoWidth > 0) {
+    if (!reading && video.videoWidth > 0) {
       const scale = Math.min(1, MAX_WIDTH / video.videoWidth);
       canvas.width = Math.round(video.videoWidth * scale);
       canvas.height = Math.round(video.videoHeight * scale);
       context.drawImage(video, 0, 0, canvas.width, canvas.height);
       const frame = context.getImageData(0, 0, canvas.width, canvas.height);
-      let code = null;
-      try {
-        code = SyncManager.scanFrame(frame.width, frame.height, frame.data);
-      } catch {
-        // A frame the reader refuses (a size it cannot take) is skipped like an empty one.
-      }
-      if (code) {
+      reading = true;
+      reader.read(frame.width, frame.height, frame.data.buffer).then((code) => {
+        reading = false;
+        if (stopped || !code) return;
         stop();
         found(code);
-        return;
-      }
+      });
     }
-    timer = setTimeout(look, FRAME_INTERVAL_MS);
+    next();
   };
-  look();
+  next();
   return stop;
 }
 
