@@ -1,6 +1,6 @@
 // Runs tests/bench/qr-decode.html in headless Chromium: the app's QR path (rqrr in wasm,
-// on frames scaled to 640 wide as camera.js does), the same reader on the full frames,
-// and zxing-wasm and jsQR as yardsticks, on the same camera-like frames. Prints a
+// on frames up to 1280 wide as camera.js sends them, half size first), the earlier path
+// (frames scaled to 640 wide), and zxing-wasm and jsQR as yardsticks, on the same camera-like frames. Prints a
 // Markdown table and BENCH lines, and writes test-results/bench-qr.json. Needs pkg/
 // (scripts/build-pkg.sh) and the npm packages (scripts/bootstrap.sh).
 import { mkdir, writeFile } from "node:fs/promises";
@@ -41,8 +41,7 @@ try {
   lines.push(`| **all** (worst frame) | ${total.map((s) => `**${s.read}/${s.frames}**, ${s.medianMs.toFixed(1)} (${s.worstMs.toFixed(1)})`).join(" | ")} |`);
   for (const s of total) {
     const reader = s.name.split(" ")[0].replace(/[^a-zA-Z-]/g, "");
-    const variant = s.name.includes("full") ? "_full" : "";
-    console.log(`BENCH qr_decode reader=${reader}${variant} read=${s.read}/${s.frames} median_ms=${s.medianMs.toFixed(3)} worst_ms=${s.worstMs.toFixed(3)}`);
+    console.log(`BENCH qr_decode reader=${reader} read=${s.read}/${s.frames} median_ms=${s.medianMs.toFixed(3)} worst_ms=${s.worstMs.toFixed(3)}`);
   }
   console.log(lines.join("\n"));
   const out = new URL("../test-results/", import.meta.url);

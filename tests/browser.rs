@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::browser::{code_of, fresh_device, rasterise, FRAME_HEIGHT, FRAME_WIDTH};
+use common::browser::{code_of, fresh_device, rasterise, rasterise_in, FRAME_HEIGHT, FRAME_WIDTH};
 use common::Pair;
 use phantom_sync::drivers::qr;
 use phantom_sync::facade::SyncManager;
@@ -29,6 +29,23 @@ async fn an_invitation_qr_rendered_to_svg_and_rasterised_decodes_back() {
 
     let scanned = SyncManager::scan_frame(FRAME_WIDTH, FRAME_HEIGHT, &rgba).expect("scans");
     assert_eq!(scanned, Some(link_code));
+}
+
+/// A 1280×720 frame is read at half size first, and whole when nothing was read there: a
+/// large code is found either way, a small one (a phone held far from the laptop) only
+/// in the whole frame.
+#[wasm_bindgen_test]
+async fn a_large_frame_reads_a_small_code_in_full_detail() {
+    let link_code = Pair::new(22).invitation.to_link_code();
+    let svg = qr::render_svg(&link_code).expect("renders");
+    for side in [400.0, 150.0] {
+        let rgba = rasterise_in(&svg, side, 1280, 720).await;
+        assert_eq!(
+            SyncManager::scan_frame(1280, 720, &rgba).expect("scans"),
+            Some(link_code.clone()),
+            "a code {side} pixels wide"
+        );
+    }
 }
 
 #[wasm_bindgen_test]

@@ -12,6 +12,11 @@ pub const FRAME_HEIGHT: u32 = 480;
 /// Draws `svg` the way a camera would see a screen: a 640×480 frame, the code smaller than
 /// the frame, off-centre, on a grey background.
 pub async fn rasterise(svg: &str, side: f64) -> Vec<u8> {
+    rasterise_in(svg, side, FRAME_WIDTH, FRAME_HEIGHT).await
+}
+
+/// [`rasterise`] into a frame of `width` × `height`.
+pub async fn rasterise_in(svg: &str, side: f64, width: u32, height: u32) -> Vec<u8> {
     let document = web_sys::window()
         .expect("a window")
         .document()
@@ -32,8 +37,8 @@ pub async fn rasterise(svg: &str, side: f64) -> Vec<u8> {
         .expect("a canvas")
         .dyn_into()
         .expect("an HtmlCanvasElement");
-    canvas.set_width(FRAME_WIDTH);
-    canvas.set_height(FRAME_HEIGHT);
+    canvas.set_width(width);
+    canvas.set_height(height);
     let context: CanvasRenderingContext2d = canvas
         .get_context("2d")
         .expect("2d context")
@@ -41,12 +46,12 @@ pub async fn rasterise(svg: &str, side: f64) -> Vec<u8> {
         .dyn_into()
         .expect("a 2d context");
     context.set_fill_style_str("#808080");
-    context.fill_rect(0.0, 0.0, FRAME_WIDTH.into(), FRAME_HEIGHT.into());
+    context.fill_rect(0.0, 0.0, width.into(), height.into());
     context
         .draw_image_with_html_image_element_and_dw_and_dh(&image, 180.0, 60.0, side, side)
         .expect("draws");
     context
-        .get_image_data(0.0, 0.0, FRAME_WIDTH.into(), FRAME_HEIGHT.into())
+        .get_image_data(0.0, 0.0, width.into(), height.into())
         .expect("pixels")
         .data()
         .0

@@ -1,11 +1,13 @@
 // The camera as a QR scanner: each frame the camera delivers (requestVideoFrameCallback)
-// is drawn into a canvas of at most 640 pixels across, and its pixels go to a Worker,
-// where the wasm QR reader decodes them; a frame that arrives while the Worker is still
-// reading the last one is skipped, so the page never waits on the reader.
+// is drawn into a canvas of at most 1280 pixels across, and its pixels go to a Worker,
+// where the wasm QR reader decodes them (at half size first); a frame that arrives while
+// the Worker is still reading the last one is skipped, so the page never waits on the
+// reader.
 import { SyncManager } from "../../pkg/phantom_sync.js";
 import { fail, h, say } from "./ui.js";
 
-const MAX_WIDTH = 640;
+// A small code far away needs the camera's full detail: 640 pixels across lose it.
+const MAX_WIDTH = 1280;
 /** Where the browser has no requestVideoFrameCallback: about the camera's frame rate. */
 const FRAME_INTERVAL_MS = 33;
 
@@ -52,7 +54,7 @@ function frameReader() {
  */
 async function scanWithCamera(video, found) {
   const stream = await navigator.mediaDevices.getUserMedia({
-    video: { facingMode: "environment", width: { ideal: 640 }, height: { ideal: 480 } },
+    video: { facingMode: "environment", width: { ideal: 1280 }, height: { ideal: 720 } },
     audio: false,
   });
   video.srcObject = stream;
