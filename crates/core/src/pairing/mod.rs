@@ -49,6 +49,7 @@ pub mod channel;
 pub mod invitation;
 mod machine;
 pub mod messages;
+mod shown;
 mod source;
 pub mod state;
 mod target;
@@ -70,36 +71,6 @@ use crate::roster::RosterDevice;
 use crate::wire::WireError;
 
 pub use crate::mailbox::Transmit;
-
-/// Names of turned-away devices kept to show; more would only repeat the warning.
-const REMEMBERED_TURNED_AWAY: usize = 8;
-
-/// Tells a device that answered `invitation` after another one that it came too late:
-/// opens its channel with the invitation's key and seals `Abort(InvitationUsed)` to it,
-/// and keeps its name in `turned_away` to warn the person. Returns the abort to send and
-/// the name, or nothing for a message that does not open.
-fn turn_away(
-    keys: &channel::InvitationKeyPair,
-    invitation: &invitation::PairingInvitation,
-    message: &channel::ChannelMessage,
-    turned_away: &mut Vec<String>,
-) -> Option<(Transmit, String)> {
-    let mut late = channel::PairingChannel::accept(keys, invitation, message).ok()?;
-    let asked = messages::SyncRequest::decode(&late.open(message).ok()?).ok()?;
-    let abort = messages::Abort {
-        reason: AbortReason::InvitationUsed,
-    };
-    let bytes = late
-        .seal(MessageKind::Abort, &abort.encode())
-        .ok()?
-        .encode()
-        .ok()?;
-    if turned_away.len() < REMEMBERED_TURNED_AWAY {
-        turned_away.push(asked.device_name.clone());
-    }
-    let mailbox = late.peer_mailbox(invitation).keys();
-    Some((Transmit { mailbox, bytes }, asked.device_name))
-}
 
 /// What an incoming message meant.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -29,12 +29,11 @@ use std::collections::VecDeque;
 
 use rand_core::CryptoRng;
 
-use crate::mailbox::keys::{MailboxKeys, MailboxSeed};
-use crate::pairing::channel::{
-    ChannelError, ChannelMessage, InvitationKeyPair, MessageKind, PairingChannel,
-};
-use crate::pairing::invitation::{Capabilities, Intent, InvitationId, PairingInvitation};
+use crate::mailbox::keys::MailboxKeys;
+use crate::pairing::channel::{ChannelMessage, InvitationKeyPair, MessageKind, PairingChannel};
+use crate::pairing::invitation::{Capabilities, Intent, PairingInvitation};
 use crate::pairing::messages::{Abort, AbortReason, ImportAck, PersonaPayload, SyncRequest};
+use crate::pairing::shown::{self, ShownCodes};
 use crate::pairing::state::{FailureReason, IllegalTransition, Role, SyncState, SyncViewModel};
 use crate::pairing::words::{AuthWords, WordChoice};
 use crate::pairing::{PairingError, PairingEvent, Transmit};
@@ -47,13 +46,6 @@ pub const INVITATION_LIFETIME_SECS: u64 = 180;
 /// How long the user has to pick the words once a device asked, and how long the target
 /// has to confirm the import once the persona left.
 pub const STEP_TIMEOUT_SECS: u64 = 120;
-/// Invitations remembered, so a late request gets "expired" rather than "unknown".
-pub(crate) const REMEMBERED_INVITATIONS: usize = 16;
-
-struct IssuedInvitation {
-    invitation: PairingInvitation,
-    keys: InvitationKeyPair,
-}
 
 /// A new device's code this source scanned, whose request has not come yet.
 struct ScannedCode {
@@ -80,7 +72,7 @@ struct AcceptedRequest {
 pub struct SourcePairing {
     view: SyncViewModel,
     capabilities: Capabilities,
-    issued: VecDeque<IssuedInvitation>,
+    issued: ShownCodes,
     /// Boxed: a channel is large, and a source that shows codes never scans one.
     scanned: Option<Box<ScannedCode>>,
     accepted: Option<AcceptedRequest>,
@@ -106,7 +98,7 @@ impl SourcePairing {
         Self {
             view: SyncViewModel::new(Role::Source),
             capabilities,
-            issued: VecDeque::new(),
+            issued: ShownCodes::default(),
             scanned: None,
             accepted: None,
             outbox: VecDeque::new(),
@@ -127,23 +119,9 @@ impl SourcePairing {
     ) -> Result<PairingInvitation, PairingError> {
         self.view
             .transition(SyncState::Inviting, "show an invitation")?;
-        let keys = InvitationKeyPair::generate(rng);
-        let invitation = PairingInvitation {
-            intent: Intent::LinkDevice,
-            id: InvitationId::random(rng),
-            public_key: keys.public_key(),
-            mailbox: MailboxSeed::random(rng),
-            expires_at: now.saturating_add(INVITATION_LIFETIME_SECS),
-            capabilities: self.capabilities,
-        };
-        if self.issued.len() == REMEMBERED_INVITATIONS {
-            self.issued.pop_front();
-        }
-        self.issued.push_back(IssuedInvitation {
-            invitation: invitation.clone(),
-            keys,
-        });
-        Ok(invitation)
+        Ok(self
+            .issued
+            .show(Intent::LinkDevice, self.capabilities, now, rng))
     }
 
     /// Where the driver listens: the mailboxes of the invitations still accepting requests
@@ -155,11 +133,7 @@ impl SourcePairing {
         if let Some(scanned) = &self.scanned {
             return vec![scanned.channel.own_mailbox(&scanned.invitation).keys()];
         }
-        self.issued
-            .iter()
-            .filter(|issued| !issued.invitation.is_expired(now))
-            .map(|issued| issued.invitation.mailbox.keys())
-            .collect()
+        self.issued.listening_mailboxes(now)
     }
 
     /// Any message from a target: a `SyncRequest`, a `LinkRequest` (after this device
@@ -188,46 +162,27 @@ impl SourcePairing {
         rng: &mut impl CryptoRng,
     ) -> Result<PairingEvent, PairingError> {
         if let Some(accepted) = &self.accepted {
-            if message.encapsulated_key.as_ref() == Some(accepted.channel.encapsulated_key()) {
-                return Err(PairingError::ReplayedRequest);
-            }
-            return match self.turn_away(message) {
-                Some(device_name) => Ok(PairingEvent::TurnedAway { device_name }),
-                None => Err(PairingError::InvitationUsed),
-            };
+            let (event, abort) = shown::answer_again(
+                &accepted.channel,
+                accepted.keys.as_ref(),
+                &accepted.invitation,
+                message,
+                &mut self.turned_away,
+            )?;
+            self.outbox.push_back(abort);
+            return Ok(event);
         }
-        let issued = self
-            .issued
-            .iter()
-            .find(|issued| issued.invitation.id == message.invitation_id)
-            .ok_or(PairingError::UnknownInvitation)?;
-        if issued.invitation.is_expired(now) {
-            return Err(PairingError::InvitationExpired);
-        }
+        let issued = self.issued.answered(message, now)?;
         self.view
             .require(&[SyncState::Inviting], "accept a sync request")?;
-        if message.seq != 0 {
-            return Err(ChannelError::SequenceOutOfRange { seq: message.seq }.into());
-        }
-        let mut channel = PairingChannel::accept(&issued.keys, &issued.invitation, message)?;
-        let request = SyncRequest::decode(&channel.open(message)?)?;
+        let (channel, request) = shown::open_first(&issued.keys, &issued.invitation, message)?;
         self.view
             .transition(SyncState::Negotiating, "accept a sync request")?;
         let choice = WordChoice::new(channel.words(), rng);
         let device_name = request.device_name.clone();
-        let id = message.invitation_id;
         // Single use: the other invitations and their keys are dropped; the answered one's
         // key stays until the end, only to turn other devices away.
-        let position = self
-            .issued
-            .iter()
-            .position(|issued| issued.invitation.id == id)
-            .ok_or(PairingError::UnknownInvitation)?;
-        let answered = self
-            .issued
-            .remove(position)
-            .ok_or(PairingError::UnknownInvitation)?;
-        self.issued.clear();
+        let answered = self.issued.take(message.invitation_id)?;
         self.accepted = Some(AcceptedRequest {
             invitation: answered.invitation,
             keys: Some(answered.keys),
@@ -451,22 +406,10 @@ impl SourcePairing {
         &self.turned_away
     }
 
-    /// Tells a device that answered the invitation after another one that it was too late,
-    /// sealed to that device alone, and returns its name. A request that does not open
-    /// gets nothing, and is not named.
-    fn turn_away(&mut self, message: &ChannelMessage) -> Option<String> {
-        let accepted = self.accepted.as_ref()?;
-        let keys = accepted.keys.as_ref()?;
-        let (abort, name) =
-            super::turn_away(keys, &accepted.invitation, message, &mut self.turned_away)?;
-        self.outbox.push_back(abort);
-        Some(name)
-    }
-
     /// The time the driver should call [`SourcePairing::handle_timeout`] at, if any.
     pub fn deadline(&self) -> Option<u64> {
         match self.view.state() {
-            SyncState::Inviting => self.issued.iter().map(|i| i.invitation.expires_at).max(),
+            SyncState::Inviting => self.issued.last_expiry(),
             SyncState::Negotiating => self.scanned.as_ref().map(|scanned| scanned.deadline),
             SyncState::AwaitingApproval | SyncState::Transferring => {
                 self.accepted.as_ref().map(|accepted| accepted.deadline)

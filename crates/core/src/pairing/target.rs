@@ -36,14 +36,11 @@ use zeroize::Zeroizing;
 use crate::mailbox::envelope::MAX_ENVELOPE_LEN;
 use crate::mailbox::keys::MailboxKeys;
 use crate::mailbox::keys::MailboxSeed;
-use crate::pairing::channel::{
-    ChannelError, ChannelMessage, InvitationKeyPair, MessageKind, PairingChannel,
-};
-use crate::pairing::invitation::{
-    Capabilities, Intent, InvitationId, PairingInvitation, INVITATION_LEN,
-};
+use crate::pairing::channel::{ChannelMessage, InvitationKeyPair, MessageKind, PairingChannel};
+use crate::pairing::invitation::{Capabilities, Intent, PairingInvitation, INVITATION_LEN};
 use crate::pairing::messages::{Abort, AbortReason, ImportAck, PersonaPayload, SyncRequest};
-use crate::pairing::source::{INVITATION_LIFETIME_SECS, REMEMBERED_INVITATIONS, STEP_TIMEOUT_SECS};
+use crate::pairing::shown::{self, ShownCodes};
+use crate::pairing::source::STEP_TIMEOUT_SECS;
 use crate::pairing::state::{FailureReason, IllegalTransition, Role, SyncState, SyncViewModel};
 use crate::pairing::words::AuthWords;
 use crate::pairing::{PairingError, PairingEvent, Transmit};
@@ -66,19 +63,13 @@ struct OpenChannel {
     deadline: u64,
 }
 
-/// A code this device shows, asking a source to link it, with its key.
-struct ShownCode {
-    invitation: PairingInvitation,
-    keys: InvitationKeyPair,
-}
-
 /// The target side of one pairing.
 pub struct TargetPairing {
     view: SyncViewModel,
     open: Option<OpenChannel>,
     outbox: VecDeque<Transmit>,
     /// The codes shown and not yet answered, oldest first, while no source has scanned.
-    shown: VecDeque<ShownCode>,
+    shown: ShownCodes,
     /// This device's name, for the `LinkRequest` that answers a source's `Hello`.
     name: String,
     /// The key of the code a source answered, kept to turn a second source away.
@@ -102,7 +93,7 @@ impl TargetPairing {
             view: SyncViewModel::new(Role::Target),
             open: None,
             outbox: VecDeque::new(),
-            shown: VecDeque::new(),
+            shown: ShownCodes::default(),
             name: String::new(),
             answered: None,
             scanned_by: None,
@@ -129,23 +120,7 @@ impl TargetPairing {
         }
         .encode()?;
         self.name = name;
-        let keys = InvitationKeyPair::generate(rng);
-        let invitation = PairingInvitation {
-            intent: Intent::AskToLink,
-            id: InvitationId::random(rng),
-            public_key: keys.public_key(),
-            mailbox: MailboxSeed::random(rng),
-            expires_at: now.saturating_add(INVITATION_LIFETIME_SECS),
-            capabilities,
-        };
-        if self.shown.len() == REMEMBERED_INVITATIONS {
-            self.shown.pop_front();
-        }
-        self.shown.push_back(ShownCode {
-            invitation: invitation.clone(),
-            keys,
-        });
-        Ok(invitation)
+        Ok(self.shown.show(Intent::AskToLink, capabilities, now, rng))
     }
 
     /// Where the pairing stands.
@@ -217,12 +192,7 @@ impl TargetPairing {
     pub fn listening_mailboxes(&self, now: u64) -> Vec<MailboxKeys> {
         match &self.open {
             Some(open) => vec![open.channel.own_mailbox(&open.invitation).keys()],
-            None => self
-                .shown
-                .iter()
-                .filter(|shown| !shown.invitation.is_expired(now))
-                .map(|shown| shown.invitation.mailbox.keys())
-                .collect(),
+            None => self.shown.listening_mailboxes(now),
         }
     }
 
@@ -246,33 +216,20 @@ impl TargetPairing {
         now: u64,
     ) -> Result<PairingEvent, PairingError> {
         if let Some(open) = &self.open {
-            if message.encapsulated_key.as_ref() == Some(open.channel.encapsulated_key()) {
-                return Err(PairingError::ReplayedRequest);
-            }
-            return match self.turn_away(message) {
-                Some(device_name) => Ok(PairingEvent::TurnedAway { device_name }),
-                None => Err(PairingError::InvitationUsed),
-            };
+            let (event, abort) = shown::answer_again(
+                &open.channel,
+                self.answered.as_ref(),
+                &open.invitation,
+                message,
+                &mut self.turned_away,
+            )?;
+            self.outbox.push_back(abort);
+            return Ok(event);
         }
-        let shown = self
-            .shown
-            .iter()
-            .position(|shown| shown.invitation.id == message.invitation_id)
-            .ok_or(PairingError::UnknownInvitation)?;
-        let code = self
-            .shown
-            .get(shown)
-            .ok_or(PairingError::UnknownInvitation)?;
-        if code.invitation.is_expired(now) {
-            return Err(PairingError::InvitationExpired);
-        }
+        let code = self.shown.answered(message, now)?;
         self.view
             .require(&[SyncState::Inviting], "accept a hello")?;
-        if message.seq != 0 {
-            return Err(ChannelError::SequenceOutOfRange { seq: message.seq }.into());
-        }
-        let mut channel = PairingChannel::accept(&code.keys, &code.invitation, message)?;
-        let hello = SyncRequest::decode(&channel.open(message)?)?;
+        let (mut channel, hello) = shown::open_first(&code.keys, &code.invitation, message)?;
         let request = SyncRequest {
             device_name: self.name.clone(),
             requested_at: now,
@@ -281,11 +238,7 @@ impl TargetPairing {
         let sealed = channel.seal(MessageKind::LinkRequest, &request)?.encode()?;
         self.view
             .transition(SyncState::Negotiating, "accept a hello")?;
-        let code = self
-            .shown
-            .remove(shown)
-            .ok_or(PairingError::UnknownInvitation)?;
-        self.shown.clear();
+        let code = self.shown.take(message.invitation_id)?;
         self.outbox.push_back(Transmit {
             mailbox: channel.peer_mailbox(&code.invitation).keys(),
             bytes: sealed,
@@ -305,18 +258,6 @@ impl TargetPairing {
         Ok(PairingEvent::CodeScanned {
             device_name: hello.device_name,
         })
-    }
-
-    /// Tells a source that answered the code after another one that it was too late,
-    /// sealed to that source alone, and returns its name; nothing for a hello that does
-    /// not open.
-    fn turn_away(&mut self, message: &ChannelMessage) -> Option<String> {
-        let open = self.open.as_ref()?;
-        let keys = self.answered.as_ref()?;
-        let (abort, name) =
-            super::turn_away(keys, &open.invitation, message, &mut self.turned_away)?;
-        self.outbox.push_back(abort);
-        Some(name)
     }
 
     /// The source that scanned this device's code, by the name it gave: the person checks
@@ -427,7 +368,7 @@ impl TargetPairing {
     /// The time the driver should call [`TargetPairing::handle_timeout`] at, if any.
     pub fn deadline(&self) -> Option<u64> {
         match self.view.state() {
-            SyncState::Inviting => self.shown.iter().map(|s| s.invitation.expires_at).max(),
+            SyncState::Inviting => self.shown.last_expiry(),
             SyncState::AwaitingApproval => self.open.as_ref().map(|open| open.deadline),
             _ => None,
         }
