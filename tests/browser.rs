@@ -33,12 +33,13 @@ async fn an_invitation_qr_rendered_to_svg_and_rasterised_decodes_back() {
 
 /// A 1280×720 frame is read at half size first, and whole when nothing was read there: a
 /// large code is found either way, a small one (a phone held far from the laptop) only
-/// in the whole frame.
+/// in the whole frame, and the smallest (under two pixels a module) only on a second look
+/// at its area, enlarged.
 #[wasm_bindgen_test]
 async fn a_large_frame_reads_a_small_code_in_full_detail() {
     let link_code = Pair::new(22).invitation.to_link_code();
     let svg = qr::render_svg(&link_code).expect("renders");
-    for side in [400.0, 150.0] {
+    for side in [400.0, 150.0, 90.0] {
         let rgba = rasterise_in(&svg, side, 1280, 720).await;
         assert_eq!(
             SyncManager::scan_frame(1280, 720, &rgba).expect("scans"),

@@ -190,8 +190,8 @@ function frames(image) {
 const scan = (pixels) => SyncManager.scanFrame(pixels.width, pixels.height, pixels.data) ?? null;
 
 const READERS = {
-  "app (rqrr, ≤1280 wide, half size first)": async (frame) => scan(frame.full),
-  "before (rqrr, ≤640 wide)": async (frame) => scan(frame.app),
+  "app (rqrr patched, ≤1280 wide, half size first, second look)": async (frame) => scan(frame.full),
+  "before (the same reader, frames scaled to 640 wide)": async (frame) => scan(frame.app),
   "zxing-wasm": async (frame) => (await readBarcodes(frame.full, {
     formats: ["QRCode"],
     tryHarder: true,

@@ -165,17 +165,18 @@ impl LineScanner {
         // changes and only if the newly observed color is white
         if PixelColor::White == self.last_color && self.color_changes >= 5 {
             const CHECK: [usize; 5] = [1, 1, 3, 1, 1];
-            let avg = (self.lookbehind_buf[0]
+            // phantom-sync: in quarters of a module, so that the average of runs two or
+            // three pixels long is not rounded down (a 2.6-pixel module's centre run of 8
+            // failed against an average truncated to 2).
+            let module4 = self.lookbehind_buf[0]
                 + self.lookbehind_buf[1]
                 + self.lookbehind_buf[3]
-                + self.lookbehind_buf[4])
-                / 4;
-            let err = avg * 3 / 4;
+                + self.lookbehind_buf[4];
+            let err4 = module4 * 3 / 4;
             #[allow(clippy::needless_range_loop)]
             for i in 0..5 {
-                if self.lookbehind_buf[i] < CHECK[i] * avg - err
-                    || self.lookbehind_buf[i] > CHECK[i] * avg + err
-                {
+                let run4 = self.lookbehind_buf[i] * 4;
+                if run4 + err4 < CHECK[i] * module4 || run4 > CHECK[i] * module4 + err4 {
                     return false;
                 }
             }

@@ -4,6 +4,25 @@ use crate::identify::match_capstones::CapStoneGroup;
 use crate::identify::Point;
 use lru::LruCache;
 
+/// What [`PreparedImage::read_codes`] found in an image.
+#[derive(Debug)]
+pub struct Reading {
+    /// The corners of every capstone (finder pattern) seen, whether or not it belongs to
+    /// a code that was read.
+    pub capstones: Vec<[Point; 4]>,
+    /// Each code located, read or not.
+    pub codes: Vec<Sighting>,
+}
+
+/// A QR code located in an image, and what reading it gave.
+#[derive(Debug)]
+pub struct Sighting {
+    /// The code's corners: top-left, top-right, bottom-right, bottom-left.
+    pub bounds: [Point; 4],
+    /// The code's metadata and text, or why it could not be read.
+    pub content: crate::DeQRResult<(crate::MetaData, String)>,
+}
+
 /// An black-and-white image that can be mutated on search for QR codes
 ///
 /// During search for QR codes, some black zones will be recolored in
@@ -187,6 +206,13 @@ where
         let mut avg_u = 0;
 
         let threshold_s = cmp::max(w / 8, 1);
+        // phantom-sync: the divisions by `threshold_s` below, three a pixel, were a fifth
+        // of the reader's time. `decay(n)` is `n * (s - 1) / s` exactly, by a 40-bit
+        // reciprocal (a moving average stays under 256 s, far inside its exact range),
+        // and the threshold compares by multiplying instead of dividing.
+        let reciprocal = reciprocal_of(threshold_s);
+        let decay = |n: usize| decay(n, threshold_s, reciprocal);
+        let scale = 200 * threshold_s;
 
         for y in 0..h {
             row_average.fill(0);
@@ -197,17 +223,16 @@ where
                 } else {
                     (x, w - 1 - x)
                 };
-                avg_v = avg_v * (threshold_s - 1) / threshold_s + buf.get_pixel(v, y) as usize;
-                avg_u = avg_u * (threshold_s - 1) / threshold_s + buf.get_pixel(u, y) as usize;
+                avg_v = decay(avg_v) + buf.get_pixel(v, y) as usize;
+                avg_u = decay(avg_u) + buf.get_pixel(u, y) as usize;
                 row_average[v] += avg_v;
                 row_average[u] += avg_u;
             }
 
             #[allow(clippy::needless_range_loop)]
             for x in 0..w {
-                let fill = if (buf.get_pixel(x, y) as usize)
-                    < row_average[x] * (100 - 5) / (200 * threshold_s)
-                {
+                // pixel < row_average * 95 / scale, without the division
+                let fill = if (buf.get_pixel(x, y) as usize + 1) * scale <= row_average[x] * 95 {
                     PixelColor::Black
                 } else {
                     PixelColor::White
@@ -234,25 +259,13 @@ where
     {
         let mut res = Vec::new();
         let stones = crate::capstones_from_image(self);
-        let groups = self.find_groupings(stones);
-        let locations: Vec<_> = groups
+        let locations: Vec<_> = self
+            .find_groupings(stones)
             .into_iter()
-            .filter_map(|v| crate::SkewedGridLocation::from_group(self, v))
+            .map(|(_, location)| location)
             .collect();
         for grid_location in locations {
-            let bounds = [
-                grid_location.c.map(0.0, 0.0),
-                grid_location
-                    .c
-                    .map(grid_location.grid_size as f64 + 1.0, 0.0),
-                grid_location.c.map(
-                    grid_location.grid_size as f64 + 1.0,
-                    grid_location.grid_size as f64 + 1.0,
-                ),
-                grid_location
-                    .c
-                    .map(0.0, grid_location.grid_size as f64 + 1.0),
-            ];
+            let bounds = grid_location.bounds();
             let grid = grid_location.into_grid_image(self);
             res.push(crate::Grid { grid, bounds });
         }
@@ -260,12 +273,60 @@ where
         res
     }
 
+    /// Finds the QR codes in the image and reads each (phantom-sync): for a group of
+    /// capstones whose first grid does not decode, grids of the other likely sizes are
+    /// tried before it counts as unread. Also says where capstones were seen, so that a
+    /// caller can point at a code it cannot read yet.
+    pub fn read_codes(&mut self) -> Reading
+    where
+        S: Clone,
+    {
+        let stones = crate::capstones_from_image(self);
+        let capstones = stones.iter().map(|stone| stone.corners).collect();
+        let mut codes = Vec::new();
+        for (oriented, first) in self.find_groupings(stones) {
+            let tried = first.grid_size;
+            let mut last = None;
+            let others = oriented.grid_sizes(self).into_iter().filter(|&size| size != tried);
+            let mut location = Some(first);
+            let mut sizes = others.into_iter();
+            while let Some(found) = location.take() {
+                let bounds = found.bounds();
+                let content = crate::Grid {
+                    grid: found.into_grid_image(self),
+                    bounds,
+                }
+                .decode();
+                let read = content.is_ok();
+                last = Some(Sighting { bounds, content });
+                if read {
+                    break;
+                }
+                location = sizes.find_map(|size| {
+                    crate::SkewedGridLocation::with_size(self, &oriented, size)
+                });
+            }
+            codes.extend(last);
+        }
+        Reading { capstones, codes }
+    }
+
     /// Find CapStones that form a grid
     ///
     /// By trying to match up the relative perspective of 3
     /// [CapStones](struct.CapStone.html) along with other criteria we can find the
     /// CapStones that corner the same QR code.
-    fn find_groupings(&mut self, capstones: Vec<crate::CapStone>) -> Vec<CapStoneGroup>
+    ///
+    /// phantom-sync: each group comes with the grid its check located, turned so that
+    /// other sizes can be tried, so that the grid is not located (and its perspective
+    /// jiggled) a second time.
+    fn find_groupings(
+        &mut self,
+        capstones: Vec<crate::CapStone>,
+    ) -> Vec<(
+        crate::identify::OrientedGroup,
+        crate::SkewedGridLocation,
+    )>
     where
         S: Clone,
     {
@@ -289,13 +350,12 @@ where
                 // A copy of the input image is used to not contaminate the
                 // original on an incorrect set of CapStones
                 let mut image_copy = self.clone();
-                if crate::SkewedGridLocation::from_group(&mut image_copy, group_under_test.clone())
-                    .is_none()
-                {
+                let oriented = crate::identify::OrientedGroup::new(group_under_test);
+                let Some(location) = oriented.locate(&mut image_copy) else {
                     continue;
-                }
+                };
                 // This is a viable set, save this grouping
-                groups.push(group_under_test);
+                groups.push((oriented, location));
                 used_capstones.push(pair.0);
                 used_capstones.push(idx);
                 used_capstones.push(pair.1);
@@ -497,6 +557,22 @@ where
     }
 }
 
+/// phantom-sync: `2^40 / s`, rounded up, for [`decay`].
+fn reciprocal_of(s: usize) -> u64 {
+    (1u64 << 40).div_ceil(s as u64)
+}
+
+/// phantom-sync: `n * (s - 1) / s` for `n < 256 s`, with `reciprocal` from
+/// [`reciprocal_of`]`(s)`: by multiplying where that is exact (`n * (s - 1) < 2^40 / s`,
+/// so for windows under 1,600 pixels: images up to 12,800 wide), else by dividing.
+fn decay(n: usize, s: usize, reciprocal: u64) -> usize {
+    if s < 1600 {
+        ((n as u64 * (s as u64 - 1) * reciprocal) >> 40) as usize
+    } else {
+        n * (s - 1) / s
+    }
+}
+
 impl PreparedImage<BasicImageBuffer> {
     /// Given a function with binary output, generate a searchable image
     ///
@@ -547,6 +623,34 @@ impl PreparedImage<BasicImageBuffer> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decay_by_reciprocal_is_the_division() {
+        // A moving average over `s` pixels stays under 256 s: every value it can take,
+        // for windows up to an image 4096 pixels wide.
+        for s in [1, 2, 3, 7, 80, 160, 511, 512, 1599, 1600, 4000] {
+            let reciprocal = reciprocal_of(s);
+            for n in 0..=256 * s {
+                assert_eq!(decay(n, s, reciprocal), n * (s - 1) / s, "n {n}, s {s}");
+            }
+        }
+    }
+
+    #[test]
+    fn threshold_by_multiplying_is_the_division() {
+        for s in [1, 80, 512] {
+            let scale = 200 * s;
+            for average in (0..=2 * 256 * s * 2).step_by(7) {
+                for pixel in 0..=255usize {
+                    assert_eq!(
+                        (pixel + 1) * scale <= average * 95,
+                        pixel < average * 95 / scale,
+                        "pixel {pixel}, average {average}, s {s}"
+                    );
+                }
+            }
+        }
+    }
 
     fn img_from_array(array: [[u8; 3]; 3]) -> PreparedImage<BasicImageBuffer> {
         let mut pixels = Vec::new();
@@ -677,3 +781,4 @@ mod tests {
         }
     }
 }
+

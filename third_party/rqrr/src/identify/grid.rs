@@ -21,22 +21,83 @@ pub struct SkewedGridLocation {
 }
 
 impl SkewedGridLocation {
-    /// Create a SkewedGridLocation from corners
-    ///
-    /// Given 3 corners of a grid, this tries to match the expected features of
-    /// a QR code such that the SkewedGridLocation maps onto those features.
-    ///
-    /// For all grids this includes searching for timing patterns between
-    /// capstones to determine the grid size.
-    ///
-    /// For bigger grids this includes searching for an alignment pattern in the
-    /// 4 corner.
-    ///
-    /// If no sufficient match could be produces, return `None` instead.
-    pub fn from_group<S>(img: &mut PreparedImage<S>, mut group: CapStoneGroup) -> Option<Self>
+    /// The grid over an oriented group of capstones, `grid_size` modules wide.
+    pub fn with_size<S>(
+        img: &mut PreparedImage<S>,
+        oriented: &OrientedGroup,
+        grid_size: usize,
+    ) -> Option<Self>
     where
         S: ImageBuffer,
     {
+        let (group, hd) = (&oriented.group, oriented.hd);
+        if grid_size < 21 || version_from_grid_size(grid_size) >= VERSION_DATA_BASE.len() {
+            return None;
+        }
+
+        /* Make an estimate based for the alignment pattern based on extending
+         * lines from capstones A and C.
+         */
+
+        let mut align = geometry::line_intersect(
+            &group.0.corners[0],
+            &group.0.corners[1],
+            &group.2.corners[0],
+            &group.2.corners[3],
+        )?;
+
+        /* On V2+ grids, we should use the alignment pattern. phantom-sync: where blur
+         * has dissolved it, the estimate stands and the jiggle refines it. */
+        if grid_size > 21 {
+            if let Some(seed) = find_alignment_pattern(img, align, &group.0, &group.2) {
+                let score = -hd.y * seed.x + hd.x * seed.y;
+                let finder = LeftMostFinder {
+                    line_p: hd,
+                    best: seed,
+                    score,
+                };
+                let found = img.repaint_and_apply(
+                    (seed.x as usize, seed.y as usize),
+                    PixelColor::Alignment,
+                    finder,
+                );
+                align = found.best;
+            }
+        }
+
+        let c = setup_perspective(img, group, align, grid_size)?;
+
+        Some(SkewedGridLocation { grid_size, c })
+    }
+
+    /// The grid's corners in the image: top-left, top-right, bottom-right, bottom-left.
+    pub fn bounds(&self) -> [Point; 4] {
+        let far = self.grid_size as f64 + 1.0;
+        [
+            self.c.map(0.0, 0.0),
+            self.c.map(far, 0.0),
+            self.c.map(far, far),
+            self.c.map(0.0, far),
+        ]
+    }
+
+    /// Convert into a grid referencing the underlying image as source
+    pub fn into_grid_image<'a, S>(self, img: &'a PreparedImage<S>) -> RefGridImage<'a, S> {
+        RefGridImage { grid: self, img }
+    }
+}
+
+/// Three capstones turned so that `.1` is the grid's top-left corner, `.2` its
+/// top-right and `.0` its bottom-left, each with corner 0 at its top-left.
+#[derive(Debug, Clone)]
+pub struct OrientedGroup {
+    group: CapStoneGroup,
+    /// The hypotenuse, from the bottom-left capstone's centre to the top-right's.
+    hd: Point,
+}
+
+impl OrientedGroup {
+    pub fn new(mut group: CapStoneGroup) -> Self {
         /* Construct the hypotenuse line from A to C. B should be to
          * the left of this line.
          */
@@ -59,54 +120,57 @@ impl SkewedGridLocation {
         rotate_capstone(&mut group.0, &h0, &hd);
         rotate_capstone(&mut group.1, &h0, &hd);
         rotate_capstone(&mut group.2, &h0, &hd);
-
-        /* Check the timing pattern. This doesn't require a perspective
-         * transform.
-         */
-        let grid_size = measure_timing_pattern(img, &group);
-
-        /* Make an estimate based for the alignment pattern based on extending
-         * lines from capstones A and C.
-         */
-
-        let mut align = geometry::line_intersect(
-            &group.0.corners[0],
-            &group.0.corners[1],
-            &group.2.corners[0],
-            &group.2.corners[3],
-        )?;
-
-        /* On V2+ grids, we should use the alignment pattern. */
-        if grid_size > 21 {
-            /* Try to find the actual location of the alignment pattern. */
-            align = find_alignment_pattern(img, align, &group.0, &group.2)?;
-            let score = -hd.y * align.x + hd.x * align.y;
-            let finder = LeftMostFinder {
-                line_p: hd,
-                best: align,
-                score,
-            };
-            let found = img.repaint_and_apply(
-                (align.x as usize, align.y as usize),
-                PixelColor::Alignment,
-                finder,
-            );
-            align = found.best;
-        }
-
-        if version_from_grid_size(grid_size) >= VERSION_DATA_BASE.len() {
-            return None;
-        }
-
-        let c = setup_perspective(img, &group, align, grid_size)?;
-
-        Some(SkewedGridLocation { grid_size, c })
+        OrientedGroup { group, hd }
     }
 
-    /// Convert into a grid referencing the underlying image as source
-    pub fn into_grid_image<'a, S>(self, img: &'a PreparedImage<S>) -> RefGridImage<'a, S> {
-        RefGridImage { grid: self, img }
+    /// Locates the grid these capstones corner: tries to match the expected features of
+    /// a QR code (its alignment pattern, for bigger grids) at each of
+    /// [`Self::grid_sizes`] in turn, and returns the first that fits, or `None`.
+    pub fn locate<S>(&self, img: &mut PreparedImage<S>) -> Option<SkewedGridLocation>
+    where
+        S: ImageBuffer,
+    {
+        self.grid_sizes(img)
+            .into_iter()
+            .find_map(|grid_size| SkewedGridLocation::with_size(img, self, grid_size))
     }
+
+    /// The grid sizes worth trying, likeliest first: the timing pattern's count, then
+    /// (phantom-sync) the capstones' distance in their own modules and its neighbours,
+    /// for when blur or noise breaks the timing pattern's count.
+    pub fn grid_sizes<S>(&self, img: &PreparedImage<S>) -> Vec<usize>
+    where
+        S: ImageBuffer,
+    {
+        let mut sizes = vec![measure_timing_pattern(img, &self.group)];
+        let measured = measure_from_capstones(&self.group);
+        for size in measured.into_iter().flat_map(|m| [m, m.saturating_sub(4), m + 4]) {
+            if !sizes.contains(&size) {
+                sizes.push(size);
+            }
+        }
+        sizes
+    }
+}
+
+/// The grid's size from how far apart the capstones' top-left corners are, in modules
+/// as wide as the capstones' own: `None` when they are too close for any grid.
+fn measure_from_capstones(caps: &CapStoneGroup) -> Option<usize> {
+    let module = |cap: &CapStone| {
+        let [c0, c1, c2, c3] = cap.corners.map(|p| (f64::from(p.x), f64::from(p.y)));
+        let side = |a: (f64, f64), b: (f64, f64)| (a.0 - b.0).hypot(a.1 - b.1);
+        (side(c0, c1) + side(c1, c2) + side(c2, c3) + side(c3, c0)) / 28.0
+    };
+    let span = |a: &CapStone, b: &CapStone| {
+        let (p, q) = (a.corners[0], b.corners[0]);
+        f64::from(p.x - q.x).hypot(f64::from(p.y - q.y)) * 2.0 / (module(a) + module(b))
+    };
+    let modules = (span(&caps.1, &caps.2) + span(&caps.1, &caps.0)) / 2.0 + 7.0;
+    if !modules.is_finite() || modules < 19.0 {
+        return None;
+    }
+    let version = ((modules - 17.0) / 4.0).round() as usize;
+    Some(version * 4 + 17)
 }
 
 /// Get the version for a given grid size.
@@ -203,7 +267,6 @@ where
     let scan = cmp::max(hscan, vscan);
 
     /* Choose the nearest allowable grid size */
-    assert!(scan >= 1);
     let size = scan + 13;
     let ver = (size as f64 - 15.0).floor() as usize / 4;
     ver * 4 + 17

@@ -1,4 +1,4 @@
-pub use self::grid::SkewedGridLocation;
+pub use self::grid::{OrientedGroup, SkewedGridLocation};
 pub use self::match_capstones::find_and_rank_possible_neighbors;
 
 pub mod grid;
