@@ -69,6 +69,20 @@ fn invitation_view(invitation: &PairingInvitation) -> Result<InvitationView, Fac
     })
 }
 
+/// A camera frame as the scan screen sees it: the codes read, or where a code not read
+/// yet lies.
+fn look_at_frame(width: u32, height: u32, rgba: &[u8]) -> Result<views::FrameView, FacadeError> {
+    let reading = qr::read_rgba(width, height, rgba)?;
+    Ok(views::FrameView {
+        codes: reading.texts,
+        seen_at: reading
+            .unread
+            .as_ref()
+            .map(|seen| seen.corners.iter().flat_map(|&(x, y)| [x, y]).collect()),
+        hint: reading.unread.map(|seen| seen.hint.code()),
+    })
+}
+
 fn rng() -> UnwrapErr<getrandom::SysRng> {
     UnwrapErr(getrandom::SysRng)
 }
@@ -482,13 +496,18 @@ impl SyncManager {
     /// when the frame shows no readable code, so a scanner can simply try the next frame.
     #[wasm_bindgen(js_name = scanFrame)]
     pub fn scan_frame(width: u32, height: u32, rgba: &[u8]) -> Result<Option<String>, JsValue> {
-        match qr::decode_rgba(width, height, rgba) {
-            Ok(texts) => Ok(texts
-                .into_iter()
-                .find(|text| PairingInvitation::from_link_code(text).is_ok())),
-            Err(qr::QrError::NoCodeFound | qr::QrError::Unreadable) => Ok(None),
-            Err(other) => Err(FacadeError::from(other).into()),
-        }
+        Ok(look_at_frame(width, height, rgba)?
+            .codes
+            .into_iter()
+            .find(|text| PairingInvitation::from_link_code(text).is_ok()))
+    }
+
+    /// Reads a camera frame for a scan screen: the texts of every QR code read (a link
+    /// code, a contact card or anything else) or, when none was, where a code not read
+    /// yet lies and whether to move closer or hold still.
+    #[wasm_bindgen(js_name = lookAtFrame, unchecked_return_type = "FrameView")]
+    pub fn look_at_frame(width: u32, height: u32, rgba: &[u8]) -> Result<JsValue, JsValue> {
+        Ok(views::to_js(&look_at_frame(width, height, rgba)?))
     }
 
     /// Target, step 2: answers a scanned or pasted link code; returns the three words to show.

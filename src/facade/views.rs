@@ -168,6 +168,23 @@ pub struct DeviceView {
     pub last_active: Option<u64>,
 }
 
+/// What the QR reader made of one camera frame, for `lookAtFrame()`.
+#[derive(Debug, Serialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct FrameView {
+    /// The texts of the codes read (link codes, contact cards, any QR code in view).
+    pub codes: Vec<String>,
+    /// Where a code seen but not read lies: x, y of its four corners in frame pixels,
+    /// clockwise from top-left.
+    #[tsify(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seen_at: Option<Vec<f32>>,
+    /// For a code seen but not read: `"move_closer"` or `"hold_still"`.
+    #[tsify(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<&'static str>,
+}
+
 /// What waits in the outbox, for `outboxSize()`.
 #[derive(Debug, Serialize, Tsify)]
 #[serde(rename_all = "camelCase")]

@@ -55,10 +55,11 @@ export async function unreadBadge(page) {
 
 /**
  * What a 640×480 camera sees when pointed at the QR code on `page`: the code, as the page
- * draws it, 300 pixels wide on a grey background; RGBA bytes.
+ * draws it, `side` pixels wide (300 unless told) on a grey background, blurred by `blur`
+ * pixels; RGBA bytes.
  */
-export async function cameraFrameOfQr(page) {
-  const base64 = await page.locator(".qr svg").evaluate(async (svg) => {
+export async function cameraFrameOfQr(page, { side = 300, blur = 0 } = {}) {
+  const base64 = await page.locator(".qr svg").evaluate(async (svg, { side, blur }) => {
     const image = new Image();
     image.src = URL.createObjectURL(new Blob([svg.outerHTML], { type: "image/svg+xml" }));
     await image.decode();
@@ -68,16 +69,19 @@ export async function cameraFrameOfQr(page) {
     const context = canvas.getContext("2d");
     context.fillStyle = "#808080";
     context.fillRect(0, 0, 640, 480);
+    const [x, y] = [320 - side / 2, 240 - side / 2];
     context.fillStyle = "#ffffff";
-    context.fillRect(160, 80, 320, 320);
-    context.drawImage(image, 170, 90, 300, 300);
+    context.fillRect(x - side / 30, y - side / 30, side * (16 / 15), side * (16 / 15));
+    // A lens out of focus, or a hand moving: the code softened by `blur` pixels.
+    context.filter = blur ? `blur(${blur}px)` : "none";
+    context.drawImage(image, x, y, side, side);
     const bytes = context.getImageData(0, 0, 640, 480).data;
     let binary = "";
     for (let i = 0; i < bytes.length; i += 0x8000) {
       binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
     }
     return btoa(binary);
-  });
+  }, { side, blur });
   const rgba = Buffer.from(base64, "base64");
   assert.equal(rgba.length, 640 * 480 * 4);
   return rgba;
@@ -97,4 +101,16 @@ export async function assertAccessible(page) {
     })
     .map((element) => element.outerHTML.slice(0, 80)));
   assert.deepEqual(unnamed, [], "controls without an accessible name");
+}
+
+/**
+ * What the app's QR reader makes of a 640×480 RGBA frame, read on `page` (which has the
+ * app loaded): `lookAtFrame`'s view (the code, or where a code not read lies and a hint).
+ */
+export async function readerSees(page, rgba) {
+  return page.evaluate(async (base64) => {
+    const { SyncManager } = await import("/pkg/phantom_sync.js");
+    const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+    return SyncManager.lookAtFrame(640, 480, bytes);
+  }, rgba.toString("base64"));
 }

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { serve } from "../../scripts/serve.mjs";
 import { launchChromium, launchPersistentChromium } from "./browser.mjs";
 import {
-  assertAccessible, cameraFrameOfQr, createPersona, onScreen, openApp, shots, unreadBadge,
+  assertAccessible, cameraFrameOfQr, createPersona, onScreen, openApp, readerSees, shots, unreadBadge,
 } from "./app.mjs";
 import { rgbaToY4m } from "./y4m.mjs";
 
@@ -258,6 +258,82 @@ test("a phone scans the code the new laptop shows and links it", async () => {
   await shot(laptop, "linking-shown-code-linked");
   assert.deepEqual([...laptopErrors, ...phoneErrors], []);
   await Promise.all([laptopContext.close(), phoneContext.close()]);
+});
+
+test("a contact card is added by scanning it with the camera", async () => {
+  // Ada shows her card; a video of it becomes Grace's camera.
+  const adaContext = await browser.newContext();
+  const { page: ada, errors: adaErrors } = await openApp(adaContext, base, "card-ada");
+  await createPersona(ada, "Ada's phone", "Ada");
+  await go(ada, "card");
+  const video = `${shots}camera-of-contact-card.y4m`;
+  await writeFile(video, rgbaToY4m(640, 480, await cameraFrameOfQr(ada)));
+  const cameraBrowser = await launchChromium([
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    `--use-file-for-fake-video-capture=${video}`,
+  ]);
+  laterBrowsers.push(cameraBrowser);
+  const graceContext = await cameraBrowser.newContext();
+  const { page: grace, errors: graceErrors } = await openApp(graceContext, base, "card-grace");
+  await createPersona(grace, "Grace's phone", "Grace");
+  await grace.getByRole("link", { name: "New chat" }).click();
+  await onScreen(grace, "add-contact");
+  await grace.getByRole("button", { name: "Scan a contact card" }).click();
+  await onScreen(grace, "chat");
+  await grace.getByRole("heading", { name: "Ada" }).waitFor();
+  assert.deepEqual([...adaErrors, ...graceErrors], []);
+  await Promise.all([adaContext.close(), graceContext.close()]);
+});
+
+test("the camera view outlines a code it cannot read yet, and asks to move closer to a far one and to hold a blurred one still", async () => {
+  // A new laptop's code, filmed far away and out of focus.
+  const filmContext = await browser.newContext();
+  const { page: filmed, errors: filmedErrors } = await openApp(filmContext, base, "filmed-laptop");
+  await filmed.getByLabel("This device's name").fill("A laptop far away");
+  await filmed.getByRole("button", { name: "Link this device" }).click();
+  await onScreen(filmed, "linking");
+  await filmed.locator(".qr svg").waitFor();
+  const cases = [
+    // 110 pixels for 53 modules (quiet zone included): about 2 pixels each.
+    { name: "far", look: { side: 110, blur: 1 }, hint: "move_closer", says: /move the camera closer/ },
+    { name: "blurred", look: { side: 300, blur: 3 }, hint: "hold_still", says: /hold still/ },
+  ];
+  for (const { name, look, hint, says } of cases) {
+    const frame = await cameraFrameOfQr(filmed, look);
+    // The reader sees this frame's code without reading it, wherever it runs.
+    const seen = await readerSees(filmed, frame);
+    assert.deepEqual(seen.codes, [], `the ${name} code is not read`);
+    assert.equal(seen.hint, hint);
+    const video = `${shots}camera-of-${name}-qr.y4m`;
+    await writeFile(video, rgbaToY4m(640, 480, frame));
+    const cameraBrowser = await launchChromium([
+      "--use-fake-device-for-media-stream",
+      "--use-fake-ui-for-media-stream",
+      `--use-file-for-fake-video-capture=${video}`,
+    ]);
+    laterBrowsers.push(cameraBrowser);
+    const phoneContext = await cameraBrowser.newContext();
+    const { page: phone, errors: phoneErrors } = await openApp(phoneContext, base, `phone-filming-${name}`);
+    await createPersona(phone, "Ada's phone", "Ada");
+    await go(phone, "link");
+    await phone.getByRole("button", { name: "Scan the new device's code" }).click();
+    await phone.getByRole("button", { name: "Scan with the camera" }).click();
+    await phone.getByRole("status").filter({ hasText: says }).waitFor({ timeout: 30_000 });
+    // The outline lies over the code in the camera view.
+    const outline = phone.locator(".code-outline.seen polygon");
+    await outline.waitFor({ timeout: 30_000 });
+    const [view, box] = [await phone.locator("#camera").boundingBox(), await outline.boundingBox()];
+    const middle = (b) => [b.x + b.width / 2, b.y + b.height / 2];
+    const [[vx, vy], [bx, by]] = [middle(view), middle(box)];
+    assert.ok(Math.abs(vx - bx) < view.width * 0.05 && Math.abs(vy - by) < view.height * 0.05, "the outline is on the code, in the middle of the view");
+    assert.ok(box.width < view.width * (look.side / 640) * 1.1, "the outline is the code's size");
+    await shot(phone, `link-scan-${name}`);
+    assert.deepEqual(phoneErrors, []);
+    await phoneContext.close();
+  }
+  assert.deepEqual(filmedErrors, []);
+  await filmContext.close();
 });
 
 test("a new device's code: a late phone's clock, a second phone (turned away and named), wrong words and the wrong device are refused", async () => {

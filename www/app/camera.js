@@ -2,7 +2,8 @@
 // is drawn into a canvas of at most 1280 pixels across, and its pixels go to a Worker,
 // where the wasm QR reader decodes them (at half size first); a frame that arrives while
 // the Worker is still reading the last one is skipped, so the page never waits on the
-// reader.
+// reader. A code seen but not read yet is outlined over the camera view, with what would
+// help read it.
 import { SyncManager } from "../../pkg/phantom_sync.js";
 import { fail, h, say } from "./ui.js";
 
@@ -11,20 +12,27 @@ const MAX_WIDTH = 1280;
 /** Where the browser has no requestVideoFrameCallback: about the camera's frame rate. */
 const FRAME_INTERVAL_MS = 33;
 
+/** What to tell the person when the reader sees a code it cannot read yet. */
+const HINTS = {
+  move_closer: "A code is in view but too small to read: move the camera closer.",
+  hold_still: "A code is in view: hold still while it is read.",
+};
+
 /**
  * A reader of frames: in a Worker, or on this thread where no Worker can start. Returns
- * `read(width, height, pixels)`, a promise of the code found or null, and `close()`.
+ * `read(width, height, pixels)`, a promise of what the reader saw (`lookAtFrame`: the
+ * code, or where a code not read yet lies), and `close()`.
  */
 function frameReader() {
   let worker = null;
   let pending = null;
   try {
     worker = new Worker(new URL("./scan-worker.js", import.meta.url), { type: "module" });
-    worker.onmessage = ({ data }) => pending?.(data.code);
+    worker.onmessage = ({ data }) => pending?.(data);
     worker.onerror = () => {
       worker?.terminate();
       worker = null;
-      pending?.(null);
+      pending?.({});
     };
   } catch {
     worker = null;
@@ -33,10 +41,10 @@ function frameReader() {
     read(width, height, pixels) {
       if (!worker) {
         try {
-          return Promise.resolve(SyncManager.scanFrame(width, height, new Uint8Array(pixels)) ?? null);
+          return Promise.resolve(SyncManager.lookAtFrame(width, height, new Uint8Array(pixels)));
         } catch {
           // A frame the reader refuses (a size it cannot take) is skipped like an empty one.
-          return Promise.resolve(null);
+          return Promise.resolve({});
         }
       }
       return new Promise((resolve) => {
@@ -49,10 +57,35 @@ function frameReader() {
 }
 
 /**
- * Shows the camera in `video` and calls `found(text)` with the first QR code it reads.
- * Returns `stop()`; throws the browser's error when there is no camera or no permission.
+ * An outline over the camera view, in the frame's own pixels (the SVG scales as the
+ * video does): `show(width, height, corners)` draws it, `hide()` takes it away.
  */
-async function scanWithCamera(video, found) {
+function codeOutline(video) {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("class", "code-outline");
+  svg.setAttribute("aria-hidden", "true");
+  const shape = document.createElementNS(ns, "polygon");
+  svg.append(shape);
+  video.after(svg);
+  return {
+    show(width, height, corners) {
+      svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+      shape.setAttribute("points", corners.join(" "));
+      svg.classList.add("seen");
+    },
+    hide: () => svg.classList.remove("seen"),
+    remove: () => svg.remove(),
+  };
+}
+
+/**
+ * Shows the camera in `video` and calls `found(text)` with the first QR code it reads
+ * whose text starts with `prefix`; `hint(text)` is called with advice while a code is in
+ * view but not read (and with null when none is). Returns `stop()`; throws the browser's
+ * error when there is no camera or no permission.
+ */
+async function scanWithCamera(video, prefix, found, hint) {
   const stream = await navigator.mediaDevices.getUserMedia({
     video: { facingMode: "environment", width: { ideal: 1280 }, height: { ideal: 720 } },
     audio: false,
@@ -64,6 +97,7 @@ async function scanWithCamera(video, found) {
   const canvas = document.createElement("canvas");
   const context = canvas.getContext("2d", { willReadFrequently: true });
   const reader = frameReader();
+  const outline = codeOutline(video);
   let timer = null;
   let reading = false;
   let stopped = false;
@@ -71,6 +105,7 @@ async function scanWithCamera(video, found) {
     stopped = true;
     clearTimeout(timer);
     reader.close();
+    outline.remove();
     for (const track of stream.getTracks()) track.stop();
     video.srcObject = null;
     video.closest(".camera")?.classList.remove("live");
@@ -89,11 +124,19 @@ async function scanWithCamera(video, found) {
       context.drawImage(video, 0, 0, canvas.width, canvas.height);
       const frame = context.getImageData(0, 0, canvas.width, canvas.height);
       reading = true;
-      reader.read(frame.width, frame.height, frame.data.buffer).then((code) => {
+      reader.read(frame.width, frame.height, frame.data.buffer).then(({ codes = [], seenAt, hint: advice }) => {
         reading = false;
-        if (stopped || !code) return;
-        stop();
-        found(code);
+        if (stopped) return;
+        // Another QR code in view (a poster, a web address) is not this screen's.
+        const code = codes.find((text) => text.startsWith(prefix));
+        if (code) {
+          stop();
+          found(code);
+          return;
+        }
+        if (seenAt) outline.show(frame.width, frame.height, seenAt);
+        else outline.hide();
+        hint(HINTS[advice] ?? null);
       });
     }
     next();
@@ -113,11 +156,12 @@ function cameraProblem(error) {
 }
 
 /**
- * A button that starts the camera in `video` and hands the first code it reads to
- * `found`; the status line says what to point at, or why the camera cannot start.
- * `stop()` turns the camera off (when the screen closes).
+ * A button (`label`) that starts the camera in `video` and hands the first code it reads
+ * that starts with `prefix` to `found`; the status line says what to point at (`prompt`),
+ * what would help read a code in view, or why the camera cannot start. `stop()` turns the
+ * camera off (when the screen closes).
  */
-export function scanButton(label, video, status, prompt, found) {
+export function scanButton(video, status, { label, prompt, prefix, found }) {
   let stopCamera = null;
   const button = h("button", {
     type: "button",
@@ -125,10 +169,13 @@ export function scanButton(label, video, status, prompt, found) {
       button.disabled = true;
       say(status, prompt);
       try {
-        stopCamera = await scanWithCamera(video, (code) => {
+        stopCamera = await scanWithCamera(video, prefix, (code) => {
           stopCamera = null;
           button.disabled = false;
           found(code);
+        }, (advice) => {
+          // Said once per change, not once per frame: the status line is read aloud.
+          if (status.textContent !== (advice ?? prompt)) say(status, advice ?? prompt);
         });
       } catch (error) {
         fail(status, cameraProblem(error));

@@ -65,7 +65,7 @@ export function rotatingCode(body, status, { generate, steps, stillShowing, acti
  */
 export function codeReader(status, { label, prompt, use }) {
   const video = h("video", { id: "camera", muted: true, playsinline: true, "aria-label": "Camera view" });
-  const camera = scanButton(label, video, status, prompt, use);
+  const camera = scanButton(video, status, { label, prompt, prefix: "PHSYNC:", found: use });
   const paste = h("form", {
     class: "card",
     onsubmit: async (event) => {

@@ -25,7 +25,12 @@ export const add = {
       }
     }
 
-    const camera = scanButton("Scan a contact card", video, status, "Point the camera at the contact card.", addCard);
+    const camera = scanButton(video, status, {
+      label: "Scan a contact card",
+      prompt: "Point the camera at the contact card.",
+      prefix: "PHCONTACT:",
+      found: addCard,
+    });
     root.append(
       heading("New chat"),
       h("p", {}, "Add a contact from their contact card: scan the QR code on their device, or paste the code they sent you."),
