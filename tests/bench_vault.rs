@@ -133,13 +133,16 @@ async fn bench_unlock_costs() {
         vault.persona().await.expect("persona");
         unlock.push(now_ms() - start);
     }
+    let start = now_ms();
+    let params = PinParams::calibrate(now_ms).expect("calibrates");
+    let calibration = now_ms() - start;
     let mut pin = Vec::new();
     for _ in 0..3 {
         let start = now_ms();
         protect(
             &w.persona.database_passphrase,
             &keyring,
-            Some(("246813", PinParams::DEFAULT)),
+            Some(("246813", params)),
             &mut w.rng,
         )
         .await
@@ -147,11 +150,11 @@ async fn bench_unlock_costs() {
         pin.push(now_ms() - start);
     }
     console_log!(
-        "BENCH unlock default_unlock_ms={:.1} pin_argon2id_ms={:.0} pin_params=m{}KiB,t{},p{}",
+        "BENCH unlock default_unlock_ms={:.1} pin_argon2id_ms={:.0} pin_params=m{}KiB,t{},p{} pin_calibration_ms={calibration:.0}",
         median(unlock),
         median(pin),
-        PinParams::DEFAULT.memory_kib,
-        PinParams::DEFAULT.iterations,
-        PinParams::DEFAULT.parallelism
+        params.memory_kib,
+        params.iterations,
+        params.parallelism
     );
 }

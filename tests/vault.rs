@@ -52,6 +52,7 @@ mod native {
         hostile_unlock_records_are_refused_without_hanging,
         a_pin_count_deleted_replaced_or_cut_short_gives_no_extra_tries,
         a_removed_device_with_a_copy_of_the_phones_storage_reads_nothing,
+        the_pin_cost_is_measured_for_about_a_second_and_never_below_the_floor,
     );
 
     #[test]
@@ -117,6 +118,7 @@ mod browser {
         hostile_unlock_records_are_refused_without_hanging,
         a_pin_count_deleted_replaced_or_cut_short_gives_no_extra_tries,
         a_removed_device_with_a_copy_of_the_phones_storage_reads_nothing,
+        the_pin_cost_is_measured_for_about_a_second_and_never_below_the_floor,
     );
 
     #[wasm_bindgen(inline_js = r#"

@@ -332,11 +332,17 @@ impl SyncManager {
         self.device.borrow_mut().lock();
     }
 
-    /// Sets a PIN that unlocking will ask for (Argon2id, about a second), or removes it.
+    /// Sets a PIN that unlocking will ask for, or removes it. The PIN's Argon2id cost is
+    /// measured on this device first and chosen for about a second of unlocking here
+    /// (never below the floor, `PinParams.FLOOR`).
     #[wasm_bindgen(js_name = setPin)]
     pub async fn set_pin(&self, pin: Option<String>) -> Result<(), JsValue> {
         let vault = self.unlocked_vault()?;
-        let pin = pin.as_deref().map(|pin| (pin, PinParams::DEFAULT));
+        let params = match pin {
+            Some(_) => PinParams::calibrate(js_sys::Date::now).map_err(FacadeError::from)?,
+            None => PinParams::FLOOR,
+        };
+        let pin = pin.as_deref().map(|pin| (pin, params));
         vault
             .set_pin(self.keyring()?, pin, &mut rng())
             .await

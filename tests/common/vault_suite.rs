@@ -603,6 +603,39 @@ pub async fn pin_unlock_counts_wrong_pins_with_back_off<F: Fixture>(fixture: &F)
         .expect("opens without a PIN again");
 }
 
+/// The PIN's cost is measured on the device that sets it and chosen for about a second of
+/// unlocking there. A clock that lies cannot weaken it: one claiming a pass took an hour (a
+/// device too slow for a second) still gets the floor, RFC 9106's 64 MiB and 3 passes; one
+/// that stands still, or reads nonsense, gets the most a record may ask for (32 passes).
+pub async fn the_pin_cost_is_measured_for_about_a_second_and_never_below_the_floor<F: Fixture>(
+    _fixture: &F,
+) {
+    let passes = |one_pass_ms: f64| {
+        let params = PinParams::for_pass_time(one_pass_ms);
+        assert_eq!(
+            (params.memory_kib, params.parallelism),
+            (64 * 1024, 1),
+            "memory and lanes stay the floor's"
+        );
+        params.iterations
+    };
+    assert_eq!(passes(100.0), 10);
+    assert_eq!(passes(70.0), 14);
+    assert_eq!(PinParams::for_pass_time(400.0), PinParams::FLOOR);
+    assert_eq!(PinParams::for_pass_time(3_600_000.0), PinParams::FLOOR);
+    for nonsense in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        assert_eq!(passes(nonsense), 32, "a pass timed at {nonsense} ms");
+    }
+
+    // Real passes over 64 MiB on this machine, timed by a clock that says they took 400 ms
+    // (growing memory), 250 ms and 300 ms: the fastest counts.
+    let mut readings = [1_000.0, 1_400.0, 2_000.0, 2_250.0, 3_000.0, 3_300.0].into_iter();
+    let params =
+        PinParams::calibrate(|| readings.next().expect("read six times")).expect("calibrates");
+    assert_eq!(params.iterations, 4);
+    assert_eq!(readings.next(), None, "three passes timed");
+}
+
 pub async fn a_newer_schema_is_refused_untouched<F: Fixture>(fixture: &F) {
     let mut w = world(9);
     let store = imported(fixture, "newer", &mut w).await.lock();

@@ -121,12 +121,15 @@ pub struct PinParams {
 }
 
 impl PinParams {
-    /// About one second in the browser's wasm (64 MiB, 12 passes): `scripts/bench.sh`
-    /// measured 215 ms for 3 passes in headless Chromium on a 2-core machine. Memory stays
-    /// at 64 MiB, since wasm memory never shrinks; the passes carry the cost.
-    pub const DEFAULT: PinParams = PinParams {
+    /// How long unlocking with a PIN should take on the device that set it: long enough
+    /// that each guess costs an attacker with the disk that much, short enough to wait.
+    pub const TARGET_MS: f64 = 1000.0;
+    /// Never less, however slow the device: RFC 9106's second recommended setting
+    /// (Argon2id, 64 MiB, 3 passes). Memory stays at 64 MiB on every device, since wasm
+    /// memory never shrinks; the passes carry the cost.
+    pub const FLOOR: PinParams = PinParams {
         memory_kib: 64 * 1024,
-        iterations: 12,
+        iterations: 3,
         parallelism: 1,
     };
     /// Cheap settings for tests only.
@@ -152,6 +155,49 @@ impl PinParams {
         let params = Params::new(self.memory_kib, self.iterations, self.parallelism, Some(32))
             .map_err(|_| UnlockError::InvalidPinParams)?;
         Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+    }
+}
+
+impl PinParams {
+    /// The settings that take about [`PinParams::TARGET_MS`] on a device where one pass
+    /// over the floor's memory took `one_pass_ms`: as many passes as fit, at least the
+    /// floor's and at most a stored record may ask for (32). A clock that measured no
+    /// time, or nonsense, gets the most.
+    pub fn for_pass_time(one_pass_ms: f64) -> PinParams {
+        let passes = Self::TARGET_MS / one_pass_ms;
+        let iterations = if passes.is_finite() && passes > 0.0 {
+            (passes.round() as u32).clamp(Self::FLOOR.iterations, Self::MAX_ITERATIONS)
+        } else {
+            Self::MAX_ITERATIONS
+        };
+        PinParams {
+            iterations,
+            ..Self::FLOOR
+        }
+    }
+
+    /// Measures one pass of Argon2id over the floor's memory on this device, timed by
+    /// `clock_ms` (milliseconds from any origin), and chooses the settings for about
+    /// [`PinParams::TARGET_MS`] ([`PinParams::for_pass_time`]). The pass runs three times
+    /// and the fastest counts: the first also pays for growing memory, which a device pays
+    /// once, and for code the browser has not optimised yet. Costs about four passes (a
+    /// third of a second here).
+    pub fn calibrate(mut clock_ms: impl FnMut() -> f64) -> Result<PinParams, UnlockError> {
+        let one_pass = PinParams {
+            iterations: 1,
+            ..Self::FLOOR
+        };
+        let argon2 = one_pass.argon2()?;
+        let mut out = Zeroizing::new([0u8; 32]);
+        let mut fastest = f64::INFINITY;
+        for _ in 0..3 {
+            let start = clock_ms();
+            argon2
+                .hash_password_into(b"calibration", b"phantom-sync pin", out.as_mut())
+                .map_err(|_| UnlockError::InvalidPinParams)?;
+            fastest = fastest.min(clock_ms() - start);
+        }
+        Ok(Self::for_pass_time(fastest))
     }
 }
 
