@@ -39,6 +39,22 @@ after(async () => {
   server?.close();
 });
 
+/**
+ * A Chromium whose fake camera films `rgba` (a 640×480 frame), saved as `name`.y4m in
+ * test-results/; closed after the tests.
+ */
+async function cameraFilming(name, rgba) {
+  const video = `${shots}${name}.y4m`;
+  await writeFile(video, rgbaToY4m(640, 480, rgba));
+  const cameraBrowser = await launchChromium([
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    `--use-file-for-fake-video-capture=${video}`,
+  ]);
+  laterBrowsers.push(cameraBrowser);
+  return cameraBrowser;
+}
+
 /** Saves a screenshot of the screen, after checking every control on it has a name. */
 async function shot(page, name) {
   await assertAccessible(page);
@@ -96,14 +112,7 @@ test("a laptop scans the phone's QR code, catches up on the history, and shares 
   await phone.locator(".qr svg").waitFor();
   assert.match(await phone.locator("#expires-in").textContent(), /^[0-3]:\d\d$/);
   await shot(phone, "link-qr");
-  const video = `${shots}camera-of-phone-qr.y4m`;
-  await writeFile(video, rgbaToY4m(640, 480, await cameraFrameOfQr(phone)));
-  const cameraBrowser = await launchChromium([
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    `--use-file-for-fake-video-capture=${video}`,
-  ]);
-  laterBrowsers.push(cameraBrowser);
+  const cameraBrowser = await cameraFilming("camera-of-phone-qr", await cameraFrameOfQr(phone));
   const laptopContext = await cameraBrowser.newContext();
   const { page: laptop, errors: laptopErrors } = await openApp(laptopContext, base, "ada-laptop");
   await laptop.getByLabel("This device's name").fill("Ada's laptop");
@@ -223,14 +232,7 @@ test("a phone scans the code the new laptop shows and links it", async () => {
   await laptop.locator(".qr svg").waitFor();
   assert.match(await laptop.locator("#expires-in").textContent(), /^[0-3]:\d\d$/);
   await shot(laptop, "linking-shows-code");
-  const video = `${shots}camera-of-laptop-qr.y4m`;
-  await writeFile(video, rgbaToY4m(640, 480, await cameraFrameOfQr(laptop)));
-  const cameraBrowser = await launchChromium([
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    `--use-file-for-fake-video-capture=${video}`,
-  ]);
-  laterBrowsers.push(cameraBrowser);
+  const cameraBrowser = await cameraFilming("camera-of-laptop-qr", await cameraFrameOfQr(laptop));
   const phoneContext = await cameraBrowser.newContext();
   const { page: phone, errors: phoneErrors } = await openApp(phoneContext, base, "scanning-phone");
   await createPersona(phone, "Ada's phone", "Ada");
@@ -266,14 +268,7 @@ test("a contact card is added by scanning it with the camera", async () => {
   const { page: ada, errors: adaErrors } = await openApp(adaContext, base, "card-ada");
   await createPersona(ada, "Ada's phone", "Ada");
   await go(ada, "card");
-  const video = `${shots}camera-of-contact-card.y4m`;
-  await writeFile(video, rgbaToY4m(640, 480, await cameraFrameOfQr(ada)));
-  const cameraBrowser = await launchChromium([
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    `--use-file-for-fake-video-capture=${video}`,
-  ]);
-  laterBrowsers.push(cameraBrowser);
+  const cameraBrowser = await cameraFilming("camera-of-contact-card", await cameraFrameOfQr(ada));
   const graceContext = await cameraBrowser.newContext();
   const { page: grace, errors: graceErrors } = await openApp(graceContext, base, "card-grace");
   await createPersona(grace, "Grace's phone", "Grace");
@@ -305,14 +300,7 @@ test("the camera view outlines a code it cannot read yet, and asks to move close
     const seen = await readerSees(filmed, frame);
     assert.deepEqual(seen.codes, [], `the ${name} code is not read`);
     assert.equal(seen.hint, hint);
-    const video = `${shots}camera-of-${name}-qr.y4m`;
-    await writeFile(video, rgbaToY4m(640, 480, frame));
-    const cameraBrowser = await launchChromium([
-      "--use-fake-device-for-media-stream",
-      "--use-fake-ui-for-media-stream",
-      `--use-file-for-fake-video-capture=${video}`,
-    ]);
-    laterBrowsers.push(cameraBrowser);
+    const cameraBrowser = await cameraFilming(`camera-of-${name}-qr`, frame);
     const phoneContext = await cameraBrowser.newContext();
     const { page: phone, errors: phoneErrors } = await openApp(phoneContext, base, `phone-filming-${name}`);
     await createPersona(phone, "Ada's phone", "Ada");
