@@ -1,8 +1,11 @@
 //! QR codes: render an invitation's link code as SVG, read it back from camera frames.
 //!
 //! Rendering uses `qrcode` (error correction level M; the upper-case base32 link code fits
-//! the compact alphanumeric mode). Reading uses `rqrr` on a greyscale copy of the frame, as
-//! a camera (`getUserMedia` → canvas → `ImageData`) or a test hands it over.
+//! the compact alphanumeric mode). Reading uses `rqrr` (patched: `third_party/rqrr`) on a
+//! greyscale copy of the frame, as a camera (`getUserMedia` → canvas → `ImageData`) or a
+//! test hands it over: a wide frame at half size first, then whole, then a second look at
+//! a code seen but not read (enlarged when small, sharpened when blurred). What is seen
+//! but not read is a [`Sighting`]: where it lies, and whether to move closer or hold still.
 //!
 //! ```
 //! use phantom_sync::drivers::qr;
