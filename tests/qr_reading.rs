@@ -83,8 +83,8 @@ fn a_code_too_far_away_is_outlined_and_asked_closer() {
     assert!(reading.texts.is_empty());
     let seen = reading.unread.expect("the code is seen");
     assert!(seen.located);
-    assert_eq!(seen.hint, ScanHint::MoveCloser);
-    assert_eq!(seen.hint.code(), "move_closer");
+    assert_eq!(seen.hint(), ScanHint::MoveCloser);
+    assert_eq!(seen.hint().code(), "move_closer");
     assert_outlines(seen.corners, 640.0, 480.0, 2.2);
     assert_eq!(qr::decode_rgba(640, 480, &pixels), Err(QrError::Unreadable));
 }
@@ -97,8 +97,8 @@ fn a_blurred_code_is_outlined_and_asked_to_hold_still() {
     assert!(reading.texts.is_empty());
     let seen = reading.unread.expect("the code is seen");
     assert!(seen.located);
-    assert_eq!(seen.hint, ScanHint::HoldStill);
-    assert_eq!(seen.hint.code(), "hold_still");
+    assert_eq!(seen.hint(), ScanHint::HoldStill);
+    assert_eq!(seen.hint().code(), "hold_still");
     assert_outlines(seen.corners, 640.0, 480.0, 5.0);
 }
 
@@ -118,7 +118,7 @@ fn corners_are_in_the_frames_own_pixels() {
     let reading = qr::read_rgba(1280, 720, &frame(1280, 720, 8.0, 40)).expect("a frame");
     assert!(reading.texts.is_empty());
     let seen = reading.unread.expect("the code is seen");
-    assert_eq!(seen.hint, ScanHint::HoldStill);
+    assert_eq!(seen.hint(), ScanHint::HoldStill);
     assert!(
         (7.0..9.0).contains(&seen.module_px),
         "{} pixels a module",

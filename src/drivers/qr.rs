@@ -102,8 +102,18 @@ pub struct Sighting {
     pub located: bool,
     /// Frame pixels per module, from the widest finder pattern (7 modules wide).
     pub module_px: f32,
-    /// What the person holding the camera can do.
-    pub hint: ScanHint,
+}
+
+impl Sighting {
+    /// What the person holding the camera can do: come closer while the modules are
+    /// too few pixels wide, else hold still.
+    pub fn hint(&self) -> ScanHint {
+        if self.module_px < CLOSER_BELOW_MODULE_PX {
+            ScanHint::MoveCloser
+        } else {
+            ScanHint::HoldStill
+        }
+    }
 }
 
 /// Advice for a code seen but not read.
@@ -215,10 +225,7 @@ fn read_frame(half: Option<Luma>, whole: impl FnOnce() -> Luma) -> FrameReading 
 /// modules are a few pixels wide; else sharpened (an unsharp mask half a module wide),
 /// since blur is what most often spoils a code large enough.
 fn second_look(frame: &Luma, seen: &Sighting) -> Luma {
-    let (mut left, mut top, mut right, mut bottom) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
-    for &(x, y) in &seen.corners {
-        (left, top, right, bottom) = (left.min(x), top.min(y), right.max(x), bottom.max(y));
-    }
+    let (left, top, right, bottom) = bounding_box(seen.corners);
     // The quiet zone, and a corner a poorly fitted grid may have cut off.
     let margin = (right - left).max(bottom - top) / 4.0 + 4.0;
     let left = (left - margin).max(0.0) as usize;
@@ -226,7 +233,7 @@ fn second_look(frame: &Luma, seen: &Sighting) -> Luma {
     let right = ((right + margin).max(0.0) as usize).min(frame.width);
     let bottom = ((bottom + margin).max(0.0) as usize).min(frame.height);
     let (width, height) = (right.saturating_sub(left), bottom.saturating_sub(top));
-    if seen.module_px < CLOSER_BELOW_MODULE_PX {
+    if seen.hint() == ScanHint::MoveCloser {
         let most = (MAX_SECOND_LOOK_PIXELS / (width * height).max(1) as f32).sqrt();
         let factor = (ENLARGED_MODULE_PX / seen.module_px.max(0.5))
             .clamp(2.0, 4.0)
@@ -366,14 +373,13 @@ fn sighting(
 ) -> Option<Sighting> {
     let point = |p: &rqrr::Point| (p.x as f32 * scale, p.y as f32 * scale);
     let side = |a: (f32, f32), b: (f32, f32)| (a.0 - b.0).hypot(a.1 - b.1);
-    let widths: Vec<f32> = capstones
+    let widest = capstones
         .iter()
         .map(|corners| {
             let [a, b, c, d] = corners.map(|p| point(&p));
             (side(a, b) + side(b, c) + side(c, d) + side(d, a)) / 4.0
         })
-        .collect();
-    let widest = widths.iter().copied().fold(0.0_f32, f32::max);
+        .fold(0.0_f32, f32::max);
     let corners = match located {
         Some(bounds) => {
             // The three corners with a capstone are where the capstones are; the fourth
@@ -386,30 +392,26 @@ fn sighting(
             );
             [top_left, top_right, bottom_right, bottom_left]
         }
+        // One finder pattern alone is as often a pattern in the room as a code.
+        None if capstones.len() < 2 => return None,
         None => {
-            let (mut left, mut top, mut right, mut bottom) = (f32::MAX, f32::MAX, 0.0_f32, 0.0_f32);
-            for (x, y) in capstones.iter().flatten().map(point) {
-                (left, top, right, bottom) = (left.min(x), top.min(y), right.max(x), bottom.max(y));
-            }
-            // One finder pattern alone is as often a pattern in the room as a code.
-            if capstones.len() < 2 {
-                return None;
-            }
+            let (left, top, right, bottom) = bounding_box(capstones.iter().flatten().map(point));
             [(left, top), (right, top), (right, bottom), (left, bottom)]
         }
-    };
-    let module_px = widest / 7.0;
-    let hint = if module_px < CLOSER_BELOW_MODULE_PX {
-        ScanHint::MoveCloser
-    } else {
-        ScanHint::HoldStill
     };
     Some(Sighting {
         corners,
         located: located.is_some(),
-        module_px,
-        hint,
+        module_px: widest / 7.0,
     })
+}
+
+/// The smallest upright box holding `points`: left, top, right, bottom.
+fn bounding_box(points: impl IntoIterator<Item = (f32, f32)>) -> (f32, f32, f32, f32) {
+    points.into_iter().fold(
+        (f32::MAX, f32::MAX, f32::MIN, f32::MIN),
+        |(left, top, right, bottom), (x, y)| (left.min(x), top.min(y), right.max(x), bottom.max(y)),
+    )
 }
 
 fn check_frame(width: u32, height: u32, len: usize, bytes_per_pixel: usize) -> Result<(), QrError> {

@@ -79,7 +79,7 @@ fn look_at_frame(width: u32, height: u32, rgba: &[u8]) -> Result<views::FrameVie
             .unread
             .as_ref()
             .map(|seen| seen.corners.iter().flat_map(|&(x, y)| [x, y]).collect()),
-        hint: reading.unread.map(|seen| seen.hint.code()),
+        hint: reading.unread.map(|seen| seen.hint().code()),
     })
 }
 
@@ -338,11 +338,13 @@ impl SyncManager {
     #[wasm_bindgen(js_name = setPin)]
     pub async fn set_pin(&self, pin: Option<String>) -> Result<(), JsValue> {
         let vault = self.unlocked_vault()?;
-        let params = match pin {
-            Some(_) => PinParams::calibrate(js_sys::Date::now).map_err(FacadeError::from)?,
-            None => PinParams::FLOOR,
+        let pin = match pin.as_deref() {
+            Some(pin) => Some((
+                pin,
+                PinParams::calibrate(js_sys::Date::now).map_err(FacadeError::from)?,
+            )),
+            None => None,
         };
-        let pin = pin.as_deref().map(|pin| (pin, params));
         vault
             .set_pin(self.keyring()?, pin, &mut rng())
             .await

@@ -286,29 +286,33 @@ where
         let mut codes = Vec::new();
         for (oriented, first) in self.find_groupings(stones) {
             let tried = first.grid_size;
-            let mut last = None;
-            let others = oriented.grid_sizes(self).into_iter().filter(|&size| size != tried);
-            let mut location = Some(first);
-            let mut sizes = others.into_iter();
-            while let Some(found) = location.take() {
-                let bounds = found.bounds();
-                let content = crate::Grid {
-                    grid: found.into_grid_image(self),
-                    bounds,
+            let mut sighting = self.sight(first);
+            if sighting.content.is_err() {
+                for size in oriented.grid_sizes(self).into_iter().filter(|&size| size != tried) {
+                    let Some(location) = crate::SkewedGridLocation::with_size(self, &oriented, size)
+                    else {
+                        continue;
+                    };
+                    sighting = self.sight(location);
+                    if sighting.content.is_ok() {
+                        break;
+                    }
                 }
-                .decode();
-                let read = content.is_ok();
-                last = Some(Sighting { bounds, content });
-                if read {
-                    break;
-                }
-                location = sizes.find_map(|size| {
-                    crate::SkewedGridLocation::with_size(self, &oriented, size)
-                });
             }
-            codes.extend(last);
+            codes.push(sighting);
         }
         Reading { capstones, codes }
+    }
+
+    /// phantom-sync: a located grid, and what decoding it gave.
+    fn sight(&self, location: crate::SkewedGridLocation) -> Sighting {
+        let bounds = location.bounds();
+        let content = crate::Grid {
+            grid: location.into_grid_image(self),
+            bounds,
+        }
+        .decode();
+        Sighting { bounds, content }
     }
 
     /// Find CapStones that form a grid
